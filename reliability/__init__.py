@@ -1,0 +1,1 @@
+"""Keep the promises a team makes to its clients."""

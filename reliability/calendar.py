@@ -1,0 +1,228 @@
+"""Business calendars: when a client's working day ends, which days count, when to give notice.
+
+Pure functions of plain data. Everything a deadline, a risk assessment or a notice
+needs to know about "business days" is answered here, in the client's own timezone
+and with the client's own public holidays.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import holidays
+
+WEEKEND = frozenset({5, 6})
+MAX_SEARCH_DAYS = 3660  # ten years without a business day means a misconfigured calendar
+
+
+class CalendarError(ValueError):
+    """A timezone, country or closure that a calendar cannot be built from."""
+
+
+@functools.cache
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """The IANA zone called `name`, or a CalendarError that says what would work."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise CalendarError(
+            f"unknown timezone {name!r}: use an IANA name such as "
+            "'America/New_York', 'Europe/Stockholm' or 'Asia/Shanghai'"
+        ) from None
+
+
+@functools.cache
+def supported_countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())
+
+
+def check_country(code: str) -> str:
+    """Normalise an ISO 3166 code ("us", "US", "US-CA") or raise a CalendarError."""
+    country, _, subdivision = code.strip().upper().partition("-")
+    if country not in supported_countries():
+        raise CalendarError(
+            f"unknown country {code!r}: use an ISO 3166 code such as 'US', 'SE', 'GB' or 'CN'"
+        )
+    if subdivision:
+        known = holidays.list_supported_countries()[country]
+        if subdivision not in known:
+            raise CalendarError(
+                f"unknown subdivision {subdivision!r} of {country}: "
+                f"known ones are {', '.join(known[:8])}…"
+            )
+        return f"{country}-{subdivision}"
+    return country
+
+
+@functools.lru_cache(maxsize=256)
+def _public_holidays(code: str, year: int) -> dict[date, str]:
+    country, _, subdivision = code.partition("-")
+    return dict(holidays.country_holidays(country, subdiv=subdivision or None, years=year))
+
+
+def parse_clock(value: str) -> time:
+    """"17:00" → time(17, 0); the format every clock setting in the config uses."""
+    try:
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise CalendarError(
+            f"{value!r} is not a time of day: write it as HH:MM, e.g. '17:00'"
+        ) from None
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """One client's (or member's) working week: timezone, weekends, holidays, opening hours."""
+
+    timezone: str = "UTC"
+    country: str | None = None
+    start_of_day: time = time(9, 0)
+    end_of_day: time = time(17, 0)
+    closures: frozenset[date] = field(default_factory=frozenset)
+    weekend: frozenset[int] = WEEKEND
+
+    def __post_init__(self) -> None:
+        zone(self.timezone)
+        if self.country is not None:
+            object.__setattr__(self, "country", check_country(self.country))
+        if self.start_of_day >= self.end_of_day:
+            raise CalendarError("the business day must start before it ends")
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zone(self.timezone)
+
+    # -- days ---------------------------------------------------------------------------
+
+    def holiday(self, day: date) -> str | None:
+        """The name of the public holiday or closure on `day`, if any."""
+        if day in self.closures:
+            return "closed"
+        if self.country is None:
+            return None
+        return _public_holidays(self.country, day.year).get(day)
+
+    def is_business_day(self, day: date) -> bool:
+        return day.weekday() not in self.weekend and self.holiday(day) is None
+
+    def next_business_day(self, day: date, *, inclusive: bool = False) -> date:
+        return self._walk(day if inclusive else day + timedelta(days=1), 1)
+
+    def previous_business_day(self, day: date, *, inclusive: bool = False) -> date:
+        return self._walk(day if inclusive else day - timedelta(days=1), -1)
+
+    def add_business_days(self, day: date, n: int) -> date:
+        """`n` business days after `day` (before it when negative); `day` itself need not be one."""
+        step = 1 if n >= 0 else -1
+        for _ in range(abs(n)):
+            day = self._walk(day + timedelta(days=step), step)
+        return day
+
+    def last_business_day_of_week(self, day: date) -> date:
+        """The last business day of `day`'s ISO week (or the one before, if the week has none)."""
+        sunday = day + timedelta(days=6 - day.weekday())
+        return self.previous_business_day(sunday, inclusive=True)
+
+    def last_business_day_of_month(self, day: date) -> date:
+        first_of_next = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return self.previous_business_day(first_of_next - timedelta(days=1), inclusive=True)
+
+    def last_business_day_of_quarter(self, day: date) -> date:
+        quarter_end_month = ((day.month - 1) // 3) * 3 + 3
+        return self.last_business_day_of_month(date(day.year, quarter_end_month, 1))
+
+    def business_days_between(self, start: datetime, end: datetime) -> int:
+        """Business days after `start`'s local date up to and including `end`'s; negative if
+        `end` comes first. Sending on Wednesday for a Friday due date gives 2."""
+        first, last = self.local(start).date(), self.local(end).date()
+        sign = 1
+        if last < first:
+            first, last, sign = last, first, -1
+        return sign * len(self.business_days(first + timedelta(days=1), last))
+
+    def business_days(self, start: date, end: date) -> list[date]:
+        """The business days from `start` to `end`, both included."""
+        return [
+            start + timedelta(days=offset)
+            for offset in range((end - start).days + 1)
+            if self.is_business_day(start + timedelta(days=offset))
+        ]
+
+    # -- moments ------------------------------------------------------------------------
+
+    def local(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("a naive datetime has no place in a calendar; attach a timezone")
+        return moment.astimezone(self.tz)
+
+    def at(self, day: date, clock: time) -> datetime:
+        """`day` at `clock` in this calendar's zone, as a real instant even across a DST gap."""
+        wall = datetime.combine(day, clock, tzinfo=self.tz)
+        return wall.astimezone(UTC).astimezone(self.tz)
+
+    def end_of(self, day: date) -> datetime:
+        return self.at(day, self.end_of_day)
+
+    def start_of(self, day: date) -> datetime:
+        return self.at(day, self.start_of_day)
+
+    def is_open(self, moment: datetime) -> bool:
+        local = self.local(moment)
+        return (
+            self.is_business_day(local.date())
+            and self.start_of_day <= local.time() < self.end_of_day
+        )
+
+    def next_business_morning(self, moment: datetime) -> datetime:
+        """The next start of a business day strictly after `moment`."""
+        local = self.local(moment)
+        day = local.date()
+        if self.is_business_day(day) and local.time() < self.start_of_day:
+            return self.start_of(day)
+        return self.start_of(self.next_business_day(day))
+
+    def notice_by(self, due: datetime, lead_business_days: int) -> datetime:
+        """The last moment to warn a client about a slip: `lead_business_days` business days
+        before the due date, at the due time (no later than the end of that business day).
+        For a Friday 17:00 promise and a lead of 2, Wednesday 17:00."""
+        local_due = self.local(due)
+        day = self.add_business_days(local_due.date(), -lead_business_days)
+        return self.at(day, min(local_due.timetz().replace(tzinfo=None), self.end_of_day))
+
+    def add_business_hours(self, moment: datetime, hours: float) -> datetime:
+        """Move `moment` by working hours (negative goes back), counting only open time."""
+        remaining = timedelta(hours=abs(hours))
+        forward = hours >= 0
+        cursor = self.local(moment)
+        for _ in range(MAX_SEARCH_DAYS):
+            day = cursor.date()
+            opens, closes = self.start_of(day), self.end_of(day)
+            if self.is_business_day(day):
+                if forward and cursor < closes:
+                    start = max(cursor, opens)
+                    if start + remaining <= closes:
+                        return start + remaining
+                    remaining -= closes - start
+                elif not forward and cursor > opens:
+                    end = min(cursor, closes)
+                    if end - remaining >= opens:
+                        return end - remaining
+                    remaining -= end - opens
+            cursor = (
+                self.at(day + timedelta(days=1), time(0))
+                if forward
+                else self.at(day, time(0)) - timedelta(microseconds=1)
+            )
+        raise CalendarError("no business hours found within ten years")
+
+    def _walk(self, day: date, step: int) -> date:
+        for _ in range(MAX_SEARCH_DAYS):
+            if self.is_business_day(day):
+                return day
+            day += timedelta(days=step)
+        raise CalendarError("no business day found within ten years: check the closures")
+

@@ -1,0 +1,488 @@
+"""The service layer: the only code that changes the ledger.
+
+Each command validates everything first, then writes its rows and one Event in a single
+transaction. A failed command raises UserError and leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
+from reliability.config import Settings
+from reliability.errors import UserError
+from reliability.models import (
+    CheckIn,
+    CheckInStatus,
+    Client,
+    DeliveryChannel,
+    DueChange,
+    Event,
+    Locale,
+    Member,
+    Promise,
+    PromiseStatus,
+    Role,
+    Source,
+)
+
+
+@dataclass(frozen=True)
+class PromiseView:
+    """A promise with the client and owner it belongs to."""
+
+    promise: Promise
+    client: Client
+    owner: Member
+
+
+@dataclass(frozen=True)
+class PromiseHistory:
+    view: PromiseView
+    checkins: list[CheckIn]
+    due_changes: list[DueChange]
+    events: list[Event]
+
+
+def normalise_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise UserError(
+            f"{value!r} is not an email address ({exc}); e.g. alice@example.com"
+        ) from None
+
+
+def _choice(value: str, allowed: type[Any], what: str) -> str:
+    names = [item.value for item in allowed]
+    if value not in names:
+        raise UserError(f"unknown {what} {value!r}: use one of {', '.join(names)}")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        zone(value)
+    except CalendarError as exc:
+        raise UserError(str(exc)) from None
+    return value
+
+
+def _country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_country(value)
+    except CalendarError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _text(value: str, what: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise UserError(f"the {what} is empty: write a few words")
+    return cleaned
+
+
+class Ledger:
+    """Commands and queries over one database, with the team's settings."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One command, one transaction: committed on success, rolled back on any error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def record(
+        session: Session,
+        *,
+        now: datetime,
+        actor: str,
+        kind: str,
+        promise_id: int | None = None,
+        **payload: Any,
+    ) -> Event:
+        event = Event(at=now, actor=actor, kind=kind, promise_id=promise_id, payload=payload)
+        session.add(event)
+        return event
+
+    def calendar_for(self, client: Client | None = None, owner: Member | None = None) -> (
+        BusinessCalendar
+    ):
+        """A promise lives in its client's calendar, else its owner's, else the team default."""
+        if client is not None:
+            return self.settings.calendar.calendar(client.timezone, client.country)
+        if owner is not None:
+            return self.settings.calendar.calendar(owner.timezone, owner.country)
+        return self.settings.calendar.calendar()
+
+    # -- lookups ------------------------------------------------------------------------
+
+    @staticmethod
+    def find_client(session: Session, name: str) -> Client:
+        client = session.exec(
+            select(Client).where(Client.name_key == name.strip().casefold())
+        ).first()
+        if client is None:
+            known = session.exec(select(Client.name).order_by(Client.name).limit(10)).all()
+            hint = f"known clients: {', '.join(known)}" if known else "no clients yet"
+            raise UserError(
+                f"unknown client {name!r} ({hint}); add it with `reliability client add`"
+            )
+        return client
+
+    @staticmethod
+    def find_member(session: Session, email: str) -> Member:
+        member = session.exec(
+            select(Member).where(Member.email == email.strip().lower())
+        ).first()
+        if member is None:
+            raise UserError(
+                f"unknown member {email!r}; add them with `reliability member add {email} --name …`"
+            )
+        return member
+
+    @staticmethod
+    def find_promise(session: Session, promise_id: int) -> Promise:
+        promise = session.get(Promise, promise_id)
+        if promise is None:
+            raise UserError(f"there is no promise #{promise_id}; `reliability promise list` "
+                            "shows the ones that exist")
+        return promise
+
+    def view(self, session: Session, promise: Promise) -> PromiseView:
+        client = session.get(Client, promise.client_id)
+        owner = session.get(Member, promise.owner_id)
+        assert client is not None and owner is not None
+        return PromiseView(promise, client, owner)
+
+    # -- clients and members ------------------------------------------------------------
+
+    def add_client(
+        self,
+        *,
+        name: str,
+        email: str,
+        now: datetime,
+        actor: str,
+        contact_name: str | None = None,
+        locale: str = Locale.en,
+        timezone: str | None = None,
+        country: str | None = None,
+        channel: str = DeliveryChannel.email,
+        slack_channel: str | None = None,
+        auto_send: bool = False,
+        confirm_promises: bool = False,
+    ) -> Client:
+        name = _text(name, "client name")
+        client = Client(
+            name=name,
+            name_key=name.casefold(),
+            contact_name=contact_name.strip() if contact_name else None,
+            email=normalise_email(email),
+            slack_channel=slack_channel or None,
+            locale=_choice(locale, Locale, "locale"),
+            timezone=_timezone(timezone or self.settings.calendar.default_timezone),
+            country=_country(country if country is not None
+                             else self.settings.calendar.default_country),
+            channel=_choice(channel, DeliveryChannel, "channel"),
+            auto_send=auto_send,
+            confirm_promises=confirm_promises,
+            created_at=now,
+        )
+        if client.channel == DeliveryChannel.slack and not client.slack_channel:
+            raise UserError("a client reached by Slack needs --slack-channel (e.g. C0123ABCD)")
+        with self.transaction() as session:
+            clash = session.exec(select(Client).where(Client.name_key == client.name_key)).first()
+            if clash is not None:
+                raise UserError(f"a client called {clash.name!r} already exists")
+            session.add(client)
+            session.flush()
+            self.record(session, now=now, actor=actor, kind="client.added",
+                        client_id=client.id, name=client.name)
+        return client
+
+    def add_member(
+        self,
+        *,
+        email: str,
+        name: str,
+        now: datetime,
+        actor: str,
+        manager_email: str | None = None,
+        timezone: str | None = None,
+        country: str | None = None,
+        slack_user_id: str | None = None,
+        role: str = Role.member,
+    ) -> Member:
+        member = Member(
+            email=normalise_email(email),
+            name=_text(name, "member name"),
+            timezone=_timezone(timezone or self.settings.calendar.default_timezone),
+            country=_country(country if country is not None
+                             else self.settings.calendar.default_country),
+            slack_user_id=slack_user_id or None,
+            role=_choice(role, Role, "role"),
+            created_at=now,
+        )
+        with self.transaction() as session:
+            if session.exec(select(Member).where(Member.email == member.email)).first():
+                raise UserError(f"a member with email {member.email} already exists")
+            if member.slack_user_id and session.exec(
+                select(Member).where(Member.slack_user_id == member.slack_user_id)
+            ).first():
+                raise UserError(f"Slack user {member.slack_user_id} is already a member")
+            if manager_email:
+                member.manager_id = self.find_member(session, normalise_email(manager_email)).id
+            session.add(member)
+            session.flush()
+            self.record(session, now=now, actor=actor, kind="member.added",
+                        member_id=member.id, email=member.email)
+        return member
+
+    def clients(self) -> list[Client]:
+        with self.session() as session:
+            return list(session.exec(select(Client).order_by(Client.name_key)).all())
+
+    def members(self) -> list[tuple[Member, Member | None]]:
+        manager = aliased(Member)
+        with self.session() as session:
+            rows = session.exec(
+                select(Member, manager)
+                .join(manager, col(Member.manager_id) == manager.id, isouter=True)
+                .order_by(Member.email)
+            ).all()
+            return [(member, boss) for member, boss in rows]
+
+    # -- promises -----------------------------------------------------------------------
+
+    def add_promise(
+        self,
+        *,
+        title: str,
+        client_name: str,
+        owner_email: str,
+        due_at: datetime,
+        now: datetime,
+        actor: str,
+        source: str = Source.cli,
+        raw_text: str | None = None,
+    ) -> PromiseView:
+        title = _text(title, "promise title")
+        _choice(source, Source, "source")
+        with self.transaction() as session:
+            client = self.find_client(session, client_name)
+            owner = self.find_member(session, owner_email)
+            self._check_future(due_at, now, self.calendar_for(client))
+            promise = Promise(
+                title=title,
+                client_id=client.id,
+                owner_id=owner.id,
+                made_at=now,
+                due_at=due_at,
+                original_due_at=due_at,
+                source=source,
+                raw_text=raw_text,
+            )
+            session.add(promise)
+            session.flush()
+            self.record(session, now=now, actor=actor, kind="promise.made",
+                        promise_id=promise.id, title=title, due_at=due_at.isoformat(),
+                        source=source)
+            return PromiseView(promise, client, owner)
+
+    def complete(self, promise_id: int, *, now: datetime, actor: str) -> PromiseView:
+        with self.transaction() as session:
+            promise = self._open_promise(session, promise_id, "complete")
+            self._mark_done(session, promise, now=now, actor=actor)
+            return self.view(session, promise)
+
+    def cancel(self, promise_id: int, *, reason: str, now: datetime, actor: str) -> PromiseView:
+        reason = _text(reason, "reason")
+        with self.transaction() as session:
+            promise = self._open_promise(session, promise_id, "cancel")
+            promise.status = PromiseStatus.cancelled
+            promise.cancelled_at = now
+            promise.cancel_reason = reason
+            session.add(promise)
+            self.record(session, now=now, actor=actor, kind="promise.cancelled",
+                        promise_id=promise.id, reason=reason)
+            return self.view(session, promise)
+
+    def check_in(
+        self,
+        promise_id: int,
+        *,
+        status: str,
+        now: datetime,
+        actor: str,
+        progress: int | None = None,
+        note: str | None = None,
+        member_email: str | None = None,
+    ) -> CheckIn:
+        """The owner's word on a promise; "done" also completes it."""
+        _choice(status, CheckInStatus, "check-in status")
+        if progress is not None and not 0 <= progress <= 100:
+            raise UserError(f"progress is a percentage from 0 to 100, not {progress}")
+        with self.transaction() as session:
+            promise = self._open_promise(session, promise_id, "check in on")
+            member = self.find_member(session, member_email) if member_email else None
+            checkin = CheckIn(
+                promise_id=promise.id,
+                member_id=member.id if member else promise.owner_id,
+                at=now,
+                status=status,
+                progress=100 if status == CheckInStatus.done and progress is None else progress,
+                note=note.strip() if note and note.strip() else None,
+            )
+            session.add(checkin)
+            self.record(session, now=now, actor=actor, kind="promise.checked_in",
+                        promise_id=promise.id, status=status, progress=checkin.progress,
+                        note=checkin.note)
+            if status == CheckInStatus.done:
+                self._mark_done(session, promise, now=now, actor=actor)
+            session.flush()
+            return checkin
+
+    def move(
+        self,
+        promise_id: int,
+        *,
+        due_at: datetime,
+        reason: str,
+        now: datetime,
+        actor: str,
+        client_told: bool = False,
+    ) -> PromiseView:
+        """Renegotiate the due date; the original stays on the promise for the ledger."""
+        reason = _text(reason, "reason")
+        with self.transaction() as session:
+            promise = self._open_promise(session, promise_id, "move")
+            view = self.view(session, promise)
+            self._check_future(due_at, now, self.calendar_for(view.client))
+            if due_at == promise.due_at:
+                raise UserError("that is already the due date")
+            change = DueChange(
+                promise_id=promise.id,
+                old_due_at=promise.due_at,
+                new_due_at=due_at,
+                reason=reason,
+                changed_by_id=None,
+                changed_at=now,
+                client_told=client_told,
+                client_told_at=now if client_told else None,
+            )
+            promise.due_at = due_at
+            session.add_all([promise, change])
+            self.record(session, now=now, actor=actor, kind="promise.moved",
+                        promise_id=promise.id, old_due_at=change.old_due_at.isoformat(),
+                        new_due_at=due_at.isoformat(), reason=reason, client_told=client_told)
+            return view
+
+    def promises(
+        self,
+        *,
+        status: str | None = None,
+        client_name: str | None = None,
+        owner_email: str | None = None,
+    ) -> list[PromiseView]:
+        with self.session() as session:
+            query = (
+                select(Promise, Client, Member)
+                .join(Client, col(Promise.client_id) == Client.id)
+                .join(Member, col(Promise.owner_id) == Member.id)
+                .order_by(col(Promise.due_at), col(Promise.id))
+            )
+            if status is not None:
+                query = query.where(Promise.status == _choice(status, PromiseStatus, "status"))
+            if client_name is not None:
+                query = query.where(Promise.client_id == self.find_client(session, client_name).id)
+            if owner_email is not None:
+                query = query.where(Promise.owner_id == self.find_member(session, owner_email).id)
+            return [PromiseView(*row) for row in session.exec(query).all()]
+
+    def history(self, promise_id: int) -> PromiseHistory:
+        with self.session() as session:
+            promise = self.find_promise(session, promise_id)
+            return PromiseHistory(
+                view=self.view(session, promise),
+                checkins=self._rows(session, CheckIn, CheckIn.promise_id, promise_id),
+                due_changes=self._rows(session, DueChange, DueChange.promise_id, promise_id),
+                events=self._rows(session, Event, Event.promise_id, promise_id),
+            )
+
+    def export(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table as plain rows (moments in UTC ISO 8601), so a team is never locked in."""
+        tables = [Client, Member, Promise, CheckIn, DueChange, Event]
+        with self.session() as session:
+            return {
+                model.__tablename__: [  # type: ignore[misc]
+                    {column.name: _plain(getattr(row, column.name))
+                     for column in model.__table__.columns}  # type: ignore[attr-defined]
+                    for row in session.exec(select(model).order_by(model.id)).all()  # type: ignore[attr-defined]
+                ]
+                for model in tables
+            }
+
+    # -- rules shared by the commands ---------------------------------------------------
+
+    def _open_promise(self, session: Session, promise_id: int, verb: str) -> Promise:
+        promise = self.find_promise(session, promise_id)
+        if promise.status != PromiseStatus.open:
+            when = promise.done_at or promise.cancelled_at
+            raise UserError(
+                f"cannot {verb} promise #{promise_id}: it is already {promise.status}"
+                + (f" (since {when.isoformat()})" if when else "")
+            )
+        return promise
+
+    def _mark_done(self, session: Session, promise: Promise, *, now: datetime, actor: str) -> None:
+        promise.status = PromiseStatus.done
+        promise.done_at = now
+        session.add(promise)
+        self.record(session, now=now, actor=actor, kind="promise.done", promise_id=promise.id,
+                    late=now > promise.due_at, late_vs_original=now > promise.original_due_at)
+
+    @staticmethod
+    def _check_future(due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
+        if due_at.tzinfo is None:
+            raise UserError("a due date needs a timezone offset, e.g. 2026-11-27T17:00-05:00")
+        if due_at <= now:
+            raise UserError(
+                f"the due date {calendar.local(due_at):%a %d %b %Y %H:%M} ({calendar.timezone}) "
+                f"is in the past (now is {calendar.local(now):%a %d %b %H:%M}); "
+                "give a later date"
+            )
+
+    @staticmethod
+    def _rows(session: Session, model: Any, column: Any, value: int) -> list[Any]:
+        return list(session.exec(select(model).where(column == value).order_by(model.id)).all())
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+

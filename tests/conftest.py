@@ -1,0 +1,127 @@
+"""Shared fixtures: a migrated database on SQLite and on the real PostgreSQL, and the CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+from typer.testing import CliRunner
+
+from reliability.cli import app
+from reliability.config import Settings
+from reliability.db import make_engine, upgrade
+from reliability.ledger import Ledger
+
+POSTGRES_ENV = "RELIABILITY_TEST_POSTGRES_URL"
+SKIP_POSTGRES = (
+    f"PostgreSQL tests are off: set {POSTGRES_ENV}="
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test to run them"
+)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database file migrated once; each test gets its own copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection to close folds the WAL back into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away database on the real server, migrated once for the whole run."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(SKIP_POSTGRES)
+    name = f"reliability_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty, migrated database: every ledger test runs on both backends."""
+    if request.param == "sqlite":
+        path = tmp_path / "reliability.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        yield url
+        _truncate_all(url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    built = Settings()
+    built.database.url = database_url
+    return built
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    built = make_engine(settings.database.url)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def ledger(engine: Engine, settings: Settings) -> Ledger:
+    return Ledger(engine, settings)
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
+    """Run `reliability --db <test database> ARGS...` in-process, as Typer's runner does."""
+    monkeypatch.chdir(tmp_path)
+    for variable in [v for v in os.environ if v.startswith("RELIABILITY_")]:
+        if variable != POSTGRES_ENV:
+            monkeypatch.delenv(variable)
+    runner = CliRunner()
+
+    def run(*args: str, as_of: str | None = None) -> CliResult:
+        root = ["--db", database_url] + (["--as-of", as_of] if as_of else [])
+        result = runner.invoke(app, [*root, *args])
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+    return run
+

@@ -1,0 +1,146 @@
+"""The business calendar: business days, holidays, DST and the notice deadline."""
+
+from datetime import date, time, timedelta
+
+import pytest
+from helpers import at
+
+from reliability.calendar import BusinessCalendar, CalendarError, check_country
+
+NEW_YORK = BusinessCalendar("America/New_York", "US")
+STOCKHOLM = BusinessCalendar("Europe/Stockholm", "SE")
+LONDON = BusinessCalendar("Europe/London", "GB")
+
+
+def test_thanksgiving_is_not_a_business_day_in_the_us() -> None:
+    assert NEW_YORK.holiday(date(2026, 11, 26)) == "Thanksgiving Day"
+    assert not NEW_YORK.is_business_day(date(2026, 11, 26))
+    assert NEW_YORK.next_business_day(date(2026, 11, 25)) == date(2026, 11, 27)
+
+
+def test_notice_for_a_friday_promise_in_thanksgiving_week_is_due_on_tuesday() -> None:
+    due = NEW_YORK.end_of(date(2026, 11, 27))
+    assert NEW_YORK.notice_by(due, 2) == at("2026-11-24T17:00-05:00")
+
+
+def test_notice_for_a_friday_promise_is_due_on_wednesday() -> None:
+    due = at("2026-11-20T17:00-05:00")
+    assert NEW_YORK.notice_by(due, 2) == at("2026-11-18T17:00-05:00")
+
+
+def test_notice_time_never_falls_after_the_end_of_the_business_day() -> None:
+    due = at("2026-11-20T23:30-05:00")
+    assert NEW_YORK.notice_by(due, 2) == at("2026-11-18T17:00-05:00")
+
+
+def test_independence_day_observed_on_friday_3_july_2026() -> None:
+    assert not NEW_YORK.is_business_day(date(2026, 7, 3))
+    assert NEW_YORK.last_business_day_of_week(date(2026, 6, 29)) == date(2026, 7, 2)
+    assert NEW_YORK.notice_by(NEW_YORK.end_of(date(2026, 7, 6)), 2) == NEW_YORK.end_of(
+        date(2026, 7, 1)
+    )
+
+
+def test_epiphany_2027_closes_sweden_but_not_the_us() -> None:
+    assert not STOCKHOLM.is_business_day(date(2027, 1, 6))
+    assert NEW_YORK.is_business_day(date(2027, 1, 6))
+    assert STOCKHOLM.add_business_days(date(2027, 1, 5), 1) == date(2027, 1, 7)
+
+
+def test_christmas_and_boxing_day_observed_in_britain_2026() -> None:
+    assert not LONDON.is_business_day(date(2026, 12, 25))
+    assert not LONDON.is_business_day(date(2026, 12, 28))  # Boxing Day falls on a Saturday
+    assert LONDON.add_business_days(date(2026, 12, 24), 1) == date(2026, 12, 29)
+
+
+def test_weekends_are_skipped_both_ways() -> None:
+    friday = date(2026, 11, 20)
+    assert NEW_YORK.add_business_days(friday, 1) == date(2026, 11, 23)
+    assert NEW_YORK.add_business_days(date(2026, 11, 23), -1) == friday
+    assert NEW_YORK.add_business_days(friday, 0) == friday
+    assert NEW_YORK.previous_business_day(date(2026, 11, 22)) == friday
+    assert NEW_YORK.next_business_day(date(2026, 11, 21), inclusive=True) == date(2026, 11, 23)
+
+
+def test_last_business_day_of_week_month_and_quarter() -> None:
+    assert NEW_YORK.last_business_day_of_week(date(2026, 11, 23)) == date(2026, 11, 27)
+    assert STOCKHOLM.last_business_day_of_month(date(2026, 10, 5)) == date(2026, 10, 30)
+    assert NEW_YORK.last_business_day_of_month(date(2026, 5, 1)) == date(2026, 5, 29)
+    assert NEW_YORK.last_business_day_of_quarter(date(2026, 11, 2)) == date(2026, 12, 31)
+    assert STOCKHOLM.last_business_day_of_quarter(date(2027, 2, 2)) == date(2027, 3, 31)
+
+
+def test_business_days_between_counts_what_lies_after_the_start() -> None:
+    wednesday_morning = at("2026-11-18T09:00-05:00")
+    friday = at("2026-11-20T17:00-05:00")
+    assert NEW_YORK.business_days_between(wednesday_morning, friday) == 2
+    assert NEW_YORK.business_days_between(friday, wednesday_morning) == -2
+    assert NEW_YORK.business_days_between(at("2026-11-25T09:00-05:00"),
+                                          at("2026-11-30T09:00-05:00")) == 2
+
+
+def test_end_of_day_is_local_across_the_us_dst_change() -> None:
+    before, after = NEW_YORK.end_of(date(2026, 10, 30)), NEW_YORK.end_of(date(2026, 11, 2))
+    assert before.utcoffset() == timedelta(hours=-4)
+    assert after.utcoffset() == timedelta(hours=-5)
+    assert (before.hour, after.hour) == (17, 17)
+    assert NEW_YORK.notice_by(after, 2) == at("2026-10-29T17:00-04:00")
+
+
+def test_notice_deadline_across_the_swedish_spring_change_and_easter() -> None:
+    due = STOCKHOLM.end_of(date(2027, 3, 30))
+    assert due == at("2027-03-30T17:00+02:00")
+    # Easter Monday 29 and Good Friday 26 March are closed; summer time starts on the 28th.
+    assert STOCKHOLM.notice_by(due, 2) == at("2027-03-24T17:00+01:00")
+
+
+def test_a_wall_clock_time_inside_the_dst_gap_becomes_a_real_instant() -> None:
+    moment = NEW_YORK.at(date(2027, 3, 14), time(2, 30))
+    assert moment.hour == 3 and moment.utcoffset() == timedelta(hours=-4)
+
+
+def test_business_hours_count_only_open_time() -> None:
+    wednesday_3pm = at("2026-11-25T15:00-05:00")
+    # 2 hours Wednesday, Thanksgiving skipped, 2 hours Friday morning.
+    assert NEW_YORK.add_business_hours(wednesday_3pm, 4) == at("2026-11-27T11:00-05:00")
+    assert NEW_YORK.add_business_hours(at("2026-11-18T17:00-05:00"), -4) == at(
+        "2026-11-18T13:00-05:00"
+    )
+
+
+def test_next_business_morning_skips_the_weekend() -> None:
+    assert NEW_YORK.next_business_morning(at("2026-11-20T10:00-05:00")) == at(
+        "2026-11-23T09:00-05:00"
+    )
+    assert NEW_YORK.next_business_morning(at("2026-11-23T07:00-05:00")) == at(
+        "2026-11-23T09:00-05:00"
+    )
+
+
+def test_configured_closures_count_as_holidays() -> None:
+    calendar = BusinessCalendar("Europe/Stockholm", "SE", closures=frozenset({date(2026, 11, 24)}))
+    assert not calendar.is_business_day(date(2026, 11, 24))
+    assert calendar.add_business_days(date(2026, 11, 23), 1) == date(2026, 11, 25)
+
+
+def test_without_a_country_only_weekends_are_closed() -> None:
+    calendar = BusinessCalendar("UTC")
+    assert calendar.is_business_day(date(2026, 12, 25))
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: BusinessCalendar("Mars/Olympus"), "unknown timezone 'Mars/Olympus'"),
+        (lambda: BusinessCalendar("UTC", "ZZ"), "unknown country 'ZZ'"),
+        (lambda: BusinessCalendar("UTC", None, time(18), time(9)), "must start before it ends"),
+    ],
+)
+def test_a_calendar_that_cannot_exist_is_refused_with_a_reason(build, message: str) -> None:
+    with pytest.raises(CalendarError, match=message):
+        build()
+
+
+def test_country_codes_are_normalised() -> None:
+    assert check_country("se") == "SE"
+    assert check_country("us-ca") == "US-CA"

@@ -1,0 +1,184 @@
+"""The command line contract: JSON on stdout with --json, one message and exit 2 on bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Cli
+
+AS_OF = "2026-11-23T10:00-05:00"
+
+
+@pytest.fixture
+def team(cli: Cli) -> Cli:
+    assert cli("init").exit_code == 0
+    assert cli("client", "add", "Acme", "--email", "dana@acme.example", "--contact-name",
+               "Dana Reed", "--timezone", "America/New_York", "--country", "US").exit_code == 0
+    assert cli("member", "add", "bob@example.com", "--name", "Bob", "--role",
+               "manager").exit_code == 0
+    assert cli("member", "add", "alice@example.com", "--name", "Alice", "--manager",
+               "bob@example.com", "--timezone", "America/New_York").exit_code == 0
+    return cli
+
+
+def add_q3(cli: Cli) -> dict:
+    result = cli("promise", "add", "Q3 report", "--client", "Acme", "--owner",
+                 "alice@example.com", "--due", "2026-11-27T17:00-05:00", "--json", as_of=AS_OF)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_promise_add_prints_the_promise_as_json_in_the_clients_offset(team: Cli) -> None:
+    promise = add_q3(team)
+    assert {k: promise[k] for k in ("id", "title", "client", "owner", "due_at", "status")} == {
+        "id": 1, "title": "Q3 report", "client": "Acme", "owner": "alice@example.com",
+        "due_at": "2026-11-27T17:00:00-05:00", "status": "open",
+    }
+
+
+def test_a_bare_due_date_means_the_end_of_that_business_day(team: Cli) -> None:
+    result = team("promise", "add", "Deck", "--client", "acme", "--owner", "alice@example.com",
+                  "--due", "2026-12-04", "--json", as_of=AS_OF)
+    assert json.loads(result.stdout)["due_at"] == "2026-12-04T17:00:00-05:00"
+
+
+def test_init_is_idempotent(team: Cli) -> None:
+    result = team("init")
+    assert result.exit_code == 0 and "schema" in result.stdout
+
+
+def test_listings_print_one_json_document(team: Cli) -> None:
+    add_q3(team)
+    for command in (["client", "list"], ["member", "list"], ["promise", "list"],
+                    ["promise", "list", "--status", "open", "--client", "Acme"]):
+        result = team(*command, "--json")
+        assert result.exit_code == 0
+        assert isinstance(json.loads(result.stdout), list)
+    members = json.loads(team("member", "list", "--json").stdout)
+    assert {m["email"]: m["manager"] for m in members}["alice@example.com"] == "bob@example.com"
+
+
+def test_promise_show_has_the_timeline(team: Cli) -> None:
+    add_q3(team)
+    team("promise", "checkin", "1", "--status", "at_risk", "--progress", "40", "--note",
+         "waiting on data", as_of="2026-11-24T09:00-05:00")
+    team("promise", "move", "1", "--due", "2026-12-01T17:00-05:00", "--reason",
+         "data is late", as_of="2026-11-24T10:00-05:00")
+    shown = json.loads(team("promise", "show", "1", "--json").stdout)
+    assert [e["kind"] for e in shown["timeline"]] == ["promise.made", "promise.checked_in",
+                                                      "promise.moved"]
+    assert shown["checkins"][0]["note"] == "waiting on data"
+    assert shown["due_at"] == "2026-12-01T17:00:00-05:00"
+    assert shown["original_due_at"] == "2026-11-27T17:00:00-05:00"
+    human = team("promise", "show", "1").stdout
+    assert "promise.moved" in human and "Q3 report" in human
+
+
+def test_done_and_cancel(team: Cli) -> None:
+    add_q3(team)
+    add_q3(team)
+    done = json.loads(team("promise", "done", "1", "--json", as_of="2026-11-25T12:00-05:00")
+                      .stdout)
+    assert (done["status"], done["done_at"]) == ("done", "2026-11-25T12:00:00-05:00")
+    cancelled = json.loads(team("promise", "cancel", "2", "--reason", "scope dropped",
+                                "--json").stdout)
+    assert cancelled["cancel_reason"] == "scope dropped"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["promise", "add", "x", "--client", "Globex", "--owner", "alice@example.com",
+          "--due", "2026-12-01"], "unknown client 'Globex'"),
+        (["promise", "add", "x", "--client", "Acme", "--owner", "zed@example.com",
+          "--due", "2026-12-01"], "unknown member"),
+        (["promise", "add", "x", "--client", "Acme", "--owner", "alice@example.com",
+          "--due", "2026-11-20"], "in the past"),
+        (["promise", "add", "x", "--client", "Acme", "--owner", "alice@example.com",
+          "--due", "someday"], "'someday'"),
+        (["promise", "done", "42"], "no promise #42"),
+        (["client", "add", "ACME", "--email", "x@acme.example"], "already exists"),
+        (["client", "add", "Globex", "--email", "not-an-email"], "not an email address"),
+        (["client", "add", "Globex", "--email", "g@globex.example", "--timezone", "Nowhere"],
+         "unknown timezone"),
+        (["client", "add", "Globex", "--email", "g@globex.example", "--country", "QQ"],
+         "unknown country"),
+        (["client", "add", "Globex", "--email", "g@globex.example", "--locale", "fr"],
+         "unknown locale"),
+        (["member", "add", "carol@example.com", "--name", "Carol", "--role", "boss"],
+         "unknown role"),
+        (["export", "--format", "xml"], "unknown export format"),
+    ],
+)
+def test_bad_input_is_one_message_on_stderr_with_exit_2_and_nothing_written(
+    team: Cli, args: list[str], message: str
+) -> None:
+    add_q3(team)
+    before = team("export").stdout
+    result = team(*args, as_of=AS_OF)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert team("export").stdout == before
+
+
+def test_marking_a_promise_done_twice_is_refused(team: Cli) -> None:
+    add_q3(team)
+    assert team("promise", "done", "1").exit_code == 0
+    second = team("promise", "done", "1")
+    assert second.exit_code == 2 and "already done" in second.stderr
+
+
+def test_a_database_that_was_never_initialised_says_to_run_init(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--db", f"sqlite:///{tmp_path}/missing.db", "client", "list")
+    assert result.exit_code == 2 and "reliability init" in result.stderr
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_export_writes_csv_files_per_table(team: Cli, tmp_path: Path) -> None:
+    add_q3(team)
+    assert team("export", "--format", "csv", "--out", str(tmp_path / "out")).exit_code == 0
+    promise_csv = (tmp_path / "out" / "promise.csv").read_text().splitlines()
+    assert promise_csv[0].startswith("id,title,client_id")
+    assert "Q3 report" in promise_csv[1]
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"client.csv", "event.csv"}
+
+
+def test_the_installed_command_runs_end_to_end_in_a_real_process(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELIABILITY_")}
+    env["RELIABILITY_DATABASE__URL"] = database_url
+    command = [sys.executable, "-m", "reliability"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=60, check=False)
+
+    assert run("init").returncode == 0
+    assert run("client", "add", "Acme", "--email", "dana@acme.example", "--timezone",
+               "America/New_York", "--country", "US").returncode == 0
+    assert run("member", "add", "alice@example.com", "--name", "Alice").returncode == 0
+    added = run("--as-of", AS_OF, "promise", "add", "Q3 report", "--client", "Acme", "--owner",
+                "alice@example.com", "--due", "2026-11-27T17:00-05:00", "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["due_at"] == "2026-11-27T17:00:00-05:00"
+    refused = run("promise", "done", "7")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == ("error: there is no promise #7; `reliability promise list`"
+                                      " shows the ones that exist")
+
+
+def test_a_bad_config_file_names_the_key_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "reliability.toml"
+    config.write_text('[policy]\nnotice_lead_business_days = "two"\n[smtp]\nhots = "x"\n')
+    result = subprocess.run([sys.executable, "-m", "reliability", "--config", str(config),
+                             "client", "list"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 2
+    assert "[policy] notice_lead_business_days" in result.stderr
+    assert "[smtp] hots" in result.stderr and "unknown key" in result.stderr
