@@ -1,0 +1,262 @@
+"""Evidence-based forecast: how long an owner's promises really take, as a distribution.
+
+In the spirit of FogBugz evidence-based scheduling: each finished promise gives one ratio of
+actual to planned business hours. An owner's recent ratios are their own empirical
+distribution; with too few of them the team's record stands in, and with too few of those a
+wide, documented prior. Pure and deterministic: no I/O, no randomness. The equations are in
+docs/risk-model.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from statistics import NormalDist, median
+
+from reliability.calendar import BusinessCalendar
+
+MIN_RATIO = 0.05  # a promise kept in a twentieth of its planned time tells us nothing more
+MAX_RATIO = 4.0  # four times the plan is "very late"; longer overruns count the same
+BROKEN_RATIO = MAX_RATIO  # a promise never delivered counts as the worst overrun
+MAX_SAMPLES = 40  # recent history only: people and teams change
+MIN_OWNER_SAMPLES = 5
+MIN_TEAM_SAMPLES = 10
+MIN_PLANNED_HOURS = 1.0  # a promise made after hours for the same evening still needs a scale
+
+PRIOR_MEDIAN = 0.7  # the typical promise carries some slack
+PRIOR_SIGMA = 0.5  # wide: a 90% range of 0.3x to 1.6x the planned time
+PRIOR_POINTS = 40
+PRIOR_WEIGHT = 1.0  # beside real history the prior counts as one extra past promise
+
+STATUS_LIKELIHOOD = {"at_risk": 4.0, "blocked": 6.0, "on_track": 0.6}
+UNANSWERED_LIKELIHOOD = 2.5
+LOAD_PER_PROMISE = 0.1  # each other promise due in the window adds a tenth to the remaining work
+MAX_LOAD = 2.0
+MIN_P, MAX_P = 0.01, 0.99  # no evidence short of the date passing makes a slip certain
+FORECAST_QUANTILE = 0.8
+
+
+@dataclass(frozen=True)
+class PastPromise:
+    """A finished promise in someone's history; `done_at` None means broken or cancelled."""
+
+    owner: str
+    made_at: datetime
+    due_at: datetime
+    done_at: datetime | None
+    estimate_hours: float | None = None
+    actual_hours: float | None = None
+
+    @property
+    def late(self) -> bool:
+        return self.done_at is None or self.done_at > self.due_at
+
+
+def _hours(start: time, end: time) -> float:
+    return (
+        (end.hour - start.hour) * 3600
+        + (end.minute - start.minute) * 60
+        + (end.second - start.second)
+        + (end.microsecond - start.microsecond) / 1e6
+    ) / 3600
+
+
+def hours_per_day(calendar: BusinessCalendar) -> float:
+    return _hours(calendar.start_of_day, calendar.end_of_day)
+
+
+def business_hours(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
+    """Open hours from `start` to `end` (negative if `end` comes first), on the wall clock:
+    a business day is always its opening hours long, whatever the DST transition that night."""
+    if end < start:
+        return -business_hours(calendar, end, start)
+    first, last = calendar.local(start), calendar.local(end)
+    opens, closes = calendar.start_of_day, calendar.end_of_day
+    full_day = _hours(opens, closes)
+    total = 0.0
+    day = first.date()
+    while day <= last.date():
+        if calendar.is_business_day(day):
+            low = max(opens, first.time()) if day == first.date() else opens
+            high = min(closes, last.time()) if day == last.date() else closes
+            if low == opens and high == closes:
+                total += full_day
+            elif high > low:
+                total += _hours(low, high)
+        day += timedelta(days=1)
+    return total
+
+
+def _ratio(promise: PastPromise, calendar: BusinessCalendar) -> float | None:
+    """Actual over planned time, clipped; None when the promise gives no usable scale."""
+    if promise.done_at is None:
+        return BROKEN_RATIO
+    if promise.estimate_hours and promise.actual_hours is not None:
+        ratio = promise.actual_hours / promise.estimate_hours
+    else:
+        planned = business_hours(calendar, promise.made_at, promise.due_at)
+        if planned < MIN_PLANNED_HOURS:
+            return None
+        ratio = business_hours(calendar, promise.made_at, promise.done_at) / planned
+        if promise.late:
+            # Delivered after the due moment but before the next opening hour: still late.
+            ratio = max(ratio, math.nextafter(1.0, 2.0))
+    return min(max(ratio, MIN_RATIO), MAX_RATIO)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Weighted ratios of actual to planned time, sorted by ratio."""
+
+    points: tuple[tuple[float, float], ...]
+
+    @classmethod
+    def of(cls, ratios: Iterable[float], *, prior_weight: float = PRIOR_WEIGHT) -> Distribution:
+        """History mixed with a little prior, so no evidence is ever taken as certainty."""
+        share = prior_weight / len(PRIOR_RATIOS)
+        points = [(ratio, 1.0) for ratio in ratios] + [(ratio, share) for ratio in PRIOR_RATIOS]
+        return cls(tuple(sorted(points)))
+
+    def share_late(self) -> float:
+        """P(ratio > 1): how often a promise from this history overruns, before any news."""
+        total = sum(weight for _, weight in self.points)
+        return sum(weight for ratio, weight in self.points if ratio > 1) / total
+
+
+def _prior_ratios() -> tuple[float, ...]:
+    """Evenly spaced quantiles of a lognormal: a fixed, reproducible stand-in for history."""
+    normal = NormalDist(math.log(PRIOR_MEDIAN), PRIOR_SIGMA)
+    return tuple(
+        math.exp(normal.inv_cdf((index + 0.5) / PRIOR_POINTS)) for index in range(PRIOR_POINTS)
+    )
+
+
+PRIOR_RATIOS = _prior_ratios()
+PRIOR = Distribution.of(())
+
+
+@dataclass(frozen=True)
+class Record:
+    """Someone's (or the team's) recent finished promises: samples plus the facts reasons quote.
+
+    Build one per owner and one for the team once per scan and pass them to `assess`; the
+    business-hour arithmetic over history is the expensive part of an assessment."""
+
+    size: int
+    late: int
+    broken: int
+    median_lateness_hours: float | None
+    hours_per_day: float
+    distribution: Distribution
+
+    @classmethod
+    def of(cls, history: Iterable[PastPromise], calendar: BusinessCalendar) -> Record:
+        recent = sorted(history, key=lambda promise: promise.due_at, reverse=True)
+        ratios: list[float] = []
+        used: list[PastPromise] = []
+        for promise in recent:
+            ratio = _ratio(promise, calendar)
+            if ratio is not None:
+                ratios.append(ratio)
+                used.append(promise)
+            if len(used) == MAX_SAMPLES:
+                break
+        lateness = [
+            business_hours(calendar, promise.due_at, promise.done_at)
+            for promise in used
+            if promise.done_at is not None and promise.done_at > promise.due_at
+        ]
+        return cls(
+            size=len(used),
+            late=sum(promise.late for promise in used),
+            broken=sum(promise.done_at is None for promise in used),
+            median_lateness_hours=median(lateness) if lateness else None,
+            hours_per_day=hours_per_day(calendar),
+            distribution=Distribution.of(ratios),
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report: `done` (0..1) of the work at `elapsed` business hours, `weight` its
+    freshness (1 when recent, less as it ages)."""
+
+    elapsed: float
+    done: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """When the open promise may finish: business hours after it was made, with weights."""
+
+    planned: float
+    finishes: tuple[tuple[float, float], ...]
+    p_model: float
+
+    def finish_hours(self, p_late: float, quantile: float = FORECAST_QUANTILE) -> float | None:
+        """The `quantile` of the finish time once the late side is reweighted to carry
+        `p_late`, so the date agrees with the probability; None if no evidence reaches it."""
+        late = [(hours, w) for hours, w in self.finishes if hours > self.planned]
+        on_time = [(hours, w) for hours, w in self.finishes if hours <= self.planned]
+        if p_late >= 1 - quantile:
+            part, level = late, (quantile - (1 - p_late)) / p_late
+        else:
+            part, level = on_time, quantile / (1 - p_late)
+        total = sum(w for _, w in part)
+        cumulative = 0.0
+        for hours, w in part:
+            cumulative += w
+            if cumulative >= level * total - 1e-12:
+                return hours
+        return None
+
+
+def load_factor(other_open: int) -> float:
+    """How much other promises due in the same window stretch the remaining work."""
+    return min(1 + LOAD_PER_PROMISE * other_open, MAX_LOAD)
+
+
+def outlook(
+    distribution: Distribution,
+    *,
+    planned: float,
+    elapsed: float,
+    progress: Progress | None = None,
+    other_open: int = 0,
+) -> Outlook:
+    """Finish times for an open promise, from history conditioned on what is known now.
+
+    Without news each historical ratio r is a total duration r·planned; those that would have
+    finished by now are excluded. A progress report re-anchors every ratio to the work still
+    left at the report. Both are mixed by the report's freshness."""
+    planned = max(planned, MIN_PLANNED_HOURS)
+    load = load_factor(other_open)
+    history_weight = 1.0 - (progress.weight if progress else 0.0)
+    finishes: list[tuple[float, float]] = []
+    survivors = [(r, w) for r, w in distribution.points if r * planned > elapsed]
+    survivor_total = sum(w for _, w in survivors)
+    if survivor_total > 0 and history_weight > 0:
+        scale = history_weight / survivor_total
+        finishes += [(elapsed + load * (r * planned - elapsed), w * scale) for r, w in survivors]
+    if progress is not None and progress.weight > 0:
+        left = 1.0 - min(max(progress.done, 0.0), 0.95)
+        total = sum(w for _, w in distribution.points)
+        scale = progress.weight / total
+        finishes += [
+            (max(progress.elapsed + load * left * r * planned, elapsed), w * scale)
+            for r, w in distribution.points
+        ]
+    finishes.sort()
+    mass = sum(w for _, w in finishes)
+    p_model = sum(w for hours, w in finishes if hours > planned) / mass if mass else 1.0
+    return Outlook(planned=planned, finishes=tuple(finishes), p_model=p_model)
+
+
+def adjusted(p: float, likelihoods: Sequence[float]) -> float:
+    """Bayes in odds form: each independent signal multiplies the odds of a slip."""
+    p = min(max(p, MIN_P), MAX_P)
+    odds = p / (1 - p) * math.prod(likelihoods)
+    return min(max(odds / (1 + odds), MIN_P), MAX_P)

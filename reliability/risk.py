@@ -1,0 +1,396 @@
+"""Risk assessment: which open promises will slip, how likely, why, and what to do about it.
+
+The point is to see a slip while there is still time to tell the client on Wednesday rather
+than Friday morning. Pure: the service layer builds these plain facts from the database, the
+backtest from a CSV; both get the same answer for the same `now`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from reliability.calendar import BusinessCalendar
+from reliability.forecast import (
+    MIN_OWNER_SAMPLES,
+    MIN_TEAM_SAMPLES,
+    PRIOR,
+    STATUS_LIKELIHOOD,
+    UNANSWERED_LIKELIHOOD,
+    Distribution,
+    PastPromise,
+    Progress,
+    Record,
+    adjusted,
+    business_hours,
+    outlook,
+)
+
+if TYPE_CHECKING:
+    from reliability.config import PolicySettings
+
+__all__ = [
+    "Assessment",
+    "CheckInFact",
+    "OpenLoad",
+    "PastPromise",
+    "Policy",
+    "PromiseFacts",
+    "Record",
+    "assess",
+]
+
+FRESH_BUSINESS_DAYS = 1  # an answer from today or the previous business day counts in full
+STATUS_WORDS = {"at_risk": "at risk", "blocked": "blocked", "on_track": "on track"}
+
+
+@dataclass(frozen=True)
+class CheckInFact:
+    at: datetime
+    status: str  # on_track | at_risk | blocked | done
+    progress: int | None = None  # percent
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PromiseFacts:
+    id: int | None
+    title: str
+    owner: str
+    owner_name: str
+    made_at: datetime
+    due_at: datetime
+    original_due_at: datetime
+    checkins: tuple[CheckInFact, ...] = ()
+    checkin_requested_at: datetime | None = None  # when the owner was last asked to check in
+    client_told_at: datetime | None = None  # a delay notice already went out for this due date
+
+
+@dataclass(frozen=True)
+class OpenLoad:
+    """Another open promise of the same owner."""
+
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When to warn. A slip becomes at risk once it is more likely than not: the owner still
+    approves every draft, so a false alarm costs a minute while a silent slip costs the client's
+    trust. Watch starts clearly above the prior's base rate of about one in four."""
+
+    notice_lead_business_days: int = 2
+    checkin_lead_business_days: int = 3
+    escalate_business_hours_before_notice: float = 4.0
+    at_risk_threshold: float = 0.5
+    watch_threshold: float = 0.3
+
+    @classmethod
+    def from_settings(cls, settings: PolicySettings) -> Policy:
+        return cls(
+            notice_lead_business_days=settings.notice_lead_business_days,
+            checkin_lead_business_days=settings.checkin_lead_business_days,
+            escalate_business_hours_before_notice=settings.escalate_business_hours_before_notice,
+        )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    level: str  # on_track | watch | at_risk | overdue | done
+    p_late: float
+    reasons: tuple[str, ...]
+    notice_by: datetime
+    next_action: str  # checkin | delay_notice | escalate | none
+    forecast_done_at: datetime  # 80th percentile, the end of a business day
+    next_check_at: datetime | None  # None only once done
+    evidence: str  # owner | team | prior
+    # The owner is due a check-in request too, whatever the main action is: an at-risk
+    # promise still needs the owner's word.
+    ask_checkin: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "p_late": round(self.p_late, 3),
+            "reasons": list(self.reasons),
+            "notice_by": self.notice_by.isoformat(),
+            "next_action": self.next_action,
+            "forecast_done_at": self.forecast_done_at.isoformat(),
+            "next_check_at": self.next_check_at.isoformat() if self.next_check_at else None,
+            "evidence": self.evidence,
+            "ask_checkin": self.ask_checkin,
+        }
+
+
+def assess(
+    promise: PromiseFacts,
+    *,
+    now: datetime,
+    calendar: BusinessCalendar,
+    owner_history: Record | Sequence[PastPromise],
+    team_history: Record | Sequence[PastPromise],
+    open_load: Sequence[OpenLoad],
+    policy: Policy,
+) -> Assessment:
+    """How likely `promise` is to slip as of `now`, why, and what to do next.
+
+    Pass `Record`s built once per scan rather than raw histories when assessing many promises."""
+    cal = calendar
+    notice_by = cal.notice_by(promise.due_at, policy.notice_lead_business_days)
+    checkins = sorted((c for c in promise.checkins if c.at <= now), key=lambda c: c.at)
+    latest = checkins[-1] if checkins else None
+    name = promise.owner_name or promise.owner
+    if latest is not None and latest.status == "done":
+        return Assessment(
+            level="done",
+            p_late=0.0,
+            reasons=(f"{name} reported it done on {_when(cal, latest.at, now)}",),
+            notice_by=notice_by,
+            next_action="none",
+            forecast_done_at=latest.at,
+            next_check_at=None,
+            evidence="owner",
+        )
+
+    reasons: list[str] = []
+    overdue = now > promise.due_at
+    if overdue:
+        reasons.append(f"Past due since {_when(cal, promise.due_at, now)}, not reported done")
+
+    likelihoods: list[float] = []
+    if latest is not None and latest.status in STATUS_LIKELIHOOD:
+        weight = _freshness(cal, latest.at, now)
+        likelihoods.append(STATUS_LIKELIHOOD[latest.status] ** weight)
+        reasons.append(_status_sentence(cal, name, latest, now))
+
+    requested = promise.checkin_requested_at
+    answer_due = None
+    if requested is not None and requested <= now and not any(c.at >= requested for c in checkins):
+        # Silence only says something once the owner has had until the next business morning.
+        answer_due = cal.next_business_morning(requested)
+        if now >= answer_due:
+            likelihoods.append(UNANSWERED_LIKELIHOOD)
+            reasons.append(f"No answer to the check-in asked {_when(cal, requested, now)}")
+
+    planned = business_hours(cal, promise.made_at, promise.due_at)
+    elapsed = max(business_hours(cal, promise.made_at, now), 0.0)
+    progress = None
+    reported = next((c for c in reversed(checkins) if c.progress is not None), None)
+    if reported is not None and reported.progress is not None:
+        at = max(business_hours(cal, promise.made_at, reported.at), 0.0)
+        progress = Progress(
+            elapsed=at, done=reported.progress / 100, weight=_freshness(cal, reported.at, now)
+        )
+        left = 1 - at / planned if planned > 0 else 0.0
+        reasons.append(
+            f"{reported.progress}% done with {round(100 * min(max(left, 0.0), 1.0))}% of the "
+            f"time left (reported {_when(cal, reported.at, now)})"
+        )
+
+    evidence, distribution, history_reasons = _evidence(
+        name, _record(owner_history, cal), lambda: _record(team_history, cal)
+    )
+    reasons += history_reasons
+
+    window_ends = cal.end_of(cal.local(promise.due_at).date())
+    other_open = sum(load.due_at <= window_ends for load in open_load)
+    if other_open:
+        plural = "promise" if other_open == 1 else "promises"
+        reasons.append(
+            f"{name} has {other_open} other {plural} due in the same window "
+            f"(by {_day(cal, promise.due_at, now)})"
+        )
+
+    if cal.business_days_between(promise.made_at, promise.due_at) < (
+        policy.notice_lead_business_days
+    ):
+        reasons.append(
+            "The notice window is already short: made "
+            f"{_day(cal, promise.made_at, now)} for {_day(cal, promise.due_at, now)}"
+        )
+    if promise.original_due_at != promise.due_at:
+        reasons.append(
+            f"The due date has already moved, from {_day(cal, promise.original_due_at, now)}"
+        )
+
+    view = outlook(
+        distribution, planned=planned, elapsed=elapsed, progress=progress, other_open=other_open
+    )
+    p_late = 1.0 if overdue else adjusted(view.p_model, likelihoods)
+
+    if overdue:
+        level = "overdue"
+    elif p_late >= policy.at_risk_threshold or (
+        latest is not None and latest.status in ("at_risk", "blocked")
+    ):
+        level = "at_risk"
+    elif p_late >= policy.watch_threshold:
+        level = "watch"
+    else:
+        level = "on_track"
+
+    escalate_from = cal.add_business_hours(notice_by, -policy.escalate_business_hours_before_notice)
+    checkins_open = cal.start_of(
+        cal.add_business_days(cal.local(promise.due_at).date(), -policy.checkin_lead_business_days)
+    )
+    ask_checkin = _checkin_due(
+        promise, now=now, calendar=cal, checkins_open=checkins_open, latest=latest
+    )
+    return Assessment(
+        level=level,
+        p_late=p_late,
+        reasons=tuple(reasons),
+        notice_by=notice_by,
+        next_action=_next_action(
+            promise, level=level, now=now, escalate_from=escalate_from, ask_checkin=ask_checkin
+        ),
+        ask_checkin=ask_checkin,
+        forecast_done_at=_forecast_day(cal, view.finish_hours(p_late), promise, now, elapsed),
+        next_check_at=min(
+            moment
+            for moment in (
+                checkins_open,
+                answer_due,
+                escalate_from,
+                notice_by,
+                promise.due_at,
+                cal.next_business_morning(now),
+            )
+            if moment is not None and moment > now
+        ),
+        evidence=evidence,
+    )
+
+
+def _record(history: Record | Sequence[PastPromise], calendar: BusinessCalendar) -> Record:
+    return history if isinstance(history, Record) else Record.of(history, calendar)
+
+
+def _evidence(
+    name: str, owner: Record, team_record: Callable[[], Record]
+) -> tuple[str, Distribution, list[str]]:
+    """Which history speaks for this owner, and the sentences that say so; the team's record
+    is only built when the owner's own is too short."""
+    if owner.size >= MIN_OWNER_SAMPLES:
+        return "owner", owner.distribution, [_track_sentence(f"{name}'s", owner)]
+    little = f"Little history for {name} ({_count(owner.size)})"
+    team = team_record()
+    if team.size >= MIN_TEAM_SAMPLES:
+        return (
+            "team",
+            team.distribution,
+            [
+                f"{little}: using the team's record",
+                _track_sentence("the team's", team),
+            ],
+        )
+    share = round(100 * PRIOR.share_late())
+    return (
+        "prior",
+        PRIOR,
+        [
+            f"{little} and for the team ({_count(team.size)}): using a wide prior "
+            f"in which {share}% of promises run late"
+        ],
+    )
+
+
+def _count(size: int) -> str:
+    return f"{size} promise" if size == 1 else f"{size} promises"
+
+
+def _track_sentence(whose: str, record: Record) -> str:
+    """The sentence that names the history used, e.g. 4 of Alice's last 5 promises were late."""
+    if record.size == 1:
+        kept = "late" if record.late else "on time"
+        sentence = f"{whose[0].upper()}{whose[1:]} only recorded promise was {kept}"
+    elif record.late == 0:
+        return f"All of {whose} last {record.size} promises were on time"
+    else:
+        verb = "was" if record.late == 1 else "were"
+        sentence = f"{record.late} of {whose} last {record.size} promises {verb} late"
+    if record.broken:
+        sentence += f" ({record.broken} never delivered)"
+    if record.median_lateness_hours is not None:
+        by = ", by " if record.late == 1 else ", by a median of "
+        sentence += by + _span(record.median_lateness_hours, record.hours_per_day)
+    return sentence
+
+
+def _span(hours: float, day: float) -> str:
+    if hours < 1:
+        return "under a business hour"
+    if hours < day:
+        whole = round(hours)
+        return f"{whole} business hour" + ("" if whole == 1 else "s")
+    days = f"{hours / day:.1f}".removesuffix(".0")
+    return f"{days} business day" + ("" if days == "1" else "s")
+
+
+def _status_sentence(cal: BusinessCalendar, name: str, checkin: CheckInFact, now: datetime) -> str:
+    sentence = f"{name} reported {STATUS_WORDS[checkin.status]} on {_day(cal, checkin.at, now)}"
+    age = cal.business_days_between(checkin.at, now)
+    if age > FRESH_BUSINESS_DAYS:
+        sentence += f", {age} business days ago"
+    if checkin.note:
+        sentence += f": {checkin.note.strip()}"
+    return sentence
+
+
+def _freshness(cal: BusinessCalendar, at: datetime, now: datetime) -> float:
+    """1 for an answer from today or the previous business day, halving each day after."""
+    age = cal.business_days_between(at, now)
+    return 1.0 if age <= FRESH_BUSINESS_DAYS else 0.5 ** (age - FRESH_BUSINESS_DAYS)
+
+
+def _checkin_due(
+    promise: PromiseFacts,
+    *,
+    now: datetime,
+    calendar: BusinessCalendar,
+    checkins_open: datetime,
+    latest: CheckInFact | None,
+) -> bool:
+    """Inside the check-in window, with no word from the owner since the last business day."""
+    contacts = [promise.checkin_requested_at, latest.at if latest is not None else None]
+    last_contact = max((c for c in contacts if c is not None and c <= now), default=None)
+    return now >= checkins_open and (
+        last_contact is None or _freshness(calendar, last_contact, now) < 1
+    )
+
+
+def _next_action(
+    promise: PromiseFacts, *, level: str, now: datetime, escalate_from: datetime, ask_checkin: bool
+) -> str:
+    if level in ("at_risk", "overdue") and promise.client_told_at is None:
+        return "escalate" if now >= escalate_from else "delay_notice"
+    return "checkin" if ask_checkin else "none"
+
+
+def _forecast_day(
+    cal: BusinessCalendar,
+    finish_hours: float | None,
+    promise: PromiseFacts,
+    now: datetime,
+    elapsed: float,
+) -> datetime:
+    """The end of the business day the forecast finish falls on; past all evidence, the
+    business day after the due date (or today, if that has gone by too)."""
+    if finish_hours is None:
+        last_known = max(cal.local(promise.due_at).date(), cal.local(now).date())
+        return cal.end_of(cal.next_business_day(last_known))
+    finish = cal.add_business_hours(now, max(finish_hours - elapsed, 0.0))
+    return cal.end_of(cal.next_business_day(cal.local(finish).date(), inclusive=True))
+
+
+def _day(cal: BusinessCalendar, moment: datetime, now: datetime) -> str:
+    """A weekday name within a week of now (the way people say it), with the date further away."""
+    local = cal.local(moment)
+    near = abs((local.date() - cal.local(now).date()).days) <= 6
+    return local.strftime("%A") if near else f"{local:%A} {local.day} {local:%b}"
+
+
+def _when(cal: BusinessCalendar, moment: datetime, now: datetime) -> str:
+    return f"{_day(cal, moment, now)} {cal.local(moment):%H:%M}"

@@ -1,0 +1,150 @@
+"""The evidence-based forecast: business hours, history samples, the conditional slip chance."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from reliability.calendar import BusinessCalendar
+from reliability.forecast import (
+    MAX_SAMPLES,
+    PRIOR,
+    Distribution,
+    PastPromise,
+    Progress,
+    Record,
+    adjusted,
+    business_hours,
+    outlook,
+)
+
+NEW_YORK = ZoneInfo("America/New_York")
+ACME = BusinessCalendar(
+    timezone="America/New_York", country="US", start_of_day=time(9), end_of_day=time(17)
+)
+
+
+def ny(day: int, hour: int = 9, minute: int = 0, month: int = 11) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=NEW_YORK)
+
+
+def week_long(owner: str, week: int, *, late_days: int | None) -> PastPromise:
+    """A Monday 09:00 to Friday 17:00 promise; delivered `late_days` after (None = broken)."""
+    made = datetime(2026, 3, 2, 9, tzinfo=NEW_YORK) + timedelta(weeks=week)
+    due = made + timedelta(days=4, hours=8)
+    done = None if late_days is None else due + timedelta(days=late_days)
+    return PastPromise(owner=owner, made_at=made, due_at=due, done_at=done)
+
+
+def test_business_hours_skip_thanksgiving_day() -> None:
+    # Mon 23 Nov 09:00 to Fri 27 Nov 17:00 has four working days: Thursday is Thanksgiving.
+    assert business_hours(ACME, ny(23), ny(27, 17)) == 32
+    assert business_hours(ACME, ny(25, 12), ny(27, 10)) == 5 + 1
+
+
+def test_business_hours_count_only_opening_hours_and_run_backwards() -> None:
+    assert business_hours(ACME, ny(20, 16), ny(23, 10)) == 2  # Friday 16:00 to Monday 10:00
+    assert business_hours(ACME, ny(21, 10), ny(22, 20)) == 0  # a weekend
+    assert business_hours(ACME, ny(23, 10), ny(20, 16)) == -2
+
+
+def test_business_hours_are_wall_clock_hours_across_the_dst_change() -> None:
+    # New York leaves daylight time on Sunday 1 Nov 2026; the working week is still 40 hours.
+    assert business_hours(ACME, ny(30, 9, month=10), ny(6, 17)) == 48
+
+
+def test_an_owners_record_counts_late_and_broken_promises_with_median_lateness() -> None:
+    history = [
+        week_long("alice", 0, late_days=-1),
+        week_long("alice", 1, late_days=3),  # Friday 17:00 to Monday 17:00: one business day
+        week_long("alice", 2, late_days=4),  # to Tuesday 17:00: two business days
+        week_long("alice", 3, late_days=None),
+    ]
+    record = Record.of(history, ACME)
+    assert (record.size, record.late, record.broken) == (4, 3, 1)
+    assert record.median_lateness_hours == 12
+
+
+def test_a_record_keeps_only_the_most_recent_promises() -> None:
+    old_and_late = [week_long("alice", week, late_days=3) for week in range(10)]
+    recent_and_on_time = [week_long("alice", week, late_days=-1) for week in range(10, 60)]
+    record = Record.of(old_and_late + recent_and_on_time, ACME)
+    assert record.size == MAX_SAMPLES
+    assert record.late == 0
+
+
+def test_estimated_and_actual_hours_take_precedence_over_dates() -> None:
+    base = week_long("alice", 0, late_days=-1)
+    overran = PastPromise(
+        base.owner, base.made_at, base.due_at, base.done_at, estimate_hours=10, actual_hours=30
+    )
+    assert Record.of([base], ACME).distribution.share_late() < 0.5
+    assert Record.of([overran], ACME).distribution.share_late() > 0.5
+
+
+def test_the_prior_is_wide_and_expects_about_one_promise_in_four_to_slip() -> None:
+    ratios = [ratio for ratio, _ in PRIOR.points]
+    assert 0.2 < PRIOR.share_late() < 0.3
+    assert min(ratios) < 0.4 and max(ratios) > 1.8
+
+
+def test_the_slip_chance_rises_as_time_passes_without_delivery() -> None:
+    history = Distribution.of([0.6, 0.7, 0.8, 0.9, 0.95, 1.2])
+    chances = [
+        outlook(history, planned=40, elapsed=elapsed).p_model for elapsed in (0, 20, 30, 36, 39)
+    ]
+    assert chances == sorted(chances)
+    assert chances[0] < 0.3 < 0.9 < chances[-1]
+
+
+def test_ratios_that_would_have_finished_already_are_excluded() -> None:
+    history = Distribution.of([0.5, 0.5, 0.5, 1.5], prior_weight=0)
+    assert outlook(history, planned=40, elapsed=0).p_model == pytest.approx(0.25)
+    assert outlook(history, planned=40, elapsed=30).p_model == 1.0
+
+
+def test_more_progress_means_a_lower_slip_chance() -> None:
+    history = Distribution.of([0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.3])
+    chances = [
+        outlook(
+            history, planned=40, elapsed=20, progress=Progress(elapsed=20, done=done, weight=1)
+        ).p_model
+        for done in (0.0, 0.2, 0.4, 0.6, 0.8, 0.9)
+    ]
+    assert chances == sorted(chances, reverse=True)
+    assert chances[0] > 0.9 and chances[-1] < 0.1
+
+
+def test_other_promises_in_the_window_stretch_the_remaining_work() -> None:
+    history = Distribution.of([0.7, 0.8, 0.9, 0.95, 1.1])
+    alone = outlook(history, planned=40, elapsed=10).p_model
+    busy = outlook(history, planned=40, elapsed=10, other_open=4).p_model
+    assert busy > alone
+
+
+def test_signals_move_the_odds_and_never_reach_certainty() -> None:
+    assert adjusted(0.2, [4.0]) == pytest.approx(0.5)
+    assert adjusted(0.2, [0.5]) < 0.2
+    assert adjusted(1.0, []) < 1.0
+    assert adjusted(0.0, []) > 0.0
+
+
+def test_the_forecast_date_agrees_with_the_probability() -> None:
+    view = outlook(Distribution.of([0.6, 0.7, 0.8, 0.9, 1.2]), planned=40, elapsed=0)
+    assert view.finish_hours(p_late=0.9) > 40
+    assert view.finish_hours(p_late=0.05) <= 40
+
+
+def test_a_delivery_after_hours_on_the_due_day_still_counts_as_late() -> None:
+    on_friday_evening = week_long("alice", 0, late_days=0)
+    evening = PastPromise(
+        "alice",
+        on_friday_evening.made_at,
+        on_friday_evening.due_at,
+        on_friday_evening.due_at + timedelta(hours=2),
+    )
+    record = Record.of([evening], ACME)
+    assert record.late == 1
+    assert max(ratio for ratio, weight in record.distribution.points if weight == 1) > 1

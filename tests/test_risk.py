@@ -1,0 +1,322 @@
+"""Risk assessment: the slip is seen on Wednesday, with reasons and a probability."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from reliability.calendar import BusinessCalendar
+from reliability.config import PolicySettings
+from reliability.risk import (
+    Assessment,
+    CheckInFact,
+    OpenLoad,
+    PastPromise,
+    Policy,
+    PromiseFacts,
+    Record,
+    assess,
+)
+
+NEW_YORK = ZoneInfo("America/New_York")
+ACME = BusinessCalendar(
+    timezone="America/New_York", country="US", start_of_day=time(9), end_of_day=time(17)
+)
+AD_DATA = "waiting on the ad account data"
+
+
+def ny(day: int, hour: int = 9, minute: int = 0) -> datetime:
+    """A moment in November 2026, New York time."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=NEW_YORK)
+
+
+def history(late: int, total: int, owner: str = "alice") -> list[PastPromise]:
+    """`total` Monday-to-Friday promises, the most recent `late` of them delivered a day late."""
+    promises = []
+    for week in range(total):
+        made = datetime(2026, 11, 9, 9, tzinfo=NEW_YORK) - timedelta(weeks=week + 1)
+        due = made + timedelta(days=4, hours=8)
+        done = due + timedelta(days=3) if week < late else due - timedelta(days=1)
+        promises.append(PastPromise(owner=owner, made_at=made, due_at=due, done_at=done))
+    return promises
+
+
+Q3_REPORT = PromiseFacts(
+    id=1,
+    title="Q3 report",
+    owner="alice@agency.example",
+    owner_name="Alice",
+    made_at=ny(16),
+    due_at=ny(20, 17),
+    original_due_at=ny(20, 17),
+)
+ASKED_TUESDAY = replace(Q3_REPORT, checkin_requested_at=ny(17))
+AT_RISK_TUESDAY = replace(
+    ASKED_TUESDAY, checkins=(CheckInFact(at=ny(17, 9, 20), status="at_risk", note=AD_DATA),)
+)
+RELIABLE = history(late=1, total=10)
+UNRELIABLE = history(late=4, total=5)
+
+
+def run(
+    promise: PromiseFacts,
+    now: datetime,
+    owner_history: list[PastPromise] | Record = RELIABLE,
+    team_history: list[PastPromise] | Record | None = None,
+    open_load: tuple[OpenLoad, ...] = (),
+    policy: Policy = Policy(),
+    calendar: BusinessCalendar = ACME,
+) -> Assessment:
+    return assess(
+        promise,
+        now=now,
+        calendar=calendar,
+        owner_history=owner_history,
+        team_history=team_history or [],
+        open_load=open_load,
+        policy=policy,
+    )
+
+
+def progress_report(promise: PromiseFacts, percent: int, at: datetime) -> PromiseFacts:
+    return replace(
+        promise, checkins=(CheckInFact(at=at, status="on_track", progress=percent, note=None),)
+    )
+
+
+# -- the acceptance story ----------------------------------------------------------------
+
+
+def test_delay_notice_is_due_on_wednesday_for_a_friday_promise_reported_at_risk() -> None:
+    assessment = run(AT_RISK_TUESDAY, now=ny(18))
+    assert assessment.level == "at_risk"
+    assert "Alice reported at risk on Tuesday: waiting on the ad account data" in (
+        assessment.reasons
+    )
+    assert assessment.notice_by == ny(18, 17)
+    assert assessment.notice_by.utcoffset() == timedelta(hours=-5)
+    assert assessment.next_action == "delay_notice"
+
+
+def test_a_new_promise_from_a_reliable_owner_is_not_at_risk_on_monday() -> None:
+    assessment = run(AT_RISK_TUESDAY, now=ny(16))
+    assert assessment.level in ("on_track", "watch")
+    assert assessment.next_action == "none"
+    assert assessment.evidence == "owner"
+    assert "1 of Alice's last 10 promises was late, by 1 business day" in assessment.reasons
+
+
+def test_silence_and_a_late_record_put_the_promise_at_risk_by_wednesday_morning() -> None:
+    assessment = run(ASKED_TUESDAY, now=ny(18), owner_history=UNRELIABLE)
+    assert assessment.level == "at_risk"
+    assert assessment.next_action == "delay_notice"
+    assert "No answer to the check-in asked Tuesday 09:00" in assessment.reasons
+    assert "4 of Alice's last 5 promises were late, by a median of 1 business day" in (
+        assessment.reasons
+    )
+
+
+def test_an_unanswered_check_in_counts_only_from_the_next_business_morning() -> None:
+    same_day = run(ASKED_TUESDAY, now=ny(17, 16))
+    next_morning = run(ASKED_TUESDAY, now=ny(18))
+    assert not any(reason.startswith("No answer") for reason in same_day.reasons)
+    never_asked = run(Q3_REPORT, now=ny(18))
+    assert "No answer to the check-in asked Tuesday 09:00" in next_morning.reasons
+    assert next_morning.p_late > never_asked.p_late
+    assert run(ASKED_TUESDAY, now=ny(17, 16)).p_late == run(Q3_REPORT, now=ny(17, 16)).p_late
+
+
+def test_a_thursday_promise_for_friday_is_flagged_at_once_with_a_short_window() -> None:
+    rushed = replace(Q3_REPORT, made_at=ny(19, 10))
+    assessment = run(rushed, now=ny(19, 10), owner_history=UNRELIABLE)
+    assert assessment.level == "at_risk"
+    assert "The notice window is already short: made Thursday for Friday" in assessment.reasons
+    assert assessment.next_action == "escalate"  # the notice deadline passed before it was made
+
+
+def test_a_promise_made_with_enough_lead_has_no_short_window_reason() -> None:
+    assessment = run(Q3_REPORT, now=ny(16))
+    assert not any("notice window" in reason for reason in assessment.reasons)
+
+
+def test_an_owner_without_history_is_forecast_from_the_team_record() -> None:
+    bob = replace(Q3_REPORT, owner="bob@agency.example", owner_name="Bob")
+    assessment = run(
+        bob,
+        now=ny(16),
+        owner_history=history(0, 2, owner="bob"),
+        team_history=history(3, 12, owner="team"),
+    )
+    assert assessment.evidence == "team"
+    assert "Little history for Bob (2 promises): using the team's record" in assessment.reasons
+    assert "3 of the team's last 12 promises were late, by a median of 1 business day" in (
+        assessment.reasons
+    )
+
+
+def test_an_owner_and_team_without_history_fall_back_to_a_wide_prior() -> None:
+    bob = replace(Q3_REPORT, owner="bob@agency.example", owner_name="Bob")
+    assessment = run(bob, now=ny(16), owner_history=[], team_history=history(0, 3, "team"))
+    assert assessment.evidence == "prior"
+    assert any(
+        reason.startswith(
+            "Little history for Bob (0 promises) and for the team (3 promises): using a wide prior"
+        )
+        for reason in assessment.reasons
+    )
+    assert assessment.level == "on_track"
+
+
+# -- the probability behaves ---------------------------------------------------------------
+
+
+def test_more_late_history_means_a_higher_slip_chance() -> None:
+    chances = [run(Q3_REPORT, now=ny(17), owner_history=history(k, 10)).p_late for k in range(11)]
+    assert chances == sorted(chances)
+    assert chances[0] < 0.25 and chances[-1] > 0.75
+
+
+def test_more_progress_means_a_lower_slip_chance() -> None:
+    chances = [
+        run(progress_report(Q3_REPORT, percent, ny(18, 11)), now=ny(18, 12)).p_late
+        for percent in range(0, 100, 10)
+    ]
+    assert chances == sorted(chances, reverse=True)
+    assert chances[0] > 0.75 and chances[-1] < 0.25
+
+
+def test_much_done_with_little_time_left_is_explained() -> None:
+    # Thursday 17:00 is 32 of the 40 business hours from Monday 09:00 to Friday 17:00.
+    assessment = run(progress_report(Q3_REPORT, 60, ny(19, 17)), now=ny(20))
+    assert "60% done with 20% of the time left (reported Thursday 17:00)" in assessment.reasons
+    assert assessment.level == "at_risk"
+
+
+def test_an_old_at_risk_report_counts_less_than_a_fresh_one() -> None:
+    long_promise = replace(AT_RISK_TUESDAY, due_at=ny(30, 17), original_due_at=ny(30, 17))
+    fresh = run(long_promise, now=ny(18))
+    stale = run(long_promise, now=ny(24))
+    assert fresh.level == stale.level == "at_risk"  # the owner's own word stands until revised
+    assert stale.p_late < fresh.p_late
+    assert "Alice reported at risk on Tuesday 17 Nov, 5 business days ago: " + AD_DATA in (
+        stale.reasons
+    )
+
+
+def test_other_promises_due_in_the_same_window_raise_the_slip_chance() -> None:
+    busy = (OpenLoad(ny(18, 12)), OpenLoad(ny(19, 17)), OpenLoad(ny(20)), OpenLoad(ny(20, 15)))
+    later = (OpenLoad(ny(27)),)
+    alone = run(Q3_REPORT, now=ny(17))
+    loaded = run(Q3_REPORT, now=ny(17), open_load=busy)
+    assert "Alice has 4 other promises due in the same window (by Friday)" in loaded.reasons
+    assert loaded.p_late > alone.p_late
+    assert run(Q3_REPORT, now=ny(17), open_load=later).p_late == alone.p_late
+
+
+@pytest.mark.parametrize("late", [0, 3, 5, 8, 10])
+@pytest.mark.parametrize("percent", [None, 10, 50, 90])
+@pytest.mark.parametrize("now", [ny(16), ny(18, 10), ny(20, 16), ny(23, 9)])
+def test_the_forecast_lands_on_a_business_day_after_the_due_date_when_a_slip_is_likely(
+    late: int, percent: int | None, now: datetime
+) -> None:
+    promise = Q3_REPORT if percent is None else progress_report(Q3_REPORT, percent, ny(16, 12))
+    assessment = run(promise, now=now, owner_history=history(late, 10))
+    done = ACME.local(assessment.forecast_done_at)
+    assert ACME.is_business_day(done.date())
+    assert done.time() == time(17)
+    assert 0 <= assessment.p_late <= 1
+    if assessment.p_late > 0.5:
+        assert assessment.forecast_done_at >= Q3_REPORT.due_at
+
+
+# -- time and the calendar -----------------------------------------------------------------
+
+
+def test_thanksgiving_week_gives_notice_on_tuesday_and_never_forecasts_thursday() -> None:
+    thanksgiving = replace(Q3_REPORT, made_at=ny(23), due_at=ny(27, 17), original_due_at=ny(27, 17))
+    for late in range(0, 11, 2):
+        assessment = run(thanksgiving, now=ny(25, 17), owner_history=history(late, 10))
+        assert assessment.notice_by == ny(24, 17)
+        assert assessment.forecast_done_at.date() != date(2026, 11, 26)
+        assert assessment.next_check_at == ny(27, 9)  # Wednesday evening: back on Friday
+
+
+def test_next_check_is_the_moment_the_check_in_window_opens() -> None:
+    assert run(Q3_REPORT, now=ny(16)).next_check_at == ny(17, 9)
+
+
+def test_next_check_is_when_escalation_starts_for_an_untold_slip() -> None:
+    assert run(AT_RISK_TUESDAY, now=ny(18)).next_check_at == ny(18, 13)
+
+
+def test_an_overdue_promise_is_still_looked_at_every_business_morning() -> None:
+    assessment = run(Q3_REPORT, now=ny(21, 10))
+    assert assessment.level == "overdue"
+    assert assessment.p_late == 1.0
+    assert assessment.next_check_at == ny(23, 9)
+    assert "Past due since Friday 17:00, not reported done" in assessment.reasons
+    assert assessment.forecast_done_at > ny(21, 10)
+
+
+# -- what to do next -----------------------------------------------------------------------
+
+
+def test_an_untold_slip_escalates_within_four_business_hours_of_the_notice_deadline() -> None:
+    assert run(AT_RISK_TUESDAY, now=ny(18, 12, 59)).next_action == "delay_notice"
+    assert run(AT_RISK_TUESDAY, now=ny(18, 13)).next_action == "escalate"
+    assert run(Q3_REPORT, now=ny(21, 10)).next_action == "escalate"
+
+
+def test_no_second_delay_notice_once_the_client_was_told() -> None:
+    told = replace(AT_RISK_TUESDAY, client_told_at=ny(18, 10))
+    assessment = run(told, now=ny(18, 14))
+    assert assessment.level == "at_risk"
+    assert assessment.next_action == "none"
+
+
+def test_a_check_in_is_asked_once_the_window_opens_and_not_again_while_fresh() -> None:
+    assert run(Q3_REPORT, now=ny(16, 16)).next_action == "none"
+    assert run(Q3_REPORT, now=ny(17)).next_action == "checkin"
+    assert run(ASKED_TUESDAY, now=ny(17, 10)).next_action == "none"
+    answered = progress_report(ASKED_TUESDAY, 70, ny(17, 11))
+    assert run(answered, now=ny(18, 10)).next_action == "none"
+    assert run(answered, now=ny(19, 10)).next_action == "checkin"  # the answer went stale
+
+
+def test_a_promise_reported_done_needs_nothing_more() -> None:
+    done = replace(Q3_REPORT, checkins=(CheckInFact(at=ny(19, 15), status="done"),))
+    assessment = run(done, now=ny(20), owner_history=UNRELIABLE)
+    assert assessment.level == "done"
+    assert assessment.p_late == 0
+    assert assessment.next_action == "none"
+    assert assessment.next_check_at is None
+
+
+def test_check_ins_after_now_are_not_seen() -> None:
+    assert run(AT_RISK_TUESDAY, now=ny(16, 12)) == run(ASKED_TUESDAY, now=ny(16, 12))
+
+
+# -- interface -----------------------------------------------------------------------------
+
+
+def test_a_prebuilt_record_gives_the_same_assessment_as_raw_history() -> None:
+    raw = run(AT_RISK_TUESDAY, now=ny(18), owner_history=UNRELIABLE)
+    prebuilt = run(AT_RISK_TUESDAY, now=ny(18), owner_history=Record.of(UNRELIABLE, ACME))
+    assert raw == prebuilt
+
+
+def test_the_assessment_serialises_to_json() -> None:
+    payload = run(AT_RISK_TUESDAY, now=ny(18)).to_json()
+    assert json.loads(json.dumps(payload))["notice_by"] == "2026-11-18T17:00:00-05:00"
+    assert payload["level"] == "at_risk"
+    assert payload["evidence"] == "owner"
+    assert 0 <= payload["p_late"] <= 1
+
+
+def test_the_policy_follows_the_team_settings() -> None:
+    policy = Policy.from_settings(PolicySettings(notice_lead_business_days=3))
+    assert run(Q3_REPORT, now=ny(16), policy=policy).notice_by == ny(17, 17)
