@@ -1,0 +1,356 @@
+"""What an owner approves and a client reads: rendered messages in three languages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reliability.drafting import (
+    BUILTIN_DIR,
+    CHECKIN_STATUSES,
+    CONTEXTS,
+    KINDS,
+    LOCALES,
+    SLACK_SECTION_LIMIT,
+    TemplateError,
+    check,
+    choose_locale,
+    render,
+    sample_context,
+    template_files,
+)
+
+HOSTILE = 'He said "ship it"\n<script>alert(1)</script> & co'
+
+
+def write(folder: Path, relative: str, text: str) -> Path:
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def delay_notice(locale: str = "en", **changes: Any) -> dict[str, Any]:
+    return {**sample_context("delay_notice", locale), **changes}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_renders_in_every_locale_with_all_four_parts(kind: str, locale: str) -> None:
+    message = render(kind, locale, sample_context(kind, locale))
+
+    assert message.subject and "\n" not in message.subject
+    assert message.text.strip()
+    assert message.html.startswith("<!DOCTYPE html>")
+    assert message.blocks and all("type" in block for block in message.blocks)
+
+
+def test_built_in_templates_pass_the_check_including_optional_branches() -> None:
+    assert check() == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sample_context_fills_exactly_the_documented_context(kind: str) -> None:
+    for locale in LOCALES:
+        assert set(sample_context(kind, locale)) == CONTEXTS[kind].__required_keys__
+
+
+def test_delay_notice_names_promise_original_date_reason_and_new_date() -> None:
+    message = render("delay_notice", "en", sample_context("delay_notice", "en"))
+
+    assert "Q3 performance report" in message.text
+    assert "Friday, November 20" in message.text
+    assert "Tuesday, November 24 at 5:00 PM (Eastern Standard Time)" in message.text
+    assert "two days late" in message.text
+    assert "In the meantime" in message.text
+    assert message.subject == "Update on Q3 performance report: new date Tuesday, November 24"
+
+
+def test_delay_notice_without_interim_leaves_the_meantime_line_out() -> None:
+    message = render("delay_notice", "en", delay_notice(interim=None))
+
+    assert "meantime" not in message.text + message.html + json.dumps(message.blocks)
+
+
+@pytest.mark.parametrize(
+    ("locale", "friday"),
+    [("en", "Friday, November 20"), ("sv", "fredag 20 november"), ("zh", "11月20日 星期五")],
+)
+def test_friday_20_november_2026_reads_in_the_clients_language(locale: str, friday: str) -> None:
+    message = render("delay_notice", locale, sample_context("delay_notice", locale))
+
+    assert friday in message.text
+    assert friday in message.html
+    assert friday in json.dumps(message.blocks, ensure_ascii=False)
+
+
+def test_dates_are_shown_in_the_recipients_timezone() -> None:
+    late_evening_utc = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    context = delay_notice("zh", timezone="Asia/Shanghai", new_due_at=late_evening_utc)
+
+    message = render("delay_notice", "zh", context)
+
+    assert "11月21日 星期六 07:30（中国标准时间）" in message.text
+
+
+def test_a_date_in_another_year_than_today_shows_the_year() -> None:
+    january = datetime(2027, 1, 8, 17, tzinfo=UTC)
+
+    message = render("delay_notice", "sv", delay_notice("sv", new_due_at=january))
+
+    assert "fredag 8 januari 2027" in message.text
+
+
+def test_missing_variable_fails_naming_the_file_and_line() -> None:
+    context = delay_notice()
+    del context["reason"]
+
+    with pytest.raises(TemplateError) as caught:
+        render("delay_notice", "en", context)
+
+    assert caught.value.path.endswith("delay_notice/en/body.txt.j2")
+    assert caught.value.line == 5
+    assert "delay_notice/en/body.txt.j2:5" in str(caught.value)
+    assert "reason" in str(caught.value)
+
+
+def test_printing_an_absent_optional_value_fails_instead_of_writing_none(tmp_path: Path) -> None:
+    write(tmp_path, "delay_notice/en/body.txt.j2", "Meanwhile: {{ interim }}\n")
+
+    with pytest.raises(TemplateError, match="None"):
+        render("delay_notice", "en", delay_notice(interim=None), overrides=tmp_path)
+
+
+def test_html_escapes_user_text_while_text_and_subject_keep_it_verbatim() -> None:
+    context = delay_notice(reason=HOSTILE)
+    context["promise"] = {**context["promise"], "title": "<script>x</script> R&D"}
+
+    message = render("delay_notice", "en", context)
+
+    assert "<script>" not in message.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in message.html
+    assert HOSTILE in message.text
+    assert message.subject.startswith("Update on <script>x</script> R&D:")
+
+
+def test_slack_blocks_escape_user_text_and_stay_valid_json() -> None:
+    message = render("delay_notice", "en", delay_notice(reason=HOSTILE))
+
+    reason_block = message.blocks[1]["text"]["text"]
+    assert reason_block == ('He said "ship it"\n&lt;script&gt;alert(1)&lt;/script&gt; &amp; co')
+
+
+def test_plain_slack_fields_are_not_mrkdwn_escaped() -> None:
+    context = sample_context("escalation", "en")
+    context["risk"] = {**context["risk"], "draft_url": "https://app.example/d?id=7&tab=1"}
+
+    message = render("escalation", "en", context)
+
+    buttons = message.blocks[-1]["elements"]
+    assert buttons[0]["url"] == "https://app.example/d?id=7&tab=1"
+
+
+def test_subject_stays_on_one_line_when_user_text_has_line_breaks() -> None:
+    context = delay_notice()
+    context["promise"] = {**context["promise"], "title": "Q3\r\nreport"}
+
+    assert render("delay_notice", "en", context).subject.startswith("Update on Q3 report:")
+
+
+@pytest.mark.parametrize(
+    ("locale", "credit_line"),
+    [("en", "$1,250.00"), ("sv", "1\xa0250,00\xa0kr"), ("zh", "¥1,250.00")],
+)
+def test_credit_line_appears_only_when_a_credit_was_approved(locale: str, credit_line: str) -> None:
+    context = sample_context("mistake_remediation", locale)
+    currency = {"en": "USD", "sv": "SEK", "zh": "CNY"}[locale]
+    with_credit = {**context, "credit": {"amount": Decimal("1250"), "currency": currency}}
+
+    credited = render("mistake_remediation", locale, with_credit)
+    uncredited = render("mistake_remediation", locale, {**context, "credit": None})
+
+    assert credit_line in credited.text and credit_line in credited.html
+    assert credit_line in json.dumps(credited.blocks, ensure_ascii=False)
+    assert credit_line not in uncredited.text + uncredited.html
+    assert currency not in uncredited.text
+
+
+def test_mistake_not_yet_fixed_says_when_it_will_be() -> None:
+    context = sample_context("mistake_remediation", "en")
+    context["mistake"] = {
+        **context["mistake"],
+        "fixed": False,
+        "fix_due_at": datetime(2026, 11, 20, 17, tzinfo=UTC),
+    }
+
+    text = render("mistake_remediation", "en", context).text
+
+    assert "corrected by Friday, November 20 at 12:00 PM (Eastern Standard Time)" in text
+    assert "has now been corrected" not in text
+
+
+def test_checkin_request_offers_one_button_per_status_for_the_promise() -> None:
+    message = render("checkin_request", "sv", sample_context("checkin_request", "sv"))
+
+    actions = next(block for block in message.blocks if block["type"] == "actions")
+    assert [button["action_id"] for button in actions["elements"]] == [
+        f"checkin_{status}" for status in CHECKIN_STATUSES
+    ]
+    assert {button["value"] for button in actions["elements"]} == {"42"}
+    assert "Enligt plan" in json.dumps(actions, ensure_ascii=False)
+
+
+def test_escalation_for_a_repeated_mistake_says_how_often_it_happened() -> None:
+    context = {**sample_context("escalation", "en"), "risk": None}
+    context["mistake"] = {
+        "summary": "Wrong currency on the invoice.",
+        "client_name": "Acme Logistics",
+        "owner_name": "Priya Raman",
+        "occurrences": 3,
+        "first_at": datetime(2026, 6, 2, 11, tzinfo=UTC),
+        "url": "https://app.example/mistakes/12",
+    }
+
+    message = render("escalation", "en", context)
+
+    assert message.subject == "Repeated mistake for Acme Logistics (3 times)"
+    assert "3 times" in message.text and "Wrong currency on the invoice." in message.text
+
+
+def test_escalation_gives_p_late_reasons_and_the_notice_deadline() -> None:
+    text = render("escalation", "en", sample_context("escalation", "en")).text
+
+    assert "72%" in text
+    assert "- Check-in says blocked on client data" in text
+    assert "waiting for approval" in text
+    assert "Wednesday, November 18 at 5:00 PM" in text
+
+
+def test_digest_lists_sections_in_decision_first_order() -> None:
+    text = render("digest", "en", sample_context("digest", "en")).text
+
+    headings = [
+        "NEEDS A DECISION TODAY",
+        "AT RISK AND OVERDUE",
+        "DUE IN THE NEXT 5 BUSINESS DAYS",
+        "CHECK-INS WITHOUT AN ANSWER",
+        "MISTAKES THIS WEEK",
+        "RELIABILITY THIS MONTH",
+    ]
+    positions = [text.index(heading) for heading in headings]
+    assert positions == sorted(positions)
+    assert "[REPEAT]" in text
+    assert "Delivered on time: 91% (85%)" in text
+
+
+def test_digest_omits_empty_sections() -> None:
+    context = sample_context("digest", "en")
+    context["decisions"] = {"drafts": [], "escalations": [], "dead_deliveries": []}
+    context["mistakes"] = []
+
+    message = render("digest", "en", context)
+
+    assert "NEEDS A DECISION" not in message.text
+    assert "MISTAKES THIS WEEK" not in message.text
+    assert "AT RISK AND OVERDUE" in message.text
+    assert "decision" not in message.subject
+    assert "Needs a decision" not in json.dumps(message.blocks)
+
+
+def test_quiet_day_digest_is_a_one_line_all_clear() -> None:
+    context = {**sample_context("digest", "zh"), "all_clear": True}
+
+    message = render("digest", "zh", context)
+
+    body = message.text.splitlines()
+    assert body[2].startswith("今天一切正常")
+    assert "【" not in message.text
+    assert message.subject.endswith("一切正常")
+
+
+def test_override_folder_wins_and_missing_parts_fall_back_to_built_ins(tmp_path: Path) -> None:
+    subject = write(tmp_path, "delay_notice/en/subject.txt.j2", "Heads-up: {{ promise.title }}")
+
+    message = render("delay_notice", "en", delay_notice(), overrides=tmp_path)
+    files = template_files("delay_notice", "en", tmp_path)
+
+    assert message.subject == "Heads-up: Q3 performance report"
+    assert "I'm writing ahead of Friday, November 20" in message.text
+    assert files["subject"] == subject.resolve()
+    assert files["text"] == BUILTIN_DIR / "delay_notice/en/body.txt.j2"
+
+
+def test_overrides_are_sandboxed(tmp_path: Path) -> None:
+    path = write(tmp_path, "delay_notice/en/body.txt.j2", "Hi\n{{ ''.__class__.__mro__ }}\n")
+
+    with pytest.raises(TemplateError) as caught:
+        render("delay_notice", "en", delay_notice(), overrides=tmp_path)
+
+    assert caught.value.path == str(path.resolve())
+    assert caught.value.line == 2
+    assert "unsafe" in str(caught.value)
+
+
+def test_syntax_error_in_an_override_names_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, "digest/sv/body.txt.j2", "Hej\n\n{% if all_clear %}\nAllt lugnt\n")
+
+    problems = check(tmp_path)
+
+    assert len(problems) == 1
+    assert problems[0].path.endswith("digest/sv/body.txt.j2")
+    assert "syntax error" in str(problems[0])
+
+
+def test_blocks_that_are_not_json_fail_naming_the_blocks_file(tmp_path: Path) -> None:
+    write(tmp_path, "delay_notice/en/blocks.json.j2", '[{"type": "section", }]')
+
+    with pytest.raises(TemplateError) as caught:
+        render("delay_notice", "en", delay_notice(), overrides=tmp_path)
+
+    assert caught.value.path.endswith("delay_notice/en/blocks.json.j2")
+    assert "not valid JSON" in str(caught.value)
+
+
+def test_check_reports_override_files_the_product_never_renders(tmp_path: Path) -> None:
+    write(tmp_path, "delay_notise/en/subject.txt.j2", "typo in the kind")
+    write(tmp_path, "_shared/footer.txt.j2", "shared snippets are fine")
+
+    problems = check(tmp_path)
+
+    assert [Path(problem.path).parts[-3] for problem in problems] == ["delay_notise"]
+
+
+def test_overlong_slack_section_is_trimmed_to_what_slack_accepts() -> None:
+    context = sample_context("digest", "en")
+    many = [context["due_soon"][0]] * 60
+
+    message = render("digest", "en", {**context, "due_soon": many})
+
+    texts = [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
+    assert all(len(text) <= SLACK_SECTION_LIMIT for text in texts)
+    assert any(text.endswith("\n…") for text in texts)
+
+
+def test_unknown_kind_or_locale_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="delay_notice"):
+        render("delay", "en", delay_notice())
+    with pytest.raises(ValueError, match="sv"):
+        render("delay_notice", "de", delay_notice())
+
+
+def test_unknown_timezone_in_the_context_is_a_template_error() -> None:
+    with pytest.raises(TemplateError, match="unknown timezone"):
+        render("delay_notice", "en", delay_notice(timezone="Mars/Olympus"))
+
+
+@pytest.mark.parametrize(
+    ("tag", "locale"),
+    [("sv-SE", "sv"), ("zh_Hans_CN", "zh"), ("en-GB", "en"), ("de-DE", "en"), (None, "en")],
+)
+def test_client_language_tags_map_to_a_locale_we_write_in(tag: str | None, locale: str) -> None:
+    assert choose_locale(tag) == locale
