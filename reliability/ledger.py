@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from reliability import notices
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
 from reliability.errors import UserError
@@ -307,6 +308,7 @@ class Ledger:
                 original_due_at=due_at,
                 source=source,
                 raw_text=raw_text,
+                next_check_at=now,
             )
             session.add(promise)
             session.flush()
@@ -328,6 +330,9 @@ class Ledger:
             promise.status = PromiseStatus.cancelled
             promise.cancelled_at = now
             promise.cancel_reason = reason
+            promise.next_check_at = None
+            notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
+                                               reason="the promise was cancelled")
             session.add(promise)
             self.record(session, now=now, actor=actor, kind="promise.cancelled",
                         promise_id=promise.id, reason=reason)
@@ -363,8 +368,14 @@ class Ledger:
             self.record(session, now=now, actor=actor, kind="promise.checked_in",
                         promise_id=promise.id, status=status, progress=checkin.progress,
                         note=checkin.note)
+            if status == CheckInStatus.on_track:
+                notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
+                                                   reason="the owner reported it on track")
             if status == CheckInStatus.done:
                 self._mark_done(session, promise, now=now, actor=actor)
+            else:
+                promise.next_check_at = now
+                session.add(promise)
             session.flush()
             return checkin
 
@@ -397,6 +408,7 @@ class Ledger:
                 client_told_at=now if client_told else None,
             )
             promise.due_at = due_at
+            promise.next_check_at = now
             session.add_all([promise, change])
             self.record(session, now=now, actor=actor, kind="promise.moved",
                         promise_id=promise.id, old_due_at=change.old_due_at.isoformat(),
@@ -463,7 +475,10 @@ class Ledger:
     def _mark_done(self, session: Session, promise: Promise, *, now: datetime, actor: str) -> None:
         promise.status = PromiseStatus.done
         promise.done_at = now
+        promise.next_check_at = None
         session.add(promise)
+        notices.cancel_pending_for_promise(session, promise.id or 0, now=now, actor=actor,
+                                           reason="the promise is done")
         self.record(session, now=now, actor=actor, kind="promise.done", promise_id=promise.id,
                     late=now > promise.due_at, late_vs_original=now > promise.original_due_at)
 

@@ -128,6 +128,13 @@ class Promise(SQLModel, table=True):
     # An internal commitment (a mistake's prevention step) is followed like any promise
     # but never produces a message to the client.
     internal: bool = False
+    # The latest assessment, and when the scanner should look again: the scan reads only
+    # rows whose next_check_at has come, never the whole table.
+    level: str = Field(default="on_track", max_length=16)
+    p_late: float | None = None
+    risk_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    assessed_at: datetime | None = utc_field(nullable=True)
+    next_check_at: datetime | None = utc_field(nullable=True, index=True)
 
 
 class CheckIn(SQLModel, table=True):
@@ -165,3 +172,137 @@ class Event(SQLModel, table=True):
     kind: str = Field(max_length=64, index=True)
     promise_id: int | None = Field(default=None, foreign_key="promise.id", index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RiskLevel(StrEnum):
+    on_track = "on_track"
+    watch = "watch"
+    at_risk = "at_risk"
+    overdue = "overdue"
+
+
+class Assessment(SQLModel, table=True):
+    """One assessment of one promise, kept so a manager sees when risk was first raised."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    promise_id: int = Field(foreign_key="promise.id", index=True)
+    at: datetime = required_utc_field()
+    level: str = Field(max_length=16)
+    p_late: float
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    notice_by: datetime = required_utc_field()
+    next_action: str = Field(max_length=16)
+    forecast_done_at: datetime = required_utc_field()
+    evidence: str = Field(max_length=16)
+
+
+class NoticeKind(StrEnum):
+    delay_notice = "delay_notice"
+    mistake_remediation = "mistake_remediation"
+    promise_confirmation = "promise_confirmation"
+    request_acknowledgement = "request_acknowledgement"
+    checkin_request = "checkin_request"
+    escalation = "escalation"
+    digest = "digest"
+
+
+CLIENT_KINDS = frozenset({
+    NoticeKind.delay_notice,
+    NoticeKind.mistake_remediation,
+    NoticeKind.promise_confirmation,
+    NoticeKind.request_acknowledgement,
+})
+
+
+class NoticeStatus(StrEnum):
+    draft = "draft"
+    approved = "approved"
+    queued = "queued"
+    sending = "sending"
+    retry = "retry"
+    sent = "sent"
+    dead = "dead"
+    cancelled = "cancelled"
+
+
+class Notice(SQLModel, table=True):
+    """An outgoing message: a draft until approved, then a row of the outbox until sent.
+
+    The idempotency key names the situation the message is about (for example
+    `delay_notice:<promise>:<due>`), under a unique index: one slip, one notice.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    promise_id: int | None = Field(default=None, foreign_key="promise.id", index=True)
+    mistake_id: int | None = Field(default=None, foreign_key="mistake.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    channel: str = Field(max_length=16)
+    recipient: str = Field(max_length=320)
+    recipient_name: str | None = Field(default=None, max_length=200)
+    reply_to: str | None = Field(default=None, max_length=320)
+    locale: str = Field(max_length=8)
+    subject: str
+    text: str
+    html: str | None = None
+    blocks: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # What the approver should know and the client never sees ("a repeat mistake").
+    approver_note: str | None = None
+    proposed_due_at: datetime | None = utc_field(nullable=True)
+    status: str = Field(default=NoticeStatus.draft, max_length=16, index=True)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = required_utc_field()
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_at: datetime | None = utc_field(nullable=True)
+    snoozed_until: datetime | None = utc_field(nullable=True)
+    escalate_at: datetime | None = utc_field(nullable=True, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = utc_field(nullable=True, index=True)
+    lease_until: datetime | None = utc_field(nullable=True)
+    leased_by: str | None = Field(default=None, max_length=100)
+    sent_at: datetime | None = utc_field(nullable=True)
+    provider_id: str | None = Field(default=None, max_length=300)
+    last_error: str | None = None
+    cancel_reason: str | None = None
+
+
+class NoticeAttempt(SQLModel, table=True):
+    """One try at delivering a notice: when, how long, what came of it."""
+
+    __tablename__ = "notice_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="notice.id", index=True)
+    started_at: datetime = required_utc_field()
+    worker: str = Field(max_length=100)
+    duration_ms: float | None = None
+    outcome: str = Field(max_length=16)
+    error: str | None = None
+    provider_id: str | None = Field(default=None, max_length=300)
+
+
+class Severity(StrEnum):
+    minor = "minor"
+    major = "major"
+
+
+class Mistake(SQLModel, table=True):
+    """A mistake owned up to: what went wrong, the fix, and the step that prevents a repeat."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    promise_id: int | None = Field(default=None, foreign_key="promise.id")
+    owner_id: int = Field(foreign_key="member.id", index=True)
+    summary: str
+    prevention: str
+    category: str = Field(default="general", max_length=64)
+    severity: str = Field(default=Severity.minor, max_length=16)
+    credit_amount: float | None = None
+    credit_currency: str | None = Field(default=None, max_length=3)
+    fixed: bool = True
+    repeat_of_id: int | None = Field(default=None, foreign_key="mistake.id")
+    prevention_promise_id: int | None = Field(default=None, foreign_key="promise.id")
+    created_at: datetime = required_utc_field(index=True)

@@ -27,6 +27,12 @@ SKIP_POSTGRES = (
 )
 
 
+def pytest_report_header() -> str:
+    if os.environ.get(POSTGRES_ENV):
+        return f"PostgreSQL tests: on ({POSTGRES_ENV} is set)"
+    return SKIP_POSTGRES
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database file migrated once; each test gets its own copy."""

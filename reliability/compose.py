@@ -1,0 +1,143 @@
+"""Render contexts for each kind of message, built from ledger rows.
+
+`drafting` renders a context; this module decides what goes into it: who the message is
+for, in which language and timezone, and which facts of the promise it states.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from reliability.config import Settings
+from reliability.models import Client, Member, Mistake, Promise
+
+# The reason a rule-made delay draft gives when the owner wrote none; the owner edits it.
+DEFAULT_DELAY_REASON = {
+    "en": "The work needs more time than we planned to be done properly.",
+    "sv": "Arbetet behöver mer tid än vi räknade med för att bli riktigt bra.",
+    "zh": "为了把这项工作做好，我们需要比原计划更多的时间。",
+}
+
+
+def promise_url(settings: Settings, promise_id: int | None) -> str:
+    return f"{settings.web.base_url.rstrip('/')}/promises/{promise_id}"
+
+
+def notice_url(settings: Settings, notice_id: int | None) -> str:
+    return f"{settings.web.base_url.rstrip('/')}/drafts/{notice_id}"
+
+
+def _base(settings: Settings, *, timezone: str, now: datetime, recipient: str,
+          sender: str) -> dict[str, Any]:
+    return {
+        "timezone": timezone,
+        "now": now,
+        "recipient_name": recipient,
+        "sender_name": sender,
+        "team_name": settings.smtp.from_name,
+    }
+
+
+def promise_view(settings: Settings, promise: Promise, client: Client,
+                 owner: Member) -> dict[str, Any]:
+    return {
+        "id": str(promise.id),
+        "title": promise.title,
+        "client_name": client.name,
+        "owner_name": owner.name,
+        "due_at": promise.due_at,
+        "url": promise_url(settings, promise.id),
+    }
+
+
+def client_greeting_name(client: Client) -> str:
+    return client.contact_name or client.name
+
+
+def delay_notice(settings: Settings, *, promise: Promise, client: Client, owner: Member,
+                 new_due_at: datetime, reason: str | None, interim: str | None,
+                 now: datetime) -> dict[str, Any]:
+    return {
+        **_base(settings, timezone=client.timezone, now=now,
+                recipient=client_greeting_name(client), sender=owner.name),
+        "promise": promise_view(settings, promise, client, owner),
+        "reason": reason or DEFAULT_DELAY_REASON.get(client.locale, DEFAULT_DELAY_REASON["en"]),
+        "new_due_at": new_due_at,
+        "interim": interim,
+    }
+
+
+def promise_confirmation(settings: Settings, *, promise: Promise, client: Client,
+                         owner: Member, now: datetime) -> dict[str, Any]:
+    return {
+        **_base(settings, timezone=client.timezone, now=now,
+                recipient=client_greeting_name(client), sender=owner.name),
+        "promise": promise_view(settings, promise, client, owner),
+        "details": None,
+    }
+
+
+def checkin_request(settings: Settings, *, promise: Promise, client: Client, owner: Member,
+                    now: datetime) -> dict[str, Any]:
+    return {
+        **_base(settings, timezone=owner.timezone, now=now, recipient=owner.name,
+                sender=settings.smtp.from_name),
+        "promise": promise_view(settings, promise, client, owner),
+        "checkin_url": promise_url(settings, promise.id),
+    }
+
+
+def risk_escalation(settings: Settings, *, promise: Promise, client: Client, owner: Member,
+                    manager: Member, p_late: float, reasons: list[str], notice_by: datetime,
+                    draft_id: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        **_base(settings, timezone=manager.timezone, now=now, recipient=manager.name,
+                sender=settings.smtp.from_name),
+        "risk": {
+            "promise": promise_view(settings, promise, client, owner),
+            "p_late": p_late,
+            "reasons": reasons,
+            "notice_by": notice_by,
+            "draft_url": notice_url(settings, draft_id),
+        },
+        "mistake": None,
+    }
+
+
+def repeat_escalation(settings: Settings, *, mistake: Mistake, client: Client, owner: Member,
+                      manager: Member, occurrences: int, first_at: datetime,
+                      now: datetime) -> dict[str, Any]:
+    return {
+        **_base(settings, timezone=manager.timezone, now=now, recipient=manager.name,
+                sender=settings.smtp.from_name),
+        "risk": None,
+        "mistake": {
+            "summary": mistake.summary,
+            "client_name": client.name,
+            "owner_name": owner.name,
+            "occurrences": occurrences,
+            "first_at": first_at,
+            "url": f"{settings.web.base_url.rstrip('/')}/mistakes/{mistake.id}",
+        },
+    }
+
+
+def mistake_remediation(settings: Settings, *, mistake: Mistake, client: Client, owner: Member,
+                        fix_due_at: datetime | None, now: datetime) -> dict[str, Any]:
+    credit = None
+    if mistake.credit_amount is not None and mistake.credit_currency:
+        credit = {"amount": Decimal(str(mistake.credit_amount)),
+                  "currency": mistake.credit_currency}
+    return {
+        **_base(settings, timezone=client.timezone, now=now,
+                recipient=client_greeting_name(client), sender=owner.name),
+        "mistake": {
+            "summary": mistake.summary,
+            "fixed": mistake.fixed,
+            "fix_due_at": fix_due_at,
+            "prevention": mistake.prevention,
+        },
+        "credit": credit,
+    }

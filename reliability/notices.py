@@ -1,0 +1,259 @@
+"""Drafts and the outbox queue: how a message is made, edited, approved or called off.
+
+Policy: nothing reaches a client without a person's approval, unless the client has
+`auto_send` on. Messages to the team (check-in requests, escalations, digests) are queued
+at once. Every message carries an idempotency key under a unique index, so the same
+situation never yields two messages, whichever worker notices it first.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from reliability import compose, drafting
+from reliability.config import Settings
+from reliability.errors import UserError
+from reliability.models import (
+    CLIENT_KINDS,
+    Client,
+    DeliveryChannel,
+    Event,
+    Member,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+)
+
+PENDING = (NoticeStatus.draft,)
+UNSENT = (NoticeStatus.draft, NoticeStatus.approved, NoticeStatus.queued, NoticeStatus.retry,
+          NoticeStatus.dead)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str
+    address: str
+    name: str | None
+    locale: str
+
+
+def client_recipient(client: Client) -> Recipient:
+    if client.channel == DeliveryChannel.slack and client.slack_channel:
+        return Recipient(DeliveryChannel.slack, client.slack_channel, client.contact_name,
+                         client.locale)
+    return Recipient(DeliveryChannel.email, client.email, client.contact_name, client.locale)
+
+
+def member_recipient(member: Member, locale: str = "en") -> Recipient:
+    if member.digest_channel == DeliveryChannel.slack and member.slack_user_id:
+        return Recipient(DeliveryChannel.slack, member.slack_user_id, member.name, locale)
+    return Recipient(DeliveryChannel.email, member.email, member.name, locale)
+
+
+def key_moment(moment: datetime) -> str:
+    """Moments inside idempotency keys are UTC, so every worker spells them the same way."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def create(
+    session: Session,
+    settings: Settings,
+    *,
+    kind: str,
+    key: str,
+    recipient: Recipient,
+    context: dict[str, Any],
+    now: datetime,
+    created_by: str,
+    promise_id: int | None = None,
+    mistake_id: int | None = None,
+    client: Client | None = None,
+    member_id: int | None = None,
+    reply_to: str | None = None,
+    proposed_due_at: datetime | None = None,
+    inputs: dict[str, Any] | None = None,
+    escalate_at: datetime | None = None,
+    approver_note: str | None = None,
+) -> Notice | None:
+    """Render and store a message; None when one already exists for this key."""
+    if session.exec(select(Notice.id).where(Notice.idempotency_key == key)).first():
+        return None
+    message = drafting.render(kind, recipient.locale, context, overrides=settings.templates.dir)
+    to_client = kind in CLIENT_KINDS
+    auto = not to_client or (client is not None and client.auto_send)
+    notice = Notice(
+        kind=kind,
+        idempotency_key=key,
+        promise_id=promise_id,
+        mistake_id=mistake_id,
+        client_id=client.id if client is not None else None,
+        member_id=member_id,
+        channel=recipient.channel,
+        recipient=recipient.address,
+        recipient_name=recipient.name,
+        reply_to=reply_to,
+        locale=recipient.locale,
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+        blocks=message.blocks,
+        context=inputs or {},
+        approver_note=approver_note,
+        proposed_due_at=proposed_due_at,
+        status=NoticeStatus.queued if auto else NoticeStatus.draft,
+        created_by=created_by,
+        created_at=now,
+        approved_by="policy:auto_send" if auto and to_client else None,
+        approved_at=now if auto else None,
+        next_attempt_at=now if auto else None,
+        escalate_at=None if auto else escalate_at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(notice)
+            session.flush()
+    except IntegrityError:
+        # Another worker stored the same key between our look and our write.
+        return None
+    _record(session, notice, now=now, actor=created_by, kind="notice.created",
+            status=notice.status, recipient=notice.recipient)
+    return notice
+
+
+def _record(session: Session, notice: Notice, *, now: datetime, actor: str, kind: str,
+            **payload: Any) -> None:
+    session.add(Event(at=now, actor=actor, kind=kind, promise_id=notice.promise_id,
+                      payload={"notice_id": notice.id, "notice_kind": notice.kind, **payload}))
+
+
+def get(session: Session, notice_id: int) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise UserError(f"there is no draft #{notice_id}; `reliability drafts list` shows them")
+    return notice
+
+
+def _require(notice: Notice, allowed: tuple[str, ...], verb: str) -> None:
+    if notice.status not in allowed:
+        raise UserError(f"cannot {verb} draft #{notice.id}: it is {notice.status}")
+
+
+def approve(session: Session, notice_id: int, *, now: datetime, actor: str) -> Notice:
+    notice = get(session, notice_id)
+    _require(notice, PENDING, "approve")
+    notice.status = NoticeStatus.queued
+    notice.approved_by, notice.approved_at = actor, now
+    notice.next_attempt_at = now
+    notice.escalate_at = None
+    session.add(notice)
+    _record(session, notice, now=now, actor=actor, kind="notice.approved")
+    return notice
+
+
+def cancel(session: Session, notice_id: int, *, reason: str, now: datetime, actor: str) -> Notice:
+    notice = get(session, notice_id)
+    _require(notice, UNSENT, "cancel")
+    _cancel(session, notice, reason=reason, now=now, actor=actor)
+    return notice
+
+
+def _cancel(session: Session, notice: Notice, *, reason: str, now: datetime, actor: str) -> None:
+    notice.status = NoticeStatus.cancelled
+    notice.cancel_reason = reason
+    notice.next_attempt_at = None
+    notice.escalate_at = None
+    session.add(notice)
+    _record(session, notice, now=now, actor=actor, kind="notice.cancelled", reason=reason)
+
+
+def cancel_pending_for_promise(session: Session, promise_id: int, *, reason: str,
+                               now: datetime, actor: str) -> list[Notice]:
+    """Drafts about a promise that no longer needs them (the owner says it is on track)."""
+    pending = session.exec(
+        select(Notice).where(Notice.promise_id == promise_id,
+                             col(Notice.status).in_(PENDING),
+                             col(Notice.kind).in_(["delay_notice", "escalation"]))
+    ).all()
+    for notice in pending:
+        _cancel(session, notice, reason=reason, now=now, actor=actor)
+    return list(pending)
+
+
+def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime, actor: str,
+         text: str | None = None, proposed_due_at: datetime | None = None) -> Notice:
+    """Change a draft before approval; the old wording stays in the event log.
+
+    A new date re-renders a delay notice from its template; new text then replaces the
+    body as written (and the HTML and Slack versions follow it)."""
+    notice = get(session, notice_id)
+    _require(notice, PENDING, "edit")
+    before = _wording(notice)
+    if proposed_due_at is not None:
+        if notice.kind != NoticeKind.delay_notice or notice.promise_id is None:
+            raise UserError("only a delay notice proposes a date")
+        promise = session.get(Promise, notice.promise_id)
+        assert promise is not None
+        client, owner = session.get(Client, promise.client_id), session.get(Member,
+                                                                            promise.owner_id)
+        assert client is not None and owner is not None
+        if proposed_due_at <= promise.due_at:
+            raise UserError("the proposed date must come after the date being moved")
+        context = compose.delay_notice(settings, promise=promise, client=client, owner=owner,
+                                       new_due_at=proposed_due_at,
+                                       reason=notice.context.get("reason"),
+                                       interim=notice.context.get("interim"), now=now)
+        message = drafting.render(notice.kind, notice.locale, context,
+                                  overrides=settings.templates.dir)
+        notice.subject, notice.text = message.subject, message.text
+        notice.html, notice.blocks = message.html, message.blocks
+        notice.proposed_due_at = proposed_due_at
+    if text is not None:
+        cleaned = text.strip()
+        if not cleaned:
+            raise UserError("the new text is empty: write the message you want to send")
+        notice.text = cleaned
+        notice.html = plain_html(cleaned)
+        notice.blocks = [{"type": "section",
+                          "text": {"type": "mrkdwn", "text": drafting.mrkdwn(cleaned)}}]
+    session.add(notice)
+    _record(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
+            after=_wording(notice))
+    return notice
+
+
+def _wording(notice: Notice) -> dict[str, Any]:
+    return {"subject": notice.subject, "text": notice.text,
+            "proposed_due_at": notice.proposed_due_at.isoformat()
+            if notice.proposed_due_at else None}
+
+
+def plain_html(text: str) -> str:
+    """A person's own wording as simple HTML paragraphs."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return "".join(
+        "<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs
+    )
+
+
+
+def listing(session: Session, *, status: str | None = None,
+            kinds: tuple[str, ...] | None = None) -> list[tuple[Notice, Client | None]]:
+    """Messages with their client, newest first; `status` filters, e.g. "draft" or "dead"."""
+    query = (select(Notice, Client).join(Client, col(Notice.client_id) == Client.id,
+                                         isouter=True)
+             .order_by(col(Notice.created_at).desc(), col(Notice.id).desc()))
+    if status is not None:
+        if status not in set(NoticeStatus):
+            raise UserError(f"unknown status {status!r}: use one of "
+                            + ", ".join(item.value for item in NoticeStatus))
+        query = query.where(Notice.status == status)
+    if kinds is not None:
+        query = query.where(col(Notice.kind).in_(kinds))
+    return [(notice, client) for notice, client in session.exec(query).all()]

@@ -1,0 +1,336 @@
+"""The scan: assess the open promises whose `next_check_at` has come, and act on the result.
+
+Cost follows the work due, not the table: each open promise carries the next moment its
+assessment can change, under an index, and a tick reads only those rows. Several workers
+may scan at once: on PostgreSQL each claims its batch with `FOR UPDATE SKIP LOCKED`; on
+SQLite the write lock taken at the start of the transaction serialises them. Actions carry
+idempotency keys, so a slip yields one draft however many ticks see it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from reliability import compose, notices
+from reliability.calendar import BusinessCalendar
+from reliability.ledger import Ledger
+from reliability.models import (
+    Assessment,
+    CheckIn,
+    Client,
+    Event,
+    Member,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+    PromiseStatus,
+)
+from reliability.risk import (
+    CheckInFact,
+    OpenLoad,
+    PastPromise,
+    Policy,
+    PromiseFacts,
+    Record,
+    assess,
+)
+
+ACTOR = "rule:scan"
+HISTORY_PER_OWNER = 20
+TEAM_HISTORY = 200
+# A new assessment row is kept when the level changes or p_late moves at least this much.
+P_LATE_STEP = 0.05
+
+
+@dataclass
+class ScanReport:
+    assessed: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"assessed": self.assessed, "changes": self.changes, "actions": self.actions}
+
+
+@dataclass
+class _Batch:
+    """Everything one batch needs, loaded with a handful of queries instead of one per row."""
+
+    rows: list[tuple[Promise, Client, Member]]
+    checkins: dict[int, list[CheckIn]]
+    asked: dict[int, datetime]
+    told: dict[int, datetime]
+    open_due: dict[int, list[tuple[int, datetime]]]
+    history: dict[int, list[PastPromise]]
+    managers: dict[int, Member]
+
+
+class Scanner:
+    """One scanning worker; records are cached for the length of one tick."""
+
+    def __init__(self, ledger: Ledger, *, batch_size: int | None = None) -> None:
+        self.ledger = ledger
+        self.settings = ledger.settings
+        self.batch_size = batch_size or self.settings.scheduler.scan_batch_size
+        self.policy = Policy.from_settings(self.settings.policy)
+
+    def tick(self, now: datetime) -> ScanReport:
+        """Assess everything due by `now`, batch after batch, until nothing is left."""
+        report = ScanReport()
+        team: dict[str, Record] = {}
+        owners: dict[tuple[int, str], Record] = {}
+        while True:
+            with self.ledger.transaction() as session:
+                claimed = self._claim(session, now)
+                if not claimed:
+                    return report
+                batch = self._load(session, claimed)
+                for promise, client, owner in batch.rows:
+                    self._assess_one(session, batch, promise, client, owner, now, report,
+                                     team, owners)
+
+    # -- claiming and loading -----------------------------------------------------------
+
+    def _claim(self, session: Session, now: datetime) -> list[Promise]:
+        query = (
+            select(Promise)
+            .where(Promise.status == PromiseStatus.open,
+                   col(Promise.next_check_at).is_not(None),
+                   col(Promise.next_check_at) <= now)
+            .order_by(col(Promise.next_check_at))
+            .limit(self.batch_size)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Promise)  # type: ignore[arg-type]
+        return list(session.exec(query).all())
+
+    def _load(self, session: Session, claimed: list[Promise]) -> _Batch:
+        ids = [p.id for p in claimed]
+        clients = {c.id: c for c in session.exec(
+            select(Client).where(col(Client.id).in_({p.client_id for p in claimed}))).all()}
+        owner_ids = {p.owner_id for p in claimed}
+        members = {m.id: m for m in session.exec(
+            select(Member).where(col(Member.id).in_(owner_ids))).all()}
+        manager_ids = {m.manager_id for m in members.values() if m.manager_id}
+        managers = {m.id: m for m in session.exec(
+            select(Member).where(col(Member.id).in_(manager_ids))).all()} if manager_ids else {}
+
+        checkins: dict[int, list[CheckIn]] = defaultdict(list)
+        for checkin in session.exec(select(CheckIn).where(col(CheckIn.promise_id).in_(ids))
+                                    .order_by(col(CheckIn.at))).all():
+            checkins[checkin.promise_id].append(checkin)
+
+        asked = dict(session.exec(
+            select(Notice.promise_id, func.max(Notice.created_at))
+            .where(col(Notice.promise_id).in_(ids), Notice.kind == NoticeKind.checkin_request)
+            .group_by(col(Notice.promise_id))).all())
+        told: dict[int, datetime] = {}
+        for notice in session.exec(
+            select(Notice).where(col(Notice.promise_id).in_(ids),
+                                 Notice.kind == NoticeKind.delay_notice,
+                                 Notice.status == NoticeStatus.sent)).all():
+            assert notice.promise_id is not None and notice.sent_at is not None
+            told[notice.promise_id] = notice.sent_at
+
+        open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+        for promise_id, owner_id, due_at in session.exec(
+            select(Promise.id, Promise.owner_id, Promise.due_at)
+            .where(col(Promise.owner_id).in_(owner_ids), Promise.status == PromiseStatus.open,
+                   col(Promise.internal).is_(False))).all():
+            open_due[owner_id].append((promise_id, due_at))
+
+        return _Batch(
+            rows=[(p, clients[p.client_id], members[p.owner_id]) for p in claimed],
+            checkins=checkins,
+            asked={k: v for k, v in asked.items() if k is not None},
+            told=told,
+            open_due=open_due,
+            history=self._histories(session, owner_ids),
+            managers=managers,
+        )
+
+    @staticmethod
+    def _histories(session: Session, owner_ids: set[int]) -> dict[int, list[PastPromise]]:
+        """Each owner's latest finished promises, measured against the date first promised."""
+        ranked = (
+            select(
+                Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at,
+                func.row_number().over(partition_by=Promise.owner_id,
+                                       order_by=col(Promise.done_at).desc()).label("rank"),
+            )
+            .where(col(Promise.owner_id).in_(owner_ids), Promise.status == PromiseStatus.done)
+            .subquery()
+        )
+        history: dict[int, list[PastPromise]] = defaultdict(list)
+        for owner_id, made_at, due_at, done_at in session.exec(
+            select(ranked.c.owner_id, ranked.c.made_at, ranked.c.original_due_at,
+                   ranked.c.done_at).where(ranked.c.rank <= HISTORY_PER_OWNER)
+        ).all():
+            history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made_at,
+                                                 due_at=due_at, done_at=done_at))
+        return history
+
+    def _team_history(self, session: Session) -> list[PastPromise]:
+        rows = session.exec(
+            select(Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at)
+            .where(Promise.status == PromiseStatus.done)
+            .order_by(col(Promise.done_at).desc())
+            .limit(TEAM_HISTORY)
+        ).all()
+        return [PastPromise(owner=str(o), made_at=m, due_at=d, done_at=x) for o, m, d, x in rows]
+
+    # -- one promise --------------------------------------------------------------------
+
+    def _assess_one(self, session: Session, batch: _Batch, promise: Promise, client: Client,
+                    owner: Member, now: datetime, report: ScanReport,
+                    team: dict[str, Record], owners: dict[tuple[int, str], Record]) -> None:
+        assert promise.id is not None and owner.id is not None
+        calendar = self.ledger.calendar_for(client)
+        zone_key = f"{calendar.timezone}|{calendar.country}"
+        if zone_key not in team:
+            team[zone_key] = Record.of(self._team_history(session), calendar)
+        if (owner.id, zone_key) not in owners:
+            owners[(owner.id, zone_key)] = Record.of(batch.history.get(owner.id, []), calendar)
+        facts = PromiseFacts(
+            id=promise.id,
+            title=promise.title,
+            owner=owner.email,
+            owner_name=owner.name,
+            made_at=promise.made_at,
+            due_at=promise.due_at,
+            original_due_at=promise.original_due_at,
+            checkins=tuple(CheckInFact(c.at, c.status, c.progress, c.note)
+                           for c in batch.checkins.get(promise.id, [])),
+            checkin_requested_at=batch.asked.get(promise.id),
+            client_told_at=self._told_for_current_due(batch, promise),
+        )
+        result = assess(
+            facts,
+            now=now,
+            calendar=calendar,
+            owner_history=owners[(owner.id, zone_key)],
+            team_history=team[zone_key],
+            open_load=[OpenLoad(due) for other, due in batch.open_due.get(owner.id, [])
+                       if other != promise.id],
+            policy=self.policy,
+        )
+        report.assessed += 1
+        previous_level, previous_p = promise.level, promise.p_late
+        changed = previous_level != result.level
+        reasons = list(result.reasons)
+        if (changed or previous_p is None or abs(result.p_late - previous_p) >= P_LATE_STEP
+                or reasons != promise.risk_reasons):
+            session.add(Assessment(
+                promise_id=promise.id, at=now, level=result.level, p_late=result.p_late,
+                reasons=reasons, notice_by=result.notice_by,
+                next_action=result.next_action, forecast_done_at=result.forecast_done_at,
+                evidence=result.evidence,
+            ))
+        if changed:
+            report.changes.append({"promise_id": promise.id, "from": previous_level,
+                                   "to": result.level, "p_late": round(result.p_late, 3),
+                                   "reasons": reasons})
+            session.add(Event(at=now, actor=ACTOR, kind="promise.assessed",
+                              promise_id=promise.id,
+                              payload={"from": previous_level, "to": result.level,
+                                       "p_late": round(result.p_late, 3),
+                                       "reasons": reasons}))
+        promise.level, promise.p_late, promise.assessed_at = result.level, result.p_late, now
+        promise.risk_reasons = reasons
+        promise.next_check_at = result.next_check_at or now + timedelta(days=1)
+        session.add(promise)
+        if not promise.internal:
+            for kind, notice in self._act(session, result.next_action, promise, client, owner,
+                                          batch, calendar, result, now):
+                report.actions.append({"kind": kind, "promise_id": promise.id,
+                                       "notice_id": notice.id})
+
+    @staticmethod
+    def _told_for_current_due(batch: _Batch, promise: Promise) -> datetime | None:
+        told = batch.told.get(promise.id or 0)
+        return told if told is not None and promise.due_at == promise.original_due_at else None
+
+    def _act(self, session: Session, action: str, promise: Promise, client: Client,
+             owner: Member, batch: _Batch, calendar: BusinessCalendar, result: Any,
+             now: datetime) -> list[tuple[str, Notice]]:
+        done: list[tuple[str, Notice]] = []
+        if action == "checkin" or result.ask_checkin:
+            notice = self._checkin_request(session, promise, client, owner, calendar, now)
+            if notice is not None:
+                done.append(("checkin_request", notice))
+        if action in ("delay_notice", "escalate"):
+            notice = self._delay_draft(session, promise, client, owner, batch, calendar,
+                                       result, now)
+            if notice is not None:
+                done.append(("delay_notice", notice))
+        if action == "escalate" and owner.manager_id in batch.managers:
+            notice = self._escalation(session, promise, client, owner,
+                                      batch.managers[owner.manager_id], result, now)
+            if notice is not None:
+                done.append(("escalation", notice))
+        return done
+
+    def _checkin_request(self, session: Session, promise: Promise, client: Client,
+                         owner: Member, calendar: BusinessCalendar,
+                         now: datetime) -> Notice | None:
+        day = calendar.local(now).date().isoformat()
+        return notices.create(
+            session, self.settings, kind=NoticeKind.checkin_request,
+            key=f"checkin_request:{promise.id}:{day}",
+            recipient=notices.member_recipient(owner), member_id=owner.id,
+            context=compose.checkin_request(self.settings, promise=promise, client=client,
+                                            owner=owner, now=now),
+            now=now, created_by=ACTOR, promise_id=promise.id,
+        )
+
+    def _delay_draft(self, session: Session, promise: Promise, client: Client, owner: Member,
+                     batch: _Batch, calendar: BusinessCalendar, result: Any,
+                     now: datetime) -> Notice | None:
+        proposed = result.forecast_done_at
+        if proposed <= promise.due_at:
+            proposed = calendar.end_of(calendar.next_business_day(
+                calendar.local(promise.due_at).date()))
+        latest_note = next((c.note for c in reversed(batch.checkins.get(promise.id or 0, []))
+                            if c.note), None)
+        escalate_at = calendar.add_business_hours(
+            result.notice_by, -self.settings.policy.escalate_business_hours_before_notice)
+        return notices.create(
+            session, self.settings, kind=NoticeKind.delay_notice,
+            key=f"delay_notice:{promise.id}:{notices.key_moment(promise.due_at)}",
+            recipient=notices.client_recipient(client), client=client,
+            context=compose.delay_notice(self.settings, promise=promise, client=client,
+                                         owner=owner, new_due_at=proposed, reason=latest_note,
+                                         interim=None, now=now),
+            inputs={"reason": latest_note, "interim": None},
+            now=now, created_by=ACTOR, promise_id=promise.id, reply_to=owner.email,
+            proposed_due_at=proposed, escalate_at=escalate_at,
+        )
+
+    def _escalation(self, session: Session, promise: Promise, client: Client, owner: Member,
+                    manager: Member, result: Any, now: datetime) -> Notice | None:
+        draft = session.exec(select(Notice).where(
+            Notice.idempotency_key
+            == f"delay_notice:{promise.id}:{notices.key_moment(promise.due_at)}")).first()
+        if draft is not None and draft.status != NoticeStatus.draft:
+            return None  # approved or sent since: nothing for the manager to decide
+        return notices.create(
+            session, self.settings, kind=NoticeKind.escalation,
+            key=f"escalation:{promise.id}:{notices.key_moment(promise.due_at)}",
+            recipient=notices.member_recipient(manager), member_id=manager.id,
+            context=compose.risk_escalation(
+                self.settings, promise=promise, client=client, owner=owner, manager=manager,
+                p_late=result.p_late, reasons=list(result.reasons), notice_by=result.notice_by,
+                draft_id=draft.id if draft else None, now=now),
+            now=now, created_by=ACTOR, promise_id=promise.id,
+        )
+
+
+def scan(ledger: Ledger, *, now: datetime) -> ScanReport:
+    return Scanner(ledger).tick(now)

@@ -1,0 +1,176 @@
+"""Early warning end to end: check-ins asked, risk raised on Wednesday, one draft per slip."""
+
+from datetime import timedelta
+
+import pytest
+from freezegun import freeze_time
+from helpers import at
+from sqlmodel import Session, col, select
+
+from reliability.ledger import Ledger
+from reliability.models import Assessment, Notice, Promise
+from reliability.scan import Scanner
+
+MONDAY_9 = at("2026-11-16T09:00-05:00")
+TUESDAY_9 = at("2026-11-17T09:00-05:00")
+WEDNESDAY_9 = at("2026-11-18T09:00-05:00")
+FRIDAY_5PM = at("2026-11-20T17:00-05:00")
+
+
+@pytest.fixture
+def agency(ledger: Ledger) -> Ledger:
+    start = at("2026-09-01T09:00-04:00")
+    ledger.add_client(name="Acme", email="dana@acme.example", contact_name="Dana",
+                      timezone="America/New_York", country="US", now=start, actor="t")
+    ledger.add_member(email="bob@example.com", name="Bob", role="manager",
+                      timezone="America/New_York", now=start, actor="t")
+    ledger.add_member(email="alice@example.com", name="Alice", manager_email="bob@example.com",
+                      timezone="America/New_York", now=start, actor="t")
+    return ledger
+
+
+def past_promises(ledger: Ledger, *, late: int, on_time: int) -> None:
+    """Alice's recent record: week-long promises, delivered a day early or two days late."""
+    week = at("2026-10-05T09:00-04:00")
+    for index in range(late + on_time):
+        made = week + timedelta(days=7 * index // 2)
+        due = made + timedelta(days=4, hours=8)
+        view = ledger.add_promise(title=f"Deliverable {index}", client_name="Acme",
+                                  owner_email="alice@example.com", due_at=due, now=made,
+                                  actor="t")
+        done = due + timedelta(days=2) if index < late else due - timedelta(days=1)
+        ledger.complete(view.promise.id or 0, now=done, actor="t")
+
+
+def q3_report(ledger: Ledger, made: str = "2026-11-16T09:00-05:00") -> int:
+    view = ledger.add_promise(title="Q3 report", client_name="Acme",
+                              owner_email="alice@example.com", due_at=FRIDAY_5PM, now=at(made),
+                              actor="alice@example.com")
+    return view.promise.id or 0
+
+
+def notices_of(ledger: Ledger, kind: str) -> list[Notice]:
+    with Session(ledger.engine) as session:
+        return list(session.exec(select(Notice).where(Notice.kind == kind)
+                                 .order_by(col(Notice.id))).all())
+
+
+def tick(ledger: Ledger, now):
+    with freeze_time(now):
+        return Scanner(ledger).tick(now)
+
+
+def test_delay_notice_is_drafted_on_wednesday_for_a_friday_promise_at_risk(agency: Ledger) -> None:
+    past_promises(agency, late=1, on_time=5)
+    promise_id = q3_report(agency)
+
+    monday = tick(agency, MONDAY_9)
+    assert monday.assessed == 1
+    assert not [a for a in monday.actions if a["kind"] == "delay_notice"]
+
+    tuesday = tick(agency, TUESDAY_9)
+    assert [a["kind"] for a in tuesday.actions] == ["checkin_request"]
+    [request] = notices_of(agency, "checkin_request")
+    assert (request.recipient, request.status) == ("alice@example.com", "queued")
+    agency.check_in(promise_id, status="at_risk", note="waiting on the ad account data",
+                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
+
+    wednesday = tick(agency, WEDNESDAY_9)
+    [change] = wednesday.changes
+    assert change["to"] == "at_risk"
+    assert any("waiting on the ad account data" in reason for reason in change["reasons"])
+    assert [a["kind"] for a in wednesday.actions] == ["delay_notice"]
+    [draft] = notices_of(agency, "delay_notice")
+    assert draft.status == "draft" and draft.recipient == "dana@acme.example"
+    assert "November 20" in draft.text
+    assert draft.proposed_due_at is not None and draft.proposed_due_at > FRIDAY_5PM
+    with Session(agency.engine) as session:
+        latest = session.exec(select(Assessment).order_by(col(Assessment.id).desc())).first()
+    assert latest is not None
+    assert latest.notice_by == at("2026-11-18T17:00-05:00")
+
+    again = tick(agency, WEDNESDAY_9)
+    assert again.actions == [] and again.changes == []
+    assert len(notices_of(agency, "delay_notice")) == 1
+
+
+def test_a_monday_scan_would_not_have_flagged_it(agency: Ledger) -> None:
+    past_promises(agency, late=1, on_time=5)
+    q3_report(agency)
+    report = tick(agency, MONDAY_9)
+    assert report.changes == [] or report.changes[0]["to"] in ("on_track", "watch")
+    assert notices_of(agency, "delay_notice") == []
+
+
+def test_silence_and_a_late_track_record_raise_the_risk_by_wednesday(agency: Ledger) -> None:
+    past_promises(agency, late=4, on_time=1)
+    q3_report(agency)
+    tick(agency, MONDAY_9)
+    tick(agency, TUESDAY_9)
+    wednesday = tick(agency, WEDNESDAY_9)
+    with Session(agency.engine) as session:
+        promise = session.exec(select(Promise).where(Promise.title == "Q3 report")).one()
+        latest = session.exec(select(Assessment).where(Assessment.promise_id == promise.id)
+                              .order_by(col(Assessment.id).desc())).first()
+    assert promise.level == "at_risk"
+    assert latest is not None
+    reasons = " ".join(latest.reasons)
+    assert "No answer to the check-in asked Tuesday 09:00" in reasons
+    assert "4 of" in reasons and "late" in reasons
+    assert len(notices_of(agency, "delay_notice")) == 1
+    assert wednesday.assessed == 1
+
+
+def test_a_promise_made_on_thursday_for_friday_is_flagged_at_once(agency: Ledger) -> None:
+    past_promises(agency, late=4, on_time=1)
+    q3_report(agency, made="2026-11-19T10:00-05:00")
+    report = tick(agency, at("2026-11-19T10:00-05:00"))
+    [change] = report.changes
+    assert change["to"] == "at_risk"
+    assert any("notice window is already short" in reason for reason in change["reasons"])
+    assert "delay_notice" in [a["kind"] for a in report.actions]
+
+
+def test_an_on_track_answer_cancels_the_pending_delay_draft(agency: Ledger) -> None:
+    past_promises(agency, late=4, on_time=1)
+    promise_id = q3_report(agency)
+    tick(agency, TUESDAY_9)
+    tick(agency, WEDNESDAY_9)
+    agency.check_in(promise_id, status="on_track", progress=90,
+                    now=at("2026-11-18T10:00-05:00"), actor="alice@example.com")
+    [draft] = notices_of(agency, "delay_notice")
+    assert draft.status == "cancelled"
+    assert draft.cancel_reason == "the owner reported it on track"
+
+
+def test_an_unapproved_draft_escalates_to_the_manager_before_the_notice_deadline(
+    agency: Ledger,
+) -> None:
+    past_promises(agency, late=4, on_time=1)
+    q3_report(agency)
+    tick(agency, TUESDAY_9)
+    tick(agency, WEDNESDAY_9)
+    report = tick(agency, at("2026-11-18T13:30-05:00"))
+    assert [a["kind"] for a in report.actions] == ["escalation"]
+    [escalation] = notices_of(agency, "escalation")
+    assert (escalation.recipient, escalation.status) == ("bob@example.com", "queued")
+    assert "Q3 report" in escalation.text
+    assert tick(agency, at("2026-11-18T14:30-05:00")).actions == []
+
+
+def test_the_scan_reads_only_promises_whose_check_is_due(agency: Ledger) -> None:
+    q3_report(agency)
+    first = tick(agency, MONDAY_9)
+    assert first.assessed == 1
+    assert tick(agency, MONDAY_9 + timedelta(minutes=1)).assessed == 0
+
+
+def test_after_downtime_missed_ticks_are_caught_up_once(agency: Ledger) -> None:
+    past_promises(agency, late=4, on_time=1)
+    q3_report(agency)
+    tick(agency, MONDAY_9)
+    report = tick(agency, WEDNESDAY_9)  # nothing ran on Tuesday
+    assert report.assessed == 1
+    with Session(agency.engine) as session:
+        promise = session.exec(select(Promise).where(Promise.title == "Q3 report")).one()
+    assert promise.next_check_at is not None and promise.next_check_at > WEDNESDAY_9
