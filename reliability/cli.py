@@ -23,11 +23,15 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
+from reliability import compose, drafting, notices
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
 from reliability.db import DatabaseError, check_schema, make_engine, upgrade
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
+from reliability.mistakes import Credit, log_mistake
+from reliability.mistakes import mistakes as list_mistakes
+from reliability.models import Client, Member
 from reliability.records import (
     checkin_record,
     client_record,
@@ -35,6 +39,8 @@ from reliability.records import (
     event_record,
     iso,
     member_record,
+    mistake_record,
+    notice_record,
     promise_record,
 )
 
@@ -68,7 +74,13 @@ member_app = _app("Members: the people who make and keep promises, and their man
 promise_app = _app("Promises: log, list, check in, complete, cancel or renegotiate.")
 app.add_typer(client_app, name="client")
 app.add_typer(member_app, name="member")
+drafts_app = _app("Drafts and the outbox: review, edit, approve or cancel outgoing messages.")
+mistake_app = _app("Mistakes: own them with a fix and a prevention step.")
+templates_app = _app("Message templates: check them all, or preview one.")
 app.add_typer(promise_app, name="promise")
+app.add_typer(drafts_app, name="drafts")
+app.add_typer(mistake_app, name="mistake")
+app.add_typer(templates_app, name="templates")
 
 
 @dataclass
@@ -384,6 +396,239 @@ def promise_move(
     view = ledger.move(promise_id, due_at=parse_due(due, runtime.now, calendar), reason=reason,
                        client_told=client_told, now=runtime.now, actor=runtime.actor)
     _promise_out(view, as_json)
+
+
+# -- early warning ----------------------------------------------------------------------
+
+
+@app.command()
+def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Assess every promise due a look now (one scheduler tick), and queue what follows."""
+    from reliability.scan import Scanner
+
+    runtime = _runtime(ctx)
+    report = Scanner(runtime.ledger).tick(runtime.now)
+    lines = [f"assessed {report.assessed} promise(s)"]
+    lines += [f"  #{c['promise_id']}: {c['from']} -> {c['to']} (p_late {c['p_late']:.0%})"
+              + "".join(f"\n      - {reason}" for reason in c["reasons"])
+              for c in report.changes]
+    lines += [f"  {a['kind']} #{a['notice_id']} for promise #{a['promise_id']}"
+              for a in report.actions]
+    _emit(as_json, report.to_json(), "\n".join(lines))
+
+
+# -- drafts -----------------------------------------------------------------------------
+
+
+def _notice_out(runtime: Runtime, notice_id: int, as_json: bool) -> None:
+    with runtime.ledger.session() as session:
+        notice = notices.get(session, notice_id)
+        client = session.get(Client, notice.client_id) if notice.client_id else None
+    record = notice_record(notice, client.name if client else None,
+                           client.timezone if client else None)
+    human = (f"#{notice.id} {notice.kind} to {notice.recipient} [{notice.status}]\n"
+             + (f"note for the approver: {notice.approver_note}\n" if notice.approver_note
+                else "")
+             + f"subject: {notice.subject}\n\n{notice.text}")
+    _emit(as_json, record, human)
+
+
+@drafts_app.command("list")
+def drafts_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="draft | queued | sent | dead | …")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Outgoing messages, newest first."""
+    runtime = _runtime(ctx)
+    with runtime.ledger.session() as session:
+        rows = notices.listing(session, status=status)
+    records = [notice_record(n, c.name if c else None, c.timezone if c else None)
+               for n, c in rows]
+    table = [[str(r["id"]), r["kind"], str(r["promise_id"] or "-"), r["client"] or "-",
+              r["locale"], r["status"], r["subject"][:60]] for r in records]
+    _emit(as_json, records, _table(table, ["id", "kind", "promise", "client", "locale",
+                                           "status", "subject"]))
+
+
+@drafts_app.command("show")
+def drafts_show(ctx: typer.Context, notice_id: int, as_json: JsonOption = False) -> None:
+    """One message in full."""
+    _notice_out(_runtime(ctx), notice_id, as_json)
+
+
+@drafts_app.command("edit")
+def drafts_edit(
+    ctx: typer.Context,
+    notice_id: int,
+    text_file: Annotated[Path | None, typer.Option(help="The new body text.")] = None,
+    due: Annotated[str | None, typer.Option(help="A new proposed date (delay notices).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Edit a draft before approval; the earlier wording is kept in its history."""
+    runtime = _runtime(ctx)
+    if text_file is None and due is None:
+        raise UserError("nothing to change: give --text-file FILE and/or --due WHEN")
+    try:
+        text = text_file.read_text(encoding="utf-8") if text_file else None
+    except OSError as exc:
+        raise UserError(f"cannot read {text_file}: {exc.strerror}") from None
+    ledger = runtime.ledger
+    with ledger.transaction() as session:
+        notice = notices.get(session, notice_id)
+        client = session.get(Client, notice.client_id) if notice.client_id else None
+        proposed = parse_due(due, runtime.now, ledger.calendar_for(client)) if due else None
+        notices.edit(session, ledger.settings, notice_id, text=text, proposed_due_at=proposed,
+                     now=runtime.now, actor=runtime.actor)
+    _notice_out(runtime, notice_id, as_json)
+
+
+@drafts_app.command("approve")
+def drafts_approve(ctx: typer.Context, notice_id: int, as_json: JsonOption = False) -> None:
+    """Approve a draft: it joins the outbox and is sent."""
+    runtime = _runtime(ctx)
+    with runtime.ledger.transaction() as session:
+        notices.approve(session, notice_id, now=runtime.now, actor=runtime.actor)
+    _notice_out(runtime, notice_id, as_json)
+
+
+@drafts_app.command("cancel")
+def drafts_cancel(
+    ctx: typer.Context,
+    notice_id: int,
+    reason: Annotated[str, typer.Option(help="Why it should not go out.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Call off a message that has not been sent."""
+    runtime = _runtime(ctx)
+    with runtime.ledger.transaction() as session:
+        notices.cancel(session, notice_id, reason=reason, now=runtime.now, actor=runtime.actor)
+    _notice_out(runtime, notice_id, as_json)
+
+
+# -- mistakes ---------------------------------------------------------------------------
+
+
+@mistake_app.command("add")
+def mistake_add(
+    ctx: typer.Context,
+    client: Annotated[str, typer.Option(help="Client name.")],
+    summary: Annotated[str, typer.Option(help="What went wrong.")],
+    prevention: Annotated[str, typer.Option(help="What changes so it does not happen again.")],
+    owner: Annotated[str | None, typer.Option(help="Who owns it (default: the promise's "
+                                                   "owner).")] = None,
+    promise: Annotated[int | None, typer.Option(help="The promise it concerns.")] = None,
+    category: Annotated[str, typer.Option(help="A short label; repeats are per category.")]
+    = "general",
+    severity: Annotated[str, typer.Option(help="minor | major")] = "minor",
+    credit: Annotated[tuple[str, str] | None, typer.Option(
+        help="An approved credit: AMOUNT CURRENCY, e.g. --credit 500 USD.")] = None,
+    fix_due: Annotated[str | None, typer.Option(
+        help="Not fixed yet: when it will be.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Log a mistake: drafts the remediation message and a prevention commitment."""
+    runtime = _runtime(ctx)
+    ledger = runtime.ledger
+    with ledger.session() as session:
+        calendar = ledger.calendar_for(ledger.find_client(session, client))
+        if owner is None:
+            if promise is None:
+                raise UserError("say who owns the mistake: --owner EMAIL (or --promise ID)")
+            owner = ledger.view(session, ledger.find_promise(session, promise)).owner.email
+    logged = log_mistake(
+        ledger, client_name=client, summary=summary, prevention=prevention, owner_email=owner,
+        promise_id=promise, category=category, severity=severity,
+        credit=Credit.parse(*credit) if credit else None,
+        fixed=fix_due is None,
+        fix_due_at=parse_due(fix_due, runtime.now, calendar) if fix_due else None,
+        now=runtime.now, actor=runtime.actor,
+    )
+    record = {
+        **mistake_record(logged.mistake, logged.client, _member(ledger, owner)),
+        "draft_id": logged.draft_id,
+        "escalation_id": logged.escalation_id,
+    }
+    lines = [f"mistake #{logged.mistake.id} logged for {logged.client.name}; "
+             f"remediation draft #{logged.draft_id}; prevention commitment "
+             f"#{logged.prevention_promise_id}"]
+    if logged.repeat_count:
+        lines.append(f"REPEAT: {logged.repeat_count + 1} in category '{category}'; "
+                     "the manager has been told")
+    _emit(as_json, record, "\n".join(lines))
+
+
+def _member(ledger: Ledger, email: str) -> Member:
+    with ledger.session() as session:
+        return ledger.find_member(session, email)
+
+
+@mistake_app.command("list")
+def mistake_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Mistakes, newest first, repeats marked."""
+    rows = list_mistakes(_runtime(ctx).ledger)
+    records = [mistake_record(m, c, o) for m, c, o in rows]
+    table = [[str(r["id"]), r["client"], r["category"], "yes" if r["repeat"] else "",
+              r["summary"][:50], r["created_at"][:10]] for r in records]
+    _emit(as_json, records, _table(table, ["id", "client", "category", "repeat", "summary",
+                                           "date"]))
+
+
+# -- templates --------------------------------------------------------------------------
+
+
+@templates_app.command("check")
+def templates_check(ctx: typer.Context) -> None:
+    """Render every template in every locale against sample data; list any error."""
+    overrides = _runtime(ctx).settings.templates.dir
+    problems = drafting.check(overrides)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        raise typer.Exit(2)
+    count = len(drafting.KINDS) * len(drafting.LOCALES)
+    typer.echo(f"all templates render: {count} kind/locale pairs"
+               + (f" (with overrides from {overrides})" if overrides else ""))
+
+
+@templates_app.command("preview")
+def templates_preview(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(drafting.KINDS))],
+    locale: Annotated[str, typer.Option(help="en | zh | sv")] = "en",
+    promise: Annotated[int | None, typer.Option(
+        help="Render a delay notice with this promise's facts instead of sample data.")] = None,
+    part: Annotated[str, typer.Option(help="text | html | blocks")] = "text",
+) -> None:
+    """Print one rendering."""
+    runtime = _runtime(ctx)
+    if kind not in drafting.KINDS:
+        raise UserError(f"unknown kind {kind!r}: use one of {', '.join(drafting.KINDS)}")
+    if locale not in drafting.LOCALES:
+        raise UserError(f"unknown locale {locale!r}: use en, zh or sv")
+    if part not in ("text", "html", "blocks"):
+        raise UserError(f"unknown part {part!r}: use text, html or blocks")
+    context = drafting.sample_context(kind, locale)
+    if promise is not None:
+        if kind != "delay_notice":
+            raise UserError("--promise previews a delay_notice; leave it out for other kinds")
+        ledger = runtime.ledger
+        with ledger.session() as session:
+            view = ledger.view(session, ledger.find_promise(session, promise))
+        calendar = ledger.calendar_for(view.client)
+        proposed = calendar.end_of(calendar.add_business_days(
+            calendar.local(view.promise.due_at).date(), 2))
+        context = compose.delay_notice(runtime.settings, promise=view.promise,
+                                       client=view.client, owner=view.owner,
+                                       new_due_at=proposed, reason=None, interim=None,
+                                       now=runtime.now)
+    try:
+        message = drafting.render(kind, locale, context, overrides=runtime.settings.templates.dir)
+    except drafting.TemplateError as exc:
+        raise UserError(str(exc)) from None
+    body = {"text": message.text, "html": message.html,
+            "blocks": json.dumps(message.blocks, ensure_ascii=False, indent=2)}[part]
+    typer.echo(f"Subject: {message.subject}\n\n{body}")
 
 
 # -- export -----------------------------------------------------------------------------

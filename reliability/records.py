@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from reliability.calendar import zone
-from reliability.models import CheckIn, Client, DueChange, Event, Member, Promise
+from reliability.models import CheckIn, Client, DueChange, Event, Member, Mistake, Notice, Promise
 
 
 def iso(moment: datetime | None, timezone: str | None = None) -> str | None:
@@ -97,4 +97,50 @@ def event_record(event: Event, timezone: str | None = None) -> dict[str, Any]:
         "kind": event.kind,
         "promise_id": event.promise_id,
         "payload": event.payload,
+    }
+
+
+def notice_record(notice: Notice, client_name: str | None = None,
+                  timezone: str | None = None) -> dict[str, Any]:
+    return {
+        "id": notice.id,
+        "kind": notice.kind,
+        "promise_id": notice.promise_id,
+        "mistake_id": notice.mistake_id,
+        "client": client_name,
+        "channel": notice.channel,
+        "recipient": notice.recipient,
+        "locale": notice.locale,
+        "status": notice.status,
+        "subject": notice.subject,
+        "text": notice.text,
+        "approver_note": notice.approver_note,
+        "proposed_due_at": iso(notice.proposed_due_at, timezone),
+        "created_by": notice.created_by,
+        "created_at": iso(notice.created_at, timezone),
+        "approved_by": notice.approved_by,
+        "attempts": notice.attempts,
+        "next_attempt_at": iso(notice.next_attempt_at, timezone),
+        "sent_at": iso(notice.sent_at, timezone),
+        "last_error": notice.last_error,
+        "cancel_reason": notice.cancel_reason,
+    }
+
+
+def mistake_record(mistake: Mistake, client: Client, owner: Member) -> dict[str, Any]:
+    return {
+        "id": mistake.id,
+        "client": client.name,
+        "owner": owner.email,
+        "promise_id": mistake.promise_id,
+        "summary": mistake.summary,
+        "prevention": mistake.prevention,
+        "category": mistake.category,
+        "severity": mistake.severity,
+        "credit": (f"{mistake.credit_amount:g} {mistake.credit_currency}"
+                   if mistake.credit_amount is not None else None),
+        "fixed": mistake.fixed,
+        "repeat": mistake.repeat_of_id is not None,
+        "prevention_promise_id": mistake.prevention_promise_id,
+        "created_at": iso(mistake.created_at, client.timezone),
     }

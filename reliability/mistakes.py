@@ -1,0 +1,169 @@
+"""Mistakes owned up to: the remediation draft, the prevention commitment, repeats.
+
+Owning a mistake keeps a client when it comes with a concrete step that stops it happening
+again. That step becomes an internal commitment the scanner follows like any promise; the
+same kind of mistake for the same client within the policy window is a repeat, which the
+approver is told about and the manager hears of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from sqlmodel import Session, col, select
+
+from reliability import compose, notices
+from reliability.errors import UserError
+from reliability.ledger import Ledger
+from reliability.models import Client, Member, Mistake, NoticeKind, Promise, Severity, Source
+
+PREVENTION_LEAD_BUSINESS_DAYS = 5
+
+
+@dataclass(frozen=True)
+class Credit:
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def parse(cls, amount: str, currency: str) -> Credit:
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            raise UserError(f"credit amount {amount!r} is not a number; e.g. 500") from None
+        if value <= 0:
+            raise UserError("a credit is a positive amount")
+        code = currency.strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise UserError(f"{currency!r} is not an ISO 4217 currency code; e.g. USD, SEK, CNY")
+        return cls(value, code)
+
+
+@dataclass(frozen=True)
+class LoggedMistake:
+    mistake: Mistake
+    client: Client
+    draft_id: int | None
+    prevention_promise_id: int
+    repeat_count: int
+    escalation_id: int | None
+
+
+def log_mistake(
+    ledger: Ledger,
+    *,
+    client_name: str,
+    summary: str,
+    prevention: str,
+    now: datetime,
+    actor: str,
+    owner_email: str,
+    promise_id: int | None = None,
+    category: str = "general",
+    severity: str = Severity.minor,
+    credit: Credit | None = None,
+    fixed: bool = True,
+    fix_due_at: datetime | None = None,
+    prevention_due_at: datetime | None = None,
+) -> LoggedMistake:
+    summary, prevention = summary.strip(), prevention.strip()
+    if not summary:
+        raise UserError("say what went wrong with --summary")
+    if not prevention:
+        raise UserError("a mistake needs a prevention step (--prevention): what changes from now")
+    if severity not in (Severity.minor, Severity.major):
+        raise UserError(f"unknown severity {severity!r}: use minor or major")
+    if not fixed and fix_due_at is None:
+        raise UserError("a mistake that is not fixed yet needs the date it will be (--fix-due)")
+    category = category.strip().lower() or "general"
+    settings = ledger.settings
+    with ledger.transaction() as session:
+        client = ledger.find_client(session, client_name)
+        owner = ledger.find_member(session, owner_email)
+        if promise_id is not None:
+            promise = ledger.find_promise(session, promise_id)
+            if promise.client_id != client.id:
+                raise UserError(f"promise #{promise_id} is not {client.name}'s")
+        calendar = ledger.calendar_for(client)
+        window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
+        earlier = list(session.exec(
+            select(Mistake).where(Mistake.client_id == client.id, Mistake.category == category,
+                                  col(Mistake.created_at) >= window_start)
+            .order_by(col(Mistake.created_at))).all())
+        prevention_due = prevention_due_at or calendar.end_of(
+            calendar.add_business_days(calendar.local(now).date(), PREVENTION_LEAD_BUSINESS_DAYS))
+        if prevention_due <= now:
+            raise UserError("the prevention step's due date is in the past")
+        commitment = Promise(
+            title=f"Prevention: {prevention}"[:500], client_id=client.id, owner_id=owner.id,
+            made_at=now, due_at=prevention_due, original_due_at=prevention_due,
+            source=Source.cli, raw_text=prevention, internal=True, next_check_at=now,
+        )
+        session.add(commitment)
+        session.flush()
+        mistake = Mistake(
+            client_id=client.id, promise_id=promise_id, owner_id=owner.id, summary=summary,
+            prevention=prevention, category=category, severity=severity,
+            credit_amount=float(credit.amount) if credit else None,
+            credit_currency=credit.currency if credit else None, fixed=fixed,
+            repeat_of_id=earlier[0].id if earlier else None,
+            prevention_promise_id=commitment.id, created_at=now,
+        )
+        session.add(mistake)
+        session.flush()
+        ledger.record(session, now=now, actor=actor, kind="mistake.logged",
+                      promise_id=promise_id, mistake_id=mistake.id, category=category,
+                      severity=severity, repeat=bool(earlier),
+                      prevention_promise_id=commitment.id)
+        note = None
+        if earlier:
+            note = (f"Repeat: mistake number {len(earlier) + 1} in category '{category}' for "
+                    f"{client.name} within {settings.policy.mistake_repeat_window_days} days "
+                    f"(first on {calendar.local(earlier[0].created_at):%d %b %Y}). "
+                    "Make sure the prevention step is one that will hold.")
+        draft = notices.create(
+            session, settings, kind=NoticeKind.mistake_remediation,
+            key=f"mistake_remediation:{mistake.id}",
+            recipient=notices.client_recipient(client), client=client,
+            context=compose.mistake_remediation(settings, mistake=mistake, client=client,
+                                                owner=owner, fix_due_at=fix_due_at, now=now),
+            now=now, created_by=actor, promise_id=promise_id, mistake_id=mistake.id,
+            reply_to=owner.email, approver_note=note,
+        )
+        escalation = None
+        if earlier:
+            escalation = _escalate_repeat(session, ledger, mistake, client, owner,
+                                          len(earlier) + 1, earlier[0].created_at, now, actor)
+        return LoggedMistake(mistake, client, draft.id if draft else None, commitment.id or 0,
+                             len(earlier), escalation)
+
+
+def _escalate_repeat(session: Session, ledger: Ledger, mistake: Mistake, client: Client,
+                     owner: Member, occurrences: int, first_at: datetime, now: datetime,
+                     actor: str) -> int | None:
+    manager = session.get(Member, owner.manager_id) if owner.manager_id else None
+    if manager is None:
+        return None
+    notice = notices.create(
+        session, ledger.settings, kind=NoticeKind.escalation,
+        key=f"escalation:mistake:{mistake.id}",
+        recipient=notices.member_recipient(manager), member_id=manager.id,
+        context=compose.repeat_escalation(ledger.settings, mistake=mistake, client=client,
+                                          owner=owner, manager=manager,
+                                          occurrences=occurrences, first_at=first_at, now=now),
+        now=now, created_by=actor, mistake_id=mistake.id,
+    )
+    return notice.id if notice else None
+
+
+def mistakes(ledger: Ledger) -> list[tuple[Mistake, Client, Member]]:
+    with ledger.session() as session:
+        rows = session.exec(
+            select(Mistake, Client, Member)
+            .join(Client, col(Mistake.client_id) == Client.id)
+            .join(Member, col(Mistake.owner_id) == Member.id)
+            .order_by(col(Mistake.created_at).desc())
+        ).all()
+        return [(m, c, o) for m, c, o in rows]

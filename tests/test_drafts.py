@@ -1,0 +1,203 @@
+"""Drafts: the Wednesday delay notice in the client's language, edits, approval, mistakes."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Cli
+from helpers import at
+from sqlmodel import Session, col, select
+from test_scan import TUESDAY_9, WEDNESDAY_9, past_promises, q3_report, tick
+
+from reliability.ledger import Ledger
+from reliability.mistakes import Credit, log_mistake
+from reliability.models import Event, Notice, Promise
+
+START = at("2026-09-01T09:00-04:00")
+
+
+def agency_with(ledger: Ledger, locale: str) -> Ledger:
+    ledger.add_client(name="Acme", email="dana@acme.example", contact_name="Dana",
+                      timezone="America/New_York", country="US", locale=locale, now=START,
+                      actor="t")
+    ledger.add_member(email="bob@example.com", name="Bob", role="manager",
+                      timezone="America/New_York", now=START, actor="t")
+    ledger.add_member(email="alice@example.com", name="Alice", manager_email="bob@example.com",
+                      timezone="America/New_York", now=START, actor="t")
+    return ledger
+
+
+def wednesday_draft(ledger: Ledger) -> Notice:
+    past_promises(ledger, late=1, on_time=5)
+    promise_id = q3_report(ledger)
+    tick(ledger, TUESDAY_9)
+    ledger.check_in(promise_id, status="at_risk", note="Waiting on the ad account data.",
+                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
+    tick(ledger, WEDNESDAY_9)
+    with Session(ledger.engine) as session:
+        [draft] = session.exec(select(Notice).where(Notice.kind == "delay_notice")).all()
+    return draft
+
+
+@pytest.mark.parametrize(
+    ("locale", "friday", "weekday_words"),
+    [
+        ("en", "Friday, November 20", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")),
+        ("sv", "fredag 20 november", ("måndag", "tisdag", "onsdag", "torsdag", "fredag")),
+        ("zh", "11月20日 星期五", ("星期一", "星期二", "星期三", "星期四", "星期五")),
+    ],
+)
+def test_the_wednesday_draft_is_in_the_clients_language(
+    ledger: Ledger, locale: str, friday: str, weekday_words: tuple[str, ...]
+) -> None:
+    draft = wednesday_draft(agency_with(ledger, locale))
+    assert (draft.locale, draft.recipient, draft.status) == (locale, "dana@acme.example",
+                                                             "draft")
+    assert friday in draft.text
+    assert "Waiting on the ad account data." in draft.text
+    proposed = draft.proposed_due_at
+    assert proposed is not None and proposed > at("2026-11-20T17:00-05:00")
+    assert proposed.astimezone(at("2026-11-20T17:00-05:00").tzinfo).weekday() < 5
+    assert any(word in draft.text.split(friday)[1] for word in weekday_words)
+    assert draft.html and "<" in draft.html and draft.blocks
+
+
+def test_a_sent_notice_never_goes_out_without_approval_unless_auto_send(ledger: Ledger) -> None:
+    draft = wednesday_draft(agency_with(ledger, "en"))
+    assert draft.next_attempt_at is None and draft.approved_at is None
+
+
+@pytest.fixture
+def drafted(cli: Cli, ledger: Ledger) -> Cli:
+    wednesday_draft(agency_with(ledger, "en"))
+    return cli
+
+
+def test_drafts_list_shows_the_draft_for_the_owner_to_approve(drafted: Cli) -> None:
+    [draft] = json.loads(drafted("drafts", "list", "--status", "draft", "--json").stdout)
+    assert {k: draft[k] for k in ("kind", "client", "locale", "status")} == {
+        "kind": "delay_notice", "client": "Acme", "locale": "en", "status": "draft"}
+    assert "November 20" in draft["text"]
+
+
+def test_editing_a_draft_keeps_the_earlier_wording_in_its_history(
+    drafted: Cli, ledger: Ledger, tmp_path: Path
+) -> None:
+    [draft] = json.loads(drafted("drafts", "list", "--status", "draft", "--json").stdout)
+    body = tmp_path / "body.txt"
+    body.write_text("Hi Dana,\n\nThe report moves to Tuesday. <Sorry> & thanks.\n\nAlice")
+    edited = drafted("drafts", "edit", str(draft["id"]), "--due", "2026-11-24T17:00-05:00",
+                     "--json", as_of="2026-11-18T10:00-05:00")
+    assert "Tuesday, November 24" in json.loads(edited.stdout)["text"]
+    edited = drafted("drafts", "edit", str(draft["id"]), "--text-file", str(body), "--json",
+                     as_of="2026-11-18T10:05-05:00")
+    record = json.loads(edited.stdout)
+    assert record["text"].startswith("Hi Dana,")
+    assert record["proposed_due_at"] == "2026-11-24T17:00:00-05:00"
+    with Session(ledger.engine) as session:
+        notice = session.get(Notice, draft["id"])
+        edits = session.exec(select(Event).where(Event.kind == "notice.edited")
+                             .order_by(col(Event.id))).all()
+    assert notice is not None and "&lt;Sorry&gt; &amp;" in (notice.html or "")
+    assert "November 20" in edits[0].payload["before"]["text"]
+    assert edits[1].payload["after"]["text"].startswith("Hi Dana,")
+
+
+def test_approving_queues_the_draft_and_a_second_approval_is_refused(drafted: Cli) -> None:
+    [draft] = json.loads(drafted("drafts", "list", "--status", "draft", "--json").stdout)
+    approved = json.loads(drafted("drafts", "approve", str(draft["id"]), "--json").stdout)
+    assert approved["status"] == "queued" and approved["approved_by"].startswith("cli:")
+    again = drafted("drafts", "approve", str(draft["id"]))
+    assert again.exit_code == 2 and "it is queued" in again.stderr
+
+
+def test_cancelling_a_draft_records_why(drafted: Cli) -> None:
+    [draft] = json.loads(drafted("drafts", "list", "--status", "draft", "--json").stdout)
+    cancelled = json.loads(drafted("drafts", "cancel", str(draft["id"]), "--reason",
+                                   "told them on the call", "--json").stdout)
+    assert (cancelled["status"], cancelled["cancel_reason"]) == ("cancelled",
+                                                                 "told them on the call")
+
+
+def test_a_bad_draft_id_or_empty_edit_is_refused(drafted: Cli, tmp_path: Path) -> None:
+    assert "no draft #99" in drafted("drafts", "approve", "99").stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    [draft] = json.loads(drafted("drafts", "list", "--status", "draft", "--json").stdout)
+    result = drafted("drafts", "edit", str(draft["id"]), "--text-file", str(empty))
+    assert result.exit_code == 2 and "empty" in result.stderr
+
+
+def mistake(ledger: Ledger, summary: str, when: str, **extra):
+    return log_mistake(ledger, client_name="Acme", summary=summary,
+                       prevention="A second person checks every formula edit.",
+                       category="formula", owner_email="alice@example.com", now=at(when),
+                       actor="alice@example.com", **extra)
+
+
+def test_a_repeated_mistake_is_flagged_and_escalated(ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    first = mistake(ledger, "The totals in the October report used the wrong formula.",
+                    "2026-11-02T10:00-05:00")
+    second = mistake(ledger, "The November forecast had a formula error.",
+                     "2026-11-18T10:00-05:00")
+    assert first.repeat_count == 0 and first.escalation_id is None
+    assert second.repeat_count == 1 and second.escalation_id is not None
+    with Session(ledger.engine) as session:
+        draft = session.get(Notice, second.draft_id)
+        escalation = session.get(Notice, second.escalation_id)
+        commitment = session.get(Promise, second.prevention_promise_id)
+    assert draft is not None and draft.status == "draft"
+    assert draft.approver_note is not None and "Repeat" in draft.approver_note
+    assert "Repeat" not in draft.text
+    assert escalation is not None and escalation.recipient == "bob@example.com"
+    assert commitment is not None and commitment.internal and commitment.status == "open"
+    assert "second person checks" in commitment.title
+
+
+def test_a_credit_line_appears_only_when_a_credit_is_approved(ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    without = mistake(ledger, "Wrong file sent.", "2026-11-18T10:00-05:00")
+    with_credit = mistake(ledger, "Wrong file sent again.", "2026-11-18T11:00-05:00",
+                          credit=Credit.parse("250", "usd"))
+    with Session(ledger.engine) as session:
+        plain = session.get(Notice, without.draft_id)
+        credited = session.get(Notice, with_credit.draft_id)
+    assert plain is not None and credited is not None
+    assert "$250" not in plain.text and "$250" in credited.text
+
+
+def test_mistake_cli_logs_and_lists(drafted: Cli) -> None:
+    added = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
+                    "--summary", "Formula error in the report", "--prevention",
+                    "Second person checks formula edits", "--category", "formula",
+                    "--credit", "100", "EUR", "--json", as_of="2026-11-18T10:00-05:00")
+    assert added.exit_code == 0, added.stderr
+    record = json.loads(added.stdout)
+    assert record["credit"] == "100 EUR" and record["draft_id"]
+    listed = json.loads(drafted("mistake", "list", "--json").stdout)
+    assert listed[0]["summary"] == "Formula error in the report"
+    bad = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
+                  "--summary", "x", "--prevention", "y", "--credit", "lots", "EUR")
+    assert bad.exit_code == 2 and "not a number" in bad.stderr
+
+
+def test_templates_check_fails_with_file_and_line_on_an_undefined_variable(
+    cli: Cli, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mine" / "delay_notice" / "en"
+    folder.mkdir(parents=True)
+    (folder / "body.txt.j2").write_text("Hello {{ recipient_name }},\n\n{{ no_such_thing }}\n")
+    config = tmp_path / "with-overrides.toml"
+    config.write_text(f'[templates]\ndir = "{tmp_path / "mine"}"\n')
+    assert cli("templates", "check").exit_code == 0
+    result = cli("--config", str(config), "templates", "check")
+    assert result.exit_code == 2
+    assert "delay_notice/en/body.txt.j2:3" in result.stderr
+    assert "no_such_thing" in result.stderr
+
+
+def test_templates_preview_prints_a_swedish_rendering(cli: Cli) -> None:
+    result = cli("templates", "preview", "delay_notice", "--locale", "sv")
+    assert result.exit_code == 0 and "Hej" in result.stdout
+    assert cli("templates", "preview", "nonsense").exit_code == 2
