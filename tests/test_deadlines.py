@@ -1,0 +1,386 @@
+"""The deadline resolver, as the person capturing a promise sees it."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from deadline_corpus import CONTEXTS, CORPUS, Case
+from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reliability.calendar import BusinessCalendar
+from reliability.deadlines import DeadlineError, Resolution, resolve, resolve_due, warm
+
+NEW_YORK = BusinessCalendar(timezone="America/New_York", country="US")
+STOCKHOLM = BusinessCalendar(timezone="Europe/Stockholm", country="SE")
+SHANGHAI = BusinessCalendar(timezone="Asia/Shanghai", country="CN")
+
+
+def at(calendar: BusinessCalendar, wall: str) -> datetime:
+    return datetime.fromisoformat(wall).replace(tzinfo=calendar.tz)
+
+
+MONDAY = at(NEW_YORK, "2026-11-23 09:30")  # Thanksgiving week; Thu 26 Nov is a holiday
+
+
+def ny(text: str, now: datetime = MONDAY, **options: object) -> Resolution:
+    return resolve(text, now=now, calendar=NEW_YORK, **options)  # type: ignore[arg-type]
+
+
+def wall(moment: datetime) -> str:
+    return moment.strftime("%a %Y-%m-%d %H:%M")
+
+
+# -- the corpus ----------------------------------------------------------------------------
+
+
+def _seen(case: Case, resolution: Resolution) -> str:
+    if "T" in case.expect:
+        shown = resolution.due_at.isoformat(timespec="minutes")
+    else:
+        shown = resolution.due_at.strftime("%Y-%m-%d %H:%M")
+    return ("~" if resolution.ambiguous else "") + shown
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[f"{c.context}:{c.text}" for c in CORPUS])
+def test_corpus_phrase_resolves_to_the_moment_a_colleague_would_read(case: Case) -> None:
+    context = CONTEXTS[case.context]
+    calendar = BusinessCalendar(timezone=context.timezone, country=context.country)
+    now = at(calendar, context.now)
+    if case.expect == "!":
+        with pytest.raises(DeadlineError):
+            resolve(case.text, now=now, calendar=calendar, locale=case.locale)
+        return
+    resolution = resolve(case.text, now=now, calendar=calendar, locale=case.locale)
+    assert _seen(case, resolution) == case.expect
+    assert resolution.due_at.tzinfo is not None
+    assert resolution.due_at.utcoffset() == calendar.local(resolution.due_at).utcoffset()
+    assert resolution.due_at > now
+
+
+def test_corpus_covers_at_least_150_phrases_in_three_languages() -> None:
+    locales = {resolve_locale(case) for case in CORPUS if case.expect != "!"}
+    assert len(CORPUS) >= 150
+    assert locales == {"en", "sv", "zh"}
+
+
+def resolve_locale(case: Case) -> str:
+    context = CONTEXTS[case.context]
+    calendar = BusinessCalendar(timezone=context.timezone, country=context.country)
+    return resolve(case.text, now=at(calendar, context.now), calendar=calendar).locale
+
+
+# -- the shape others rely on ----------------------------------------------------------------
+
+
+def test_known_client_is_taken_out_of_the_title() -> None:
+    resolution = ny("Q3 report for Acme by Friday", client_names=["Acme", "Globex"])
+    assert (resolution.title, resolution.client, resolution.client_hint) == (
+        "Q3 report", "Acme", None,
+    )  # fmt: skip
+    assert resolution.matched == "by Friday"
+    assert "Q3 report for Acme by Friday"[slice(*resolution.span)] == "by Friday"
+
+
+def test_unknown_client_stays_in_the_title_and_comes_back_as_a_hint() -> None:
+    resolution = ny("Q3 report for Acme by Friday")
+    assert (resolution.title, resolution.client, resolution.client_hint) == (
+        "Q3 report for Acme", None, "Acme",
+    )  # fmt: skip
+
+
+def test_client_is_recognised_in_any_case_and_returned_in_its_canonical_spelling() -> None:
+    assert ny("deck for ACME corp by Friday", client_names=["Acme Corp"]).client == "Acme Corp"
+
+
+def test_chinese_promise_yields_client_and_title() -> None:
+    resolution = resolve("周五前给Acme发Q3报告", now=at(SHANGHAI, "2026-11-23 09:30"),
+                         calendar=SHANGHAI, client_names=["Acme"])  # fmt: skip
+    assert (resolution.title, resolution.client, resolution.locale) == ("发Q3报告", "Acme", "zh")
+    assert wall(resolution.due_at) == "Fri 2026-11-27 17:00"
+
+
+def test_swedish_promise_yields_client_hint_after_at() -> None:
+    resolution = resolve("skicka offerten åt Globex senast torsdag",
+                         now=at(STOCKHOLM, "2026-11-23 09:30"), calendar=STOCKHOLM)  # fmt: skip
+    assert (resolution.title, resolution.client_hint, resolution.locale) == (
+        "skicka offerten åt Globex", "Globex", "sv",
+    )  # fmt: skip
+
+
+def test_to_json_carries_offsets_and_the_echo() -> None:
+    payload = ny("report by next Friday").to_json()
+    assert payload == {
+        "due_at": "2026-12-04T17:00:00-05:00",
+        "matched": "by next Friday",
+        "title": "report",
+        "client": None,
+        "ambiguous": True,
+        "alternatives": ["2026-11-27T17:00:00-05:00"],
+        "echo": "Fri 4 Dec, 17:00 (America/New_York)",
+    }
+
+
+def test_echo_names_the_year_only_when_it_is_not_this_year() -> None:
+    assert ny("Jan 15").echo == "Fri 15 Jan 2027, 17:00 (America/New_York)"
+
+
+def test_locale_hint_wins_over_detection() -> None:
+    assert ny("Friday", locale="en-US").locale == "en"
+    with pytest.raises(DeadlineError, match="unknown language"):
+        ny("Friday", locale="fr")
+
+
+def test_english_words_are_understood_even_with_a_swedish_client_locale() -> None:
+    resolution = ny("Q3 report by Friday", locale="sv")
+    assert (wall(resolution.due_at), resolution.locale) == ("Fri 2026-11-27 17:00", "en")
+
+
+def test_resolution_depends_on_now_not_on_the_wall_clock() -> None:
+    with freeze_time("2031-06-01 12:00:00"):
+        assert wall(ny("tomorrow").due_at) == "Tue 2026-11-24 17:00"
+
+
+def test_warm_loads_everything_without_changing_results() -> None:
+    warm()
+    assert wall(ny("12/4").due_at) == "Fri 2026-12-04 17:00"
+
+
+# -- resolve_due --------------------------------------------------------------------------------
+
+
+def test_due_option_keeps_the_instant_of_an_iso_datetime_with_offset() -> None:
+    due = resolve_due("2026-11-27T23:00+01:00", now=MONDAY, calendar=NEW_YORK)
+    assert due.isoformat() == "2026-11-27T17:00:00-05:00"
+    assert due.tzinfo == NEW_YORK.tz
+
+
+def test_due_option_reads_a_naive_iso_datetime_in_the_client_timezone() -> None:
+    due = resolve_due("2026-11-27T15:00", now=MONDAY, calendar=NEW_YORK)
+    assert due.isoformat() == "2026-11-27T15:00:00-05:00"
+
+
+def test_due_option_accepts_deadline_words() -> None:
+    assert wall(resolve_due("next business day", now=MONDAY, calendar=NEW_YORK)) == (
+        "Tue 2026-11-24 17:00"
+    )
+
+
+def test_due_option_refuses_words_that_are_not_a_deadline() -> None:
+    with pytest.raises(DeadlineError, match="'Q3 report' is not part of a deadline"):
+        resolve_due("Q3 report by Friday", now=MONDAY, calendar=NEW_YORK)
+
+
+def test_due_option_refuses_an_iso_moment_in_the_past() -> None:
+    with pytest.raises(DeadlineError, match="in the past"):
+        resolve_due("2026-11-23T09:00-05:00", now=MONDAY, calendar=NEW_YORK)
+
+
+# -- the conventions in docs/deadlines.md, one by one ------------------------------------------
+
+
+def test_1_the_same_words_mean_the_clients_own_end_of_day() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    new_york = resolve("Friday", now=now, calendar=NEW_YORK).due_at
+    shanghai = resolve("Friday", now=now, calendar=SHANGHAI).due_at
+    assert (new_york.isoformat(), shanghai.isoformat()) == (
+        "2026-11-27T17:00:00-05:00", "2026-11-27T17:00:00+08:00",
+    )  # fmt: skip
+
+
+def test_2_a_day_without_a_time_ends_when_the_clients_business_day_ends() -> None:
+    late_team = BusinessCalendar(timezone="America/New_York", country="US", end_of_day=time(18))
+    due = resolve("Friday", now=MONDAY, calendar=late_team).due_at
+    assert wall(due) == "Fri 2026-11-27 18:00"
+
+
+def test_3_a_bare_weekday_means_today_until_the_close_and_next_week_after_it() -> None:
+    friday_morning = at(NEW_YORK, "2026-11-27 09:00")
+    friday_evening = at(NEW_YORK, "2026-11-27 17:01")
+    assert wall(ny("by Friday", friday_morning).due_at) == "Fri 2026-11-27 17:00"
+    assert wall(ny("by Friday", friday_evening).due_at) == "Fri 2026-12-04 17:00"
+
+
+def test_3_bare_weekdays_in_swedish_and_chinese() -> None:
+    now = at(STOCKHOLM, "2026-11-23 09:30")
+    for phrase in ("fredag", "på fredag", "senast fredag"):
+        assert wall(resolve(phrase, now=now, calendar=STOCKHOLM).due_at) == "Fri 2026-11-27 17:00"
+    now = at(SHANGHAI, "2026-11-23 09:30")
+    for phrase in ("周五", "星期五", "礼拜五", "周五前"):
+        assert wall(resolve(phrase, now=now, calendar=SHANGHAI).due_at) == "Fri 2026-11-27 17:00"
+
+
+def test_4_this_weekday_that_has_passed_is_refused_with_a_way_forward() -> None:
+    wednesday = at(NEW_YORK, "2026-11-25 10:00")
+    with pytest.raises(DeadlineError) as refused:
+        ny("this Monday", wednesday)
+    assert "earlier this week" in str(refused.value)
+    assert "next Monday" in str(refused.value)
+
+
+def test_5_next_weekday_is_next_week_and_offers_the_nearer_day() -> None:
+    resolution = ny("next Friday")
+    assert wall(resolution.due_at) == "Fri 2026-12-04 17:00"
+    assert resolution.ambiguous
+    assert [wall(a) for a in resolution.alternatives] == ["Fri 2026-11-27 17:00"]
+
+
+def test_6_today_tomorrow_and_the_day_after() -> None:
+    assert wall(ny("EOD").due_at) == "Mon 2026-11-23 17:00"
+    assert wall(ny("tomorrow").due_at) == "Tue 2026-11-24 17:00"
+    assert wall(ny("day after tomorrow").due_at) == "Wed 2026-11-25 17:00"
+
+
+def test_6_end_of_day_after_the_close_is_in_the_past() -> None:
+    with pytest.raises(DeadlineError, match="in the past"):
+        ny("COB", at(NEW_YORK, "2026-11-23 17:30"))
+
+
+def test_7_end_of_week_stops_at_the_last_business_day_before_a_holiday() -> None:
+    july = at(NEW_YORK, "2026-07-01 10:00")  # Fri 3 Jul 2026: Independence Day observed
+    assert wall(ny("end of week", july).due_at) == "Thu 2026-07-02 17:00"
+    assert wall(ny("end of next week", july).due_at) == "Fri 2026-07-10 17:00"
+
+
+def test_8_end_of_month_and_quarter_are_business_days() -> None:
+    january = at(NEW_YORK, "2026-01-05 10:00")  # 31 Jan 2026 is a Saturday
+    assert wall(ny("end of month", january).due_at) == "Fri 2026-01-30 17:00"
+    assert wall(ny("EOQ", january).due_at) == "Tue 2026-03-31 17:00"
+
+
+def test_9_counted_days_weeks_and_hours_in_digits_or_words() -> None:
+    assert wall(ny("in two days").due_at) == "Wed 2026-11-25 17:00"
+    assert wall(ny("in 2 weeks").due_at) == "Mon 2026-12-07 17:00"
+    assert wall(ny("in 3 hours").due_at) == "Mon 2026-11-23 12:30"
+    now = at(STOCKHOLM, "2026-11-23 09:30")
+    assert wall(resolve("om två dagar", now=now, calendar=STOCKHOLM).due_at) == (
+        "Wed 2026-11-25 17:00"
+    )
+
+
+def test_10_business_days_skip_weekends_and_the_clients_holidays() -> None:
+    assert wall(ny("in 3 business days").due_at) == "Fri 2026-11-27 17:00"
+    stockholm = resolve("in 3 business days", now=at(STOCKHOLM, "2026-11-23 09:30"),
+                        calendar=STOCKHOLM)  # fmt: skip
+    assert wall(stockholm.due_at) == "Thu 2026-11-26 17:00"
+
+
+def test_11_a_month_and_day_already_past_means_next_year() -> None:
+    assert wall(ny("Nov 19").due_at) == "Fri 2027-11-19 17:00"
+
+
+def test_11_a_full_date_in_the_past_is_refused() -> None:
+    with pytest.raises(DeadlineError, match="in the past"):
+        ny("Nov 19 2026")
+
+
+def test_11_an_impossible_date_says_why() -> None:
+    with pytest.raises(DeadlineError, match="not a real date"):
+        ny("February 30")
+
+
+def test_11_a_numeric_date_reads_in_the_clients_order_and_offers_the_other() -> None:
+    resolution = ny("12/4")
+    assert wall(resolution.due_at) == "Fri 2026-12-04 17:00"
+    assert [wall(a) for a in resolution.alternatives] == ["Mon 2027-04-12 17:00"]
+
+
+def test_12_a_time_alone_is_today_while_ahead_and_tomorrow_after() -> None:
+    assert wall(ny("3pm").due_at) == "Mon 2026-11-23 15:00"
+    assert wall(ny("9am").due_at) == "Tue 2026-11-24 09:00"
+
+
+def test_12_a_bare_hour_takes_the_business_hours_reading() -> None:
+    now = at(SHANGHAI, "2026-11-23 09:30")
+    assert wall(resolve("3点", now=now, calendar=SHANGHAI).due_at) == "Mon 2026-11-23 15:00"
+    evening = resolve("周五8点", now=now, calendar=SHANGHAI)
+    assert evening.ambiguous
+    assert [wall(a) for a in evening.alternatives] == ["Fri 2026-11-27 20:00"]
+
+
+def test_12_day_and_time_far_apart_are_refused() -> None:
+    with pytest.raises(DeadlineError, match="together"):
+        ny("Friday deck for the board at 3pm")
+
+
+@pytest.mark.parametrize(
+    "phrase", ["Fryday", "fradag", "yesterday", "last Friday", "igår", "昨天", "上周五", "soon",
+               "ASAP", "later", "snart", "尽快", "February 30", "in -2 days"],
+)  # fmt: skip
+def test_13_never_guess(phrase: str) -> None:
+    with pytest.raises(DeadlineError) as refused:
+        ny(phrase)
+    message = str(refused.value)
+    assert "Try" in message
+    assert message.count("'") >= 6  # what was understood, and example phrases
+
+
+def test_13_a_typo_names_what_it_looks_like() -> None:
+    with pytest.raises(DeadlineError, match="'Fryday' is not a day or month I know"):
+        ny("report by Fryday")
+
+
+def test_13_a_typo_next_to_a_real_time_is_not_ignored() -> None:
+    with pytest.raises(DeadlineError, match="Fryday"):
+        ny("Fryday 3pm")
+
+
+def test_13_examples_come_in_the_language_of_the_promise() -> None:
+    with pytest.raises(DeadlineError, match="senast fredag"):
+        resolve("snart", now=MONDAY, calendar=STOCKHOLM)
+    with pytest.raises(DeadlineError, match="周五前"):
+        resolve("尽快", now=MONDAY, calendar=SHANGHAI)
+
+
+def test_no_deadline_words_is_an_error() -> None:
+    with pytest.raises(DeadlineError, match="no deadline"):
+        ny("Q3 report for Acme")
+
+
+def test_two_deadlines_are_an_error() -> None:
+    with pytest.raises(DeadlineError, match="more than one deadline"):
+        ny("Friday or Monday")
+
+
+# -- a day that is not a business day -----------------------------------------------------------
+
+
+def test_a_promise_landing_on_a_holiday_keeps_the_day_and_offers_both_neighbours() -> None:
+    resolution = ny("in 3 days")  # Thanksgiving
+    assert wall(resolution.due_at) == "Thu 2026-11-26 17:00"
+    assert resolution.ambiguous
+    assert [wall(a) for a in resolution.alternatives] == [
+        "Wed 2026-11-25 17:00", "Fri 2026-11-27 17:00",
+    ]  # fmt: skip
+    assert resolution.echo.endswith("Thanksgiving Day (US), not a business day")
+
+
+def test_a_promise_landing_on_a_weekend_says_so_in_the_echo() -> None:
+    friday = at(NEW_YORK, "2026-11-27 10:00")
+    resolution = ny("tomorrow", friday)
+    assert resolution.echo == (
+        "Sat 28 Nov, 17:00 (America/New_York) - Saturday, not a business day"
+    )
+    assert [wall(a) for a in resolution.alternatives] == [
+        "Fri 2026-11-27 17:00", "Mon 2026-11-30 17:00",
+    ]  # fmt: skip
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    day=st.dates(min_value=date(2026, 1, 1), max_value=date(2028, 12, 31)),
+    minutes=st.integers(min_value=0, max_value=24 * 60 - 1),
+    n=st.integers(min_value=1, max_value=30),
+)
+def test_business_day_counts_always_land_on_an_open_day_after_now(
+    day: date, minutes: int, n: int
+) -> None:
+    now = NEW_YORK.at(day, time()) + timedelta(minutes=minutes)
+    due = ny(f"in {n} business days", now).due_at
+    assert NEW_YORK.is_business_day(due.date())
+    assert NEW_YORK.business_days_between(now, due) == n
