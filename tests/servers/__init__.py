@@ -1,0 +1,1 @@
+"""Real local servers (SMTP, Slack Web API) for tests, benchmarks and the demo."""
