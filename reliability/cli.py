@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import getpass
 import json
+import logging
 import os
 import sys
 import traceback
@@ -27,6 +28,7 @@ from reliability import compose, drafting, notices
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
 from reliability.db import DatabaseError, check_schema, make_engine, upgrade
+from reliability.deadlines import DeadlineError, resolve, resolve_due
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
 from reliability.mistakes import Credit, log_mistake
@@ -44,7 +46,7 @@ from reliability.records import (
     promise_record,
 )
 
-EXPECTED_ERRORS = (UserError, ConfigError, DatabaseError, CalendarError)
+EXPECTED_ERRORS = (UserError, ConfigError, DatabaseError, CalendarError, DeadlineError)
 
 
 class _Group(TyperGroup):
@@ -58,7 +60,7 @@ class _Group(TyperGroup):
             raise typer.Exit(2) from None
 
 
-def _app(help_text: str) -> typer.Typer:
+def sub_app(help_text: str) -> typer.Typer:
     return typer.Typer(
         cls=_Group,
         help=help_text,
@@ -68,15 +70,15 @@ def _app(help_text: str) -> typer.Typer:
     )
 
 
-app = _app("Keep the promises your team makes to clients, and warn early when one slips.")
-client_app = _app("Clients: who you make promises to, in which language, calendar and channel.")
-member_app = _app("Members: the people who make and keep promises, and their managers.")
-promise_app = _app("Promises: log, list, check in, complete, cancel or renegotiate.")
+app = sub_app("Keep the promises your team makes to clients, and warn early when one slips.")
+client_app = sub_app("Clients: who you make promises to, in which language, calendar and channel.")
+member_app = sub_app("Members: the people who make and keep promises, and their managers.")
+promise_app = sub_app("Promises: log, list, check in, complete, cancel or renegotiate.")
 app.add_typer(client_app, name="client")
 app.add_typer(member_app, name="member")
-drafts_app = _app("Drafts and the outbox: review, edit, approve or cancel outgoing messages.")
-mistake_app = _app("Mistakes: own them with a fix and a prevention step.")
-templates_app = _app("Message templates: check them all, or preview one.")
+drafts_app = sub_app("Drafts and the outbox: review, edit, approve or cancel outgoing messages.")
+mistake_app = sub_app("Mistakes: own them with a fix and a prevention step.")
+templates_app = sub_app("Message templates: check them all, or preview one.")
 app.add_typer(promise_app, name="promise")
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(mistake_app, name="mistake")
@@ -105,7 +107,7 @@ class Runtime:
         return Ledger(self.engine, self.settings)
 
 
-def _runtime(ctx: typer.Context) -> Runtime:
+def runtime_of(ctx: typer.Context) -> Runtime:
     runtime = ctx.find_root().obj
     assert isinstance(runtime, Runtime)
     return runtime
@@ -124,24 +126,11 @@ def parse_moment(value: str, timezone: str, what: str) -> datetime:
     return moment
 
 
-def parse_due(value: str, now: datetime, calendar: BusinessCalendar) -> datetime:
-    """A due moment as ISO 8601; a bare date means the end of that business day."""
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            return calendar.end_of(datetime.fromisoformat(text).date())
-        return parse_moment(text, calendar.timezone, "due date")
-    except ValueError:
-        raise UserError(
-            f"due date {value!r} is not understood; e.g. 2026-11-27T17:00-05:00 or 2026-11-27"
-        ) from None
-
-
-def _emit(as_json: bool, document: Any, human: str) -> None:
+def emit(as_json: bool, document: Any, human: str) -> None:
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2) if as_json else human)
 
 
-def _table(rows: list[list[str]], headers: list[str]) -> str:
+def table(rows: list[list[str]], headers: list[str]) -> str:
     if not rows:
         return "(none)"
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
@@ -183,7 +172,7 @@ def root(
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema (safe to run again)."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     try:
         revision = upgrade(runtime.engine)
     except sa.exc.OperationalError as exc:
@@ -213,24 +202,24 @@ def client_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a client."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     client = runtime.ledger.add_client(
         name=name, email=email, contact_name=contact_name, locale=locale, timezone=timezone,
         country=country, channel=channel, slack_channel=slack_channel, auto_send=auto_send,
         confirm_promises=confirm_promises, now=runtime.now, actor=runtime.actor,
     )
-    _emit(as_json, client_record(client),
+    emit(as_json, client_record(client),
           f"client #{client.id} {client.name} ({client.locale}, {client.timezone}) added")
 
 
 @client_app.command("list")
 def client_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List clients."""
-    clients = _runtime(ctx).ledger.clients()
+    clients = runtime_of(ctx).ledger.clients()
     rows = [[str(c.id), c.name, c.email, c.locale, c.timezone, c.country or "-", c.channel]
             for c in clients]
-    _emit(as_json, [client_record(c) for c in clients],
-          _table(rows, ["id", "name", "email", "locale", "timezone", "country", "channel"]))
+    emit(as_json, [client_record(c) for c in clients],
+          table(rows, ["id", "name", "email", "locale", "timezone", "country", "channel"]))
 
 
 # -- members ----------------------------------------------------------------------------
@@ -249,23 +238,23 @@ def member_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a team member."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     member = runtime.ledger.add_member(
         email=email, name=name, manager_email=manager, timezone=timezone, country=country,
         slack_user_id=slack_user, role=role, now=runtime.now, actor=runtime.actor,
     )
-    _emit(as_json, member_record(member), f"member #{member.id} {member.name} <{member.email}>"
+    emit(as_json, member_record(member), f"member #{member.id} {member.name} <{member.email}>"
           " added")
 
 
 @member_app.command("list")
 def member_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List team members."""
-    members = _runtime(ctx).ledger.members()
+    members = runtime_of(ctx).ledger.members()
     rows = [[str(m.id), m.email, m.name, m.role, boss.email if boss else "-", m.timezone]
             for m, boss in members]
-    _emit(as_json, [member_record(m, boss) for m, boss in members],
-          _table(rows, ["id", "email", "name", "role", "manager", "timezone"]))
+    emit(as_json, [member_record(m, boss) for m, boss in members],
+          table(rows, ["id", "email", "name", "role", "manager", "timezone"]))
 
 
 # -- promises ---------------------------------------------------------------------------
@@ -278,28 +267,48 @@ def _promise_line(view: PromiseView) -> str:
 
 
 def _promise_out(view: PromiseView, as_json: bool) -> None:
-    _emit(as_json, promise_record(view.promise, view.client, view.owner), _promise_line(view))
+    emit(as_json, promise_record(view.promise, view.client, view.owner), _promise_line(view))
 
 
 @promise_app.command("add")
 def promise_add(
     ctx: typer.Context,
-    text: Annotated[str, typer.Argument(help="What was promised.")],
-    client: Annotated[str, typer.Option(help="Client name.")],
-    owner: Annotated[str, typer.Option(help="Owner's email.")],
-    due: Annotated[str, typer.Option(help="When: ISO 8601, e.g. 2026-11-27T17:00-05:00.")],
+    text: Annotated[str, typer.Argument(
+        help='What was promised, by when: "Q3 report for Acme by Friday".')],
+    client: Annotated[str | None, typer.Option(
+        help="Client name (else recognised in the text).")] = None,
+    owner: Annotated[str, typer.Option(help="Owner's email.")] = "",
+    due: Annotated[str | None, typer.Option(
+        help="When, if the text does not say: a phrase or ISO 8601.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Log a promise made to a client."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     ledger = runtime.ledger
+    if not owner:
+        raise UserError("say who owns the promise: --owner EMAIL")
     with ledger.session() as session:
-        calendar = ledger.calendar_for(ledger.find_client(session, client))
-    view = ledger.add_promise(
-        title=text, client_name=client, owner_email=owner,
-        due_at=parse_due(due, runtime.now, calendar), now=runtime.now, actor=runtime.actor,
-        raw_text=text,
-    )
+        names = [ledger.find_client(session, client).name] if client else [
+            c.name for c in ledger.clients()]
+        calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
+        if due is not None:
+            title, due_at = text, resolve_due(due, now=runtime.now, calendar=calendar)
+            client_name = client
+        else:
+            found = resolve(text, now=runtime.now, calendar=calendar, client_names=names)
+            client_name = client or found.client
+            if client_name is None:
+                raise UserError(
+                    "which client is it for? name a known client in the text or use --client"
+                    + (f" ({found.client_hint!r} is not a client yet)"
+                       if found.client_hint else ""))
+            if client is None:
+                calendar = ledger.calendar_for(ledger.find_client(session, client_name))
+                found = resolve(text, now=runtime.now, calendar=calendar, client_names=names)
+            title, due_at = found.title, found.due_at
+    view = ledger.add_promise(title=title, client_name=client_name, owner_email=owner,
+                              due_at=due_at, now=runtime.now, actor=runtime.actor,
+                              raw_text=text)
     _promise_out(view, as_json)
 
 
@@ -312,17 +321,17 @@ def promise_list(
     as_json: JsonOption = False,
 ) -> None:
     """List promises, soonest due first."""
-    views = _runtime(ctx).ledger.promises(status=status, client_name=client, owner_email=owner)
+    views = runtime_of(ctx).ledger.promises(status=status, client_name=client, owner_email=owner)
     records = [promise_record(v.promise, v.client, v.owner) for v in views]
     rows = [[str(r["id"]), r["title"], r["client"], r["owner"], r["due_at"], r["status"]]
             for r in records]
-    _emit(as_json, records, _table(rows, ["id", "title", "client", "owner", "due", "status"]))
+    emit(as_json, records, table(rows, ["id", "title", "client", "owner", "due", "status"]))
 
 
 @promise_app.command("show")
 def promise_show(ctx: typer.Context, promise_id: int, as_json: JsonOption = False) -> None:
     """One promise with its check-ins, date changes and timeline of events."""
-    history = _runtime(ctx).ledger.history(promise_id)
+    history = runtime_of(ctx).ledger.history(promise_id)
     view = history.view
     tz = view.client.timezone
     document = {
@@ -336,13 +345,13 @@ def promise_show(ctx: typer.Context, promise_id: int, as_json: JsonOption = Fals
         + ", ".join(f"{k}={v}" for k, v in e.payload.items() if v is not None)
         for e in history.events
     )
-    _emit(as_json, document, f"{_promise_line(view)}\ntimeline:\n{timeline}")
+    emit(as_json, document, f"{_promise_line(view)}\ntimeline:\n{timeline}")
 
 
 @promise_app.command("done")
 def promise_done(ctx: typer.Context, promise_id: int, as_json: JsonOption = False) -> None:
     """Mark a promise as delivered."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     _promise_out(runtime.ledger.complete(promise_id, now=runtime.now, actor=runtime.actor),
                  as_json)
 
@@ -355,7 +364,7 @@ def promise_cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a promise, with the reason."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     view = runtime.ledger.cancel(promise_id, reason=reason, now=runtime.now, actor=runtime.actor)
     _promise_out(view, as_json)
 
@@ -370,10 +379,10 @@ def promise_checkin(
     as_json: JsonOption = False,
 ) -> None:
     """Record the owner's check-in on a promise."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     checkin = runtime.ledger.check_in(promise_id, status=status, progress=progress, note=note,
                                       now=runtime.now, actor=runtime.actor)
-    _emit(as_json, checkin_record(checkin),
+    emit(as_json, checkin_record(checkin),
           f"check-in on #{promise_id}: {checkin.status}"
           + (f", {checkin.progress}% done" if checkin.progress is not None else ""))
 
@@ -388,13 +397,14 @@ def promise_move(
     as_json: JsonOption = False,
 ) -> None:
     """Renegotiate a due date (the original date is kept)."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     ledger = runtime.ledger
     with ledger.session() as session:
-        calendar = ledger.calendar_for(ledger.view(session, ledger.find_promise(session,
-                                                                                promise_id)).client)
-    view = ledger.move(promise_id, due_at=parse_due(due, runtime.now, calendar), reason=reason,
-                       client_told=client_told, now=runtime.now, actor=runtime.actor)
+        promise = ledger.find_promise(session, promise_id)
+        calendar = ledger.calendar_for(ledger.view(session, promise).client)
+    due_at = resolve_due(due, now=runtime.now, calendar=calendar)
+    view = ledger.move(promise_id, due_at=due_at, reason=reason, client_told=client_told,
+                       now=runtime.now, actor=runtime.actor)
     _promise_out(view, as_json)
 
 
@@ -402,11 +412,31 @@ def promise_move(
 
 
 @app.command()
+def when(
+    ctx: typer.Context,
+    phrase: Annotated[str, typer.Argument(help='"by Friday", "EOM", "senast fredag", "周五前"')],
+    timezone: Annotated[str | None, typer.Option(help="IANA zone (default: config).")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO country for holidays.")] = None,
+    locale: Annotated[str | None, typer.Option(help="en | zh | sv (default: detect).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show how a deadline phrase resolves, in a calendar."""
+    runtime = runtime_of(ctx)
+    calendar = runtime.settings.calendar.calendar(timezone, country)
+    found = resolve(phrase, now=runtime.now, calendar=calendar, locale=locale)
+    document = found.to_json()
+    document.pop("client", None)
+    human = found.echo + (f"  (or: {', '.join(a.isoformat() for a in found.alternatives)})"
+                          if found.ambiguous else "")
+    emit(as_json, document, human)
+
+
+@app.command()
 def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Assess every promise due a look now (one scheduler tick), and queue what follows."""
     from reliability.scan import Scanner
 
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     report = Scanner(runtime.ledger).tick(runtime.now)
     lines = [f"assessed {report.assessed} promise(s)"]
     lines += [f"  #{c['promise_id']}: {c['from']} -> {c['to']} (p_late {c['p_late']:.0%})"
@@ -414,7 +444,7 @@ def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
               for c in report.changes]
     lines += [f"  {a['kind']} #{a['notice_id']} for promise #{a['promise_id']}"
               for a in report.actions]
-    _emit(as_json, report.to_json(), "\n".join(lines))
+    emit(as_json, report.to_json(), "\n".join(lines))
 
 
 # -- drafts -----------------------------------------------------------------------------
@@ -430,7 +460,7 @@ def _notice_out(runtime: Runtime, notice_id: int, as_json: bool) -> None:
              + (f"note for the approver: {notice.approver_note}\n" if notice.approver_note
                 else "")
              + f"subject: {notice.subject}\n\n{notice.text}")
-    _emit(as_json, record, human)
+    emit(as_json, record, human)
 
 
 @drafts_app.command("list")
@@ -440,21 +470,21 @@ def drafts_list(
     as_json: JsonOption = False,
 ) -> None:
     """Outgoing messages, newest first."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     with runtime.ledger.session() as session:
         rows = notices.listing(session, status=status)
     records = [notice_record(n, c.name if c else None, c.timezone if c else None)
                for n, c in rows]
-    table = [[str(r["id"]), r["kind"], str(r["promise_id"] or "-"), r["client"] or "-",
+    rows = [[str(r["id"]), r["kind"], str(r["promise_id"] or "-"), r["client"] or "-",
               r["locale"], r["status"], r["subject"][:60]] for r in records]
-    _emit(as_json, records, _table(table, ["id", "kind", "promise", "client", "locale",
+    emit(as_json, records, table(rows, ["id", "kind", "promise", "client", "locale",
                                            "status", "subject"]))
 
 
 @drafts_app.command("show")
 def drafts_show(ctx: typer.Context, notice_id: int, as_json: JsonOption = False) -> None:
     """One message in full."""
-    _notice_out(_runtime(ctx), notice_id, as_json)
+    _notice_out(runtime_of(ctx), notice_id, as_json)
 
 
 @drafts_app.command("edit")
@@ -466,7 +496,7 @@ def drafts_edit(
     as_json: JsonOption = False,
 ) -> None:
     """Edit a draft before approval; the earlier wording is kept in its history."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     if text_file is None and due is None:
         raise UserError("nothing to change: give --text-file FILE and/or --due WHEN")
     try:
@@ -477,7 +507,8 @@ def drafts_edit(
     with ledger.transaction() as session:
         notice = notices.get(session, notice_id)
         client = session.get(Client, notice.client_id) if notice.client_id else None
-        proposed = parse_due(due, runtime.now, ledger.calendar_for(client)) if due else None
+        calendar = ledger.calendar_for(client)
+        proposed = resolve_due(due, now=runtime.now, calendar=calendar) if due else None
         notices.edit(session, ledger.settings, notice_id, text=text, proposed_due_at=proposed,
                      now=runtime.now, actor=runtime.actor)
     _notice_out(runtime, notice_id, as_json)
@@ -486,7 +517,7 @@ def drafts_edit(
 @drafts_app.command("approve")
 def drafts_approve(ctx: typer.Context, notice_id: int, as_json: JsonOption = False) -> None:
     """Approve a draft: it joins the outbox and is sent."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     with runtime.ledger.transaction() as session:
         notices.approve(session, notice_id, now=runtime.now, actor=runtime.actor)
     _notice_out(runtime, notice_id, as_json)
@@ -500,7 +531,7 @@ def drafts_cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Call off a message that has not been sent."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     with runtime.ledger.transaction() as session:
         notices.cancel(session, notice_id, reason=reason, now=runtime.now, actor=runtime.actor)
     _notice_out(runtime, notice_id, as_json)
@@ -528,7 +559,7 @@ def mistake_add(
     as_json: JsonOption = False,
 ) -> None:
     """Log a mistake: drafts the remediation message and a prevention commitment."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     ledger = runtime.ledger
     with ledger.session() as session:
         calendar = ledger.calendar_for(ledger.find_client(session, client))
@@ -541,7 +572,7 @@ def mistake_add(
         promise_id=promise, category=category, severity=severity,
         credit=Credit.parse(*credit) if credit else None,
         fixed=fix_due is None,
-        fix_due_at=parse_due(fix_due, runtime.now, calendar) if fix_due else None,
+        fix_due_at=resolve_due(fix_due, now=runtime.now, calendar=calendar) if fix_due else None,
         now=runtime.now, actor=runtime.actor,
     )
     record = {
@@ -555,7 +586,7 @@ def mistake_add(
     if logged.repeat_count:
         lines.append(f"REPEAT: {logged.repeat_count + 1} in category '{category}'; "
                      "the manager has been told")
-    _emit(as_json, record, "\n".join(lines))
+    emit(as_json, record, "\n".join(lines))
 
 
 def _member(ledger: Ledger, email: str) -> Member:
@@ -566,11 +597,11 @@ def _member(ledger: Ledger, email: str) -> Member:
 @mistake_app.command("list")
 def mistake_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Mistakes, newest first, repeats marked."""
-    rows = list_mistakes(_runtime(ctx).ledger)
+    rows = list_mistakes(runtime_of(ctx).ledger)
     records = [mistake_record(m, c, o) for m, c, o in rows]
-    table = [[str(r["id"]), r["client"], r["category"], "yes" if r["repeat"] else "",
+    rows = [[str(r["id"]), r["client"], r["category"], "yes" if r["repeat"] else "",
               r["summary"][:50], r["created_at"][:10]] for r in records]
-    _emit(as_json, records, _table(table, ["id", "client", "category", "repeat", "summary",
+    emit(as_json, records, table(rows, ["id", "client", "category", "repeat", "summary",
                                            "date"]))
 
 
@@ -580,7 +611,7 @@ def mistake_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @templates_app.command("check")
 def templates_check(ctx: typer.Context) -> None:
     """Render every template in every locale against sample data; list any error."""
-    overrides = _runtime(ctx).settings.templates.dir
+    overrides = runtime_of(ctx).settings.templates.dir
     problems = drafting.check(overrides)
     for problem in problems:
         typer.echo(str(problem), err=True)
@@ -601,7 +632,7 @@ def templates_preview(
     part: Annotated[str, typer.Option(help="text | html | blocks")] = "text",
 ) -> None:
     """Print one rendering."""
-    runtime = _runtime(ctx)
+    runtime = runtime_of(ctx)
     if kind not in drafting.KINDS:
         raise UserError(f"unknown kind {kind!r}: use one of {', '.join(drafting.KINDS)}")
     if locale not in drafting.LOCALES:
@@ -631,6 +662,46 @@ def templates_preview(
     typer.echo(f"Subject: {message.subject}\n\n{body}")
 
 
+@app.command()
+def deliver(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One round (one batch), then stop.")]
+    = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Send what the outbox holds (approved and team messages), then stop."""
+    from reliability.outbox import DeliveryReport, Outbox
+
+    runtime = runtime_of(ctx)
+    outbox = Outbox(runtime.ledger)
+    total = DeliveryReport()
+    while True:
+        report = outbox.deliver(runtime.now)
+        total.claimed += report.claimed
+        total.sent += report.sent
+        total.retrying += report.retrying
+        total.dead += report.dead
+        if once or report.claimed == 0:
+            break
+    emit(as_json, total.to_json(),
+          f"sent {len(total.sent)}, retrying {len(total.retrying)}, dead {len(total.dead)}")
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Run the scheduler headless: scan every minute, digests, and the delivery loop."""
+    from reliability.scheduler import build
+
+    runtime = runtime_of(ctx)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    scheduler = build(runtime.ledger, background=False)
+    typer.echo("worker running: scan, digests and delivery (Ctrl-C to stop)", err=True)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        typer.echo("worker stopped", err=True)
+
+
 # -- export -----------------------------------------------------------------------------
 
 
@@ -645,7 +716,7 @@ def export(
         raise UserError(f"unknown export format {format!r}: use json or csv")
     if format == "csv" and out is None:
         raise UserError("CSV export writes one file per table: give a folder with --out DIR")
-    tables = _runtime(ctx).ledger.export()
+    tables = runtime_of(ctx).ledger.export()
     if out is None:
         typer.echo(json.dumps(tables, ensure_ascii=False, indent=2))
         return
@@ -679,3 +750,7 @@ def main() -> None:
                 err=True,
             )
         sys.exit(1)
+
+
+# Feature command groups register themselves on `app` when imported.
+from reliability.commands import digests, reports, slack  # noqa: E402,F401

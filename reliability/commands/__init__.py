@@ -1,0 +1,1 @@
+"""Command groups that live beside their feature; `reliability.cli` registers them all."""

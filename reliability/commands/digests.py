@@ -1,0 +1,3 @@
+"""CLI commands: digests."""
+
+from reliability.cli import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""CLI commands: reports."""
+
+from reliability.cli import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""CLI commands: slack."""
+
+from reliability.cli import app  # noqa: F401

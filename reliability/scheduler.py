@@ -1,0 +1,99 @@
+"""Wires the periodic work to the service functions: scan, deliver, digests.
+
+APScheduler 3.11 runs each job at most once at a time (`max_instances=1`) and folds runs
+missed during downtime into one (`coalesce=True`): after an outage the scan catches up
+in a single tick, because every promise's `next_check_at` already says what is overdue.
+Several worker processes may run side by side: claims and idempotency keys make that safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from reliability import telemetry
+from reliability.ledger import Ledger
+from reliability.outbox import Outbox
+from reliability.scan import Scanner
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Jobs:
+    """The three periodic jobs, each a thin call into the service layer."""
+
+    def __init__(self, ledger: Ledger, clock: Clock = _utc_now) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.scanner = Scanner(ledger)
+        self.outbox = Outbox(ledger)
+
+    def scan(self) -> None:
+        started = time.perf_counter()
+        report = self.scanner.tick(self.clock())
+        telemetry.SCAN_TICK_SECONDS.observe(time.perf_counter() - started)
+        telemetry.SCAN_ASSESSED.inc(report.assessed)
+        if report.changes or report.actions:
+            log.info("scan: %d assessed, %d changed, %d actions", report.assessed,
+                     len(report.changes), len(report.actions))
+
+    def deliver(self) -> None:
+        while True:
+            started = time.perf_counter()
+            report = self.outbox.deliver(self.clock())
+            telemetry.DELIVERY_ROUND_SECONDS.observe(time.perf_counter() - started)
+            for outcome, ids in (("sent", report.sent), ("retry", report.retrying),
+                                 ("dead", report.dead)):
+                telemetry.DELIVERY_ATTEMPTS.labels(outcome).inc(len(ids))
+            if report.claimed < self.ledger.settings.delivery.batch_size:
+                return
+
+    def digests(self) -> None:
+        from reliability.digest import queue_due_digests
+
+        queue_due_digests(self.ledger, now=self.clock())
+
+
+def build(ledger: Ledger, *, background: bool, clock: Clock = _utc_now) -> BaseScheduler:
+    jobs = Jobs(ledger, clock)
+    scheduler: BaseScheduler = (BackgroundScheduler if background else BlockingScheduler)(
+        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
+                                    "misfire_grace_time": None})
+    every = ledger.settings.scheduler
+    start = clock()
+    for job, seconds in ((jobs.scan, every.scan_interval_seconds),
+                         (jobs.digests, 60),
+                         (jobs.deliver, every.deliver_interval_seconds)):
+        scheduler.add_job(_logged(job), IntervalTrigger(seconds=seconds, timezone=UTC),
+                          id=job.__name__, name=job.__name__, next_run_time=start)
+    return scheduler
+
+
+def _logged(job: Callable[[], None]) -> Callable[[], None]:
+    """A failing tick is logged and retried on the next interval; it never stops the others."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("%s failed; it runs again at the next interval", job.__name__)
+
+    run.__name__ = job.__name__
+    return run
+
+
+def describe(scheduler: BaseScheduler) -> list[dict[str, Any]]:
+    return [{"id": job.id, "next_run_time": job.next_run_time} for job in scheduler.get_jobs()]

@@ -1,0 +1,5 @@
+"""The Slack app (being built: see issue 7)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""The web side: dashboard pages, the JSON API and the Slack request URL, in one ASGI app."""
