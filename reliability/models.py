@@ -109,6 +109,10 @@ class Member(SQLModel, table=True):
     role: str = Field(default=Role.member, max_length=16)
     digest_channel: str = Field(default=DeliveryChannel.email, max_length=16)
     created_at: datetime = required_utc_field()
+    # Sign-in: only a hash of the member's personal token is kept. The calendar feed's
+    # token is a separate, revocable secret because it ends up in calendar apps' URLs.
+    token_hash: str | None = Field(default=None, max_length=128, unique=True, index=True)
+    calendar_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
 
 
 class Promise(SQLModel, table=True):
@@ -306,3 +310,16 @@ class Mistake(SQLModel, table=True):
     repeat_of_id: int | None = Field(default=None, foreign_key="mistake.id")
     prevention_promise_id: int | None = Field(default=None, foreign_key="promise.id")
     created_at: datetime = required_utc_field(index=True)
+
+
+class Rating(SQLModel, table=True):
+    """A client's own view of us, 1 to 5, and what would make it a 5."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    at: datetime = required_utc_field()
+    overall: int = Field(ge=1, le=5)
+    would_continue: int | None = Field(default=None, ge=1, le=5)
+    would_recommend: int | None = Field(default=None, ge=1, le=5)
+    to_make_it_5: str | None = None
+    recorded_by: str = Field(max_length=200)

@@ -1,0 +1,59 @@
+"""Storage: migrations build exactly the schema the models describe, on both backends."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from reliability.db import _alembic_config, head_revision, make_engine, upgrade
+from reliability.models import Client
+
+
+def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_upgrading_twice_changes_nothing(engine: Engine) -> None:
+    assert upgrade(engine) == head_revision()
+    assert upgrade(engine) == head_revision()
+
+
+def test_moments_are_stored_in_utc_and_read_back_aware(engine: Engine) -> None:
+    stockholm_noon = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=1)))
+    with Session(engine) as session:
+        client = Client(name="Nord", name_key="nord", email="a@nord.example",
+                        timezone="Europe/Stockholm", created_at=stockholm_noon)
+        session.add(client)
+        session.commit()
+        client_id = client.id
+    with Session(engine) as session:
+        stored = session.get(Client, client_id)
+        assert stored is not None
+        assert stored.created_at.tzinfo is not None
+        assert stored.created_at == stockholm_noon
+        assert stored.created_at.utcoffset() == timedelta(0)
+
+
+def test_a_naive_datetime_is_refused_before_it_reaches_the_database(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(Client(name="Naive", name_key="naive", email="n@x.example", timezone="UTC",
+                           created_at=datetime(2026, 11, 23, 12, 0)))
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            session.commit()
+
+
+def test_every_migration_can_be_undone_and_redone(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'roundtrip.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "base")
+    with engine.connect() as connection:
+        assert sa.inspect(connection).get_table_names() == ["alembic_version"]
+    assert upgrade(engine) == head_revision()
