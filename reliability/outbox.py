@@ -149,9 +149,10 @@ class Outbox:
             return
         channel = EmailChannel(self.settings.smtp, self.tls_context,
                                concurrency=self.settings.delivery.concurrency)
-        results = await channel.send_batch([c.message for c in claims])
-        for claim, result in zip(claims, results, strict=True):
-            self._record(claim, result, now, report)
+        await channel.send_batch(
+            [c.message for c in claims],
+            on_result=lambda index, result: self._record(claims[index], result, now, report),
+        )
 
     async def _send_slack(self, claims: Sequence[_Claim], now: datetime,
                           report: DeliveryReport) -> None:

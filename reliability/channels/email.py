@@ -11,7 +11,7 @@ import hashlib
 import re
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from email import policy
 from email.errors import MessageError
@@ -95,6 +95,13 @@ def build_email(message: OutgoingMessage, settings: SmtpSettings, now: datetime)
     return email
 
 
+ResultHook = Callable[[int, SendResult | DeliveryError], None]
+
+
+def _ignore(index: int, result: SendResult | DeliveryError) -> None:
+    """The default result hook: the caller reads the returned list instead."""
+
+
 class _Unreachable(Exception):
     """No SMTP session could be opened; the worker stops taking messages."""
 
@@ -135,19 +142,26 @@ class EmailChannel:
         return result
 
     async def send_batch(
-        self, messages: Sequence[OutgoingMessage]
+        self, messages: Sequence[OutgoingMessage], on_result: ResultHook | None = None
     ) -> list[SendResult | DeliveryError]:
-        """One result per message, in order; a failure of one message never stops the others."""
+        """One result per message, in order; a failure of one message never stops the others.
+
+        on_result(index, result) is called as each message's outcome is known, so the
+        caller can record a send before the next one starts."""
         results: list[SendResult | DeliveryError | None] = [None] * len(messages)
+        hook = on_result or _ignore
         jobs = iter(enumerate(messages))
         workers = min(self.concurrency, len(messages))
-        outcomes = await asyncio.gather(*(self._work(jobs, results) for _ in range(workers)))
+        outcomes = await asyncio.gather(
+            *(self._work(jobs, results, hook) for _ in range(workers))
+        )
         unreachable = next((error for error in outcomes if error is not None), None)
         delivered: list[SendResult | DeliveryError] = []
-        for result in results:
+        for index, result in enumerate(results):
             if result is None:  # every worker stopped at an unreachable server before this one
                 assert unreachable is not None
                 result = unreachable
+                hook(index, result)
             delivered.append(result)
         return delivered
 
@@ -155,6 +169,7 @@ class EmailChannel:
         self,
         jobs: Iterator[tuple[int, OutgoingMessage]],
         results: list[SendResult | DeliveryError | None],
+        hook: ResultHook,
     ) -> DeliveryError | None:
         """Deliver messages over one connection until none are left or the server is unreachable."""
         smtp: SMTP | None = None
@@ -164,7 +179,9 @@ class EmailChannel:
                     smtp, results[index] = await self._deliver(smtp, message)
                 except _Unreachable as exc:
                     results[index] = exc.error
+                    hook(index, exc.error)
                     return exc.error
+                hook(index, results[index])  # type: ignore[arg-type]
             return None
         finally:
             if smtp is not None:

@@ -12,7 +12,7 @@ import email.policy
 import socket
 import ssl
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -47,6 +47,9 @@ class SmtpServer:
     messages_per_connection: int | None = None
     count_only: bool = False
     received: int = 0
+    # Called with the running count after each accepted message (fault tests kill a worker
+    # when the server has seen a chosen number of messages).
+    on_message: Callable[[int], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client_tls_context(self) -> ssl.SSLContext | None:
@@ -75,13 +78,15 @@ class SmtpServer:
     def _record(self, envelope: Envelope) -> None:
         with self._lock:
             self.received += 1
-            if self.count_only:
-                return
-            content = envelope.original_content or b""
-            parsed = email.message_from_bytes(content, policy=email.policy.default)
-            assert isinstance(parsed, EmailMessage)
-            self.messages.append(parsed)
-            self.recipients.append(list(envelope.rcpt_tos))
+            if not self.count_only:
+                content = envelope.original_content or b""
+                parsed = email.message_from_bytes(content, policy=email.policy.default)
+                assert isinstance(parsed, EmailMessage)
+                self.messages.append(parsed)
+                self.recipients.append(list(envelope.rcpt_tos))
+            count = self.received
+        if self.on_message is not None:
+            self.on_message(count)
 
     def _count_connection(self) -> None:
         with self._lock:
