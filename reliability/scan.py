@@ -140,11 +140,17 @@ class Scanner:
             told[notice.promise_id] = notice.sent_at
 
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-        for promise_id, owner_id, due_at in session.exec(
-            select(Promise.id, Promise.owner_id, Promise.due_at)
-            .where(col(Promise.owner_id).in_(owner_ids), Promise.status == PromiseStatus.open,
-                   col(Promise.internal).is_(False))).all():
-            open_due[owner_id].append((promise_id, due_at))
+        window_ends: dict[int, datetime] = {}
+        for promise in claimed:
+            # Load counts promises due by the end of this one's due day: look no further.
+            ends = promise.due_at + timedelta(days=1)
+            window_ends[promise.owner_id] = max(window_ends.get(promise.owner_id, ends), ends)
+        for owner_id, until in window_ends.items():
+            for promise_id, due_at in session.exec(
+                select(Promise.id, Promise.due_at)
+                .where(Promise.owner_id == owner_id, Promise.status == PromiseStatus.open,
+                       col(Promise.due_at) <= until, col(Promise.internal).is_(False))).all():
+                open_due[owner_id].append((promise_id or 0, due_at))
 
         return _Batch(
             rows=[(p, clients[p.client_id], members[p.owner_id]) for p in claimed],
@@ -159,22 +165,16 @@ class Scanner:
     @staticmethod
     def _histories(session: Session, owner_ids: set[int]) -> dict[int, list[PastPromise]]:
         """Each owner's latest finished promises, measured against the date first promised."""
-        ranked = (
-            select(
-                Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at,
-                func.row_number().over(partition_by=Promise.owner_id,
-                                       order_by=col(Promise.done_at).desc()).label("rank"),
-            )
-            .where(col(Promise.owner_id).in_(owner_ids), Promise.status == PromiseStatus.done)
-            .subquery()
-        )
-        history: dict[int, list[PastPromise]] = defaultdict(list)
-        for owner_id, made_at, due_at, done_at in session.exec(
-            select(ranked.c.owner_id, ranked.c.made_at, ranked.c.original_due_at,
-                   ranked.c.done_at).where(ranked.c.rank <= HISTORY_PER_OWNER)
-        ).all():
-            history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made_at,
-                                                 due_at=due_at, done_at=done_at))
+        history: dict[int, list[PastPromise]] = {}
+        for owner_id in owner_ids:
+            rows = session.exec(
+                select(Promise.made_at, Promise.original_due_at, Promise.done_at)
+                .where(Promise.owner_id == owner_id, Promise.status == PromiseStatus.done)
+                .order_by(col(Promise.done_at).desc())
+                .limit(HISTORY_PER_OWNER)
+            ).all()
+            history[owner_id] = [PastPromise(owner=str(owner_id), made_at=made, due_at=due,
+                                             done_at=done) for made, due, done in rows]
         return history
 
     def _team_history(self, session: Session) -> list[PastPromise]:

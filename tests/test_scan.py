@@ -1,5 +1,10 @@
 """Early warning end to end: check-ins asked, risk raised on Wednesday, one draft per slip."""
 
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -174,3 +179,28 @@ def test_after_downtime_missed_ticks_are_caught_up_once(agency: Ledger) -> None:
     with Session(agency.engine) as session:
         promise = session.exec(select(Promise).where(Promise.title == "Q3 report")).one()
     assert promise.next_check_at is not None and promise.next_check_at > WEDNESDAY_9
+
+
+def test_two_scanning_workers_on_postgresql_assess_each_promise_once(
+    agency: Ledger, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the race needs a server that allows concurrent writers")
+    past_promises(agency, late=4, on_time=1)
+    promise_ids = [q3_report(agency) for _ in range(300)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELIABILITY_")}
+    env.update({"RELIABILITY_DATABASE__URL": database_url,
+                "RELIABILITY_AS_OF": WEDNESDAY_9.isoformat(),
+                "RELIABILITY_SCHEDULER__SCAN_BATCH_SIZE": "20"})
+    workers = [subprocess.Popen([sys.executable, "-m", "reliability", "scan", "--json"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(2)]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    reports = [json.loads(out) for out, _ in outputs]
+    assert sum(report["assessed"] for report in reports) == 300
+    drafts = notices_of(agency, "delay_notice")
+    assert sorted(d.promise_id for d in drafts) == promise_ids
+    with Session(agency.engine) as session:
+        per_promise = Counter(a.promise_id for a in session.exec(select(Assessment)).all())
+    assert set(per_promise.values()) == {1}
