@@ -287,9 +287,14 @@ def _date_text(ctx: Context, moment: date) -> str:
     now = ctx.get("now")
     this_year = _local(ctx, now).year if isinstance(now, datetime) else day.year
     patterns = _DATE_PATTERNS if day.year == this_year else _DATE_WITH_YEAR_PATTERNS
-    return format_datetime(
-        datetime.combine(day, datetime.min.time()), patterns[_locale(ctx)], locale=_locale(ctx)
-    )
+    return _babel(datetime.combine(day, datetime.min.time()), patterns[_locale(ctx)],
+                  _locale(ctx))
+
+
+@functools.lru_cache(maxsize=4096)
+def _babel(moment: datetime, pattern: str, locale: str) -> str:
+    """Babel's formatting, remembered: a scan renders the same few due dates many times."""
+    return format_datetime(moment, pattern, locale=locale)
 
 
 @pass_context
@@ -309,8 +314,8 @@ def _datetime_filter(ctx: Context, moment: datetime | None) -> str:
     locale = _locale(ctx)
     return _DATETIME_JOINS[locale].format(
         date=_date_text(ctx, local),
-        time=format_datetime(local, _TIME_PATTERNS[locale], locale=locale),
-        zone=format_datetime(local, "zzzz", locale=locale),
+        time=_babel(local, _TIME_PATTERNS[locale], locale),
+        zone=_babel(local, "zzzz", locale),
     )
 
 

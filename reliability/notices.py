@@ -9,6 +9,7 @@ situation never yields two messages, whichever worker notices it first.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,69 +63,104 @@ def key_moment(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def create(
-    session: Session,
-    settings: Settings,
-    *,
-    kind: str,
-    key: str,
-    recipient: Recipient,
-    context: dict[str, Any],
-    now: datetime,
-    created_by: str,
-    promise_id: int | None = None,
-    mistake_id: int | None = None,
-    client: Client | None = None,
-    member_id: int | None = None,
-    reply_to: str | None = None,
-    proposed_due_at: datetime | None = None,
-    inputs: dict[str, Any] | None = None,
-    escalate_at: datetime | None = None,
-    approver_note: str | None = None,
-) -> Notice | None:
-    """Render and store a message; None when one already exists for this key."""
-    if session.exec(select(Notice.id).where(Notice.idempotency_key == key)).first():
-        return None
-    message = drafting.render(kind, recipient.locale, context, overrides=settings.templates.dir)
-    to_client = kind in CLIENT_KINDS
-    auto = not to_client or (client is not None and client.auto_send)
-    notice = Notice(
-        kind=kind,
-        idempotency_key=key,
-        promise_id=promise_id,
-        mistake_id=mistake_id,
-        client_id=client.id if client is not None else None,
-        member_id=member_id,
-        channel=recipient.channel,
-        recipient=recipient.address,
-        recipient_name=recipient.name,
-        reply_to=reply_to,
-        locale=recipient.locale,
+@dataclass(frozen=True)
+class Draft:
+    """A message to make, before it is rendered: what, to whom, about what, made by whom."""
+
+    kind: str
+    key: str
+    recipient: Recipient
+    context: dict[str, Any]
+    created_by: str
+    promise_id: int | None = None
+    mistake_id: int | None = None
+    client: Client | None = None
+    member_id: int | None = None
+    reply_to: str | None = None
+    proposed_due_at: datetime | None = None
+    inputs: dict[str, Any] | None = None
+    escalate_at: datetime | None = None
+    approver_note: str | None = None
+
+
+def build(settings: Settings, draft: Draft, now: datetime) -> Notice:
+    """Render a draft into an unsaved Notice, approved at once where the policy allows."""
+    message = drafting.render(draft.kind, draft.recipient.locale, draft.context,
+                              overrides=settings.templates.dir)
+    to_client = draft.kind in CLIENT_KINDS
+    auto = not to_client or (draft.client is not None and draft.client.auto_send)
+    return Notice(
+        kind=draft.kind,
+        idempotency_key=draft.key,
+        promise_id=draft.promise_id,
+        mistake_id=draft.mistake_id,
+        client_id=draft.client.id if draft.client is not None else None,
+        member_id=draft.member_id,
+        channel=draft.recipient.channel,
+        recipient=draft.recipient.address,
+        recipient_name=draft.recipient.name,
+        reply_to=draft.reply_to,
+        locale=draft.recipient.locale,
         subject=message.subject,
         text=message.text,
         html=message.html,
         blocks=message.blocks,
-        context=inputs or {},
-        approver_note=approver_note,
-        proposed_due_at=proposed_due_at,
+        context=draft.inputs or {},
+        approver_note=draft.approver_note,
+        proposed_due_at=draft.proposed_due_at,
         status=NoticeStatus.queued if auto else NoticeStatus.draft,
-        created_by=created_by,
+        created_by=draft.created_by,
         created_at=now,
         approved_by="policy:auto_send" if auto and to_client else None,
         approved_at=now if auto else None,
         next_attempt_at=now if auto else None,
-        escalate_at=None if auto else escalate_at,
+        escalate_at=None if auto else draft.escalate_at,
     )
+
+
+def create(session: Session, settings: Settings, *, now: datetime, **draft: Any) -> Notice | None:
+    """Render and store one message; None when one already exists for this key.
+
+    Safe against a concurrent writer of the same key: the insert runs in a savepoint and a
+    unique-key clash means the other writer won."""
+    spec = Draft(**draft)
+    if session.exec(select(Notice.id).where(Notice.idempotency_key == spec.key)).first():
+        return None
+    notice = build(settings, spec, now)
     try:
         with session.begin_nested():
             session.add(notice)
             session.flush()
     except IntegrityError:
-        # Another worker stored the same key between our look and our write.
         return None
-    _record(session, notice, now=now, actor=created_by, kind="notice.created",
+    _record(session, notice, now=now, actor=spec.created_by, kind="notice.created",
             status=notice.status, recipient=notice.recipient)
     return notice
+
+
+def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
+                now: datetime) -> list[Notice]:
+    """Store the drafts whose keys are new, with one look-up and one flush.
+
+    For callers that already hold the rows the keys are about (the scan's claimed batch),
+    so no other worker can be making the same keys at the same time."""
+    if not drafts:
+        return []
+    keys = {draft.key for draft in drafts}
+    existing = set(session.exec(select(Notice.idempotency_key)
+                                .where(col(Notice.idempotency_key).in_(keys))).all())
+    fresh: dict[str, Notice] = {}
+    for draft in drafts:
+        if draft.key not in existing and draft.key not in fresh:
+            fresh[draft.key] = build(settings, draft, now)
+    made = list(fresh.values())
+    session.add_all(made)
+    session.flush()
+    actors = {draft.key: draft.created_by for draft in drafts}
+    for notice in made:
+        _record(session, notice, now=now, actor=actors[notice.idempotency_key],
+                kind="notice.created", status=notice.status, recipient=notice.recipient)
+    return made
 
 
 def _record(session: Session, notice: Notice, *, now: datetime, actor: str, kind: str,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from reliability import compose, notices
@@ -72,6 +72,16 @@ class _Batch:
     managers: dict[int, Member]
 
 
+@dataclass
+class _Work:
+    """What one batch decided, written together at the end of the batch."""
+
+    drafts: list[notices.Draft] = field(default_factory=list)
+    escalations: list[tuple[Promise, Client, Member, Member, Any]] = field(default_factory=list)
+    assessments: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
 class Scanner:
     """One scanning worker; records are cached for the length of one tick."""
 
@@ -92,9 +102,11 @@ class Scanner:
                 if not claimed:
                     return report
                 batch = self._load(session, claimed)
+                work = _Work()
                 for promise, client, owner in batch.rows:
-                    self._assess_one(session, batch, promise, client, owner, now, report,
+                    self._assess_one(session, batch, work, promise, client, owner, now, report,
                                      team, owners)
+                self._write(session, batch, work, now, report)
 
     # -- claiming and loading -----------------------------------------------------------
 
@@ -188,8 +200,8 @@ class Scanner:
 
     # -- one promise --------------------------------------------------------------------
 
-    def _assess_one(self, session: Session, batch: _Batch, promise: Promise, client: Client,
-                    owner: Member, now: datetime, report: ScanReport,
+    def _assess_one(self, session: Session, batch: _Batch, work: _Work, promise: Promise,
+                    client: Client, owner: Member, now: datetime, report: ScanReport,
                     team: dict[str, Record], owners: dict[tuple[int, str], Record]) -> None:
         assert promise.id is not None and owner.id is not None
         calendar = self.ledger.calendar_for(client)
@@ -227,72 +239,74 @@ class Scanner:
         reasons = list(result.reasons)
         if (changed or previous_p is None or abs(result.p_late - previous_p) >= P_LATE_STEP
                 or reasons != promise.risk_reasons):
-            session.add(Assessment(
-                promise_id=promise.id, at=now, level=result.level, p_late=result.p_late,
-                reasons=reasons, notice_by=result.notice_by,
-                next_action=result.next_action, forecast_done_at=result.forecast_done_at,
-                evidence=result.evidence,
-            ))
+            work.assessments.append({
+                "promise_id": promise.id, "at": now, "level": result.level,
+                "p_late": result.p_late, "reasons": reasons, "notice_by": result.notice_by,
+                "next_action": result.next_action, "forecast_done_at": result.forecast_done_at,
+                "evidence": result.evidence,
+            })
         if changed:
-            report.changes.append({"promise_id": promise.id, "from": previous_level,
-                                   "to": result.level, "p_late": round(result.p_late, 3),
-                                   "reasons": reasons})
-            session.add(Event(at=now, actor=ACTOR, kind="promise.assessed",
-                              promise_id=promise.id,
-                              payload={"from": previous_level, "to": result.level,
-                                       "p_late": round(result.p_late, 3),
-                                       "reasons": reasons}))
+            change = {"from": previous_level, "to": result.level,
+                      "p_late": round(result.p_late, 3), "reasons": reasons}
+            report.changes.append({"promise_id": promise.id, **change})
+            work.events.append({"at": now, "actor": ACTOR, "kind": "promise.assessed",
+                                "promise_id": promise.id, "payload": change})
         promise.level, promise.p_late, promise.assessed_at = result.level, result.p_late, now
         promise.risk_reasons = reasons
         promise.next_check_at = result.next_check_at or now + timedelta(days=1)
         session.add(promise)
-        if not promise.internal:
-            for kind, notice in self._act(session, result.next_action, promise, client, owner,
-                                          batch, calendar, result, now):
-                report.actions.append({"kind": kind, "promise_id": promise.id,
-                                       "notice_id": notice.id})
+        if promise.internal:
+            return
+        if result.next_action == "checkin" or result.ask_checkin:
+            work.drafts.append(self._checkin_request(promise, client, owner, calendar, now))
+        if result.next_action in ("delay_notice", "escalate"):
+            work.drafts.append(self._delay_draft(promise, client, owner, batch, calendar,
+                                                 result, now))
+        manager = batch.managers.get(owner.manager_id or 0)
+        if result.next_action == "escalate" and manager is not None:
+            work.escalations.append((promise, client, owner, manager, result))
+
+    def _write(self, session: Session, batch: _Batch, work: _Work, now: datetime,
+               report: ScanReport) -> None:
+        """Store what one batch decided: new messages first, then assessments and events."""
+        made = notices.create_many(session, self.settings, work.drafts, now)
+        escalations = []
+        if work.escalations:
+            drafts = {n.promise_id: n for n in session.exec(select(Notice).where(
+                col(Notice.idempotency_key).in_([_delay_key(p) for p, *_ in work.escalations])
+            )).all()}
+            for promise, client, owner, manager, result in work.escalations:
+                draft = drafts.get(promise.id)
+                if draft is not None and draft.status != NoticeStatus.draft:
+                    continue  # approved or sent since: nothing for the manager to decide
+                escalations.append(self._escalation(promise, client, owner, manager, result,
+                                                    draft, now))
+            made += notices.create_many(session, self.settings, escalations, now)
+        report.actions += [{"kind": n.kind, "promise_id": n.promise_id, "notice_id": n.id}
+                           for n in made]
+        if work.assessments:
+            session.execute(insert(Assessment), work.assessments)
+        if work.events:
+            session.execute(insert(Event), work.events)
 
     @staticmethod
     def _told_for_current_due(batch: _Batch, promise: Promise) -> datetime | None:
         told = batch.told.get(promise.id or 0)
         return told if told is not None and promise.due_at == promise.original_due_at else None
 
-    def _act(self, session: Session, action: str, promise: Promise, client: Client,
-             owner: Member, batch: _Batch, calendar: BusinessCalendar, result: Any,
-             now: datetime) -> list[tuple[str, Notice]]:
-        done: list[tuple[str, Notice]] = []
-        if action == "checkin" or result.ask_checkin:
-            notice = self._checkin_request(session, promise, client, owner, calendar, now)
-            if notice is not None:
-                done.append(("checkin_request", notice))
-        if action in ("delay_notice", "escalate"):
-            notice = self._delay_draft(session, promise, client, owner, batch, calendar,
-                                       result, now)
-            if notice is not None:
-                done.append(("delay_notice", notice))
-        if action == "escalate" and owner.manager_id in batch.managers:
-            notice = self._escalation(session, promise, client, owner,
-                                      batch.managers[owner.manager_id], result, now)
-            if notice is not None:
-                done.append(("escalation", notice))
-        return done
-
-    def _checkin_request(self, session: Session, promise: Promise, client: Client,
-                         owner: Member, calendar: BusinessCalendar,
-                         now: datetime) -> Notice | None:
+    def _checkin_request(self, promise: Promise, client: Client, owner: Member,
+                         calendar: BusinessCalendar, now: datetime) -> notices.Draft:
         day = calendar.local(now).date().isoformat()
-        return notices.create(
-            session, self.settings, kind=NoticeKind.checkin_request,
-            key=f"checkin_request:{promise.id}:{day}",
+        return notices.Draft(
+            kind=NoticeKind.checkin_request, key=f"checkin_request:{promise.id}:{day}",
             recipient=notices.member_recipient(owner), member_id=owner.id,
             context=compose.checkin_request(self.settings, promise=promise, client=client,
                                             owner=owner, now=now),
-            now=now, created_by=ACTOR, promise_id=promise.id,
+            created_by=ACTOR, promise_id=promise.id,
         )
 
-    def _delay_draft(self, session: Session, promise: Promise, client: Client, owner: Member,
-                     batch: _Batch, calendar: BusinessCalendar, result: Any,
-                     now: datetime) -> Notice | None:
+    def _delay_draft(self, promise: Promise, client: Client, owner: Member, batch: _Batch,
+                     calendar: BusinessCalendar, result: Any, now: datetime) -> notices.Draft:
         proposed = result.forecast_done_at
         if proposed <= promise.due_at:
             proposed = calendar.end_of(calendar.next_business_day(
@@ -301,35 +315,33 @@ class Scanner:
                             if c.note), None)
         escalate_at = calendar.add_business_hours(
             result.notice_by, -self.settings.policy.escalate_business_hours_before_notice)
-        return notices.create(
-            session, self.settings, kind=NoticeKind.delay_notice,
-            key=f"delay_notice:{promise.id}:{notices.key_moment(promise.due_at)}",
+        return notices.Draft(
+            kind=NoticeKind.delay_notice, key=_delay_key(promise),
             recipient=notices.client_recipient(client), client=client,
             context=compose.delay_notice(self.settings, promise=promise, client=client,
                                          owner=owner, new_due_at=proposed, reason=latest_note,
                                          interim=None, now=now),
             inputs={"reason": latest_note, "interim": None},
-            now=now, created_by=ACTOR, promise_id=promise.id, reply_to=owner.email,
+            created_by=ACTOR, promise_id=promise.id, reply_to=owner.email,
             proposed_due_at=proposed, escalate_at=escalate_at,
         )
 
-    def _escalation(self, session: Session, promise: Promise, client: Client, owner: Member,
-                    manager: Member, result: Any, now: datetime) -> Notice | None:
-        draft = session.exec(select(Notice).where(
-            Notice.idempotency_key
-            == f"delay_notice:{promise.id}:{notices.key_moment(promise.due_at)}")).first()
-        if draft is not None and draft.status != NoticeStatus.draft:
-            return None  # approved or sent since: nothing for the manager to decide
-        return notices.create(
-            session, self.settings, kind=NoticeKind.escalation,
+    def _escalation(self, promise: Promise, client: Client, owner: Member, manager: Member,
+                    result: Any, draft: Notice | None, now: datetime) -> notices.Draft:
+        return notices.Draft(
+            kind=NoticeKind.escalation,
             key=f"escalation:{promise.id}:{notices.key_moment(promise.due_at)}",
             recipient=notices.member_recipient(manager), member_id=manager.id,
             context=compose.risk_escalation(
                 self.settings, promise=promise, client=client, owner=owner, manager=manager,
                 p_late=result.p_late, reasons=list(result.reasons), notice_by=result.notice_by,
                 draft_id=draft.id if draft else None, now=now),
-            now=now, created_by=ACTOR, promise_id=promise.id,
+            created_by=ACTOR, promise_id=promise.id,
         )
+
+
+def _delay_key(promise: Promise) -> str:
+    return f"delay_notice:{promise.id}:{notices.key_moment(promise.due_at)}"
 
 
 def scan(ledger: Ledger, *, now: datetime) -> ScanReport:

@@ -1,0 +1,173 @@
+"""Scan tick cost against table size: 1,000 promises due for a check among 10,000 or 1,000,000.
+
+    python bench/bench_scan.py [--sizes 10000 1000000] [--backends sqlite postgresql]
+
+PostgreSQL is reached at $RELIABILITY_TEST_POSTGRES_URL (default: the local test server);
+the benchmark creates and drops its own database there. Prints a markdown table: tick time
+(best of three), assessments per second, and tick(largest) / tick(smallest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from reliability.config import Settings
+from reliability.db import make_engine, upgrade
+from reliability.ledger import Ledger
+from reliability.models import Assessment, Client, Event, Member, Notice, Promise
+from reliability.scan import Scanner
+
+DUE = 1000
+NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
+OWNERS = 200
+CLIENTS = 40
+CHUNK = 20_000
+
+
+def seed(engine: sa.Engine, stored: int, rng: random.Random, late_share: float) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Client.__table__), [  # type: ignore[attr-defined]
+            {"id": i + 1, "name": f"Client {i}", "name_key": f"client {i}",
+             "email": f"c{i}@example.com", "locale": "en", "timezone": "America/New_York",
+             "country": "US", "channel": "email", "auto_send": False,
+             "confirm_promises": False, "created_at": NOW - timedelta(days=900)}
+            for i in range(CLIENTS)])
+        connection.execute(sa.insert(Member.__table__), [  # type: ignore[attr-defined]
+            {"id": i + 1, "email": f"m{i}@example.com", "name": f"Member {i}",
+             "timezone": "America/New_York", "role": "member", "digest_channel": "email",
+             "created_at": NOW - timedelta(days=900)}
+            for i in range(OWNERS)])
+    rows = []
+    for index in range(stored):
+        owner = rng.randrange(OWNERS) + 1
+        if index < DUE:  # due for a check now, due this week or next
+            made = NOW - timedelta(days=rng.randint(1, 6))
+            due = NOW + timedelta(days=rng.randint(1, 9), hours=3)
+            rows.append(_row(index, owner, made, due, "open", None, NOW - timedelta(minutes=1)))
+        elif index % 10 < 7:  # finished history
+            made = NOW - timedelta(days=rng.randint(10, 800))
+            due = made + timedelta(days=rng.randint(2, 20))
+            late = rng.random() < late_share
+            done = due + timedelta(hours=rng.randint(1, 40) if late else -rng.randint(1, 60))
+            rows.append(_row(index, owner, made, due, "done", done, None))
+        else:  # open, nothing to look at until later
+            made = NOW - timedelta(days=rng.randint(0, 30))
+            due = NOW + timedelta(days=rng.randint(30, 700))
+            rows.append(_row(index, owner, made, due, "open", None,
+                             NOW + timedelta(days=rng.randint(1, 20))))
+        if len(rows) == CHUNK:
+            _insert(engine, rows)
+            rows = []
+    if rows:
+        _insert(engine, rows)
+
+
+def _row(index: int, owner: int, made: datetime, due: datetime, status: str,
+         done: datetime | None, next_check: datetime | None) -> dict[str, object]:
+    return {"id": index + 1, "title": f"Deliverable {index}", "client_id": index % CLIENTS + 1,
+            "owner_id": owner, "made_at": made, "due_at": due, "original_due_at": due,
+            "status": status, "done_at": done, "source": "api", "internal": False,
+            "level": "on_track", "next_check_at": next_check}
+
+
+def _insert(engine: sa.Engine, rows: list[dict[str, object]]) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Promise.__table__), rows)  # type: ignore[attr-defined]
+
+
+def reset(engine: sa.Engine) -> None:
+    """Put the 1,000 due promises back to 'due for a check' and forget what the tick made."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE event DISABLE TRIGGER event_append_only")
+        else:
+            connection.exec_driver_sql("DROP TRIGGER IF EXISTS event_no_delete")
+        for table in (Event, Assessment, Notice):
+            connection.execute(sa.delete(table.__table__))  # type: ignore[attr-defined]
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("ALTER TABLE event ENABLE TRIGGER event_append_only")
+        connection.execute(sa.update(Promise.__table__)  # type: ignore[attr-defined]
+                           .where(Promise.__table__.c.id <= DUE)  # type: ignore[attr-defined]
+                           .values(next_check_at=NOW - timedelta(minutes=1), level="on_track",
+                                   p_late=None, risk_reasons=None))
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("ANALYZE")
+
+
+def measure(url: str, stored: int, late_share: float) -> tuple[float, int]:
+    engine = make_engine(url)
+    upgrade(engine)
+    seed(engine, stored, random.Random(stored), late_share)
+    settings = Settings()
+    settings.database.url = url
+    ledger = Ledger(engine, settings)
+    times = []
+    for _ in range(3):
+        reset(engine)
+        started = time.perf_counter()
+        report = Scanner(ledger).tick(NOW)
+        times.append(time.perf_counter() - started)
+        assert report.assessed == DUE, report.assessed
+    engine.dispose()
+    return min(times), len(report.actions)
+
+
+def sqlite_url(folder: Path, stored: int) -> str:
+    return f"sqlite:///{folder / f'bench-{stored}.db'}"
+
+
+def postgres_database(stored: int) -> tuple[str, sa.Engine, str]:
+    base = os.environ.get("RELIABILITY_TEST_POSTGRES_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"reliability_bench_{stored}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return sa.make_url(base).set(database=name).render_as_string(hide_password=False), admin, name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--late-share", type=float, default=0.1,
+                        help="share of past promises delivered late (drives how many drafts)")
+    args = parser.parse_args()
+    print(f"late share in history: {args.late_share:.0%}\n")
+    print("| backend | stored promises | due for a check | messages drafted | "
+          "tick (s, best of 3) | assessments/s |\n|---|---:|---:|---:|---:|---:|")
+    ratios = {}
+    for backend in args.backends:
+        ticks = {}
+        for stored in args.sizes:
+            if backend == "sqlite":
+                with tempfile.TemporaryDirectory() as folder:
+                    ticks[stored], drafted = measure(sqlite_url(Path(folder), stored), stored,
+                                                     args.late_share)
+            else:
+                url, admin, name = postgres_database(stored)
+                try:
+                    ticks[stored], drafted = measure(url, stored, args.late_share)
+                finally:
+                    with admin.connect() as connection:
+                        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            print(f"| {backend} | {stored:,} | {DUE:,} | {drafted:,} | {ticks[stored]:.3f} "
+                  f"| {DUE / ticks[stored]:,.0f} |", flush=True)
+        ratios[backend] = ticks[max(args.sizes)] / ticks[min(args.sizes)]
+    for backend, ratio in ratios.items():
+        print(f"\n{backend}: tick({max(args.sizes):,}) / tick({min(args.sizes):,}) = {ratio:.2f}")
+    print(f"\nmedian ratio {statistics.median(ratios.values()):.2f} (goal <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
