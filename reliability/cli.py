@@ -702,6 +702,28 @@ def worker(ctx: typer.Context) -> None:
         typer.echo("worker stopped", err=True)
 
 
+@app.command()
+def demo(
+    directory: Annotated[Path | None, typer.Option(
+        "--dir", help="Keep the demo's database here (default: a temporary folder).")] = None,
+    serve: Annotated[bool, typer.Option(
+        help="End with the dashboard running (--no-serve exits instead).")] = True,
+) -> None:
+    """Play a small agency's week: check-ins, risk, Wednesday drafts, sends, digest, ledger."""
+    import tempfile
+
+    from reliability.demo import Demo
+
+    folder = directory or Path(tempfile.mkdtemp(prefix="reliability-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / "reliability.db").exists():
+        raise UserError(f"{folder} already holds a demo database: use an empty folder")
+    Demo(folder, say=typer.echo).play()
+    typer.echo(f"\nThe demo's database: {folder / 'reliability.db'}")
+    if serve:
+        typer.echo("(the dashboard is not wired into the demo yet; use --no-serve)")
+
+
 # -- export -----------------------------------------------------------------------------
 
 

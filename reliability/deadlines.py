@@ -462,7 +462,8 @@ def _tidy(text: str) -> str:
     dangling = r"(?:by|on|at|due|before|until|till|senast|på|innan|före|kl|den|在|于|前|的)"
     text = re.sub(rf"^(?:{dangling}(?![\w])|[\s,;:\-–—.])+", "", text, flags=re.IGNORECASE)
     text = re.sub(rf"(?:(?<![\w]){dangling}|[\s,;:\-–—(，。、])+$", "", text, flags=re.IGNORECASE)
-    return text.strip()
+    # Chinese has no spaces: "给华信咨询的市场分析" without the client leaves "的市场分析".
+    return re.sub(r"^[的在于给为]+", "", text).strip()
 
 
 def _examples(language: str) -> str:

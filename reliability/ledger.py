@@ -371,6 +371,9 @@ class Ledger:
             if status == CheckInStatus.on_track:
                 notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
                                                    reason="the owner reported it on track")
+            elif checkin.note and status in (CheckInStatus.at_risk, CheckInStatus.blocked):
+                notices.refresh_reason(session, self.settings, promise_id, reason=checkin.note,
+                                       now=now, actor=actor)
             if status == CheckInStatus.done:
                 self._mark_done(session, promise, now=now, actor=actor)
             else:
@@ -410,6 +413,10 @@ class Ledger:
             promise.due_at = due_at
             promise.next_check_at = now
             session.add_all([promise, change])
+            notices.cancel_pending_for_promise(
+                session, promise_id, now=now, actor=actor,
+                reason="the due date was renegotiated" + (" with the client" if client_told
+                                                          else ""))
             self.record(session, now=now, actor=actor, kind="promise.moved",
                         promise_id=promise.id, old_due_at=change.old_due_at.isoformat(),
                         new_due_at=due_at.isoformat(), reason=reason, client_told=client_told)

@@ -236,20 +236,11 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
             raise UserError("only a delay notice proposes a date")
         promise = session.get(Promise, notice.promise_id)
         assert promise is not None
-        client, owner = session.get(Client, promise.client_id), session.get(Member,
-                                                                            promise.owner_id)
-        assert client is not None and owner is not None
         if proposed_due_at <= promise.due_at:
             raise UserError("the proposed date must come after the date being moved")
-        context = compose.delay_notice(settings, promise=promise, client=client, owner=owner,
-                                       new_due_at=proposed_due_at,
-                                       reason=notice.context.get("reason"),
-                                       interim=notice.context.get("interim"), now=now)
-        message = drafting.render(notice.kind, notice.locale, context,
-                                  overrides=settings.templates.dir)
-        notice.subject, notice.text = message.subject, message.text
-        notice.html, notice.blocks = message.html, message.blocks
-        notice.proposed_due_at = proposed_due_at
+        _rerender_delay(session, settings, notice, proposed_due_at=proposed_due_at,
+                        reason=notice.context.get("reason"), now=now)
+    notice.context = {**notice.context, "edited_by": actor}
     if text is not None:
         cleaned = text.strip()
         if not cleaned:
@@ -262,6 +253,44 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
     _record(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
             after=_wording(notice))
     return notice
+
+
+def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
+                    proposed_due_at: datetime, reason: str | None, now: datetime) -> None:
+    promise = session.get(Promise, notice.promise_id)
+    assert promise is not None
+    client, owner = session.get(Client, promise.client_id), session.get(Member, promise.owner_id)
+    assert client is not None and owner is not None
+    context = compose.delay_notice(settings, promise=promise, client=client, owner=owner,
+                                   new_due_at=proposed_due_at, reason=reason,
+                                   interim=notice.context.get("interim"), now=now)
+    message = drafting.render(notice.kind, notice.locale, context,
+                              overrides=settings.templates.dir)
+    notice.subject, notice.text = message.subject, message.text
+    notice.html, notice.blocks = message.html, message.blocks
+    notice.proposed_due_at = proposed_due_at
+    notice.context = {**notice.context, "reason": reason}
+
+
+def refresh_reason(session: Session, settings: Settings, promise_id: int, *, reason: str,
+                   now: datetime, actor: str) -> list[Notice]:
+    """The owner has just said why it slips: put that in the pending delay drafts that no
+    person has edited yet, so the approver starts from the real reason."""
+    pending = session.exec(select(Notice).where(
+        Notice.promise_id == promise_id, Notice.kind == NoticeKind.delay_notice,
+        col(Notice.status).in_(PENDING))).all()
+    refreshed = []
+    for notice in pending:
+        if "edited_by" in notice.context or notice.proposed_due_at is None:
+            continue
+        before = _wording(notice)
+        _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
+                        reason=reason, now=now)
+        session.add(notice)
+        _record(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
+                after=_wording(notice), why="the owner's check-in gave the reason")
+        refreshed.append(notice)
+    return refreshed
 
 
 def _wording(notice: Notice) -> dict[str, Any]:

@@ -66,6 +66,9 @@ class PromiseFacts:
     checkins: tuple[CheckInFact, ...] = ()
     checkin_requested_at: datetime | None = None  # when the owner was last asked to check in
     client_told_at: datetime | None = None  # a delay notice already went out for this due date
+    # When the due date last moved: an "at risk" said about the old date says nothing about
+    # the new one (progress still counts).
+    due_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -160,10 +163,13 @@ def assess(
         reasons.append(f"Past due since {_when(cal, promise.due_at, now)}, not reported done")
 
     likelihoods: list[float] = []
-    if latest is not None and latest.status in STATUS_LIKELIHOOD:
-        weight = _freshness(cal, latest.at, now)
-        likelihoods.append(STATUS_LIKELIHOOD[latest.status] ** weight)
-        reasons.append(_status_sentence(cal, name, latest, now))
+    said = latest
+    if said is not None and promise.due_changed_at is not None and said.at < promise.due_changed_at:
+        said = None
+    if said is not None and said.status in STATUS_LIKELIHOOD:
+        weight = _freshness(cal, said.at, now)
+        likelihoods.append(STATUS_LIKELIHOOD[said.status] ** weight)
+        reasons.append(_status_sentence(cal, name, said, now))
 
     requested = promise.checkin_requested_at
     answer_due = None
@@ -223,7 +229,7 @@ def assess(
     if overdue:
         level = "overdue"
     elif p_late >= policy.at_risk_threshold or (
-        latest is not None and latest.status in ("at_risk", "blocked")
+        said is not None and said.status in ("at_risk", "blocked")
     ):
         level = "at_risk"
     elif p_late >= policy.watch_threshold:

@@ -24,6 +24,7 @@ from reliability.models import (
     Assessment,
     CheckIn,
     Client,
+    DueChange,
     Event,
     Member,
     Notice,
@@ -67,6 +68,7 @@ class _Batch:
     checkins: dict[int, list[CheckIn]]
     asked: dict[int, datetime]
     told: dict[int, datetime]
+    moved: dict[int, datetime]
     open_due: dict[int, list[tuple[int, datetime]]]
     history: dict[int, list[PastPromise]]
     managers: dict[int, Member]
@@ -151,6 +153,11 @@ class Scanner:
             assert notice.promise_id is not None and notice.sent_at is not None
             told[notice.promise_id] = notice.sent_at
 
+        moved = dict(session.exec(
+            select(DueChange.promise_id, func.max(DueChange.changed_at))
+            .where(col(DueChange.promise_id).in_(ids)).group_by(col(DueChange.promise_id))
+        ).all())
+
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
         window_ends: dict[int, datetime] = {}
         for promise in claimed:
@@ -169,6 +176,7 @@ class Scanner:
             checkins=checkins,
             asked={k: v for k, v in asked.items() if k is not None},
             told=told,
+            moved=moved,
             open_due=open_due,
             history=self._histories(session, owner_ids),
             managers=managers,
@@ -222,6 +230,7 @@ class Scanner:
                            for c in batch.checkins.get(promise.id, [])),
             checkin_requested_at=batch.asked.get(promise.id),
             client_told_at=self._told_for_current_due(batch, promise),
+            due_changed_at=batch.moved.get(promise.id),
         )
         result = assess(
             facts,

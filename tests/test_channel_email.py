@@ -258,3 +258,11 @@ def test_date_header_is_the_moment_of_sending() -> None:
 
     assert email["Date"] == "Wed, 18 Nov 2026 14:30:00 +0000"
     assert email["Message-ID"].endswith("@team.example>")
+
+
+def test_a_long_subject_arrives_without_a_leading_space() -> None:
+    subject = "At risk: Kvartalsrapporten for Norrsken AB, notice due Wednesday, November 18"
+    with smtp_server() as server:
+        asyncio.run(EmailChannel(server.settings()).send(
+            OutgoingMessage("long-subject", "dana@acme.example", subject, "Body")))
+    assert str(server.messages[0]["Subject"]) == subject

@@ -384,3 +384,10 @@ def test_business_day_counts_always_land_on_an_open_day_after_now(
     due = ny(f"in {n} business days", now).due_at
     assert NEW_YORK.is_business_day(due.date())
     assert NEW_YORK.business_days_between(now, due) == n
+
+
+def test_a_chinese_title_loses_the_client_and_its_particle() -> None:
+    shanghai = BusinessCalendar("Asia/Shanghai", "CN")
+    found = resolve("给华信咨询的市场分析 周五前", now=datetime.fromisoformat(
+        "2026-11-16T09:00+08:00"), calendar=shanghai, client_names=["华信咨询"])
+    assert (found.title, found.client) == ("市场分析", "华信咨询")

@@ -9,6 +9,7 @@ from helpers import at
 from sqlmodel import Session, col, select
 from test_scan import TUESDAY_9, WEDNESDAY_9, past_promises, q3_report, tick
 
+from reliability import notices
 from reliability.ledger import Ledger
 from reliability.mistakes import Credit, log_mistake
 from reliability.models import Event, Notice, Promise
@@ -201,3 +202,34 @@ def test_templates_preview_prints_a_swedish_rendering(cli: Cli) -> None:
     result = cli("templates", "preview", "delay_notice", "--locale", "sv")
     assert result.exit_code == 0 and "Hej" in result.stdout
     assert cli("templates", "preview", "nonsense").exit_code == 2
+
+
+def test_an_at_risk_note_becomes_the_reason_in_the_untouched_draft(ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    past_promises(ledger, late=4, on_time=1)
+    promise_id = q3_report(ledger)
+    tick(ledger, at("2026-11-16T09:05-05:00"))
+    with Session(ledger.engine) as session:
+        [draft] = session.exec(select(Notice).where(Notice.kind == "delay_notice")).all()
+    assert "ad account" not in draft.text
+    ledger.check_in(promise_id, status="at_risk", note="The ad account data is late.",
+                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
+    with Session(ledger.engine) as session:
+        refreshed = session.get(Notice, draft.id)
+    assert refreshed is not None and "The ad account data is late." in refreshed.text
+
+
+def test_a_draft_a_person_edited_keeps_their_words(ledger: Ledger, tmp_path: Path) -> None:
+    agency_with(ledger, "en")
+    past_promises(ledger, late=4, on_time=1)
+    promise_id = q3_report(ledger)
+    tick(ledger, at("2026-11-16T09:05-05:00"))
+    with ledger.transaction() as session:
+        [draft] = session.exec(select(Notice).where(Notice.kind == "delay_notice")).all()
+        notices.edit(session, ledger.settings, draft.id or 0, text="Dana, my own words.",
+                     now=at("2026-11-16T10:00-05:00"), actor="alice@example.com")
+    ledger.check_in(promise_id, status="blocked", note="Blocked on data.",
+                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
+    with Session(ledger.engine) as session:
+        kept = session.get(Notice, draft.id)
+    assert kept is not None and kept.text == "Dana, my own words."

@@ -204,3 +204,24 @@ def test_two_scanning_workers_on_postgresql_assess_each_promise_once(
     with Session(agency.engine) as session:
         per_promise = Counter(a.promise_id for a in session.exec(select(Assessment)).all())
     assert set(per_promise.values()) == {1}
+
+
+def test_once_the_client_has_the_new_date_the_old_warning_is_not_repeated(
+    agency: Ledger,
+) -> None:
+    past_promises(agency, late=1, on_time=5)
+    promise_id = q3_report(agency)
+    tick(agency, TUESDAY_9)
+    agency.check_in(promise_id, status="at_risk", note="waiting on data",
+                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
+    tick(agency, WEDNESDAY_9)
+    [draft] = notices_of(agency, "delay_notice")
+    agency.move(promise_id, due_at=draft.proposed_due_at, reason="client told by phone",
+                client_told=True, now=at("2026-11-18T10:00-05:00"), actor="alice@example.com")
+    thursday = tick(agency, at("2026-11-19T09:00-05:00"))
+    assert "delay_notice" not in [a["kind"] for a in thursday.actions]
+    with Session(agency.engine) as session:
+        promise = session.get(Promise, promise_id)
+    assert promise is not None and promise.level != "at_risk"
+    [cancelled] = notices_of(agency, "delay_notice")
+    assert cancelled.cancel_reason == "the due date was renegotiated with the client"

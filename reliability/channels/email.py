@@ -53,7 +53,9 @@ class _HeaderClasses(HeaderRegistry):
 
 
 # policy.SMTP (CRLF line ends; refuses CR/LF inside header values), with faster headers.
-_POLICY = policy.SMTP.clone(header_factory=_HeaderClasses())
+# Lines may run to RFC 5322's 998 characters: at 78 the stdlib folds a long subject right
+# after "Subject:", and some clients then show it with a leading space.
+_POLICY = policy.SMTP.clone(header_factory=_HeaderClasses(), max_line_length=998)
 
 
 def message_id_for(key: str, domain: str) -> str:

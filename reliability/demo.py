@@ -1,0 +1,274 @@
+"""`reliability demo`: a small agency's week, played day by day with time travel.
+
+Everything runs through the real product: the service layer, the scanner, the templates,
+the outbox (into an SMTP sink started in this process), the digest and the ledger. Only
+the people are simulated: they answer check-ins and approve drafts at set moments.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import random
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+
+from reliability import notices
+from reliability.calendar import BusinessCalendar
+from reliability.config import Settings
+from reliability.db import make_engine, upgrade
+from reliability.ledger import Ledger
+from reliability.models import Notice, NoticeKind
+from reliability.outbox import Outbox
+from reliability.scan import Scanner
+
+MONDAY = date(2026, 11, 16)
+Say = Callable[[str], None]
+
+
+class MailSink:
+    """An SMTP server in this process that keeps what it receives, for the demo to show."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self._lock = threading.Lock()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: object, session: Session, envelope: Envelope) -> str:
+        parsed = email.message_from_bytes(envelope.original_content or b"",
+                                          policy=email.policy.default)
+        with self._lock:
+            self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def start(self) -> int:
+        self._controller.start()
+        return self.port
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str
+    timezone: str
+    country: str
+    role: str = "member"
+    manager: str | None = None
+    late_share: float = 0.1
+
+
+CLIENTS = [
+    dict(name="Acme Analytics", email="dana@acme.example", contact_name="Dana Reed",
+         locale="en", timezone="America/New_York", country="US"),
+    dict(name="Norrsken AB", email="karin@norrsken.example", contact_name="Karin Berg",
+         locale="sv", timezone="Europe/Stockholm", country="SE"),
+    dict(name="华信咨询", email="wang@huaxin.example", contact_name="王经理",
+         locale="zh", timezone="Asia/Shanghai", country="CN"),
+]
+PEOPLE = [
+    Person("bob@agency.example", "Bob Hale", "America/New_York", "US", "manager"),
+    Person("sara@agency.example", "Sara Lind", "Europe/Stockholm", "SE", "manager"),
+    Person("alice@agency.example", "Alice Ng", "America/New_York", "US",
+           manager="bob@agency.example", late_share=0.5),
+    Person("erik@agency.example", "Erik Holm", "Europe/Stockholm", "SE",
+           manager="sara@agency.example", late_share=0.45),
+    Person("mei@agency.example", "Mei Chen", "Asia/Shanghai", "CN",
+           manager="sara@agency.example", late_share=0.4),
+]
+# This week's promises, as people typed them on Monday morning.
+THIS_WEEK = [
+    ("alice@agency.example", "Q3 report for Acme Analytics by Friday"),
+    ("erik@agency.example", "Kvartalsrapporten till Norrsken AB senast fredag"),
+    ("mei@agency.example", "给华信咨询的市场分析 周五前"),
+    ("alice@agency.example", "Dashboard walkthrough for Acme Analytics by Thursday 3pm"),
+    ("erik@agency.example", "Workshop notes for Norrsken AB by Wednesday"),
+]
+# How the owners answer Tuesday's check-in requests (None: no answer).
+ANSWERS = {
+    "Q3 report": ("at_risk", 40, "Waiting on the ad account data from Acme's agency."),
+    "Kvartalsrapporten": ("at_risk", 35, "Exporten från affärssystemet är försenad."),
+    "市场分析": ("blocked", 30, "客户的销售数据还没有到。"),
+    "Dashboard walkthrough": ("on_track", 80, None),
+    "Workshop notes": ("done", 100, None),
+}
+
+
+@dataclass
+class Demo:
+    """The agency, its database and the clock of the week being played."""
+
+    folder: Path
+    say: Say
+    sink: MailSink = field(default_factory=MailSink)
+
+    def __post_init__(self) -> None:
+        self.settings = Settings()
+        self.settings.database.url = f"sqlite:///{self.folder / 'reliability.db'}"
+        self.settings.smtp.from_address = "promises@agency.example"
+        self.settings.smtp.from_name = "Northwind Studio"
+        self.settings.web.base_url = "http://127.0.0.1:8000"
+        self.engine = make_engine(self.settings.database.url)
+        upgrade(self.engine)
+        self.ledger = Ledger(self.engine, self.settings)
+        self.calendar = BusinessCalendar("America/New_York", "US")
+
+    def at(self, day: date, clock: time) -> datetime:
+        return self.calendar.at(day, clock)
+
+    # -- setting the stage --------------------------------------------------------------
+
+    def agency(self) -> None:
+        start = self.at(MONDAY - timedelta(weeks=8), time(9))
+        for client in CLIENTS:
+            self.ledger.add_client(now=start, actor="demo", **client)  # type: ignore[arg-type]
+        for person in PEOPLE:
+            self.ledger.add_member(email=person.email, name=person.name, role=person.role,
+                                   manager_email=person.manager, timezone=person.timezone,
+                                   country=person.country, now=start, actor="demo")
+        self.say(f"An agency with {len(CLIENTS)} clients (English, Swedish, Chinese) and "
+                 f"{len(PEOPLE)} people, two of them managers.")
+
+    def history(self) -> None:
+        """Six weeks of promises made and kept (or not), so the forecast has evidence."""
+        rng = random.Random(20261116)
+        owners = [p for p in PEOPLE if p.role == "member"]
+        count = late = 0
+        for week in range(6, 0, -1):
+            monday = MONDAY - timedelta(weeks=week)
+            for person in owners:
+                for index in range(2):
+                    made = self.at(monday + timedelta(days=index), time(10))
+                    due = self.at(monday + timedelta(days=index + 3), time(17))
+                    client = CLIENTS[(week + index) % len(CLIENTS)]["name"]
+                    view = self.ledger.add_promise(
+                        title=f"Weekly deliverable {week}.{index}", client_name=client,
+                        owner_email=person.email, due_at=due, now=made, actor=person.email)
+                    is_late = rng.random() < person.late_share
+                    done = due + timedelta(days=rng.randint(1, 3)) if is_late else (
+                        due - timedelta(hours=rng.randint(2, 30)))
+                    self.ledger.complete(view.promise.id or 0, now=done, actor=person.email)
+                    count += 1
+                    late += is_late
+        self.say(f"Six weeks of history: {count} promises, {late} of them delivered late.")
+
+    def this_week(self) -> None:
+        monday_9 = self.at(MONDAY, time(9))
+        names = [client["name"] for client in CLIENTS]
+        from reliability.deadlines import resolve
+
+        for owner, text in THIS_WEEK:
+            found = resolve(text, now=monday_9, calendar=self.calendar, client_names=names)
+            assert found.client is not None
+            with self.ledger.session() as session:
+                calendar = self.ledger.calendar_for(self.ledger.find_client(session,
+                                                                            found.client))
+            found = resolve(text, now=monday_9, calendar=calendar, client_names=names)
+            view = self.ledger.add_promise(title=found.title, client_name=found.client or "",
+                                           owner_email=owner, due_at=found.due_at,
+                                           now=monday_9, actor=owner, raw_text=text)
+            self.say(f'  "{text}" -> #{view.promise.id} {found.title!r} for {found.client}, '
+                     f"due {found.echo}")
+
+    # -- the week -----------------------------------------------------------------------
+
+    def scan(self, moment: datetime) -> None:
+        """A scheduler tick, then the delivery loop that follows it."""
+        report = Scanner(self.ledger).tick(moment)
+        self.say(f"  scan at {moment:%a %H:%M}: {report.assessed} assessed")
+        for change in report.changes:
+            self.say(f"    #{change['promise_id']} {change['from']} -> {change['to']} "
+                     f"(p_late {change['p_late']:.0%})")
+            for reason in change["reasons"]:
+                self.say(f"        - {reason}")
+        for action in report.actions:
+            self.say(f"    {action['kind'].replace('_', ' ')} #{action['notice_id']} "
+                     f"for promise #{action['promise_id']}")
+        self.deliver(moment + timedelta(minutes=1))
+
+    def deliver(self, moment: datetime) -> None:
+        before = len(self.sink.messages)
+        report = Outbox(self.ledger).deliver(moment)
+        for message in self.sink.messages[before:]:
+            self.say(f"    sent to {message['To']}: {message['Subject']}")
+        if report.retrying or report.dead:
+            self.say(f"    {len(report.retrying)} to retry, {len(report.dead)} failed")
+
+    def answer_checkins(self, moment: datetime) -> None:
+        with self.ledger.session() as session:
+            asked = notices.listing(session, kinds=(NoticeKind.checkin_request,))
+        answered: set[int] = set()
+        for notice, _client in asked:
+            if notice.promise_id is None or notice.promise_id in answered:
+                continue
+            answered.add(notice.promise_id)
+            title = self.ledger.history(notice.promise_id).view.promise.title
+            answer = next((a for key, a in ANSWERS.items() if key in title), None)
+            if answer is None:
+                continue
+            status, progress, note = answer
+            self.ledger.check_in(notice.promise_id, status=status, progress=progress,
+                                 note=note, now=moment, actor="demo:owner")
+            self.say(f"  #{notice.promise_id} {title}: {status.replace('_', ' ')}, "
+                     f"{progress}% done" + (f' - "{note}"' if note else ""))
+
+    def show_drafts(self) -> list[Notice]:
+        with self.ledger.session() as session:
+            drafts = [n for n, _ in notices.listing(session, status="draft",
+                                                    kinds=(NoticeKind.delay_notice,))]
+        for draft in drafts:
+            self.say(f"\n  --- delay notice #{draft.id} to {draft.recipient} "
+                     f"({draft.locale}) ---")
+            self.say(f"  Subject: {draft.subject}")
+            for line in draft.text.splitlines():
+                self.say(f"  {line}")
+        return drafts
+
+    def approve_and_send(self, drafts: list[Notice], moment: datetime) -> None:
+        with self.ledger.transaction() as session:
+            for draft in drafts:
+                notices.approve(session, draft.id or 0, now=moment, actor="demo:owner")
+        self.say(f"  approved {len(drafts)} delay notice(s)")
+        self.deliver(moment)
+
+    def play(self) -> None:
+        port = self.sink.start()
+        self.settings.smtp.host, self.settings.smtp.port = "127.0.0.1", port
+        try:
+            self.agency()
+            self.history()
+            self.say("\nMonday 16 November: this week's promises")
+            self.this_week()
+            self.scan(self.at(MONDAY, time(9, 5)))
+            tuesday = MONDAY + timedelta(days=1)
+            self.say("\nTuesday: three business days before Friday, owners are asked to "
+                     "check in")
+            self.scan(self.at(tuesday, time(9)))
+            self.answer_checkins(self.at(tuesday, time(11)))
+            wednesday = MONDAY + timedelta(days=2)
+            self.say("\nWednesday morning: the notice deadline is today for Friday promises")
+            self.scan(self.at(wednesday, time(9)))
+            drafts = self.show_drafts()
+            self.say("\nWednesday 10:00: the owners approve; the clients hear it today, "
+                     "not on Friday")
+            self.approve_and_send(drafts, self.at(wednesday, time(10)))
+            for day in (MONDAY + timedelta(days=3), MONDAY + timedelta(days=4)):
+                self.say(f"\n{day:%A}")
+                self.scan(self.at(day, time(9)))
+            self.say(f"\nThe SMTP sink received {len(self.sink.messages)} message(s) this "
+                     "week.")
+        finally:
+            self.sink.stop()
