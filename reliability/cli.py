@@ -312,6 +312,30 @@ def promise_add(
     _promise_out(view, as_json)
 
 
+@promise_app.command("acknowledge")
+def promise_acknowledge(
+    ctx: typer.Context,
+    request: Annotated[str, typer.Argument(help="What the client asked for, in a sentence.")],
+    client: Annotated[str, typer.Option(help="Client name.")],
+    owner: Annotated[str, typer.Option(help="Who answers (email).")],
+    reply_by: Annotated[str, typer.Option(help="When they will hear back: a phrase or ISO.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Acknowledge a client's request: a promise to reply, and a receipt draft to the client."""
+    runtime = runtime_of(ctx)
+    ledger = runtime.ledger
+    with ledger.session() as session:
+        calendar = ledger.calendar_for(ledger.find_client(session, client))
+    view, notice = ledger.acknowledge_request(
+        summary=request, client_name=client, owner_email=owner,
+        reply_by=resolve_due(reply_by, now=runtime.now, calendar=calendar),
+        now=runtime.now, actor=runtime.actor)
+    record = {**promise_record(view.promise, view.client, view.owner),
+              "draft_id": notice.id if notice else None}
+    emit(as_json, record, f"{_promise_line(view)}\nreceipt draft #{record['draft_id']} "
+         "awaits approval (`reliability drafts show`)")
+
+
 @promise_app.command("list")
 def promise_list(
     ctx: typer.Context,

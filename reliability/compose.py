@@ -141,3 +141,14 @@ def mistake_remediation(settings: Settings, *, mistake: Mistake, client: Client,
         },
         "credit": credit,
     }
+
+
+def request_acknowledgement(settings: Settings, *, summary: str, received_at: datetime,
+                            reply_by: datetime, client: Client, owner: Member,
+                            now: datetime) -> dict[str, Any]:
+    return {
+        **_base(settings, timezone=client.timezone, now=now,
+                recipient=client_greeting_name(client), sender=owner.name),
+        "request": {"summary": summary, "received_at": received_at},
+        "reply_by": reply_by,
+    }

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from reliability import notices
+from reliability import compose, notices
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
 from reliability.errors import UserError
@@ -30,6 +30,8 @@ from reliability.models import (
     Event,
     Locale,
     Member,
+    Notice,
+    NoticeKind,
     Promise,
     PromiseStatus,
     Role,
@@ -293,29 +295,65 @@ class Ledger:
         source: str = Source.cli,
         raw_text: str | None = None,
     ) -> PromiseView:
-        title = _text(title, "promise title")
-        _choice(source, Source, "source")
         with self.transaction() as session:
-            client = self.find_client(session, client_name)
-            owner = self.find_member(session, owner_email)
-            self._check_future(due_at, now, self.calendar_for(client))
-            promise = Promise(
-                title=title,
-                client_id=client.id,
-                owner_id=owner.id,
-                made_at=now,
-                due_at=due_at,
-                original_due_at=due_at,
-                source=source,
-                raw_text=raw_text,
-                next_check_at=now,
-            )
-            session.add(promise)
-            session.flush()
-            self.record(session, now=now, actor=actor, kind="promise.made",
-                        promise_id=promise.id, title=title, due_at=due_at.isoformat(),
-                        source=source)
-            return PromiseView(promise, client, owner)
+            return self._make_promise(session, title=title, client_name=client_name,
+                                      owner_email=owner_email, due_at=due_at, now=now,
+                                      actor=actor, source=source, raw_text=raw_text)
+
+    def acknowledge_request(
+        self,
+        *,
+        summary: str,
+        client_name: str,
+        owner_email: str,
+        reply_by: datetime,
+        now: datetime,
+        actor: str,
+        received_at: datetime | None = None,
+        source: str = Source.cli,
+    ) -> tuple[PromiseView, Notice | None]:
+        """A client asked for something: promise a reply by a date, and draft the receipt
+        that tells them so, in one transaction."""
+        summary = _text(summary, "request summary")
+        with self.transaction() as session:
+            view = self._make_promise(session, title=f"Reply: {summary}", raw_text=summary,
+                                      client_name=client_name, owner_email=owner_email,
+                                      due_at=reply_by, now=now, actor=actor, source=source)
+            notice = notices.create(
+                session, self.settings, kind=NoticeKind.request_acknowledgement,
+                key=f"request_acknowledgement:{view.promise.id}",
+                recipient=notices.client_recipient(view.client), client=view.client,
+                context=compose.request_acknowledgement(
+                    self.settings, summary=summary, received_at=received_at or now,
+                    reply_by=reply_by, client=view.client, owner=view.owner, now=now),
+                now=now, created_by=actor, promise_id=view.promise.id,
+                reply_to=view.owner.email)
+            return view, notice
+
+    def _make_promise(self, session: Session, *, title: str, client_name: str,
+                      owner_email: str, due_at: datetime, now: datetime, actor: str,
+                      source: str, raw_text: str | None) -> PromiseView:
+        title = _text(title, "promise title")[:500]
+        _choice(source, Source, "source")
+        client = self.find_client(session, client_name)
+        owner = self.find_member(session, owner_email)
+        self._check_future(due_at, now, self.calendar_for(client))
+        promise = Promise(title=title, client_id=client.id, owner_id=owner.id, made_at=now,
+                          due_at=due_at, original_due_at=due_at, source=source,
+                          raw_text=raw_text, next_check_at=now)
+        session.add(promise)
+        session.flush()
+        self.record(session, now=now, actor=actor, kind="promise.made", promise_id=promise.id,
+                    title=title, due_at=due_at.isoformat(), source=source)
+        if client.confirm_promises:
+            notices.create(
+                session, self.settings, kind=NoticeKind.promise_confirmation,
+                key=f"promise_confirmation:{promise.id}",
+                recipient=notices.client_recipient(client), client=client,
+                context=compose.promise_confirmation(self.settings, promise=promise,
+                                                     client=client, owner=owner, now=now),
+                now=now, created_by=actor, promise_id=promise.id, reply_to=owner.email)
+        return PromiseView(promise, client, owner)
 
     def complete(self, promise_id: int, *, now: datetime, actor: str) -> PromiseView:
         with self.transaction() as session:

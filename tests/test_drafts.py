@@ -233,3 +233,34 @@ def test_a_draft_a_person_edited_keeps_their_words(ledger: Ledger, tmp_path: Pat
     with Session(ledger.engine) as session:
         kept = session.get(Notice, draft.id)
     assert kept is not None and kept.text == "Dana, my own words."
+
+
+def test_a_client_who_opted_in_gets_a_confirmation_draft_for_each_promise(
+    ledger: Ledger,
+) -> None:
+    ledger.add_client(name="Careful Co", email="ops@careful.example", confirm_promises=True,
+                      timezone="Europe/Stockholm", country="SE", locale="sv", now=START,
+                      actor="t")
+    ledger.add_member(email="alice@example.com", name="Alice", now=START, actor="t")
+    view = ledger.add_promise(title="Kvartalsrapport", client_name="Careful Co",
+                              owner_email="alice@example.com",
+                              due_at=at("2026-11-20T17:00+01:00"), now=at(
+                                  "2026-11-16T09:00+01:00"), actor="alice@example.com")
+    with Session(ledger.engine) as session:
+        [confirmation] = session.exec(select(Notice).where(
+            Notice.kind == "promise_confirmation")).all()
+    assert confirmation.promise_id == view.promise.id and confirmation.status == "draft"
+    assert "fredag 20 november" in confirmation.text
+
+
+def test_acknowledging_a_request_promises_a_reply_and_drafts_the_receipt(drafted: Cli) -> None:
+    result = drafted("promise", "acknowledge", "Pricing for the 2027 retainer", "--client",
+                     "Acme", "--owner", "alice@example.com", "--reply-by", "tomorrow",
+                     "--json", as_of="2026-11-18T11:00-05:00")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["title"] == "Reply: Pricing for the 2027 retainer"
+    assert record["due_at"] == "2026-11-19T17:00:00-05:00"
+    receipt = json.loads(drafted("drafts", "show", str(record["draft_id"]), "--json").stdout)
+    assert receipt["kind"] == "request_acknowledgement" and receipt["status"] == "draft"
+    assert "Pricing for the 2027 retainer" in receipt["text"]
