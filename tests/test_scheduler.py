@@ -1,0 +1,46 @@
+"""The scheduler: the periodic jobs exist, run the service functions, and survive failures."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from helpers import at
+from test_scan import agency as agency
+from test_scan import notices_of, q3_report
+
+from reliability.ledger import Ledger
+from reliability.scheduler import Jobs, _logged, build
+
+TUESDAY_9 = at("2026-11-17T09:00-05:00")
+
+
+def test_scan_digest_and_delivery_jobs_run_one_at_a_time_and_coalesce(agency: Ledger) -> None:
+    scheduler = build(agency, background=True, clock=lambda: TUESDAY_9)
+    scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+    assert set(jobs) == {"scan", "digests", "deliver"}
+    for job in jobs.values():
+        assert job.coalesce is True and job.max_instances == 1
+    assert jobs["scan"].trigger.interval == timedelta(seconds=60)
+    assert jobs["deliver"].trigger.interval == timedelta(seconds=15)
+
+
+def test_the_scan_job_assesses_and_asks_for_check_ins(agency: Ledger) -> None:
+    q3_report(agency)
+    Jobs(agency, clock=lambda: TUESDAY_9).scan()
+    [request] = notices_of(agency, "checkin_request")
+    assert request.status == "queued"
+
+
+def test_a_failing_job_is_logged_and_does_not_stop_the_scheduler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def scan() -> None:
+        raise RuntimeError("database went away")
+
+    with caplog.at_level(logging.ERROR):
+        _logged(scan)()
+    assert "scan failed; it runs again at the next interval" in caplog.text
