@@ -133,7 +133,7 @@ def create(session: Session, settings: Settings, *, now: datetime, **draft: Any)
             session.flush()
     except IntegrityError:
         return None
-    _record(session, notice, now=now, actor=spec.created_by, kind="notice.created",
+    record_event(session, notice, now=now, actor=spec.created_by, kind="notice.created",
             status=notice.status, recipient=notice.recipient)
     return notice
 
@@ -158,12 +158,12 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
     session.flush()
     actors = {draft.key: draft.created_by for draft in drafts}
     for notice in made:
-        _record(session, notice, now=now, actor=actors[notice.idempotency_key],
+        record_event(session, notice, now=now, actor=actors[notice.idempotency_key],
                 kind="notice.created", status=notice.status, recipient=notice.recipient)
     return made
 
 
-def _record(session: Session, notice: Notice, *, now: datetime, actor: str, kind: str,
+def record_event(session: Session, notice: Notice, *, now: datetime, actor: str, kind: str,
             **payload: Any) -> None:
     session.add(Event(at=now, actor=actor, kind=kind, promise_id=notice.promise_id,
                       payload={"notice_id": notice.id, "notice_kind": notice.kind, **payload}))
@@ -189,7 +189,7 @@ def approve(session: Session, notice_id: int, *, now: datetime, actor: str) -> N
     notice.next_attempt_at = now
     notice.escalate_at = None
     session.add(notice)
-    _record(session, notice, now=now, actor=actor, kind="notice.approved")
+    record_event(session, notice, now=now, actor=actor, kind="notice.approved")
     return notice
 
 
@@ -206,7 +206,7 @@ def _cancel(session: Session, notice: Notice, *, reason: str, now: datetime, act
     notice.next_attempt_at = None
     notice.escalate_at = None
     session.add(notice)
-    _record(session, notice, now=now, actor=actor, kind="notice.cancelled", reason=reason)
+    record_event(session, notice, now=now, actor=actor, kind="notice.cancelled", reason=reason)
 
 
 def cancel_pending_for_promise(session: Session, promise_id: int, *, reason: str,
@@ -250,7 +250,7 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
         notice.blocks = [{"type": "section",
                           "text": {"type": "mrkdwn", "text": drafting.mrkdwn(cleaned)}}]
     session.add(notice)
-    _record(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
+    record_event(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
             after=_wording(notice))
     return notice
 
@@ -287,7 +287,7 @@ def refresh_reason(session: Session, settings: Settings, promise_id: int, *, rea
         _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
                         reason=reason, now=now)
         session.add(notice)
-        _record(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
+        record_event(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
                 after=_wording(notice), why="the owner's check-in gave the reason")
         refreshed.append(notice)
     return refreshed

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
+from reliability import notices
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult
 from reliability.channels.email import EmailChannel
 from reliability.channels.slack import SlackChannel
@@ -30,7 +31,6 @@ from reliability.ledger import Ledger
 from reliability.models import (
     DeliveryChannel,
     DueChange,
-    Event,
     Notice,
     NoticeAttempt,
     NoticeKind,
@@ -40,6 +40,7 @@ from reliability.models import (
 )
 
 log = logging.getLogger(__name__)
+ACTOR = "outbox"
 READY = (NoticeStatus.queued, NoticeStatus.retry)
 
 
@@ -200,7 +201,8 @@ class Outbox:
                 notice.status, notice.sent_at = NoticeStatus.sent, now
                 notice.provider_id, notice.next_attempt_at = result.provider_id, None
                 notice.last_error = None
-                self._event(session, notice, now, "notice.sent", provider_id=result.provider_id)
+                notices.record_event(session, notice, now=now, actor=ACTOR, kind="notice.sent",
+                                     provider_id=result.provider_id)
                 if notice.kind == NoticeKind.delay_notice:
                     self._apply_delay(session, notice, now)
                 report.sent.append(claim.notice_id)
@@ -212,8 +214,9 @@ class Outbox:
                 if gave_up:
                     attempt.outcome = "dead"
                     notice.status, notice.next_attempt_at = NoticeStatus.dead, None
-                    self._event(session, notice, now, "notice.dead", reason=result.reason,
-                                attempts=notice.attempts)
+                    notices.record_event(session, notice, now=now, actor=ACTOR,
+                                         kind="notice.dead", reason=result.reason,
+                                         attempts=notice.attempts)
                     report.dead.append(claim.notice_id)
                 else:
                     attempt.outcome = "retry"
@@ -222,9 +225,10 @@ class Outbox:
                         self.settings.delivery.backoff_max_seconds))
                     notice.status = NoticeStatus.retry
                     notice.next_attempt_at = now + timedelta(seconds=wait)
-                    self._event(session, notice, now, "notice.retry", reason=result.reason,
-                                attempts=notice.attempts,
-                                next_attempt_at=notice.next_attempt_at.isoformat())
+                    notices.record_event(session, notice, now=now, actor=ACTOR,
+                                         kind="notice.retry", reason=result.reason,
+                                         attempts=notice.attempts,
+                                         next_attempt_at=notice.next_attempt_at.isoformat())
                     report.retrying.append(claim.notice_id)
             session.add_all([notice, attempt])
 
@@ -246,15 +250,9 @@ class Outbox:
             promise.due_at = new_due
         promise.next_check_at = now
         session.add(promise)
-        self._event(session, notice, now, "promise.moved", new_due_at=new_due.isoformat()
-                    if new_due else None, client_told=True, notice_lead_business_days=lead)
-
-    @staticmethod
-    def _event(session: Session, notice: Notice, now: datetime, kind: str,
-               **payload: Any) -> None:
-        session.add(Event(at=now, actor="outbox", kind=kind, promise_id=notice.promise_id,
-                          payload={"notice_id": notice.id, "notice_kind": notice.kind,
-                                   **payload}))
+        notices.record_event(session, notice, now=now, actor=ACTOR, kind="promise.moved",
+                             new_due_at=new_due.isoformat() if new_due else None,
+                             client_told=True, notice_lead_business_days=lead)
 
 
 def _message(notice: Notice) -> OutgoingMessage:
