@@ -732,6 +732,7 @@ def demo(
         "--dir", help="Keep the demo's database here (default: a temporary folder).")] = None,
     serve: Annotated[bool, typer.Option(
         help="End with the dashboard running (--no-serve exits instead).")] = True,
+    port: Annotated[int, typer.Option(help="The dashboard's port.")] = 8000,
 ) -> None:
     """Play a small agency's week: check-ins, risk, Wednesday drafts, sends, digest, ledger."""
     import tempfile
@@ -742,10 +743,11 @@ def demo(
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / "reliability.db").exists():
         raise UserError(f"{folder} already holds a demo database: use an empty folder")
-    Demo(folder, say=typer.echo).play()
+    week = Demo(folder, say=typer.echo)
+    week.play()
     typer.echo(f"\nThe demo's database: {folder / 'reliability.db'}")
     if serve:
-        typer.echo("(the dashboard is not wired into the demo yet; use --no-serve)")
+        week.serve(port=port)
 
 
 # -- export -----------------------------------------------------------------------------

@@ -272,3 +272,25 @@ class Demo:
                      "week.")
         finally:
             self.sink.stop()
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8000) -> None:
+        """The dashboard over the demo's database, its clock stopped at Friday evening."""
+        import secrets
+
+        import uvicorn
+        from pydantic import SecretStr
+
+        from reliability.web.app import create_app
+        from reliability.web.tokens import MagicLinks
+
+        secret = secrets.token_urlsafe(32)
+        self.settings.web.secret_key = SecretStr(secret)
+        self.settings.web.base_url = f"http://{host}:{port}"
+        with self.ledger.session() as session:
+            manager = self.ledger.find_member(session, PEOPLE[0].email)
+        link = f"{self.settings.web.base_url}/sign-in/link/{MagicLinks(secret).make(manager)}"
+        friday_evening = self.at(MONDAY + timedelta(days=4), time(18))
+        self.say(f"\nThe dashboard is at {self.settings.web.base_url} (Ctrl-C to stop).")
+        self.say(f"Sign in as {manager.name}, a manager, within 15 minutes: {link}")
+        uvicorn.run(create_app(self.ledger, clock=lambda: friday_evening), host=host,
+                    port=port, log_level="warning")
