@@ -32,7 +32,10 @@ PRIOR_WEIGHT = 1.0  # beside real history the prior counts as one extra past pro
 
 STATUS_LIKELIHOOD = {"at_risk": 4.0, "blocked": 6.0, "on_track": 0.6}
 UNANSWERED_LIKELIHOOD = 2.5
-LOAD_PER_PROMISE = 0.1  # each other promise due in the window adds a tenth to the remaining work
+# History was measured under the owner's usual load, so only load beyond a usual amount
+# stretches the remaining work: each further promise due in the window adds a tenth.
+USUAL_LOAD = 2
+LOAD_PER_PROMISE = 0.1
 MAX_LOAD = 2.0
 MIN_P, MAX_P = 0.01, 0.99  # no evidence short of the date passing makes a slip certain
 FORECAST_QUANTILE = 0.8
@@ -216,7 +219,7 @@ class Outlook:
 
 def load_factor(other_open: int) -> float:
     """How much other promises due in the same window stretch the remaining work."""
-    return min(1 + LOAD_PER_PROMISE * other_open, MAX_LOAD)
+    return min(1 + LOAD_PER_PROMISE * max(other_open - USUAL_LOAD, 0), MAX_LOAD)
 
 
 def outlook(

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from reliability import compose, notices
 from reliability.calendar import BusinessCalendar
+from reliability.forecast import MAX_SAMPLES
 from reliability.ledger import Ledger
 from reliability.models import (
     Assessment,
@@ -44,7 +45,7 @@ from reliability.risk import (
 )
 
 ACTOR = "rule:scan"
-HISTORY_PER_OWNER = 20
+HISTORY_PER_OWNER = MAX_SAMPLES  # the forecast uses no more than this
 TEAM_HISTORY = 200
 # A new assessment row is kept when the level changes or p_late moves at least this much.
 P_LATE_STEP = 0.05
