@@ -1,3 +1,203 @@
-"""CLI commands: reports."""
+"""CLI commands: the reliability report, client trust and ratings, and the backtest."""
 
-from reliability.cli import app  # noqa: F401
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from reliability import backtest, metrics
+from reliability.calendar import BusinessCalendar
+from reliability.cli import (
+    JsonOption,
+    app,
+    client_app,
+    emit,
+    runtime_of,
+    sub_app,
+    table,
+)
+from reliability.errors import UserError
+from reliability.ratings import add_rating, rating_record, ratings
+from reliability.trust import trust_view
+
+rating_app = sub_app("Client ratings: 1-5, and what would make it a 5.")
+app.add_typer(rating_app, name="rating")
+
+DEFAULT_WEEKS = 4
+
+
+def _day(value: str | None, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{what} {value!r} is not a date; e.g. 2026-11-16") from None
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+def _range(calendar: BusinessCalendar, now: datetime, first: date | None,
+           last: date | None) -> tuple[datetime, datetime]:
+    """Whole local days from `first` to `last` inclusive; by default the last four weeks."""
+    last = last or calendar.local(now).date()
+    first = first or last - timedelta(days=last.weekday() + 7 * (DEFAULT_WEEKS - 1))
+    if last < first:
+        raise UserError(f"--to {last} is before --from {first}: give the earlier date first")
+    return (datetime.combine(first, datetime.min.time(), calendar.tz),
+            datetime.combine(last + timedelta(days=1), datetime.min.time(), calendar.tz))
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    by: Annotated[str | None, typer.Option(help="owner | team | client")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="First day (YYYY-MM-DD); default four weeks back, from a Monday.")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--to", help="Last day, included (YYYY-MM-DD); default today.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The reliability ledger: kept, kept after notice, late without notice, by week."""
+    if by is not None and by not in metrics.GROUPINGS:
+        raise UserError(f"--by {by!r}: use one of {', '.join(metrics.GROUPINGS)}")
+    runtime = runtime_of(ctx)
+    ledger = runtime.ledger
+    calendar = runtime.settings.calendar.calendar()
+    begin, finish = _range(calendar, runtime.now, _day(start, "--from"), _day(end, "--to"))
+    with ledger.session() as session:
+        total = metrics.stats(session, ledger.settings, start=begin, end=finish, now=runtime.now)
+        groups = metrics.stats_by(session, ledger.settings, start=begin, end=finish, by=by,
+                                  now=runtime.now)
+        weeks = metrics.weekly(session, ledger.settings, start=begin, end=finish, by=by,
+                               now=runtime.now)
+    document = {
+        "from": begin.date().isoformat(),
+        "to": (finish - timedelta(days=1)).date().isoformat(),
+        "as_of": runtime.now.isoformat(),
+        "by": by,
+        "total": total.to_json(),
+        "groups": [{"group": name, **figures.to_json()} for name, figures in groups.items()],
+        "weeks": weeks,
+    }
+    emit(as_json, document, _report_text(document))
+
+
+def _report_text(document: dict[str, Any]) -> str:
+    headers = ["group", "made", "due", "on time", "after notice", "late silent", "broken",
+               "on-time", "proactive", "lead (bd)", "reneg.", "mistakes", "check-ins"]
+
+    def row(name: str, figures: dict[str, Any]) -> list[str]:
+        lead = figures["median_notice_lead_days"]
+        return [name, str(figures["made"]), str(figures["due"]), str(figures["kept_on_time"]),
+                str(figures["kept_after_notice"]), str(figures["late_without_notice"]),
+                str(figures["broken"]), _percent(figures["on_time_rate"]),
+                _percent(figures["proactive_notice_rate"]), "-" if lead is None else f"{lead:g}",
+                str(figures["renegotiations"]),
+                f"{figures['mistakes']} ({figures['repeats']} rep.)",
+                _percent(figures["checkin_answer_rate"])]
+
+    rows = [row(group["group"], group) for group in document["groups"]
+            if document["by"] is not None]
+    rows.append(row("total", document["total"]))
+    credits = ", ".join(f"{amount:g} {currency}"
+                        for currency, amount in document["total"]["credits"].items())
+    return "\n".join([
+        f"Reliability {document['from']} to {document['to']}",
+        table(rows, headers),
+        f"credits given: {credits or 'none'}",
+    ])
+
+
+@rating_app.command("add")
+def rating_add(
+    ctx: typer.Context,
+    client: str,
+    overall: Annotated[int, typer.Option(help="1 (poor) to 5 (excellent).")],
+    would_continue: Annotated[int | None, typer.Option(
+        help="1-5: how likely they are to keep working with us.")] = None,
+    would_recommend: Annotated[int | None, typer.Option(
+        help="1-5: how likely they are to recommend us.")] = None,
+    to_make_it_5: Annotated[str | None, typer.Option(
+        "--to-make-it-5", help="Their answer to 'what would make it a 5?'.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a client's rating as they gave it."""
+    runtime = runtime_of(ctx)
+    rating = add_rating(runtime.ledger, client_name=client, overall=overall,
+                        would_continue=would_continue, would_recommend=would_recommend,
+                        to_make_it_5=to_make_it_5, now=runtime.now, actor=runtime.actor)
+    with runtime.ledger.session() as session:
+        found = runtime.ledger.find_client(session, client)
+    emit(as_json, rating_record(rating, found),
+         f"rating #{rating.id} recorded for {found.name}: {rating.overall}/5")
+
+
+@rating_app.command("list")
+def rating_list(
+    ctx: typer.Context,
+    client: Annotated[str | None, typer.Argument(help="Only this client.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ratings, newest first."""
+    ledger = runtime_of(ctx).ledger
+    with ledger.session() as session:
+        clients = {found.id: found for found in ledger.clients()}
+        only = [ledger.find_client(session, client).id or 0] if client else None
+        rows = sorted((rating for per_client in ratings(session, only).values()
+                       for rating in per_client), key=lambda r: (r.at, r.id or 0), reverse=True)
+    records = [rating_record(rating, clients[rating.client_id]) for rating in rows]
+    emit(as_json, records, table(
+        [[str(r["id"]), r["client"], r["at"][:10], str(r["overall"]),
+          str(r["would_continue"] or "-"), str(r["would_recommend"] or "-"),
+          (r["to_make_it_5"] or "")[:50]] for r in records],
+        ["id", "client", "date", "overall", "continue", "recommend", "to make it a 5"]))
+
+
+@client_app.command("trust")
+def client_trust(
+    ctx: typer.Context,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="Figures from this day (YYYY-MM-DD); default the last 90 days.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per client: stage (first-time, returning, regular, slipping, lost), figures, ratings."""
+    runtime = runtime_of(ctx)
+    ledger = runtime.ledger
+    first = _day(start, "--from")
+    calendar = runtime.settings.calendar.calendar()
+    begin = datetime.combine(first, datetime.min.time(), calendar.tz) if first else None
+    if begin is not None and begin >= runtime.now:
+        raise UserError(f"--from {first} is not in the past")
+    with ledger.session() as session:
+        view = trust_view(session, ledger.settings, now=runtime.now, start=begin)
+    records = [client.to_json() for client in view]
+    emit(as_json, records, table(
+        [[r["client"], r["stage"], str(r["promises_ever"]),
+          _percent(r["stats"]["on_time_rate"]), _percent(r["stats"]["proactive_notice_rate"]),
+          str(r["ratings"]["latest_overall"] or "-"), "; ".join(r["reasons"])]
+         for r in records],
+        ["client", "stage", "promises", "on-time", "proactive", "rating", "why"]))
+
+
+@app.command("backtest")
+def backtest_command(
+    file: Annotated[Path, typer.Argument(help="CSV: id, owner, client, made_at, due_at, "
+                                              "done_at [, estimate_hours, actual_hours, "
+                                              "country, timezone]")],
+    lead_business_days: Annotated[int, typer.Option(
+        help="N: how many business days ahead a warning must come.")] = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay a history through the risk engine: would the warnings have come in time?"""
+    if lead_business_days < 0:
+        raise UserError("--lead-business-days is a number of business days, 0 or more")
+    if not file.is_file():
+        raise UserError(f"no such file: {file}")
+    result = backtest.run(backtest.read_history(file), lead_business_days=lead_business_days)
+    emit(as_json, result.to_json(), result.summary())

@@ -1,0 +1,476 @@
+"""Backtest: would the early warnings have come in time, on a team's own past?
+
+A history (CSV) is replayed through the real risk engine business morning by business
+morning, each assessment seeing only what was known then: the owner's and the team's promises
+finished before that morning (the same windows the scanner reads) and the owner's other open
+promises. No check-ins are simulated, so the scores are what the history alone is worth.
+Method and definitions: docs/ledger.md. Pure apart from `read_history`.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import math
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from reliability.calendar import BusinessCalendar, CalendarError
+from reliability.errors import UserError
+from reliability.forecast import MAX_SAMPLES, MIN_OWNER_SAMPLES, PRIOR, PastPromise, Record
+from reliability.risk import OpenLoad, Policy, PromiseFacts, assess
+from reliability.scan import HISTORY_PER_OWNER, TEAM_HISTORY
+
+REQUIRED = ("id", "owner", "client", "made_at", "due_at", "done_at")
+OPTIONAL = ("estimate_hours", "actual_hours", "country", "timezone")
+DEFAULT_TIMEZONE = "UTC"
+METHODS = ("model", "calendar", "owner_rate")
+FLAG_THRESHOLD = Policy().at_risk_threshold  # the owner-rate baseline flags like the model
+
+
+@dataclass(frozen=True)
+class Row:
+    """One promise of the history, every moment aware."""
+
+    line: int
+    id: str
+    owner: str
+    client: str
+    made_at: datetime
+    due_at: datetime
+    done_at: datetime | None
+    calendar: BusinessCalendar
+    estimate_hours: float | None = None
+    actual_hours: float | None = None
+
+    @property
+    def late(self) -> bool:
+        return self.done_at is None or self.done_at > self.due_at
+
+    def past(self) -> PastPromise:
+        return PastPromise(owner=self.owner, made_at=self.made_at, due_at=self.due_at,
+                           done_at=self.done_at, estimate_hours=self.estimate_hours,
+                           actual_hours=self.actual_hours)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    why: str
+
+
+@dataclass(frozen=True)
+class History:
+    rows: tuple[Row, ...]
+    problems: tuple[Problem, ...]
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+class _Calendars:
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, str | None], BusinessCalendar] = {}
+
+    def __call__(self, timezone: str, country: str | None) -> BusinessCalendar:
+        key = (timezone, country)
+        if key not in self.cache:
+            self.cache[key] = BusinessCalendar(timezone=timezone, country=country)
+        return self.cache[key]
+
+
+def _moment(text: str, calendar: BusinessCalendar, what: str, *, day_start: bool) -> datetime:
+    """ISO 8601; without an offset, the row's timezone; a bare date is that business day's
+    opening (made_at) or close (due_at, done_at)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return calendar.start_of(day) if day_start else calendar.end_of(day)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not an ISO 8601 date or moment") from None
+    if moment.tzinfo is None:
+        moment = calendar.at(moment.date(), moment.time())
+    return moment.astimezone(UTC)
+
+
+def _hours(text: str | None, what: str) -> float | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a number of hours") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} {text!r} must be zero or more hours")
+    return value
+
+
+def parse_rows(lines: Iterable[str]) -> History:
+    """Every readable row, and for every other one its line number and what is wrong."""
+    reader = csv.DictReader(lines)
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise UserError(f"the CSV lacks the column(s) {', '.join(missing)}; it needs "
+                        f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})")
+    reader.fieldnames = header
+    calendars = _Calendars()
+    rows: list[Row] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    line = 1
+    for record in reader:
+        line = reader.line_num
+        try:
+            row = _row(record, line, calendars)
+            if row.id in seen:
+                raise ValueError(f"id {row.id!r} already used on line {seen[row.id]}")
+            seen[row.id] = line
+            rows.append(row)
+        except (ValueError, CalendarError) as exc:
+            problems.append(Problem(line, str(exc)))
+    return History(tuple(rows), tuple(problems))
+
+
+def _row(record: dict[str | Any, Any], line: int, calendars: _Calendars) -> Row:
+    if None in record:
+        raise ValueError(f"{len(record[None])} more field(s) than the header has")
+    values = {key: (value or "").strip() for key, value in record.items() if key is not None}
+    for name in ("id", "owner", "client", "made_at", "due_at"):
+        if not values.get(name):
+            raise ValueError(f"{name} is empty")
+    calendar = calendars(values.get("timezone") or DEFAULT_TIMEZONE,
+                         values.get("country") or None)
+    made = _moment(values["made_at"], calendar, "made_at", day_start=True)
+    due = _moment(values["due_at"], calendar, "due_at", day_start=False)
+    done = (_moment(values["done_at"], calendar, "done_at", day_start=False)
+            if values.get("done_at") else None)
+    if due <= made:
+        raise ValueError("due_at is not after made_at")
+    if done is not None and done < made:
+        raise ValueError("done_at is before made_at")
+    return Row(line=line, id=values["id"], owner=values["owner"].lower(),
+               client=values["client"], made_at=made, due_at=due, done_at=done,
+               calendar=calendar,
+               estimate_hours=_hours(values.get("estimate_hours"), "estimate_hours"),
+               actual_hours=_hours(values.get("actual_hours"), "actual_hours"))
+
+
+def read_history(path: Path) -> History:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return parse_rows(handle)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not UTF-8 text: {exc.reason}") from None
+
+
+# -- scores -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scores:
+    """How one method did: recall@N over every late item, precision and Brier over the items
+    still open N business days before their due."""
+
+    recall: float | None
+    precision: float | None
+    brier: float | None
+    flagged: int
+    evaluated: int
+
+    def to_json(self) -> dict[str, Any]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 4)
+
+        return {"recall": rounded(self.recall), "precision": rounded(self.precision),
+                "brier": rounded(self.brier), "flagged": self.flagged,
+                "evaluated": self.evaluated}
+
+
+@dataclass(frozen=True)
+class LateItem:
+    id: str
+    line: int
+    owner: str
+    client: str
+    due_at: datetime
+    done_at: datetime | None
+    flagged_at: datetime | None  # the first morning the model said at_risk, if N days ahead
+    flagged_lead_business_days: int | None
+    p_late: float | None  # the model's, N business days before the due
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "line": self.line, "owner": self.owner, "client": self.client,
+            "due_at": self.due_at.isoformat(),
+            "done_at": self.done_at.isoformat() if self.done_at else None,
+            "flagged_at": self.flagged_at.isoformat() if self.flagged_at else None,
+            "flagged_lead_business_days": self.flagged_lead_business_days,
+            "p_late": None if self.p_late is None else round(self.p_late, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    lead_business_days: int
+    rows: int
+    problems: tuple[Problem, ...]
+    late: tuple[LateItem, ...]
+    scored: int  # rows whose outcome is known
+    unresolved: int  # never done, and the history ends before their due
+    too_short: int  # late items made with less than N business days' notice
+    assessments: int
+    scores: dict[str, Scores]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lead_business_days": self.lead_business_days,
+            "rows": self.rows,
+            "unreadable": len(self.problems),
+            "problems": [{"line": p.line, "why": p.why} for p in self.problems],
+            "scored": self.scored,
+            "unresolved": self.unresolved,
+            "late": len(self.late),
+            "late_made_too_late_to_warn": self.too_short,
+            "assessments": self.assessments,
+            "scores": {name: score.to_json() for name, score in self.scores.items()},
+            "late_items": [item.to_json() for item in self.late],
+        }
+
+    def summary(self, *, show: int = 20) -> str:
+        n = self.lead_business_days
+        lines = [
+            f"{self.rows + len(self.problems)} rows: {self.rows} read, {len(self.problems)} "
+            f"unreadable; {self.scored} with a known "
+            f"outcome, {len(self.late)} late ({self.too_short} made with under {n} business "
+            f"days' notice); {self.assessments} assessments",
+            "",
+            f"{'method':<12} {'recall@' + str(n):>9} {'precision':>9} {'brier':>7} "
+            f"{'flagged':>8} {'scored':>7}",
+        ]
+        labels = {"model": "risk model", "calendar": "calendar", "owner_rate": "owner rate"}
+        for name, score in self.scores.items():
+            lines.append(f"{labels[name]:<12} {_fmt(score.recall):>9} {_fmt(score.precision):>9} "
+                         f"{_fmt(score.brier):>7} {score.flagged:>8} {score.evaluated:>7}")
+        if self.late and show:
+            lines += ["", f"late items (first {min(show, len(self.late))} of {len(self.late)}):"]
+            for item in self.late[:show]:
+                warned = (f"flagged {item.flagged_lead_business_days} business days ahead"
+                          if item.flagged_at else "not flagged in time")
+                lines.append(f"  line {item.line} #{item.id} {item.owner} for {item.client}, "
+                             f"due {item.due_at:%Y-%m-%d}: {warned}")
+        if self.problems and show:
+            lines += ["", f"unreadable rows ({len(self.problems)}):"]
+            lines += [f"  line {p.line}: {p.why}" for p in self.problems[:show]]
+            if len(self.problems) > show:
+                lines.append(f"  ... and {len(self.problems) - show} more (see --json)")
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+# -- replay -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Tracking:
+    """What the replay learns about one promise."""
+
+    row: Row
+    evaluate_at: datetime | None  # the business morning N business days before the due
+    flagged: dict[str, datetime] = field(default_factory=dict)
+    p: dict[str, float] = field(default_factory=dict)  # at the evaluation morning
+    alarm: dict[str, bool] = field(default_factory=dict)  # flagged at the evaluation morning
+    done: bool = False
+
+
+class _Histories:
+    """Finished promises known so far: per owner and for the team, with Records cached until a
+    new finish arrives (the business-hour arithmetic is the expensive part)."""
+
+    def __init__(self) -> None:
+        self.owner: dict[str, deque[PastPromise]] = defaultdict(
+            lambda: deque(maxlen=HISTORY_PER_OWNER))
+        self.team: deque[PastPromise] = deque(maxlen=TEAM_HISTORY)
+        self.owner_done: dict[str, int] = defaultdict(int)
+        self.owner_late: dict[str, int] = defaultdict(int)
+        self.team_done = 0
+        self.team_late = 0
+        self.records: dict[tuple[str, str], tuple[int, Record]] = {}
+
+    def add(self, row: Row) -> None:
+        past = row.past()
+        self.owner[row.owner].append(past)
+        self.team.append(past)
+        self.owner_done[row.owner] += 1
+        self.team_done += 1
+        self.owner_late[row.owner] += row.late
+        self.team_late += row.late
+
+    def record(self, owner: str | None, calendar: BusinessCalendar) -> Record:
+        """The scanner's view: the latest finishes (by done time), measured in `calendar`."""
+        key = (owner or "", f"{calendar.timezone}|{calendar.country}")
+        version = self.owner_done[owner] if owner is not None else self.team_done
+        cached = self.records.get(key)
+        if cached is None or cached[0] != version:
+            history = self.owner[owner] if owner is not None else self.team
+            recent = heapq.nlargest(2 * MAX_SAMPLES, history, key=lambda p: p.due_at)
+            cached = (version, Record.of(recent, calendar))
+            self.records[key] = cached
+        return cached[1]
+
+    def team_rate(self) -> float:
+        return self.team_late / self.team_done if self.team_done else PRIOR.share_late()
+
+    def owner_rate(self, owner: str) -> float:
+        done = self.owner_done[owner]
+        return self.owner_late[owner] / done if done else self.team_rate()
+
+
+def _mornings(row: Row, lead: int) -> tuple[list[datetime], datetime | None]:
+    """The business mornings the scanner would look at the promise, up to the one N business
+    days before its due; none when it was made after that morning."""
+    cal = row.calendar
+    evaluate_at = cal.start_of(cal.add_business_days(cal.local(row.due_at).date(), -lead))
+    mornings = []
+    morning = cal.next_business_morning(row.made_at)
+    while morning <= evaluate_at:
+        mornings.append(morning)
+        morning = cal.start_of(cal.next_business_day(cal.local(morning).date()))
+    return mornings, (evaluate_at if mornings else None)
+
+
+MADE, ASSESS, FINISHED = 0, 1, 2  # at the same moment: made first, finished after the look
+
+
+def run(history: History, *, lead_business_days: int = 2,
+        policy: Policy | None = None) -> Result:
+    """Replay every row; score the model and both baselines N business days before each due."""
+    policy = policy or Policy(notice_lead_business_days=lead_business_days)
+    rows = history.rows
+    end_of_history = max((moment for row in rows for moment in (row.made_at, row.done_at)
+                          if moment is not None), default=None)
+    tracking = []
+    events: list[tuple[datetime, int, int]] = []
+    for index, row in enumerate(rows):
+        mornings, evaluate_at = _mornings(row, lead_business_days)
+        tracking.append(_Tracking(row, evaluate_at))
+        events.append((row.made_at, MADE, index))
+        # A promise never delivered leaves the owner's load at its due: by then the team
+        # would have cancelled or renegotiated it. It never enters the history (as in a scan).
+        events.append((row.done_at or row.due_at, FINISHED, index))
+        events += [(morning, ASSESS, index) for morning in mornings]
+    events.sort()
+
+    known = _Histories()
+    open_by_owner: dict[str, dict[int, datetime]] = defaultdict(dict)
+    assessments = 0
+    for moment, kind, index in events:
+        track = tracking[index]
+        row = track.row
+        if kind == MADE:
+            open_by_owner[row.owner][index] = row.due_at
+        elif kind == FINISHED:
+            open_by_owner[row.owner].pop(index, None)
+            track.done = True
+            if row.done_at is not None:
+                known.add(row)
+        else:
+            assessments += _look(track, index, moment, known, open_by_owner[row.owner], policy)
+    return _score(rows, tracking, history.problems, lead_business_days, end_of_history,
+                  assessments)
+
+
+def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
+          open_load: dict[int, datetime], policy: Policy) -> int:
+    """One business morning's look at one open promise; returns the assessments made."""
+    row = track.row
+    if track.done:
+        return 0
+    evaluating = now == track.evaluate_at
+    owner_rate = known.owner_rate(row.owner)
+    if owner_rate >= FLAG_THRESHOLD:
+        track.flagged.setdefault("owner_rate", now)
+    if evaluating:
+        track.p["owner_rate"] = owner_rate
+        track.alarm["owner_rate"] = owner_rate >= FLAG_THRESHOLD
+        track.p["calendar"] = known.team_rate()
+        track.alarm["calendar"] = True
+        track.flagged.setdefault("calendar", now)
+    if "model" in track.flagged and not evaluating:
+        return 0  # already warned in time; only the score at N days ahead remains
+    owner_record = known.record(row.owner, row.calendar)
+    team_record: Record | Sequence[PastPromise] = (
+        () if owner_record.size >= MIN_OWNER_SAMPLES else known.record(None, row.calendar))
+    result = assess(
+        PromiseFacts(id=index, title=row.id, owner=row.owner, owner_name=row.owner,
+                     made_at=row.made_at, due_at=row.due_at, original_due_at=row.due_at),
+        now=now, calendar=row.calendar, owner_history=owner_record,
+        team_history=team_record,
+        open_load=[OpenLoad(due) for other, due in open_load.items() if other != index],
+        policy=policy,
+    )
+    if result.level == "at_risk":
+        track.flagged.setdefault("model", now)
+    if evaluating:
+        track.p["model"] = result.p_late
+        track.alarm["model"] = result.level == "at_risk"
+    return 1
+
+
+def _score(rows: Sequence[Row], tracking: Sequence[_Tracking], problems: tuple[Problem, ...],
+           lead: int, end_of_history: datetime | None, assessments: int) -> Result:
+    resolved = [
+        track for track in tracking
+        if track.row.done_at is not None
+        or (end_of_history is not None and track.row.due_at < end_of_history)
+    ]
+    late = [track for track in resolved if track.row.late]
+    scores = {}
+    for method in METHODS:
+        evaluated = [track for track in resolved if method in track.p]
+        flagged_at_eval = [track for track in evaluated if track.alarm[method]]
+        caught = sum(method in track.flagged for track in late)
+        scores[method] = Scores(
+            recall=caught / len(late) if late else None,
+            precision=(sum(track.row.late for track in flagged_at_eval) / len(flagged_at_eval)
+                       if flagged_at_eval else None),
+            brier=(sum((track.p[method] - track.row.late) ** 2 for track in evaluated)
+                   / len(evaluated) if evaluated else None),
+            flagged=len(flagged_at_eval),
+            evaluated=len(evaluated),
+        )
+    items = tuple(_late_item(track, lead) for track in sorted(
+        late, key=lambda track: (track.row.due_at, track.row.line)))
+    return Result(
+        lead_business_days=lead,
+        rows=len(rows),
+        problems=problems,
+        late=items,
+        scored=len(resolved),
+        unresolved=len(tracking) - len(resolved),
+        too_short=sum(track.evaluate_at is None for track in late),
+        assessments=assessments,
+        scores=scores,
+    )
+
+
+def _late_item(track: _Tracking, lead: int) -> LateItem:
+    row = track.row
+    flagged = track.flagged.get("model")
+    return LateItem(
+        id=row.id, line=row.line, owner=row.owner, client=row.client, due_at=row.due_at,
+        done_at=row.done_at, flagged_at=flagged,
+        flagged_lead_business_days=(row.calendar.business_days_between(flagged, row.due_at)
+                                    if flagged else None),
+        p_late=track.p.get("model"),
+    )
+

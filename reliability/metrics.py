@@ -1,0 +1,446 @@
+"""The reliability ledger in numbers: who keeps promises, which clients hear about slips early.
+
+Every figure is defined in docs/ledger.md. The rows of a range are read in a handful of
+queries (never one per promise) into plain facts; grouping by owner, team, client or week is
+then arithmetic over those facts, so a weekly report costs the same queries as one total.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from reliability.calendar import BusinessCalendar, zone
+from reliability.config import Settings
+from reliability.models import (
+    CheckIn,
+    Client,
+    DueChange,
+    Member,
+    Mistake,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+)
+
+GROUPINGS = ("owner", "team", "client")
+EVERYONE = "everyone"
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One group (an owner, a team, a client, everyone) over a range."""
+
+    made: int
+    due: int
+    kept_on_time: int
+    kept_after_notice: int
+    late_without_notice: int
+    broken: int
+    on_time_rate: float | None
+    proactive_notice_rate: float | None
+    median_notice_lead_days: float | None
+    renegotiations: int
+    mistakes: int
+    repeats: int
+    credits: dict[str, float]
+    checkin_answer_rate: float | None
+
+    @property
+    def settled(self) -> int:
+        """Due promises whose outcome is known: the on-time rate's denominator."""
+        return self.kept_on_time + self.kept_after_notice + self.late_without_notice + self.broken
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        for name in ("on_time_rate", "proactive_notice_rate", "checkin_answer_rate"):
+            if document[name] is not None:
+                document[name] = round(document[name], 4)
+        return document
+
+
+# -- facts: what the queries return, one plain record per thing counted -------------------
+
+
+@dataclass(frozen=True)
+class _Who:
+    owner_id: int
+    client_id: int
+    timezone: str
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A promise whose original due date is in the range, judged as of `now`."""
+
+    who: _Who
+    at: datetime  # the original due moment
+    outcome: str | None  # kept_on_time | kept_after_notice | late_without_notice | broken | None
+    slipped: bool
+    notice_lead_days: int | None  # business days between first telling the client and the due
+    told_in_time: bool
+
+
+@dataclass(frozen=True)
+class _Moment:
+    """Something counted in the week it happened: a promise made, a renegotiation..."""
+
+    who: _Who
+    at: datetime
+
+
+@dataclass(frozen=True)
+class _MistakeFact:
+    who: _Who
+    at: datetime
+    repeat: bool
+    credit: tuple[str, float] | None
+
+
+@dataclass(frozen=True)
+class _Request:
+    who: _Who
+    at: datetime
+    answered: bool | None  # None while the owner still has until the next business morning
+
+
+@dataclass
+class _Facts:
+    made: list[_Moment] = field(default_factory=list)
+    due: list[_Due] = field(default_factory=list)
+    renegotiations: list[_Moment] = field(default_factory=list)
+    mistakes: list[_MistakeFact] = field(default_factory=list)
+    requests: list[_Request] = field(default_factory=list)
+
+
+class _Calendars:
+    """One BusinessCalendar per client calendar, built once per report."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cache: dict[tuple[str, str | None], BusinessCalendar] = {}
+
+    def __call__(self, timezone: str, country: str | None) -> BusinessCalendar:
+        key = (timezone, country)
+        if key not in self.cache:
+            self.cache[key] = self.settings.calendar.calendar(timezone, country)
+        return self.cache[key]
+
+
+def _in(column: Any, start: datetime, end: datetime) -> Any:
+    return and_(col(column) >= start, col(column) < end)
+
+
+def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None) -> Any:
+    query = query.where(col(Promise.internal).is_(False))
+    if owner_ids is not None:
+        query = query.where(col(Promise.owner_id).in_(list(owner_ids)))
+    if client_ids is not None:
+        query = query.where(col(Promise.client_id).in_(list(client_ids)))
+    return query
+
+
+def _load(
+    session: Session,
+    settings: Settings,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    owner_ids: Sequence[int] | None = None,
+    client_ids: Sequence[int] | None = None,
+) -> _Facts:
+    calendars = _Calendars(settings)
+    lead = settings.policy.notice_lead_business_days
+    facts = _Facts()
+
+    promises = session.exec(_scope(
+        select(Promise, Client.timezone, Client.country)
+        .join(Client, col(Promise.client_id) == Client.id)
+        .where(or_(_in(Promise.made_at, start, end), _in(Promise.original_due_at, start, end))),
+        owner_ids, client_ids)).all()
+
+    # When the client first heard, per promise due in the range: a renegotiation they were
+    # told about, or a delay notice that reached them (with or without a new date).
+    told: dict[int, datetime] = {}
+    told_due: dict[int, datetime] = {}
+    changes = session.exec(_scope(
+        select(DueChange, Promise.owner_id, Promise.client_id, Client.timezone,
+               Promise.original_due_at)
+        .join(Promise, col(DueChange.promise_id) == Promise.id)
+        .join(Client, col(Promise.client_id) == Client.id)
+        .where(or_(_in(DueChange.changed_at, start, end),
+                   _in(Promise.original_due_at, start, end))),
+        owner_ids, client_ids)).all()
+    for change, owner_id, client_id, timezone, original_due in changes:
+        if start <= change.changed_at < end:
+            facts.renegotiations.append(_Moment(_Who(owner_id, client_id, timezone),
+                                                change.changed_at))
+        if change.client_told and start <= original_due < end:
+            moment = change.client_told_at or change.changed_at
+            _earliest(told, change.promise_id, moment)
+            if change.promise_id not in told_due or told_due[change.promise_id] < change.new_due_at:
+                told_due[change.promise_id] = change.new_due_at
+    sent = session.exec(_scope(
+        select(Notice.promise_id, Notice.sent_at, Notice.proposed_due_at)
+        .join(Promise, col(Notice.promise_id) == Promise.id)
+        .where(Notice.kind == NoticeKind.delay_notice, Notice.status == NoticeStatus.sent,
+               _in(Promise.original_due_at, start, end)),
+        owner_ids, client_ids)).all()
+    for promise_id, sent_at, proposed in sent:
+        if promise_id is not None and sent_at is not None:
+            _earliest(told, promise_id, sent_at)
+            if proposed is not None and (promise_id not in told_due
+                                         or told_due[promise_id] < proposed):
+                told_due[promise_id] = proposed
+
+    for promise, timezone, country in promises:
+        who = _Who(promise.owner_id, promise.client_id, timezone)
+        if start <= promise.made_at < end:
+            facts.made.append(_Moment(who, promise.made_at))
+        if start <= promise.original_due_at < end:
+            calendar = calendars(timezone, country)
+            told_at = told.get(promise.id or 0)
+            facts.due.append(_judge(promise, who, calendar, now=now, lead=lead, told_at=told_at,
+                                    told_due=told_due.get(promise.id or 0)))
+
+    mistake_query = (
+        select(Mistake, Client.timezone)
+        .join(Client, col(Mistake.client_id) == Client.id)
+        .where(_in(Mistake.created_at, start, end))
+    )
+    if owner_ids is not None:
+        mistake_query = mistake_query.where(col(Mistake.owner_id).in_(list(owner_ids)))
+    if client_ids is not None:
+        mistake_query = mistake_query.where(col(Mistake.client_id).in_(list(client_ids)))
+    for mistake, timezone in session.exec(mistake_query).all():
+        credit = None
+        if mistake.credit_amount is not None and mistake.credit_currency:
+            credit = (mistake.credit_currency.upper(), float(mistake.credit_amount))
+        facts.mistakes.append(_MistakeFact(_Who(mistake.owner_id, mistake.client_id, timezone),
+                                           mistake.created_at, mistake.repeat_of_id is not None,
+                                           credit))
+
+    facts.requests = _requests(session, calendars, start=start, end=end, now=now,
+                               owner_ids=owner_ids, client_ids=client_ids)
+    return facts
+
+
+def _earliest(moments: dict[int, datetime], key: int, moment: datetime) -> None:
+    if key not in moments or moment < moments[key]:
+        moments[key] = moment
+
+
+def _judge(promise: Promise, who: _Who, calendar: BusinessCalendar, *, now: datetime,
+           lead: int, told_at: datetime | None, told_due: datetime | None) -> _Due:
+    """The outcome of one promise against its original due date, as known at `now`."""
+    original = promise.original_due_at
+    done_at = promise.done_at if promise.done_at is not None and promise.done_at <= now else None
+    cancelled = promise.cancelled_at is not None and promise.cancelled_at <= now
+    told_at = told_at if told_at is not None and told_at <= now else None
+    notice_lead = calendar.business_days_between(told_at, original) if told_at else None
+    in_time = notice_lead is not None and notice_lead >= lead
+    outcome: str | None
+    if cancelled:
+        outcome = "broken"
+    elif done_at is not None and done_at <= original:
+        outcome = "kept_on_time"
+    elif done_at is not None:
+        kept_renegotiated = told_due is None or done_at <= told_due
+        outcome = "kept_after_notice" if in_time and kept_renegotiated else "late_without_notice"
+    elif now > promise.due_at:
+        outcome = "broken"
+    else:
+        outcome = None
+    slipped = not cancelled and outcome != "kept_on_time" and (
+        now > original or promise.due_at > original or told_at is not None)
+    return _Due(who, original, outcome, slipped, notice_lead if slipped else None,
+                in_time and slipped)
+
+
+def _requests(session: Session, calendars: _Calendars, *, start: datetime, end: datetime,
+              now: datetime, owner_ids: Sequence[int] | None,
+              client_ids: Sequence[int] | None) -> list[_Request]:
+    """Check-in requests made in the range, each answered or not by the next business morning."""
+    rows = session.exec(_scope(
+        select(Notice.promise_id, Notice.created_at, Promise.owner_id, Promise.client_id,
+               Client.timezone, Client.country)
+        .join(Promise, col(Notice.promise_id) == Promise.id)
+        .join(Client, col(Promise.client_id) == Client.id)
+        .where(Notice.kind == NoticeKind.checkin_request, _in(Notice.created_at, start, end)),
+        owner_ids, client_ids)).all()
+    if not rows:
+        return []
+    asked = _scope(
+        select(Notice.promise_id).join(Promise, col(Notice.promise_id) == Promise.id)
+        .where(Notice.kind == NoticeKind.checkin_request, _in(Notice.created_at, start, end)),
+        owner_ids, client_ids)
+    answers: dict[int, list[datetime]] = defaultdict(list)
+    for promise_id, at in session.exec(
+        select(CheckIn.promise_id, CheckIn.at)
+        .where(col(CheckIn.promise_id).in_(asked), CheckIn.at >= start)
+    ).all():
+        answers[promise_id].append(at)
+    requests = []
+    for promise_id, created_at, owner_id, client_id, timezone, country in rows:
+        answer_by = calendars(timezone, country).next_business_morning(created_at)
+        answered = any(created_at <= at <= answer_by and at <= now
+                       for at in answers.get(promise_id or 0, ()))
+        requests.append(_Request(_Who(owner_id, client_id, timezone), created_at,
+                                 True if answered else (None if now < answer_by else False)))
+    return requests
+
+
+# -- arithmetic over facts -------------------------------------------------------------
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _tally(facts: _Facts) -> Stats:
+    outcomes = defaultdict(int)
+    for item in facts.due:
+        if item.outcome is not None:
+            outcomes[item.outcome] += 1
+    settled = sum(outcomes.values())
+    slips = [item for item in facts.due if item.slipped]
+    leads = [item.notice_lead_days for item in slips if item.notice_lead_days is not None]
+    credits: dict[str, float] = defaultdict(float)
+    for mistake in facts.mistakes:
+        if mistake.credit is not None:
+            credits[mistake.credit[0]] += mistake.credit[1]
+    decided = [request.answered for request in facts.requests if request.answered is not None]
+    return Stats(
+        made=len(facts.made),
+        due=len(facts.due),
+        kept_on_time=outcomes["kept_on_time"],
+        kept_after_notice=outcomes["kept_after_notice"],
+        late_without_notice=outcomes["late_without_notice"],
+        broken=outcomes["broken"],
+        on_time_rate=_rate(outcomes["kept_on_time"], settled),
+        proactive_notice_rate=_rate(sum(item.told_in_time for item in slips), len(slips)),
+        median_notice_lead_days=float(median(leads)) if leads else None,
+        renegotiations=len(facts.renegotiations),
+        mistakes=len(facts.mistakes),
+        repeats=sum(mistake.repeat for mistake in facts.mistakes),
+        credits={currency: round(amount, 2) for currency, amount in sorted(credits.items())},
+        checkin_answer_rate=_rate(sum(decided), len(decided)),
+    )
+
+
+NO_STATS = _tally(_Facts())
+
+
+def _split(facts: _Facts, key: Callable[[_Who, datetime], Iterable[Hashable]]) -> dict[
+    Hashable, _Facts
+]:
+    """The same facts, bucketed: `key` names the bucket(s) each fact belongs to."""
+    buckets: dict[Hashable, _Facts] = defaultdict(_Facts)
+    for name in ("made", "due", "renegotiations", "mistakes", "requests"):
+        for item in getattr(facts, name):
+            for bucket in key(item.who, item.at):
+                getattr(buckets[bucket], name).append(item)
+    return buckets
+
+
+def stats(
+    session: Session,
+    settings: Settings,
+    *,
+    start: datetime,
+    end: datetime,
+    owner_ids: Sequence[int] | None = None,
+    client_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> Stats:
+    """The figures for promises of these owners and clients over [start, end), judged as of
+    `now` (default: `end`; a promise still open and not yet due is not counted as broken)."""
+    return _tally(_load(session, settings, start=start, end=end, now=now or end,
+                        owner_ids=owner_ids, client_ids=client_ids))
+
+
+def _group_names(session: Session, by: str | None) -> Callable[[_Who], str]:
+    """How a fact is labelled in a report: owner email, manager email (team) or client name."""
+    if by is None:
+        return lambda who: EVERYONE
+    if by not in GROUPINGS:
+        raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
+    if by == "client":
+        names = dict(session.exec(select(Client.id, Client.name)).all())
+        return lambda who: names[who.client_id]
+    members = {member.id: member for member in session.exec(select(Member)).all()}
+    if by == "owner":
+        return lambda who: members[who.owner_id].email
+    return lambda who: members[members[who.owner_id].manager_id or who.owner_id].email
+
+
+def stats_by(
+    session: Session,
+    settings: Settings,
+    *,
+    start: datetime,
+    end: datetime,
+    by: str | None,
+    now: datetime | None = None,
+    owner_ids: Sequence[int] | None = None,
+    client_ids: Sequence[int] | None = None,
+) -> dict[str, Stats]:
+    """The figures per owner, team (a manager and their reports) or client over one range."""
+    facts = _load(session, settings, start=start, end=end, now=now or end,
+                  owner_ids=owner_ids, client_ids=client_ids)
+    name = _group_names(session, by)
+    buckets = _split(facts, lambda who, at: (name(who),))
+    return {str(group): _tally(buckets[group]) for group in sorted(buckets, key=str)}
+
+
+def iso_week(moment: datetime, timezone: str) -> str:
+    """The ISO week a moment falls in, on the client's wall clock, e.g. 2026-W47."""
+    year, week, _ = moment.astimezone(zone(timezone)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weeks(start: datetime, end: datetime) -> list[str]:
+    """Every ISO week the range touches, in order."""
+    first: date = start.date() - timedelta(days=start.weekday())
+    last = (end - timedelta(microseconds=1)).date()
+    labels = []
+    while first <= last:
+        year, week, _ = first.isocalendar()
+        labels.append(f"{year}-W{week:02d}")
+        first += timedelta(days=7)
+    return labels
+
+
+def weekly(
+    session: Session,
+    settings: Settings,
+    *,
+    start: datetime,
+    end: datetime,
+    by: str | None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Rows {"group", "week", **Stats.to_json()}: every week of the range for every group
+    active in it, so a chart has no holes."""
+    facts = _load(session, settings, start=start, end=end, now=now or end)
+    name = _group_names(session, by)
+    buckets = _split(facts, lambda who, at: ((name(who), iso_week(at, who.timezone)),))
+    labels = weeks(start, end)
+    seen = {week for _, week in buckets}  # type: ignore[misc]
+    labels += sorted(seen - set(labels))
+    groups = sorted({group for group, _ in buckets})  # type: ignore[misc]
+    empty = _Facts()
+    return [
+        {"group": group, "week": week, **_tally(buckets.get((group, week), empty)).to_json()}
+        for group in groups
+        for week in sorted(labels)
+    ]

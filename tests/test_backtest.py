@@ -1,0 +1,159 @@
+"""Backtest: replaying a team's history through the risk engine, morning by morning."""
+
+import csv
+import io
+import json
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import Cli
+
+from reliability import backtest
+from reliability.calendar import BusinessCalendar
+from reliability.errors import UserError
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+from generate_history import write
+
+HEADER = "id,owner,client,made_at,due_at,done_at,country,timezone"
+NEW_YORK = BusinessCalendar("America/New_York", "US")
+
+
+def week_long(number: int, owner: str, monday: date, *, late: bool) -> str:
+    """A promise made Monday 09:00 for Friday 17:00, delivered Thursday or the next Tuesday."""
+    made = NEW_YORK.start_of(monday)
+    due = NEW_YORK.end_of(monday + timedelta(days=4))
+    done = due + timedelta(days=4) if late else due - timedelta(days=1)
+    return (f"{number},{owner},Acme,{made.isoformat()},{due.isoformat()},{done.isoformat()},"
+            "US,America/New_York")
+
+
+def history(lines: list[str]) -> backtest.History:
+    return backtest.parse_rows(io.StringIO("\n".join([HEADER, *lines]) + "\n"))
+
+
+def two_owners(weeks: int = 10) -> list[str]:
+    """Carol is late every week, Dave never; each makes one promise a week."""
+    first = date(2026, 9, 7)
+    lines = []
+    for week in range(weeks):
+        monday = first + timedelta(weeks=week)
+        lines.append(week_long(2 * week + 1, "carol", monday, late=True))
+        lines.append(week_long(2 * week + 2, "dave", monday, late=False))
+    return lines
+
+
+def test_a_habitually_late_owner_is_flagged_days_ahead_and_a_reliable_one_is_not() -> None:
+    result = backtest.run(history(two_owners()), lead_business_days=2)
+
+    late_owners = {item.owner for item in result.late}
+    assert late_owners == {"carol"} and len(result.late) == 10
+    flagged = [item for item in result.late if item.flagged_at is not None]
+    # Once Carol's record holds five late promises, every later one is flagged ahead.
+    assert len(flagged) >= 5
+    assert all(item.flagged_lead_business_days >= 2 for item in flagged)
+    model = result.scores["model"]
+    assert model.precision == 1.0  # Dave is never flagged
+    assert model.brier < result.scores["calendar"].brier
+
+
+def test_unreadable_rows_are_counted_and_listed_by_line_never_dropped(tmp_path: Path) -> None:
+    lines = [
+        *two_owners(3),
+        "x1,carol,Acme,yesterday,2026-11-20T17:00-05:00,,US,America/New_York",
+        "x2,carol,Acme,2026-11-20T09:00-05:00,2026-11-19T17:00-05:00,,US,America/New_York",
+        "x3,,Acme,2026-11-16T09:00-05:00,2026-11-20T17:00-05:00,,US,America/New_York",
+        "1,carol,Acme,2026-11-16T09:00-05:00,2026-11-20T17:00-05:00,,US,America/New_York",
+        "x4,carol,Acme,2026-11-16T09:00-05:00,2026-11-20T17:00-05:00,,US,Mars/Base",
+        "x5,carol,Acme,2026-11-16T09:00-05:00,2026-11-20T17:00-05:00,,US,America/New_York,9",
+    ]
+    result = backtest.run(history(lines))
+    assert result.rows == 6
+    problems = {problem.line: problem.why for problem in result.problems}
+    assert sorted(problems) == [8, 9, 10, 11, 12, 13]
+    assert "made_at 'yesterday' is not an ISO 8601" in problems[8]
+    assert problems[9] == "due_at is not after made_at"
+    assert problems[10] == "owner is empty"
+    assert problems[11] == "id '1' already used on line 2"
+    assert "Mars/Base" in problems[12]
+    assert "more field(s) than the header" in problems[13]
+
+
+def test_a_file_without_the_required_columns_is_refused() -> None:
+    with pytest.raises(UserError, match="lacks the column\\(s\\) done_at"):
+        backtest.parse_rows(io.StringIO("id,owner,client,made_at,due_at\n1,a,b,c,d\n"))
+
+
+def test_dates_without_a_time_or_offset_are_read_in_the_rows_calendar() -> None:
+    result = history(["1,carol,Acme,2026-11-16,2026-11-20,2026-11-20T10:00,US,"
+                      "America/New_York"])
+    [row] = result.rows
+    assert row.made_at == NEW_YORK.start_of(date(2026, 11, 16))
+    assert row.due_at == NEW_YORK.end_of(date(2026, 11, 20))
+    assert not row.late
+
+
+def test_later_history_never_changes_an_earlier_assessment() -> None:
+    """Only what was known at each morning: rows finished later cannot leak backwards."""
+    early = two_owners(6)
+    later = early + [week_long(100 + week, "carol", date(2026, 11, 2) + timedelta(weeks=week),
+                               late=False) for week in range(4)]
+    first = {item.id: item.p_late for item in backtest.run(history(early)).late}
+    second = {item.id: item.p_late for item in backtest.run(history(later)).late}
+    assert first and all(second[key] == value for key, value in first.items())
+
+
+def test_a_promise_never_delivered_is_late_once_the_history_has_passed_its_due() -> None:
+    lines = [
+        *two_owners(3),
+        "n1,dave,Acme,2026-09-07T09:00-04:00,2026-09-11T17:00-04:00,,US,America/New_York",
+        "n2,dave,Acme,2026-09-21T09:00-04:00,2026-12-31T17:00-05:00,,US,America/New_York",
+    ]
+    result = backtest.run(history(lines))
+    assert "n1" in {item.id for item in result.late}
+    assert result.unresolved == 1  # n2's outcome is not known yet
+
+
+def test_a_generated_history_is_replayed_with_its_spoiled_rows_listed() -> None:
+    buffer = io.StringIO()
+    write(buffer, 600, owners=6, seed=3, bad=6)
+    buffer.seek(0)
+    result = backtest.run(backtest.parse_rows(buffer), lead_business_days=2)
+
+    assert result.rows + len(result.problems) == 600 and len(result.problems) == 6
+    assert result.assessments > result.rows
+    calendar = result.scores["calendar"]
+    evaluated_late = [item for item in result.late if item.p_late is not None]
+    assert calendar.precision == pytest.approx(len(evaluated_late) / calendar.evaluated)
+    for score in result.scores.values():
+        assert score.brier is not None and 0 <= score.brier <= 1
+        assert score.evaluated == calendar.evaluated
+
+
+def test_backtest_command_prints_json_scores(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([HEADER, *two_owners(), "bad,carol,Acme,,,,US,UTC"]) + "\n")
+    result = cli("backtest", str(path), "--lead-business-days", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["lead_business_days"] == 1
+    assert (document["rows"], document["unreadable"]) == (20, 1)
+    assert document["problems"] == [{"line": 22, "why": "made_at is empty"}]
+    assert set(document["scores"]) == {"model", "calendar", "owner_rate"}
+    assert len(document["late_items"]) == 10
+
+
+def test_backtest_command_refuses_a_missing_file(cli: Cli, tmp_path: Path) -> None:
+    result = cli("backtest", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_generated_rows_are_all_readable_without_spoiling() -> None:
+    buffer = io.StringIO()
+    write(buffer, 300, owners=3, seed=11)
+    buffer.seek(0)
+    rows = list(csv.DictReader(buffer))
+    buffer.seek(0)
+    assert len(rows) == 300 and backtest.parse_rows(buffer).problems == ()
