@@ -21,6 +21,10 @@ DEFAULT_DELAY_REASON = {
 }
 
 
+# Who signs the messages the product sends the team itself (check-ins, escalations, digests).
+PRODUCT = "Reliability"
+
+
 def promise_url(settings: Settings, promise_id: int | None) -> str:
     return f"{settings.web.base_url.rstrip('/')}/promises/{promise_id}"
 
@@ -83,7 +87,7 @@ def checkin_request(settings: Settings, *, promise: Promise, client: Client, own
                     now: datetime) -> dict[str, Any]:
     return {
         **_base(settings, timezone=owner.timezone, now=now, recipient=owner.name,
-                sender=settings.smtp.from_name),
+                sender=PRODUCT),
         "promise": promise_view(settings, promise, client, owner),
         "checkin_url": promise_url(settings, promise.id),
     }
@@ -94,7 +98,7 @@ def risk_escalation(settings: Settings, *, promise: Promise, client: Client, own
                     draft_id: int | None, now: datetime) -> dict[str, Any]:
     return {
         **_base(settings, timezone=manager.timezone, now=now, recipient=manager.name,
-                sender=settings.smtp.from_name),
+                sender=PRODUCT),
         "risk": {
             "promise": promise_view(settings, promise, client, owner),
             "p_late": p_late,
@@ -111,7 +115,7 @@ def repeat_escalation(settings: Settings, *, mistake: Mistake, client: Client, o
                       now: datetime) -> dict[str, Any]:
     return {
         **_base(settings, timezone=manager.timezone, now=now, recipient=manager.name,
-                sender=settings.smtp.from_name),
+                sender=PRODUCT),
         "risk": None,
         "mistake": {
             "summary": mistake.summary,

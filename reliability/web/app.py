@@ -2,22 +2,92 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from reliability import slack_app
+from reliability.errors import UserError
 from reliability.ledger import Ledger
-from reliability.web import dashboard
+from reliability.web import api, dashboard, feeds, signin
+from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
+from reliability.web.pages import render
+from reliability.web.queries import NotFound
+from reliability.web.tokens import MagicLinks
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+SESSION_DAYS = 14
 
 
-def create_app(ledger: Ledger) -> FastAPI:
-    app = FastAPI(title="reliability", summary="Promises to clients, kept or renegotiated early.")
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> FastAPI:
+    """The whole web side over one ledger; `clock` pins "now" for tests and demos."""
+    settings = ledger.settings.web
+    if settings.secret_key is None:
+        secret = secrets.token_urlsafe(32)
+        log.warning("[web] secret_key is not set: sessions and sign-in links last only as "
+                    "long as this process")
+    else:
+        secret = settings.secret_key.get_secret_value()
+    # The document is served below, behind sign-in; the interactive docs would need a CDN.
+    app = FastAPI(title="reliability", version="1",
+                  summary="Promises to clients, kept or renegotiated early.",
+                  description=api.__doc__, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.ledger = ledger
+    app.state.clock = clock
+    app.state.magic_links = MagicLinks(secret)
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="reliability_session",
+                       max_age=SESSION_DAYS * 24 * 3600, same_site="lax",
+                       https_only=settings.base_url.startswith("https://"))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
     def healthz() -> str:
         return "ok"
 
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(viewer: Viewer = Depends(api_viewer)) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.exception_handler(SignInRequired)
+    def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(sign_in_url(request), status_code=303)
+
+    @app.exception_handler(UserError)
+    def _user_error(request: Request, exc: UserError) -> Response:
+        status = 404 if isinstance(exc, NotFound) else 409
+        if _wants_html(request):
+            return render(request, "error.html", None, status_code=status, message=str(exc))
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_html(request) and exc.status_code != 401:
+            return render(request, "error.html", None, status_code=exc.status_code,
+                          message=str(exc.detail))
+        return await http_exception_handler(request, exc)
+
+    app.include_router(signin.router)
     app.include_router(dashboard.router)
+    app.include_router(api.router)
+    app.include_router(feeds.router)
     app.include_router(slack_app.router)
     return app
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", "")

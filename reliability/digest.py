@@ -1,0 +1,358 @@
+"""The managers' daily digest, and the rule for whose promises a member answers for.
+
+One rule decides what a person sees, here and on the dashboard: a member sees their own
+promises, a manager also their direct reports', an admin everyone's. The digest shows a
+manager exactly what the dashboard shows them, so the two never disagree.
+
+A digest is a Notice with the key `digest:<manager id>:<manager's local date>` under the
+unique index: whichever worker comes first after `[digest] time` on a business day makes
+it, every other call that day finds the key taken. Only today's date is ever considered,
+so a worker back from downtime sends today's digest once and never yesterday's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, or_, select
+
+from reliability import compose, metrics, notices
+from reliability.calendar import BusinessCalendar
+from reliability.config import Settings
+from reliability.drafting import (
+    CheckinItem,
+    DeadDeliveryItem,
+    Decisions,
+    DigestContext,
+    DraftItem,
+    EscalationItem,
+    MistakeItem,
+    MonthStats,
+    ReliabilityView,
+    RiskItem,
+)
+from reliability.drafting import PromiseView as PromiseItem
+from reliability.ledger import Ledger
+from reliability.models import (
+    CLIENT_KINDS,
+    Assessment,
+    CheckIn,
+    Client,
+    Member,
+    Mistake,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+    PromiseStatus,
+    RiskLevel,
+    Role,
+)
+
+ACTOR = "rule:digest"
+DUE_SOON_BUSINESS_DAYS = 5
+MISTAKE_DAYS = 7
+# A check-in request older than this is history, not something still waiting for an answer.
+CHECKIN_ANSWER_DAYS = 10
+ASKED = (NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry, NoticeStatus.sent)
+
+
+# -- who sees what ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The owners whose promises, drafts and mistakes a member may see; None is everyone."""
+
+    member: Member
+    owner_ids: frozenset[int] | None
+
+    def covers(self, owner_id: int | None) -> bool:
+        return self.owner_ids is None or owner_id in self.owner_ids
+
+    def where(self, owner_column: Any) -> ColumnElement[bool]:
+        if self.owner_ids is None:
+            return sa.true()
+        return sa.type_coerce(owner_column, sa.Integer).in_(sorted(self.owner_ids))
+
+
+def scope_of(session: Session, member: Member) -> Scope:
+    if member.role == Role.admin:
+        return Scope(member, None)
+    reports = session.exec(select(Member.id).where(Member.manager_id == member.id)).all()
+    return Scope(member, frozenset({member.id or 0, *(r for r in reports if r is not None)}))
+
+
+def notice_owner() -> ColumnElement[Any]:
+    """Whose a message is: its promise's owner, else its mistake's, else the member it is
+    addressed to. Select from Notice outer-joined to Promise and Mistake to use it."""
+    return sa.func.coalesce(Promise.owner_id, Mistake.owner_id, Notice.member_id)
+
+
+def notices_in_scope(scope: Scope) -> Any:
+    """Notices with their client, in `scope`; callers add filters and ordering."""
+    return (select(Notice, Client)
+            .join(Promise, col(Notice.promise_id) == Promise.id, isouter=True)
+            .join(Mistake, col(Notice.mistake_id) == Mistake.id, isouter=True)
+            .join(Client, col(Notice.client_id) == Client.id, isouter=True)
+            .where(scope.where(notice_owner())))
+
+
+def digest_recipients(session: Session) -> list[Member]:
+    """Managers and admins, and anyone named as somebody's manager."""
+    managers = select(Member.manager_id).where(col(Member.manager_id).is_not(None))
+    return list(session.exec(
+        select(Member).where(or_(col(Member.role).in_([Role.manager, Role.admin]),
+                                 col(Member.id).in_(managers)))
+        .order_by(col(Member.id))).all())
+
+
+# -- building ---------------------------------------------------------------------------
+
+
+def member_calendar(settings: Settings, member: Member) -> BusinessCalendar:
+    return settings.calendar.calendar(member.timezone, member.country)
+
+
+def build_digest(session: Session, settings: Settings, manager: Member,
+                 now: datetime) -> DigestContext:
+    """The digest's sections, in the order a manager acts on them."""
+    scope = scope_of(session, manager)
+    cal = member_calendar(settings, manager)
+    decisions = Decisions(drafts=_drafts(session, settings, scope),
+                          escalations=_escalations(session, settings, manager, cal, now),
+                          dead_deliveries=_dead(session, settings, scope))
+    at_risk = _at_risk(session, settings, scope, now)
+    listed = {item["promise"]["id"] for item in at_risk}
+    due_soon = [p for p in _due_soon(session, settings, scope, cal, now) if p["id"] not in listed]
+    unanswered = _unanswered_checkins(session, settings, scope, now)
+    mistakes = _mistakes(session, scope, now)
+    quiet = not (decisions["drafts"] or decisions["escalations"]
+                 or decisions["dead_deliveries"] or at_risk or unanswered or mistakes)
+    return DigestContext(
+        timezone=manager.timezone,
+        now=now,
+        recipient_name=manager.name,
+        sender_name=compose.PRODUCT,
+        team_name=settings.smtp.from_name,
+        all_clear=quiet,
+        decisions=decisions,
+        at_risk=at_risk,
+        due_soon=due_soon,
+        unanswered_checkins=unanswered,
+        mistakes=mistakes,
+        reliability=_reliability(session, settings, scope, cal, now),
+    )
+
+
+def _promise_rows(session: Session, scope: Scope, *conditions: Any) -> list[
+        tuple[Promise, Client, Member]]:
+    query = (select(Promise, Client, Member)
+             .join(Client, col(Promise.client_id) == Client.id)
+             .join(Member, col(Promise.owner_id) == Member.id)
+             .where(Promise.status == PromiseStatus.open, scope.where(Promise.owner_id),
+                    *conditions)
+             .order_by(col(Promise.due_at), col(Promise.id)))
+    return [(p, c, o) for p, c, o in session.exec(query).all()]
+
+
+def _drafts(session: Session, settings: Settings, scope: Scope) -> list[DraftItem]:
+    rows = session.exec(notices_in_scope(scope).where(
+        Notice.status == NoticeStatus.draft, col(Notice.kind).in_(sorted(CLIENT_KINDS)))
+        .order_by(col(Notice.created_at), col(Notice.id))).all()
+    promise_ids = [n.promise_id for n, _ in rows if n.kind == NoticeKind.delay_notice]
+    notice_by = _latest_notice_by(session, [p for p in promise_ids if p is not None])
+    return [DraftItem(kind=notice.kind, subject=notice.subject,
+                      client_name=client.name if client else "",
+                      send_by=notice_by.get(notice.promise_id or 0)
+                      if notice.kind == NoticeKind.delay_notice else None,
+                      url=compose.notice_url(settings, notice.id))
+            for notice, client in rows]
+
+
+def _latest_notice_by(session: Session, promise_ids: list[int]) -> dict[int, datetime]:
+    if not promise_ids:
+        return {}
+    rows = session.exec(select(Assessment).where(col(Assessment.promise_id).in_(promise_ids))
+                        .order_by(col(Assessment.at), col(Assessment.id))).all()
+    return {row.promise_id: row.notice_by for row in rows}
+
+
+def _escalations(session: Session, settings: Settings, manager: Member, cal: BusinessCalendar,
+                 now: datetime) -> list[EscalationItem]:
+    """Escalations addressed to this manager since the previous business day's digest."""
+    today = cal.local(now).date()
+    since = cal.at(cal.previous_business_day(today), settings.digest.clock)
+    rows = session.exec(select(Notice).where(
+        Notice.kind == NoticeKind.escalation, Notice.member_id == manager.id,
+        col(Notice.created_at) >= since, Notice.status != NoticeStatus.cancelled)
+        .order_by(col(Notice.created_at), col(Notice.id))).all()
+    return [EscalationItem(summary=notice.subject,
+                           url=compose.promise_url(settings, notice.promise_id)
+                           if notice.promise_id else compose.notice_url(settings, notice.id))
+            for notice in rows]
+
+
+def _dead(session: Session, settings: Settings, scope: Scope) -> list[DeadDeliveryItem]:
+    rows = session.exec(notices_in_scope(scope).where(Notice.status == NoticeStatus.dead)
+                        .order_by(col(Notice.created_at), col(Notice.id))).all()
+    return [DeadDeliveryItem(subject=notice.subject, recipient=notice.recipient,
+                             channel=notice.channel, error=notice.last_error or "unknown error",
+                             url=compose.notice_url(settings, notice.id))
+            for notice, _ in rows]
+
+
+def is_overdue(promise: Promise, now: datetime) -> bool:
+    return promise.level == RiskLevel.overdue or promise.due_at <= now
+
+
+def _at_risk(session: Session, settings: Settings, scope: Scope,
+             now: datetime) -> list[RiskItem]:
+    rows = _promise_rows(session, scope, or_(
+        col(Promise.level).in_([RiskLevel.at_risk, RiskLevel.overdue]),
+        col(Promise.due_at) <= now))
+    items = [RiskItem(promise=compose.promise_view(settings, promise, client, owner),
+                      p_late=1.0 if is_overdue(promise, now) else promise.p_late or 0.0,
+                      reasons=list(promise.risk_reasons or []),
+                      overdue=is_overdue(promise, now))
+             for promise, client, owner in rows]
+    return sorted(items, key=lambda item: (not item["overdue"], -item["p_late"]))
+
+
+def _due_soon(session: Session, settings: Settings, scope: Scope, cal: BusinessCalendar,
+              now: datetime) -> list[PromiseItem]:
+    horizon = cal.end_of(cal.add_business_days(cal.local(now).date(), DUE_SOON_BUSINESS_DAYS))
+    rows = _promise_rows(session, scope, col(Promise.due_at) > now,
+                         col(Promise.due_at) <= horizon)
+    return [compose.promise_view(settings, promise, client, owner)
+            for promise, client, owner in rows]
+
+
+def _unanswered_checkins(session: Session, settings: Settings, scope: Scope,
+                         now: datetime) -> list[CheckinItem]:
+    since = now - timedelta(days=CHECKIN_ANSWER_DAYS)
+    rows = _promise_rows(session, scope)
+    by_id = {promise.id: (promise, client, owner) for promise, client, owner in rows}
+    if not by_id:
+        return []
+    asked: dict[int, datetime] = {}
+    for notice in session.exec(select(Notice).where(
+            Notice.kind == NoticeKind.checkin_request, col(Notice.status).in_(ASKED),
+            col(Notice.promise_id).in_(sorted(by_id)), col(Notice.created_at) >= since)
+            .order_by(col(Notice.created_at))).all():
+        asked[notice.promise_id or 0] = notice.sent_at or notice.created_at
+    answered: dict[int, datetime] = {}
+    for checkin in session.exec(select(CheckIn).where(col(CheckIn.promise_id).in_(sorted(asked)))
+                                .order_by(col(CheckIn.at))).all():
+        answered[checkin.promise_id] = checkin.at
+    items = []
+    for promise_id, asked_at in asked.items():
+        if promise_id in answered and answered[promise_id] >= asked_at:
+            continue
+        promise, client, owner = by_id[promise_id]
+        items.append(CheckinItem(promise=compose.promise_view(settings, promise, client, owner),
+                                 asked_at=asked_at))
+    return sorted(items, key=lambda item: item["asked_at"])
+
+
+def _mistakes(session: Session, scope: Scope, now: datetime) -> list[MistakeItem]:
+    rows = session.exec(
+        select(Mistake, Client, Member)
+        .join(Client, col(Mistake.client_id) == Client.id)
+        .join(Member, col(Mistake.owner_id) == Member.id)
+        .where(col(Mistake.created_at) >= now - timedelta(days=MISTAKE_DAYS),
+               col(Mistake.created_at) <= now, scope.where(Mistake.owner_id))
+        .order_by(col(Mistake.created_at))).all()
+    return [MistakeItem(summary=mistake.summary, client_name=client.name, owner_name=owner.name,
+                        occurred_at=mistake.created_at, repeat=mistake.repeat_of_id is not None)
+            for mistake, client, owner in rows]
+
+
+def month_start(cal: BusinessCalendar, day: date) -> datetime:
+    return cal.at(day.replace(day=1), datetime.min.time())
+
+
+def _reliability(session: Session, settings: Settings, scope: Scope, cal: BusinessCalendar,
+                 now: datetime) -> ReliabilityView:
+    this_start = month_start(cal, cal.local(now).date())
+    last_day = this_start.astimezone(cal.tz).date() - timedelta(days=1)
+    last_start = month_start(cal, last_day)
+    owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
+
+    def month(start: datetime, end: datetime) -> MonthStats:
+        stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
+        return MonthStats(promises_due=stats.due, on_time_rate=stats.on_time_rate,
+                          proactive_notice_rate=stats.proactive_notice_rate,
+                          median_notice_lead_days=stats.median_notice_lead_days)
+
+    return ReliabilityView(this_month=month(this_start, now),
+                           last_month=month(last_start, this_start))
+
+
+# -- queueing ---------------------------------------------------------------------------
+
+
+def digest_key(manager: Member, day: date) -> str:
+    return f"digest:{manager.id}:{day.isoformat()}"
+
+
+def queue_digest(session: Session, settings: Settings, manager: Member, *, now: datetime,
+                 actor: str, quiet_day: str | None = None) -> Notice | None:
+    """Make today's digest for one manager; None when today's already exists.
+
+    On a quiet day with `[digest] quiet_day = "nothing"` the row is still written, as a
+    cancelled notice: today's decision is then made once, not again every minute."""
+    day = member_calendar(settings, manager).local(now).date()
+    context = build_digest(session, settings, manager, now)
+    notice = notices.create(
+        session, settings, kind=NoticeKind.digest, key=digest_key(manager, day),
+        recipient=notices.member_recipient(manager), context=dict(context), now=now,
+        created_by=actor, member_id=manager.id, inputs={"day": day.isoformat()})
+    if notice is not None and context["all_clear"] and quiet_day == "nothing":
+        notices.cancel(session, notice.id or 0, reason="quiet day: nothing to report",
+                       now=now, actor=actor)
+    return notice
+
+
+def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:
+    """Called every minute: queue each manager's digest once their digest time has come
+    on one of their business days. Returns the ids of the digests queued to send."""
+    settings = ledger.settings
+    with ledger.session() as session:
+        managers = digest_recipients(session)
+    queued = []
+    for manager in managers:
+        cal = member_calendar(settings, manager)
+        local = cal.local(now)
+        if not cal.is_business_day(local.date()) or local.time() < settings.digest.clock:
+            continue
+        with ledger.transaction() as session:
+            key = digest_key(manager, local.date())
+            if session.exec(select(Notice.id).where(Notice.idempotency_key == key)).first():
+                continue
+            notice = queue_digest(session, settings, manager, now=now, actor=ACTOR,
+                                  quiet_day=settings.digest.quiet_day)
+            if notice is not None and notice.status == NoticeStatus.queued:
+                queued.append(notice.id or 0)
+    return queued
+
+
+def to_json(value: Any) -> Any:
+    """A digest context as JSON: moments in ISO 8601 UTC, amounts as numbers."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value
+

@@ -1,0 +1,266 @@
+"""The JSON API under /api: what the dashboard shows, for scripts and other tools.
+
+Authenticate with `Authorization: Bearer <personal token>` (from `reliability member token`);
+a browser session works too, and then changes need the session's X-CSRF-Token header.
+Errors are `{"detail": "..."}`: 401 without sign-in, 404 for what is not yours to see,
+409 when the change is not possible in the current state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from reliability import metrics, notices
+from reliability.digest import build_digest, to_json
+from reliability.models import Member
+from reliability.records import iso
+from reliability.web import queries
+from reliability.web.auth import Viewer, api_viewer, check_api_csrf, ledger_of
+from reliability.web.queries import FilterId, RowId
+
+router = APIRouter(prefix="/api", tags=["api"])
+MAX_RANGE = timedelta(days=800)
+
+PromiseStatusName = Literal["open", "done", "cancelled"]
+LevelName = Literal["on_track", "watch", "at_risk", "overdue"]
+NoticeStatusName = Literal["draft", "approved", "queued", "sending", "retry", "sent", "dead",
+                           "cancelled"]
+
+
+class Told(BaseModel):
+    at: str
+    what: str
+
+
+class PromiseOut(BaseModel):
+    id: int
+    title: str
+    client: str
+    client_id: int
+    owner: str
+    owner_name: str
+    status: str
+    level: str = Field(description="on_track, watch, at_risk or overdue")
+    p_late: float | None
+    reasons: list[str]
+    made_at: str
+    due_at: str = Field(description="ISO 8601 in the client's timezone")
+    original_due_at: str
+    done_at: str | None
+    internal: bool
+    notice_by: str | None = None
+    pending_draft_id: int | None = None
+    told: list[Told] = Field(default_factory=list, description="what the client has been told")
+
+
+class NoticeOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    promise_id: int | None
+    client: str | None
+    channel: str
+    recipient: str
+    locale: str
+    subject: str
+    text: str
+    approver_note: str | None
+    proposed_due_at: str | None
+    created_at: str
+    approved_by: str | None
+    sent_at: str | None
+    last_error: str | None
+
+
+class TimelineOut(BaseModel):
+    at: str
+    kind: str
+    title: str
+    detail: str | None
+
+
+class PromiseDetailOut(BaseModel):
+    promise: PromiseOut
+    timeline: list[TimelineOut]
+    notices: list[NoticeOut]
+
+
+class CancelIn(BaseModel):
+    reason: str = Field("cancelled through the API", max_length=1000)
+
+
+class StatsOut(BaseModel):
+    made: int
+    due: int
+    kept_on_time: int
+    kept_after_notice: int
+    late_without_notice: int
+    broken: int
+    on_time_rate: float | None
+    proactive_notice_rate: float | None
+    median_notice_lead_days: float | None
+    renegotiations: int
+    mistakes: int
+    repeats: int
+    credits: dict[str, float]
+    checkin_answer_rate: float | None
+
+
+class MetricsOut(BaseModel):
+    start: str
+    end: str
+    stats: StatsOut
+
+
+def _promise_out(row: queries.PromiseRow) -> PromiseOut:
+    p, tz = row.promise, row.client.timezone
+    return PromiseOut(
+        id=p.id or 0, title=p.title, client=row.client.name, client_id=row.client.id or 0,
+        owner=row.owner.email, owner_name=row.owner.name, status=p.status, level=row.level,
+        p_late=p.p_late, reasons=list(p.risk_reasons or []), made_at=iso(p.made_at, tz) or "",
+        due_at=iso(p.due_at, tz) or "", original_due_at=iso(p.original_due_at, tz) or "",
+        done_at=iso(p.done_at, tz), internal=p.internal, notice_by=iso(row.notice_by, tz),
+        pending_draft_id=row.draft.id if row.draft else None,
+        told=[Told(at=iso(t.at, tz) or "", what=t.what) for t in row.told])
+
+
+def _notice_out(row: queries.NoticeRow) -> NoticeOut:
+    n = row.notice
+    tz = row.client.timezone if row.client else None
+    return NoticeOut(
+        id=n.id or 0, kind=n.kind, status=n.status, promise_id=n.promise_id,
+        client=row.client.name if row.client else None, channel=n.channel,
+        recipient=n.recipient, locale=n.locale, subject=n.subject, text=n.text,
+        approver_note=n.approver_note, proposed_due_at=iso(n.proposed_due_at, tz),
+        created_at=iso(n.created_at, tz) or "", approved_by=n.approved_by,
+        sent_at=iso(n.sent_at, tz), last_error=n.last_error)
+
+
+def _now(request: Request) -> datetime:
+    moment = request.app.state.clock()
+    assert isinstance(moment, datetime)
+    return moment
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@router.get("/promises", response_model=list[PromiseOut])
+def list_promises(request: Request, status: PromiseStatusName | None = None,
+                  client_id: FilterId = None, owner_id: FilterId = None,
+                  level: LevelName | None = None,
+                  q: str | None = Query(None, max_length=200),
+                  viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
+    """Promises you can see, soonest due first."""
+    with ledger_of(request).session() as session:
+        rows = queries.promise_list(session, viewer.scope, _now(request), status=status,
+                                    client_id=client_id, owner_id=owner_id, level=level, text=q)
+    return [_promise_out(row) for row in rows]
+
+
+@router.get("/promises/{promise_id}", response_model=PromiseDetailOut)
+def promise_detail(request: Request, promise_id: RowId,
+                   viewer: Viewer = Depends(api_viewer)) -> PromiseDetailOut:
+    """One promise with its timeline: events, check-ins, assessments and messages."""
+    with ledger_of(request).session() as session:
+        page = queries.promise_page(session, viewer.scope, promise_id, _now(request))
+    tz = page.row.client.timezone
+    return PromiseDetailOut(
+        promise=_promise_out(page.row),
+        timeline=[TimelineOut(at=iso(e.at, tz) or "", kind=e.kind, title=e.title,
+                              detail=e.detail) for e in page.timeline],
+        notices=[_notice_out(queries.NoticeRow(n, page.row.client)) for n in page.notices])
+
+
+@router.get("/at-risk", response_model=list[PromiseOut])
+def at_risk(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
+    """The at-risk board: overdue, at risk and watched promises, worst first."""
+    with ledger_of(request).session() as session:
+        rows = queries.board(session, viewer.scope, _now(request))
+    return [_promise_out(row) for row in rows]
+
+
+@router.get("/drafts", response_model=list[NoticeOut])
+def list_drafts(request: Request, status: NoticeStatusName = "draft",
+                viewer: Viewer = Depends(api_viewer)) -> list[NoticeOut]:
+    """Messages in one state (drafts awaiting approval by default), newest first."""
+    with ledger_of(request).session() as session:
+        rows = queries.notice_rows(session, viewer.scope, statuses=(status,))
+    return [_notice_out(row) for row in rows]
+
+
+@router.post("/drafts/{notice_id}/approve", response_model=NoticeOut)
+def approve_draft(request: Request, notice_id: RowId,
+                  viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
+    """Approve a draft: it joins the outbox and is sent."""
+    ledger = ledger_of(request)
+    with ledger.transaction() as session:
+        row = queries.notice_in_scope(session, viewer.scope, notice_id)
+        notices.approve(session, notice_id, now=_now(request), actor=viewer.actor)
+        return _notice_out(row)
+
+
+@router.post("/drafts/{notice_id}/cancel", response_model=NoticeOut)
+def cancel_draft(request: Request, notice_id: RowId, body: CancelIn | None = None,
+                 viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
+    """Call off a message that has not been sent."""
+    ledger = ledger_of(request)
+    reason = (body.reason.strip() if body else "") or "cancelled through the API"
+    with ledger.transaction() as session:
+        row = queries.notice_in_scope(session, viewer.scope, notice_id)
+        notices.cancel(session, notice_id, reason=reason, now=_now(request),
+                       actor=viewer.actor)
+        return _notice_out(row)
+
+
+@router.get("/digest", response_model=dict[str, Any])
+def digest(request: Request, manager: str | None = Query(None, max_length=320),
+           viewer: Viewer = Depends(api_viewer)) -> dict[str, Any]:
+    """A manager's digest as it stands now (yours by default; admins may ask for anyone's)."""
+    ledger = ledger_of(request)
+    with ledger.session() as session:
+        subject = viewer.member
+        if manager and manager.strip().lower() != viewer.member.email:
+            if not viewer.is_admin:
+                raise HTTPException(403, "only admins may read another manager's digest")
+            found = session.exec(select(Member).where(
+                Member.email == manager.strip().lower())).first()
+            if found is None:
+                raise HTTPException(404, f"unknown member {manager!r}")
+            subject = found
+        context = build_digest(session, ledger.settings, subject, _now(request))
+    document = to_json(dict(context))
+    assert isinstance(document, dict)
+    return document
+
+
+@router.get("/metrics", response_model=MetricsOut)
+def reliability_metrics(request: Request, start: datetime | None = None,
+                        end: datetime | None = None, owner_id: FilterId = None,
+                        client_id: FilterId = None,
+                        viewer: Viewer = Depends(api_viewer)) -> MetricsOut:
+    """Reliability figures over a range (default: the last 30 days), in your scope."""
+    now = _now(request)
+    end = _aware(end) if end else now
+    start = _aware(start) if start else end - timedelta(days=30)
+    if not start < end or end - start > MAX_RANGE:
+        raise HTTPException(400, "give start before end, at most 800 days apart")
+    if owner_id is not None and not viewer.scope.covers(owner_id):
+        raise HTTPException(404, f"there is no member #{owner_id} you can see")
+    ledger = ledger_of(request)
+    with ledger.session() as session:
+        scope = viewer.scope.owner_ids
+        owners = [owner_id] if owner_id is not None else None if scope is None else sorted(scope)
+        stats = metrics.stats(session, ledger.settings, start=start, end=end,
+                              owner_ids=owners,
+                              client_ids=[client_id] if client_id is not None else None)
+    return MetricsOut(start=start.isoformat(), end=end.isoformat(),
+                      stats=StatsOut(**asdict(stats)))
+

@@ -1,0 +1,140 @@
+"""Who is asking: the signed session cookie or a personal bearer token, and CSRF checks.
+
+Every route depends on `page_viewer` or `api_viewer`; the scope they carry (from
+`reliability.digest.scope_of`) is the only place that decides whose promises one sees.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from sqlmodel import Session
+
+from reliability.digest import Scope, scope_of
+from reliability.ledger import Ledger
+from reliability.models import Member, Role
+from reliability.web.tokens import member_by_token
+
+SESSION_MEMBER = "member_id"
+SESSION_CSRF = "csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    member: Member
+    scope: Scope
+    by_bearer: bool = False
+
+    @property
+    def actor(self) -> str:
+        return self.member.email
+
+    @property
+    def sees_a_team(self) -> bool:
+        return self.scope.owner_ids is None or len(self.scope.owner_ids) > 1
+
+    @property
+    def is_admin(self) -> bool:
+        return self.member.role == Role.admin
+
+
+class SignInRequired(Exception):
+    """A page was asked for without a session; the app answers with the sign-in page."""
+
+
+def ledger_of(request: Request) -> Ledger:
+    ledger = request.app.state.ledger
+    assert isinstance(ledger, Ledger)
+    return ledger
+
+
+def csrf_token(request: Request) -> str:
+    """This session's CSRF token, made on first use (an anonymous session gets one too)."""
+    token = request.session.get(SESSION_CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session[SESSION_CSRF] = token
+    return token
+
+
+def sign_in(request: Request, member: Member) -> None:
+    """A fresh session for the member: the old CSRF token is not carried over."""
+    request.session.clear()
+    request.session[SESSION_MEMBER] = member.id
+    csrf_token(request)
+
+
+def _viewer(request: Request) -> Viewer | None:
+    ledger = ledger_of(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    with ledger.session() as session:
+        if scheme.lower() == "bearer" and credentials:
+            member = member_by_token(session, credentials.strip())
+            return _view(session, member, by_bearer=True) if member else None
+        member_id = request.session.get(SESSION_MEMBER)
+        if not isinstance(member_id, int):
+            return None
+        return _view(session, session.get(Member, member_id))
+
+
+def _view(session: Session, member: Member | None, *, by_bearer: bool = False) -> (
+        Viewer | None):
+    if member is None:
+        return None
+    return Viewer(member, scope_of(session, member), by_bearer=by_bearer)
+
+
+def page_viewer(request: Request) -> Viewer:
+    viewer = _viewer(request)
+    if viewer is None:
+        raise SignInRequired
+    return viewer
+
+
+def api_viewer(request: Request) -> Viewer:
+    viewer = _viewer(request)
+    if viewer is None:
+        raise HTTPException(401, "sign in first: send Authorization: Bearer <personal token>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return viewer
+
+
+def sign_in_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/sign-in?next={quote(target, safe='')}"
+
+
+async def check_form_csrf(request: Request) -> None:
+    """Every form post carries the session's token; a forged cross-site post does not."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    expected = request.session.get(SESSION_CSRF)
+    if not (isinstance(sent, str) and isinstance(expected, str)
+            and secrets.compare_digest(sent, expected)):
+        raise HTTPException(403, "this form has expired or did not come from this site; "
+                                 "reload the page and try again")
+
+
+def check_api_csrf(request: Request, viewer: Viewer = Depends(api_viewer)) -> Viewer:
+    """A bearer token cannot be sent by another site; a cookie can, so it needs the header."""
+    if viewer.by_bearer:
+        return viewer
+    expected = request.session.get(SESSION_CSRF)
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not (isinstance(expected, str) and secrets.compare_digest(sent, expected)):
+        raise HTTPException(403, f"send the session's CSRF token in the {CSRF_HEADER} header")
+    return viewer
+
+
+def safe_next(target: Any) -> str:
+    """Only a path on this site: a sign-in link must not bounce someone elsewhere."""
+    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"

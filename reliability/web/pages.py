@@ -1,0 +1,61 @@
+"""Rendering pages: the Jinja2 environment (autoescaped), filters and flash messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from reliability.calendar import zone
+from reliability.web.auth import CSRF_FIELD, Viewer, csrf_token
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+LEVEL_LABELS = {"on_track": "On track", "watch": "Watch", "at_risk": "At risk",
+                "overdue": "Overdue"}
+
+
+def _when(moment: datetime | None, timezone: str = "UTC") -> str:
+    if moment is None:
+        return "–"
+    return moment.astimezone(zone(timezone)).strftime("%a %d %b %Y, %H:%M")
+
+
+def _day(moment: datetime | None, timezone: str = "UTC") -> str:
+    if moment is None:
+        return "–"
+    return moment.astimezone(zone(timezone)).strftime("%a %d %b")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _label(value: str | None) -> str:
+    if value is None:
+        return "–"
+    return LEVEL_LABELS.get(value, value.replace("_", " ").capitalize())
+
+
+TEMPLATES.env.filters.update(when=_when, day=_day, pct=_pct, label=_label)
+TEMPLATES.env.globals["CSRF_FIELD"] = CSRF_FIELD
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """A one-time message shown on the next page, after a redirect."""
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def render(request: Request, template: str, viewer: Viewer | None, *, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    messages = request.session.pop("flash", [])
+    return TEMPLATES.TemplateResponse(request, template, {
+        "viewer": viewer,
+        "tz": viewer.member.timezone if viewer else "UTC",
+        "csrf": csrf_token(request),
+        "messages": messages,
+        **context,
+    }, status_code=status_code)

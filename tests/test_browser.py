@@ -1,0 +1,134 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright, at two widths.
+
+Screenshots of every page land in test-artifacts/ (desktop and phone) for people to look at.
+"""
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlmodel import Session, select
+from web_helpers import app_for, token_for, wednesday_agency
+
+from reliability.ledger import Ledger
+from reliability.models import Notice
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
+                                reason="needs Debian's chromium: apt-get install -y chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """One backend is enough here: the browser tests the pages, not the storage."""
+    path = tmp_path / "reliability.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def server(ledger: Ledger) -> Iterator[str]:
+    wednesday_agency(ledger)
+    port = free_port()
+    config = uvicorn.Config(app_for(ledger), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def shoot(page: object, name: str, width: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+
+
+def sign_in(page: object, base: str, token: str) -> None:
+    page.goto(f"{base}/board")
+    assert "/sign-in" in page.url
+    page.fill("#token", token)
+    page.click("text=Sign in with token")
+    page.wait_for_url(f"{base}/board")
+
+
+def draft_status(ledger: Ledger) -> str:
+    with Session(ledger.engine) as session:
+        return session.exec(select(Notice.status).where(Notice.kind == "delay_notice")).one()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_bob_signs_in_edits_and_approves_the_draft_and_sees_it_leave_the_inbox(
+    browser: object, server: str, ledger: Ledger, width: str,
+) -> None:
+    context = browser.new_context(viewport=WIDTHS[width])
+    page = context.new_page()
+    page.goto(f"{server}/sign-in")
+    shoot(page, "sign-in", width)
+    sign_in(page, server, token_for(ledger, "bob@example.com"))
+
+    card = page.locator("article.card.risk", has_text="Q3 report")
+    assert card.is_visible()
+    assert "Waiting on the ad account data." in card.inner_text()
+    assert "likely late" in card.inner_text()
+    shoot(page, "board", width)
+
+    for name, path in [("promises", "/promises?status="), ("mistakes", "/mistakes"),
+                       ("reliability", "/reliability"), ("clients", "/clients"),
+                       ("client", "/clients/1"), ("calendar", "/calendar")]:
+        page.goto(server + path)
+        assert page.locator("h1").is_visible()
+        shoot(page, name, width)
+    page.goto(f"{server}/board")
+    card.locator("h2 a").click()
+    assert page.locator("ol.timeline li").count() >= 4
+    shoot(page, "promise", width)
+
+    page.goto(f"{server}/drafts")
+    shoot(page, "drafts", width)
+    page.locator("#drafts a").first.click()
+    page.fill("#text", "Hi Dana,\n\nThe Q3 report needs until Tuesday; the data arrived late."
+                       "\n\nAlice")
+    page.click("text=Save changes")
+    assert page.locator(".flash.ok").is_visible()
+    assert "the data arrived late" in page.input_value("#text")
+    shoot(page, "draft", width)
+    page.click("text=Approve and send")
+    page.wait_for_url(f"{server}/drafts")
+    assert "No drafts waiting" in page.locator("#drafts").inner_text()
+    assert "Q3 report" in page.locator("#recent").inner_text()
+    assert draft_status(ledger) == "queued"
+    shoot(page, "drafts-after-approval", width)
+    if width == "phone":
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[width]["width"]
+    context.close()
