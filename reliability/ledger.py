@@ -241,6 +241,7 @@ class Ledger:
         country: str | None = None,
         slack_user_id: str | None = None,
         role: str = Role.member,
+        digest_channel: str = DeliveryChannel.email,
     ) -> Member:
         member = Member(
             email=normalise_email(email),
@@ -250,6 +251,7 @@ class Ledger:
                              else self.settings.calendar.default_country),
             slack_user_id=slack_user_id or None,
             role=_choice(role, Role, "role"),
+            digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel"),
             created_at=now,
         )
         with self.transaction() as session:
@@ -266,6 +268,29 @@ class Ledger:
             self.record(session, now=now, actor=actor, kind="member.added",
                         member_id=member.id, email=member.email)
         return member
+
+    def link_slack_user(self, *, email: str, slack_user_id: str, name: str,
+                        timezone: str | None, now: datetime, actor: str) -> Member:
+        """The member behind a Slack user: linked by email, or added on first use. From then
+        on their check-in requests and digests come to Slack, where they answer."""
+        address = normalise_email(email)
+        with self.transaction() as session:
+            member = session.exec(select(Member).where(Member.email == address)).first()
+            if member is None:
+                member = Member(email=address, name=_text(name or address, "member name"),
+                                timezone=_timezone(timezone or
+                                                   self.settings.calendar.default_timezone),
+                                country=self.settings.calendar.default_country,
+                                created_at=now)
+            elif member.slack_user_id not in (None, slack_user_id):
+                raise UserError(f"{member.email} is already linked to another Slack user")
+            member.slack_user_id = slack_user_id
+            member.digest_channel = DeliveryChannel.slack
+            session.add(member)
+            session.flush()
+            self.record(session, now=now, actor=actor, kind="member.linked",
+                        member_id=member.id, slack_user_id=slack_user_id)
+            return member
 
     def clients(self) -> list[Client]:
         with self.session() as session:

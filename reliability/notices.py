@@ -322,3 +322,18 @@ def listing(session: Session, *, status: str | None = None,
     if kinds is not None:
         query = query.where(col(Notice.kind).in_(kinds))
     return [(notice, client) for notice, client in session.exec(query).all()]
+
+
+def snooze(session: Session, notice_id: int, *, until: datetime, now: datetime,
+           actor: str) -> Notice:
+    """Put a draft aside until `until`, when its owner is asked again; the escalation to the
+    manager keeps its time, so snoozing never hides a slip."""
+    notice = get(session, notice_id)
+    _require(notice, PENDING, "snooze")
+    if until <= now:
+        raise UserError("a draft can only be snoozed until a later moment")
+    notice.snoozed_until = until
+    session.add(notice)
+    record_event(session, notice, now=now, actor=actor, kind="notice.snoozed",
+                 until=until.isoformat())
+    return notice

@@ -1,5 +1,514 @@
-"""The Slack app (being built: see issue 7)."""
+"""The Slack app: `/promise`, check-in and draft buttons, over HTTP or Socket Mode.
 
-from fastapi import APIRouter
+Slack gives an app 3 seconds to answer. Every listener acknowledges first; what needs a
+database write that can wait, a users.info look-up or a post runs after the answer in a
+Bolt lazy listener, which replies through the request's response_url. Blocking database
+work runs in worker threads so one slow request never holds up the others' answers.
+Requests are verified with the signing secret by Bolt (401 when missing, wrong or older
+than 5 minutes). The listeners are thin: parse, call `reliability.slack_actions`, show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from reliability import slack_actions, slack_views
+from reliability.calendar import CalendarError
+from reliability.deadlines import DeadlineError, echo
+from reliability.errors import UserError
+from reliability.ledger import Ledger
+from reliability.models import Member
+from reliability.slack_commands import HELP, Help, Log, SealError, parse, unseal
+from reliability.slack_views import Reply, submitted
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+EXPECTED = (UserError, DeadlineError, CalendarError, SealError)
+NOT_CONFIGURED = ("Slack is not configured: set RELIABILITY_SLACK__SIGNING_SECRET and "
+                  "RELIABILITY_SLACK__BOT_TOKEN (see docs/slack.md)")
+SORRY = ("Something went wrong on our side and nothing was changed. Please try again in a "
+         "minute; if it keeps happening, tell whoever runs Reliability.")
+CHECKIN_ACTION = re.compile(r"^checkin_(on_track|at_risk|blocked|done)$")
+# Which modal input a service error belongs under, by a word in its message.
+FIELD_WORDS = (("email", "email"), ("zone", "timezone"), ("timezone", "timezone"),
+               ("country", "country"), ("locale", "locale"))
 
 router = APIRouter()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SlackNotConfigured(UserError):
+    """The Slack settings this way of running needs are missing."""
+
+
+@router.post("/slack/events", include_in_schema=False)
+async def slack_events(request: Request) -> Response:
+    """Bolt's request URL for slash commands, interactivity and events."""
+    handler = _handler(request.app)
+    if handler is None:
+        return PlainTextResponse(NOT_CONFIGURED, status_code=503)
+    return await handler.handle(request)
+
+
+def _handler(app: FastAPI) -> AsyncSlackRequestHandler | None:
+    """Built on first use for the app's ledger, so a team without Slack loses nothing."""
+    ledger: Ledger = app.state.ledger
+    cached = getattr(app.state, "slack_handler", None)
+    if cached is not None and cached[0] is ledger:
+        return cached[1]
+    slack = ledger.settings.slack
+    if slack.signing_secret is None or slack.bot_token is None:
+        return None
+    handler = AsyncSlackRequestHandler(build(ledger, clock=getattr(app.state, "clock", utc_now)))
+    app.state.slack_handler = (ledger, handler)
+    return handler
+
+
+def run_socket_mode(ledger: Ledger) -> None:
+    """Serve the Slack app over Socket Mode until interrupted (no public URL needed)."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    slack = ledger.settings.slack
+    if slack.app_token is None or slack.bot_token is None:
+        raise SlackNotConfigured(
+            "Socket Mode needs RELIABILITY_SLACK__APP_TOKEN (xapp-…, with connections:write) "
+            "and RELIABILITY_SLACK__BOT_TOKEN (see docs/slack.md)")
+    app_token = slack.app_token.get_secret_value()
+
+    async def serve() -> None:
+        await AsyncSocketModeHandler(build(ledger, socket_mode=True), app_token).start_async()
+
+    asyncio.run(serve())
+
+
+def build(ledger: Ledger, *, clock: Clock = utc_now, socket_mode: bool = False) -> AsyncApp:
+    """The Bolt app for one ledger, its Web API client pointed at `slack.base_url`."""
+    slack = ledger.settings.slack
+    if slack.bot_token is None or (slack.signing_secret is None and not socket_mode):
+        raise SlackNotConfigured(NOT_CONFIGURED)
+    token = slack.bot_token.get_secret_value()
+    secret = (slack.signing_secret or slack.bot_token).get_secret_value()
+    app = AsyncApp(
+        signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
+        request_verification_enabled=not socket_mode,
+        client=AsyncWebClient(token=token, base_url=slack.base_url),
+        process_before_response=True,
+        logger=log,
+    )
+    Listeners(ledger, clock, secret).attach(app)
+    return app
+
+
+class Listeners:
+    """Every listener of the app; `ack_*` answer Slack, the others run after the answer."""
+
+    def __init__(self, ledger: Ledger, clock: Clock, secret: str) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.secret = secret
+
+    def attach(self, app: AsyncApp) -> None:
+        # Help and the echo are the answer itself; only the other sub-commands need work
+        # after it, so only they pay for a lazy listener.
+        app.command("/promise", matchers=[_answered_later])(ack=self.ack,
+                                                            lazy=[self.run_command])
+        app.command("/promise")(self.ack_command)
+        app.action("promise_confirm")(ack=self.ack, lazy=[self.confirm])
+        app.action("promise_cancel")(ack=self.ack, lazy=[self.cancel_proposal])
+        app.action("promise_change_date")(ack=self.ack, lazy=[self.open_change_date])
+        app.view("promise_change_date")(ack=self.ack_change_date, lazy=[self.show_new_date])
+        app.action("client_add")(ack=self.ack, lazy=[self.open_new_client])
+        app.view("client_add")(ack=self.ack_new_client, lazy=[self.show_with_client])
+        app.action(CHECKIN_ACTION)(ack=self.ack, lazy=[self.check_in])
+        app.action("checkin_note")(ack=self.ack, lazy=[self.open_checkin_note])
+        app.view("checkin_note")(ack=self.ack, lazy=[self.save_checkin_note])
+        app.action(re.compile(r"^draft_(send|snooze|cancel)$"))(ack=self.ack,
+                                                                 lazy=[self.decide_draft])
+        app.action("draft_edit")(ack=self.ack, lazy=[self.open_edit_draft])
+        app.view("draft_edit")(ack=self.ack_edit_draft, lazy=[self.show_edited_draft])
+
+    async def ack(self, ack: Any) -> None:
+        await ack()
+
+    # -- /promise ---------------------------------------------------------------------
+
+    async def ack_command(self, ack: Any, command: dict[str, Any]) -> None:
+        """Help, or the echo of a promise with its buttons."""
+        parsed = parse(command.get("text") or "")
+        if isinstance(parsed, Log):
+            owner = parsed.owner_user_id or command["user_id"]
+            # Inline, not in a worker thread: one indexed read and pure parsing take about a
+            # millisecond, less than a thread hop costs under load (the GIL hand-over).
+            reply = self._inline(lambda: slack_actions.understand(
+                self.ledger, parsed.text, owner_user_id=owner, now=self.clock(),
+                secret=self.secret))
+            await ack(**_with_help_hint(reply).message())
+        else:
+            note = parsed.note if isinstance(parsed, Help) else ""
+            await ack(**slack_views.help_reply(HELP, note).message())
+
+    async def run_command(self, command: dict[str, Any], respond: Any,
+                          client: AsyncWebClient) -> None:
+        parsed = parse(command.get("text") or "")
+        if isinstance(parsed, Help | Log):
+            return
+        reply = await self._as_member(client, command["user_id"], lambda member: (
+            slack_actions.run(self.ledger, parsed, member=member, now=self.clock())))
+        await respond(**reply.message())
+
+    async def confirm(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                      client: AsyncWebClient) -> None:
+        user_id = body["user"]["id"]
+
+        async def store() -> Reply:
+            proposal = unseal(action["value"], self.secret)
+            by = await self._member(client, user_id)
+            owner = by if proposal.owner_user_id == user_id else await self._member(
+                client, proposal.owner_user_id)
+            return await asyncio.to_thread(slack_actions.confirm, self.ledger, proposal,
+                                           owner=owner, by=by, now=self.clock())
+
+        reply = await self._guarded_async(store)
+        await respond(replace_original=not reply.failed, **reply.message())
+
+    async def cancel_proposal(self, respond: Any) -> None:
+        await respond(replace_original=True, text="Cancelled: nothing was logged.")
+
+    async def open_change_date(self, body: dict[str, Any], action: dict[str, Any],
+                               respond: Any, client: AsyncWebClient) -> None:
+        async def view() -> dict[str, Any]:
+            proposal = unseal(action["value"], self.secret)
+            current = await asyncio.to_thread(slack_actions.current_due, self.ledger, proposal,
+                                               self.clock())
+            return slack_views.change_date_modal(
+                title=proposal.title, current=current,
+                meta={"value": action["value"], "response_url": body.get("response_url")})
+
+        await self._open(client, body, respond, view)
+
+    async def ack_change_date(self, ack: Any, view: dict[str, Any]) -> None:
+        reply_or_error = await self._new_date(view)
+        if isinstance(reply_or_error, str):
+            await ack(response_action="errors", errors={"when": reply_or_error})
+        else:
+            await ack()
+
+    async def show_new_date(self, view: dict[str, Any]) -> None:
+        reply = await self._new_date(view)
+        if isinstance(reply, Reply):
+            await _post(slack_actions.parse_meta(view.get("private_metadata")), reply)
+
+    async def _new_date(self, view: dict[str, Any]) -> Reply | str:
+        meta = slack_actions.parse_meta(view.get("private_metadata"))
+        try:
+            proposal = unseal(str(meta.get("value")), self.secret)
+            return await asyncio.to_thread(
+                slack_actions.with_new_date, self.ledger, proposal,
+                submitted(view, "when") or "", now=self.clock(), secret=self.secret)
+        except EXPECTED as exc:
+            return str(exc)[:300]
+
+    async def open_new_client(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                              client: AsyncWebClient) -> None:
+        async def view() -> dict[str, Any]:
+            proposal = unseal(action["value"], self.secret)
+            return slack_views.new_client_modal(
+                name=proposal.client_hint or "",
+                timezone=self.ledger.settings.calendar.default_timezone,
+                meta={"value": action["value"], "response_url": body.get("response_url")})
+
+        await self._open(client, body, respond, view)
+
+    async def ack_new_client(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Added here, because a wrong email must be shown in the form, not after it."""
+        values = {block: submitted(view, block)
+                  for block in ("name", "email", "contact", "locale", "timezone", "country")}
+        try:
+            await asyncio.to_thread(slack_actions.add_client, self.ledger, values,
+                                    by=f"slack:{body['user']['id']}", now=self.clock())
+        except EXPECTED as exc:
+            message = str(exc)
+            field = next((block for word, block in FIELD_WORDS if word in message.lower()),
+                         "name")
+            await ack(response_action="errors", errors={field: message[:300]})
+            return
+        except Exception:
+            log.exception("adding a client from Slack failed")
+            await ack(response_action="errors", errors={"name": SORRY})
+            return
+        await ack()
+
+    async def show_with_client(self, view: dict[str, Any]) -> None:
+        """After a form that was accepted; a refused one is still open and says why."""
+        meta = slack_actions.parse_meta(view.get("private_metadata"))
+        name = submitted(view, "name") or ""
+        if not await asyncio.to_thread(slack_actions.client_exists, self.ledger, name):
+            return
+
+        async def preview() -> Reply:
+            proposal = unseal(str(meta.get("value")), self.secret)
+            return await asyncio.to_thread(slack_actions.with_client, self.ledger, proposal,
+                                           name, now=self.clock(), secret=self.secret)
+
+        await _post(meta, await self._guarded_async(preview))
+
+    # -- check-ins ----------------------------------------------------------------------
+
+    async def check_in(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                       client: AsyncWebClient) -> None:
+        found = CHECKIN_ACTION.match(action["action_id"])
+        assert found is not None
+        status, promise_id = found.group(1), _number(action.get("value"))
+        question = _question(body)
+        now = self.clock()
+
+        def record(member: Member) -> Reply:
+            slack_actions.check_in(self.ledger, member, promise_id, status, now=now)
+            return slack_views.checkin_recorded(
+                question=question, status=status, promise_id=promise_id,
+                when=echo(now, self.ledger.calendar_for(owner=member), now))
+
+        reply = await self._as_member(client, body["user"]["id"], record)
+        await respond(replace_original=not reply.failed, **reply.message())
+
+    async def open_checkin_note(self, body: dict[str, Any], action: dict[str, Any],
+                                respond: Any, client: AsyncWebClient) -> None:
+        promise_text, _, status = str(action.get("value", "")).partition(":")
+        promise_id = _number(promise_text)
+
+        async def view() -> dict[str, Any]:
+            title = await asyncio.to_thread(slack_actions.checkin_note_target, self.ledger,
+                                            promise_id)
+            return slack_views.checkin_note_modal(
+                promise_id=promise_id, status=status, title=title,
+                meta={"response_url": body.get("response_url"),
+                      "question": _question(body)[:1500]})
+
+        await self._open(client, body, respond, view)
+
+    async def save_checkin_note(self, body: dict[str, Any], view: dict[str, Any],
+                                client: AsyncWebClient) -> None:
+        meta = slack_actions.parse_meta(view.get("private_metadata"))
+        promise_id, status = _number(meta.get("promise_id")), str(meta.get("status"))
+        note, progress = submitted(view, "note"), submitted(view, "progress")
+        now = self.clock()
+
+        def record(member: Member) -> Reply:
+            slack_actions.check_in(self.ledger, member, promise_id, status, now=now, note=note,
+                                   progress=int(progress) if progress else None)
+            return slack_views.checkin_recorded(
+                question=str(meta.get("question", "")), status=status, promise_id=promise_id,
+                when=echo(now, self.ledger.calendar_for(owner=member), now), note=note)
+
+        await _post(meta, await self._as_member(client, body["user"]["id"], record))
+
+    # -- drafts -------------------------------------------------------------------------
+
+    async def decide_draft(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                           client: AsyncWebClient) -> None:
+        decide = {"draft_send": slack_actions.send_draft,
+                  "draft_snooze": slack_actions.snooze_draft,
+                  "draft_cancel": slack_actions.cancel_draft}[action["action_id"]]
+        notice_id = _number(action.get("value"))
+        reply = await self._as_member(client, body["user"]["id"], lambda member: decide(
+            self.ledger, member, notice_id, now=self.clock()))
+        await respond(replace_original=not reply.failed, **reply.message())
+
+    async def open_edit_draft(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                              client: AsyncWebClient) -> None:
+        notice_id = _number(action.get("value"))
+
+        async def view() -> dict[str, Any]:
+            text, day = await asyncio.to_thread(slack_actions.draft_for_editing, self.ledger,
+                                                notice_id)
+            container = body.get("container") or {}
+            return slack_views.edit_draft_modal(
+                notice_id=notice_id, text=text, proposed_day=day,
+                meta={"channel": container.get("channel_id"), "ts": container.get("message_ts"),
+                      "response_url": body.get("response_url")})
+
+        await self._open(client, body, respond, view)
+
+    async def ack_edit_draft(self, ack: Any, body: dict[str, Any], view: dict[str, Any],
+                             client: AsyncWebClient) -> None:
+        """Saved here, because a date the service refuses must be shown in the form."""
+        meta = slack_actions.parse_meta(view.get("private_metadata"))
+        day = submitted(view, "date")
+        try:
+            member = await self._member(client, body["user"]["id"])
+            await asyncio.to_thread(
+                slack_actions.edit_draft, self.ledger, member, _number(meta.get("notice_id")),
+                text=submitted(view, "text"), day=date.fromisoformat(day) if day else None,
+                now=self.clock())
+        except EXPECTED as exc:
+            field = "date" if "date" in str(exc) and day else "text"
+            await ack(response_action="errors", errors={field: str(exc)[:300]})
+            return
+        except Exception:
+            log.exception("editing a draft from Slack failed")
+            await ack(response_action="errors", errors={"text": SORRY})
+            return
+        await ack()
+
+    async def show_edited_draft(self, view: dict[str, Any], client: AsyncWebClient) -> None:
+        meta = slack_actions.parse_meta(view.get("private_metadata"))
+        notice_id = _number(meta.get("notice_id"))
+        reply = await self._guarded(lambda: slack_actions.review(self.ledger, notice_id,
+                                                                 now=self.clock()))
+        if meta.get("channel") and meta.get("ts"):
+            await client.chat_update(channel=meta["channel"], ts=meta["ts"], **reply.message())
+        else:
+            await _post(meta, reply)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    async def _member(self, client: AsyncWebClient, user_id: str) -> Member:
+        """The member behind a Slack user, enrolled from users.info on first use."""
+        member = await asyncio.to_thread(slack_actions.member_by_slack_id, self.ledger, user_id)
+        if member is not None:
+            return member
+        try:
+            found = await client.users_info(user=user_id)
+        except SlackApiError as exc:
+            raise UserError(f"I couldn't look <@{user_id}> up in Slack "
+                            f"({exc.response.get('error')}); try again in a minute.") from None
+        user = slack_actions.SlackUser.from_api(found["user"])
+        return await asyncio.to_thread(slack_actions.enrol, self.ledger, user, now=self.clock())
+
+    async def _as_member(self, client: AsyncWebClient, user_id: str,
+                         work: Callable[[Member], Reply]) -> Reply:
+        async def run() -> Reply:
+            member = await self._member(client, user_id)
+            return await asyncio.to_thread(work, member)
+
+        return await self._guarded_async(run)
+
+    async def _guarded(self, work: Callable[[], Reply]) -> Reply:
+        async def run() -> Reply:
+            return await asyncio.to_thread(work)
+
+        return await self._guarded_async(run)
+
+    @staticmethod
+    def _inline(work: Callable[[], Reply]) -> Reply:
+        try:
+            return work()
+        except EXPECTED as exc:
+            return slack_views.failure(str(exc))
+        except Exception:
+            log.exception("a Slack request failed")
+            return slack_views.failure(SORRY)
+
+    @staticmethod
+    async def _guarded_async(work: Callable[[], Any]) -> Reply:
+        """Any failure becomes a reply for the person: their mistake in their words, ours
+        as an apology (and a log line for whoever runs the app)."""
+        try:
+            reply = await work()
+            assert isinstance(reply, Reply)
+            return reply
+        except EXPECTED as exc:
+            return slack_views.failure(str(exc))
+        except Exception:
+            log.exception("a Slack request failed")
+            return slack_views.failure(SORRY)
+
+    async def _open(self, client: AsyncWebClient, body: dict[str, Any], respond: Any,
+                    view: Callable[[], Any]) -> None:
+        try:
+            await client.views_open(trigger_id=body["trigger_id"], view=await view())
+        except EXPECTED as exc:
+            await respond(replace_original=False, text=str(exc))
+        except Exception:
+            log.exception("opening a Slack modal failed")
+            await respond(replace_original=False, text=SORRY)
+
+
+async def _answered_later(command: dict[str, Any]) -> bool:
+    """A sub-command that reads or changes the ledger as the caller: answered after the ack."""
+    return not isinstance(parse(command.get("text") or ""), Help | Log)
+
+
+def _with_help_hint(reply: Reply) -> Reply:
+    """A line the app could not use also says where the full list of commands is."""
+    if reply.blocks and reply.blocks[-1].get("type") == "actions":
+        return reply
+    return Reply(reply.text, [*reply.message()["blocks"],
+                              slack_views.context("`/promise help` lists everything I can do.")])
+
+
+def _number(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise UserError("this button is damaged; run the command again") from None
+
+
+def _question(body: dict[str, Any]) -> str:
+    """The first section of the message a button sits in: what was asked."""
+    message = body.get("message") or {}
+    for block in message.get("blocks") or []:
+        if block.get("type") == "section":
+            return str((block.get("text") or {}).get("text", ""))
+    return str(message.get("text", ""))
+
+
+async def _post(meta: dict[str, Any], reply: Reply) -> None:
+    """Replace the message a modal was opened from, through its response_url."""
+    url = meta.get("response_url")
+    if url:
+        await AsyncWebhookClient(str(url)).send(replace_original=True, **reply.message())
+
+
+# -- drafts offered in the owner's DM --------------------------------------------------------
+
+
+def offer_drafts(ledger: Ledger, *, now: datetime) -> list[int]:
+    """DM each draft to its owner (once, and again after a snooze ends); the ids offered.
+
+    For the scheduler's delivery interval. A draft whose post fails is offered again next time.
+    """
+    slack = ledger.settings.slack
+    if slack.bot_token is None:
+        return []
+    client = AsyncWebClient(token=slack.bot_token.get_secret_value(), base_url=slack.base_url)
+    return asyncio.run(_offer(ledger, client, now))
+
+
+async def _offer(ledger: Ledger, client: AsyncWebClient, now: datetime) -> list[int]:
+    done = []
+    for offer in await asyncio.to_thread(slack_actions.drafts_to_offer, ledger, now=now):
+        try:
+            opened = await client.conversations_open(users=offer.user_id)
+            channel = opened["channel"]["id"]
+            posted = await client.chat_postMessage(channel=channel, **offer.reply.message())
+        except SlackApiError as exc:
+            log.warning("could not offer draft #%d to %s in Slack: %s", offer.notice_id,
+                        offer.user_id, exc.response.get("error"))
+            continue
+        await asyncio.to_thread(slack_actions.offered, ledger, offer.notice_id,
+                                channel=channel, ts=str(posted["ts"]), now=now)
+        done.append(offer.notice_id)
+    return done
+
+
+def manifest_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/slack/events"
+

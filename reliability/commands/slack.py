@@ -1,3 +1,39 @@
-"""CLI commands: slack."""
+"""CLI commands: slack (the app manifest, and offering drafts to owners by hand)."""
 
-from reliability.cli import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reliability.cli import JsonOption, app, emit, runtime_of, sub_app
+
+slack_app_cli = sub_app("Slack: the app manifest, and drafts offered to their owners.")
+app.add_typer(slack_app_cli, name="slack")
+MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yml"
+PLACEHOLDER = "https://reliability.example.com"
+
+
+@slack_app_cli.command("manifest")
+def manifest(
+    ctx: typer.Context,
+    base_url: Annotated[str | None, typer.Option(
+        help="The server's public address (default: web.base_url).")] = None,
+) -> None:
+    """Print the Slack app manifest with this server's request URL filled in."""
+    address = (base_url or runtime_of(ctx).settings.web.base_url).rstrip("/")
+    typer.echo(MANIFEST.read_text(encoding="utf-8").replace(PLACEHOLDER, address), nl=False)
+
+
+@slack_app_cli.command("offer-drafts")
+def offer_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """DM each waiting draft to its owner in Slack (the scheduler does this every round)."""
+    from reliability.slack_app import offer_drafts as offer
+
+    runtime = runtime_of(ctx)
+    offered = offer(runtime.ledger, now=runtime.now)
+    emit(as_json, {"offered": offered},
+         f"offered {len(offered)} draft(s) in Slack" + (f": {json.dumps(offered)}"
+                                                         if offered else ""))

@@ -1,6 +1,7 @@
 """A real local HTTP server speaking the part of the Slack Web API the product uses.
 
 It checks the bearer token, keeps the messages posted to each channel (with their metadata),
+records the modals opened and what apps post to a command's response_url (`response_url()`),
 pages conversations.history with cursors, and fails on demand the way Slack does: 429 with
 Retry-After, 5xx, a connection closed without an answer, no answer at all, or an error code.
 Used by the Slack channel tests, the delivery benchmark and the demo.
@@ -58,7 +59,10 @@ class SlackApi:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    views: list[dict[str, Any]] = field(default_factory=list)
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
+    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _seq: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -89,6 +93,30 @@ class SlackApi:
         with self._lock:
             channel = self.channels.get(channel_id)
             return [dict(message) for message in channel.messages] if channel else []
+
+    def response_url(self, name: str = "1") -> str:
+        """A response_url for one slash command or button click; its posts are kept."""
+        return self.base_url.removesuffix("/api/") + f"/response/{name}"
+
+    def wait_until(self, ready: Callable[[], Any], timeout: float = 5) -> Any:
+        """Block until `ready()` is truthy after some request (an app's work after its ack)."""
+        with self.changed:
+            found = self.changed.wait_for(ready, timeout)
+        assert found, "the app did not call the Slack API as expected in time"
+        return found
+
+    def replies(self, url: str, count: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
+        """The first `count` posts to a response_url, waiting for them to arrive."""
+        name = url.rsplit("/response/", 1)[-1]
+        self.wait_until(lambda: len(self.responses.get(name, [])) >= count, timeout)
+        with self._lock:
+            return list(self.responses[name])
+
+    def opened(self, count: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
+        """The modals opened so far, waiting for at least `count`."""
+        self.wait_until(lambda: len(self.views) >= count, timeout)
+        with self._lock:
+            return list(self.views)
 
     def calls_to(self, method: str) -> int:
         with self._lock:
@@ -237,6 +265,28 @@ def _history(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _views_open(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
+    if not args.get("trigger_id"):
+        return _error("invalid_trigger_id")
+    view = args.get("view")
+    view = json.loads(view) if isinstance(view, str) else view
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return _error("invalid_arguments")
+    shown = {**view, "id": f"V{next(api._seq):08d}"}
+    api.views.append(shown)
+    return {"ok": True, "view": shown}
+
+
+def _views_update(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
+    for index, shown in enumerate(api.views):
+        if shown["id"] == args.get("view_id"):
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            api.views[index] = {**view, "id": shown["id"]}
+            return {"ok": True, "view": api.views[index]}
+    return _error("not_found")
+
+
 def _user_info(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
     user = api.users.get(str(args.get("user", "")))
     return {"ok": True, "user": user} if user else _error("user_not_found")
@@ -261,6 +311,8 @@ _METHODS: dict[str, Callable[[SlackApi, dict[str, Any]], dict[str, Any]]] = {
     "conversations.history": _history,
     "users.info": _user_info,
     "auth.test": _auth_test,
+    "views.open": _views_open,
+    "views.update": _views_update,
 }
 
 
@@ -279,8 +331,18 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: a test run should not print one line per request."""
 
     def _serve(self) -> None:
+        try:
+            self._answer_request()
+        finally:
+            with self.server.api.changed:
+                self.server.api.changed.notify_all()
+
+    def _answer_request(self) -> None:
         api = self.server.api
         url = urlsplit(self.path)
+        if url.path.startswith("/response/"):
+            self._keep_response(url.path.removeprefix("/response/"))
+            return
         method = url.path.rsplit("/", 1)[-1]
         args = self._arguments(url.query)
         with api._lock:
@@ -308,6 +370,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._answer(200, body)
+
+    def _keep_response(self, name: str) -> None:
+        """What an app posts to a response_url; Slack answers a plain "ok"."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        with self.server.api._lock:
+            self.server.api.responses.setdefault(name, []).append(body)
+        payload = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _arguments(self, query: str) -> dict[str, Any]:
         args: dict[str, Any] = {key: values[-1] for key, values in parse_qs(query).items()}

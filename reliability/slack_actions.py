@@ -1,0 +1,514 @@
+"""What each Slack command and button does: a thin caller of the service layer.
+
+Synchronous and free of Slack I/O, so the Bolt listeners run these in a worker thread
+and the tests call them directly. Each returns the Reply to show; bad input raises
+UserError (or DeadlineError / CalendarError) with one message for the person.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from reliability import notices, slack_views
+from reliability.calendar import BusinessCalendar
+from reliability.deadlines import echo, resolve, resolve_due
+from reliability.errors import UserError
+from reliability.ledger import Ledger, PromiseView
+from reliability.mistakes import log_mistake
+from reliability.models import (
+    Client,
+    Event,
+    Member,
+    Mistake,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+    PromiseStatus,
+    Role,
+    Source,
+)
+from reliability.slack_commands import (
+    Done,
+    ListMine,
+    ListTeam,
+    LogMistake,
+    Move,
+    Proposal,
+    Status,
+    client_prefix,
+    seal,
+)
+from reliability.slack_views import Reply, text_reply
+
+OFFERED = "notice.offered_in_slack"
+MAX_BUTTON_VALUE = 2000
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    """What users.info tells about a person."""
+
+    id: str
+    name: str
+    email: str | None
+    timezone: str | None
+
+    @classmethod
+    def from_api(cls, user: dict[str, Any]) -> SlackUser:
+        profile = user.get("profile") or {}
+        name = (profile.get("real_name") or user.get("real_name") or profile.get("display_name")
+                or user.get("name") or user.get("id") or "")
+        return cls(id=str(user.get("id", "")), name=str(name), email=profile.get("email"),
+                   timezone=user.get("tz"))
+
+
+def actor_of(member: Member) -> str:
+    return f"slack:{member.email}"
+
+
+# -- members ------------------------------------------------------------------------------
+
+
+def member_by_slack_id(ledger: Ledger, user_id: str) -> Member | None:
+    with ledger.session() as session:
+        return session.exec(select(Member).where(Member.slack_user_id == user_id)).first()
+
+
+def enrol(ledger: Ledger, user: SlackUser, *, now: datetime) -> Member:
+    """The member behind a Slack user: linked by email on first use, or added.
+
+    From then on their check-in requests and digests come to Slack, where they answer."""
+    if not user.email:
+        raise UserError(
+            f"I can't see <@{user.id}>'s email address in Slack, so I can't tell which team "
+            "member this is. Ask an admin to run `reliability member add EMAIL --name NAME "
+            f"--slack-user {user.id}`.")
+    timezone = user.timezone if user.timezone and _known_zone(user.timezone) else None
+    return ledger.link_slack_user(email=user.email, slack_user_id=user.id,
+                                  name=user.name or user.email, timezone=timezone, now=now,
+                                  actor=f"slack:{user.id}")
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        BusinessCalendar(name)
+    except Exception:
+        return False
+    return True
+
+
+# -- /promise <text>: understand, confirm, change the date, add the client --------------------
+
+
+def understand(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
+               secret: str) -> Reply:
+    """Echo what the line says, with buttons to confirm it; nothing is stored."""
+    clients = ledger.clients()
+    names = [client.name for client in clients]
+    named = _named_client(text, clients)
+    calendar = ledger.calendar_for(named)
+    found = resolve(text, now=now, calendar=calendar, client_names=names)
+    if not found.title:
+        raise UserError(f"I found the deadline ({found.echo}) but not what is promised. "
+                        "Try `/promise Q3 report for Acme by Friday`.")
+    if found.client is None and named is not None:  # a name inside a longer word
+        found = resolve(text, now=now, calendar=ledger.calendar_for(), client_names=names)
+    if found.client is None:
+        if found.client_hint is None:
+            known = ", ".join(names[:10]) if names else "none yet"
+            raise UserError(
+                f"Which client is *{found.title}* for? Name one in the line, e.g. "
+                f"`/promise {found.title} for Acme {found.matched}` (known clients: {known}).")
+        proposal = Proposal(title=_without(found.title, found.client_hint), client=None,
+                            due_at=found.due_at.isoformat(), owner_user_id=owner_user_id,
+                            text=text, client_hint=found.client_hint)
+        return slack_views.unknown_client(
+            name=found.client_hint, title=proposal.title,
+            due=echo(found.due_at, ledger.calendar_for(), now), sealed=_sealed(proposal, secret))
+    client = next(c for c in clients if c.name == found.client)
+    if client is not named:
+        calendar = ledger.calendar_for(client)
+        found = resolve(text, now=now, calendar=calendar, client_names=names)
+    proposal = Proposal(title=found.title, client=client.name, due_at=found.due_at.isoformat(),
+                        owner_user_id=owner_user_id, text=text)
+    alternatives = ", ".join(echo(moment, calendar, now) for moment in found.alternatives)
+    return slack_views.preview(
+        title=found.title, client=client.name, due=found.echo, owner_user_id=owner_user_id,
+        sealed=_sealed(proposal, secret),
+        ambiguous=f"'{found.matched}' could also mean {alternatives}: use *Change date* if so."
+        if found.ambiguous else None)
+
+
+def _named_client(text: str, clients: list[Client]) -> Client | None:
+    """The longest client name in the text, a first guess that saves resolving twice."""
+    folded = text.casefold()
+    named = [client for client in clients if client.name_key in folded]
+    return max(named, key=lambda client: len(client.name_key)) if named else None
+
+
+def confirm(ledger: Ledger, proposal: Proposal, *, owner: Member, by: Member,
+            now: datetime) -> Reply:
+    if proposal.client is None:
+        raise UserError("add the client first")
+    view = ledger.add_promise(title=proposal.title, client_name=proposal.client,
+                              owner_email=owner.email, due_at=proposal.due, now=now,
+                              actor=actor_of(by), source=Source.slack, raw_text=proposal.text)
+    calendar = ledger.calendar_for(view.client)
+    who = "you" if owner.id == by.id else f"<@{owner.slack_user_id}>"
+    return text_reply(
+        f":white_check_mark: Logged #{view.promise.id}: *{slack_views.mrkdwn(view.promise.title)}*"
+        f" for {slack_views.mrkdwn(view.client.name)}, due "
+        f"{echo(view.promise.due_at, calendar, now)}, owned by {who}. I'll check in before "
+        "it's due.")
+
+
+def with_new_date(ledger: Ledger, proposal: Proposal, phrase: str, *, now: datetime,
+                  secret: str) -> Reply:
+    """The same promise with the date the person typed in the Change date modal."""
+    client = _client(ledger, proposal.client) if proposal.client else None
+    calendar = ledger.calendar_for(client)
+    due = resolve_due(phrase, now=now, calendar=calendar)
+    changed = replace(proposal, due_at=due.isoformat())
+    if client is None:
+        return slack_views.unknown_client(name=proposal.client_hint or "?", title=proposal.title,
+                                          due=echo(due, calendar, now),
+                                          sealed=_sealed(changed, secret))
+    return slack_views.preview(title=proposal.title, client=client.name,
+                               due=echo(due, calendar, now),
+                               owner_user_id=proposal.owner_user_id,
+                               sealed=_sealed(changed, secret))
+
+
+def with_client(ledger: Ledger, proposal: Proposal, client_name: str, *, now: datetime,
+                secret: str) -> Reply:
+    """The promise for the client just added: the same local day and hour, in its zone."""
+    client = _client(ledger, client_name)
+    calendar = ledger.calendar_for(client)
+    local = ledger.calendar_for().local(proposal.due)
+    due = calendar.at(local.date(), local.time().replace(tzinfo=None))
+    changed = replace(proposal, client=client.name, due_at=due.isoformat())
+    return slack_views.preview(title=proposal.title, client=client.name,
+                               due=echo(due, calendar, now),
+                               owner_user_id=proposal.owner_user_id,
+                               sealed=_sealed(changed, secret))
+
+
+def add_client(ledger: Ledger, values: dict[str, str | None], *, by: str,
+               now: datetime) -> Client:
+    return ledger.add_client(
+        name=values.get("name") or "", email=values.get("email") or "",
+        contact_name=values.get("contact"), locale=values.get("locale") or "en",
+        timezone=values.get("timezone"), country=(values.get("country") or "").upper() or None,
+        now=now, actor=by)
+
+
+def current_due(ledger: Ledger, proposal: Proposal, now: datetime) -> str:
+    client = _client(ledger, proposal.client) if proposal.client else None
+    return echo(proposal.due, ledger.calendar_for(client), now)
+
+
+def _sealed(proposal: Proposal, secret: str) -> str:
+    value = seal(proposal, secret)
+    if len(value) > MAX_BUTTON_VALUE:
+        raise UserError("That line is too long for one promise: keep it to a sentence, like "
+                        "`/promise Q3 report for Acme by Friday`.")
+    return value
+
+
+def _without(title: str, hint: str) -> str:
+    """The title without "for <new client>", which the resolver leaves in for unknown names."""
+    pattern = rf"\s*(?:for|to|till|åt|för|with|给|为|帮|替)?\s*{re.escape(hint)}\b\s*"
+    return " ".join(re.sub(pattern, " ", title, count=1).split()) or title
+
+
+def client_exists(ledger: Ledger, name: str) -> bool:
+    with ledger.session() as session:
+        return session.exec(select(Client.id).where(
+            Client.name_key == name.strip().casefold())).first() is not None
+
+
+def _client(ledger: Ledger, name: str) -> Client:
+    with ledger.session() as session:
+        return ledger.find_client(session, name)
+
+
+# -- the sub-commands ---------------------------------------------------------------------
+
+
+def run(ledger: Ledger, command: ListMine | ListTeam | Done | Status | Move | LogMistake, *,
+        member: Member, now: datetime) -> Reply:
+    if isinstance(command, ListMine):
+        return mine(ledger, member, now=now)
+    if isinstance(command, ListTeam):
+        return team(ledger, member, now=now)
+    if isinstance(command, Done):
+        return done(ledger, member, command.promise_id, now=now)
+    if isinstance(command, Status):
+        return check_in(ledger, member, command.promise_id, command.status, now=now,
+                        note=command.note, progress=command.progress)
+    if isinstance(command, Move):
+        return move(ledger, member, command, now=now)
+    return mistake(ledger, member, command, now=now)
+
+
+def mine(ledger: Ledger, member: Member, *, now: datetime) -> Reply:
+    views = ledger.promises(status=PromiseStatus.open, owner_email=member.email)
+    return slack_views.listing("Your open promises", _lines(ledger, views, now, owners=False),
+                               "You have no open promises. Log one with "
+                               "`/promise Q3 report for Acme by Friday`.")
+
+
+def team(ledger: Ledger, member: Member, *, now: datetime) -> Reply:
+    reports = [m for m, boss in ledger.members() if boss is not None and boss.id == member.id]
+    if not reports:
+        return text_reply("Nobody reports to you in Reliability, so there is no team list. "
+                          "`/promise list` shows your own promises.")
+    views = sorted((view for report in reports
+                    for view in ledger.promises(status=PromiseStatus.open,
+                                                owner_email=report.email)),
+                   key=lambda view: view.promise.due_at)
+    return slack_views.listing(f"Your team's open promises ({len(reports)} people)",
+                               _lines(ledger, views, now, owners=True),
+                               "Your team has no open promises.")
+
+
+def _lines(ledger: Ledger, views: list[PromiseView], now: datetime, *,
+           owners: bool) -> list[str]:
+    rows = []
+    for view in views:
+        if view.promise.internal:
+            continue
+        owner = None
+        if owners:
+            owner = (f"<@{view.owner.slack_user_id}>" if view.owner.slack_user_id
+                     else view.owner.name)
+        rows.append((view.promise.id or 0, view.promise.title, view.client.name,
+                     echo(view.promise.due_at, ledger.calendar_for(view.client), now),
+                     view.promise.level, owner))
+    return slack_views.promise_lines(rows)
+
+
+def done(ledger: Ledger, member: Member, promise_id: int, *, now: datetime) -> Reply:
+    _may_change(ledger, member, promise_id)
+    view = ledger.complete(promise_id, now=now, actor=actor_of(member))
+    late = " (after the due date: it counts as late)" if now > view.promise.due_at else ""
+    return text_reply(f":tada: #{promise_id} *{slack_views.mrkdwn(view.promise.title)}* for "
+                      f"{slack_views.mrkdwn(view.client.name)} is done{late}.")
+
+
+def check_in(ledger: Ledger, member: Member, promise_id: int, status: str, *, now: datetime,
+             note: str | None = None, progress: int | None = None) -> Reply:
+    view = _may_change(ledger, member, promise_id)
+    checkin = ledger.check_in(promise_id, status=status, note=note, progress=progress, now=now,
+                              actor=actor_of(member), member_email=member.email)
+    words = slack_views.CHECKIN_WORDS[checkin.status]
+    extra = f", {checkin.progress}% done" if checkin.progress is not None else ""
+    return text_reply(f"Check-in on #{promise_id} *{slack_views.mrkdwn(view.promise.title)}*: "
+                      f"{words}{extra}." + (f"\n> {slack_views.mrkdwn(checkin.note)}"
+                                             if checkin.note else ""))
+
+
+def move(ledger: Ledger, member: Member, command: Move, *, now: datetime) -> Reply:
+    view = _may_change(ledger, member, command.promise_id)
+    calendar = ledger.calendar_for(view.client)
+    due = resolve_due(command.when, now=now, calendar=calendar)
+    ledger.move(command.promise_id, due_at=due, reason=command.reason, now=now,
+                actor=actor_of(member))
+    return text_reply(
+        f"Moved #{command.promise_id} *{slack_views.mrkdwn(view.promise.title)}* to "
+        f"{echo(due, calendar, now)} (was {echo(view.promise.due_at, calendar, now)}). "
+        f"Make sure {slack_views.mrkdwn(view.client.name)} knows.")
+
+
+def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetime) -> Reply:
+    names = [client.name for client in ledger.clients()]
+    found = client_prefix(command.rest, names)
+    if found is None:
+        known = ", ".join(names[:10]) if names else "none yet"
+        raise UserError(f"Start with the client's name, e.g. `/promise mistake Acme formula "
+                        f"error; prevent: …` (known clients: {known}).")
+    client_name, summary = found
+    if not summary:
+        raise UserError(f"Say what went wrong for {client_name}, then `; prevent:` and the step.")
+    logged = log_mistake(ledger, client_name=client_name, summary=summary,
+                         prevention=command.prevention, owner_email=member.email, now=now,
+                         actor=actor_of(member))
+    calendar = ledger.calendar_for(logged.client)
+    with ledger.session() as session:
+        prevention = ledger.find_promise(session, logged.prevention_promise_id)
+    lines = [f"Mistake #{logged.mistake.id} logged for {slack_views.mrkdwn(client_name)}.",
+             f"A remediation message to {slack_views.mrkdwn(client_name)} is drafted "
+             f"(#{logged.draft_id}) and waits for your approval.",
+             f"Prevention step #{prevention.id} is due {echo(prevention.due_at, calendar, now)}."]
+    if logged.repeat_count:
+        lines.append(f":warning: This is a repeat ({logged.repeat_count + 1} of this kind): "
+                     "your manager has been told.")
+    return text_reply("\n".join(lines))
+
+
+def _may_change(ledger: Ledger, member: Member, promise_id: int) -> PromiseView:
+    """The owner, their manager or an admin may speak for a promise."""
+    with ledger.session() as session:
+        view = ledger.view(session, ledger.find_promise(session, promise_id))
+    if (view.owner.id != member.id and view.owner.manager_id != member.id
+            and member.role != Role.admin):
+        raise UserError(f"#{promise_id} is {view.owner.name}'s promise: only they, their "
+                        "manager or an admin can change it.")
+    return view
+
+
+# -- drafts offered to their owners ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Offer:
+    notice_id: int
+    user_id: str
+    reply: Reply
+
+
+def review(ledger: Ledger, notice_id: int, *, now: datetime,
+           status_line: str | None = None) -> Reply:
+    """The owner's view of a draft, with Send / Edit / Snooze / Not needed."""
+    with ledger.session() as session:
+        notice = notices.get(session, notice_id)
+        return _review(ledger, session, notice, now, status_line)
+
+
+def _review(ledger: Ledger, session: Session, notice: Notice, now: datetime,
+            status_line: str | None) -> Reply:
+    client = session.get(Client, notice.client_id) if notice.client_id else None
+    promise = session.get(Promise, notice.promise_id) if notice.promise_id else None
+    calendar = ledger.calendar_for(client)
+    return slack_views.draft_review(
+        notice_id=notice.id or 0, kind=notice.kind,
+        client=client.name if client else notice.recipient, title=promise.title if promise
+        else None, due=echo(promise.due_at, calendar, now) if promise else None,
+        proposed=echo(notice.proposed_due_at, calendar, now) if notice.proposed_due_at else None,
+        text=notice.text, approver_note=notice.approver_note, status_line=status_line)
+
+
+def drafts_to_offer(ledger: Ledger, *, now: datetime) -> list[Offer]:
+    """Drafts whose owner is in Slack and has not seen them since they were made or snoozed."""
+    with ledger.session() as session:
+        drafts = session.exec(select(Notice).where(Notice.status == NoticeStatus.draft)
+                              .order_by(col(Notice.id))).all()
+        if not drafts:
+            return []
+        first = min(notice.created_at for notice in drafts)
+        last_offer: dict[int, datetime] = {}
+        for event in session.exec(select(Event).where(Event.kind == OFFERED,
+                                                      col(Event.at) >= first)).all():
+            notice_id = int(event.payload.get("notice_id") or 0)
+            last_offer[notice_id] = max(event.at, last_offer.get(notice_id, event.at))
+        offers = []
+        for notice in drafts:
+            offered = last_offer.get(notice.id or 0)
+            snoozed = notice.snoozed_until
+            if offered is not None and (snoozed is None or snoozed > now or offered >= snoozed):
+                continue
+            owner = _owner(session, notice)
+            if owner is None or not owner.slack_user_id:
+                continue
+            offers.append(Offer(notice.id or 0, owner.slack_user_id,
+                                _review(ledger, session, notice, now, None)))
+        return offers
+
+
+def _owner(session: Session, notice: Notice) -> Member | None:
+    if notice.promise_id is not None:
+        promise = session.get(Promise, notice.promise_id)
+        return session.get(Member, promise.owner_id) if promise else None
+    if notice.mistake_id is not None:
+        found = session.get(Mistake, notice.mistake_id)
+        return session.get(Member, found.owner_id) if found else None
+    return None
+
+
+def offered(ledger: Ledger, notice_id: int, *, channel: str, ts: str, now: datetime) -> None:
+    with ledger.transaction() as session:
+        notice = notices.get(session, notice_id)
+        ledger.record(session, now=now, actor="slack:app", kind=OFFERED,
+                      promise_id=notice.promise_id, notice_id=notice_id, channel=channel, ts=ts)
+
+
+def send_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
+    with ledger.transaction() as session:
+        notices.approve(session, notice_id, now=now, actor=actor_of(member))
+    return review(ledger, notice_id, now=now, status_line=(
+        ":white_check_mark: Approved: it goes out with the next delivery round."))
+
+
+def cancel_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
+    with ledger.transaction() as session:
+        notices.cancel(session, notice_id, reason="not needed (said in Slack)", now=now,
+                       actor=actor_of(member))
+    return review(ledger, notice_id, now=now,
+                  status_line=":wastebasket: Not needed: it will not be sent.")
+
+
+def snooze_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
+    """Until the owner's next business morning, when it comes back to them."""
+    calendar = ledger.calendar_for(owner=member)
+    until = calendar.next_business_morning(now)
+    with ledger.transaction() as session:
+        notices.snooze(session, notice_id, until=until, now=now, actor=actor_of(member))
+    return review(ledger, notice_id, now=now, status_line=(
+        f":zzz: Snoozed until {echo(until, calendar, now)}: I'll bring it back then."))
+
+
+def draft_for_editing(ledger: Ledger, notice_id: int) -> tuple[str, date | None]:
+    """The draft's text and its proposed day in the client's calendar."""
+    with ledger.session() as session:
+        notice = notices.get(session, notice_id)
+        if notice.status != NoticeStatus.draft:
+            raise UserError(f"draft #{notice_id} is {notice.status}: it can't be edited")
+        client = session.get(Client, notice.client_id) if notice.client_id else None
+    day = None
+    if notice.kind == NoticeKind.delay_notice and notice.proposed_due_at is not None:
+        day = ledger.calendar_for(client).local(notice.proposed_due_at).date()
+    return notice.text, day
+
+
+def edit_draft(ledger: Ledger, member: Member, notice_id: int, *, text: str | None,
+               day: date | None, now: datetime) -> Reply:
+    """Save the owner's changes; an unchanged field is left alone, so a new date alone
+    re-renders the notice from its template."""
+    with ledger.transaction() as session:
+        notice = notices.get(session, notice_id)
+        client = session.get(Client, notice.client_id) if notice.client_id else None
+        calendar = ledger.calendar_for(client)
+        proposed = None
+        if day is not None and notice.proposed_due_at is not None and (
+                calendar.local(notice.proposed_due_at).date() != day):
+            proposed = calendar.end_of(day)
+        new_text = text if text is not None and text.strip() != notice.text.strip() else None
+        if proposed is not None or new_text is not None:
+            notices.edit(session, ledger.settings, notice_id, text=new_text,
+                         proposed_due_at=proposed, now=now, actor=actor_of(member))
+    return review(ledger, notice_id, now=now)
+
+
+def checkin_note_target(ledger: Ledger, promise_id: int) -> str:
+    with ledger.session() as session:
+        return ledger.find_promise(session, promise_id).title
+
+
+def meta(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def parse_meta(raw: str | None) -> dict[str, Any]:
+    try:
+        found = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+

@@ -1,0 +1,266 @@
+"""Block Kit for the Slack app: replies, the draft-review message and the modals.
+
+Pure builders from plain values, so what a person sees in Slack can be checked without a
+workspace. Action ids here are the ones `reliability.slack_app` listens for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from reliability.drafting import mrkdwn
+
+Block = dict[str, Any]
+SECTION_LIMIT = 2900  # Slack allows 3,000 characters in a section's text
+LEVEL_MARKS = {"on_track": ":large_green_circle: on track", "watch": ":large_yellow_circle: watch",
+               "at_risk": ":large_orange_circle: at risk", "overdue": ":red_circle: overdue"}
+CHECKIN_WORDS = {"on_track": "on track", "at_risk": "at risk", "blocked": "blocked",
+                 "done": "done"}
+DRAFT_ACTIONS = ("draft_send", "draft_edit", "draft_snooze", "draft_cancel")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An ephemeral answer or a message update: text for notifications, blocks to show."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+    failed: bool = False
+
+    def message(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks or [section(self.text)]}
+
+
+def section(text: str) -> Block:
+    if len(text) > SECTION_LIMIT:
+        text = text[: SECTION_LIMIT - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    element: Block = {"type": "button", "action_id": action_id, "value": value,
+                      "text": {"type": "plain_text", "text": text}}
+    if style:
+        element["style"] = style
+    return element
+
+
+def actions(block_id: str, *elements: Block) -> Block:
+    return {"type": "actions", "block_id": block_id, "elements": list(elements)}
+
+
+def text_reply(text: str) -> Reply:
+    return Reply(text, [section(text)])
+
+
+def failure(text: str) -> Reply:
+    """What could not be done and why; it never replaces the message the person acted on."""
+    return Reply(text, [section(text)], failed=True)
+
+
+# -- /promise -----------------------------------------------------------------------------
+
+
+def preview(*, title: str, client: str, due: str, owner_user_id: str, sealed: str,
+            ambiguous: str | None = None) -> Reply:
+    lines = [f"*{mrkdwn(title)}* for *{mrkdwn(client)}*", f"Due *{due}*",
+             f"Owner <@{owner_user_id}>"]
+    blocks = [section("Is this right?\n" + "\n".join(lines))]
+    if ambiguous:
+        blocks.append(context(ambiguous))
+    blocks.append(actions(
+        "promise_preview",
+        button("Looks right", "promise_confirm", sealed, "primary"),
+        button("Change date", "promise_change_date", sealed),
+        button("Cancel", "promise_cancel", "cancel"),
+    ))
+    return Reply(f"{title} for {client}, due {due}: looks right?", blocks)
+
+
+def unknown_client(*, name: str, title: str, due: str, sealed: str) -> Reply:
+    text = (f"*{mrkdwn(name)}* is not one of your clients yet. Add it, and I'll log "
+            f"*{mrkdwn(title)}*, due {due} (in the new client's time zone).")
+    return Reply(f"{name} is not a client yet", [
+        section(text),
+        actions("promise_new_client",
+                button(f"Add {name[:60]} as a client", "client_add", sealed, "primary"),
+                button("Cancel", "promise_cancel", "cancel")),
+    ])
+
+
+def help_reply(help_text: str, note: str = "") -> Reply:
+    blocks = [section(note)] if note else []
+    return Reply(note or help_text, [*blocks, section(help_text)])
+
+
+def promise_lines(rows: list[tuple[int, str, str, str, str, str | None]]) -> list[str]:
+    """rows: (id, title, client, due, level, owner mention or None)."""
+    return [f"#{pid} *{mrkdwn(title)}* · {mrkdwn(client)} · due {due} · "
+            f"{LEVEL_MARKS.get(level, level)}" + (f" · {owner}" if owner else "")
+            for pid, title, client, due, level, owner in rows]
+
+
+def listing(heading: str, lines: list[str], empty: str) -> Reply:
+    if not lines:
+        return text_reply(empty)
+    blocks, chunk = [section(f"*{heading}*")], ""
+    for line in lines:
+        if len(chunk) + len(line) + 1 > SECTION_LIMIT:
+            blocks.append(section(chunk))
+            chunk = ""
+        chunk += line + "\n"
+    blocks.append(section(chunk))
+    return Reply(f"{heading}: {len(lines)}", blocks[:50])
+
+
+# -- check-ins ----------------------------------------------------------------------------
+
+
+def checkin_recorded(*, question: str, status: str, when: str, promise_id: int,
+                     note: str | None = None) -> Reply:
+    said = f":white_check_mark: You said *{CHECKIN_WORDS.get(status, status)}* ({when})."
+    if note:
+        said += f"\n> {mrkdwn(note)}"
+    blocks = [section(question), section(said)]
+    if status != "done":
+        blocks.append(actions(f"checkin_note:{promise_id}",
+                              button("Add a note", "checkin_note", f"{promise_id}:{status}")))
+    return Reply(f"Check-in recorded: {CHECKIN_WORDS.get(status, status)}", blocks)
+
+
+def checkin_note_modal(*, promise_id: int, status: str, title: str, meta: dict[str, Any]) -> Block:
+    return {
+        "type": "modal", "callback_id": "checkin_note",
+        "private_metadata": json.dumps({**meta, "promise_id": promise_id, "status": status}),
+        "title": {"type": "plain_text", "text": "Check-in note"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"*{mrkdwn(title[:200])}*: {CHECKIN_WORDS.get(status, status)}"),
+            _input("note", "What's the news? (the client never sees this)",
+                   {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                    "max_length": 2000}, optional=True),
+            _input("progress", "Roughly how far along (% done)?",
+                   {"type": "number_input", "action_id": "value", "is_decimal_allowed": False,
+                    "min_value": "0", "max_value": "100"}, optional=True),
+        ],
+    }
+
+
+# -- drafts waiting for their owner ---------------------------------------------------------
+
+
+def draft_review(*, notice_id: int, kind: str, client: str, title: str | None, due: str | None,
+                 proposed: str | None, text: str, approver_note: str | None,
+                 status_line: str | None = None) -> Reply:
+    about = f" about *{mrkdwn(title)}*" if title else ""
+    head = f"*Draft {kind.replace('_', ' ')} to {mrkdwn(client)}*{about}"
+    facts = [f"Due now: {due}"] if due else []
+    if proposed:
+        facts.append(f"Proposed new date: *{proposed}*")
+    blocks = [section(head + ("\n" + "\n".join(facts) if facts else ""))]
+    if approver_note:
+        blocks.append(section(f":warning: {mrkdwn(approver_note)}"))
+    blocks.append(section(">" + mrkdwn(text).replace("\n", "\n>")))
+    if status_line:
+        blocks.append(section(status_line))
+    else:
+        value = str(notice_id)
+        blocks.append(actions(
+            f"draft:{notice_id}",
+            button("Send", "draft_send", value, "primary"),
+            button("Edit", "draft_edit", value),
+            button("Snooze", "draft_snooze", value),
+            button("Not needed", "draft_cancel", value, "danger"),
+        ))
+    return Reply(f"Draft {kind.replace('_', ' ')} to {client} waits for you", blocks)
+
+
+def edit_draft_modal(*, notice_id: int, text: str, proposed_day: date | None,
+                     meta: dict[str, Any]) -> Block:
+    blocks = [_input("text", "The message",
+                     {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                      "initial_value": text[:3000], "max_length": 3000})]
+    if proposed_day is not None:
+        blocks.append(_input("date", "Proposed new date (end of that business day)",
+                             {"type": "datepicker", "action_id": "value",
+                              "initial_date": proposed_day.isoformat()}))
+    return {
+        "type": "modal", "callback_id": "draft_edit",
+        "private_metadata": json.dumps({**meta, "notice_id": notice_id}),
+        "title": {"type": "plain_text", "text": "Edit the draft"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+# -- modals for /promise ----------------------------------------------------------------------
+
+
+def change_date_modal(*, title: str, current: str, meta: dict[str, Any]) -> Block:
+    return {
+        "type": "modal", "callback_id": "promise_change_date",
+        "private_metadata": json.dumps(meta),
+        "title": {"type": "plain_text", "text": "Change the date"},
+        "submit": {"type": "plain_text", "text": "Use this date"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            section(f"*{mrkdwn(title[:200])}*, now due {current}"),
+            _input("when", "When is it due?",
+                   {"type": "plain_text_input", "action_id": "value", "max_length": 200,
+                    "placeholder": {"type": "plain_text",
+                                    "text": "next Tuesday 3pm, Dec 5, in 3 business days"}}),
+        ],
+    }
+
+
+def new_client_modal(*, name: str, timezone: str, meta: dict[str, Any]) -> Block:
+    locales = [("English", "en"), ("中文", "zh"), ("Svenska", "sv")]
+    options = [{"text": {"type": "plain_text", "text": label}, "value": value}
+               for label, value in locales]
+    return {
+        "type": "modal", "callback_id": "client_add",
+        "private_metadata": json.dumps(meta),
+        "title": {"type": "plain_text", "text": "New client"},
+        "submit": {"type": "plain_text", "text": "Add client"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _input("name", "Client name", {"type": "plain_text_input", "action_id": "value",
+                                            "initial_value": name[:200], "max_length": 200}),
+            _input("email", "Where client messages go (email)",
+                   {"type": "plain_text_input", "action_id": "value", "max_length": 320}),
+            _input("contact", "Who we write to", {"type": "plain_text_input",
+                                                  "action_id": "value", "max_length": 200},
+                   optional=True),
+            _input("locale", "Language of messages",
+                   {"type": "static_select", "action_id": "value", "options": options,
+                    "initial_option": options[0]}),
+            _input("timezone", "Time zone (IANA, e.g. America/New_York)",
+                   {"type": "plain_text_input", "action_id": "value",
+                    "initial_value": timezone, "max_length": 64}),
+            _input("country", "Country for public holidays (e.g. US, SE, CN)",
+                   {"type": "plain_text_input", "action_id": "value", "max_length": 8},
+                   optional=True),
+        ],
+    }
+
+
+def _input(block_id: str, label: str, element: Block, *, optional: bool = False) -> Block:
+    return {"type": "input", "block_id": block_id, "optional": optional,
+            "label": {"type": "plain_text", "text": label}, "element": element}
+
+
+def submitted(view: dict[str, Any], block_id: str) -> str | None:
+    """The value a person gave in one input of a submitted modal (None when left empty)."""
+    value = ((view.get("state") or {}).get("values") or {}).get(block_id, {}).get("value", {})
+    found = (value.get("value") or value.get("selected_date")
+             or (value.get("selected_option") or {}).get("value"))
+    return str(found).strip() or None if found is not None else None

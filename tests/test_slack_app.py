@@ -1,0 +1,501 @@
+"""The Slack app through its real HTTP endpoint: signed requests, /promise, buttons, modals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from helpers import at
+from pydantic import SecretStr
+from servers.slack_api import SlackApi, slack_api
+from slack_harness import (
+    SIGNING_SECRET,
+    SlackWorkspace,
+    Swappable,
+    command_body,
+    serve,
+    signed_headers,
+)
+from slack_sdk.signature import SignatureVerifier
+from sqlmodel import Session, col, select
+from test_drafts import agency_with
+from test_scan import FRIDAY_5PM, TUESDAY_9, WEDNESDAY_9, past_promises, q3_report
+
+from reliability import slack_app
+from reliability.errors import UserError
+from reliability.ledger import Ledger
+from reliability.models import CheckIn, Client, Event, Member, Mistake, Notice, Promise
+from reliability.outbox import Outbox
+from reliability.scan import Scanner
+from reliability.web.app import create_app
+
+MONDAY_10 = at("2026-11-16T10:00-05:00")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[Swappable, str]]:
+    target = Swappable()
+    with serve(target) as url:
+        yield target, url
+
+
+@pytest.fixture
+def api() -> Iterator[SlackApi]:
+    with slack_api() as running:
+        running.add_user("UALICE", "Alice", email="alice@example.com", tz="America/New_York")
+        running.add_user("UBOB", "Bob", email="bob@example.com", tz="America/New_York")
+        running.add_user("UNEW", "Nora New", email="nora@example.com", tz="Europe/Stockholm")
+        yield running
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(MONDAY_10)
+
+
+@pytest.fixture
+def agency(ledger: Ledger, api: SlackApi) -> Ledger:
+    ledger.settings.slack = api.settings()
+    ledger.settings.slack.signing_secret = SecretStr(SIGNING_SECRET)
+    return agency_with(ledger, "en")
+
+
+@pytest.fixture
+def slack(server: tuple[Swappable, str], agency: Ledger, api: SlackApi,
+          clock: Clock) -> Iterator[SlackWorkspace]:
+    target, url = server
+    target.app = create_app(agency)
+    target.app.state.clock = clock
+    workspace = SlackWorkspace(url, api)
+    yield workspace
+    workspace.http.close()
+
+
+def wednesday_draft(ledger: Ledger) -> Notice:
+    """The delay draft of the Acme scenario, scanned without freezing the clock: a frozen
+    clock would also stop the event loop serving the app in the background."""
+    past_promises(ledger, late=1, on_time=5)
+    promise_id = q3_report(ledger)
+    Scanner(ledger).tick(TUESDAY_9)
+    ledger.check_in(promise_id, status="at_risk", note="Waiting on the ad account data.",
+                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
+    Scanner(ledger).tick(WEDNESDAY_9)
+    with Session(ledger.engine) as session:
+        return session.exec(select(Notice).where(Notice.kind == "delay_notice")).one()
+
+
+def promises(ledger: Ledger) -> list[Promise]:
+    with Session(ledger.engine) as session:
+        return list(session.exec(select(Promise).order_by(col(Promise.id))).all())
+
+
+def member(ledger: Ledger, email: str) -> Member:
+    with Session(ledger.engine) as session:
+        return session.exec(select(Member).where(Member.email == email)).one()
+
+
+def shown(reply: dict[str, Any]) -> str:
+    """Everything a person reads in a message: its text and every block's words."""
+    words = [reply.get("text", "")]
+    for block in reply.get("blocks", []):
+        words.append((block.get("text") or {}).get("text", ""))
+        words += [(e.get("text") or {}).get("text", "") if isinstance(e.get("text"), dict)
+                  else e.get("text", "") for e in block.get("elements", [])]
+    return "\n".join(words)
+
+
+def button(reply: dict[str, Any], action_id: str) -> str:
+    for block in reply.get("blocks", []):
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise AssertionError(f"no {action_id} button in {shown(reply)}")
+
+
+# -- signed requests only ------------------------------------------------------------------------
+
+
+def test_slacks_documented_signature_vector_verifies_and_a_changed_byte_does_not() -> None:
+    body = ("token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&"
+            "channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&"
+            "command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2F"
+            "commands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id="
+            "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
+    expected = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+    class At:
+        def __init__(self, now: float) -> None:
+            self.moment = now
+
+        def now(self) -> float:
+            return self.moment
+
+    verifier = SignatureVerifier("8f742231b10e8888abcd99yyyzzz85a5", clock=At(1531420618 + 60))
+    assert verifier.generate_signature(timestamp="1531420618", body=body) == expected
+    assert verifier.is_valid(body=body, timestamp="1531420618", signature=expected)
+    assert not verifier.is_valid(body=body.replace("foobar", "foobaz"), timestamp="1531420618",
+                                 signature=expected)
+    late = SignatureVerifier("8f742231b10e8888abcd99yyyzzz85a5", clock=At(1531420618 + 301))
+    assert not late.is_valid(body=body, timestamp="1531420618", signature=expected)
+
+
+@pytest.mark.parametrize("how", ["unsigned", "wrong secret", "six minutes old", "tampered"])
+def test_a_request_not_signed_by_slack_gets_401_and_changes_nothing(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi, how: str) -> None:
+    url = api.response_url("forged")
+    body = command_body("done 1", user="UALICE", response_url=url)
+    headers = {
+        "unsigned": {"Content-Type": "application/x-www-form-urlencoded"},
+        "wrong secret": signed_headers(body, secret="not-the-secret"),
+        "six minutes old": signed_headers(body, timestamp=int(time.time()) - 360),
+        "tampered": signed_headers(body.replace("done+1", "done+2")),
+    }[how]
+    q3_report(agency)
+    response = slack.post(body, headers=headers)
+    assert response.status_code == 401
+    # a correctly signed request afterwards is processed, so the forged one had its chance
+    ok, later = slack.command("list")
+    assert ok.status_code == 200
+    api.replies(later)
+    assert api.responses.get("forged") is None
+    assert [p.status for p in promises(agency)] == ["open"]
+
+
+def test_without_slack_settings_the_endpoint_says_so_and_the_rest_of_the_app_works(
+        server: tuple[Swappable, str], ledger: Ledger) -> None:
+    target, url = server
+    target.app = create_app(ledger)
+    response = httpx.post(url + "/slack/events", content=b"x=1")
+    assert response.status_code == 503
+    assert "RELIABILITY_SLACK__SIGNING_SECRET" in response.text
+    assert httpx.get(url + "/healthz").text == "ok"
+
+
+def test_socket_mode_without_an_app_token_explains_what_to_set(ledger: Ledger) -> None:
+    with pytest.raises(UserError, match="RELIABILITY_SLACK__APP_TOKEN"):
+        slack_app.run_socket_mode(ledger)
+
+
+# -- /promise: understood, echoed, stored only when confirmed ---------------------------------
+
+
+def test_promise_echoes_title_client_and_due_in_the_clients_time_and_stores_nothing(
+        slack: SlackWorkspace, agency: Ledger) -> None:
+    response, _ = slack.command("Q3 report for Acme by Friday")
+    assert response.status_code == 200
+    reply = response.json()
+    words = shown(reply)
+    assert "*Q3 report* for *Acme*" in words
+    assert "Fri 20 Nov, 17:00 (America/New_York)" in words
+    assert "<@UALICE>" in words
+    assert [e["text"]["text"] for e in reply["blocks"][-1]["elements"]] == [
+        "Looks right", "Change date", "Cancel"]
+    assert promises(agency) == []
+
+
+def test_looks_right_logs_the_promise_for_the_caller_created_from_their_slack_profile(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    response, _ = slack.command("Q3 report for Acme by Friday", user="UNEW")
+    _, url = slack.click("promise_confirm", button(response.json(), "promise_confirm"),
+                         user="UNEW")
+    [reply] = api.replies(url)
+    assert reply["replace_original"] is True
+    assert "Logged #1" in shown(reply)
+    [promise] = promises(agency)
+    assert (promise.title, promise.due_at, promise.source) == ("Q3 report", FRIDAY_5PM, "slack")
+    nora = member(agency, "nora@example.com")
+    assert promise.owner_id == nora.id
+    assert (nora.name, nora.slack_user_id, nora.timezone, nora.digest_channel) == (
+        "Nora New", "UNEW", "Europe/Stockholm", "slack")
+
+
+def test_a_mentioned_colleague_owns_the_promise(slack: SlackWorkspace, agency: Ledger,
+                                                api: SlackApi) -> None:
+    response, _ = slack.command("<@UBOB|bob> Q3 report for Acme by Friday")
+    assert "<@UBOB>" in shown(response.json())
+    _, url = slack.click("promise_confirm", button(response.json(), "promise_confirm"))
+    api.replies(url)
+    [promise] = promises(agency)
+    assert promise.owner_id == member(agency, "bob@example.com").id
+
+
+def test_a_confirm_button_with_changed_facts_is_refused(slack: SlackWorkspace, agency: Ledger,
+                                                        api: SlackApi) -> None:
+    response, _ = slack.command("Q3 report for Acme by Friday")
+    value = button(response.json(), "promise_confirm")
+    body, _, mac = value.rpartition(".")
+    forged = body[:-4] + ("AAAA" if body[-4:] != "AAAA" else "BBBB") + "." + mac
+    _, url = slack.click("promise_confirm", forged)
+    [reply] = api.replies(url)
+    assert "not made by this app" in shown(reply) and not reply.get("replace_original")
+    assert promises(agency) == []
+
+
+def test_cancel_stores_nothing_and_says_so(slack: SlackWorkspace, agency: Ledger,
+                                          api: SlackApi) -> None:
+    slack.command("Q3 report for Acme by Friday")
+    _, url = slack.click("promise_cancel", "cancel")
+    assert "nothing was logged" in shown(api.replies(url)[0])
+    assert promises(agency) == []
+
+
+def test_change_date_opens_a_modal_and_the_new_date_replaces_the_echo(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    response, _ = slack.command("Q3 report for Acme by Friday")
+    _, url = slack.click("promise_change_date", button(response.json(), "promise_change_date"))
+    [modal] = api.opened()
+    assert "Fri 20 Nov, 17:00" in shown(modal)
+
+    refused = slack.submit(modal, {"when": "whenever"})
+    assert refused.status_code == 200
+    assert refused.json()["response_action"] == "errors"
+    assert "by Friday" in refused.json()["errors"]["when"]
+
+    assert slack.submit(modal, {"when": "next Tuesday 3pm"}).status_code == 200
+    [updated] = api.replies(url)
+    assert "Tue 24 Nov, 15:00 (America/New_York)" in shown(updated)
+    _, done = slack.click("promise_confirm", button(updated, "promise_confirm"))
+    api.replies(done)
+    assert promises(agency)[0].due_at == at("2026-11-24T15:00-05:00")
+
+
+def test_an_unknown_client_can_be_added_from_a_modal_and_the_promise_follows(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    response, _ = slack.command("Brand audit for Globex by Friday")
+    reply = response.json()
+    assert "*Globex* is not one of your clients yet" in shown(reply)
+    _, url = slack.click("client_add", button(reply, "client_add"))
+    [modal] = api.opened()
+
+    refused = slack.submit(modal, {"name": "Globex", "email": "not an email", "locale": "sv",
+                                   "timezone": "Europe/Stockholm"})
+    assert "email" in refused.json()["errors"]
+    assert [c.name for c in agency.clients()] == ["Acme"]
+
+    ok = slack.submit(modal, {"name": "Globex", "email": "ops@globex.example", "locale": "sv",
+                              "timezone": "Europe/Stockholm", "country": "se"})
+    assert ok.status_code == 200 and not ok.content
+    [preview] = api.replies(url)
+    assert "*Brand audit* for *Globex*" in shown(preview)
+    assert "Fri 20 Nov, 17:00 (Europe/Stockholm)" in shown(preview)
+    _, done = slack.click("promise_confirm", button(preview, "promise_confirm"))
+    api.replies(done)
+    [promise] = promises(agency)
+    assert promise.due_at == at("2026-11-20T17:00+01:00")
+    with Session(agency.engine) as session:
+        globex = session.exec(select(Client).where(Client.name == "Globex")).one()
+    assert (globex.locale, globex.country, promise.client_id) == ("sv", "SE", globex.id)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("help", "/promise list"),
+    ("", "/promise mistake"),
+    ("Q3 report for Acme", "by Friday"),
+    ("Q3 report by Friday", "Which client"),
+    ("status 4 sideways", "at-risk"),
+    ("move 4 Monday", "because"),
+    ("mistake Acme oops", "prevent:"),
+])
+def test_a_line_that_cannot_be_used_gets_a_helpful_answer(slack: SlackWorkspace, text: str,
+                                                          expected: str) -> None:
+    response, _ = slack.command(text)
+    assert response.status_code == 200
+    assert expected in shown(response.json())
+
+
+@pytest.mark.parametrize("text", ["Q3 报告 给 Acme 周五前", "Q3-rapport till Acme senast fredag"])
+def test_chinese_and_swedish_promises_are_understood(slack: SlackWorkspace, text: str) -> None:
+    response, _ = slack.command(text)
+    words = shown(response.json())
+    assert "*Acme*" in words and "Fri 20 Nov, 17:00 (America/New_York)" in words
+
+
+# -- the sub-commands --------------------------------------------------------------------------
+
+
+def test_list_shows_my_open_promises_with_their_risk_level(slack: SlackWorkspace,
+                                                          agency: Ledger, api: SlackApi) -> None:
+    q3_report(agency)
+    response, url = slack.command("list")
+    assert response.status_code == 200
+    words = shown(api.replies(url)[0])
+    assert "#1 *Q3 report* · Acme · due Fri 20 Nov, 17:00 (America/New_York)" in words
+    assert "on track" in words
+
+
+def test_team_lists_my_reports_promises_for_a_manager_only(slack: SlackWorkspace,
+                                                           agency: Ledger, api: SlackApi) -> None:
+    q3_report(agency)
+    _, url = slack.command("team", user="UBOB")
+    assert "Q3 report" in shown(api.replies(url)[0]) and "Alice" in shown(api.replies(url)[0])
+    _, mine = slack.command("team")
+    assert "Nobody reports to you" in shown(api.replies(mine)[0])
+
+
+def test_done_status_and_move_change_the_promise_through_the_ledger(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    promise_id = q3_report(agency)
+    _, url = slack.command(f"status {promise_id} at-risk 40% waiting on data")
+    assert "at risk, 40% done" in shown(api.replies(url)[0])
+    _, url = slack.command(f"move {promise_id} to next Monday because the data came late")
+    assert "Mon 23 Nov, 17:00" in shown(api.replies(url)[0])
+    _, url = slack.command(f"done {promise_id}")
+    assert "is done" in shown(api.replies(url)[0])
+    [promise] = promises(agency)
+    assert (promise.status, promise.due_at) == ("done", at("2026-11-23T17:00-05:00"))
+    with Session(agency.engine) as session:
+        [checkin] = session.exec(select(CheckIn)).all()
+    assert (checkin.status, checkin.progress, checkin.note) == ("at_risk", 40, "waiting on data")
+
+
+def test_nobody_but_the_owner_their_manager_or_an_admin_may_change_a_promise(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    promise_id = q3_report(agency)
+    _, url = slack.command(f"done {promise_id}", user="UNEW")
+    assert "Alice's promise" in shown(api.replies(url)[0])
+    assert promises(agency)[0].status == "open"
+
+
+def test_a_mistake_is_logged_with_its_remediation_draft_and_prevention_step(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    _, url = slack.command("mistake Acme formula error in the report; prevent: second person "
+                           "checks formula edits")
+    words = shown(api.replies(url)[0])
+    assert "Mistake #1 logged for Acme" in words and "waits for your approval" in words
+    with Session(agency.engine) as session:
+        [logged] = session.exec(select(Mistake)).all()
+        [draft] = session.exec(select(Notice).where(Notice.kind == "mistake_remediation")).all()
+    assert (logged.summary, logged.prevention) == ("formula error in the report",
+                                                   "second person checks formula edits")
+    assert draft.status == "draft"
+
+
+# -- check-in buttons on the request the outbox sent ------------------------------------------
+
+
+def test_a_check_in_button_records_the_answer_and_a_note_can_follow(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi, clock: Clock) -> None:
+    slack.command("list")  # Alice uses the app once: check-ins now come to her in Slack
+    api.wait_until(lambda: member(agency, "alice@example.com").slack_user_id == "UALICE")
+    promise_id = q3_report(agency)
+    Scanner(agency).tick(TUESDAY_9)
+    assert Outbox(agency).deliver(TUESDAY_9).sent
+    [request] = api.posted("DALICE")
+    clock.now = at("2026-11-17T09:40-05:00")
+
+    _, url = slack.click("checkin_at_risk", str(promise_id), message=request)
+    [updated] = api.replies(url)
+    assert updated["replace_original"] is True
+    assert "*Q3 report* for Acme is due" in shown(updated)
+    assert "You said *at risk* (Tue 17 Nov, 09:40 (America/New_York))" in shown(updated)
+
+    _, note_url = slack.click("checkin_note", button(updated, "checkin_note"), message=updated)
+    [modal] = api.opened()
+    assert slack.submit(modal, {"note": "waiting on the ad account data",
+                                "progress": "30"}).status_code == 200
+    [with_note] = api.replies(note_url)
+    assert "waiting on the ad account data" in shown(with_note)
+    with Session(agency.engine) as session:
+        checkins = session.exec(select(CheckIn).order_by(col(CheckIn.id))).all()
+    assert [(c.status, c.progress, c.note) for c in checkins] == [
+        ("at_risk", None, None), ("at_risk", 30, "waiting on the ad account data")]
+
+
+# -- drafts in the owner's DM ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def offered(slack: SlackWorkspace, agency: Ledger, api: SlackApi,
+            clock: Clock) -> tuple[Notice, dict[str, Any]]:
+    slack.command("list")
+    api.wait_until(lambda: member(agency, "alice@example.com").slack_user_id == "UALICE")
+    draft = wednesday_draft(agency)
+    clock.now = WEDNESDAY_9
+    assert slack_app.offer_drafts(agency, now=WEDNESDAY_9) == [draft.id]
+    assert slack_app.offer_drafts(agency, now=WEDNESDAY_9) == []
+    [message] = api.posted("DALICE")
+    return draft, message
+
+
+def status_of(ledger: Ledger, notice_id: int | None) -> Notice:
+    with Session(ledger.engine) as session:
+        notice = session.get(Notice, notice_id)
+        assert notice is not None
+        return notice
+
+
+def test_a_draft_reaches_its_owner_once_with_the_text_and_four_choices(
+        offered: tuple[Notice, dict[str, Any]]) -> None:
+    _, message = offered
+    words = shown(message)
+    assert "Draft delay notice to Acme" in words and "Q3 report" in words
+    assert "Proposed new date" in words and "Waiting on the ad account data" in words
+    assert [e["text"]["text"] for e in message["blocks"][-1]["elements"]] == [
+        "Send", "Edit", "Snooze", "Not needed"]
+
+
+def test_send_approves_the_draft_and_the_message_shows_it(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi,
+        offered: tuple[Notice, dict[str, Any]]) -> None:
+    draft, message = offered
+    _, url = slack.click("draft_send", str(draft.id), message=message)
+    [updated] = api.replies(url)
+    assert "Approved" in shown(updated) and "draft_send" not in str(updated["blocks"])
+    assert status_of(agency, draft.id).status == "queued"
+    _, again = slack.click("draft_send", str(draft.id), message=message)
+    [refused] = api.replies(again)
+    assert "it is queued" in shown(refused) and not refused.get("replace_original")
+
+
+def test_not_needed_cancels_the_draft(slack: SlackWorkspace, agency: Ledger, api: SlackApi,
+                                      offered: tuple[Notice, dict[str, Any]]) -> None:
+    draft, message = offered
+    _, url = slack.click("draft_cancel", str(draft.id), message=message)
+    assert "Not needed" in shown(api.replies(url)[0])
+    assert status_of(agency, draft.id).status == "cancelled"
+
+
+def test_snooze_brings_the_draft_back_the_next_business_morning(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi,
+        offered: tuple[Notice, dict[str, Any]]) -> None:
+    draft, message = offered
+    _, url = slack.click("draft_snooze", str(draft.id), message=message)
+    assert "Snoozed until Thu 19 Nov, 09:00" in shown(api.replies(url)[0])
+    assert status_of(agency, draft.id).snoozed_until == at("2026-11-19T09:00-05:00")
+    assert slack_app.offer_drafts(agency, now=at("2026-11-19T08:59-05:00")) == []
+    assert slack_app.offer_drafts(agency, now=at("2026-11-19T09:00-05:00")) == [draft.id]
+    assert len(api.posted("DALICE")) == 2
+
+
+def test_edit_opens_the_text_and_date_and_a_new_date_rewrites_the_draft(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi,
+        offered: tuple[Notice, dict[str, Any]]) -> None:
+    draft, message = offered
+    slack.click("draft_edit", str(draft.id), message=message,
+                container={"type": "message", "channel_id": "DALICE",
+                           "message_ts": message["ts"]})
+    [modal] = api.opened()
+    assert modal["blocks"][0]["element"]["initial_value"] == draft.text
+    refused = slack.submit(modal, {"text": draft.text, "date": "2026-11-19"})
+    assert "after the date being moved" in refused.json()["errors"]["date"]
+
+    assert slack.submit(modal, {"text": draft.text, "date": "2026-11-27"}).status_code == 200
+    api.wait_until(lambda: "Fri 27 Nov" in shown(api.posted("DALICE")[0]))
+    edited = status_of(agency, draft.id)
+    assert edited.proposed_due_at == at("2026-11-27T17:00-05:00")
+    assert "November 27" in edited.text and edited.status == "draft"
+    with Session(agency.engine) as session:
+        kinds = session.exec(select(Event.kind).where(Event.promise_id == draft.promise_id)).all()
+    assert "notice.edited" in kinds
