@@ -20,11 +20,13 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+from sqlmodel import select
 
-from reliability import notices
+from reliability import metrics, notices
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.db import make_engine, upgrade
+from reliability.digest import digest_key, queue_due_digests
 from reliability.ledger import Ledger
 from reliability.models import Notice, NoticeKind
 from reliability.outbox import Outbox
@@ -97,13 +99,19 @@ THIS_WEEK = [
     ("alice@agency.example", "Dashboard walkthrough for Acme Analytics by Thursday 3pm"),
     ("erik@agency.example", "Workshop notes for Norrsken AB by Wednesday"),
 ]
-# How the owners answer Tuesday's check-in requests (None: no answer).
-ANSWERS = {
+# How the owners answer the check-in requests, by day (a promise missing: no answer).
+TUESDAY_ANSWERS = {
     "Q3 report": ("at_risk", 40, "Waiting on the ad account data from Acme's agency."),
     "Kvartalsrapporten": ("at_risk", 35, "Exporten från affärssystemet är försenad."),
     "市场分析": ("blocked", 30, "客户的销售数据还没有到。"),
     "Dashboard walkthrough": ("on_track", 80, None),
     "Workshop notes": ("done", 100, None),
+}
+THURSDAY_ANSWERS = {
+    "Q3 report": ("on_track", 70, "The data arrived; on course for the new date."),
+    "Kvartalsrapporten": ("on_track", 60, "Exporten kom i går, vi är i fas."),
+    "市场分析": ("on_track", 55, "数据已经收到，按新日期推进。"),
+    "Dashboard walkthrough": ("done", 100, None),
 }
 
 
@@ -197,6 +205,9 @@ class Demo:
         for action in report.actions:
             self.say(f"    {action['kind'].replace('_', ' ')} #{action['notice_id']} "
                      f"for promise #{action['promise_id']}")
+        digests = queue_due_digests(self.ledger, now=moment)
+        if digests:
+            self.say(f"    the managers' daily digests: {len(digests)} queued")
         self.deliver(moment + timedelta(minutes=1))
 
     def deliver(self, moment: datetime) -> None:
@@ -207,16 +218,19 @@ class Demo:
         if report.retrying or report.dead:
             self.say(f"    {len(report.retrying)} to retry, {len(report.dead)} failed")
 
-    def answer_checkins(self, moment: datetime) -> None:
+    def answer_checkins(self, moment: datetime, answers: dict[str, tuple[str, int, str | None]],
+                        ) -> None:
         with self.ledger.session() as session:
             asked = notices.listing(session, kinds=(NoticeKind.checkin_request,))
         answered: set[int] = set()
         for notice, _client in asked:
             if notice.promise_id is None or notice.promise_id in answered:
                 continue
+            if self.ledger.history(notice.promise_id).view.promise.status != "open":
+                continue
             answered.add(notice.promise_id)
             title = self.ledger.history(notice.promise_id).view.promise.title
-            answer = next((a for key, a in ANSWERS.items() if key in title), None)
+            answer = next((a for key, a in answers.items() if key in title), None)
             if answer is None:
                 continue
             status, progress, note = answer
@@ -244,6 +258,36 @@ class Demo:
         self.say(f"  approved {len(drafts)} delay notice(s)")
         self.deliver(moment)
 
+    def show_digest(self, manager_email: str, day: date) -> None:
+        """The digest a manager got that morning, as the email's plain text."""
+        with self.ledger.session() as session:
+            manager = self.ledger.find_member(session, manager_email)
+            notice = session.exec(select(Notice).where(
+                Notice.idempotency_key == digest_key(manager, day))).first()
+        if notice is None:
+            return
+        self.say(f"\n{manager.name}'s digest for {day:%A %d %B} ({notice.status}):")
+        self.say(f"  Subject: {notice.subject}")
+        for line in notice.text.splitlines():
+            self.say(f"  {line}")
+
+    def show_ledger(self, now: datetime) -> None:
+        """Who kept their promises, over the demo's whole history."""
+        start = self.at(MONDAY - timedelta(weeks=6), time(0))
+        with self.ledger.session() as session:
+            by_owner = metrics.stats_by(session, self.settings, start=start, end=now,
+                                        by="owner", now=now)
+        self.say(f"\nThe ledger, {start:%d %b} to {now:%d %b}, by owner:")
+        self.say(f"  {'owner':<24}{'due':>5}{'on time':>9}{'after notice':>14}"
+                 f"{'late, no notice':>17}{'on-time rate':>14}{'proactive':>11}")
+        for owner, stats in sorted(by_owner.items()):
+            self.say(f"  {owner:<24}{stats.due:>5}{stats.kept_on_time:>9}"
+                     f"{stats.kept_after_notice:>14}{stats.late_without_notice:>17}"
+                     f"{_rate(stats.on_time_rate):>14}{_rate(stats.proactive_notice_rate):>11}")
+        self.say("  The same figures from the CLI: reliability --db "
+                 f"{self.settings.database.url} --as-of {now.isoformat()} report --by owner "
+                 f"--from {start.date().isoformat()} --to {now.date().isoformat()} --json")
+
     def play(self) -> None:
         port = self.sink.start()
         self.settings.smtp.host, self.settings.smtp.port = "127.0.0.1", port
@@ -257,7 +301,7 @@ class Demo:
             self.say("\nTuesday: three business days before Friday, owners are asked to "
                      "check in")
             self.scan(self.at(tuesday, time(9)))
-            self.answer_checkins(self.at(tuesday, time(11)))
+            self.answer_checkins(self.at(tuesday, time(11)), TUESDAY_ANSWERS)
             wednesday = MONDAY + timedelta(days=2)
             self.say("\nWednesday morning: the notice deadline is today for Friday promises")
             self.scan(self.at(wednesday, time(9)))
@@ -265,9 +309,14 @@ class Demo:
             self.say("\nWednesday 10:00: the owners approve; the clients hear it today, "
                      "not on Friday")
             self.approve_and_send(drafts, self.at(wednesday, time(10)))
-            for day in (MONDAY + timedelta(days=3), MONDAY + timedelta(days=4)):
-                self.say(f"\n{day:%A}")
-                self.scan(self.at(day, time(9)))
+            thursday, friday = MONDAY + timedelta(days=3), MONDAY + timedelta(days=4)
+            self.say("\nThursday: the renegotiated promises are asked again")
+            self.scan(self.at(thursday, time(9)))
+            self.answer_checkins(self.at(thursday, time(11)), THURSDAY_ANSWERS)
+            self.say("\nFriday")
+            self.scan(self.at(friday, time(9)))
+            self.show_digest(PEOPLE[0].email, wednesday)
+            self.show_ledger(self.at(MONDAY + timedelta(days=4), time(18)))
             self.say(f"\nThe SMTP sink received {len(self.sink.messages)} message(s) this "
                      "week.")
         finally:
@@ -294,3 +343,7 @@ class Demo:
         self.say(f"Sign in as {manager.name}, a manager, within 15 minutes: {link}")
         uvicorn.run(create_app(self.ledger, clock=lambda: friday_evening), host=host,
                     port=port, log_level="warning")
+
+
+def _rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"

@@ -1,4 +1,4 @@
-"""Wires the periodic work to the service functions: scan, deliver, digests.
+"""Wires the periodic work to the service functions: scan, deliver, digests, Slack drafts.
 
 APScheduler 3.11 runs each job at most once at a time (`max_instances=1`) and folds runs
 missed during downtime into one (`coalesce=True`): after an outage the scan catches up
@@ -61,6 +61,12 @@ class Jobs:
             if report.claimed < self.ledger.settings.delivery.batch_size:
                 return
 
+    def slack_drafts(self) -> None:
+        """Drafts waiting for approval are DM'd to their owners with Send / Edit buttons."""
+        from reliability.slack_app import offer_drafts
+
+        offer_drafts(self.ledger, now=self.clock())
+
     def digests(self) -> None:
         from reliability.digest import queue_due_digests
 
@@ -74,9 +80,11 @@ def build(ledger: Ledger, *, background: bool, clock: Clock = _utc_now) -> BaseS
                                     "misfire_grace_time": None})
     every = ledger.settings.scheduler
     start = clock()
-    for job, seconds in ((jobs.scan, every.scan_interval_seconds),
-                         (jobs.digests, 60),
-                         (jobs.deliver, every.deliver_interval_seconds)):
+    periodic = [(jobs.scan, every.scan_interval_seconds), (jobs.digests, 60),
+                (jobs.deliver, every.deliver_interval_seconds)]
+    if ledger.settings.slack.bot_token is not None:
+        periodic.append((jobs.slack_drafts, every.deliver_interval_seconds))
+    for job, seconds in periodic:
         scheduler.add_job(_logged(job), IntervalTrigger(seconds=seconds, timezone=UTC),
                           id=job.__name__, name=job.__name__, next_run_time=start)
     return scheduler

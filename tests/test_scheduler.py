@@ -44,3 +44,19 @@ def test_a_failing_job_is_logged_and_does_not_stop_the_scheduler(
     with caplog.at_level(logging.ERROR):
         _logged(scan)()
     assert "scan failed; it runs again at the next interval" in caplog.text
+
+
+def test_drafts_are_offered_in_slack_only_when_slack_is_set_up(agency: Ledger) -> None:
+    from pydantic import SecretStr
+
+    def job_ids() -> set[str]:
+        scheduler = build(agency, background=True, clock=lambda: TUESDAY_9)
+        scheduler.start(paused=True)
+        try:
+            return {job.id for job in scheduler.get_jobs()}
+        finally:
+            scheduler.shutdown(wait=False)
+
+    assert "slack_drafts" not in job_ids()
+    agency.settings.slack.bot_token = SecretStr("xoxb-test")
+    assert "slack_drafts" in job_ids()
