@@ -1,0 +1,36 @@
+"""The README's first command: the demo plays the whole loop and the report agrees with it."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELIABILITY_")}
+    return subprocess.run([sys.executable, "-m", "reliability", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=120, check=False)
+
+
+def test_the_demo_shows_a_wednesday_delay_draft_in_three_languages_and_a_matching_ledger(
+    tmp_path: Path,
+) -> None:
+    demo = run("demo", "--no-serve", "--dir", str(tmp_path / "week"), cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    wednesday = demo.stdout.split("Wednesday morning")[1].split("Wednesday 10:00")[0]
+    assert "Update on Q3 report" in wednesday
+    assert "nytt leveransdatum" in wednesday
+    assert "新的交付日期" in wednesday
+    assert "sent to Dana Reed <dana@acme.example>: Update on Q3 report" in demo.stdout
+    assert "Bob Hale's digest for Wednesday 18 November (sent)" in demo.stdout
+    command = demo.stdout.split("The same figures from the CLI: reliability ")[1].split("\n")[0]
+    report = run(*command.split(), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    groups = {row["group"]: row for row in json.loads(report.stdout)["groups"]}
+    alice = groups["alice@agency.example"]
+    printed = next(line for line in demo.stdout.splitlines()
+                   if line.strip().startswith("alice@agency.example"))
+    assert printed.split()[1:3] == [str(alice["due"]), str(alice["kept_on_time"])]
+    assert f"{alice['on_time_rate']:.0%}" in printed
+    assert f"{alice['proactive_notice_rate']:.0%}" in printed
