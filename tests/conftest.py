@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from scenarios import agency_with
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
@@ -101,6 +102,12 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def ledger(engine: Engine, settings: Settings) -> Ledger:
     return Ledger(engine, settings)
+
+
+@pytest.fixture
+def agency(ledger: Ledger) -> Ledger:
+    """The ledger with Acme, Bob and Alice (see scenarios.py)."""
+    return agency_with(ledger, "en")
 
 
 @dataclass

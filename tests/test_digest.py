@@ -5,8 +5,8 @@ import json
 import pytest
 from conftest import Cli
 from helpers import at
+from scenarios import START, agency_with, wednesday_draft
 from sqlmodel import Session, col, select
-from test_drafts import START, agency_with, wednesday_draft
 
 from reliability import drafting
 from reliability.digest import build_digest, queue_due_digests

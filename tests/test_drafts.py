@@ -6,38 +6,13 @@ from pathlib import Path
 import pytest
 from conftest import Cli
 from helpers import at
+from scenarios import START, agency_with, past_promises, q3_report, tick, wednesday_draft
 from sqlmodel import Session, col, select
-from test_scan import TUESDAY_9, WEDNESDAY_9, past_promises, q3_report, tick
 
 from reliability import notices
 from reliability.ledger import Ledger
 from reliability.mistakes import Credit, log_mistake
 from reliability.models import Event, Notice, Promise
-
-START = at("2026-09-01T09:00-04:00")
-
-
-def agency_with(ledger: Ledger, locale: str) -> Ledger:
-    ledger.add_client(name="Acme", email="dana@acme.example", contact_name="Dana",
-                      timezone="America/New_York", country="US", locale=locale, now=START,
-                      actor="t")
-    ledger.add_member(email="bob@example.com", name="Bob", role="manager",
-                      timezone="America/New_York", now=START, actor="t")
-    ledger.add_member(email="alice@example.com", name="Alice", manager_email="bob@example.com",
-                      timezone="America/New_York", now=START, actor="t")
-    return ledger
-
-
-def wednesday_draft(ledger: Ledger) -> Notice:
-    past_promises(ledger, late=1, on_time=5)
-    promise_id = q3_report(ledger)
-    tick(ledger, TUESDAY_9)
-    ledger.check_in(promise_id, status="at_risk", note="Waiting on the ad account data.",
-                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
-    tick(ledger, WEDNESDAY_9)
-    with Session(ledger.engine) as session:
-        [draft] = session.exec(select(Notice).where(Notice.kind == "delay_notice")).all()
-    return draft
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,10 @@ from datetime import timedelta
 import pytest
 from conftest import Cli
 from helpers import at
+from scenarios import TUESDAY_9, agency_with, past_promises, q3_report, tick, wednesday_draft
 from servers.smtp import smtp_server
 from sqlalchemy import event
 from sqlmodel import Session, select
-from test_drafts import agency_with, wednesday_draft
-from test_scan import TUESDAY_9, past_promises, q3_report, tick
 
 from reliability import metrics, notices
 from reliability.config import Settings

@@ -14,10 +14,10 @@ from datetime import timedelta
 import pytest
 from conftest import Cli
 from helpers import at
+from scenarios import agency_with, wednesday_draft
 from servers.slack_api import slack_api
 from servers.smtp import free_port, smtp_server
 from sqlmodel import Session, col, select
-from test_drafts import agency_with, wednesday_draft
 
 from reliability import compose, drafting, notices
 from reliability.channels.email import message_id_for

@@ -5,8 +5,8 @@ import json
 import pytest
 from conftest import Cli
 from helpers import at
+from scenarios import agency_with
 from sqlmodel import Session, select
-from test_drafts import agency_with
 
 from reliability.errors import UserError
 from reliability.ledger import Ledger

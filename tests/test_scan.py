@@ -8,61 +8,21 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from freezegun import freeze_time
 from helpers import at
+from scenarios import (
+    FRIDAY_5PM,
+    MONDAY_9,
+    TUESDAY_9,
+    WEDNESDAY_9,
+    notices_of,
+    past_promises,
+    q3_report,
+    tick,
+)
 from sqlmodel import Session, col, select
 
 from reliability.ledger import Ledger
-from reliability.models import Assessment, Notice, Promise
-from reliability.scan import Scanner
-
-MONDAY_9 = at("2026-11-16T09:00-05:00")
-TUESDAY_9 = at("2026-11-17T09:00-05:00")
-WEDNESDAY_9 = at("2026-11-18T09:00-05:00")
-FRIDAY_5PM = at("2026-11-20T17:00-05:00")
-
-
-@pytest.fixture
-def agency(ledger: Ledger) -> Ledger:
-    start = at("2026-09-01T09:00-04:00")
-    ledger.add_client(name="Acme", email="dana@acme.example", contact_name="Dana",
-                      timezone="America/New_York", country="US", now=start, actor="t")
-    ledger.add_member(email="bob@example.com", name="Bob", role="manager",
-                      timezone="America/New_York", now=start, actor="t")
-    ledger.add_member(email="alice@example.com", name="Alice", manager_email="bob@example.com",
-                      timezone="America/New_York", now=start, actor="t")
-    return ledger
-
-
-def past_promises(ledger: Ledger, *, late: int, on_time: int) -> None:
-    """Alice's recent record: week-long promises, delivered a day early or two days late."""
-    week = at("2026-10-05T09:00-04:00")
-    for index in range(late + on_time):
-        made = week + timedelta(days=7 * index // 2)
-        due = made + timedelta(days=4, hours=8)
-        view = ledger.add_promise(title=f"Deliverable {index}", client_name="Acme",
-                                  owner_email="alice@example.com", due_at=due, now=made,
-                                  actor="t")
-        done = due + timedelta(days=2) if index < late else due - timedelta(days=1)
-        ledger.complete(view.promise.id or 0, now=done, actor="t")
-
-
-def q3_report(ledger: Ledger, made: str = "2026-11-16T09:00-05:00") -> int:
-    view = ledger.add_promise(title="Q3 report", client_name="Acme",
-                              owner_email="alice@example.com", due_at=FRIDAY_5PM, now=at(made),
-                              actor="alice@example.com")
-    return view.promise.id or 0
-
-
-def notices_of(ledger: Ledger, kind: str) -> list[Notice]:
-    with Session(ledger.engine) as session:
-        return list(session.exec(select(Notice).where(Notice.kind == kind)
-                                 .order_by(col(Notice.id))).all())
-
-
-def tick(ledger: Ledger, now):
-    with freeze_time(now):
-        return Scanner(ledger).tick(now)
+from reliability.models import Assessment, Promise
 
 
 def test_delay_notice_is_drafted_on_wednesday_for_a_friday_promise_at_risk(agency: Ledger) -> None:

@@ -5,8 +5,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import at
-from test_scan import agency as agency
-from test_scan import notices_of, q3_report
+from scenarios import notices_of, q3_report
 
 from reliability.ledger import Ledger
 from reliability.scheduler import Jobs, _logged, build

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from helpers import at
 from pydantic import SecretStr
+from scenarios import FRIDAY_5PM, TUESDAY_9, WEDNESDAY_9, agency_with, past_promises, q3_report
 from servers.slack_api import SlackApi, slack_api
 from slack_harness import (
     SIGNING_SECRET,
@@ -22,8 +23,6 @@ from slack_harness import (
 )
 from slack_sdk.signature import SignatureVerifier
 from sqlmodel import Session, col, select
-from test_drafts import agency_with
-from test_scan import FRIDAY_5PM, TUESDAY_9, WEDNESDAY_9, past_promises, q3_report
 
 from reliability import slack_app
 from reliability.errors import UserError

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from scenarios import agency_with
 from servers.slack_api import SlackApi, slack_api
 from slack_harness import SIGNING_SECRET, SlackWorkspace, serve
-from test_drafts import agency_with
 from test_slack_app import MONDAY_10
 
 from reliability.config import Settings

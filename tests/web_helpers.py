@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from helpers import at
 from pydantic import SecretStr
-from test_drafts import START, agency_with, wednesday_draft
+from scenarios import START, agency_with, wednesday_draft
 
 from reliability.ledger import Ledger
 from reliability.web.app import create_app
