@@ -8,7 +8,6 @@ Errors are `{"detail": "..."}`: 401 without sign-in, 404 for what is not yours t
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -95,27 +94,10 @@ class CancelIn(BaseModel):
     reason: str = Field("cancelled through the API", max_length=1000)
 
 
-class StatsOut(BaseModel):
-    made: int
-    due: int
-    kept_on_time: int
-    kept_after_notice: int
-    late_without_notice: int
-    broken: int
-    on_time_rate: float | None
-    proactive_notice_rate: float | None
-    median_notice_lead_days: float | None
-    renegotiations: int
-    mistakes: int
-    repeats: int
-    credits: dict[str, float]
-    checkin_answer_rate: float | None
-
-
 class MetricsOut(BaseModel):
     start: str
     end: str
-    stats: StatsOut
+    stats: metrics.Stats  # FastAPI documents the dataclass as it is
 
 
 def _promise_out(row: queries.PromiseRow) -> PromiseOut:
@@ -262,5 +244,5 @@ def reliability_metrics(request: Request, start: datetime | None = None,
                               owner_ids=owners,
                               client_ids=[client_id] if client_id is not None else None)
     return MetricsOut(start=start.isoformat(), end=end.isoformat(),
-                      stats=StatsOut(**asdict(stats)))
+                      stats=stats)
 
