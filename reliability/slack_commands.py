@@ -78,12 +78,12 @@ class Log:
 
 @dataclass(frozen=True)
 class ListMine:
-    pass
+    """`/promise list`: the caller's open promises."""
 
 
 @dataclass(frozen=True)
 class ListTeam:
-    pass
+    """`/promise team`: the open promises of the caller's reports."""
 
 
 @dataclass(frozen=True)
