@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TextIO
 
 from reliability.calendar import BusinessCalendar
-from reliability.forecast import business_hours
 
 CALENDARS = (
     BusinessCalendar("America/New_York", "US"),
@@ -117,7 +116,7 @@ def _promise(number: int, owner: Owner, client: tuple[str, BusinessCalendar], da
     planned_days = rng.choices(PLANNED_DAYS, PLANNED_WEIGHTS)[0]
     due_day = calendar.add_business_days(day, planned_days)
     due_at = calendar.at(due_day, time(17) if rng.random() < 0.8 else time(12))
-    planned = business_hours(calendar, made_at, due_at)
+    planned = calendar.business_hours(made_at, due_at)
     ratio = math.exp(rng.gauss(owner.level, owner.spread))
     ratio *= 1 + LOAD_STRETCH * owner.busy(made_at)
     if rng.random() < SHOCK_CHANCE:

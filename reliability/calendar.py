@@ -7,6 +7,7 @@ and with the client's own public holidays.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import zoneinfo
 from dataclasses import dataclass, field
@@ -63,6 +64,24 @@ def _public_holidays(code: str, year: int) -> dict[date, str]:
     return dict(holidays.country_holidays(country, subdiv=subdivision or None, years=year))
 
 
+@functools.lru_cache(maxsize=1024)
+def _closed_weekdays(country: str | None, closures: frozenset[date], weekend: frozenset[int],
+                     first_year: int, last_year: int) -> tuple[date, ...]:
+    """Holidays and closures that fall on working weekdays, sorted, for counting by bisection."""
+    days = set(closures)
+    if country is not None:
+        for year in range(first_year, last_year + 1):
+            days.update(_public_holidays(country, year))
+    return tuple(sorted(day for day in days if day.weekday() not in weekend))
+
+
+def _hours(start: time, end: time) -> float:
+    """Hours from one wall-clock time to another on the same day."""
+    seconds = ((end.hour - start.hour) * 3600 + (end.minute - start.minute) * 60
+               + (end.second - start.second) + (end.microsecond - start.microsecond) / 1e6)
+    return seconds / 3600
+
+
 def parse_clock(value: str) -> time:
     """"17:00" → time(17, 0); the format every clock setting in the config uses."""
     try:
@@ -95,6 +114,10 @@ class BusinessCalendar:
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zone(self.timezone)
+
+    @property
+    def hours_per_day(self) -> float:
+        return _hours(self.start_of_day, self.end_of_day)
 
     # -- days ---------------------------------------------------------------------------
 
@@ -152,6 +175,18 @@ class BusinessCalendar:
             if self.is_business_day(start + timedelta(days=offset))
         ]
 
+    def count_business_days(self, start: date, end: date) -> int:
+        """How many business days from `start` to `end`, both included, without walking
+        them one by one: the forecast counts these for every promise in every history."""
+        if end < start:
+            return 0
+        weeks, rest = divmod((end - start).days + 1, 7)
+        count = weeks * (7 - len(self.weekend)) + sum(
+            (start.weekday() + offset) % 7 not in self.weekend for offset in range(rest)
+        )
+        closed = _closed_weekdays(self.country, self.closures, self.weekend, start.year, end.year)
+        return count - (bisect.bisect_right(closed, end) - bisect.bisect_left(closed, start))
+
     # -- moments ------------------------------------------------------------------------
 
     def local(self, moment: datetime) -> datetime:
@@ -192,6 +227,25 @@ class BusinessCalendar:
         local_due = self.local(due)
         day = self.add_business_days(local_due.date(), -lead_business_days)
         return self.at(day, min(local_due.timetz().replace(tzinfo=None), self.end_of_day))
+
+    def business_hours(self, start: datetime, end: datetime) -> float:
+        """Open hours from `start` to `end` (negative if `end` comes first), on the wall
+        clock: a business day is always its opening hours long, whatever DST does that night."""
+        if end < start:
+            return -self.business_hours(end, start)
+        first, last = self.local(start), self.local(end)
+        if first.date() == last.date():
+            return self._open_hours(first.date(), first.time(), last.time())
+        middle = self.count_business_days(first.date() + timedelta(days=1),
+                                          last.date() - timedelta(days=1))
+        return (self._open_hours(first.date(), first.time(), self.end_of_day)
+                + middle * _hours(self.start_of_day, self.end_of_day)
+                + self._open_hours(last.date(), self.start_of_day, last.time()))
+
+    def _open_hours(self, day: date, low: time, high: time) -> float:
+        if not self.is_business_day(day):
+            return 0.0
+        return max(_hours(max(low, self.start_of_day), min(high, self.end_of_day)), 0.0)
 
     def add_business_hours(self, moment: datetime, hours: float) -> datetime:
         """Move `moment` by working hours (negative goes back), counting only open time."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from statistics import NormalDist, median
 
 from reliability.calendar import BusinessCalendar
@@ -57,41 +57,6 @@ class PastPromise:
         return self.done_at is None or self.done_at > self.due_at
 
 
-def _hours(start: time, end: time) -> float:
-    return (
-        (end.hour - start.hour) * 3600
-        + (end.minute - start.minute) * 60
-        + (end.second - start.second)
-        + (end.microsecond - start.microsecond) / 1e6
-    ) / 3600
-
-
-def hours_per_day(calendar: BusinessCalendar) -> float:
-    return _hours(calendar.start_of_day, calendar.end_of_day)
-
-
-def business_hours(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
-    """Open hours from `start` to `end` (negative if `end` comes first), on the wall clock:
-    a business day is always its opening hours long, whatever the DST transition that night."""
-    if end < start:
-        return -business_hours(calendar, end, start)
-    first, last = calendar.local(start), calendar.local(end)
-    opens, closes = calendar.start_of_day, calendar.end_of_day
-    full_day = _hours(opens, closes)
-    total = 0.0
-    day = first.date()
-    while day <= last.date():
-        if calendar.is_business_day(day):
-            low = max(opens, first.time()) if day == first.date() else opens
-            high = min(closes, last.time()) if day == last.date() else closes
-            if low == opens and high == closes:
-                total += full_day
-            elif high > low:
-                total += _hours(low, high)
-        day += timedelta(days=1)
-    return total
-
-
 def _ratio(promise: PastPromise, calendar: BusinessCalendar) -> float | None:
     """Actual over planned time, clipped; None when the promise gives no usable scale."""
     if promise.done_at is None:
@@ -99,10 +64,10 @@ def _ratio(promise: PastPromise, calendar: BusinessCalendar) -> float | None:
     if promise.estimate_hours and promise.actual_hours is not None:
         ratio = promise.actual_hours / promise.estimate_hours
     else:
-        planned = business_hours(calendar, promise.made_at, promise.due_at)
+        planned = calendar.business_hours(promise.made_at, promise.due_at)
         if planned < MIN_PLANNED_HOURS:
             return None
-        ratio = business_hours(calendar, promise.made_at, promise.done_at) / planned
+        ratio = calendar.business_hours(promise.made_at, promise.done_at) / planned
         if promise.late:
             # Delivered after the due moment but before the next opening hour: still late.
             ratio = max(ratio, math.nextafter(1.0, 2.0))
@@ -167,7 +132,7 @@ class Record:
             if len(used) == MAX_SAMPLES:
                 break
         lateness = [
-            business_hours(calendar, promise.due_at, promise.done_at)
+            calendar.business_hours(promise.due_at, promise.done_at)
             for promise in used
             if promise.done_at is not None and promise.done_at > promise.due_at
         ]
@@ -176,7 +141,7 @@ class Record:
             late=sum(promise.late for promise in used),
             broken=sum(promise.done_at is None for promise in used),
             median_lateness_hours=median(lateness) if lateness else None,
-            hours_per_day=hours_per_day(calendar),
+            hours_per_day=calendar.hours_per_day,
             distribution=Distribution.of(ratios),
         )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -83,39 +84,49 @@ class Draft:
     approver_note: str | None = None
 
 
-def build(settings: Settings, draft: Draft, now: datetime) -> Notice:
-    """Render a draft into an unsaved Notice, approved at once where the policy allows."""
+def columns(settings: Settings, draft: Draft, now: datetime) -> dict[str, Any]:
+    """Render a draft into a Notice row's values, approved at once where the policy allows."""
     message = drafting.render(draft.kind, draft.recipient.locale, draft.context,
                               overrides=settings.templates.dir)
     to_client = draft.kind in CLIENT_KINDS
     auto = not to_client or (draft.client is not None and draft.client.auto_send)
-    return Notice(
-        kind=draft.kind,
-        idempotency_key=draft.key,
-        promise_id=draft.promise_id,
-        mistake_id=draft.mistake_id,
-        client_id=draft.client.id if draft.client is not None else None,
-        member_id=draft.member_id,
-        channel=draft.recipient.channel,
-        recipient=draft.recipient.address,
-        recipient_name=draft.recipient.name,
-        reply_to=draft.reply_to,
-        locale=draft.recipient.locale,
-        subject=message.subject,
-        text=message.text,
-        html=message.html,
-        blocks=message.blocks,
-        context=draft.inputs or {},
-        approver_note=draft.approver_note,
-        proposed_due_at=draft.proposed_due_at,
-        status=NoticeStatus.queued if auto else NoticeStatus.draft,
-        created_by=draft.created_by,
-        created_at=now,
-        approved_by="policy:auto_send" if auto and to_client else None,
-        approved_at=now if auto else None,
-        next_attempt_at=now if auto else None,
-        escalate_at=None if auto else draft.escalate_at,
-    )
+    return {
+        "kind": draft.kind,
+        "idempotency_key": draft.key,
+        "promise_id": draft.promise_id,
+        "mistake_id": draft.mistake_id,
+        "client_id": draft.client.id if draft.client is not None else None,
+        "member_id": draft.member_id,
+        "channel": draft.recipient.channel,
+        "recipient": draft.recipient.address,
+        "recipient_name": draft.recipient.name,
+        "reply_to": draft.reply_to,
+        "locale": draft.recipient.locale,
+        "subject": message.subject,
+        "text": message.text,
+        "html": message.html,
+        "blocks": message.blocks,
+        "context": draft.inputs or {},
+        "approver_note": draft.approver_note,
+        "proposed_due_at": draft.proposed_due_at,
+        "status": NoticeStatus.queued if auto else NoticeStatus.draft,
+        "created_by": draft.created_by,
+        "created_at": now,
+        "approved_by": "policy:auto_send" if auto and to_client else None,
+        "approved_at": now if auto else None,
+        "next_attempt_at": now if auto else None,
+        "escalate_at": None if auto else draft.escalate_at,
+        "attempts": 0,
+    }
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the caller of `create_many` learns about each message it made."""
+
+    id: int
+    kind: str
+    promise_id: int | None
 
 
 def create(session: Session, settings: Settings, *, now: datetime, **draft: Any) -> Notice | None:
@@ -126,7 +137,7 @@ def create(session: Session, settings: Settings, *, now: datetime, **draft: Any)
     spec = Draft(**draft)
     if session.exec(select(Notice.id).where(Notice.idempotency_key == spec.key)).first():
         return None
-    notice = build(settings, spec, now)
+    notice = Notice(**columns(settings, spec, now))
     try:
         with session.begin_nested():
             session.add(notice)
@@ -134,13 +145,13 @@ def create(session: Session, settings: Settings, *, now: datetime, **draft: Any)
     except IntegrityError:
         return None
     record_event(session, notice, now=now, actor=spec.created_by, kind="notice.created",
-            status=notice.status, recipient=notice.recipient)
+                 status=notice.status, recipient=notice.recipient)
     return notice
 
 
 def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
-                now: datetime) -> list[Notice]:
-    """Store the drafts whose keys are new, with one look-up and one flush.
+                now: datetime) -> list[Stored]:
+    """Store the drafts whose keys are new: one look-up, one insert, one insert of events.
 
     For callers that already hold the rows the keys are about (the scan's claimed batch),
     so no other worker can be making the same keys at the same time."""
@@ -149,22 +160,28 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
     keys = {draft.key for draft in drafts}
     existing = set(session.exec(select(Notice.idempotency_key)
                                 .where(col(Notice.idempotency_key).in_(keys))).all())
-    fresh: dict[str, Notice] = {}
+    fresh: dict[str, dict[str, Any]] = {}
     for draft in drafts:
         if draft.key not in existing and draft.key not in fresh:
-            fresh[draft.key] = build(settings, draft, now)
-    made = list(fresh.values())
-    session.add_all(made)
-    session.flush()
-    actors = {draft.key: draft.created_by for draft in drafts}
-    for notice in made:
-        record_event(session, notice, now=now, actor=actors[notice.idempotency_key],
-                kind="notice.created", status=notice.status, recipient=notice.recipient)
-    return made
+            fresh[draft.key] = columns(settings, draft, now)
+    if not fresh:
+        return []
+    rows = list(fresh.values())
+    ids = session.execute(insert(Notice).returning(Notice.id, sort_by_parameter_order=True),
+                          rows).scalars().all()
+    session.execute(insert(Event), [
+        {"at": now, "actor": row["created_by"], "kind": "notice.created",
+         "promise_id": row["promise_id"],
+         "payload": {"notice_id": notice_id, "notice_kind": row["kind"],
+                     "status": row["status"], "recipient": row["recipient"]}}
+        for notice_id, row in zip(ids, rows, strict=True)
+    ])
+    return [Stored(notice_id, row["kind"], row["promise_id"])
+            for notice_id, row in zip(ids, rows, strict=True)]
 
 
 def record_event(session: Session, notice: Notice, *, now: datetime, actor: str, kind: str,
-            **payload: Any) -> None:
+                 **payload: Any) -> None:
     session.add(Event(at=now, actor=actor, kind=kind, promise_id=notice.promise_id,
                       payload={"notice_id": notice.id, "notice_kind": notice.kind, **payload}))
 
@@ -251,7 +268,7 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
                           "text": {"type": "mrkdwn", "text": drafting.mrkdwn(cleaned)}}]
     session.add(notice)
     record_event(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
-            after=_wording(notice))
+                 after=_wording(notice))
     return notice
 
 
@@ -287,8 +304,9 @@ def refresh_reason(session: Session, settings: Settings, promise_id: int, *, rea
         _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
                         reason=reason, now=now)
         session.add(notice)
-        record_event(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
-                after=_wording(notice), why="the owner's check-in gave the reason")
+        record_event(session, notice, now=now, actor=actor, kind="notice.edited",
+                     before=before, after=_wording(notice),
+                     why="the owner's check-in gave the reason")
         refreshed.append(notice)
     return refreshed
 

@@ -24,7 +24,6 @@ from reliability.forecast import (
     Progress,
     Record,
     adjusted,
-    business_hours,
     outlook,
 )
 
@@ -180,12 +179,12 @@ def assess(
             likelihoods.append(UNANSWERED_LIKELIHOOD)
             reasons.append(f"No answer to the check-in asked {_when(cal, requested, now)}")
 
-    planned = business_hours(cal, promise.made_at, promise.due_at)
-    elapsed = max(business_hours(cal, promise.made_at, now), 0.0)
+    planned = cal.business_hours(promise.made_at, promise.due_at)
+    elapsed = max(cal.business_hours(promise.made_at, now), 0.0)
     progress = None
     reported = next((c for c in reversed(checkins) if c.progress is not None), None)
     if reported is not None and reported.progress is not None:
-        at = max(business_hours(cal, promise.made_at, reported.at), 0.0)
+        at = max(cal.business_hours(promise.made_at, reported.at), 0.0)
         progress = Progress(
             elapsed=at, done=reported.progress / 100, weight=_freshness(cal, reported.at, now)
         )

@@ -4,6 +4,8 @@ from datetime import date, time, timedelta
 
 import pytest
 from helpers import at
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reliability.calendar import BusinessCalendar, CalendarError, check_country
 
@@ -144,3 +146,36 @@ def test_a_calendar_that_cannot_exist_is_refused_with_a_reason(build, message: s
 def test_country_codes_are_normalised() -> None:
     assert check_country("se") == "SE"
     assert check_country("us-ca") == "US-CA"
+
+
+CALENDARS = [NEW_YORK, STOCKHOLM, LONDON,
+             BusinessCalendar("Asia/Shanghai", "CN", closures=frozenset({date(2026, 12, 28)}))]
+
+
+@given(st.sampled_from(CALENDARS), st.dates(date(2025, 1, 1), date(2028, 12, 31)),
+       st.integers(0, 900))
+def test_counting_business_days_agrees_with_walking_them(calendar: BusinessCalendar,
+                                                         start: date, length: int) -> None:
+    end = start + timedelta(days=length)
+    assert calendar.count_business_days(start, end) == len(calendar.business_days(start, end))
+
+
+def _walked_hours(calendar: BusinessCalendar, start, end) -> float:
+    """Open hours the slow way, a minute at a time, for the property below."""
+    minutes, moment = 0, start
+    while moment < end:
+        minutes += calendar.is_open(moment)
+        moment += timedelta(minutes=1)
+    return minutes / 60
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(CALENDARS[:2]), st.integers(0, 60 * 24 * 12), st.integers(0, 60 * 24 * 9))
+def test_business_hours_agree_with_counting_open_minutes(calendar: BusinessCalendar,
+                                                         offset: int, length: int) -> None:
+    start = calendar.at(date(2026, 11, 16), time(0)) + timedelta(minutes=offset)
+    end = start + timedelta(minutes=length)
+    assert calendar.business_hours(start, end) == pytest.approx(_walked_hours(calendar, start,
+                                                                               end))
+    assert calendar.business_hours(end, start) == pytest.approx(-calendar.business_hours(start,
+                                                                                          end))

@@ -16,7 +16,6 @@ from reliability.forecast import (
     Progress,
     Record,
     adjusted,
-    business_hours,
     outlook,
 )
 
@@ -40,19 +39,19 @@ def week_long(owner: str, week: int, *, late_days: int | None) -> PastPromise:
 
 def test_business_hours_skip_thanksgiving_day() -> None:
     # Mon 23 Nov 09:00 to Fri 27 Nov 17:00 has four working days: Thursday is Thanksgiving.
-    assert business_hours(ACME, ny(23), ny(27, 17)) == 32
-    assert business_hours(ACME, ny(25, 12), ny(27, 10)) == 5 + 1
+    assert ACME.business_hours(ny(23), ny(27, 17)) == 32
+    assert ACME.business_hours(ny(25, 12), ny(27, 10)) == 5 + 1
 
 
 def test_business_hours_count_only_opening_hours_and_run_backwards() -> None:
-    assert business_hours(ACME, ny(20, 16), ny(23, 10)) == 2  # Friday 16:00 to Monday 10:00
-    assert business_hours(ACME, ny(21, 10), ny(22, 20)) == 0  # a weekend
-    assert business_hours(ACME, ny(23, 10), ny(20, 16)) == -2
+    assert ACME.business_hours(ny(20, 16), ny(23, 10)) == 2  # Friday 16:00 to Monday 10:00
+    assert ACME.business_hours(ny(21, 10), ny(22, 20)) == 0  # a weekend
+    assert ACME.business_hours(ny(23, 10), ny(20, 16)) == -2
 
 
 def test_business_hours_are_wall_clock_hours_across_the_dst_change() -> None:
     # New York leaves daylight time on Sunday 1 Nov 2026; the working week is still 40 hours.
-    assert business_hours(ACME, ny(30, 9, month=10), ny(6, 17)) == 48
+    assert ACME.business_hours(ny(30, 9, month=10), ny(6, 17)) == 48
 
 
 def test_an_owners_record_counts_late_and_broken_promises_with_median_lateness() -> None:
