@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, union_all
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from reliability import compose, notices
@@ -165,12 +165,12 @@ class Scanner:
             ends = promise.due_at + timedelta(days=1)
             until[promise.owner_id] = max(until.get(promise.owner_id, ends), ends)
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-        for promise_id, owner_id, due_at in session.exec(
-            select(Promise.id, Promise.owner_id, Promise.due_at)
-            .where(or_(*(and_(Promise.owner_id == owner, col(Promise.due_at) <= last)
-                         for owner, last in until.items())),
-                   Promise.status == PromiseStatus.open, col(Promise.internal).is_(False))).all():
-            open_due[owner_id].append((promise_id or 0, due_at))
+        for owner_id, last in until.items():
+            for promise_id, due_at in session.exec(
+                select(Promise.id, Promise.due_at)
+                .where(Promise.owner_id == owner_id, Promise.status == PromiseStatus.open,
+                       col(Promise.due_at) <= last, col(Promise.internal).is_(False))).all():
+                open_due[owner_id].append((promise_id or 0, due_at))
 
         return _Batch(
             rows=[(p, clients[p.client_id], members[p.owner_id]) for p in claimed],
@@ -185,24 +185,18 @@ class Scanner:
 
     @staticmethod
     def _histories(session: Session, owner_ids: set[int]) -> dict[int, list[PastPromise]]:
-        """Each owner's latest finished promises, measured against the date first promised:
-        one statement, a UNION of per-owner index scans limited to the samples used."""
-        history: dict[int, list[PastPromise]] = {owner_id: [] for owner_id in owner_ids}
-        if not owner_ids:
-            return history
-        latest = [
-            select(Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at)
-            .where(Promise.owner_id == owner_id, Promise.status == PromiseStatus.done)
-            .order_by(col(Promise.done_at).desc())
-            .limit(HISTORY_PER_OWNER)
-            .subquery()
-            for owner_id in owner_ids
-        ]
-        for owner_id, made, due, done in session.execute(
-            union_all(*(select(*sub.c) for sub in latest))
-        ).all():
-            history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made, due_at=due,
-                                                 done_at=done))
+        """Each owner's latest finished promises, measured against the date first promised.
+        One small index scan per owner: cheaper than one statement that unions them all."""
+        history: dict[int, list[PastPromise]] = {}
+        for owner_id in owner_ids:
+            rows = session.exec(
+                select(Promise.made_at, Promise.original_due_at, Promise.done_at)
+                .where(Promise.owner_id == owner_id, Promise.status == PromiseStatus.done)
+                .order_by(col(Promise.done_at).desc())
+                .limit(HISTORY_PER_OWNER)
+            ).all()
+            history[owner_id] = [PastPromise(owner=str(owner_id), made_at=made, due_at=due,
+                                             done_at=done) for made, due, done in rows]
         return history
 
     def _team_history(self, session: Session) -> list[PastPromise]:
