@@ -119,8 +119,12 @@ class Promise(SQLModel, table=True):
     # The scanner reads an owner's latest finished promises and open load by these, so a
     # tick costs the same with ten thousand or a million rows stored.
     __table_args__ = (
-        sa.Index("ix_promise_owner_status_done_at", "owner_id", "status", "done_at"),
+        # Covering: the history read is answered from the index alone, one run per owner.
+        sa.Index("ix_promise_owner_history", "owner_id", "status", "done_at", "made_at",
+                 "original_due_at"),
         sa.Index("ix_promise_owner_status_due_at", "owner_id", "status", "due_at"),
+        # The scan's claim: open promises whose next check has come, soonest first.
+        sa.Index("ix_promise_status_next_check_at", "status", "next_check_at"),
         sa.Index("ix_promise_status_done_at", "status", "done_at"),
     )
 
@@ -146,7 +150,7 @@ class Promise(SQLModel, table=True):
     p_late: float | None = None
     risk_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))
     assessed_at: datetime | None = utc_field(nullable=True)
-    next_check_at: datetime | None = utc_field(nullable=True, index=True)
+    next_check_at: datetime | None = utc_field(nullable=True)
 
 
 class CheckIn(SQLModel, table=True):
