@@ -39,7 +39,7 @@ Clock = Callable[[], datetime]
 T = TypeVar("T")
 EXPECTED = (UserError, DeadlineError, CalendarError, SealError)
 NOT_CONFIGURED = ("Slack is not configured: set RELIABILITY_SLACK__SIGNING_SECRET and "
-                  "RELIABILITY_SLACK__BOT_TOKEN (see docs/slack.md)")
+                  "RELIABILITY_SLACK__BOT_TOKEN (see the README's Slack section)")
 SORRY = ("Something went wrong on our side and nothing was changed. Please try again in a "
          "minute; if it keeps happening, tell whoever runs Reliability.")
 CHECKIN_ACTION = re.compile(r"^checkin_(on_track|at_risk|blocked|done)$")
@@ -89,7 +89,7 @@ def run_socket_mode(ledger: Ledger) -> None:
     if slack.app_token is None or slack.bot_token is None:
         raise SlackNotConfigured(
             "Socket Mode needs RELIABILITY_SLACK__APP_TOKEN (xapp-…, with connections:write) "
-            "and RELIABILITY_SLACK__BOT_TOKEN (see docs/slack.md)")
+            "and RELIABILITY_SLACK__BOT_TOKEN (see the README's Slack section)")
     app_token = slack.app_token.get_secret_value()
 
     async def serve() -> None:

@@ -81,7 +81,7 @@ def serve(
                    err=True)
     if socket_mode and (settings.slack.app_token is None or settings.slack.bot_token is None):
         raise UserError("--socket-mode needs RELIABILITY_SLACK__APP_TOKEN and "
-                        "RELIABILITY_SLACK__BOT_TOKEN (see docs/slack.md)")
+                        "RELIABILITY_SLACK__BOT_TOKEN (see the README's Slack section)")
     ledger = runtime.ledger
     deadlines.warm()
     scheduler = build(ledger, background=True)
