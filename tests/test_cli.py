@@ -182,3 +182,23 @@ def test_a_bad_config_file_names_the_key_and_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "[policy] notice_lead_business_days" in result.stderr
     assert "[smtp] hots" in result.stderr and "unknown key" in result.stderr
+
+
+def test_a_promise_can_be_logged_as_people_say_it(team: Cli) -> None:
+    result = team("promise", "add", "Q3 report for Acme by Friday", "--owner",
+                  "alice@example.com", "--json", as_of=AS_OF)
+    assert result.exit_code == 0, result.stderr
+    promise = json.loads(result.stdout)
+    assert (promise["title"], promise["client"]) == ("Q3 report", "Acme")
+    assert promise["due_at"] == "2026-11-27T17:00:00-05:00"
+    unknown = team("promise", "add", "Deck for Globex by Friday", "--owner", "alice@example.com",
+                   as_of=AS_OF)
+    assert unknown.exit_code == 2 and "'Globex' is not a client yet" in unknown.stderr
+
+
+def test_when_explains_how_a_phrase_resolves(cli: Cli) -> None:
+    result = cli("when", "in 3 business days", "--timezone", "America/New_York", "--country",
+                 "US", "--json", as_of="2026-11-23T09:30-05:00")
+    assert json.loads(result.stdout)["due_at"] == "2026-11-27T17:00:00-05:00"
+    typo = cli("when", "by Fryday", as_of="2026-11-23T09:30-05:00")
+    assert typo.exit_code == 2 and "Fryday" in typo.stderr and "Traceback" not in typo.stderr
