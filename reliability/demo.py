@@ -341,6 +341,10 @@ class Demo:
         friday_evening = self.at(MONDAY + timedelta(days=4), time(18))
         self.say(f"\nThe dashboard is at {self.settings.web.base_url} (Ctrl-C to stop).")
         self.say(f"Sign in as {manager.name}, a manager, within 15 minutes: {link}")
+        q3 = next(v for v in self.ledger.promises(owner_email=PEOPLE[2].email)
+                  if v.promise.title == "Q3 report")
+        self.say(f"The Q3 report's week, step by step: {self.settings.web.base_url}/promises/"
+                 f"{q3.promise.id}; the week's figures: {self.settings.web.base_url}/reliability")
         uvicorn.run(create_app(self.ledger, clock=lambda: friday_evening), host=host,
                     port=port, log_level="warning")
 

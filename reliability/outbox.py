@@ -241,6 +241,7 @@ class Outbox:
         client = self.ledger.view(session, promise).client
         calendar = self.ledger.calendar_for(client)
         lead = calendar.business_days_between(now, promise.original_due_at)
+        old_due = promise.due_at
         if new_due is not None and new_due != promise.due_at:
             session.add(DueChange(
                 promise_id=promise.id, old_due_at=promise.due_at, new_due_at=new_due,
@@ -251,6 +252,7 @@ class Outbox:
         promise.next_check_at = now
         session.add(promise)
         notices.record_event(session, notice, now=now, actor=ACTOR, kind="promise.moved",
+                             old_due_at=old_due.isoformat(),
                              new_due_at=new_due.isoformat() if new_due else None,
                              client_told=True, notice_lead_business_days=lead)
 
