@@ -152,6 +152,7 @@ CALENDARS = [NEW_YORK, STOCKHOLM, LONDON,
              BusinessCalendar("Asia/Shanghai", "CN", closures=frozenset({date(2026, 12, 28)}))]
 
 
+@settings(deadline=None)  # the first examples load a country's holidays for a year
 @given(st.sampled_from(CALENDARS), st.dates(date(2025, 1, 1), date(2028, 12, 31)),
        st.integers(0, 900))
 def test_counting_business_days_agrees_with_walking_them(calendar: BusinessCalendar,
