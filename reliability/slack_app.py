@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -81,21 +82,21 @@ def _handler(app: FastAPI) -> AsyncSlackRequestHandler | None:
     return handler
 
 
-def run_socket_mode(ledger: Ledger) -> None:
-    """Serve the Slack app over Socket Mode until interrupted (no public URL needed)."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
+def socket_mode_handler(ledger: Ledger, *, clock: Clock = utc_now) -> AsyncSocketModeHandler:
+    """The Slack app on a Socket Mode connection, which Slack opens for apps without a URL."""
     slack = ledger.settings.slack
     if slack.app_token is None or slack.bot_token is None:
         raise SlackNotConfigured(
             "Socket Mode needs RELIABILITY_SLACK__APP_TOKEN (xapp-…, with connections:write) "
             "and RELIABILITY_SLACK__BOT_TOKEN (see the README's Slack section)")
-    app_token = slack.app_token.get_secret_value()
+    app = build(ledger, clock=clock, socket_mode=True)
+    return AsyncSocketModeHandler(app, slack.app_token.get_secret_value())
 
-    async def serve() -> None:
-        await AsyncSocketModeHandler(build(ledger, socket_mode=True), app_token).start_async()
 
-    asyncio.run(serve())
+def run_socket_mode(ledger: Ledger) -> None:
+    """Serve the Slack app over Socket Mode until interrupted (no public URL needed)."""
+    handler = socket_mode_handler(ledger)
+    asyncio.run(handler.start_async())
 
 
 def build(ledger: Ledger, *, clock: Clock = utc_now, socket_mode: bool = False) -> AsyncApp:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,6 +14,7 @@ from helpers import at
 from pydantic import SecretStr
 from scenarios import FRIDAY_5PM, TUESDAY_9, WEDNESDAY_9, agency_with, past_promises, q3_report
 from servers.slack_api import SlackApi, slack_api
+from servers.socket_mode import socket_mode_server
 from slack_harness import (
     SIGNING_SECRET,
     SlackWorkspace,
@@ -498,3 +500,30 @@ def test_edit_opens_the_text_and_date_and_a_new_date_rewrites_the_draft(
     with Session(agency.engine) as session:
         kinds = session.exec(select(Event.kind).where(Event.promise_id == draft.promise_id)).all()
     assert "notice.edited" in kinds
+
+
+def test_socket_mode_answers_a_slash_command_without_a_public_url(
+    agency: Ledger, api: SlackApi, clock: Clock
+) -> None:
+    with socket_mode_server() as socket:
+        api.socket_url = socket.url
+        agency.settings.slack.app_token = SecretStr(api.app_token)
+
+        async def connect_and_ask() -> dict[str, Any]:
+            handler = slack_app.socket_mode_handler(agency, clock=clock)
+            await handler.connect_async()
+            try:
+                await asyncio.to_thread(socket.connected.wait, 10)
+                envelope = await asyncio.to_thread(socket.send, "slash_commands", {
+                    "token": "legacy", "team_id": "T0000001", "channel_id": "C0000GENERAL",
+                    "user_id": "UALICE", "user_name": "alice", "command": "/promise",
+                    "text": "Q3 report for Acme by Friday", "api_app_id": "A0000001",
+                    "response_url": api.response_url("socket"), "trigger_id": "1.2.3",
+                })
+                return await asyncio.to_thread(socket.ack, envelope)
+            finally:
+                await handler.close_async()
+
+        ack = asyncio.run(connect_and_ask())
+    reply = shown(ack["payload"])
+    assert "Q3 report" in reply and "Acme" in reply and "Looks right" in reply

@@ -26,6 +26,7 @@ from reliability.config import SlackSettings
 
 HOST = "127.0.0.1"
 TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-test-app-token"
 BOT_USER = "UBOT0001"
 BOT_ID = "BBOT0001"
 FaultKind = Literal["ratelimited", "server_error", "drop", "lose_answer", "hang", "error"]
@@ -55,6 +56,8 @@ class SlackApi:
 
     base_url: str = ""
     token: str = TOKEN
+    app_token: str = APP_TOKEN
+    socket_url: str = ""  # what apps.connections.open hands a Socket Mode client
     channels: dict[str, Channel] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -313,6 +316,7 @@ _METHODS: dict[str, Callable[[SlackApi, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": _auth_test,
     "views.open": _views_open,
     "views.update": _views_update,
+    "apps.connections.open": lambda api, args: {"ok": True, "url": api.socket_url},
 }
 
 
@@ -362,7 +366,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "error":
             self._answer(200, _error(fault.error))
             return
-        if self._token(args) != api.token:
+        expected = api.app_token if method == "apps.connections.open" else api.token
+        if self._token(args) != expected:
             self._answer(200, _error("not_authed" if not self._token(args) else "invalid_auth"))
             return
         body = api.handle(method, args)
