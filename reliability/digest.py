@@ -1,8 +1,7 @@
-"""The managers' daily digest, and the rule for whose promises a member answers for.
+"""The managers' daily digest.
 
-One rule decides what a person sees, here and on the dashboard: a member sees their own
-promises, a manager also their direct reports', an admin everyone's. The digest shows a
-manager exactly what the dashboard shows them, so the two never disagree.
+It uses the same access rule as the dashboard (`reliability.access`), so a digest shows a
+manager exactly what the dashboard shows them.
 
 A digest is a Notice with the key `digest:<manager id>:<manager's local date>` under the
 unique index: whichever worker comes first after `[digest] time` on a business day makes
@@ -12,16 +11,14 @@ so a worker back from downtime sends today's digest once and never yesterday's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, or_, select
 
 from reliability import compose, metrics, notices
+from reliability.access import Scope, notices_in_scope, scope_of
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.drafting import (
@@ -37,7 +34,7 @@ from reliability.drafting import (
     RiskItem,
 )
 from reliability.drafting import PromiseView as PromiseItem
-from reliability.ledger import Ledger
+from reliability.ledger import Ledger, calendar_for
 from reliability.models import (
     CLIENT_KINDS,
     Assessment,
@@ -62,47 +59,6 @@ CHECKIN_ANSWER_DAYS = 10
 ASKED = (NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry, NoticeStatus.sent)
 
 
-# -- who sees what ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The owners whose promises, drafts and mistakes a member may see; None is everyone."""
-
-    member: Member
-    owner_ids: frozenset[int] | None
-
-    def covers(self, owner_id: int | None) -> bool:
-        return self.owner_ids is None or owner_id in self.owner_ids
-
-    def where(self, owner_column: Any) -> ColumnElement[bool]:
-        if self.owner_ids is None:
-            return sa.true()
-        return sa.type_coerce(owner_column, sa.Integer).in_(sorted(self.owner_ids))
-
-
-def scope_of(session: Session, member: Member) -> Scope:
-    if member.role == Role.admin:
-        return Scope(member, None)
-    reports = session.exec(select(Member.id).where(Member.manager_id == member.id)).all()
-    return Scope(member, frozenset({member.id or 0, *(r for r in reports if r is not None)}))
-
-
-def notice_owner() -> ColumnElement[Any]:
-    """Whose a message is: its promise's owner, else its mistake's, else the member it is
-    addressed to. Select from Notice outer-joined to Promise and Mistake to use it."""
-    return sa.func.coalesce(Promise.owner_id, Mistake.owner_id, Notice.member_id)
-
-
-def notices_in_scope(scope: Scope) -> Any:
-    """Notices with their client, in `scope`; callers add filters and ordering."""
-    return (select(Notice, Client)
-            .join(Promise, col(Notice.promise_id) == Promise.id, isouter=True)
-            .join(Mistake, col(Notice.mistake_id) == Mistake.id, isouter=True)
-            .join(Client, col(Notice.client_id) == Client.id, isouter=True)
-            .where(scope.where(notice_owner())))
-
-
 def digest_recipients(session: Session) -> list[Member]:
     """Managers and admins, and anyone named as somebody's manager."""
     managers = select(Member.manager_id).where(col(Member.manager_id).is_not(None))
@@ -115,15 +71,11 @@ def digest_recipients(session: Session) -> list[Member]:
 # -- building ---------------------------------------------------------------------------
 
 
-def member_calendar(settings: Settings, member: Member) -> BusinessCalendar:
-    return settings.calendar.calendar(member.timezone, member.country)
-
-
 def build_digest(session: Session, settings: Settings, manager: Member,
                  now: datetime) -> DigestContext:
     """The digest's sections, in the order a manager acts on them."""
     scope = scope_of(session, manager)
-    cal = member_calendar(settings, manager)
+    cal = calendar_for(settings, owner=manager)
     decisions = Decisions(drafts=_drafts(session, settings, scope),
                           escalations=_escalations(session, settings, manager, cal, now),
                           dead_deliveries=_dead(session, settings, scope))
@@ -307,7 +259,7 @@ def queue_digest(session: Session, settings: Settings, manager: Member, *, now: 
 
     On a quiet day with `[digest] quiet_day = "nothing"` the row is still written, as a
     cancelled notice: today's decision is then made once, not again every minute."""
-    day = member_calendar(settings, manager).local(now).date()
+    day = calendar_for(settings, owner=manager).local(now).date()
     context = build_digest(session, settings, manager, now)
     notice = notices.create(
         session, settings, kind=NoticeKind.digest, key=digest_key(manager, day),
@@ -327,7 +279,7 @@ def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:
         managers = digest_recipients(session)
     queued = []
     for manager in managers:
-        cal = member_calendar(settings, manager)
+        cal = calendar_for(settings, owner=manager)
         local = cal.local(now)
         if not cal.is_business_day(local.date()) or local.time() < settings.digest.clock:
             continue

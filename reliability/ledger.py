@@ -96,6 +96,17 @@ def _text(value: str, what: str) -> str:
     return cleaned
 
 
+def calendar_for(settings: Settings, *, client: Client | None = None,
+                 owner: Member | None = None) -> BusinessCalendar:
+    """A promise lives in its client's calendar, else its owner's, else the team default;
+    a member's own day (their digest, their check-ins) in theirs."""
+    if client is not None:
+        return settings.calendar.calendar(client.timezone, client.country)
+    if owner is not None:
+        return settings.calendar.calendar(owner.timezone, owner.country)
+    return settings.calendar.calendar()
+
+
 class Ledger:
     """Commands and queries over one database, with the team's settings."""
 
@@ -136,12 +147,7 @@ class Ledger:
     def calendar_for(self, client: Client | None = None, owner: Member | None = None) -> (
         BusinessCalendar
     ):
-        """A promise lives in its client's calendar, else its owner's, else the team default."""
-        if client is not None:
-            return self.settings.calendar.calendar(client.timezone, client.country)
-        if owner is not None:
-            return self.settings.calendar.calendar(owner.timezone, owner.country)
-        return self.settings.calendar.calendar()
+        return calendar_for(self.settings, client=client, owner=owner)
 
     # -- lookups ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from reliability import notices, slack_views
+from reliability.access import scope_of
 from reliability.calendar import BusinessCalendar
 from reliability.deadlines import echo, resolve, resolve_due
 from reliability.errors import UserError
@@ -31,7 +32,6 @@ from reliability.models import (
     NoticeStatus,
     Promise,
     PromiseStatus,
-    Role,
     Source,
 )
 from reliability.slack_commands import (
@@ -357,8 +357,8 @@ def _may_change(ledger: Ledger, member: Member, promise_id: int) -> PromiseView:
     """The owner, their manager or an admin may speak for a promise."""
     with ledger.session() as session:
         view = ledger.view(session, ledger.find_promise(session, promise_id))
-    if (view.owner.id != member.id and view.owner.manager_id != member.id
-            and member.role != Role.admin):
+        allowed = scope_of(session, member).covers(view.owner.id)
+    if not allowed:
         raise UserError(f"#{promise_id} is {view.owner.name}'s promise: only they, their "
                         "manager or an admin can change it.")
     return view

@@ -9,8 +9,9 @@ import typer
 
 from reliability import drafting
 from reliability.cli import JsonOption, app, emit, member_app, runtime_of
-from reliability.digest import build_digest, member_calendar, queue_digest, to_json
+from reliability.digest import build_digest, queue_digest, to_json
 from reliability.errors import UserError
+from reliability.ledger import calendar_for
 
 
 @app.command()
@@ -29,7 +30,7 @@ def digest(
         context = build_digest(session, ledger.settings, member, runtime.now)
         queued = (queue_digest(session, ledger.settings, member, now=runtime.now,
                                actor=runtime.actor) if send else None)
-    day = member_calendar(ledger.settings, member).local(runtime.now).date()
+    day = calendar_for(ledger.settings, owner=member).local(runtime.now).date()
     if send and queued is None:
         typer.echo(f"{member.email}'s digest for {day} was already queued; not sending it twice",
                    err=True)

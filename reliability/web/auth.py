@@ -1,7 +1,7 @@
 """Who is asking: the signed session cookie or a personal bearer token, and CSRF checks.
 
 Every route depends on `page_viewer` or `api_viewer`; the scope they carry (from
-`reliability.digest.scope_of`) is the only place that decides whose promises one sees.
+`reliability.access.scope_of`) is the only place that decides whose promises one sees.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
 
-from reliability.digest import Scope, scope_of
+from reliability.access import Scope, scope_of
 from reliability.ledger import Ledger
 from reliability.models import Member, Role
 from reliability.web.tokens import member_by_token

@@ -20,7 +20,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from reliability import compose, telemetry  # noqa: F401  (registers the process metrics)
-from reliability.digest import Scope, scope_of
+from reliability.access import Scope, scope_of
 from reliability.ledger import Ledger
 from reliability.models import Member, Notice, Promise, PromiseStatus
 from reliability.web import queries

@@ -11,8 +11,9 @@ from fastapi import Path, Query
 from sqlmodel import Session, col, desc, or_, select
 
 from reliability import metrics
+from reliability.access import Scope, notices_in_scope
 from reliability.config import Settings
-from reliability.digest import Scope, is_overdue, notices_in_scope
+from reliability.digest import is_overdue
 from reliability.errors import UserError
 from reliability.models import (
     Assessment,
