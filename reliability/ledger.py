@@ -249,7 +249,27 @@ class Ledger:
         role: str = Role.member,
         digest_channel: str = DeliveryChannel.email,
     ) -> Member:
-        member = Member(
+        member = self._new_member(email=email, name=name, timezone=timezone, country=country,
+                                  slack_user_id=slack_user_id, role=role,
+                                  digest_channel=digest_channel, now=now)
+        with self.transaction() as session:
+            if session.exec(select(Member).where(Member.email == member.email)).first():
+                raise UserError(f"a member with email {member.email} already exists")
+            self._slack_user_is_free(session, member.slack_user_id, member)
+            if manager_email:
+                member.manager_id = self.find_member(session, normalise_email(manager_email)).id
+            session.add(member)
+            session.flush()
+            self.record(session, now=now, actor=actor, kind="member.added",
+                        member_id=member.id, email=member.email)
+        return member
+
+    def _new_member(self, *, email: str, name: str, now: datetime, timezone: str | None = None,
+                    country: str | None = None, slack_user_id: str | None = None,
+                    role: str = Role.member,
+                    digest_channel: str = DeliveryChannel.email) -> Member:
+        """A validated, unsaved member, with the team's default timezone and country."""
+        return Member(
             email=normalise_email(email),
             name=_text(name, "member name"),
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
@@ -260,20 +280,14 @@ class Ledger:
             digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel"),
             created_at=now,
         )
-        with self.transaction() as session:
-            if session.exec(select(Member).where(Member.email == member.email)).first():
-                raise UserError(f"a member with email {member.email} already exists")
-            if member.slack_user_id and session.exec(
-                select(Member).where(Member.slack_user_id == member.slack_user_id)
-            ).first():
-                raise UserError(f"Slack user {member.slack_user_id} is already a member")
-            if manager_email:
-                member.manager_id = self.find_member(session, normalise_email(manager_email)).id
-            session.add(member)
-            session.flush()
-            self.record(session, now=now, actor=actor, kind="member.added",
-                        member_id=member.id, email=member.email)
-        return member
+
+    @staticmethod
+    def _slack_user_is_free(session: Session, slack_user_id: str | None, member: Member) -> None:
+        if not slack_user_id:
+            return
+        holder = session.exec(select(Member).where(Member.slack_user_id == slack_user_id)).first()
+        if holder is not None and holder is not member:
+            raise UserError(f"Slack user {slack_user_id} is already a member ({holder.email})")
 
     def link_slack_user(self, *, email: str, slack_user_id: str, name: str,
                         timezone: str | None, now: datetime, actor: str) -> Member:
@@ -283,13 +297,11 @@ class Ledger:
         with self.transaction() as session:
             member = session.exec(select(Member).where(Member.email == address)).first()
             if member is None:
-                member = Member(email=address, name=_text(name or address, "member name"),
-                                timezone=_timezone(timezone or
-                                                   self.settings.calendar.default_timezone),
-                                country=self.settings.calendar.default_country,
-                                created_at=now)
+                member = self._new_member(email=address, name=name or address,
+                                          timezone=timezone, now=now)
             elif member.slack_user_id not in (None, slack_user_id):
                 raise UserError(f"{member.email} is already linked to another Slack user")
+            self._slack_user_is_free(session, slack_user_id, member)
             member.slack_user_id = slack_user_id
             member.digest_channel = DeliveryChannel.slack
             session.add(member)
