@@ -33,8 +33,9 @@ def notice_url(settings: Settings, notice_id: int | None) -> str:
     return f"{settings.web.base_url.rstrip('/')}/drafts/{notice_id}"
 
 
-def _base(settings: Settings, *, timezone: str, now: datetime, recipient: str,
-          sender: str) -> dict[str, Any]:
+def base_context(settings: Settings, *, timezone: str, now: datetime, recipient: str,
+                 sender: str) -> dict[str, Any]:
+    """What every message knows: whose clock, for whom, from whom, for which team."""
     return {
         "timezone": timezone,
         "now": now,
@@ -64,7 +65,7 @@ def delay_notice(settings: Settings, *, promise: Promise, client: Client, owner:
                  new_due_at: datetime, reason: str | None, interim: str | None,
                  now: datetime) -> dict[str, Any]:
     return {
-        **_base(settings, timezone=client.timezone, now=now,
+        **base_context(settings, timezone=client.timezone, now=now,
                 recipient=client_greeting_name(client), sender=owner.name),
         "promise": promise_view(settings, promise, client, owner),
         "reason": reason or DEFAULT_DELAY_REASON.get(client.locale, DEFAULT_DELAY_REASON["en"]),
@@ -76,7 +77,7 @@ def delay_notice(settings: Settings, *, promise: Promise, client: Client, owner:
 def promise_confirmation(settings: Settings, *, promise: Promise, client: Client,
                          owner: Member, now: datetime) -> dict[str, Any]:
     return {
-        **_base(settings, timezone=client.timezone, now=now,
+        **base_context(settings, timezone=client.timezone, now=now,
                 recipient=client_greeting_name(client), sender=owner.name),
         "promise": promise_view(settings, promise, client, owner),
         "details": None,
@@ -86,7 +87,7 @@ def promise_confirmation(settings: Settings, *, promise: Promise, client: Client
 def checkin_request(settings: Settings, *, promise: Promise, client: Client, owner: Member,
                     now: datetime) -> dict[str, Any]:
     return {
-        **_base(settings, timezone=owner.timezone, now=now, recipient=owner.name,
+        **base_context(settings, timezone=owner.timezone, now=now, recipient=owner.name,
                 sender=PRODUCT),
         "promise": promise_view(settings, promise, client, owner),
         "checkin_url": promise_url(settings, promise.id),
@@ -97,7 +98,7 @@ def risk_escalation(settings: Settings, *, promise: Promise, client: Client, own
                     manager: Member, p_late: float, reasons: list[str], notice_by: datetime,
                     draft_id: int | None, now: datetime) -> dict[str, Any]:
     return {
-        **_base(settings, timezone=manager.timezone, now=now, recipient=manager.name,
+        **base_context(settings, timezone=manager.timezone, now=now, recipient=manager.name,
                 sender=PRODUCT),
         "risk": {
             "promise": promise_view(settings, promise, client, owner),
@@ -114,7 +115,7 @@ def repeat_escalation(settings: Settings, *, mistake: Mistake, client: Client, o
                       manager: Member, occurrences: int, first_at: datetime,
                       now: datetime) -> dict[str, Any]:
     return {
-        **_base(settings, timezone=manager.timezone, now=now, recipient=manager.name,
+        **base_context(settings, timezone=manager.timezone, now=now, recipient=manager.name,
                 sender=PRODUCT),
         "risk": None,
         "mistake": {
@@ -135,7 +136,7 @@ def mistake_remediation(settings: Settings, *, mistake: Mistake, client: Client,
         credit = {"amount": Decimal(str(mistake.credit_amount)),
                   "currency": mistake.credit_currency}
     return {
-        **_base(settings, timezone=client.timezone, now=now,
+        **base_context(settings, timezone=client.timezone, now=now,
                 recipient=client_greeting_name(client), sender=owner.name),
         "mistake": {
             "summary": mistake.summary,
@@ -151,7 +152,7 @@ def request_acknowledgement(settings: Settings, *, summary: str, received_at: da
                             reply_by: datetime, client: Client, owner: Member,
                             now: datetime) -> dict[str, Any]:
     return {
-        **_base(settings, timezone=client.timezone, now=now,
+        **base_context(settings, timezone=client.timezone, now=now,
                 recipient=client_greeting_name(client), sender=owner.name),
         "request": {"summary": summary, "received_at": received_at},
         "reply_by": reply_by,

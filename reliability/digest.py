@@ -87,11 +87,8 @@ def build_digest(session: Session, settings: Settings, manager: Member,
     quiet = not (decisions["drafts"] or decisions["escalations"]
                  or decisions["dead_deliveries"] or at_risk or unanswered or mistakes)
     return DigestContext(
-        timezone=manager.timezone,
-        now=now,
-        recipient_name=manager.name,
-        sender_name=compose.PRODUCT,
-        team_name=settings.smtp.from_name,
+        **compose.base_context(settings, timezone=manager.timezone, now=now,
+                               recipient=manager.name, sender=compose.PRODUCT),
         all_clear=quiet,
         decisions=decisions,
         at_risk=at_risk,
