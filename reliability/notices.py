@@ -167,8 +167,13 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
     if not fresh:
         return []
     rows = list(fresh.values())
-    ids = session.execute(insert(Notice).returning(Notice.id, sort_by_parameter_order=True),
-                          rows).scalars().all()
+    # One batched statement: every row names every column (render_nulls keeps rows with
+    # different empty columns in one batch), and without RETURNING SQLite need not insert
+    # row by row to keep the ids in order; the keys are unique, so they find the ids.
+    session.execute(insert(Notice).execution_options(render_nulls=True), rows)
+    id_of = dict(session.exec(select(Notice.idempotency_key, Notice.id)
+                              .where(col(Notice.idempotency_key).in_(fresh))).all())
+    ids = [id_of[row["idempotency_key"]] for row in rows]
     session.execute(insert(Event), [
         {"at": now, "actor": row["created_by"], "kind": "notice.created",
          "promise_id": row["promise_id"],
