@@ -111,7 +111,7 @@ class BusinessCalendar:
         if self.start_of_day >= self.end_of_day:
             raise CalendarError("the business day must start before it ends")
 
-    @property
+    @functools.cached_property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zone(self.timezone)
 
@@ -248,30 +248,33 @@ class BusinessCalendar:
         return max(_hours(max(low, self.start_of_day), min(high, self.end_of_day)), 0.0)
 
     def add_business_hours(self, moment: datetime, hours: float) -> datetime:
-        """Move `moment` by working hours (negative goes back), counting only open time."""
+        """Move `moment` by working hours (negative goes back), counting only open time.
+
+        What is left after `moment`'s own day is spent in whole business days at once, so a
+        forecast weeks out costs no more than one a day out. Landing exactly on a day's end
+        (going forward) or start (going back) stays on that day."""
         remaining = timedelta(hours=abs(hours))
-        forward = hours >= 0
         cursor = self.local(moment)
-        for _ in range(MAX_SEARCH_DAYS):
-            day = cursor.date()
+        day = cursor.date()
+        if self.is_business_day(day):
             opens, closes = self.start_of(day), self.end_of(day)
-            if self.is_business_day(day):
-                if forward and cursor < closes:
-                    start = max(cursor, opens)
-                    if start + remaining <= closes:
-                        return start + remaining
-                    remaining -= closes - start
-                elif not forward and cursor > opens:
-                    end = min(cursor, closes)
-                    if end - remaining >= opens:
-                        return end - remaining
-                    remaining -= end - opens
-            cursor = (
-                self.at(day + timedelta(days=1), time(0))
-                if forward
-                else self.at(day, time(0)) - timedelta(microseconds=1)
-            )
-        raise CalendarError("no business hours found within ten years")
+            if hours >= 0 and cursor < closes:
+                start = max(cursor, opens)
+                if start + remaining <= closes:
+                    return start + remaining
+                remaining -= closes - start
+            elif hours < 0 and cursor > opens:
+                end = min(cursor, closes)
+                if end - remaining >= opens:
+                    return end - remaining
+                remaining -= end - opens
+        length = datetime.combine(day, self.end_of_day) - datetime.combine(day, self.start_of_day)
+        whole, rest = divmod(remaining, length)
+        if whole and not rest:
+            whole, rest = whole - 1, length
+        if hours >= 0:
+            return self.start_of(self.add_business_days(self.next_business_day(day), whole)) + rest
+        return self.end_of(self.add_business_days(self.previous_business_day(day), -whole)) - rest
 
     def _walk(self, day: date, step: int) -> date:
         for _ in range(MAX_SEARCH_DAYS):

@@ -1,6 +1,6 @@
 """The business calendar: business days, holidays, DST and the notice deadline."""
 
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from helpers import at
@@ -108,6 +108,37 @@ def test_business_hours_count_only_open_time() -> None:
     assert NEW_YORK.add_business_hours(at("2026-11-18T17:00-05:00"), -4) == at(
         "2026-11-18T13:00-05:00"
     )
+
+
+def test_a_whole_business_day_ends_at_closing_and_going_back_one_starts_at_opening() -> None:
+    assert NEW_YORK.add_business_hours(at("2026-11-24T09:00-05:00"), 8) == at(
+        "2026-11-24T17:00-05:00"
+    )
+    assert NEW_YORK.add_business_hours(at("2026-11-24T17:00-05:00"), -8) == at(
+        "2026-11-24T09:00-05:00"
+    )
+    # From Friday's close, 16 business hours skip the weekend and end Tuesday at closing.
+    assert NEW_YORK.add_business_hours(at("2026-11-20T17:00-05:00"), 16) == at(
+        "2026-11-24T17:00-05:00"
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
+                        timezones=st.just(UTC)),
+    hours=st.floats(min_value=-400, max_value=400).map(lambda h: round(h, 2)),
+    calendar=st.sampled_from([NEW_YORK, STOCKHOLM, LONDON]),
+)
+def test_adding_business_hours_is_undone_by_counting_them(
+    moment: datetime, hours: float, calendar: BusinessCalendar
+) -> None:
+    """Across weekends, holidays and DST changes the two agree, and the result is open time."""
+    moved = calendar.add_business_hours(moment, hours)
+    assert calendar.business_hours(moment, moved) == pytest.approx(hours, abs=1e-6)
+    local = calendar.local(moved)
+    assert calendar.is_business_day(local.date())
+    assert calendar.start_of_day <= local.time().replace(tzinfo=None) <= calendar.end_of_day
 
 
 def test_next_business_morning_skips_the_weekend() -> None:
