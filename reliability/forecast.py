@@ -9,6 +9,7 @@ docs/risk-model.md.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ LOAD_PER_PROMISE = 0.1
 MAX_LOAD = 2.0
 MIN_P, MAX_P = 0.01, 0.99  # no evidence short of the date passing makes a slip certain
 FORECAST_QUANTILE = 0.8
+# Finished promises whose measurements stay memoised: every owner's recent history, a few
+# calendars each, with room to spare.
+MEASURED_CACHE = 50_000
 
 
 @dataclass(frozen=True)
@@ -57,21 +61,27 @@ class PastPromise:
         return self.done_at is None or self.done_at > self.due_at
 
 
-def _ratio(promise: PastPromise, calendar: BusinessCalendar) -> float | None:
-    """Actual over planned time, clipped; None when the promise gives no usable scale."""
+@functools.lru_cache(maxsize=MEASURED_CACHE)
+def _measure(promise: PastPromise, calendar: BusinessCalendar) -> tuple[float | None, float]:
+    """Actual over planned time, clipped (None when the promise gives no usable scale), and
+    the business hours it was late by. Memoised: a worker measures the same finished
+    promises on every tick, and a history only ever gains new ones."""
+    late_by = 0.0
+    if promise.done_at is not None and promise.done_at > promise.due_at:
+        late_by = calendar.business_hours(promise.due_at, promise.done_at)
     if promise.done_at is None:
-        return BROKEN_RATIO
+        return BROKEN_RATIO, late_by
     if promise.estimate_hours and promise.actual_hours is not None:
         ratio = promise.actual_hours / promise.estimate_hours
     else:
         planned = calendar.business_hours(promise.made_at, promise.due_at)
         if planned < MIN_PLANNED_HOURS:
-            return None
+            return None, late_by
         ratio = calendar.business_hours(promise.made_at, promise.done_at) / planned
         if promise.late:
             # Delivered after the due moment but before the next opening hour: still late.
             ratio = max(ratio, math.nextafter(1.0, 2.0))
-    return min(max(ratio, MIN_RATIO), MAX_RATIO)
+    return min(max(ratio, MIN_RATIO), MAX_RATIO), late_by
 
 
 @dataclass(frozen=True)
@@ -124,18 +134,16 @@ class Record:
         recent = sorted(history, key=lambda promise: promise.due_at, reverse=True)
         ratios: list[float] = []
         used: list[PastPromise] = []
+        lateness: list[float] = []
         for promise in recent:
-            ratio = _ratio(promise, calendar)
+            ratio, late_by = _measure(promise, calendar)
             if ratio is not None:
                 ratios.append(ratio)
                 used.append(promise)
+                if promise.done_at is not None and promise.done_at > promise.due_at:
+                    lateness.append(late_by)
             if len(used) == MAX_SAMPLES:
                 break
-        lateness = [
-            calendar.business_hours(promise.due_at, promise.done_at)
-            for promise in used
-            if promise.done_at is not None and promise.done_at > promise.due_at
-        ]
         return cls(
             size=len(used),
             late=sum(promise.late for promise in used),
