@@ -401,13 +401,17 @@ def _check_names(kind: str, locale: str) -> None:
         raise ValueError(f"unknown locale {locale!r}: choose from {', '.join(LOCALES)}")
 
 
+def _template_name(kind: str, locale: str, part: str) -> str:
+    return f"{kind}/{locale}/{PARTS[part]}"
+
+
 def template_files(kind: str, locale: str, overrides: Path | None = None) -> dict[str, Path]:
     """Which file each part of a message comes from: the team's override, else the built-in."""
     _check_names(kind, locale)
     folder = _folder(overrides)
     found: dict[str, Path] = {}
-    for part, file in PARTS.items():
-        relative = f"{kind}/{locale}/{file}"
+    for part in PARTS:
+        relative = _template_name(kind, locale, part)
         if folder is not None and (folder / relative).is_file():
             found[part] = folder / relative
         elif (BUILTIN_DIR / relative).is_file():
@@ -437,7 +441,7 @@ def _where(exc: BaseException, fallback: str) -> tuple[str, int | None]:
 def _render_part(
     kind: str, locale: str, part: str, context: Mapping[str, Any], overrides: Path | None
 ) -> str | None:
-    name = f"{kind}/{locale}/{PARTS[part]}"
+    name = _template_name(kind, locale, part)
     env = _environment(overrides)
     try:
         template = env.get_template(name)
@@ -517,7 +521,8 @@ def render(
     rendered_blocks = _render_part(kind, locale, "blocks", full, folder)
     blocks = None
     if rendered_blocks is not None:
-        path = str(template_files(kind, locale, folder)["blocks"])
+        name = _template_name(kind, locale, "blocks")
+        path = _environment(folder).get_template(name).filename or name
         blocks = _parse_blocks(rendered_blocks, path)
     return RenderedMessage(
         subject=" ".join(subject.split()),
