@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import Integer, and_, column, func, insert, update, values
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reliability import compose, notices
@@ -33,6 +34,7 @@ from reliability.models import (
     NoticeStatus,
     Promise,
     PromiseStatus,
+    UTCDateTime,
 )
 from reliability.risk import (
     CheckInFact,
@@ -71,8 +73,18 @@ class _Batch:
     told: dict[int, datetime]
     moved: dict[int, datetime]
     open_due: dict[int, list[tuple[int, datetime]]]
-    history: dict[int, list[PastPromise]]
     managers: dict[int, Member]
+
+
+@dataclass
+class _Tick:
+    """What one tick learns once and reuses in every batch: each client's calendar, each
+    owner's history (read once, measured once per calendar) and the team's record."""
+
+    calendars: dict[int, BusinessCalendar] = field(default_factory=dict)
+    history: dict[int, list[PastPromise]] = field(default_factory=dict)
+    owners: dict[tuple[int, str], Record] = field(default_factory=dict)
+    team: dict[str, Record] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,10 +95,11 @@ class _Work:
     escalations: list[tuple[Promise, Client, Member, Member, Any]] = field(default_factory=list)
     assessments: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    promises: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Scanner:
-    """One scanning worker; records are cached for the length of one tick."""
+    """One scanning worker; what a tick learns is kept for the length of that tick."""
 
     def __init__(self, ledger: Ledger, *, batch_size: int | None = None) -> None:
         self.ledger = ledger
@@ -97,18 +110,19 @@ class Scanner:
     def tick(self, now: datetime) -> ScanReport:
         """Assess everything due by `now`, batch after batch, until nothing is left."""
         report = ScanReport()
-        team: dict[str, Record] = {}
-        owners: dict[tuple[int, str], Record] = {}
+        known = _Tick()
         while True:
             with self.ledger.transaction() as session:
                 claimed = self._claim(session, now)
                 if not claimed:
                     return report
                 batch = self._load(session, claimed)
+                known.history.update(self._histories(
+                    session, {p.owner_id for p in claimed} - known.history.keys()))
                 work = _Work()
                 for promise, client, owner in batch.rows:
                     self._assess_one(session, batch, work, promise, client, owner, now, report,
-                                     team, owners)
+                                     known)
                 self._write(session, batch, work, now, report)
 
     # -- claiming and loading -----------------------------------------------------------
@@ -159,18 +173,23 @@ class Scanner:
             .where(col(DueChange.promise_id).in_(ids)).group_by(col(DueChange.promise_id))
         ).all())
 
-        # Load counts promises due by the end of this one's due day: look no further.
+        # Load counts promises due by the end of this one's due day: look no further. The
+        # batch's latest bound, repeated as a constant, tells the planner how few rows match.
         until: dict[int, datetime] = {}
         for promise in claimed:
             ends = promise.due_at + timedelta(days=1)
             until[promise.owner_id] = max(until.get(promise.owner_id, ends), ends)
+        window = values(column("owner_id", Integer), column("until", UTCDateTime()),
+                        name="window").data(list(until.items())).cte("window")
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-        for owner_id, last in until.items():
-            for promise_id, due_at in session.exec(
-                select(Promise.id, Promise.due_at)
-                .where(Promise.owner_id == owner_id, Promise.status == PromiseStatus.open,
-                       col(Promise.due_at) <= last, col(Promise.internal).is_(False))).all():
-                open_due[owner_id].append((promise_id or 0, due_at))
+        for owner_id, promise_id, due_at in session.exec(
+            select(Promise.owner_id, Promise.id, Promise.due_at)
+            .join(window, and_(Promise.owner_id == window.c.owner_id,
+                               Promise.status == PromiseStatus.open,
+                               col(Promise.due_at) <= window.c.until))
+            .where(col(Promise.internal).is_(False),
+                   col(Promise.due_at) <= max(until.values()))).all():
+            open_due[owner_id].append((promise_id or 0, due_at))
 
         return _Batch(
             rows=[(p, clients[p.client_id], members[p.owner_id]) for p in claimed],
@@ -179,24 +198,36 @@ class Scanner:
             told=told,
             moved=moved,
             open_due=open_due,
-            history=self._histories(session, owner_ids),
             managers=managers,
         )
 
     @staticmethod
     def _histories(session: Session, owner_ids: set[int]) -> dict[int, list[PastPromise]]:
         """Each owner's latest finished promises, measured against the date first promised.
-        One small index scan per owner: cheaper than one statement that unions them all."""
-        history: dict[int, list[PastPromise]] = {}
-        for owner_id in owner_ids:
-            rows = session.exec(
-                select(Promise.made_at, Promise.original_due_at, Promise.done_at)
-                .where(Promise.owner_id == owner_id, Promise.status == PromiseStatus.done)
-                .order_by(col(Promise.done_at).desc())
-                .limit(HISTORY_PER_OWNER)
-            ).all()
-            history[owner_id] = [PastPromise(owner=str(owner_id), made_at=made, due_at=due,
-                                             done_at=done) for made, due, done in rows]
+
+        One statement for the whole batch that is still one short index range per owner: the
+        range starts at the owner's cut-off, the done_at of their HISTORY_PER_OWNER-th latest
+        (or their earliest), which both SQLite and PostgreSQL find once per owner. Ties at the
+        cut-off may add a row; the forecast takes what it needs."""
+        if not owner_ids:
+            return {}
+        owners = values(column("owner_id", Integer), name="owners").data(
+            [(owner_id,) for owner_id in owner_ids]).cte("owners")
+        earlier = aliased(Promise)
+        mine = and_(earlier.owner_id == owners.c.owner_id, earlier.status == PromiseStatus.done)
+        latest = (select(earlier.done_at).where(mine).order_by(col(earlier.done_at).desc())
+                  .limit(1).offset(HISTORY_PER_OWNER - 1).scalar_subquery())
+        earliest = select(func.min(earlier.done_at)).where(mine).scalar_subquery()
+        rows = session.exec(
+            select(Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at)
+            .join(owners, and_(Promise.owner_id == owners.c.owner_id,
+                               Promise.status == PromiseStatus.done,
+                               col(Promise.done_at) >= func.coalesce(latest, earliest)))
+        ).all()
+        history: dict[int, list[PastPromise]] = {owner_id: [] for owner_id in owner_ids}
+        for owner_id, made, due, done in rows:
+            history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made, due_at=due,
+                                                 done_at=done))
         return history
 
     def _team_history(self, session: Session) -> list[PastPromise]:
@@ -212,14 +243,16 @@ class Scanner:
 
     def _assess_one(self, session: Session, batch: _Batch, work: _Work, promise: Promise,
                     client: Client, owner: Member, now: datetime, report: ScanReport,
-                    team: dict[str, Record], owners: dict[tuple[int, str], Record]) -> None:
+                    known: _Tick) -> None:
         assert promise.id is not None and owner.id is not None
-        calendar = self.ledger.calendar_for(client)
+        if client.id not in known.calendars:
+            known.calendars[client.id] = self.ledger.calendar_for(client)
+        calendar = known.calendars[client.id]
         zone_key = f"{calendar.timezone}|{calendar.country}"
-        if zone_key not in team:
-            team[zone_key] = Record.of(self._team_history(session), calendar)
-        if (owner.id, zone_key) not in owners:
-            owners[(owner.id, zone_key)] = Record.of(batch.history.get(owner.id, []), calendar)
+        if zone_key not in known.team:
+            known.team[zone_key] = Record.of(self._team_history(session), calendar)
+        if (owner.id, zone_key) not in known.owners:
+            known.owners[(owner.id, zone_key)] = Record.of(known.history[owner.id], calendar)
         facts = PromiseFacts(
             id=promise.id,
             title=promise.title,
@@ -238,8 +271,8 @@ class Scanner:
             facts,
             now=now,
             calendar=calendar,
-            owner_history=owners[(owner.id, zone_key)],
-            team_history=team[zone_key],
+            owner_history=known.owners[(owner.id, zone_key)],
+            team_history=known.team[zone_key],
             open_load=[OpenLoad(due) for other, due in batch.open_due.get(owner.id, [])
                        if other != promise.id],
             policy=self.policy,
@@ -262,10 +295,11 @@ class Scanner:
             report.changes.append({"promise_id": promise.id, **change})
             work.events.append({"at": now, "actor": ACTOR, "kind": "promise.assessed",
                                 "promise_id": promise.id, "payload": change})
-        promise.level, promise.p_late, promise.assessed_at = result.level, result.p_late, now
-        promise.risk_reasons = reasons
-        promise.next_check_at = result.next_check_at or now + timedelta(days=1)
-        session.add(promise)
+        work.promises.append({
+            "id": promise.id, "level": result.level, "p_late": result.p_late,
+            "assessed_at": now, "risk_reasons": reasons,
+            "next_check_at": result.next_check_at or now + timedelta(days=1),
+        })
         if promise.internal:
             return
         if result.next_action == "checkin" or result.ask_checkin:
@@ -279,7 +313,8 @@ class Scanner:
 
     def _write(self, session: Session, batch: _Batch, work: _Work, now: datetime,
                report: ScanReport) -> None:
-        """Store what one batch decided: new messages first, then assessments and events."""
+        """Store what one batch decided: new messages first, then the promises' new state,
+        assessments and events, each as one statement for the whole batch."""
         made = notices.create_many(session, self.settings, work.drafts, now)
         escalations = []
         if work.escalations:
@@ -295,6 +330,8 @@ class Scanner:
             made += notices.create_many(session, self.settings, escalations, now)
         report.actions += [{"kind": n.kind, "promise_id": n.promise_id, "notice_id": n.id}
                            for n in made]
+        if work.promises:
+            session.execute(update(Promise), work.promises)
         if work.assessments:
             session.execute(insert(Assessment), work.assessments)
         if work.events:
