@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, column, func, insert, update, values
+from sqlalchemy import and_, func, insert, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -34,7 +34,6 @@ from reliability.models import (
     NoticeStatus,
     Promise,
     PromiseStatus,
-    UTCDateTime,
 )
 from reliability.risk import (
     CheckInFact,
@@ -173,22 +172,14 @@ class Scanner:
             .where(col(DueChange.promise_id).in_(ids)).group_by(col(DueChange.promise_id))
         ).all())
 
-        # Load counts promises due by the end of this one's due day: look no further. The
-        # batch's latest bound, repeated as a constant, tells the planner how few rows match.
-        until: dict[int, datetime] = {}
-        for promise in claimed:
-            ends = promise.due_at + timedelta(days=1)
-            until[promise.owner_id] = max(until.get(promise.owner_id, ends), ends)
-        window = values(column("owner_id", Integer), column("until", UTCDateTime()),
-                        name="window").data(list(until.items())).cte("window")
+        # Load counts promises due by the end of this one's due day (a day on at most):
+        # the owners' open promises due before the batch's last such bound are all it needs.
+        bound = max(promise.due_at for promise in claimed) + timedelta(days=1)
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
         for owner_id, promise_id, due_at in session.exec(
             select(Promise.owner_id, Promise.id, Promise.due_at)
-            .join(window, and_(Promise.owner_id == window.c.owner_id,
-                               Promise.status == PromiseStatus.open,
-                               col(Promise.due_at) <= window.c.until))
-            .where(col(Promise.internal).is_(False),
-                   col(Promise.due_at) <= max(until.values()))).all():
+            .where(Promise.status == PromiseStatus.open, col(Promise.due_at) <= bound,
+                   col(Promise.owner_id).in_(owner_ids), col(Promise.internal).is_(False))).all():
             open_due[owner_id].append((promise_id or 0, due_at))
 
         return _Batch(
@@ -211,18 +202,17 @@ class Scanner:
         cut-off may add a row; the forecast takes what it needs."""
         if not owner_ids:
             return {}
-        owners = values(column("owner_id", Integer), name="owners").data(
-            [(owner_id,) for owner_id in owner_ids]).cte("owners")
         earlier = aliased(Promise)
-        mine = and_(earlier.owner_id == owners.c.owner_id, earlier.status == PromiseStatus.done)
+        mine = and_(earlier.owner_id == Member.id, earlier.status == PromiseStatus.done)
         latest = (select(earlier.done_at).where(mine).order_by(col(earlier.done_at).desc())
                   .limit(1).offset(HISTORY_PER_OWNER - 1).scalar_subquery())
         earliest = select(func.min(earlier.done_at)).where(mine).scalar_subquery()
         rows = session.exec(
             select(Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at)
-            .join(owners, and_(Promise.owner_id == owners.c.owner_id,
+            .join(Member, and_(Promise.owner_id == Member.id,
                                Promise.status == PromiseStatus.done,
                                col(Promise.done_at) >= func.coalesce(latest, earliest)))
+            .where(col(Member.id).in_(owner_ids))
         ).all()
         history: dict[int, list[PastPromise]] = {owner_id: [] for owner_id in owner_ids}
         for owner_id, made, due, done in rows:

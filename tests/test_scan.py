@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from freezegun import freeze_time
 from helpers import at
 from scenarios import (
     FRIDAY_5PM,
@@ -22,7 +23,9 @@ from scenarios import (
 from sqlmodel import Session, col, select
 
 from reliability.ledger import Ledger
+from reliability.mistakes import log_mistake
 from reliability.models import Assessment, Promise
+from reliability.scan import Scanner
 
 
 def test_delay_notice_is_drafted_on_wednesday_for_a_friday_promise_at_risk(agency: Ledger) -> None:
@@ -128,6 +131,67 @@ def test_the_scan_reads_only_promises_whose_check_is_due(agency: Ledger) -> None
     first = tick(agency, MONDAY_9)
     assert first.assessed == 1
     assert tick(agency, MONDAY_9 + timedelta(minutes=1)).assessed == 0
+
+
+def test_the_owners_load_counts_her_other_open_client_promises_due_by_the_same_day(
+    agency: Ledger,
+) -> None:
+    promise_id = q3_report(agency)
+    thursday, friday, monday = (at("2026-11-19T12:00-05:00"), at("2026-11-20T10:00-05:00"),
+                                at("2026-11-23T10:00-05:00"))
+    for title, owner, due in [("Deck", "alice", thursday), ("Copy", "alice", friday),
+                              ("Audit", "alice", friday), ("Next week", "alice", monday),
+                              ("Finished", "alice", thursday), ("Bob's", "bob", friday)]:
+        view = agency.add_promise(title=title, client_name="Acme", due_at=due, now=MONDAY_9,
+                                  owner_email=f"{owner}@example.com", actor="t")
+        if title == "Finished":
+            agency.complete(view.promise.id or 0, now=MONDAY_9, actor="t")
+    log_mistake(agency, client_name="Acme", summary="Wrong logo", prevention="Brand checklist",
+                now=MONDAY_9, actor="t", owner_email="alice@example.com", fixed=False,
+                fix_due_at=thursday, prevention_due_at=thursday)
+
+    tick(agency, MONDAY_9)
+
+    with Session(agency.engine) as session:
+        promise = session.get(Promise, promise_id)
+    assert promise is not None and promise.risk_reasons is not None
+    # Deck, Copy and Audit; not next week's, not the finished one, not Bob's, and not the
+    # internal prevention step from the mistake.
+    assert "Alice has 3 other promises due in the same window (by Friday)" in promise.risk_reasons
+
+
+def test_the_forecast_reads_only_the_owners_latest_forty_finished_promises(
+    agency: Ledger,
+) -> None:
+    past_promises(agency, late=10, on_time=40)  # the late ones are the oldest
+    promise_id = q3_report(agency)
+
+    tick(agency, MONDAY_9)
+
+    with Session(agency.engine) as session:
+        promise = session.get(Promise, promise_id)
+    assert promise is not None and promise.risk_reasons is not None
+    assert "All of Alice's last 40 promises were on time" in promise.risk_reasons
+
+
+def test_every_batch_of_a_tick_sees_the_owners_whole_track_record(agency: Ledger) -> None:
+    past_promises(agency, late=3, on_time=4)
+    for day in range(5):
+        agency.add_promise(title=f"Item {day}", client_name="Acme",
+                           owner_email="alice@example.com",
+                           due_at=FRIDAY_5PM - timedelta(days=day, hours=3), now=MONDAY_9,
+                           actor="t")
+
+    with freeze_time(MONDAY_9):
+        report = Scanner(agency, batch_size=1).tick(MONDAY_9)
+
+    assert report.assessed == 5
+    with Session(agency.engine) as session:
+        reasons = session.exec(select(Promise.risk_reasons)
+                               .where(Promise.status == "open")).all()
+    assert len(reasons) == 5
+    assert all(any(r.startswith("3 of Alice's last 7 promises were late") for r in found or [])
+               for found in reasons)
 
 
 def test_after_downtime_missed_ticks_are_caught_up_once(agency: Ledger) -> None:
