@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, update
+from sqlalchemy import and_, func, insert, true, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -196,28 +196,40 @@ class Scanner:
     def _histories(session: Session, owner_ids: set[int]) -> dict[int, list[PastPromise]]:
         """Each owner's latest finished promises, measured against the date first promised.
 
-        One statement for the whole batch that is still one short index range per owner: the
-        range starts at the owner's cut-off, the done_at of their HISTORY_PER_OWNER-th latest
-        (or their earliest), which both SQLite and PostgreSQL find once per owner. Ties at the
-        cut-off may add a row; the forecast takes what it needs."""
+        One statement for the whole batch that stays one short index range per owner, so the
+        read costs the same with a million rows stored. PostgreSQL says so with LATERAL ...
+        LIMIT. SQLite has no LATERAL; it starts each owner's range at their cut-off (the
+        done_at of their HISTORY_PER_OWNER-th latest, or their earliest), found once per
+        owner, and ties at the cut-off may add a row the forecast does not need."""
         if not owner_ids:
             return {}
-        earlier = aliased(Promise)
-        mine = and_(earlier.owner_id == Member.id, earlier.status == PromiseStatus.done)
-        latest = (select(earlier.done_at).where(mine).order_by(col(earlier.done_at).desc())
-                  .limit(1).offset(HISTORY_PER_OWNER - 1).scalar_subquery())
-        earliest = select(func.min(earlier.done_at)).where(mine).scalar_subquery()
-        rows = session.exec(
-            select(Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at)
-            .join(Member, and_(Promise.owner_id == Member.id,
-                               Promise.status == PromiseStatus.done,
-                               col(Promise.done_at) >= func.coalesce(latest, earliest)))
-            .where(col(Member.id).in_(owner_ids))
-        ).all()
+        columns = (Promise.made_at, Promise.original_due_at, Promise.done_at)
+        if session.get_bind().dialect.name == "postgresql":
+            owners = select(Member.id).where(col(Member.id).in_(owner_ids)).subquery("owners")
+            recent = (select(*columns)
+                      .where(Promise.owner_id == owners.c.id,
+                             Promise.status == PromiseStatus.done)
+                      .order_by(col(Promise.done_at).desc())
+                      .limit(HISTORY_PER_OWNER)
+                      .lateral("recent"))
+            query = select(owners.c.id, recent).select_from(owners).join(recent, true())
+        else:
+            earlier = aliased(Promise)
+            mine = and_(earlier.owner_id == Member.id, earlier.status == PromiseStatus.done)
+            latest = (select(earlier.done_at).where(mine).order_by(col(earlier.done_at).desc())
+                      .limit(1).offset(HISTORY_PER_OWNER - 1).scalar_subquery())
+            earliest = select(func.min(earlier.done_at)).where(mine).scalar_subquery()
+            query = (select(Member.id, *columns)
+                     .outerjoin(Promise, and_(Promise.owner_id == Member.id,
+                                              Promise.status == PromiseStatus.done,
+                                              col(Promise.done_at)
+                                              >= func.coalesce(latest, earliest)))
+                     .where(col(Member.id).in_(owner_ids)))
         history: dict[int, list[PastPromise]] = {owner_id: [] for owner_id in owner_ids}
-        for owner_id, made, due, done in rows:
-            history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made, due_at=due,
-                                                 done_at=done))
+        for owner_id, made, due, done in session.exec(query).all():
+            if made is not None:  # an owner with nothing finished yet
+                    history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made,
+                                                     due_at=due, done_at=done))
         return history
 
     def _team_history(self, session: Session) -> list[PastPromise]:
