@@ -130,7 +130,31 @@ class BusinessCalendar:
         return _public_holidays(self.country, day.year).get(day)
 
     def is_business_day(self, day: date) -> bool:
-        return day.weekday() not in self.weekend and self.holiday(day) is None
+        try:
+            return self._business_days[day]
+        except KeyError:
+            answer = day.weekday() not in self.weekend and self.holiday(day) is None
+            self._business_days[day] = answer
+            return answer
+
+    @functools.cached_property
+    def _business_days(self) -> dict[date, bool]:
+        """Answers already worked out: a scan asks about the same few weeks thousands of times."""
+        return {}
+
+    @functools.cached_property
+    def _open_weekdays(self) -> tuple[tuple[int, ...], ...]:
+        """[first weekday][n]: how many of n consecutive days from that weekday are worked."""
+        return tuple(
+            tuple(sum((first + offset) % 7 not in self.weekend for offset in range(n))
+                  for n in range(7))
+            for first in range(7)
+        )
+
+    @functools.cached_property
+    def _moments(self) -> dict[tuple[date, time], datetime]:
+        """`at` answers already worked out, for the same reason."""
+        return {}
 
     def next_business_day(self, day: date, *, inclusive: bool = False) -> date:
         return self._walk(day if inclusive else day + timedelta(days=1), 1)
@@ -165,7 +189,7 @@ class BusinessCalendar:
         sign = 1
         if last < first:
             first, last, sign = last, first, -1
-        return sign * len(self.business_days(first + timedelta(days=1), last))
+        return sign * self.count_business_days(first + timedelta(days=1), last)
 
     def business_days(self, start: date, end: date) -> list[date]:
         """The business days from `start` to `end`, both included."""
@@ -181,9 +205,7 @@ class BusinessCalendar:
         if end < start:
             return 0
         weeks, rest = divmod((end - start).days + 1, 7)
-        count = weeks * (7 - len(self.weekend)) + sum(
-            (start.weekday() + offset) % 7 not in self.weekend for offset in range(rest)
-        )
+        count = weeks * (7 - len(self.weekend)) + self._open_weekdays[start.weekday()][rest]
         closed = _closed_weekdays(self.country, self.closures, self.weekend, start.year, end.year)
         return count - (bisect.bisect_right(closed, end) - bisect.bisect_left(closed, start))
 
@@ -196,8 +218,12 @@ class BusinessCalendar:
 
     def at(self, day: date, clock: time) -> datetime:
         """`day` at `clock` in this calendar's zone, as a real instant even across a DST gap."""
-        wall = datetime.combine(day, clock, tzinfo=self.tz)
-        return wall.astimezone(UTC).astimezone(self.tz)
+        try:
+            return self._moments[(day, clock)]
+        except KeyError:
+            wall = datetime.combine(day, clock, tzinfo=self.tz)
+            moment = self._moments[(day, clock)] = wall.astimezone(UTC).astimezone(self.tz)
+            return moment
 
     def end_of(self, day: date) -> datetime:
         return self.at(day, self.end_of_day)
