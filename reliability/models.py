@@ -123,8 +123,8 @@ class Promise(SQLModel, table=True):
         # Covering: the history read is answered from the index alone, one run per owner.
         sa.Index("ix_promise_owner_history", "owner_id", "status", "done_at", "made_at",
                  "original_due_at"),
-        # An owner's open load: open promises due soon, whoever the owner.
-        sa.Index("ix_promise_status_due_at", "status", "due_at", "owner_id"),
+        # An owner's open load: one short range per owner of the batch.
+        sa.Index("ix_promise_owner_status_due_at", "owner_id", "status", "due_at"),
         # The scan's claim: open promises whose next check has come, soonest first.
         sa.Index("ix_promise_status_next_check_at", "status", "next_check_at"),
         sa.Index("ix_promise_status_done_at", "status", "done_at"),
@@ -133,7 +133,7 @@ class Promise(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=500)
     client_id: int = Field(foreign_key="client.id", index=True)
-    owner_id: int = Field(foreign_key="member.id")  # indexed first in ix_promise_owner_history
+    owner_id: int = Field(foreign_key="member.id")  # leads two composite indexes
     made_at: datetime = required_utc_field()
     due_at: datetime = required_utc_field(index=True)
     original_due_at: datetime = required_utc_field()

@@ -172,8 +172,8 @@ class Scanner:
             .where(col(DueChange.promise_id).in_(ids)).group_by(col(DueChange.promise_id))
         ).all())
 
-        # Load counts promises due by the end of this one's due day (a day on at most):
-        # the owners' open promises due before the batch's last such bound are all it needs.
+        # Load counts promises due by the end of this one's due day (a day on at most): each
+        # owner's open promises up to the batch's last such bound, one index range per owner.
         bound = max(promise.due_at for promise in claimed) + timedelta(days=1)
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
         for owner_id, promise_id, due_at in session.exec(

@@ -1,4 +1,8 @@
-"""an index for the scan's open-load read; drop the indexes the composite ones cover
+"""drop the promise indexes that composite indexes already lead with
+
+Every index costs the scan's update of next_check_at a write; owner_id leads
+ix_promise_owner_history and ix_promise_owner_status_due_at, status leads
+ix_promise_status_next_check_at and ix_promise_status_done_at.
 
 Revision ID: 0006
 Revises: 0005
@@ -17,10 +21,6 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("promise", schema=None) as batch_op:
-        batch_op.drop_index("ix_promise_owner_status_due_at")
-        batch_op.create_index(
-            "ix_promise_status_due_at", ["status", "due_at", "owner_id"], unique=False
-        )
         batch_op.drop_index("ix_promise_owner_id")
         batch_op.drop_index("ix_promise_status")
 
@@ -29,7 +29,3 @@ def downgrade() -> None:
     with op.batch_alter_table("promise", schema=None) as batch_op:
         batch_op.create_index("ix_promise_status", ["status"], unique=False)
         batch_op.create_index("ix_promise_owner_id", ["owner_id"], unique=False)
-        batch_op.drop_index("ix_promise_status_due_at")
-        batch_op.create_index(
-            "ix_promise_owner_status_due_at", ["owner_id", "status", "due_at"], unique=False
-        )
