@@ -152,7 +152,7 @@ class BusinessCalendar:
         )
 
     @functools.cached_property
-    def _moments(self) -> dict[tuple[date, time], datetime]:
+    def _moments(self) -> dict[tuple[date, time, int], datetime]:
         """`at` answers already worked out, for the same reason."""
         return {}
 
@@ -218,11 +218,12 @@ class BusinessCalendar:
 
     def at(self, day: date, clock: time) -> datetime:
         """`day` at `clock` in this calendar's zone, as a real instant even across a DST gap."""
+        key = (day, clock, clock.fold)  # times compare equal across a DST fold; moments don't
         try:
-            return self._moments[(day, clock)]
+            return self._moments[key]
         except KeyError:
             wall = datetime.combine(day, clock, tzinfo=self.tz)
-            moment = self._moments[(day, clock)] = wall.astimezone(UTC).astimezone(self.tz)
+            moment = self._moments[key] = wall.astimezone(UTC).astimezone(self.tz)
             return moment
 
     def end_of(self, day: date) -> datetime:
@@ -276,9 +277,9 @@ class BusinessCalendar:
     def add_business_hours(self, moment: datetime, hours: float) -> datetime:
         """Move `moment` by working hours (negative goes back), counting only open time.
 
-        What is left after `moment`'s own day is spent in whole business days at once, so a
-        forecast weeks out costs no more than one a day out. Landing exactly on a day's end
-        (going forward) or start (going back) stays on that day."""
+        What is left after `moment`'s own day is spent in whole business days at once rather
+        than hour by hour. Landing exactly on a day's end (going forward) or start (going
+        back) stays on that day."""
         remaining = timedelta(hours=abs(hours))
         cursor = self.local(moment)
         day = cursor.date()

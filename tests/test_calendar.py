@@ -101,6 +101,16 @@ def test_a_wall_clock_time_inside_the_dst_gap_becomes_a_real_instant() -> None:
     assert moment.hour == 3 and moment.utcoffset() == timedelta(hours=-4)
 
 
+def test_the_repeated_hour_of_a_dst_fold_keeps_both_of_its_moments() -> None:
+    calendar = BusinessCalendar("America/New_York", "US", start_of_day=time(0),
+                                end_of_day=time(23, 59))
+    # 01:30 happens twice on 1 November 2026: first at -04:00, then at -05:00.
+    # (Compared in UTC: Python never finds a moment inside a fold equal to one in another zone.)
+    first, second = at("2026-11-01T05:30Z"), at("2026-11-01T06:30Z")
+    assert calendar.notice_by(first, 0).astimezone(UTC) == first
+    assert calendar.notice_by(second, 0).astimezone(UTC) == second
+
+
 def test_business_hours_count_only_open_time() -> None:
     wednesday_3pm = at("2026-11-25T15:00-05:00")
     # 2 hours Wednesday, Thanksgiving skipped, 2 hours Friday morning.
