@@ -310,3 +310,10 @@ class BusinessCalendar:
             day += timedelta(days=step)
         raise CalendarError("no business day found within ten years: check the closures")
 
+
+@functools.lru_cache(maxsize=256)
+def shared_calendar(timezone: str, country: str | None, start_of_day: time, end_of_day: time,
+                    closures: frozenset[date]) -> BusinessCalendar:
+    """One calendar per set of settings for the life of the process, so that what it works
+    out (business days, opening moments, measured history) is worked out once."""
+    return BusinessCalendar(timezone, country, start_of_day, end_of_day, closures)

@@ -16,7 +16,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from reliability.calendar import BusinessCalendar, CalendarError, check_country, parse_clock, zone
+from reliability.calendar import (
+    BusinessCalendar,
+    CalendarError,
+    check_country,
+    parse_clock,
+    shared_calendar,
+    zone,
+)
 
 DEFAULT_FILE = "reliability.toml"
 
@@ -59,12 +66,12 @@ class CalendarSettings(Section):
 
     def calendar(self, timezone: str | None = None, country: str | None = None) -> BusinessCalendar:
         """The business calendar of a client or member, with this team's opening hours."""
-        return BusinessCalendar(
-            timezone=timezone or self.default_timezone,
-            country=country if country is not None else self.default_country,
-            start_of_day=parse_clock(self.start_of_day),
-            end_of_day=parse_clock(self.end_of_day),
-            closures=frozenset(self.closures),
+        return shared_calendar(
+            timezone or self.default_timezone,
+            country if country is not None else self.default_country,
+            parse_clock(self.start_of_day),
+            parse_clock(self.end_of_day),
+            frozenset(self.closures),
         )
 
 
