@@ -200,7 +200,7 @@ class Scanner:
         read costs the same with a million rows stored. PostgreSQL says so with LATERAL ...
         LIMIT. SQLite has no LATERAL; it starts each owner's range at their cut-off (the
         done_at of their HISTORY_PER_OWNER-th latest, or their earliest), found once per
-        owner, and ties at the cut-off may add a row the forecast does not need."""
+        owner; rows that tie at the cut-off are trimmed here."""
         if not owner_ids:
             return {}
         columns = (Promise.made_at, Promise.original_due_at, Promise.done_at)
@@ -228,9 +228,11 @@ class Scanner:
         history: dict[int, list[PastPromise]] = {owner_id: [] for owner_id in owner_ids}
         for owner_id, made, due, done in session.exec(query).all():
             if made is not None:  # an owner with nothing finished yet
-                    history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made,
+                history[owner_id].append(PastPromise(owner=str(owner_id), made_at=made,
                                                      due_at=due, done_at=done))
-        return history
+        return {owner_id: sorted(past, key=lambda p: p.done_at or p.due_at,
+                                 reverse=True)[:HISTORY_PER_OWNER]
+                for owner_id, past in history.items()}
 
     def _team_history(self, session: Session) -> list[PastPromise]:
         rows = session.exec(
