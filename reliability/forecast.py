@@ -62,11 +62,13 @@ class PastPromise:
 
 
 @functools.lru_cache(maxsize=MEASURED_CACHE)
-def _measure(promise: PastPromise, calendar: BusinessCalendar) -> tuple[float | None, float]:
+def _measure(promise: PastPromise,
+             calendar: BusinessCalendar) -> tuple[float | None, float | None]:
     """Actual over planned time, clipped (None when the promise gives no usable scale), and
-    the business hours it was late by. Memoised: a worker measures the same finished
-    promises on every tick, and a history only ever gains new ones."""
-    late_by = 0.0
+    the business hours it was delivered late by (None unless delivered late). Memoised: a
+    worker measures the same finished promises on every tick, and a history only ever
+    gains new ones."""
+    late_by = None
     if promise.done_at is not None and promise.done_at > promise.due_at:
         late_by = calendar.business_hours(promise.due_at, promise.done_at)
     if promise.done_at is None:
@@ -140,7 +142,7 @@ class Record:
             if ratio is not None:
                 ratios.append(ratio)
                 used.append(promise)
-                if promise.done_at is not None and promise.done_at > promise.due_at:
+                if late_by is not None:
                     lateness.append(late_by)
             if len(used) == MAX_SAMPLES:
                 break
