@@ -214,7 +214,9 @@ def main() -> None:
             print(f"| {backend} | {store.stored:,} | {DUE:,} | {store.drafted:,} "
                   f"| {min(store.drafting):.3f} | {steady:.3f} | {DUE / steady:,.0f} "
                   f"| {store.drafting[0]:.3f} |", flush=True)
-        ratios[backend] = min(stores[-1].drafting) / min(stores[0].drafting)
+        largest = max(stores, key=lambda store: store.stored)
+        smallest = min(stores, key=lambda store: store.stored)
+        ratios[backend] = min(largest.drafting) / min(smallest.drafting)
     for backend, ratio in ratios.items():
         print(f"\n{backend}: tick({max(args.sizes):,}) / tick({min(args.sizes):,}) = {ratio:.2f}")
     print(f"\nmedian ratio {statistics.median(ratios.values()):.2f} (goal <= 1.3)")
