@@ -130,8 +130,13 @@ def _now(request: Request) -> datetime:
     return moment
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def _moment(value: datetime, name: str) -> datetime:
+    """A date the API was given, aware (UTC when it has no offset). A ledger holds nothing
+    before 1970, and a year near the calendar's ends would overflow the range arithmetic."""
+    if not 1970 <= value.year <= 2999:
+        raise HTTPException(400, f"{name} must fall between 1970 and 2999, "
+                                 "e.g. 2026-11-01T00:00:00Z")
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @router.get("/promises", response_model=list[PromiseOut])
@@ -230,8 +235,8 @@ def reliability_metrics(request: Request, start: datetime | None = None,
                         viewer: Viewer = Depends(api_viewer)) -> MetricsOut:
     """Reliability figures over a range (default: the last 30 days), in your scope."""
     now = _now(request)
-    end = _aware(end) if end else now
-    start = _aware(start) if start else end - timedelta(days=30)
+    end = _moment(end, "end") if end else now
+    start = _moment(start, "start") if start else end - timedelta(days=30)
     if not start < end or end - start > MAX_RANGE:
         raise HTTPException(400, "give start before end, at most 800 days apart")
     if owner_id is not None and not viewer.scope.covers(owner_id):
