@@ -77,10 +77,9 @@ class _Batch:
 
 @dataclass
 class _Tick:
-    """What one tick learns once and reuses in every batch: each client's calendar, each
-    owner's history (read once, measured once per calendar) and the team's record."""
+    """What one tick learns once and reuses in every batch: each owner's history (read
+    once, measured once per calendar) and the team's record."""
 
-    calendars: dict[int, BusinessCalendar] = field(default_factory=dict)
     history: dict[int, list[PastPromise]] = field(default_factory=dict)
     owners: dict[tuple[int, str], Record] = field(default_factory=dict)
     team: dict[str, Record] = field(default_factory=dict)
@@ -249,9 +248,7 @@ class Scanner:
                     client: Client, owner: Member, now: datetime, report: ScanReport,
                     known: _Tick) -> None:
         assert promise.id is not None and owner.id is not None
-        if client.id not in known.calendars:
-            known.calendars[client.id] = self.ledger.calendar_for(client)
-        calendar = known.calendars[client.id]
+        calendar = self.ledger.calendar_for(client)
         zone_key = f"{calendar.timezone}|{calendar.country}"
         if zone_key not in known.team:
             known.team[zone_key] = Record.of(self._team_history(session), calendar)
