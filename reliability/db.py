@@ -33,7 +33,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    # Sessions speak UTC, whatever the server's default: timestamps arrive in the zone the
+    # models hand back, with no conversion per value.
+    return sa.create_engine(url, pool_pre_ping=True,
+                            connect_args={"options": "-c TimeZone=UTC"}, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

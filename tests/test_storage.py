@@ -1,6 +1,6 @@
 """Storage: migrations build exactly the schema the models describe, on both backends."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -39,6 +39,15 @@ def test_moments_are_stored_in_utc_and_read_back_aware(engine: Engine) -> None:
         assert stored.created_at.tzinfo is not None
         assert stored.created_at == stockholm_noon
         assert stored.created_at.utcoffset() == timedelta(0)
+
+
+def test_postgresql_sessions_speak_utc_whatever_the_server_default(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no zone")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+        moment = connection.exec_driver_sql("SELECT now()").scalar()
+        assert moment.tzinfo is UTC
 
 
 def test_a_naive_datetime_is_refused_before_it_reaches_the_database(engine: Engine) -> None:
