@@ -52,6 +52,11 @@ PARTS: dict[str, str] = {
     "html": "body.html.j2",
     "blocks": "blocks.json.j2",
 }
+# What each channel sends of a message; the other parts are not rendered for it.
+CHANNEL_PARTS: dict[str, frozenset[str]] = {
+    "email": frozenset({"subject", "text", "html"}),
+    "slack": frozenset({"subject", "text", "blocks"}),
+}
 BUILTIN_DIR = Path(__file__).resolve().parent / "templates"
 
 # Slack buttons a check-in request carries: action_id is f"checkin_{status}", value the promise id.
@@ -254,7 +259,7 @@ class TemplateError(ValueError):
 class RenderedMessage:
     subject: str
     text: str
-    html: str
+    html: str | None
     blocks: list[dict[str, Any]] | None
 
 
@@ -503,10 +508,19 @@ def _fit_section(text: str) -> str:
 
 
 def render(
-    kind: str, locale: str, context: Mapping[str, Any], *, overrides: Path | None = None
+    kind: str,
+    locale: str,
+    context: Mapping[str, Any],
+    *,
+    overrides: Path | None = None,
+    channel: str | None = None,
 ) -> RenderedMessage:
-    """The message of `kind` in `locale`, or a TemplateError naming the file and line at fault."""
+    """The message of `kind` in `locale`, or a TemplateError naming the file and line at fault.
+
+    For a `channel`, only the parts it sends: an email has no Slack blocks, a Slack message
+    no HTML body. Without one, every part (previews, the template check)."""
     _check_names(kind, locale)
+    wanted = CHANNEL_PARTS[channel] if channel is not None else PARTS.keys()
     folder = _folder(overrides)
     if not isinstance(context.get("timezone"), str):
         raise TemplateError("the context has no 'timezone' name", f"{kind}/{locale}")
@@ -517,8 +531,9 @@ def render(
     full = {**context, "locale": locale, "kind": kind}
     subject = _render_part(kind, locale, "subject", full, folder) or ""
     text = _render_part(kind, locale, "text", full, folder) or ""
-    html = _render_part(kind, locale, "html", full, folder) or ""
-    rendered_blocks = _render_part(kind, locale, "blocks", full, folder)
+    html = _render_part(kind, locale, "html", full, folder) if "html" in wanted else None
+    rendered_blocks = (_render_part(kind, locale, "blocks", full, folder)
+                       if "blocks" in wanted else None)
     blocks = None
     if rendered_blocks is not None:
         name = _template_name(kind, locale, "blocks")
@@ -527,7 +542,7 @@ def render(
     return RenderedMessage(
         subject=" ".join(subject.split()),
         text=_tidy_text(text),
-        html=html.strip() + "\n",
+        html=html.strip() + "\n" if html is not None else None,
         blocks=blocks,
     )
 

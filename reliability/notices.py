@@ -87,7 +87,7 @@ class Draft:
 def columns(settings: Settings, draft: Draft, now: datetime) -> dict[str, Any]:
     """Render a draft into a Notice row's values, approved at once where the policy allows."""
     message = drafting.render(draft.kind, draft.recipient.locale, draft.context,
-                              overrides=settings.templates.dir)
+                              overrides=settings.templates.dir, channel=draft.recipient.channel)
     to_client = draft.kind in CLIENT_KINDS
     auto = not to_client or (draft.client is not None and draft.client.auto_send)
     return {
@@ -287,7 +287,7 @@ def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
                                    new_due_at=proposed_due_at, reason=reason,
                                    interim=notice.context.get("interim"), now=now)
     message = drafting.render(notice.kind, notice.locale, context,
-                              overrides=settings.templates.dir)
+                              overrides=settings.templates.dir, channel=notice.channel)
     notice.subject, notice.text = message.subject, message.text
     notice.html, notice.blocks = message.html, message.blocks
     notice.proposed_due_at = proposed_due_at

@@ -50,6 +50,24 @@ def test_every_kind_renders_in_every_locale_with_all_four_parts(kind: str, local
     assert message.blocks and all("type" in block for block in message.blocks)
 
 
+def test_a_message_for_email_has_no_slack_blocks_and_one_for_slack_no_html() -> None:
+    email = render("delay_notice", "en", delay_notice(), channel="email")
+    slack = render("delay_notice", "en", delay_notice(), channel="slack")
+
+    assert email.html is not None and email.html.startswith("<!DOCTYPE html>")
+    assert email.blocks is None
+    assert slack.blocks and slack.html is None
+    assert (email.subject, email.text) == (slack.subject, slack.text)
+
+
+def test_a_broken_slack_layout_does_not_stop_an_email(tmp_path: Path) -> None:
+    write(tmp_path, "delay_notice/en/blocks.json.j2", "[{{ promise.title }]")
+
+    assert render("delay_notice", "en", delay_notice(), overrides=tmp_path, channel="email").html
+    with pytest.raises(TemplateError, match=r"blocks\.json\.j2"):
+        render("delay_notice", "en", delay_notice(), overrides=tmp_path, channel="slack")
+
+
 def test_built_in_templates_pass_the_check_including_optional_branches() -> None:
     assert check() == []
 
