@@ -27,7 +27,7 @@ from reliability.config import Settings
 from reliability.db import make_engine, upgrade
 from reliability.ledger import Ledger
 from reliability.models import Assessment, Client, Event, Member, Notice, Promise
-from reliability.scan import Scanner
+from reliability.scheduler import Jobs
 
 DUE = 1000
 NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
@@ -122,6 +122,7 @@ class Store:
     stored: int
     engine: sa.Engine
     ledger: Ledger
+    jobs: Jobs
     drafting: list[float] = field(default_factory=list)
     steady: list[float] = field(default_factory=list)
     drafted: int = 0
@@ -133,20 +134,22 @@ def open_store(url: str, stored: int, late_share: float) -> Store:
     seed(engine, stored, random.Random(stored), late_share)
     settings = Settings()
     settings.database.url = url
-    return Store(stored, engine, Ledger(engine, settings))
+    ledger = Ledger(engine, settings)
+    return Store(stored, engine, ledger, Jobs(ledger, clock=lambda: NOW))
 
 
 def tick_twice(store: Store) -> None:
-    """A tick that drafts its messages, then a re-assessment tick that finds them made."""
+    """A tick that drafts its messages, then a re-assessment tick that finds them made; each
+    runs as the worker runs it, through its scan job."""
     reset(store.engine)
     started = time.perf_counter()
-    report = Scanner(store.ledger).tick(NOW)
+    report = store.jobs.scan()
     store.drafting.append(time.perf_counter() - started)
     assert report.assessed == DUE, report.assessed
     store.drafted = len(report.actions)
     recheck(store.engine)
     started = time.perf_counter()
-    again = Scanner(store.ledger).tick(NOW)
+    again = store.jobs.scan()
     store.steady.append(time.perf_counter() - started)
     assert again.assessed == DUE and not again.actions, again.actions[:3]
 

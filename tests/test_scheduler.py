@@ -1,6 +1,8 @@
 """The scheduler: the periodic jobs exist, run the service functions, and survive failures."""
 
+import gc
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -11,6 +13,14 @@ from reliability.ledger import Ledger
 from reliability.scheduler import Jobs, _logged, build
 
 TUESDAY_9 = at("2026-11-17T09:00-05:00")
+
+
+@pytest.fixture(autouse=True)
+def collectable_heap() -> Iterator[None]:
+    """The scan job freezes the process heap once; give the rest of the test run it back."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
 
 
 def test_scan_digest_and_delivery_jobs_run_one_at_a_time_and_coalesce(agency: Ledger) -> None:
@@ -32,6 +42,21 @@ def test_the_scan_job_assesses_and_asks_for_check_ins(agency: Ledger) -> None:
     Jobs(agency, clock=lambda: TUESDAY_9).scan()
     [request] = notices_of(agency, "checkin_request")
     assert request.status == "queued"
+
+
+def test_after_its_first_tick_the_worker_stops_rewalking_its_long_lived_objects(
+    agency: Ledger,
+) -> None:
+    jobs = Jobs(agency, clock=lambda: TUESDAY_9)
+    assert gc.get_freeze_count() == 0
+
+    jobs.scan()
+    settled = gc.get_freeze_count()
+    q3_report(agency)
+    report = jobs.scan()
+
+    assert settled > 0 and gc.get_freeze_count() <= settled  # frozen once, not per tick
+    assert report.assessed == 1
 
 
 def test_a_failing_job_is_logged_and_does_not_stop_the_scheduler(
