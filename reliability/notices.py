@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from reliability import compose, drafting
 from reliability.config import Settings
+from reliability.db import among
 from reliability.errors import UserError
 from reliability.models import (
     CLIENT_KINDS,
@@ -159,7 +160,7 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
         return []
     keys = {draft.key for draft in drafts}
     existing = set(session.exec(select(Notice.idempotency_key)
-                                .where(col(Notice.idempotency_key).in_(keys))).all())
+                                .where(among(session, Notice.idempotency_key, keys))).all())
     fresh: dict[str, dict[str, Any]] = {}
     for draft in drafts:
         if draft.key not in existing and draft.key not in fresh:
@@ -172,7 +173,7 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
     # row by row to keep the ids in order; the keys are unique, so they find the ids.
     session.execute(insert(Notice).execution_options(render_nulls=True), rows)
     id_of = dict(session.exec(select(Notice.idempotency_key, Notice.id)
-                              .where(col(Notice.idempotency_key).in_(fresh))).all())
+                              .where(among(session, Notice.idempotency_key, fresh))).all())
     ids = [id_of[row["idempotency_key"]] for row in rows]
     session.execute(insert(Event), [
         {"at": now, "actor": row["created_by"], "kind": "notice.created",

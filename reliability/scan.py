@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from reliability import compose, notices
 from reliability.calendar import BusinessCalendar
+from reliability.db import among
 from reliability.forecast import MAX_SAMPLES
 from reliability.ledger import Ledger
 from reliability.models import (
@@ -140,45 +141,50 @@ class Scanner:
 
     def _load(self, session: Session, claimed: list[Promise]) -> _Batch:
         ids = [p.id for p in claimed]
-        clients = {c.id: c for c in session.exec(
-            select(Client).where(col(Client.id).in_({p.client_id for p in claimed}))).all()}
         owner_ids = {p.owner_id for p in claimed}
-        members = {m.id: m for m in session.exec(
-            select(Member).where(col(Member.id).in_(owner_ids))).all()}
+
+        def rows(query: Any) -> list[Any]:
+            return list(session.exec(query).all())
+
+        clients = {c.id: c for c in rows(select(Client).where(
+            among(session, Client.id, {p.client_id for p in claimed})))}
+        members = {m.id: m for m in rows(select(Member).where(
+            among(session, Member.id, owner_ids)))}
         manager_ids = {m.manager_id for m in members.values() if m.manager_id}
-        managers = {m.id: m for m in session.exec(
-            select(Member).where(col(Member.id).in_(manager_ids))).all()} if manager_ids else {}
+        managers = {m.id: m for m in rows(select(Member).where(
+            among(session, Member.id, manager_ids)))} if manager_ids else {}
 
         checkins: dict[int, list[CheckIn]] = defaultdict(list)
-        for checkin in session.exec(select(CheckIn).where(col(CheckIn.promise_id).in_(ids))
-                                    .order_by(col(CheckIn.at))).all():
+        for checkin in rows(select(CheckIn).where(among(session, CheckIn.promise_id, ids))
+                            .order_by(col(CheckIn.at))):
             checkins[checkin.promise_id].append(checkin)
 
-        asked = dict(session.exec(
+        asked = dict(rows(
             select(Notice.promise_id, func.max(Notice.created_at))
-            .where(col(Notice.promise_id).in_(ids), Notice.kind == NoticeKind.checkin_request)
-            .group_by(col(Notice.promise_id))).all())
+            .where(among(session, Notice.promise_id, ids),
+                   Notice.kind == NoticeKind.checkin_request)
+            .group_by(col(Notice.promise_id))))
         told: dict[int, datetime] = {}
-        for notice in session.exec(
-            select(Notice).where(col(Notice.promise_id).in_(ids),
-                                 Notice.kind == NoticeKind.delay_notice,
-                                 Notice.status == NoticeStatus.sent)).all():
+        for notice in rows(select(Notice).where(among(session, Notice.promise_id, ids),
+                                                Notice.kind == NoticeKind.delay_notice,
+                                                Notice.status == NoticeStatus.sent)):
             assert notice.promise_id is not None and notice.sent_at is not None
             told[notice.promise_id] = notice.sent_at
 
-        moved = dict(session.exec(
+        moved = dict(rows(
             select(DueChange.promise_id, func.max(DueChange.changed_at))
-            .where(col(DueChange.promise_id).in_(ids)).group_by(col(DueChange.promise_id))
-        ).all())
+            .where(among(session, DueChange.promise_id, ids))
+            .group_by(col(DueChange.promise_id))))
 
         # Load counts promises due by the end of this one's due day (a day on at most): each
         # owner's open promises up to the batch's last such bound, one index range per owner.
         bound = max(promise.due_at for promise in claimed) + timedelta(days=1)
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
-        for owner_id, promise_id, due_at in session.exec(
+        for owner_id, promise_id, due_at in rows(
             select(Promise.owner_id, Promise.id, Promise.due_at)
             .where(Promise.status == PromiseStatus.open, col(Promise.due_at) <= bound,
-                   col(Promise.owner_id).in_(owner_ids), col(Promise.internal).is_(False))).all():
+                   among(session, Promise.owner_id, owner_ids),
+                   col(Promise.internal).is_(False))):
             open_due[owner_id].append((promise_id or 0, due_at))
 
         return _Batch(
@@ -204,7 +210,8 @@ class Scanner:
             return {}
         columns = (Promise.made_at, Promise.original_due_at, Promise.done_at)
         if session.get_bind().dialect.name == "postgresql":
-            owners = select(Member.id).where(col(Member.id).in_(owner_ids)).subquery("owners")
+            owners = (select(Member.id).where(among(session, Member.id, owner_ids))
+                      .subquery("owners"))
             recent = (select(*columns)
                       .where(Promise.owner_id == owners.c.id,
                              Promise.status == PromiseStatus.done)
@@ -223,7 +230,7 @@ class Scanner:
                                               Promise.status == PromiseStatus.done,
                                               col(Promise.done_at)
                                               >= func.coalesce(latest, earliest)))
-                     .where(col(Member.id).in_(owner_ids)))
+                     .where(among(session, Member.id, owner_ids)))
         history: dict[int, list[PastPromise]] = {owner_id: [] for owner_id in owner_ids}
         for owner_id, made, due, done in session.exec(query).all():
             if made is not None:  # an owner with nothing finished yet
@@ -320,7 +327,8 @@ class Scanner:
         escalations = []
         if work.escalations:
             drafts = {n.promise_id: n for n in session.exec(select(Notice).where(
-                col(Notice.idempotency_key).in_([_delay_key(p) for p, *_ in work.escalations])
+                among(session, Notice.idempotency_key,
+                      [_delay_key(p) for p, *_ in work.escalations])
             )).all()}
             for promise, client, owner, manager, result in work.escalations:
                 draft = drafts.get(promise.id)

@@ -8,9 +8,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
-from reliability.db import _alembic_config, head_revision, make_engine, upgrade
+from reliability.db import _alembic_config, among, head_revision, make_engine, upgrade
 from reliability.models import Client
 
 
@@ -48,6 +48,43 @@ def test_postgresql_sessions_speak_utc_whatever_the_server_default(engine: Engin
         assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
         moment = connection.exec_driver_sql("SELECT now()").scalar()
         assert moment.tzinfo is UTC
+
+
+def test_a_batch_lookup_finds_the_same_rows_on_both_backends(engine: Engine) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        for name in ("Acme", "Nord", "Huang"):
+            session.add(Client(name=name, name_key=name.lower(), email=f"a@{name}.example",
+                               timezone="UTC", created_at=now))
+        session.commit()
+
+        def names(condition: sa.ColumnElement[bool]) -> list[str]:
+            return list(session.exec(select(Client.name).where(condition)
+                                     .order_by(Client.name)).all())
+
+        assert names(among(session, Client.id, [1, 3])) == ["Acme", "Huang"]
+        assert names(among(session, Client.name_key, {"nord", "nobody"})) == ["Nord"]
+        assert names(among(session, Client.id, [])) == []
+
+
+def test_a_batch_lookup_reads_the_same_on_postgresql_whatever_the_batch_size(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's IN list is cheap to parse")
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        with Session(engine) as session:
+            for size in (2, 500):
+                session.exec(select(Client.id).where(among(session, Client.id, range(size))))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert len(sent) == 2 and sent[0] == sent[1]
 
 
 def test_a_naive_datetime_is_refused_before_it_reaches_the_database(engine: Engine) -> None:
