@@ -41,6 +41,19 @@ def test_moments_are_stored_in_utc_and_read_back_aware(engine: Engine) -> None:
         assert stored.created_at.utcoffset() == timedelta(0)
 
 
+def test_sqlite_keeps_moments_as_utc_text_that_sorts_in_time_order(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps a zone")
+    stockholm_noon = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=1)))
+    with Session(engine) as session:
+        session.add(Client(name="Nord", name_key="nord", email="a@nord.example",
+                           timezone="Europe/Stockholm", created_at=stockholm_noon))
+        session.commit()
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT created_at FROM client").scalar()
+    assert stored == "2026-11-23 11:00:00.000000"
+
+
 def test_postgresql_sessions_speak_utc_whatever_the_server_default(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite keeps no zone")
