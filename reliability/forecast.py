@@ -9,6 +9,7 @@ docs/risk-model.md.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections.abc import Iterable, Sequence
@@ -101,8 +102,19 @@ class Distribution:
 
     def share_late(self) -> float:
         """P(ratio > 1): how often a promise from this history overruns, before any news."""
-        total = sum(weight for _, weight in self.points)
-        return sum(weight for ratio, weight in self.points if ratio > 1) / total
+        return sum(weight for ratio, weight in self.points if ratio > 1) / self.total
+
+    @functools.cached_property
+    def ratios(self) -> tuple[float, ...]:
+        return tuple(ratio for ratio, _ in self.points)
+
+    @functools.cached_property
+    def weights(self) -> tuple[float, ...]:
+        return tuple(weight for _, weight in self.points)
+
+    @functools.cached_property
+    def total(self) -> float:
+        return sum(self.weights)
 
 
 def _prior_ratios() -> tuple[float, ...]:
@@ -177,8 +189,8 @@ class Outlook:
     def finish_hours(self, p_late: float, quantile: float = FORECAST_QUANTILE) -> float | None:
         """The `quantile` of the finish time once the late side is reweighted to carry
         `p_late`, so the date agrees with the probability; None if no evidence reaches it."""
-        late = [(hours, w) for hours, w in self.finishes if hours > self.planned]
-        on_time = [(hours, w) for hours, w in self.finishes if hours <= self.planned]
+        split = bisect.bisect_right(self.finishes, self.planned, key=_hours_of)
+        on_time, late = self.finishes[:split], self.finishes[split:]
         if p_late >= 1 - quantile:
             part, level = late, (quantile - (1 - p_late)) / p_late
         else:
@@ -213,24 +225,32 @@ def outlook(
     planned = max(planned, MIN_PLANNED_HOURS)
     load = load_factor(other_open)
     history_weight = 1.0 - (progress.weight if progress else 0.0)
+    ratios, weights = distribution.ratios, distribution.weights
     finishes: list[tuple[float, float]] = []
-    survivors = [(r, w) for r, w in distribution.points if r * planned > elapsed]
-    survivor_total = sum(w for _, w in survivors)
+    # Ratios are sorted, so the durations that would have ended by now are a prefix.
+    first = bisect.bisect_right(ratios, elapsed, key=lambda r: r * planned)
+    survivor_total = sum(weights[first:])
     if survivor_total > 0 and history_weight > 0:
         scale = history_weight / survivor_total
-        finishes += [(elapsed + load * (r * planned - elapsed), w * scale) for r, w in survivors]
+        finishes += [(elapsed + load * (r * planned - elapsed), w * scale)
+                     for r, w in zip(ratios[first:], weights[first:], strict=True)]
     if progress is not None and progress.weight > 0:
         left = 1.0 - min(max(progress.done, 0.0), 0.95)
-        total = sum(w for _, w in distribution.points)
-        scale = progress.weight / total
+        scale = progress.weight / distribution.total
         finishes += [
             (max(progress.elapsed + load * left * r * planned, elapsed), w * scale)
             for r, w in distribution.points
         ]
     finishes.sort()
-    mass = sum(w for _, w in finishes)
-    p_model = sum(w for hours, w in finishes if hours > planned) / mass if mass else 1.0
+    masses = [w for _, w in finishes]
+    mass = sum(masses)
+    late = bisect.bisect_right(finishes, planned, key=_hours_of)
+    p_model = sum(masses[late:]) / mass if mass else 1.0
     return Outlook(planned=planned, finishes=tuple(finishes), p_model=p_model)
+
+
+def _hours_of(finish: tuple[float, float]) -> float:
+    return finish[0]
 
 
 def adjusted(p: float, likelihoods: Sequence[float]) -> float:
