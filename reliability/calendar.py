@@ -164,10 +164,21 @@ class BusinessCalendar:
 
     def add_business_days(self, day: date, n: int) -> date:
         """`n` business days after `day` (before it when negative); `day` itself need not be one."""
-        step = 1 if n >= 0 else -1
-        for _ in range(abs(n)):
-            day = self._walk(day + timedelta(days=step), step)
-        return day
+        try:
+            return self._shifted[(day, n)]
+        except KeyError:
+            step = 1 if n >= 0 else -1
+            moved = day
+            for _ in range(abs(n)):
+                moved = self._walk(moved + timedelta(days=step), step)
+            self._shifted[(day, n)] = moved
+            return moved
+
+    @functools.cached_property
+    def _shifted(self) -> dict[tuple[date, int], date]:
+        """`add_business_days` answers already worked out: every promise due on the same day
+        has the same notice and check-in days, and forecasts step from the same today."""
+        return {}
 
     def last_business_day_of_week(self, day: date) -> date:
         """The last business day of `day`'s ISO week (or the one before, if the week has none)."""
