@@ -52,6 +52,14 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElem
     return column.in_(values)
 
 
+def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows, each naming the same columns, as one batched statement on the
+    table itself: the ORM's bulk path adds bookkeeping per row that nothing here reads
+    (a third of the time for a scan's thousand new messages on SQLite)."""
+    if rows:
+        session.execute(sa.insert(model.__table__), rows)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Autocommit at the driver level so that our explicit BEGIN below is the only one.
     dbapi_connection.isolation_level = None

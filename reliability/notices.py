@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from reliability import compose, drafting
 from reliability.config import Settings
-from reliability.db import among
+from reliability.db import among, insert_rows
 from reliability.errors import UserError
 from reliability.models import (
     CLIENT_KINDS,
@@ -168,14 +167,13 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
     if not fresh:
         return []
     rows = list(fresh.values())
-    # One batched statement: every row names every column (render_nulls keeps rows with
-    # different empty columns in one batch), and without RETURNING SQLite need not insert
-    # row by row to keep the ids in order; the keys are unique, so they find the ids.
-    session.execute(insert(Notice).execution_options(render_nulls=True), rows)
+    # Without RETURNING, SQLite need not insert row by row to keep the ids in order; the
+    # keys are unique, so they find the ids.
+    insert_rows(session, Notice, rows)
     id_of = dict(session.exec(select(Notice.idempotency_key, Notice.id)
                               .where(among(session, Notice.idempotency_key, fresh))).all())
     ids = [id_of[row["idempotency_key"]] for row in rows]
-    session.execute(insert(Event), [
+    insert_rows(session, Event, [
         {"at": now, "actor": row["created_by"], "kind": "notice.created",
          "promise_id": row["promise_id"],
          "payload": {"notice_id": notice_id, "notice_kind": row["kind"],

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, true, update
+from sqlalchemy import and_, func, true, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reliability import compose, notices
 from reliability.calendar import BusinessCalendar
-from reliability.db import among
+from reliability.db import among, insert_rows
 from reliability.forecast import MAX_SAMPLES
 from reliability.ledger import Ledger
 from reliability.models import (
@@ -341,10 +341,8 @@ class Scanner:
                            for n in made]
         if work.promises:
             session.execute(update(Promise), work.promises)
-        if work.assessments:
-            session.execute(insert(Assessment), work.assessments)
-        if work.events:
-            session.execute(insert(Event), work.events)
+        insert_rows(session, Assessment, work.assessments)
+        insert_rows(session, Event, work.events)
 
     @staticmethod
     def _told_for_current_due(batch: _Batch, promise: Promise) -> datetime | None:
