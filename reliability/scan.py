@@ -340,7 +340,9 @@ class Scanner:
         report.actions += [{"kind": n.kind, "promise_id": n.promise_id, "notice_id": n.id}
                            for n in made]
         if work.promises:
-            session.execute(update(Promise), work.promises)
+            # Nothing reads the claimed objects after this, so the ORM need not update them.
+            session.execute(update(Promise).execution_options(synchronize_session=False),
+                            work.promises)
         insert_rows(session, Assessment, work.assessments)
         insert_rows(session, Event, work.events)
 
