@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -53,11 +54,38 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElem
 
 
 def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows, each naming the same columns, as one batched statement on the
-    table itself: the ORM's bulk path adds bookkeeping per row that nothing here reads
-    (a third of the time for a scan's thousand new messages on SQLite)."""
-    if rows:
-        session.execute(sa.insert(model.__table__), rows)
+    """Insert many rows that each name the same columns, in one go: PostgreSQL takes them
+    through COPY (about half the time of a thousand INSERTs), SQLite as one batched
+    statement on the table itself; neither goes through the ORM's per-row bookkeeping,
+    which nothing here reads."""
+    if not rows:
+        return
+    table: sa.Table = model.__table__
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(sa.insert(table), rows)
+        return
+    names = list(rows[0])
+    defaults = {}
+    for column in table.columns:
+        if column.name not in names and column.default is not None:
+            if not isinstance(column.default, ScalarElementColumnDefault):
+                raise TypeError(f"insert_rows cannot compute {table.name}.{column.name}")
+            defaults[column.name] = column.default.arg
+    names += list(defaults)
+    convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+               for name in names]
+    quote = dialect.identifier_preparer
+    statement = (f"COPY {quote.format_table(table)} "
+                 f"({', '.join(quote.quote(name) for name in names)}) FROM STDIN")
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            values = [row[name] if name in row else defaults[name] for name in names]
+            copy.write_row([value if process is None else process(value)
+                            for value, process in zip(values, convert, strict=True)])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

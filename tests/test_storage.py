@@ -10,8 +10,15 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from reliability.db import _alembic_config, among, head_revision, make_engine, upgrade
-from reliability.models import Client
+from reliability.db import (
+    _alembic_config,
+    among,
+    head_revision,
+    insert_rows,
+    make_engine,
+    upgrade,
+)
+from reliability.models import Client, Event, Notice
 
 
 def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -98,6 +105,35 @@ def test_a_batch_lookup_reads_the_same_on_postgresql_whatever_the_batch_size(
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert len(sent) == 2 and sent[0] == sent[1]
+
+
+def test_rows_inserted_in_bulk_read_back_as_one_by_one_with_column_defaults(
+    engine: Engine,
+) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=1)))
+    awkward = {"note": "tab\there, new\nline, back\\slash, \"quoted\", 完成, åtgärd"}
+    notice = {"kind": "checkin_request", "channel": "email", "recipient": "a@x.example",
+              "locale": "sv", "subject": "Läget?", "text": "Hej\n\tdär", "html": None,
+              "blocks": None, "context": awkward, "created_by": "rule:scan", "created_at": now}
+    with Session(engine) as session:
+        session.add(Notice(**notice, idempotency_key="one-by-one"))
+        session.commit()
+        insert_rows(session, Notice, [{**notice, "idempotency_key": "bulk"}])
+        insert_rows(session, Event, [{"at": now, "actor": "rule:scan", "kind": "k",
+                                      "promise_id": None, "payload": awkward}] * 2)
+        session.commit()
+    with Session(engine) as session:
+        single, bulk = session.exec(select(Notice).order_by(Notice.id)).all()
+        events = session.exec(select(Event)).all()
+    for column in ("subject", "text", "html", "blocks", "context", "created_at", "status",
+                   "attempts"):
+        assert getattr(bulk, column) == getattr(single, column), column
+    assert (bulk.status, bulk.attempts, bulk.context) == ("draft", 0, awkward)
+    assert bulk.created_at.utcoffset() == timedelta(0)
+    assert [(e.payload, e.at) for e in events] == [(awkward, now)] * 2
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql(
+            "SELECT count(*) FROM notice GROUP BY blocks IS NULL").all() == [(2,)]
 
 
 def test_a_naive_datetime_is_refused_before_it_reaches_the_database(engine: Engine) -> None:
