@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     # Sessions speak UTC, whatever the server's default: timestamps arrive in the zone the
-    # models hand back, with no conversion per value.
-    return sa.create_engine(url, pool_pre_ping=True,
-                            connect_args={"options": "-c TimeZone=UTC"}, **kwargs)
+    # models hand back, with no conversion per value. Options already given (in the URL,
+    # by the caller or in PGOPTIONS, which libpq ignores once options are passed) are kept.
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    given = [str(connect_args.get("options") or parsed.query.get("options")
+                 or os.environ.get("PGOPTIONS", ""))]
+    connect_args["options"] = " ".join(filter(None, [*given, "-c TimeZone=UTC"]))
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:

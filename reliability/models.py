@@ -17,9 +17,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     SQLite keeps no zone: the moment is stored as UTC text in SQLAlchemy's own layout
     (`YYYY-MM-DD HH:MM:SS.ffffff`, so text order is time order) and read back with the zone
     re-attached. PostgreSQL keeps one, and our sessions speak UTC (`db.make_engine`), so
-    values arrive aware and in UTC with nothing to do. The SQLite conversions are written
-    out rather than left to the generic layers: a scan reads and writes tens of thousands
-    of moments.
+    values arrive aware and in UTC; one behind a pooler that drops the session setting is
+    still converted. The conversions are written out rather than left to the generic
+    layers: a scan reads and writes tens of thousands of moments.
     """
 
     impl = sa.DateTime(timezone=True)
@@ -34,13 +34,17 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return super().bind_processor(dialect)
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        return _from_sqlite_text if dialect.name == "sqlite" else None
+        return _from_sqlite_text if dialect.name == "sqlite" else _in_utc
 
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r} cannot be stored: attach a timezone")
     return value.astimezone(UTC)
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def _to_sqlite_text(value: datetime | None) -> str | None:

@@ -70,6 +70,32 @@ def test_postgresql_sessions_speak_utc_whatever_the_server_default(engine: Engin
         assert moment.tzinfo is UTC
 
 
+def test_postgresql_options_given_in_the_url_are_kept_beside_utc(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL connection options")
+    url = engine.url.update_query_dict({"options": "-c statement_timeout=4321"})
+    with_options = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with with_options.connect() as connection:
+            assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
+            assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
+    finally:
+        with_options.dispose()
+
+
+def test_moments_come_back_in_utc_even_from_a_session_in_another_zone(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no zone")
+    noon = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        session.add(Client(name="Huang", name_key="huang", email="a@huang.example",
+                           timezone="Asia/Shanghai", created_at=noon))
+        session.commit()
+        session.exec(sa.text("SET TIME ZONE 'Asia/Shanghai'"))  # as behind a pooler
+        created = session.exec(select(Client.created_at)).one()
+    assert created == noon and created.tzinfo is UTC
+
+
 def test_a_batch_lookup_finds_the_same_rows_on_both_backends(engine: Engine) -> None:
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     with Session(engine) as session:
