@@ -62,15 +62,10 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     """Insert many rows that each name the same columns, in one go: PostgreSQL takes them
     through COPY (about half the time of a thousand INSERTs), SQLite as one batched
     statement on the table itself; neither goes through the ORM's per-row bookkeeping,
-    which nothing here reads."""
+    which nothing here reads. A column left out gets its scalar default on both."""
     if not rows:
         return
     table: sa.Table = model.__table__
-    connection = session.connection()
-    dialect = connection.dialect
-    if dialect.name != "postgresql":
-        connection.execute(sa.insert(table), rows)
-        return
     names = list(rows[0])
     defaults = {}
     for column in table.columns:
@@ -78,6 +73,12 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
             if not isinstance(column.default, ScalarElementColumnDefault):
                 raise TypeError(f"insert_rows cannot compute {table.name}.{column.name}")
             defaults[column.name] = column.default.arg
+    session.flush()  # rows added to the session first must exist before these refer to them
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(sa.insert(table), [{**defaults, **row} for row in rows])
+        return
     names += list(defaults)
     convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                for name in names]
@@ -86,11 +87,16 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
                  f"({', '.join(quote.quote(name) for name in names)}) FROM STDIN")
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            values = [row[name] if name in row else defaults[name] for name in names]
-            copy.write_row([value if process is None else process(value)
-                            for value, process in zip(values, convert, strict=True)])
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row[name] if name in row else defaults[name] for name in names]
+                copy.write_row([value if process is None else process(value)
+                                for value, process in zip(values, convert, strict=True)])
+    except dialect.loaded_dbapi.Error as error:
+        # The same exception classes (IntegrityError, ...) as any other statement raises.
+        raise sa.exc.DBAPIError.instance(statement, None, error,
+                                         dialect.loaded_dbapi.Error) from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

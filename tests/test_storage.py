@@ -162,6 +162,20 @@ def test_rows_inserted_in_bulk_read_back_as_one_by_one_with_column_defaults(
             "SELECT count(*) FROM notice GROUP BY blocks IS NULL").all() == [(2,)]
 
 
+def test_a_bulk_insert_that_breaks_a_rule_raises_the_usual_error_and_writes_nothing(
+    engine: Engine,
+) -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    notice = {"kind": "checkin_request", "idempotency_key": "same", "channel": "email",
+              "recipient": "a@x.example", "locale": "en", "subject": "s", "text": "t",
+              "context": {}, "created_by": "rule:scan", "created_at": now}
+    with Session(engine) as session:
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_rows(session, Notice, [notice, notice])
+        session.rollback()
+        assert session.exec(select(Notice)).all() == []
+
+
 def test_a_naive_datetime_is_refused_before_it_reaches_the_database(engine: Engine) -> None:
     with Session(engine) as session:
         session.add(Client(name="Naive", name_key="naive", email="n@x.example", timezone="UTC",
