@@ -518,9 +518,9 @@ def render(
     """The message of `kind` in `locale`, or a TemplateError naming the file and line at fault.
 
     For a `channel`, only the parts it sends: an email has no Slack blocks, a Slack message
-    no HTML body. Without one, every part (previews, the template check)."""
+    no HTML body. Without one, or for another channel, every part (previews, the check)."""
     _check_names(kind, locale)
-    wanted = CHANNEL_PARTS[channel] if channel is not None else PARTS.keys()
+    wanted = CHANNEL_PARTS.get(channel or "", PARTS.keys())
     folder = _folder(overrides)
     if not isinstance(context.get("timezone"), str):
         raise TemplateError("the context has no 'timezone' name", f"{kind}/{locale}")

@@ -50,7 +50,8 @@ class Jobs:
         if report.changes or report.actions:
             log.info("scan: %d assessed, %d changed, %d actions", report.assessed,
                      len(report.changes), len(report.actions))
-        settle_heap()
+        if report.assessed:
+            settle_heap()
         return report
 
     def deliver(self) -> None:
@@ -77,10 +78,12 @@ class Jobs:
 
 
 def settle_heap() -> None:
-    """Once, after the first tick has imported, compiled and cached what every later tick
-    reuses: move what is alive into the collector's permanent generation. Each full
-    collection then walks only what later ticks allocate, not the whole worker; a busy tick
-    triggers two or three of them (about 0.2 s of a 1,000-row tick; bench/bench_scan.py)."""
+    """Once, after the first tick that assessed something has imported, compiled and cached
+    what every later tick reuses: move what is alive into the collector's permanent
+    generation. Each full collection then walks only what later ticks allocate, not the
+    whole worker; a busy tick triggers two or three of them (about 0.2 s of a 1,000-row
+    tick; bench/bench_scan.py). Whatever another job holds at that moment stays too: a
+    one-off, bounded cost."""
     if gc.get_freeze_count() == 0:
         gc.collect()
         gc.freeze()
