@@ -77,7 +77,8 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql":
-        connection.execute(sa.insert(table), [{**defaults, **row} for row in rows])
+        connection.execute(sa.insert(table),
+                           [{**defaults, **row} for row in rows] if defaults else rows)
         return
     names += list(defaults)
     convert = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
