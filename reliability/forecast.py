@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from statistics import NormalDist, median
 
 from reliability.calendar import BusinessCalendar
@@ -189,7 +190,7 @@ class Outlook:
     def finish_hours(self, p_late: float, quantile: float = FORECAST_QUANTILE) -> float | None:
         """The `quantile` of the finish time once the late side is reweighted to carry
         `p_late`, so the date agrees with the probability; None if no evidence reaches it."""
-        split = bisect.bisect_right(self.finishes, self.planned, key=_hours_of)
+        split = bisect.bisect_right(self.finishes, self.planned, key=itemgetter(0))
         on_time, late = self.finishes[:split], self.finishes[split:]
         if p_late >= 1 - quantile:
             part, level = late, (quantile - (1 - p_late)) / p_late
@@ -244,13 +245,10 @@ def outlook(
     finishes.sort()
     masses = [w for _, w in finishes]
     mass = sum(masses)
-    late = bisect.bisect_right(finishes, planned, key=_hours_of)
+    late = bisect.bisect_right(finishes, planned, key=itemgetter(0))
     p_model = sum(masses[late:]) / mass if mass else 1.0
     return Outlook(planned=planned, finishes=tuple(finishes), p_model=p_model)
 
-
-def _hours_of(finish: tuple[float, float]) -> float:
-    return finish[0]
 
 
 def adjusted(p: float, likelihoods: Sequence[float]) -> float:

@@ -27,6 +27,7 @@ from reliability import notices
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult
 from reliability.channels.email import EmailChannel
 from reliability.channels.slack import SlackChannel
+from reliability.db import on_postgresql
 from reliability.ledger import Ledger
 from reliability.models import (
     DeliveryChannel,
@@ -110,7 +111,7 @@ class Outbox:
                 .order_by(col(Notice.next_attempt_at), col(Notice.id))
                 .limit(self.settings.delivery.batch_size)
             )
-            if session.get_bind().dialect.name == "postgresql":
+            if on_postgresql(session):
                 query = query.with_for_update(skip_locked=True)
             claims = []
             for notice in session.exec(query).all():

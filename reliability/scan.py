@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from reliability import compose, notices
 from reliability.calendar import BusinessCalendar
-from reliability.db import among, insert_rows
+from reliability.db import among, insert_rows, on_postgresql
 from reliability.forecast import MAX_SAMPLES
 from reliability.ledger import Ledger
 from reliability.models import (
@@ -135,7 +135,7 @@ class Scanner:
             .order_by(col(Promise.next_check_at))
             .limit(self.batch_size)
         )
-        if session.get_bind().dialect.name == "postgresql":
+        if on_postgresql(session):
             query = query.with_for_update(skip_locked=True, of=Promise)  # type: ignore[arg-type]
         return list(session.exec(query).all())
 
@@ -209,7 +209,7 @@ class Scanner:
         if not owner_ids:
             return {}
         columns = (Promise.made_at, Promise.original_due_at, Promise.done_at)
-        if session.get_bind().dialect.name == "postgresql":
+        if on_postgresql(session):
             owners = (select(Member.id).where(among(session, Member.id, owner_ids))
                       .subquery("owners"))
             recent = (select(*columns)
