@@ -251,10 +251,30 @@ def member_add(
 def member_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List team members."""
     members = runtime_of(ctx).ledger.members()
-    rows = [[str(m.id), m.email, m.name, m.role, boss.email if boss else "-", m.timezone]
+    rows = [[str(m.id), m.email, m.name, "removed" if m.removed_at else m.role,
+             boss.email if boss else "-", m.timezone]
             for m, boss in members]
     emit(as_json, [member_record(m, boss) for m, boss in members],
           table(rows, ["id", "email", "name", "role", "manager", "timezone"]))
+
+
+@member_app.command("role")
+def member_role(ctx: typer.Context, email: str,
+                role: Annotated[str, typer.Argument(help="member | manager | admin")]) -> None:
+    """Change a member's role; their browser sessions end, so they sign in again to use it."""
+    runtime = runtime_of(ctx)
+    member = runtime.ledger.change_role(email, role, now=runtime.now, actor=runtime.actor)
+    typer.echo(f"{member.email} is now {member.role}; their browser sessions have ended")
+
+
+@member_app.command("remove")
+def member_remove(ctx: typer.Context, email: str) -> None:
+    """Take a member off the team: they can no longer sign in, use a token or a calendar
+    feed. Their history stays. Refused while they own open promises."""
+    runtime = runtime_of(ctx)
+    member = runtime.ledger.remove_member(email, now=runtime.now, actor=runtime.actor)
+    typer.echo(f"{member.email} removed: their sessions, token and calendar feeds no longer "
+               "work; their promises and history are kept")
 
 
 # -- promises ---------------------------------------------------------------------------

@@ -136,6 +136,14 @@ class WebSettings(Section):
     metrics_token: SecretStr | None = None
 
 
+class SignInSettings(Section):
+    """Emailed sign-in links: how many may be asked for, per address and per client IP."""
+
+    links_per_address: int = Field(5, ge=1, le=1000)
+    links_per_ip: int = Field(20, ge=1, le=100000)
+    window_minutes: int = Field(60, ge=1, le=24 * 60)
+
+
 class SchedulerSettings(Section):
     scan_interval_seconds: int = Field(60, ge=1)
     scan_batch_size: int = Field(500, ge=1)
@@ -159,6 +167,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    sign_in: SignInSettings = Field(default_factory=SignInSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     @classmethod

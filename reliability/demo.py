@@ -330,17 +330,18 @@ class Demo:
         from pydantic import SecretStr
 
         from reliability.web.app import create_app
-        from reliability.web.tokens import MagicLinks
+        from reliability.web.sessions import issue_link
 
         secret = secrets.token_urlsafe(32)
         self.settings.web.secret_key = SecretStr(secret)
         self.settings.web.base_url = f"http://{host}:{port}"
-        with self.ledger.session() as session:
-            manager = self.ledger.find_member(session, PEOPLE[0].email)
-        link = f"{self.settings.web.base_url}/sign-in/link/{MagicLinks(secret).make(manager)}"
         friday_evening = self.at(MONDAY + timedelta(days=4), time(18))
+        made = issue_link(self.ledger, email=PEOPLE[0].email, next_path="/board",
+                          now=friday_evening)
+        assert made is not None
+        link = f"{self.settings.web.base_url}/sign-in/link/{made.token}"
         self.say(f"\nThe dashboard is at {self.settings.web.base_url} (Ctrl-C to stop).")
-        self.say(f"Sign in as {manager.name}, a manager, within 15 minutes: {link}")
+        self.say(f"Sign in as {made.name}, a manager, with this link (it works once): {link}")
         q3 = next(v for v in self.ledger.promises(owner_email=PEOPLE[2].email)
                   if v.promise.title == "Q3 report")
         self.say(f"The Q3 report's week, step by step: {self.settings.web.base_url}/promises/"

@@ -299,6 +299,8 @@ class Ledger:
             if member is None:
                 member = self._new_member(email=address, name=name or address,
                                           timezone=timezone, now=now)
+            elif member.removed_at is not None:
+                raise UserError(f"{member.email} was removed from the team")
             elif member.slack_user_id not in (None, slack_user_id):
                 raise UserError(f"{member.email} is already linked to another Slack user")
             self._slack_user_is_free(session, slack_user_id, member)
@@ -309,6 +311,70 @@ class Ledger:
             self.record(session, now=now, actor=actor, kind="member.linked",
                         member_id=member.id, slack_user_id=slack_user_id)
             return member
+
+    @staticmethod
+    def end_sessions(member: Member) -> None:
+        """Every browser session and unused sign-in link of the member stops working."""
+        member.session_generation += 1
+
+    def sign_out_everywhere(self, member_id: int, *, now: datetime, actor: str) -> None:
+        with self.transaction() as session:
+            member = session.get(Member, member_id)
+            if member is None:
+                raise UserError(f"there is no member #{member_id}")
+            self.end_sessions(member)
+            session.add(member)
+            self.record(session, now=now, actor=actor, kind="member.signed_out_everywhere",
+                        member_id=member.id)
+
+    def change_role(self, email: str, role: str, *, now: datetime, actor: str) -> Member:
+        """A new role takes effect at once: the member signs in again to use it."""
+        new_role = _choice(role, Role, "role")
+        with self.transaction() as session:
+            member = self.find_current_member(session, email)
+            if member.role == new_role:
+                raise UserError(f"{member.email} is already {new_role}")
+            previous, member.role = member.role, new_role
+            self.end_sessions(member)
+            session.add(member)
+            self.record(session, now=now, actor=actor, kind="member.role_changed",
+                        member_id=member.id, previous=previous, role=new_role)
+            return member
+
+    def remove_member(self, email: str, *, now: datetime, actor: str) -> Member:
+        """Take a member off the team. Their history stays; their open promises must be
+        completed or cancelled first, so no promise is left without someone keeping it."""
+        with self.transaction() as session:
+            member = self.find_current_member(session, email)
+            open_ids = session.exec(select(Promise.id).where(
+                Promise.owner_id == member.id, Promise.status == PromiseStatus.open)
+                .order_by(Promise.id)).all()
+            if open_ids:
+                listed = ", ".join(f"#{promise_id}" for promise_id in open_ids[:10])
+                raise UserError(f"{member.email} still owns {len(open_ids)} open promise(s) "
+                                f"({listed}); complete or cancel them first "
+                                "(`reliability promise done ID` or `promise cancel ID`)")
+            reports = session.exec(select(Member).where(Member.manager_id == member.id)).all()
+            for report in reports:
+                report.manager_id = None
+                session.add(report)
+            previous_role = member.role
+            member.removed_at = now
+            member.role = Role.member
+            member.token_hash = member.calendar_token = None
+            self.end_sessions(member)
+            session.add(member)
+            self.record(session, now=now, actor=actor, kind="member.removed",
+                        member_id=member.id, email=member.email, role=previous_role,
+                        reports=[report.email for report in reports])
+            return member
+
+    @classmethod
+    def find_current_member(cls, session: Session, email: str) -> Member:
+        member = cls.find_member(session, email)
+        if member.removed_at is not None:
+            raise UserError(f"{member.email} was removed from the team")
+        return member
 
     def clients(self) -> list[Client]:
         with self.session() as session:
@@ -379,7 +445,7 @@ class Ledger:
         title = _text(title, "promise title")[:500]
         _choice(source, Source, "source")
         client = self.find_client(session, client_name)
-        owner = self.find_member(session, owner_email)
+        owner = self.find_current_member(session, owner_email)
         self._check_future(due_at, now, self.calendar_for(client))
         promise = Promise(title=title, client_id=client.id, owner_id=owner.id, made_at=now,
                           due_at=due_at, original_due_at=due_at, source=source,

@@ -133,6 +133,48 @@ class Member(SQLModel, table=True):
     # token is a separate, revocable secret because it ends up in calendar apps' URLs.
     token_hash: str | None = Field(default=None, max_length=128, unique=True, index=True)
     calendar_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    # Every browser session and unused sign-in link carries the generation it was made in;
+    # raising it (new token, role change, removal, "sign out everywhere") ends them all.
+    session_generation: int = 0
+    # A removed member keeps their history but can no longer sign in or be given promises.
+    removed_at: datetime | None = utc_field(nullable=True)
+
+
+class SignInLink(SQLModel, table=True):
+    """An emailed sign-in link: only its hash is kept, and it works once."""
+
+    __tablename__ = "sign_in_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    generation: int
+    # Where the member goes after signing in: a path on this site, never part of the email.
+    next_path: str = Field(max_length=2000)
+    created_at: datetime = required_utc_field()
+    expires_at: datetime = required_utc_field()
+    used_at: datetime | None = utc_field(nullable=True)
+
+
+class SignInRequest(SQLModel, table=True):
+    """One accepted request for a sign-in link, counted by the rate limits in every process."""
+
+    __tablename__ = "sign_in_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = required_utc_field(index=True)
+    email: str = Field(max_length=320, index=True)
+    ip: str = Field(max_length=64, index=True)
+
+
+class EndedSession(SQLModel, table=True):
+    """A browser session signed out before its cookie expires; its cookie is refused."""
+
+    __tablename__ = "ended_session"
+
+    session_hash: str = Field(max_length=64, primary_key=True)
+    # After this moment the cookie has expired anyway, so the row can go.
+    forget_after: datetime = required_utc_field(index=True)
 
 
 class Promise(SQLModel, table=True):

@@ -6,10 +6,8 @@ import pytest
 from conftest import Cli
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from freezegun import freeze_time
 from icalendar import Calendar
 from pydantic import SecretStr
-from servers.smtp import smtp_server
 from sqlmodel import Session, select
 from web_helpers import (
     WEDNESDAY_10,
@@ -21,7 +19,7 @@ from web_helpers import (
 )
 
 from reliability.ledger import Ledger
-from reliability.models import Event, Member, Notice, Promise, Rating
+from reliability.models import Event, Notice, Promise, Rating
 
 PAGES = ["/", "/board", "/promises", "/promises/1", "/drafts", "/drafts/1", "/mistakes",
          "/reliability", "/clients", "/clients/1", "/calendar"]
@@ -197,37 +195,6 @@ def test_a_wrong_personal_token_does_not_sign_in(app: FastAPI) -> None:
     page = client.post("/sign-in/token", data={"token": "rel_wrong", "csrf_token": token})
     assert "not valid" in page.text
     assert client.get("/board", follow_redirects=False).status_code == 303
-
-
-def test_a_magic_link_by_email_signs_a_member_in(agency: Ledger) -> None:
-    with smtp_server() as server:
-        agency.settings.smtp = server.settings()
-        client = TestClient(app_for(agency))
-        token = csrf_of(client.get("/sign-in").text)
-        sent = client.post("/sign-in/email", data={"email": "Bob@example.com",
-                                                   "next": "/drafts", "csrf_token": token})
-        assert "a sign-in link is on its way" in sent.text
-        client.post("/sign-in/email", data={"email": "stranger@example.com",
-                                            "csrf_token": token})
-        [message] = server.messages
-    assert message["To"].addresses[0].addr_spec == "bob@example.com"
-    link = re.search(r"http://\S+/sign-in/link/(\S+)", message.get_content()).group(0)
-    path = link.split("127.0.0.1:8000", 1)[1]
-    stranger = TestClient(client.app)
-    assert stranger.get(path.replace("/link/", "/link/x")).url.path == "/sign-in"
-    assert "Drafts awaiting approval" in stranger.get(path).text
-
-
-def test_a_magic_link_expires(agency: Ledger) -> None:
-    app = app_for(agency)
-    with Session(agency.engine) as session:
-        bob = session.exec(select(Member).where(Member.email == "bob@example.com")).one()
-    with freeze_time("2026-11-18T15:00:00Z"):
-        link = app.state.magic_links.make(bob)
-    client = TestClient(app)
-    with freeze_time("2026-11-18T15:16:00Z"):
-        response = client.get(f"/sign-in/link/{link}")
-    assert response.url.path == "/sign-in" and "expired" in response.text
 
 
 def test_a_new_personal_token_voids_the_old_one(app: FastAPI, agency: Ledger) -> None:

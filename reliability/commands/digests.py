@@ -43,7 +43,8 @@ def digest(
 
 @member_app.command("token")
 def member_token(ctx: typer.Context, email: str) -> None:
-    """Issue a personal sign-in token (shown once; the previous one stops working)."""
+    """Issue a personal sign-in token (shown once). The previous token, the member's
+    browser sessions and unused sign-in links stop working."""
     from reliability.web.tokens import issue_personal_token
 
     runtime = runtime_of(ctx)
@@ -71,10 +72,12 @@ def serve(
     from reliability import deadlines, slack_app
     from reliability.scheduler import build
     from reliability.web.app import create_app
+    from reliability.web.logs import redact_secrets_in_logs
 
     runtime = runtime_of(ctx)
     settings = runtime.settings
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    redact_secrets_in_logs()
     if settings.web.secret_key is None:
         settings.web.secret_key = SecretStr(secrets.token_urlsafe(32))
         typer.echo("warning: [web] secret_key is not set; using a per-process key, so "

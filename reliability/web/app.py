@@ -20,13 +20,13 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.web import api, dashboard, feeds, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
+from reliability.web.logs import redact_secrets_in_logs
 from reliability.web.pages import render
 from reliability.web.queries import NotFound
-from reliability.web.tokens import MagicLinks
+from reliability.web.sessions import SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-SESSION_DAYS = 14
 
 
 def _utc_now() -> datetime:
@@ -48,9 +48,9 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
                   description=api.__doc__, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.ledger = ledger
     app.state.clock = clock
-    app.state.magic_links = MagicLinks(secret)
+    redact_secrets_in_logs()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="reliability_session",
-                       max_age=SESSION_DAYS * 24 * 3600, same_site="lax",
+                       max_age=int(SESSION_LIFETIME.total_seconds()), same_site="lax",
                        https_only=settings.base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from sqlmodel import Session
@@ -17,12 +17,16 @@ from sqlmodel import Session
 from reliability.access import Scope, scope_of
 from reliability.ledger import Ledger
 from reliability.models import Member, Role
+from reliability.web.sessions import new_session_key, session_is_live
 from reliability.web.tokens import member_by_token
 
 SESSION_MEMBER = "member_id"
+SESSION_GENERATION = "generation"
+SESSION_KEY = "key"
 SESSION_CSRF = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+MAX_NEXT = 2000
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ def sign_in(request: Request, member: Member) -> None:
     """A fresh session for the member: the old CSRF token is not carried over."""
     request.session.clear()
     request.session[SESSION_MEMBER] = member.id
+    request.session[SESSION_GENERATION] = member.session_generation
+    request.session[SESSION_KEY] = new_session_key()
     csrf_token(request)
 
 
@@ -81,7 +87,12 @@ def _viewer(request: Request) -> Viewer | None:
         member_id = request.session.get(SESSION_MEMBER)
         if not isinstance(member_id, int):
             return None
-        return _view(session, session.get(Member, member_id))
+        member = session.get(Member, member_id)
+        if member is None or not session_is_live(
+                session, member, generation=request.session.get(SESSION_GENERATION),
+                key=request.session.get(SESSION_KEY)):
+            return None
+        return _view(session, member)
 
 
 def _view(session: Session, member: Member | None, *, by_bearer: bool = False) -> (
@@ -134,7 +145,11 @@ def check_api_csrf(request: Request, viewer: Viewer = Depends(api_viewer)) -> Vi
 
 
 def safe_next(target: Any) -> str:
-    """Only a path on this site: a sign-in link must not bounce someone elsewhere."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
+    """Only a path on this site: a sign-in must not bounce someone elsewhere. Anything else,
+    including `//host`, `/\\host` and control characters browsers would skip, means home."""
+    if (not isinstance(target, str) or len(target) > MAX_NEXT or not target.startswith("/")
+            or target.startswith("//")
+            or any(c == "\\" or c.isspace() or not c.isprintable() for c in target)):
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target

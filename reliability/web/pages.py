@@ -50,7 +50,7 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
 
 
 def render(request: Request, template: str, viewer: Viewer | None, *, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     messages = request.session.pop("flash", [])
     return TEMPLATES.TemplateResponse(request, template, {
         "viewer": viewer,
@@ -58,4 +58,4 @@ def render(request: Request, template: str, viewer: Viewer | None, *, status_cod
         "csrf": csrf_token(request),
         "messages": messages,
         **context,
-    }, status_code=status_code)
+    }, status_code=status_code, headers=headers)
