@@ -361,7 +361,8 @@ class Ledger:
             previous_role = member.role
             member.removed_at = now
             member.role = Role.member
-            member.token_hash = member.calendar_token = None
+            # Slack finds members by their Slack id: without it, they meet the refusal below.
+            member.token_hash = member.calendar_token = member.slack_user_id = None
             self.end_sessions(member)
             session.add(member)
             self.record(session, now=now, actor=actor, kind="member.removed",

@@ -391,6 +391,9 @@ def test_a_removed_member_cannot_sign_in_use_a_token_or_a_calendar_feed(
     assert len(mail.messages) == 1  # no new link for a removed member
     with pytest.raises(UserError, match="was removed"):
         token_for(agency, "carol@example.com")
+    with pytest.raises(UserError, match="was removed"):  # nor come back through Slack
+        agency.link_slack_user(email="carol@example.com", slack_user_id="U0CAROL", name="Carol",
+                               timezone=None, now=WEDNESDAY_10, actor="slack:U0CAROL")
     assert "removed" in cli("member", "list").stdout
     assert cli("member", "role", "carol@example.com", "admin").exit_code == 2
 
