@@ -3,6 +3,7 @@
 Screenshots of every page land in test-artifacts/ (desktop and phone) for people to look at.
 """
 
+import re
 import shutil
 import socket
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from servers.smtp import smtp_server
 from sqlmodel import Session, select
 from web_helpers import app_for, token_for, wednesday_agency
 
@@ -132,3 +134,36 @@ def test_bob_signs_in_edits_and_approves_the_draft_and_sees_it_leave_the_inbox(
     if width == "phone":
         assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[width]["width"]
     context.close()
+
+
+def test_a_sign_in_link_works_once_and_sign_out_everywhere_ends_the_session(
+    browser: object, server: str, ledger: Ledger,
+) -> None:
+    page = browser.new_context(viewport=WIDTHS["phone"]).new_page()
+    arrived = threading.Event()
+    with smtp_server() as mail:
+        mail.on_message = lambda count: arrived.set()
+        ledger.settings.smtp = mail.settings()
+        page.goto(f"{server}/drafts")
+        page.fill("#email", "bob@example.com")
+        page.click("text=Send link")
+        assert "on its way" in page.locator(".flash.ok").inner_text()
+        assert arrived.wait(10), "the sign-in email did not arrive"
+        [message] = mail.messages
+    link = re.search(r"http://127\.0\.0\.1:8000(/sign-in/link/\S+)", message.get_content())
+    assert link, "the email has no sign-in link"
+    page.goto(server + link.group(1))
+    shoot(page, "sign-in-link", "phone")
+    page.click("form.card button")
+    page.wait_for_url(f"{server}/drafts")
+
+    page.goto(server + link.group(1))
+    assert "already been used" in page.locator(".flash.error").inner_text()
+    shoot(page, "sign-in-link-used", "phone")
+    page.goto(f"{server}/board")
+    page.click("text=Sign out everywhere")
+    page.wait_for_url(f"{server}/sign-in")
+    assert "signed out on every device" in page.locator(".flash.ok").inner_text()
+    page.goto(f"{server}/board")
+    assert "/sign-in" in page.url
+    page.context.close()
