@@ -40,7 +40,7 @@ from reliability.web.sessions import (
     issue_link,
     use_link,
 )
-from reliability.web.tokens import member_by_token
+from reliability.web.tokens import member_by_token, token_hash
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -93,7 +93,7 @@ def ask_for_link(request: Request, tasks: BackgroundTasks, email: str = Form("")
         flash(request, "Enter the email address you are known by here, like "
                        "you@example.com.", "error")
         return RedirectResponse("/sign-in", status_code=303)
-    client_ip = request.client.host if request.client else "unknown"
+    client_ip = (request.client.host if request.client else "unknown")[:64]
     retry_at = admit_link_request(ledger, email=address, ip=client_ip, now=now)
     if retry_at is not None:
         minutes = max(1, math.ceil((retry_at - now).total_seconds() / 60))
@@ -117,7 +117,7 @@ async def _send_link(ledger: Ledger, email: str, next_path: str, now: datetime) 
         return
     url = f"{ledger.settings.web.base_url.rstrip('/')}/sign-in/link/{link.token}"
     message = OutgoingMessage(
-        idempotency_key=f"sign-in:{link.email}:{now.isoformat()}",
+        idempotency_key=f"sign-in:{token_hash(link.token)[:24]}",  # one Message-ID a link
         recipient=link.email, recipient_name=link.name, subject="Your sign-in link",
         text=f"Hi {link.name},\n\nSign in to {ledger.settings.smtp.from_name}: {url}\n\n"
              f"The link works once, for {LINK_LIFETIME.seconds // 60} minutes. If you did "
