@@ -10,7 +10,8 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -30,6 +31,7 @@ from reliability.ledger import Ledger
 from reliability.models import Event, Member
 from reliability.web.auth import safe_next
 from reliability.web.logs import redact
+from reliability.web.sessions import admit_link_request
 from reliability.web.tokens import calendar_token
 
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/sign-in/link/\S+)")
@@ -201,6 +203,23 @@ def test_the_address_limit_counts_strangers_too_and_holds_across_processes(
     assert ask_for_link(second, "nobody@example.com").status_code == 200
     assert ask_for_link(first, "nobody@example.com").status_code == 429
     assert ask_for_link(second, "NOBODY@example.com").status_code == 429
+
+
+def test_requests_at_the_same_moment_from_many_workers_never_pass_the_limit(
+    agency: Ledger,
+) -> None:
+    agency.settings.sign_in.links_per_address = 3
+    workers = 8
+    start = threading.Barrier(workers)
+
+    def ask(index: int) -> datetime | None:
+        start.wait()
+        return admit_link_request(agency, email="bob@example.com", ip=f"192.0.2.{index}",
+                                  now=WEDNESDAY_10)
+
+    with ThreadPoolExecutor(workers) as pool:
+        answers = list(pool.map(ask, range(workers)))
+    assert answers.count(None) == 3
 
 
 def test_one_client_ip_gets_twenty_links_an_hour_whatever_the_addresses(

@@ -57,7 +57,7 @@ def admit_link_request(ledger: Ledger, *, email: str, ip: str, now: datetime) ->
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                             {"key": _REQUESTS_LOCK})
         session.execute(delete(SignInRequest).where(col(SignInRequest.at) <= since))
-        retry_at = None
+        room_again = []
         for column, value, limit in ((SignInRequest.email, email, limits.links_per_address),
                                      (SignInRequest.ip, ip, limits.links_per_ip)):
             recent = session.exec(select(SignInRequest.at).where(
@@ -65,10 +65,11 @@ def admit_link_request(ledger: Ledger, *, email: str, ip: str, now: datetime) ->
                 .order_by(col(SignInRequest.at).desc()).limit(limit)).all()
             if len(recent) >= limit:
                 # The window has room again once the oldest of the last `limit` leaves it.
-                retry_at = max(retry_at or recent[-1] + window, recent[-1] + window)
-        if retry_at is None:
-            session.add(SignInRequest(at=now, email=email, ip=ip))
-        return retry_at
+                room_again.append(recent[-1] + window)
+        if room_again:
+            return max(room_again)
+        session.add(SignInRequest(at=now, email=email, ip=ip))
+        return None
 
 
 def issue_link(ledger: Ledger, *, email: str, next_path: str, now: datetime) -> (
