@@ -269,8 +269,7 @@ def member_role(ctx: typer.Context, email: str,
 
 @member_app.command("remove")
 def member_remove(ctx: typer.Context, email: str) -> None:
-    """Take a member off the team: they can no longer sign in, use a token or a calendar
-    feed. Their history stays. Refused while they own open promises."""
+    """Take a member off the team, keeping their history (not while they own open promises)."""
     runtime = runtime_of(ctx)
     member = runtime.ledger.remove_member(email, now=runtime.now, actor=runtime.actor)
     typer.echo(f"{member.email} removed: their sessions, token and calendar feeds no longer "

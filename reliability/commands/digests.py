@@ -43,8 +43,7 @@ def digest(
 
 @member_app.command("token")
 def member_token(ctx: typer.Context, email: str) -> None:
-    """Issue a personal sign-in token (shown once). The previous token, the member's
-    browser sessions and unused sign-in links stop working."""
+    """Issue a personal sign-in token (shown once); it ends the old one and their sessions."""
     from reliability.web.tokens import issue_personal_token
 
     runtime = runtime_of(ctx)
