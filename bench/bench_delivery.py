@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from reliability.channels import DeliveryError, OutgoingMessage
+from reliability.channels import DeliveryError, OutgoingMessage, send_all
 from reliability.channels.email import EmailChannel
 from reliability.channels.slack import SlackChannel
 from tests.servers.slack_api import slack_api
@@ -52,11 +52,12 @@ def notices(count: int, recipient: str) -> list[OutgoingMessage]:
 
 
 async def send_emails(
-    channel: EmailChannel, messages: Sequence[OutgoingMessage], batch: int
+    channel: EmailChannel, messages: Sequence[OutgoingMessage], batch: int, concurrency: int
 ) -> int:
     failed = 0
     for start in range(0, len(messages), batch):
-        results = await channel.send_batch(messages[start : start + batch])
+        results = await send_all(channel, messages[start : start + batch],
+                                 concurrency=concurrency)
         failed += sum(isinstance(result, DeliveryError) for result in results)
     return failed
 
@@ -64,9 +65,9 @@ async def send_emails(
 def bench_email(count: int, batch: int, concurrency: int) -> Row:
     messages = notices(count, "client@client.example")
     with smtp_server(count_only=True) as server:
-        channel = EmailChannel(server.settings(), concurrency=concurrency)
+        channel = EmailChannel(server.settings())
         started = time.perf_counter()
-        failed = asyncio.run(send_emails(channel, messages, batch))
+        failed = asyncio.run(send_emails(channel, messages, batch, concurrency))
         seconds = time.perf_counter() - started
         if failed or server.received != count:
             raise SystemExit(f"email: {failed} failed, {server.received} of {count} received")

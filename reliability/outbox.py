@@ -24,13 +24,11 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from reliability import notices
-from reliability.channels import DeliveryError, OutgoingMessage, SendResult
-from reliability.channels.email import EmailChannel
-from reliability.channels.slack import SlackChannel
+from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
+from reliability.channels.registry import channel_for
 from reliability.db import on_postgresql
 from reliability.ledger import Ledger
 from reliability.models import (
-    DeliveryChannel,
     DueChange,
     Notice,
     NoticeAttempt,
@@ -89,12 +87,11 @@ class Outbox:
         report = DeliveryReport()
         claims = self._claim(now)
         report.claimed = len(claims)
-        if not claims:
-            return report
-        email = [c for c in claims if c.channel == DeliveryChannel.email]
-        slack = [c for c in claims if c.channel == DeliveryChannel.slack]
-        await asyncio.gather(self._send_email(email, now, report),
-                             self._send_slack(slack, now, report))
+        by_channel: dict[str, list[_Claim]] = {}
+        for claim in claims:
+            by_channel.setdefault(claim.channel, []).append(claim)
+        await asyncio.gather(*(self._send(name, group, now, report)
+                               for name, group in by_channel.items()))
         return report
 
     # -- claiming -----------------------------------------------------------------------
@@ -145,43 +142,21 @@ class Outbox:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def _send_email(self, claims: Sequence[_Claim], now: datetime,
-                          report: DeliveryReport) -> None:
-        if not claims:
-            return
-        channel = EmailChannel(self.settings.smtp, self.tls_context,
-                               concurrency=self.settings.delivery.concurrency)
-        await channel.send_batch(
-            [c.message for c in claims],
-            on_result=lambda index, result: self._record(claims[index], result, now, report),
-        )
-
-    async def _send_slack(self, claims: Sequence[_Claim], now: datetime,
-                          report: DeliveryReport) -> None:
-        if not claims:
-            return
-        if self.settings.slack.bot_token is None:
-            error = DeliveryError("Slack is not set up: set RELIABILITY_SLACK__BOT_TOKEN",
-                                  permanent=True)
+    async def _send(self, name: str, claims: Sequence[_Claim], now: datetime,
+                    report: DeliveryReport) -> None:
+        """Each claim through its transport, recorded as soon as its outcome is known."""
+        try:
+            channel = channel_for(name, self.settings, self.tls_context)
+        except DeliveryError as error:
             for claim in claims:
                 self._record(claim, error, now, report)
             return
-        limit = asyncio.Semaphore(self.settings.delivery.concurrency)
-        async with SlackChannel(self.settings.slack) as slack:
-
-            async def one(claim: _Claim) -> None:
-                async with limit:
-                    result: SendResult | DeliveryError
-                    try:
-                        found = None
-                        if claim.unknown_since is not None:
-                            found = await slack.find_sent(claim.message, since=claim.unknown_since)
-                        result = found or await slack.send(claim.message)
-                    except DeliveryError as exc:
-                        result = exc
-                self._record(claim, result, now, report)
-
-            await asyncio.gather(*(one(claim) for claim in claims))
+        await send_all(
+            channel, [claim.message for claim in claims],
+            concurrency=self.settings.delivery.concurrency,
+            unknown_since=[claim.unknown_since for claim in claims],
+            on_result=lambda index, result: self._record(claims[index], result, now, report),
+        )
 
     # -- recording ----------------------------------------------------------------------
 
