@@ -267,3 +267,19 @@ def test_a_long_subject_arrives_without_a_leading_space() -> None:
         asyncio.run(EmailChannel(server.settings()).send(
             OutgoingMessage("long-subject", "dana@acme.example", subject, "Body")))
     assert str(server.messages[0]["Subject"]) == subject
+
+
+def test_over_several_connections_at_most_one_accepted_message_is_unrecorded_at_a_time() -> None:
+    """What a crash can cost: a worker killed at any moment leaves at most one message that
+    the server accepted and the worker never recorded, so at most one is sent again."""
+    batch = [notice(key=f"delay_notice:{n}") for n in range(40)]
+    recorded: list[int] = []
+    unrecorded: list[int] = []
+    with smtp_server() as server:
+        server.on_message = lambda accepted: unrecorded.append(accepted - len(recorded))
+        results = asyncio.run(send_all(EmailChannel(server.settings()), batch, concurrency=4,
+                                       on_result=lambda index, result: recorded.append(index)))
+
+    assert all(isinstance(result, SendResult) for result in results)
+    assert server.connections == 4
+    assert max(unrecorded) == 1  # the one being accepted at that moment

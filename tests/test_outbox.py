@@ -162,6 +162,34 @@ def test_after_max_attempts_a_message_is_dead_and_listed(ledger: Ledger, setting
     assert listed["id"] == notice_id and "Could not connect" in listed["last_error"]
 
 
+def test_a_message_that_cannot_be_sent_never_holds_up_the_others(
+    ledger: Ledger, settings: Settings
+) -> None:
+    agency_with(ledger, "en")
+    ledger.add_promise(title="Deck", client_name="Acme", owner_email="alice@example.com",
+                       due_at=at("2026-11-27T17:00-05:00"), now=WEDNESDAY_10, actor="t")
+    ids = queue_team_messages(ledger, 8)
+    broken = {ids[1]: {"channel": "fax"}, ids[3]: {"recipient": "alice at example"},
+              ids[5]: {"channel": "slack", "recipient": "UALICE"}}  # Slack is not set up
+    with ledger.transaction() as session:
+        for notice_id, values in broken.items():
+            row = session.get(Notice, notice_id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.add(row)
+    with smtp_server() as server:
+        point_at(settings, server, concurrency=2)
+        report = Outbox(ledger).deliver(WEDNESDAY_10)
+    good = [i for i in ids if i not in broken]
+    assert sorted(report.sent) == good and len(server.messages) == len(good)
+    assert sorted(report.dead) == sorted(broken)
+    reasons = {i: notice(ledger, i).last_error or "" for i in broken}
+    assert "no way to deliver by 'fax'" in reasons[ids[1]]
+    assert "'alice at example' is not a valid email address" in reasons[ids[3]]
+    assert "Slack is not set up" in reasons[ids[5]]
+    assert {notice(ledger, i).status for i in broken} == {"dead"}
+
+
 def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
     assert backoff_seconds(1, 30, 3600, rng=lambda: 1.0) == 30
     assert backoff_seconds(3, 30, 3600, rng=lambda: 1.0) == 120
