@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
 import ssl
@@ -77,7 +78,7 @@ class Outbox:
                  tls_context: ssl.SSLContext | None = None) -> None:
         self.ledger = ledger
         self.settings = ledger.settings
-        self.worker = worker or f"{socket.gethostname()}:{id(self):x}"
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.tls_context = tls_context
 
     def deliver(self, now: datetime) -> DeliveryReport:
