@@ -171,6 +171,7 @@ def test_two_workers_with_slack_offer_each_draft_exactly_once(
         session.commit()
     with slack_api() as api, smtp_server() as server:
         api.add_user("UALICE", "Alice", email="alice@example.com", tz="America/New_York")
+        api.post_seconds = 1  # a slow Slack: one worker is still offering when the other starts
         settings = {"slack__bot_token": api.token, "slack__base_url": api.base_url,
                     **smtp_env(server)}
         group = workers(**settings)
