@@ -1,13 +1,14 @@
-"""The outbox worker: deliver queued messages by email or Slack, never lose one, never send twice.
+"""The outbox worker: deliver every queued message through its transport, never lose one.
 
 A message is claimed with a lease (status `sending`, `lease_until`) in a short transaction:
 on PostgreSQL with `FOR UPDATE SKIP LOCKED`, on SQLite under the write lock. The send
-happens outside any transaction; its outcome is then written back only if this worker
-still holds the lease. A worker that dies mid-send leaves a lease that expires; the next
-claim knows the earlier outcome is unknown and, for Slack, looks in the channel's history
-for the message's idempotency key before posting again. For email the retry reuses the
-Message-ID derived from the same key, so mail systems see one message.
-"""
+happens outside any transaction, through the `Channel` registered for the message's
+channel name; each outcome is written back in its own short transaction as soon as it is
+known, and only if this worker still holds the lease. A worker that dies mid-send leaves a
+lease that expires; the next claim knows the earlier outcome is unknown and hands that to
+the transport, which looks for the earlier send where it can (Slack). Email cannot ask, so
+its commits run one at a time per worker: a crash repeats at most one email, under the
+same Message-ID (see `reliability.channels.send_all`)."""
 
 from __future__ import annotations
 
