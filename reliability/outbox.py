@@ -169,21 +169,12 @@ class Outbox:
             attempt = session.get(NoticeAttempt, claim.attempt_id)
             assert notice is not None and attempt is not None
             if notice.status != NoticeStatus.sending or notice.leased_by != self.worker:
-                log.warning("lost the lease on notice %s before recording it", notice.id)
+                self._record_late(session, notice, attempt, result, now, report)
                 return
             notice.lease_until = None
             notice.leased_by = None
             if isinstance(result, SendResult):
-                attempt.outcome, attempt.duration_ms = "sent", result.duration_ms
-                attempt.provider_id = result.provider_id
-                notice.status, notice.sent_at = NoticeStatus.sent, now
-                notice.provider_id, notice.next_attempt_at = result.provider_id, None
-                notice.last_error = None
-                notices.record_event(session, notice, now=now, actor=ACTOR, kind="notice.sent",
-                                     provider_id=result.provider_id)
-                if notice.kind == NoticeKind.delay_notice:
-                    self._apply_delay(session, notice, now)
-                report.sent.append(claim.notice_id)
+                self._sent(session, notice, attempt, result, now, report)
             else:
                 attempt.error = result.reason
                 gave_up = result.permanent or notice.attempts >= (
@@ -209,6 +200,36 @@ class Outbox:
                                          next_attempt_at=notice.next_attempt_at.isoformat())
                     report.retrying.append(claim.notice_id)
             session.add_all([notice, attempt])
+
+    def _sent(self, session: Session, notice: Notice, attempt: NoticeAttempt,
+              result: SendResult, now: datetime, report: DeliveryReport) -> None:
+        attempt.outcome, attempt.duration_ms = "sent", result.duration_ms
+        attempt.provider_id = result.provider_id
+        if notice.status == NoticeStatus.sent:  # a late worker's copy went out too
+            notices.record_event(session, notice, now=now, actor=ACTOR, kind="notice.sent_again",
+                                 provider_id=result.provider_id)
+            return
+        notice.status, notice.sent_at = NoticeStatus.sent, now
+        notice.provider_id, notice.next_attempt_at = result.provider_id, None
+        notice.lease_until, notice.leased_by = None, None
+        notice.last_error = None
+        notices.record_event(session, notice, now=now, actor=ACTOR, kind="notice.sent",
+                             provider_id=result.provider_id)
+        if notice.kind == NoticeKind.delay_notice:
+            self._apply_delay(session, notice, now)
+        report.sent.append(notice.id or 0)
+
+    def _record_late(self, session: Session, notice: Notice, attempt: NoticeAttempt,
+                     result: SendResult | DeliveryError, now: datetime,
+                     report: DeliveryReport) -> None:
+        """An outcome that comes after this worker's lease ran out and another worker took
+        the message over. A send is a send: it is recorded, and marks the message sent if
+        it is not yet. A failure stays on the attempt; the message is the other worker's."""
+        log.warning("lost the lease on notice %s before recording it", notice.id)
+        if isinstance(result, SendResult):
+            self._sent(session, notice, attempt, result, now, report)
+        else:
+            attempt.outcome, attempt.error = "superseded", result.reason
 
     def _apply_delay(self, session: Session, notice: Notice, now: datetime) -> None:
         """A sent delay notice moves the promise to the date it proposed; the original stays."""
