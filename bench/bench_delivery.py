@@ -62,9 +62,10 @@ async def send_emails(
     return failed
 
 
-def bench_email(count: int, batch: int, concurrency: int) -> Row:
+def bench_email(count: int, batch: int, concurrency: int, accept_ms: int = 0) -> Row:
     messages = notices(count, "client@client.example")
     with smtp_server(count_only=True) as server:
+        server.accept_seconds = accept_ms / 1000
         channel = EmailChannel(server.settings())
         started = time.perf_counter()
         failed = asyncio.run(send_emails(channel, messages, batch, concurrency))
@@ -72,6 +73,8 @@ def bench_email(count: int, batch: int, concurrency: int) -> Row:
         if failed or server.received != count:
             raise SystemExit(f"email: {failed} failed, {server.received} of {count} received")
         mode = f"batch {batch}, concurrency {concurrency}"
+        if accept_ms:
+            mode += f", server takes {accept_ms} ms to accept"
         return Row("email (SMTP)", mode, count, seconds, server.connections)
 
 
@@ -127,6 +130,8 @@ def main() -> None:
         best(runs, lambda: bench_email(emails, batch=50, concurrency=1)),
         best(runs, lambda: bench_email(emails, batch=50, concurrency=4)),
         best(runs, lambda: bench_email(emails, batch=500, concurrency=4)),
+        best(runs, lambda: bench_email(min(emails, 200), batch=50, concurrency=1, accept_ms=20)),
+        best(runs, lambda: bench_email(min(emails, 200), batch=50, concurrency=4, accept_ms=20)),
         best(runs, lambda: bench_slack(posts, parallel=1)),
         best(runs, lambda: bench_slack(posts, parallel=4)),
     ]

@@ -177,8 +177,8 @@ class EmailChannel:
         """A connection on which MAIL FROM and RCPT TO were accepted for this recipient.
 
         An idle connection the server has meanwhile closed is replaced once."""
+        smtp = self._idle.pop() if self._idle else None
         for reconnect_allowed in (True, False):
-            smtp = self._idle.pop() if self._idle else None
             fresh = smtp is None or not smtp.is_connected
             if smtp is None or fresh:
                 smtp = await self._connect()
@@ -190,6 +190,7 @@ class EmailChannel:
                 self._discard(smtp)
                 if fresh or not reconnect_allowed:
                     raise self._dropped(recipient, maybe_sent=False) from None
+                smtp = None
                 continue
             except SMTPTimeoutError:
                 self._discard(smtp)
