@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from reliability.channels import DeliveryError, OutgoingMessage
+from reliability.channels import DeliveryError, OutgoingMessage, send_all
 from reliability.channels.email import EmailChannel
 from reliability.channels.slack import SlackChannel
 from tests.servers.slack_api import slack_api
@@ -52,25 +52,29 @@ def notices(count: int, recipient: str) -> list[OutgoingMessage]:
 
 
 async def send_emails(
-    channel: EmailChannel, messages: Sequence[OutgoingMessage], batch: int
+    channel: EmailChannel, messages: Sequence[OutgoingMessage], batch: int, concurrency: int
 ) -> int:
     failed = 0
     for start in range(0, len(messages), batch):
-        results = await channel.send_batch(messages[start : start + batch])
+        results = await send_all(channel, messages[start : start + batch],
+                                 concurrency=concurrency)
         failed += sum(isinstance(result, DeliveryError) for result in results)
     return failed
 
 
-def bench_email(count: int, batch: int, concurrency: int) -> Row:
+def bench_email(count: int, batch: int, concurrency: int, accept_ms: int = 0) -> Row:
     messages = notices(count, "client@client.example")
     with smtp_server(count_only=True) as server:
-        channel = EmailChannel(server.settings(), concurrency=concurrency)
+        server.accept_seconds = accept_ms / 1000
+        channel = EmailChannel(server.settings())
         started = time.perf_counter()
-        failed = asyncio.run(send_emails(channel, messages, batch))
+        failed = asyncio.run(send_emails(channel, messages, batch, concurrency))
         seconds = time.perf_counter() - started
         if failed or server.received != count:
             raise SystemExit(f"email: {failed} failed, {server.received} of {count} received")
         mode = f"batch {batch}, concurrency {concurrency}"
+        if accept_ms:
+            mode += f", server takes {accept_ms} ms to accept"
         return Row("email (SMTP)", mode, count, seconds, server.connections)
 
 
@@ -126,6 +130,8 @@ def main() -> None:
         best(runs, lambda: bench_email(emails, batch=50, concurrency=1)),
         best(runs, lambda: bench_email(emails, batch=50, concurrency=4)),
         best(runs, lambda: bench_email(emails, batch=500, concurrency=4)),
+        best(runs, lambda: bench_email(min(emails, 200), batch=50, concurrency=1, accept_ms=20)),
+        best(runs, lambda: bench_email(min(emails, 200), batch=50, concurrency=4, accept_ms=20)),
         best(runs, lambda: bench_slack(posts, parallel=1)),
         best(runs, lambda: bench_slack(posts, parallel=4)),
     ]

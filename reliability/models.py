@@ -284,6 +284,7 @@ class NoticeKind(StrEnum):
     checkin_request = "checkin_request"
     escalation = "escalation"
     digest = "digest"
+    draft_offer = "draft_offer"  # a draft shown to its owner in Slack, with Send / Edit
 
 
 CLIENT_KINDS = frozenset({

@@ -137,14 +137,18 @@ def create(session: Session, settings: Settings, *, now: datetime, **draft: Any)
     spec = Draft(**draft)
     if session.exec(select(Notice.id).where(Notice.idempotency_key == spec.key)).first():
         return None
-    notice = Notice(**columns(settings, spec, now))
+    return store(session, Notice(**columns(settings, spec, now)), now=now)
+
+
+def store(session: Session, notice: Notice, *, now: datetime) -> Notice | None:
+    """Store a rendered message; None when another writer already stored its key."""
     try:
         with session.begin_nested():
             session.add(notice)
             session.flush()
     except IntegrityError:
         return None
-    record_event(session, notice, now=now, actor=spec.created_by, kind="notice.created",
+    record_event(session, notice, now=now, actor=notice.created_by, kind="notice.created",
                  status=notice.status, recipient=notice.recipient)
     return notice
 

@@ -1,18 +1,20 @@
-"""The outbox worker: deliver queued messages by email or Slack, never lose one, never send twice.
+"""The outbox worker: deliver every queued message through its transport, never lose one.
 
 A message is claimed with a lease (status `sending`, `lease_until`) in a short transaction:
 on PostgreSQL with `FOR UPDATE SKIP LOCKED`, on SQLite under the write lock. The send
-happens outside any transaction; its outcome is then written back only if this worker
-still holds the lease. A worker that dies mid-send leaves a lease that expires; the next
-claim knows the earlier outcome is unknown and, for Slack, looks in the channel's history
-for the message's idempotency key before posting again. For email the retry reuses the
-Message-ID derived from the same key, so mail systems see one message.
-"""
+happens outside any transaction, through the `Channel` registered for the message's
+channel name; each outcome is written back in its own short transaction as soon as it is
+known, and only if this worker still holds the lease. A worker that dies mid-send leaves a
+lease that expires; the next claim knows the earlier outcome is unknown and hands that to
+the transport, which looks for the earlier send where it can (Slack). Email cannot ask, so
+its commits run one at a time per worker: a crash repeats at most one email, under the
+same Message-ID (see `reliability.channels.send_all`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import socket
 import ssl
@@ -24,13 +26,11 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from reliability import notices
-from reliability.channels import DeliveryError, OutgoingMessage, SendResult
-from reliability.channels.email import EmailChannel
-from reliability.channels.slack import SlackChannel
+from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
+from reliability.channels.registry import channel_for
 from reliability.db import on_postgresql
 from reliability.ledger import Ledger
 from reliability.models import (
-    DeliveryChannel,
     DueChange,
     Notice,
     NoticeAttempt,
@@ -79,7 +79,7 @@ class Outbox:
                  tls_context: ssl.SSLContext | None = None) -> None:
         self.ledger = ledger
         self.settings = ledger.settings
-        self.worker = worker or f"{socket.gethostname()}:{id(self):x}"
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.tls_context = tls_context
 
     def deliver(self, now: datetime) -> DeliveryReport:
@@ -89,12 +89,11 @@ class Outbox:
         report = DeliveryReport()
         claims = self._claim(now)
         report.claimed = len(claims)
-        if not claims:
-            return report
-        email = [c for c in claims if c.channel == DeliveryChannel.email]
-        slack = [c for c in claims if c.channel == DeliveryChannel.slack]
-        await asyncio.gather(self._send_email(email, now, report),
-                             self._send_slack(slack, now, report))
+        by_channel: dict[str, list[_Claim]] = {}
+        for claim in claims:
+            by_channel.setdefault(claim.channel, []).append(claim)
+        await asyncio.gather(*(self._send(name, group, now, report)
+                               for name, group in by_channel.items()))
         return report
 
     # -- claiming -----------------------------------------------------------------------
@@ -145,43 +144,21 @@ class Outbox:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def _send_email(self, claims: Sequence[_Claim], now: datetime,
-                          report: DeliveryReport) -> None:
-        if not claims:
-            return
-        channel = EmailChannel(self.settings.smtp, self.tls_context,
-                               concurrency=self.settings.delivery.concurrency)
-        await channel.send_batch(
-            [c.message for c in claims],
-            on_result=lambda index, result: self._record(claims[index], result, now, report),
-        )
-
-    async def _send_slack(self, claims: Sequence[_Claim], now: datetime,
-                          report: DeliveryReport) -> None:
-        if not claims:
-            return
-        if self.settings.slack.bot_token is None:
-            error = DeliveryError("Slack is not set up: set RELIABILITY_SLACK__BOT_TOKEN",
-                                  permanent=True)
+    async def _send(self, name: str, claims: Sequence[_Claim], now: datetime,
+                    report: DeliveryReport) -> None:
+        """Each claim through its transport, recorded as soon as its outcome is known."""
+        try:
+            channel = channel_for(name, self.settings, self.tls_context)
+        except DeliveryError as error:
             for claim in claims:
                 self._record(claim, error, now, report)
             return
-        limit = asyncio.Semaphore(self.settings.delivery.concurrency)
-        async with SlackChannel(self.settings.slack) as slack:
-
-            async def one(claim: _Claim) -> None:
-                async with limit:
-                    result: SendResult | DeliveryError
-                    try:
-                        found = None
-                        if claim.unknown_since is not None:
-                            found = await slack.find_sent(claim.message, since=claim.unknown_since)
-                        result = found or await slack.send(claim.message)
-                    except DeliveryError as exc:
-                        result = exc
-                self._record(claim, result, now, report)
-
-            await asyncio.gather(*(one(claim) for claim in claims))
+        await send_all(
+            channel, [claim.message for claim in claims],
+            concurrency=self.settings.delivery.concurrency,
+            unknown_since=[claim.unknown_since for claim in claims],
+            on_result=lambda index, result: self._record(claims[index], result, now, report),
+        )
 
     # -- recording ----------------------------------------------------------------------
 
@@ -192,21 +169,12 @@ class Outbox:
             attempt = session.get(NoticeAttempt, claim.attempt_id)
             assert notice is not None and attempt is not None
             if notice.status != NoticeStatus.sending or notice.leased_by != self.worker:
-                log.warning("lost the lease on notice %s before recording it", notice.id)
+                self._record_late(session, notice, attempt, result, now, report)
                 return
             notice.lease_until = None
             notice.leased_by = None
             if isinstance(result, SendResult):
-                attempt.outcome, attempt.duration_ms = "sent", result.duration_ms
-                attempt.provider_id = result.provider_id
-                notice.status, notice.sent_at = NoticeStatus.sent, now
-                notice.provider_id, notice.next_attempt_at = result.provider_id, None
-                notice.last_error = None
-                notices.record_event(session, notice, now=now, actor=ACTOR, kind="notice.sent",
-                                     provider_id=result.provider_id)
-                if notice.kind == NoticeKind.delay_notice:
-                    self._apply_delay(session, notice, now)
-                report.sent.append(claim.notice_id)
+                self._sent(session, notice, attempt, result, now, report)
             else:
                 attempt.error = result.reason
                 gave_up = result.permanent or notice.attempts >= (
@@ -232,6 +200,36 @@ class Outbox:
                                          next_attempt_at=notice.next_attempt_at.isoformat())
                     report.retrying.append(claim.notice_id)
             session.add_all([notice, attempt])
+
+    def _sent(self, session: Session, notice: Notice, attempt: NoticeAttempt,
+              result: SendResult, now: datetime, report: DeliveryReport) -> None:
+        attempt.outcome, attempt.duration_ms = "sent", result.duration_ms
+        attempt.provider_id = result.provider_id
+        if notice.status == NoticeStatus.sent:  # a late worker's copy went out too
+            notices.record_event(session, notice, now=now, actor=ACTOR, kind="notice.sent_again",
+                                 provider_id=result.provider_id)
+            return
+        notice.status, notice.sent_at = NoticeStatus.sent, now
+        notice.provider_id, notice.next_attempt_at = result.provider_id, None
+        notice.lease_until, notice.leased_by = None, None
+        notice.last_error = None
+        notices.record_event(session, notice, now=now, actor=ACTOR, kind="notice.sent",
+                             provider_id=result.provider_id)
+        if notice.kind == NoticeKind.delay_notice:
+            self._apply_delay(session, notice, now)
+        report.sent.append(notice.id or 0)
+
+    def _record_late(self, session: Session, notice: Notice, attempt: NoticeAttempt,
+                     result: SendResult | DeliveryError, now: datetime,
+                     report: DeliveryReport) -> None:
+        """An outcome that comes after this worker's lease ran out and another worker took
+        the message over. A send is a send: it is recorded, and marks the message sent if
+        it is not yet. A failure stays on the attempt; the message is the other worker's."""
+        log.warning("lost the lease on notice %s before recording it", notice.id)
+        if isinstance(result, SendResult):
+            self._sent(session, notice, attempt, result, now, report)
+        else:
+            attempt.outcome, attempt.error = "superseded", result.reason
 
     def _apply_delay(self, session: Session, notice: Notice, now: datetime) -> None:
         """A sent delay notice moves the promise to the date it proposed; the original stays."""

@@ -66,7 +66,8 @@ class Jobs:
                 return
 
     def slack_drafts(self) -> None:
-        """Drafts waiting for approval are DM'd to their owners with Send / Edit buttons."""
+        """Drafts waiting for approval are queued as outbox DMs to their owners, with Send /
+        Edit buttons; the deliver job sends them."""
         from reliability.slack_app import offer_drafts
 
         offer_drafts(self.ledger, now=self.clock())

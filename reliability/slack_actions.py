@@ -18,13 +18,14 @@ from sqlmodel import Session, col, select
 from reliability import notices, slack_views
 from reliability.access import scope_of
 from reliability.calendar import BusinessCalendar
+from reliability.db import among
 from reliability.deadlines import echo, resolve, resolve_due
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
 from reliability.mistakes import log_mistake
 from reliability.models import (
     Client,
-    Event,
+    DeliveryChannel,
     Member,
     Mistake,
     Notice,
@@ -47,7 +48,7 @@ from reliability.slack_commands import (
 )
 from reliability.slack_views import Reply, text_reply
 
-OFFERED = "notice.offered_in_slack"
+OFFERED_BY = "slack:app"  # who queues the offers of drafts
 MAX_BUTTON_VALUE = 2000
 
 
@@ -367,13 +368,6 @@ def _may_change(ledger: Ledger, member: Member, promise_id: int) -> PromiseView:
 # -- drafts offered to their owners ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Offer:
-    notice_id: int
-    user_id: str
-    reply: Reply
-
-
 def review(ledger: Ledger, notice_id: int, *, now: datetime,
            status_line: str | None = None) -> Reply:
     """The owner's view of a draft, with Send / Edit / Snooze / Not needed."""
@@ -395,31 +389,42 @@ def _review(ledger: Ledger, session: Session, notice: Notice, now: datetime,
         text=notice.text, approver_note=notice.approver_note, status_line=status_line)
 
 
-def drafts_to_offer(ledger: Ledger, *, now: datetime) -> list[Offer]:
-    """Drafts whose owner is in Slack and has not seen them since they were made or snoozed."""
-    with ledger.session() as session:
+def offer_key(draft: Notice, now: datetime) -> str:
+    """The idempotency key of a draft's offer: once per draft, once more after each snooze."""
+    snoozed = draft.snoozed_until
+    if snoozed is None or snoozed > now:
+        return f"draft_offer:{draft.id}"
+    return f"draft_offer:{draft.id}:{notices.key_moment(snoozed)}"
+
+
+def queue_offers(ledger: Ledger, *, now: datetime) -> list[int]:
+    """Queue each draft whose owner is in Slack and has not been offered it since it was made
+    or its snooze ended, as an outbox message to the owner's DM; the drafts' ids.
+
+    The offer's key is unique, so several workers doing this at once queue it once."""
+    queued = []
+    with ledger.transaction() as session:
         drafts = session.exec(select(Notice).where(Notice.status == NoticeStatus.draft)
                               .order_by(col(Notice.id))).all()
-        if not drafts:
-            return []
-        first = min(notice.created_at for notice in drafts)
-        last_offer: dict[int, datetime] = {}
-        for event in session.exec(select(Event).where(Event.kind == OFFERED,
-                                                      col(Event.at) >= first)).all():
-            notice_id = int(event.payload.get("notice_id") or 0)
-            last_offer[notice_id] = max(event.at, last_offer.get(notice_id, event.at))
-        offers = []
-        for notice in drafts:
-            offered = last_offer.get(notice.id or 0)
-            snoozed = notice.snoozed_until
-            if offered is not None and (snoozed is None or snoozed > now or offered >= snoozed):
+        keys = {offer_key(draft, now): draft for draft in drafts}
+        seen = set(session.exec(select(Notice.idempotency_key)
+                                .where(among(session, Notice.idempotency_key, keys))).all())
+        for key, draft in keys.items():
+            owner = _owner(session, draft)
+            if key in seen or owner is None or not owner.slack_user_id:
                 continue
-            owner = _owner(session, notice)
-            if owner is None or not owner.slack_user_id:
-                continue
-            offers.append(Offer(notice.id or 0, owner.slack_user_id,
-                                _review(ledger, session, notice, now, None)))
-        return offers
+            review = _review(ledger, session, draft, now, None).message()
+            offer = Notice(
+                kind=NoticeKind.draft_offer, idempotency_key=key, promise_id=draft.promise_id,
+                mistake_id=draft.mistake_id, member_id=owner.id, channel=DeliveryChannel.slack,
+                recipient=owner.slack_user_id, recipient_name=owner.name, locale="en",
+                subject=f"Draft #{draft.id} waits for you", text=review["text"],
+                blocks=review["blocks"], context={"draft_id": draft.id},
+                status=NoticeStatus.queued, created_by=OFFERED_BY, created_at=now,
+                approved_at=now, next_attempt_at=now)
+            if notices.store(session, offer, now=now) is not None:
+                queued.append(draft.id or 0)
+    return queued
 
 
 def _owner(session: Session, notice: Notice) -> Member | None:
@@ -430,13 +435,6 @@ def _owner(session: Session, notice: Notice) -> Member | None:
         found = session.get(Mistake, notice.mistake_id)
         return session.get(Member, found.owner_id) if found else None
     return None
-
-
-def offered(ledger: Ledger, notice_id: int, *, channel: str, ts: str, now: datetime) -> None:
-    with ledger.transaction() as session:
-        notice = notices.get(session, notice_id)
-        ledger.record(session, now=now, actor="slack:app", kind=OFFERED,
-                      promise_id=notice.promise_id, notice_id=notice_id, channel=channel, ts=ts)
 
 
 def send_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:

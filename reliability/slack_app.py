@@ -482,32 +482,11 @@ async def _post(meta: dict[str, Any], reply: Reply) -> None:
 
 
 def offer_drafts(ledger: Ledger, *, now: datetime) -> list[int]:
-    """DM each draft to its owner (once, and again after a snooze ends); the ids offered.
-
-    For the scheduler's delivery interval. A draft whose post fails is offered again next time.
-    """
-    slack = ledger.settings.slack
-    if slack.bot_token is None:
+    """Queue each draft's offer to its owner's DM in the outbox, which delivers it like any
+    other message (claimed, once); the ids of the drafts queued. Without Slack, none."""
+    if ledger.settings.slack.bot_token is None:
         return []
-    client = AsyncWebClient(token=slack.bot_token.get_secret_value(), base_url=slack.base_url)
-    return asyncio.run(_offer(ledger, client, now))
-
-
-async def _offer(ledger: Ledger, client: AsyncWebClient, now: datetime) -> list[int]:
-    done = []
-    for offer in await asyncio.to_thread(slack_actions.drafts_to_offer, ledger, now=now):
-        try:
-            opened = await client.conversations_open(users=offer.user_id)
-            channel = opened["channel"]["id"]
-            posted = await client.chat_postMessage(channel=channel, **offer.reply.message())
-        except SlackApiError as exc:
-            log.warning("could not offer draft #%d to %s in Slack: %s", offer.notice_id,
-                        offer.user_id, exc.response.get("error"))
-            continue
-        await asyncio.to_thread(slack_actions.offered, ledger, offer.notice_id,
-                                channel=channel, ts=str(posted["ts"]), now=now)
-        done.append(offer.notice_id)
-    return done
+    return slack_actions.queue_offers(ledger, now=now)
 
 
 def manifest_url(base_url: str) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from servers.smtp import free_port, smtp_server
 
-from reliability.channels import DeliveryError, OutgoingMessage, SendResult
+from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
 from reliability.channels.email import EmailChannel, build_email, message_id_for
 from reliability.config import SmtpSettings
 
@@ -29,9 +29,9 @@ def notice(
 
 
 def send(
-    channel: EmailChannel, messages: list[OutgoingMessage]
+    channel: EmailChannel, messages: list[OutgoingMessage], concurrency: int = 1
 ) -> list[SendResult | DeliveryError]:
-    return asyncio.run(channel.send_batch(messages))
+    return asyncio.run(send_all(channel, messages, concurrency=concurrency))
 
 
 def test_notice_arrives_as_text_with_an_html_alternative_from_the_team_to_the_client() -> None:
@@ -222,7 +222,7 @@ def test_server_that_hangs_up_after_each_few_messages_is_reconnected() -> None:
 def test_concurrency_spreads_a_batch_over_at_most_that_many_connections() -> None:
     batch = [notice(key=f"delay_notice:{n}") for n in range(20)]
     with smtp_server() as server:
-        results = send(EmailChannel(server.settings(), concurrency=3), batch)
+        results = send(EmailChannel(server.settings()), batch, concurrency=3)
 
     assert 1 <= server.connections <= 3
     assert [result.provider_id for result in results if isinstance(result, SendResult)] == [
@@ -232,7 +232,8 @@ def test_concurrency_spreads_a_batch_over_at_most_that_many_connections() -> Non
 
 def test_unreachable_mail_server_fails_every_notice_as_retryable() -> None:
     settings = SmtpSettings(host="127.0.0.1", port=free_port(), timeout_seconds=2)
-    results = send(EmailChannel(settings, concurrency=2), [notice("1"), notice("2"), notice("3")])
+    results = send(EmailChannel(settings), [notice("1"), notice("2"), notice("3")],
+                   concurrency=2)
 
     assert len(results) == 3
     for result in results:
@@ -266,3 +267,19 @@ def test_a_long_subject_arrives_without_a_leading_space() -> None:
         asyncio.run(EmailChannel(server.settings()).send(
             OutgoingMessage("long-subject", "dana@acme.example", subject, "Body")))
     assert str(server.messages[0]["Subject"]) == subject
+
+
+def test_over_several_connections_at_most_one_accepted_message_is_unrecorded_at_a_time() -> None:
+    """What a crash can cost: a worker killed at any moment leaves at most one message that
+    the server accepted and the worker never recorded, so at most one is sent again."""
+    batch = [notice(key=f"delay_notice:{n}") for n in range(40)]
+    recorded: list[int] = []
+    unrecorded: list[int] = []
+    with smtp_server() as server:
+        server.on_message = lambda accepted: unrecorded.append(accepted - len(recorded))
+        results = asyncio.run(send_all(EmailChannel(server.settings()), batch, concurrency=4,
+                                       on_result=lambda index, result: recorded.append(index)))
+
+    assert all(isinstance(result, SendResult) for result in results)
+    assert server.connections == 4
+    assert max(unrecorded) == 1  # the one being accepted at that moment

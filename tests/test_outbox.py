@@ -20,12 +20,12 @@ from servers.smtp import free_port, smtp_server
 from sqlmodel import Session, col, select
 
 from reliability import compose, drafting, notices
-from reliability.channels.email import message_id_for
+from reliability.channels.email import EmailChannel, message_id_for
 from reliability.channels.slack import SlackChannel
 from reliability.config import Settings
 from reliability.ledger import Ledger
 from reliability.models import DueChange, Event, Notice, NoticeAttempt, NoticeKind, Promise
-from reliability.outbox import Outbox, backoff_seconds
+from reliability.outbox import DeliveryReport, Outbox, backoff_seconds
 
 WEDNESDAY_10 = at("2026-11-18T10:00-05:00")
 
@@ -162,6 +162,34 @@ def test_after_max_attempts_a_message_is_dead_and_listed(ledger: Ledger, setting
     assert listed["id"] == notice_id and "Could not connect" in listed["last_error"]
 
 
+def test_a_message_that_cannot_be_sent_never_holds_up_the_others(
+    ledger: Ledger, settings: Settings
+) -> None:
+    agency_with(ledger, "en")
+    ledger.add_promise(title="Deck", client_name="Acme", owner_email="alice@example.com",
+                       due_at=at("2026-11-27T17:00-05:00"), now=WEDNESDAY_10, actor="t")
+    ids = queue_team_messages(ledger, 8)
+    broken = {ids[1]: {"channel": "fax"}, ids[3]: {"recipient": "alice at example"},
+              ids[5]: {"channel": "slack", "recipient": "UALICE"}}  # Slack is not set up
+    with ledger.transaction() as session:
+        for notice_id, values in broken.items():
+            row = session.get(Notice, notice_id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.add(row)
+    with smtp_server() as server:
+        point_at(settings, server, concurrency=2)
+        report = Outbox(ledger).deliver(WEDNESDAY_10)
+    good = [i for i in ids if i not in broken]
+    assert sorted(report.sent) == good and len(server.messages) == len(good)
+    assert sorted(report.dead) == sorted(broken)
+    reasons = {i: notice(ledger, i).last_error or "" for i in broken}
+    assert "no way to deliver by 'fax'" in reasons[ids[1]]
+    assert "'alice at example' is not a valid email address" in reasons[ids[3]]
+    assert "Slack is not set up" in reasons[ids[5]]
+    assert {notice(ledger, i).status for i in broken} == {"dead"}
+
+
 def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
     assert backoff_seconds(1, 30, 3600, rng=lambda: 1.0) == 30
     assert backoff_seconds(3, 30, 3600, rng=lambda: 1.0) == 120
@@ -233,6 +261,33 @@ def test_a_post_whose_worker_died_is_found_in_history_not_posted_again(
             select(NoticeAttempt).where(NoticeAttempt.notice_id == notice_id)
             .order_by(col(NoticeAttempt.id))).all()]
     assert outcomes == ["unknown", "sent"]
+
+
+def test_an_email_sent_after_its_lease_ran_out_is_on_the_record_with_its_second_copy(
+    ledger: Ledger, settings: Settings
+) -> None:
+    agency_with(ledger, "en")
+    ledger.add_promise(title="Deck", client_name="Acme", owner_email="alice@example.com",
+                       due_at=at("2026-11-27T17:00-05:00"), now=WEDNESDAY_10, actor="t")
+    [notice_id] = queue_team_messages(ledger, 1)
+    later = WEDNESDAY_10 + timedelta(seconds=settings.delivery.lease_seconds + 1)
+    with smtp_server() as server:
+        point_at(settings, server)
+        slow = Outbox(ledger, worker="slow")
+        [claim] = slow._claim(WEDNESDAY_10)
+        first = asyncio.run(EmailChannel(settings.smtp).send(claim.message))
+        assert Outbox(ledger, worker="next").deliver(later).sent == [notice_id]
+        slow._record(claim, first, later, DeliveryReport())  # the slow worker's answer
+        assert len(server.messages) == 2  # SMTP cannot take the first copy back
+    with Session(ledger.engine) as session:
+        outcomes = [(a.worker, a.outcome) for a in session.exec(
+            select(NoticeAttempt).where(NoticeAttempt.notice_id == notice_id)
+            .order_by(col(NoticeAttempt.id))).all()]
+        kinds = session.exec(select(Event.kind).where(Event.kind.startswith("notice.sent"))
+                             ).all()
+    assert outcomes == [("slow", "sent"), ("next", "sent")]
+    assert sorted(kinds) == ["notice.sent", "notice.sent_again"]
+    assert notice(ledger, notice_id).status == "sent"
 
 
 def _worker(database_url: str, server, now, *, batch: int, extra: dict | None = None):

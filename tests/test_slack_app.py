@@ -426,8 +426,16 @@ def offered(slack: SlackWorkspace, agency: Ledger, api: SlackApi,
     clock.now = WEDNESDAY_9
     assert slack_app.offer_drafts(agency, now=WEDNESDAY_9) == [draft.id]
     assert slack_app.offer_drafts(agency, now=WEDNESDAY_9) == []
-    [message] = api.posted("DALICE")
+    assert api.posted("DALICE") == []  # the offer waits in the outbox like any message
+    Outbox(agency).deliver(WEDNESDAY_9)
+    [message] = offers(api)
     return draft, message
+
+
+def offers(api: SlackApi) -> list[dict[str, Any]]:
+    """The drafts offered in Alice's DM (other messages to her go there too)."""
+    return [post for post in api.posted("DALICE")
+            if post["metadata"]["event_payload"]["idempotency_key"].startswith("draft_offer:")]
 
 
 def status_of(ledger: Ledger, notice_id: int | None) -> Notice:
@@ -477,7 +485,8 @@ def test_snooze_brings_the_draft_back_the_next_business_morning(
     assert status_of(agency, draft.id).snoozed_until == at("2026-11-19T09:00-05:00")
     assert slack_app.offer_drafts(agency, now=at("2026-11-19T08:59-05:00")) == []
     assert slack_app.offer_drafts(agency, now=at("2026-11-19T09:00-05:00")) == [draft.id]
-    assert len(api.posted("DALICE")) == 2
+    Outbox(agency).deliver(at("2026-11-19T09:00-05:00"))
+    assert len(offers(api)) == 2
 
 
 def test_edit_opens_the_text_and_date_and_a_new_date_rewrites_the_draft(
@@ -493,7 +502,7 @@ def test_edit_opens_the_text_and_date_and_a_new_date_rewrites_the_draft(
     assert "after the date being moved" in refused.json()["errors"]["date"]
 
     assert slack.submit(modal, {"text": draft.text, "date": "2026-11-27"}).status_code == 200
-    api.wait_until(lambda: "Fri 27 Nov" in shown(api.posted("DALICE")[0]))
+    api.wait_until(lambda: "Fri 27 Nov" in shown(offers(api)[0]))
     edited = status_of(agency, draft.id)
     assert edited.proposed_due_at == at("2026-11-27T17:00-05:00")
     assert "November 27" in edited.text and edited.status == "draft"

@@ -1,4 +1,4 @@
-"""Email transport: sends a batch of notices over as few SMTP connections as possible.
+"""Email transport: sends notices over as few SMTP connections as possible.
 
 Each message gets a Message-ID derived from its idempotency key, so a retried notice carries
 the same id as the first attempt and a mail system that has seen it can recognise it.
@@ -6,18 +6,18 @@ the same id as the first attempt and a mail system that has seen it can recognis
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 import ssl
 import time
-from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from email import policy
 from email.errors import MessageError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
+from types import TracebackType
+from typing import ClassVar, Self
 
 from aiosmtplib import (
     SMTP,
@@ -32,8 +32,8 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
-from reliability.channels import DeliveryError, OutgoingMessage, SendResult
-from reliability.config import SmtpSettings
+from reliability.channels import Commit, DeliveryError, OutgoingMessage, SendResult, send_one
+from reliability.config import Settings, SmtpSettings
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -97,138 +97,127 @@ def build_email(message: OutgoingMessage, settings: SmtpSettings, now: datetime)
     return email
 
 
-ResultHook = Callable[[int, SendResult | DeliveryError], None]
-
-
-def _ignore(index: int, result: SendResult | DeliveryError) -> None:
-    """The default result hook: the caller reads the returned list instead."""
-
-
-class _Unreachable(Exception):
-    """No SMTP session could be opened; the worker stops taking messages."""
-
-    def __init__(self, error: DeliveryError) -> None:
-        super().__init__(error.reason)
-        self.error = error
-
-
 class EmailChannel:
-    """Sends notices by SMTP, reusing connections across a batch.
+    """Sends notices by SMTP, reusing each connection for the next message.
 
     tls_context lets tests trust a throw-away certificate authority; production uses the
     system's trust store. The password comes only from settings and never enters a reason.
+    Once the server cannot be reached, every later message in the same session fails with
+    that reason at once instead of waiting for a connection of its own.
     """
 
-    def __init__(
-        self,
-        settings: SmtpSettings,
-        tls_context: ssl.SSLContext | None = None,
-        *,
-        concurrency: int = 1,
-    ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+    name: ClassVar[str] = "email"
+    finds_sent: ClassVar[bool] = False
+
+    def __init__(self, settings: SmtpSettings, tls_context: ssl.SSLContext | None = None) -> None:
         self.settings = settings
         self.tls_context = tls_context
-        self.concurrency = concurrency
+        self._idle: list[SMTP] = []
+        self._busy: set[SMTP] = set()
+        self._unreachable: DeliveryError | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, tls_context: ssl.SSLContext | None) -> Self:
+        return cls(settings.smtp, tls_context)
 
     @property
     def server(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
 
+    async def __aenter__(self) -> Self:
+        self._unreachable = None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for smtp in self._idle:
+            await self._quit(smtp)
+        for smtp in self._busy:
+            smtp.close()
+        self._idle, self._busy = [], set()
+
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Send one notice, raising DeliveryError when it did not go out."""
-        (result,) = await self.send_batch([message])
-        if isinstance(result, DeliveryError):
-            raise result
-        return result
+        return await send_one(self, message)
 
-    async def send_batch(
-        self, messages: Sequence[OutgoingMessage], on_result: ResultHook | None = None
-    ) -> list[SendResult | DeliveryError]:
-        """One result per message, in order; a failure of one message never stops the others.
-
-        on_result(index, result) is called as each message's outcome is known, so the
-        caller can record a send before the next one starts."""
-        results: list[SendResult | DeliveryError | None] = [None] * len(messages)
-        hook = on_result or _ignore
-        jobs = iter(enumerate(messages))
-        workers = min(self.concurrency, len(messages))
-        outcomes = await asyncio.gather(
-            *(self._work(jobs, results, hook) for _ in range(workers))
-        )
-        unreachable = next((error for error in outcomes if error is not None), None)
-        delivered: list[SendResult | DeliveryError] = []
-        for index, result in enumerate(results):
-            if result is None:  # every worker stopped at an unreachable server before this one
-                assert unreachable is not None
-                result = unreachable
-                hook(index, result)
-            delivered.append(result)
-        return delivered
-
-    async def _work(
-        self,
-        jobs: Iterator[tuple[int, OutgoingMessage]],
-        results: list[SendResult | DeliveryError | None],
-        hook: ResultHook,
-    ) -> DeliveryError | None:
-        """Deliver messages over one connection until none are left or the server is unreachable."""
-        smtp: SMTP | None = None
-        try:
-            for index, message in jobs:
-                try:
-                    smtp, results[index] = await self._deliver(smtp, message)
-                except _Unreachable as exc:
-                    results[index] = exc.error
-                    hook(index, exc.error)
-                    return exc.error
-                hook(index, results[index])  # type: ignore[arg-type]
-            return None
-        finally:
-            if smtp is not None:
-                await self._quit(smtp)
-
-    async def _deliver(
-        self, smtp: SMTP | None, message: OutgoingMessage
-    ) -> tuple[SMTP | None, SendResult | DeliveryError]:
+    async def prepare(
+        self, message: OutgoingMessage, *, unknown_since: datetime | None = None
+    ) -> Commit:
+        """Build the message and name its sender and recipient on a connection; the DATA
+        command that follows is the commit. SMTP cannot be asked about an earlier attempt,
+        so unknown_since changes nothing: the repeat carries the same Message-ID."""
         started = time.perf_counter()
-        try:
-            email = build_email(message, self.settings, datetime.now(UTC))
-        except DeliveryError as error:
-            return smtp, error
+        email = build_email(message, self.settings, datetime.now(UTC))
         recipient = email["To"].addresses[0].addr_spec
+        smtp = await self._addressed(recipient)
+
+        async def commit() -> SendResult:
+            try:
+                await smtp.data(email.as_bytes())
+            except SMTPServerDisconnected:
+                self._discard(smtp)
+                raise self._dropped(recipient, maybe_sent=True) from None
+            except SMTPTimeoutError:
+                self._discard(smtp)
+                raise self._silent(maybe_sent=True) from None
+            except SMTPDataError as exc:
+                await self._reset(smtp)
+                raise self._refused(exc, recipient) from None
+            self._release(smtp)
+            elapsed = (time.perf_counter() - started) * 1000
+            return SendResult(provider_id=str(email["Message-ID"]), duration_ms=elapsed)
+
+        return commit
+
+    async def _addressed(self, recipient: str) -> SMTP:
+        """A connection on which MAIL FROM and RCPT TO were accepted for this recipient.
+
+        An idle connection the server has meanwhile closed is replaced once."""
+        smtp = self._idle.pop() if self._idle else None
         for reconnect_allowed in (True, False):
             fresh = smtp is None or not smtp.is_connected
-            if fresh:
+            if smtp is None or fresh:
                 smtp = await self._connect()
-            assert smtp is not None
+            self._busy.add(smtp)
             try:
                 await smtp.mail(self.settings.from_address)
                 await smtp.rcpt(recipient)
             except SMTPServerDisconnected:
-                smtp = None
+                self._discard(smtp)
                 if fresh or not reconnect_allowed:
-                    return None, self._dropped(recipient, maybe_sent=False)
+                    raise self._dropped(recipient, maybe_sent=False) from None
+                smtp = None
                 continue
             except SMTPTimeoutError:
-                return None, self._silent()
+                self._discard(smtp)
+                raise self._silent() from None
             except SMTPResponseException as exc:
-                return await self._reset(smtp), self._refused(exc, recipient)
-            break
-        assert smtp is not None
-        try:
-            await smtp.data(email.as_bytes())
-        except SMTPServerDisconnected:
-            return None, self._dropped(recipient, maybe_sent=True)
-        except SMTPTimeoutError:
-            return None, self._silent(maybe_sent=True)
-        except SMTPDataError as exc:
-            return await self._reset(smtp), self._refused(exc, recipient)
-        elapsed = (time.perf_counter() - started) * 1000
-        return smtp, SendResult(provider_id=str(email["Message-ID"]), duration_ms=elapsed)
+                await self._reset(smtp)
+                raise self._refused(exc, recipient) from None
+            return smtp
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _release(self, smtp: SMTP) -> None:
+        self._busy.discard(smtp)
+        self._idle.append(smtp)
+
+    def _discard(self, smtp: SMTP) -> None:
+        self._busy.discard(smtp)
+        smtp.close()
 
     async def _connect(self) -> SMTP:
+        if self._unreachable is None:
+            try:
+                return await self._open()
+            except DeliveryError as error:
+                self._unreachable = error
+        raise self._unreachable
+
+    async def _open(self) -> SMTP:
         settings = self.settings
         smtp = SMTP(
             hostname=settings.host,
@@ -243,41 +232,33 @@ class EmailChannel:
         try:
             await smtp.connect()
         except SMTPAuthenticationError as exc:
-            raise _Unreachable(
-                DeliveryError(
-                    f"The mail server {self.server} did not accept the username and password "
-                    f"for {settings.username}: {exc.code} {exc.message}",
-                    permanent=exc.code >= 500,
-                )
+            raise DeliveryError(
+                f"The mail server {self.server} did not accept the username and password "
+                f"for {settings.username}: {exc.code} {exc.message}",
+                permanent=exc.code >= 500,
             ) from exc
         except SMTPResponseException as exc:
-            raise _Unreachable(
-                DeliveryError(
-                    f"The mail server {self.server} turned the connection away: "
-                    f"{exc.code} {exc.message}",
-                    permanent=exc.code >= 500,
-                )
+            raise DeliveryError(
+                f"The mail server {self.server} turned the connection away: "
+                f"{exc.code} {exc.message}",
+                permanent=exc.code >= 500,
             ) from exc
         except SMTPConnectTimeoutError as exc:
-            raise _Unreachable(self._silent()) from exc
+            raise self._silent() from exc
         except (SMTPException, OSError) as exc:
-            raise _Unreachable(
-                DeliveryError(
-                    f"Could not connect to the mail server {self.server}: {exc}", permanent=False
-                )
+            raise DeliveryError(
+                f"Could not connect to the mail server {self.server}: {exc}", permanent=False
             ) from exc
         return smtp
 
-    async def _reset(self, smtp: SMTP) -> SMTP | None:
+    async def _reset(self, smtp: SMTP) -> None:
         """Clear a refused transaction so the connection can carry the next message."""
-        if not smtp.is_connected:
-            return None
         try:
             await smtp.rset()
         except (SMTPException, OSError):
-            smtp.close()
-            return None
-        return smtp
+            self._discard(smtp)
+            return
+        self._release(smtp)
 
     async def _quit(self, smtp: SMTP) -> None:
         if not smtp.is_connected:

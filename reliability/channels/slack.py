@@ -7,12 +7,13 @@ the conversation instead of being sent a second time.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -29,8 +30,8 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from reliability.channels import DeliveryError, OutgoingMessage, SendResult
-from reliability.config import SlackSettings
+from reliability.channels import Commit, DeliveryError, OutgoingMessage, SendResult
+from reliability.config import Settings, SlackSettings
 
 EVENT_TYPE = "reliability_notice"
 HISTORY_PAGE_SIZE = 200
@@ -125,6 +126,9 @@ class SlackChannel:
     otherwise look for the post before trying again.
     """
 
+    name: ClassVar[str] = "slack"
+    finds_sent: ClassVar[bool] = True
+
     def __init__(
         self,
         settings: SlackSettings,
@@ -145,7 +149,15 @@ class SlackChannel:
         self._dm_channels: dict[str, str] = {}
         self._reader, self._poster = self._clients()
 
-    async def __aenter__(self) -> SlackChannel:
+    @classmethod
+    def from_settings(cls, settings: Settings, tls_context: ssl.SSLContext | None) -> Self:
+        """The bot's channel; a permanent DeliveryError when Slack is not set up."""
+        if settings.slack.bot_token is None:
+            raise DeliveryError("Slack is not set up: set RELIABILITY_SLACK__BOT_TOKEN",
+                                permanent=True)
+        return cls(settings.slack)
+
+    async def __aenter__(self) -> Self:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout_seconds)
         )
@@ -191,8 +203,24 @@ class SlackChannel:
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Post a notice, raising DeliveryError when it did not go out."""
+        commit = await self.prepare(message)
+        assert not isinstance(commit, SendResult)
+        return await commit()
+
+    async def prepare(
+        self, message: OutgoingMessage, *, unknown_since: datetime | None = None
+    ) -> Commit | SendResult:
+        """Find the conversation; after an attempt with an unknown outcome (unknown_since),
+        the earlier post if Slack has it. The commit is chat.postMessage."""
         started = time.perf_counter()
         channel = await self._channel_for(message.recipient)
+        if unknown_since is not None:
+            found = await self.find_sent(message, since=unknown_since)
+            if found is not None:
+                return found
+        return partial(self._send_to, channel, message, started)
+
+    async def _send_to(self, channel: str, message: OutgoingMessage, started: float) -> SendResult:
         try:
             response = await self._post(channel, message)
         except (SlackApiError, aiohttp.ClientError) as exc:

@@ -29,11 +29,12 @@ def manifest(
 
 @slack_app_cli.command("offer-drafts")
 def offer_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """DM each waiting draft to its owner in Slack (the scheduler does this every round)."""
+    """Queue each waiting draft's offer to its owner in Slack; the outbox DMs it (the
+    scheduler does both every round)."""
     from reliability.slack_app import offer_drafts as offer
 
     runtime = runtime_of(ctx)
     offered = offer(runtime.ledger, now=runtime.now)
     emit(as_json, {"offered": offered},
-         f"offered {len(offered)} draft(s) in Slack" + (f": {json.dumps(offered)}"
-                                                         if offered else ""))
+         f"queued the Slack offer of {len(offered)} draft(s)"
+         + (f": {json.dumps(offered)}" if offered else ""))

@@ -62,6 +62,7 @@ class SlackApi:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    post_seconds: float = 0  # how long chat.postMessage takes, as under load at Slack
     views: list[dict[str, Any]] = field(default_factory=list)
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -370,6 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self._token(args) != expected:
             self._answer(200, _error("not_authed" if not self._token(args) else "invalid_auth"))
             return
+        if method == "chat.postMessage" and api.post_seconds:
+            api.stopping.wait(api.post_seconds)
         body = api.handle(method, args)
         if fault is not None and fault.kind == "lose_answer":
             self.close_connection = True

@@ -7,6 +7,7 @@ AUTH, refused recipients, temporary failures, and connections dropped in the mid
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -47,9 +48,11 @@ class SmtpServer:
     messages_per_connection: int | None = None
     count_only: bool = False
     received: int = 0
-    # Called with the running count after each accepted message (fault tests kill a worker
-    # when the server has seen a chosen number of messages).
+    # Called with the running count after each accepted message, before the reply (fault
+    # tests kill a worker when the server has seen a chosen number of messages).
     on_message: Callable[[int], None] | None = None
+    # Seconds the server takes to accept each message, as a remote server does.
+    accept_seconds: float = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client_tls_context(self) -> ssl.SSLContext | None:
@@ -120,6 +123,8 @@ class _Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.state.accept_seconds:
+            await asyncio.sleep(self.state.accept_seconds)
         self.state._record(envelope)
         if isinstance(server, _SMTP):
             server.accepted_here += 1
