@@ -1,0 +1,120 @@
+"""A scan tick survives a bad row: the rest of the batch is assessed, the bad one is marked,
+logged once, shown to the people who can fix it, and assessed again once it changes."""
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from helpers import at
+from pydantic import SecretStr
+from scenarios import MONDAY_9, TUESDAY_9, q3_report, tick
+from sqlmodel import Session, col, select
+from web_helpers import app_for, csrf_of, token_for
+
+from reliability.digest import build_digest
+from reliability.drafting import render
+from reliability.ledger import Ledger
+from reliability.models import Client, Event, Member, Promise
+
+FAR = datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
+
+
+def stored_directly(ledger: Ledger, *, title: str, due_at: datetime,
+                    client_timezone: str | None = None) -> int:
+    """A row as an older version or a hand edit may have left it, past today's input checks."""
+    with Session(ledger.engine) as session:
+        client = session.exec(select(Client).where(Client.name == "Acme")).one()
+        if client_timezone is not None:
+            client = Client(name=f"Client of {title}", name_key=f"client of {title}".lower(),
+                            email="x@client.example", timezone=client_timezone,
+                            created_at=MONDAY_9)
+            session.add(client)
+            session.flush()
+        alice = session.exec(select(Member).where(Member.email == "alice@example.com")).one()
+        promise = Promise(title=title, client_id=client.id or 0, owner_id=alice.id or 0,
+                          made_at=MONDAY_9, due_at=due_at, original_due_at=due_at,
+                          next_check_at=MONDAY_9)
+        session.add(promise)
+        session.commit()
+        return promise.id or 0
+
+
+def promise(ledger: Ledger, promise_id: int) -> Promise:
+    with Session(ledger.engine) as session:
+        found = session.get(Promise, promise_id)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+def bad_rows(agency: Ledger) -> tuple[int, int, int]:
+    good = q3_report(agency)
+    far = stored_directly(agency, title="Forever project", due_at=FAR)
+    lost = stored_directly(agency, title="Lost in space", due_at=at("2026-11-20T17:00-05:00"),
+                           client_timezone="Mars/Olympus_Mons")
+    return good, far, lost
+
+
+def test_a_far_date_and_an_unknown_timezone_do_not_stop_the_scan_for_the_team(
+    agency: Ledger, bad_rows: tuple[int, int, int], caplog: pytest.LogCaptureFixture,
+) -> None:
+    good, far, lost = bad_rows
+    with caplog.at_level(logging.WARNING, logger="reliability.scan"):
+        report = tick(agency, MONDAY_9)
+    assert report.assessed == 1
+    assert promise(agency, good).assessed_at == MONDAY_9
+    assert sorted((f["promise_id"], f["reason"]) for f in report.failed) == [
+        (far, "date_out_of_range"), (lost, "unknown_calendar")]
+    assert promise(agency, far).assess_error == "date_out_of_range"
+    assert promise(agency, lost).assess_error == "unknown_calendar"
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == 2
+    assert f"promise #{far} could not be assessed (date_out_of_range)" in logged[0] + logged[1]
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="reliability.scan"):
+        later = tick(agency, TUESDAY_9)
+    assert later.failed == [] and not caplog.records  # logged once, not every tick
+    with Session(agency.engine) as session:
+        events = session.exec(select(Event).where(Event.kind == "promise.not_assessed")
+                               .order_by(col(Event.id))).all()
+    assert [(e.promise_id, e.payload["reason"]) for e in events] == [
+        (far, "date_out_of_range"), (lost, "unknown_calendar")]
+
+
+def test_a_marked_promise_is_assessed_again_once_it_is_moved_to_a_sane_date(
+    agency: Ledger, bad_rows: tuple[int, int, int],
+) -> None:
+    _, far, _ = bad_rows
+    tick(agency, MONDAY_9)
+    agency.move(far, due_at=at("2026-12-04T17:00-05:00"), reason="a real date", now=MONDAY_9,
+                actor="alice@example.com")
+    report = tick(agency, TUESDAY_9)
+    assert far not in [f["promise_id"] for f in report.failed]
+    moved = promise(agency, far)
+    assert moved.assess_error is None and moved.assessed_at == TUESDAY_9
+
+
+def test_the_digest_and_the_dashboard_show_what_could_not_be_assessed(
+    agency: Ledger, bad_rows: tuple[int, int, int],
+) -> None:
+    tick(agency, MONDAY_9)
+    with Session(agency.engine) as session:
+        bob = session.exec(select(Member).where(Member.email == "bob@example.com")).one()
+        context = build_digest(session, agency.settings, bob, TUESDAY_9)
+    text = render("digest", "en", dict(context)).text
+    assert "COULD NOT BE ASSESSED" in text
+    assert "Forever project for Acme (Alice): the due date is too far in the future" in text
+    assert "Lost in space" in text and "the client’s timezone or country is unknown" in text
+    assert not context["all_clear"]
+
+    agency.settings.web.secret_key = SecretStr("test-secret-key")
+    client = TestClient(app_for(agency, TUESDAY_9))
+    page = client.get("/sign-in")
+    board = client.post("/sign-in/token", data={
+        "token": token_for(agency, "bob@example.com"), "next": "/board",
+        "csrf_token": csrf_of(page.text)}).text
+    assert "Forever project" in board
+    assert "could not be assessed: the due date is too far in the future" in board
+    assert "could not be assessed: the client’s timezone or country is unknown" in board
