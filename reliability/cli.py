@@ -467,6 +467,8 @@ def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
               for c in report.changes]
     lines += [f"  {a['kind']} #{a['notice_id']} for promise #{a['promise_id']}"
               for a in report.actions]
+    lines += [f"  could not assess promise #{f['promise_id']}: {f['reason']}"
+              for f in report.failed]
     emit(as_json, report.to_json(), "\n".join(lines))
 
 
