@@ -69,6 +69,12 @@ class ScanReport:
         return {"assessed": self.assessed, "changes": self.changes, "actions": self.actions,
                 "failed": self.failed}
 
+    def absorb(self, other: ScanReport) -> None:
+        self.assessed += other.assessed
+        self.changes += other.changes
+        self.actions += other.actions
+        self.failed += other.failed
+
 
 @dataclass
 class _Batch:
@@ -122,22 +128,57 @@ class Scanner:
         self.policy = Policy.from_settings(self.settings.policy)
 
     def tick(self, now: datetime) -> ScanReport:
-        """Assess everything due by `now`, batch after batch, until nothing is left."""
+        """Assess everything due by `now`, batch after batch, until nothing is left.
+
+        A promise that cannot be assessed is set aside and the rest of its batch goes on.
+        A batch that fails as a whole all the same (a message that cannot be drafted) is
+        done again one promise at a time, each in a savepoint, so only the promise at fault
+        is set aside: the fast path stays one transaction per batch."""
         report = ScanReport()
         known = _Tick()
         while True:
-            with self.ledger.transaction() as session:
-                claimed = self._claim(session, now)
-                if not claimed:
-                    return report
-                batch = self._load(session, claimed)
-                known.history.update(self._histories(
-                    session, {p.owner_id for p in claimed} - known.history.keys()))
-                work = _Work()
-                for promise, client, owner in batch.rows:
+            try:
+                with self.ledger.transaction() as session:
+                    done = self._batch(session, now, known, one_by_one=False)
+            except Exception as error:
+                log.warning("a scan batch failed (%r): assessing it one promise at a time",
+                            error)
+                with self.ledger.transaction() as session:
+                    done = self._batch(session, now, known, one_by_one=True)
+            if done is None:
+                return report
+            report.absorb(done)
+
+    def _batch(self, session: Session, now: datetime, known: _Tick, *,
+               one_by_one: bool) -> ScanReport | None:
+        """Claim, assess and write one batch; None when nothing is due."""
+        claimed = self._claim(session, now)
+        if not claimed:
+            return None
+        batch = self._load(session, claimed)
+        known.history.update(self._histories(
+            session, {p.owner_id for p in claimed} - known.history.keys()))
+        report = ScanReport()
+        if not one_by_one:
+            work = _Work()
+            for promise, client, owner in batch.rows:
+                self._assess_safely(session, batch, work, promise, client, owner, now,
+                                    report, known)
+            self._write(session, batch, work, now, report)
+            return report
+        for promise, client, owner in batch.rows:
+            work, mine = _Work(), ScanReport()
+            try:
+                with session.begin_nested():
                     self._assess_safely(session, batch, work, promise, client, owner, now,
-                                        report, known)
-                self._write(session, batch, work, now, report)
+                                        mine, known)
+                    self._write(session, batch, work, now, mine)
+            except Exception as error:  # this promise's message, its write: its fault alone
+                work, mine = _Work(), ScanReport()
+                _set_aside(work, mine, promise, error, now)
+                self._write(session, batch, work, now, mine)
+            report.absorb(mine)
+        return report
 
     def _assess_safely(self, session: Session, batch: _Batch, work: _Work, promise: Promise,
                        client: Client, owner: Member, now: datetime, report: ScanReport,
@@ -149,18 +190,10 @@ class Scanner:
         try:
             self._assess_one(session, batch, mine, promise, client, owner, now, seen, known)
         except Exception as error:  # any failure of one row is that row's alone
-            reason = _reason(error)
-            log.warning("promise #%s could not be assessed (%s): %r", promise.id, reason, error)
-            work.failed.append({"id": promise.id, "assess_error": reason,
-                                "assessed_at": now, "next_check_at": None})
-            work.events.append({"at": now, "actor": ACTOR, "kind": "promise.not_assessed",
-                                "promise_id": promise.id,
-                                "payload": {"reason": reason, "error": repr(error)[:300]}})
-            report.failed.append({"promise_id": promise.id, "reason": reason})
+            _set_aside(work, report, promise, error, now)
             return
         work.absorb(mine)
-        report.assessed += seen.assessed
-        report.changes += seen.changes
+        report.absorb(seen)
 
     # -- claiming and loading -----------------------------------------------------------
 
@@ -442,6 +475,20 @@ def _day_after(moment: datetime) -> datetime:
         return moment + timedelta(days=1)
     except OverflowError:
         return moment.replace(year=9999, month=12, day=31, hour=23, minute=59, second=59)
+
+
+def _set_aside(work: _Work, report: ScanReport, promise: Promise, error: Exception,
+               now: datetime) -> None:
+    """Mark a promise that could not be assessed, say why once, and skip it until it changes
+    (a change sets next_check_at again)."""
+    reason = _reason(error)
+    log.warning("promise #%s could not be assessed (%s): %r", promise.id, reason, error)
+    work.failed.append({"id": promise.id, "assess_error": reason, "assessed_at": now,
+                        "next_check_at": None})
+    work.events.append({"at": now, "actor": ACTOR, "kind": "promise.not_assessed",
+                        "promise_id": promise.id,
+                        "payload": {"reason": reason, "error": repr(error)[:300]}})
+    report.failed.append({"promise_id": promise.id, "reason": reason})
 
 
 def _reason(error: Exception) -> AssessError:

@@ -2,13 +2,13 @@
 logged once, shown to the people who can fix it, and assessed again once it changes."""
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from helpers import at
 from pydantic import SecretStr
-from scenarios import MONDAY_9, TUESDAY_9, q3_report, tick
+from scenarios import MONDAY_9, TUESDAY_9, past_promises, q3_report, tick
 from sqlmodel import Session, col, select
 from web_helpers import app_for, csrf_of, token_for
 
@@ -21,20 +21,22 @@ FAR = datetime(9999, 12, 31, 12, 0, tzinfo=UTC)
 
 
 def stored_directly(ledger: Ledger, *, title: str, due_at: datetime,
-                    client_timezone: str | None = None) -> int:
-    """A row as an older version or a hand edit may have left it, past today's input checks."""
+                    made_at: datetime = MONDAY_9, **client_fields: str) -> int:
+    """A row as an older version or a hand edit may have left it, past today's input checks;
+    with `client_fields`, for a client of its own stored the same way."""
     with Session(ledger.engine) as session:
         client = session.exec(select(Client).where(Client.name == "Acme")).one()
-        if client_timezone is not None:
-            client = Client(name=f"Client of {title}", name_key=f"client of {title}".lower(),
-                            email="x@client.example", timezone=client_timezone,
-                            created_at=MONDAY_9)
+        if client_fields:
+            client = Client(**{"name": f"Client of {title}",
+                               "name_key": f"client of {title}".lower(),
+                               "email": "x@client.example", "timezone": "America/New_York",
+                               "created_at": MONDAY_9, **client_fields})
             session.add(client)
             session.flush()
         alice = session.exec(select(Member).where(Member.email == "alice@example.com")).one()
         promise = Promise(title=title, client_id=client.id or 0, owner_id=alice.id or 0,
-                          made_at=MONDAY_9, due_at=due_at, original_due_at=due_at,
-                          next_check_at=MONDAY_9)
+                          made_at=made_at, due_at=due_at, original_due_at=due_at,
+                          next_check_at=made_at)
         session.add(promise)
         session.commit()
         return promise.id or 0
@@ -52,7 +54,7 @@ def bad_rows(agency: Ledger) -> tuple[int, int, int]:
     good = q3_report(agency)
     far = stored_directly(agency, title="Forever project", due_at=FAR)
     lost = stored_directly(agency, title="Lost in space", due_at=at("2026-11-20T17:00-05:00"),
-                           client_timezone="Mars/Olympus_Mons")
+                           timezone="Mars/Olympus_Mons")
     return good, far, lost
 
 
@@ -81,6 +83,27 @@ def test_a_far_date_and_an_unknown_timezone_do_not_stop_the_scan_for_the_team(
                                .order_by(col(Event.id))).all()
     assert [(e.promise_id, e.payload["reason"]) for e in events] == [
         (far, "date_out_of_range"), (lost, "unknown_calendar")]
+
+
+def test_a_message_that_cannot_be_drafted_sets_aside_only_its_own_promise(
+    agency: Ledger, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Drafting happens when the batch is written: a batch that fails there is done again
+    one promise at a time."""
+    past_promises(agency, late=4, on_time=1)
+    thursday = at("2026-11-19T10:00-05:00")
+    good = q3_report(agency, made="2026-11-19T10:00-05:00")
+    french = stored_directly(agency, title="Rapport", due_at=at("2026-11-20T17:00-05:00"),
+                             made_at=thursday, locale="fr")
+    with caplog.at_level(logging.WARNING, logger="reliability.scan"):
+        report = tick(agency, thursday)
+    assert [a["promise_id"] for a in report.actions if a["kind"] == "delay_notice"] == [good]
+    assert report.failed == [{"promise_id": french, "reason": "unexpected"}]
+    assert promise(agency, good).level == "at_risk"
+    marked = promise(agency, french)
+    assert marked.assess_error == "unexpected" and marked.next_check_at is None
+    assert "unknown locale 'fr'" in caplog.text
+    assert tick(agency, thursday + timedelta(minutes=1)).failed == []
 
 
 def test_a_marked_promise_is_assessed_again_once_it_is_moved_to_a_sane_date(
