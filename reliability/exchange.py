@@ -192,12 +192,13 @@ def export_to(engine: Engine, *, format: str, out: Path | None,
                         "with --out")
     if out is None:
         return write_json_lines(engine, stdout)
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+    folder = format == "csv" and out.suffix.lower() != ".zip"
+    if out.exists() and not (folder and out.is_dir() and not any(out.iterdir())):
         raise UserError(f"{out} already exists: give a new path, so no export is overwritten")
     if not out.parent.is_dir():
         raise UserError(f"there is no folder {out.parent} to write {out.name} into")
     exported_tables()  # refuse an undecided table before anything is written
-    if format == "json" or out.suffix.lower() == ".zip":
+    if not folder:
         with _file_in_place(out) as binary:
             if format == "json":
                 with io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as text:
@@ -362,6 +363,13 @@ def _open_export(path: Path) -> Iterator[_Source]:
 def import_from(engine: Engine, path: Path) -> Counts:
     """Restore an export into an empty database, ids kept, in one transaction: on any
     problem nothing is written."""
+    try:
+        return _import(engine, path)
+    except (UnicodeDecodeError, csv.Error, zipfile.BadZipFile) as error:
+        raise UserError(f"{path} is not a readable reliability export: {error}") from None
+
+
+def _import(engine: Engine, path: Path) -> Counts:
     counts: dict[str, int] = {}
     with _open_export(path) as source, Session(engine) as session, session.begin():
         _refuse_data(session)

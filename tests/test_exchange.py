@@ -278,6 +278,13 @@ def test_what_is_not_an_export_is_one_clear_message(
     assert "Traceback" not in result.stderr
 
 
+def test_a_file_that_is_not_text_is_one_clear_message(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
+    result = cli("import", str(path))
+    assert result.exit_code == 2 and "is not a readable reliability export" in result.stderr
+
+
 def test_an_export_never_overwrites_and_leaves_nothing_half_written(
     cli: Cli, agency: Ledger, tmp_path: Path,
 ) -> None:
@@ -286,5 +293,9 @@ def test_an_export_never_overwrites_and_leaves_nothing_half_written(
     assert result.exit_code == 2 and "already exists" in result.stderr
     assert (tmp_path / "taken.jsonl").read_text(encoding="utf-8") == "keep me"
     assert cli("export", "--format", "csv").exit_code == 2
+    (tmp_path / "empty").mkdir()
+    assert cli("export", "--out", str(tmp_path / "empty")).exit_code == 2
+    assert cli("export", "--format", "csv", "--out", str(tmp_path / "empty")).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert (tmp_path / "empty" / "manifest.json").exists()
 
