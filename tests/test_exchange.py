@@ -229,6 +229,7 @@ def test_the_demos_week_exported_and_imported_reports_the_same(
     assert report.exit_code == 0, report.stderr
     assert json.loads(report.stdout) == json.loads(cli_on(demo_week, *REPORT).stdout)
     assert json.loads(report.stdout)["groups"]
+    assert cli_on(fresh, "export").stdout == cli_on(demo_week, "export").stdout
 
     # Ids go on from the highest imported, on PostgreSQL too.
     added = cli_on(fresh, "client", "add", "Globex", "--email", "g@globex.example")
