@@ -3,9 +3,7 @@ spreadsheet, streamed, and restored whole into an empty database on either backe
 
 import csv
 import json
-import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -190,26 +188,6 @@ def demo_week(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 REPORT = ["--as-of", "2026-11-20T18:00:00-05:00", "report", "--by", "owner", "--from",
           "2026-10-05", "--to", "2026-11-20", "--json"]
-
-
-@pytest.fixture
-def fresh(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A second database on the test's backend, made with `reliability init` and empty."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-        assert cli_on(url, "init").exit_code == 0
-        yield url
-        return
-    name = f"reliability_import_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    assert cli_on(url, "init").exit_code == 0
-    yield url
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
 
 
 @pytest.mark.parametrize("out", ["demo.jsonl", "demo-csv", "demo.zip"])

@@ -5,6 +5,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from fastapi.testclient import TestClient
 from helpers import at
 from pydantic import SecretStr
@@ -12,6 +14,7 @@ from scenarios import MONDAY_9, TUESDAY_9, past_promises, q3_report, tick
 from sqlmodel import Session, col, select
 from web_helpers import app_for, csrf_of, token_for
 
+from reliability.db import _alembic_config, head_revision, make_engine, upgrade
 from reliability.digest import build_digest
 from reliability.drafting import render
 from reliability.ledger import Ledger
@@ -141,3 +144,19 @@ def test_the_digest_and_the_dashboard_show_what_could_not_be_assessed(
     assert "Forever project" in board
     assert "could not be assessed: the due date is too far in the future" in board
     assert "could not be assessed: the client’s timezone or country is unknown" in board
+
+
+def test_migration_0008_adds_the_mark_and_takes_it_away_again(fresh: str) -> None:
+    engine = make_engine(fresh)
+
+    def promise_columns() -> set[str]:
+        with engine.connect() as connection:
+            return {c["name"] for c in sa.inspect(connection).get_columns("promise")}
+
+    assert "assess_error" in promise_columns()
+    with engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0006")
+    assert "assess_error" not in promise_columns()
+    assert upgrade(engine) == head_revision()
+    assert "assess_error" in promise_columns()
+    engine.dispose()
