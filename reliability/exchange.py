@@ -291,10 +291,12 @@ def _json_lines(handle: IO[str], where: str) -> _Source:
                 continue
             try:
                 item = json.loads(line)
-                yield item["table"], item["row"]
+                table, row = item["table"], item["row"]
             except (ValueError, KeyError, TypeError):
-                raise UserError(f"{where}, line {number}: not a row of a reliability "
-                                "export") from None
+                table = row = None
+            if not isinstance(table, str) or not isinstance(row, dict):
+                raise UserError(f"{where}, line {number}: not a row of a reliability export")
+            yield table, row
 
     grouped = ((name, (row for _, row in rows))
                for name, rows in itertools.groupby(lines(), key=lambda item: item[0]))

@@ -244,6 +244,8 @@ def test_a_broken_export_is_refused_with_its_line_and_nothing_is_written(
     ("", "is not a reliability export"),
     ('{"format": "reliability-export", "version": 9}\n', "format version 9"),
     ('{"format": "reliability-export", "version": 1}\nnot json\n', "line 2"),
+    ('{"format": "reliability-export", "version": 1}\n{"table": "client", "row": 5}\n',
+     "line 2"),
     ('{"format": "reliability-export", "version": 1}\n'
      '{"table": "sessions", "row": {}}\n', "'sessions'"),
 ])
