@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, true, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -116,6 +117,7 @@ class _Work:
         self.assessments += other.assessments
         self.events += other.events
         self.promises += other.promises
+        self.failed += other.failed
 
 
 class Scanner:
@@ -173,6 +175,8 @@ class Scanner:
                     self._assess_safely(session, batch, work, promise, client, owner, now,
                                         mine, known)
                     self._write(session, batch, work, now, mine)
+            except OperationalError:
+                raise  # the database itself (a lost connection): no promise is at fault
             except Exception as error:  # this promise's message, its write: its fault alone
                 work, mine = _Work(), ScanReport()
                 _set_aside(work, mine, promise, error, now)
@@ -474,7 +478,7 @@ def _day_after(moment: datetime) -> datetime:
     try:
         return moment + timedelta(days=1)
     except OverflowError:
-        return moment.replace(year=9999, month=12, day=31, hour=23, minute=59, second=59)
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _set_aside(work: _Work, report: ScanReport, promise: Promise, error: Exception,
