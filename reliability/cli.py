@@ -762,7 +762,7 @@ def export(
         "json: a new file (default: stdout). csv: a new folder, or a file ending in .zip."
     ))] = None,
 ) -> None:
-    """Export everything but secrets, streamed: see docs/export.md."""
+    """Export every table, secrets left out, as JSON Lines or CSV (see docs/export.md)."""
     counts = exchange.export_to(runtime_of(ctx).ledger.engine, format=format, out=out,
                                 stdout=sys.stdout)
     if out is not None:
