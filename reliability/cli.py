@@ -6,7 +6,6 @@ errors go to stderr as one message with exit code 2, and nothing is written.
 
 from __future__ import annotations
 
-import csv
 import getpass
 import json
 import logging
@@ -24,7 +23,7 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
-from reliability import compose, drafting, notices
+from reliability import compose, drafting, exchange, notices
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
 from reliability.db import DatabaseError, check_schema, make_engine, upgrade
@@ -487,6 +486,8 @@ def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
               for c in report.changes]
     lines += [f"  {a['kind']} #{a['notice_id']} for promise #{a['promise_id']}"
               for a in report.actions]
+    lines += [f"  could not assess promise #{f['promise_id']}: {f['reason']}"
+              for f in report.failed]
     emit(as_json, report.to_json(), "\n".join(lines))
 
 
@@ -769,39 +770,33 @@ def demo(
         week.serve(port=port)
 
 
-# -- export -----------------------------------------------------------------------------
+# -- export and import ------------------------------------------------------------------
 
 
 @app.command()
 def export(
     ctx: typer.Context,
-    format: Annotated[str, typer.Option("--format", help="json | csv")] = "json",
-    out: Annotated[Path | None, typer.Option(help="Write files into this folder.")] = None,
+    format: Annotated[str, typer.Option("--format", help="json (JSON Lines) | csv")] = "json",
+    out: Annotated[Path | None, typer.Option(help=(
+        "json: a new file (default: stdout). csv: a new folder, or a file ending in .zip."
+    ))] = None,
 ) -> None:
-    """Export all data (JSON on stdout, or one file per table with --out)."""
-    if format not in ("json", "csv"):
-        raise UserError(f"unknown export format {format!r}: use json or csv")
-    if format == "csv" and out is None:
-        raise UserError("CSV export writes one file per table: give a folder with --out DIR")
-    tables = runtime_of(ctx).ledger.export()
-    if out is None:
-        typer.echo(json.dumps(tables, ensure_ascii=False, indent=2))
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    if format == "json":
-        (out / "reliability.json").write_text(json.dumps(tables, ensure_ascii=False, indent=2),
-                                              encoding="utf-8")
-    else:
-        for name, rows in tables.items():
-            with (out / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
-                columns = list(rows[0]) if rows else []
-                writer = csv.DictWriter(handle, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(
-                    {k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()}
-                    for row in rows
-                )
-    typer.echo(f"exported {sum(len(rows) for rows in tables.values())} rows to {out}")
+    """Export every table, secrets left out, as JSON Lines or CSV (see docs/export.md)."""
+    counts = exchange.export_to(runtime_of(ctx).ledger.engine, format=format, out=out,
+                                stdout=sys.stdout)
+    if out is not None:
+        typer.echo(f"exported {counts.total} rows to {out} ({counts.summary()})")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(
+        help="An export: a JSON Lines file, a CSV folder or a CSV .zip.")],
+) -> None:
+    """Restore an export into an empty database made with `reliability init`."""
+    counts = exchange.import_from(runtime_of(ctx).ledger.engine, source)
+    typer.echo(f"imported {counts.total} rows from {source} ({counts.summary()})")
 
 
 def main() -> None:

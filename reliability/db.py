@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# A connection option: on SQLite, a transaction that only reads and takes no write lock.
+READ_ONLY = "reliability_read_only"
 
 
 class DatabaseError(Exception):
@@ -117,8 +119,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     # Take the write lock at the start: two writers wait for each other instead of failing
-    # half-way with "database is locked" on an upgrade from read to write.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # half-way with "database is locked" on an upgrade from read to write. A long read (an
+    # export) reads its WAL snapshot without holding writers off.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _alembic_config(connection: sa.Connection) -> AlembicConfig:

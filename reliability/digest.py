@@ -32,6 +32,7 @@ from reliability.drafting import (
     MonthStats,
     ReliabilityView,
     RiskItem,
+    UnassessedItem,
 )
 from reliability.drafting import PromiseView as PromiseItem
 from reliability.ledger import Ledger, calendar_for
@@ -83,9 +84,11 @@ def build_digest(session: Session, settings: Settings, manager: Member,
     listed = {item["promise"]["id"] for item in at_risk}
     due_soon = [p for p in _due_soon(session, settings, scope, cal, now) if p["id"] not in listed]
     unanswered = _unanswered_checkins(session, settings, scope, now)
+    unassessed = _unassessed(session, settings, scope)
     mistakes = _mistakes(session, scope, now)
     quiet = not (decisions["drafts"] or decisions["escalations"]
-                 or decisions["dead_deliveries"] or at_risk or unanswered or mistakes)
+                 or decisions["dead_deliveries"] or at_risk or unanswered or unassessed
+                 or mistakes)
     return DigestContext(
         **compose.base_context(settings, timezone=manager.timezone, now=now,
                                recipient=manager.name, sender=compose.PRODUCT),
@@ -94,6 +97,7 @@ def build_digest(session: Session, settings: Settings, manager: Member,
         at_risk=at_risk,
         due_soon=due_soon,
         unanswered_checkins=unanswered,
+        unassessed=unassessed,
         mistakes=mistakes,
         reliability=_reliability(session, settings, scope, cal, now),
     )
@@ -207,6 +211,13 @@ def _unanswered_checkins(session: Session, settings: Settings, scope: Scope,
         items.append(CheckinItem(promise=compose.promise_view(settings, promise, client, owner),
                                  asked_at=asked_at))
     return sorted(items, key=lambda item: item["asked_at"])
+
+
+def _unassessed(session: Session, settings: Settings, scope: Scope) -> list[UnassessedItem]:
+    rows = _promise_rows(session, scope, col(Promise.assess_error).is_not(None))
+    return [UnassessedItem(promise=compose.promise_view(settings, promise, client, owner),
+                           reason=promise.assess_error or "")
+            for promise, client, owner in rows]
 
 
 def _mistakes(session: Session, scope: Scope, now: datetime) -> list[MistakeItem]:

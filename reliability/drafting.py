@@ -201,6 +201,11 @@ class CheckinItem(TypedDict):
     asked_at: datetime
 
 
+class UnassessedItem(TypedDict):
+    promise: PromiseView
+    reason: str  # an AssessError code: date_out_of_range, unknown_calendar or unexpected
+
+
 class MistakeItem(TypedDict):
     summary: str
     client_name: str
@@ -227,6 +232,7 @@ class DigestContext(BaseContext):
     at_risk: list[RiskItem]  # at-risk and overdue promises, worst first
     due_soon: list[PromiseView]  # due in the next 5 business days
     unanswered_checkins: list[CheckinItem]
+    unassessed: list[UnassessedItem]  # open promises the scan could not assess, and why
     mistakes: list[MistakeItem]  # this week
     reliability: ReliabilityView | None
 
@@ -814,6 +820,7 @@ def _digest_samples(
         ],
         "due_soon": [report, contracts],
         "unanswered_checkins": [CheckinItem(promise=contracts, asked_at=at(16, 9))],
+        "unassessed": [UnassessedItem(promise=dashboard, reason="date_out_of_range")],
         "mistakes": [
             MistakeItem(
                 summary=words["mistake"],
@@ -859,6 +866,7 @@ def _digest_samples(
         "at_risk": [],
         "due_soon": [],
         "unanswered_checkins": [],
+        "unassessed": [],
         "mistakes": [],
         "reliability": first_month,
     }

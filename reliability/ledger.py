@@ -602,19 +602,6 @@ class Ledger:
                 events=self._rows(session, Event, Event.promise_id, promise_id),
             )
 
-    def export(self) -> dict[str, list[dict[str, Any]]]:
-        """Every table as plain rows (moments in UTC ISO 8601), so a team is never locked in."""
-        tables = [Client, Member, Promise, CheckIn, DueChange, Event]
-        with self.session() as session:
-            return {
-                model.__tablename__: [  # type: ignore[misc]
-                    {column.name: _plain(getattr(row, column.name))
-                     for column in model.__table__.columns}  # type: ignore[attr-defined]
-                    for row in session.exec(select(model).order_by(model.id)).all()  # type: ignore[attr-defined]
-                ]
-                for model in tables
-            }
-
     # -- rules shared by the commands ---------------------------------------------------
 
     def _open_promise(self, session: Session, promise_id: int, verb: str) -> Promise:
@@ -651,8 +638,4 @@ class Ledger:
     @staticmethod
     def _rows(session: Session, model: Any, column: Any, value: int) -> list[Any]:
         return list(session.exec(select(model).where(column == value).order_by(model.id)).all())
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 

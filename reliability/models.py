@@ -94,6 +94,14 @@ class Source(StrEnum):
     rule = "rule"
 
 
+class AssessError(StrEnum):
+    """Why the scan could not assess a promise."""
+
+    date_out_of_range = "date_out_of_range"  # a moment too far out to compute with
+    unknown_calendar = "unknown_calendar"  # the client's timezone or country is unknown
+    unexpected = "unexpected"  # anything else: the log has the details
+
+
 class CheckInStatus(StrEnum):
     on_track = "on_track"
     at_risk = "at_risk"
@@ -215,6 +223,9 @@ class Promise(SQLModel, table=True):
     risk_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))
     assessed_at: datetime | None = utc_field(nullable=True)
     next_check_at: datetime | None = utc_field(nullable=True)
+    # Why the scan could not assess it (an `AssessError` code); the scan skips it until a
+    # change sets next_check_at again.
+    assess_error: str | None = Field(default=None, max_length=32)
 
 
 class CheckIn(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from reliability.calendar import zone
+from reliability.calendar import CalendarError, zone
 from reliability.models import CheckIn, Client, DueChange, Event, Member, Mistake, Notice, Promise
 
 
@@ -13,7 +13,12 @@ def iso(moment: datetime | None, timezone: str | None = None) -> str | None:
     """ISO 8601 with the offset of `timezone` (the client's), so people read their own time."""
     if moment is None:
         return None
-    return (moment.astimezone(zone(timezone)) if timezone else moment).isoformat()
+    try:
+        return (moment.astimezone(zone(timezone)) if timezone else moment).isoformat()
+    except (CalendarError, OverflowError):
+        # A row stored before today's checks (a zone since removed, a date at the end of
+        # time) is still listed, in UTC, rather than failing the whole list.
+        return moment.isoformat()
 
 
 def client_record(client: Client) -> dict[str, Any]:

@@ -9,21 +9,24 @@ idempotency keys, so a slip yields one draft however many ticks see it.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, true, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reliability import compose, notices
-from reliability.calendar import BusinessCalendar
+from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.db import among, insert_rows, on_postgresql
 from reliability.forecast import MAX_SAMPLES
 from reliability.ledger import Ledger
 from reliability.models import (
+    AssessError,
     Assessment,
     CheckIn,
     Client,
@@ -46,6 +49,8 @@ from reliability.risk import (
     assess,
 )
 
+log = logging.getLogger(__name__)
+
 ACTOR = "rule:scan"
 HISTORY_PER_OWNER = MAX_SAMPLES  # the forecast uses no more than this
 TEAM_HISTORY = 200
@@ -58,9 +63,18 @@ class ScanReport:
     assessed: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # Promises that could not be assessed this tick: id and reason code.
+    failed: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"assessed": self.assessed, "changes": self.changes, "actions": self.actions}
+        return {"assessed": self.assessed, "changes": self.changes, "actions": self.actions,
+                "failed": self.failed}
+
+    def absorb(self, other: ScanReport) -> None:
+        self.assessed += other.assessed
+        self.changes += other.changes
+        self.actions += other.actions
+        self.failed += other.failed
 
 
 @dataclass
@@ -95,6 +109,15 @@ class _Work:
     assessments: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     promises: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def absorb(self, other: _Work) -> None:
+        self.drafts += other.drafts
+        self.escalations += other.escalations
+        self.assessments += other.assessments
+        self.events += other.events
+        self.promises += other.promises
+        self.failed += other.failed
 
 
 class Scanner:
@@ -107,22 +130,74 @@ class Scanner:
         self.policy = Policy.from_settings(self.settings.policy)
 
     def tick(self, now: datetime) -> ScanReport:
-        """Assess everything due by `now`, batch after batch, until nothing is left."""
+        """Assess everything due by `now`, batch after batch, until nothing is left.
+
+        A promise that cannot be assessed is set aside and the rest of its batch goes on.
+        A batch that fails as a whole all the same (a message that cannot be drafted) is
+        done again one promise at a time, each in a savepoint, so only the promise at fault
+        is set aside: the fast path stays one transaction per batch."""
         report = ScanReport()
         known = _Tick()
         while True:
-            with self.ledger.transaction() as session:
-                claimed = self._claim(session, now)
-                if not claimed:
-                    return report
-                batch = self._load(session, claimed)
-                known.history.update(self._histories(
-                    session, {p.owner_id for p in claimed} - known.history.keys()))
-                work = _Work()
-                for promise, client, owner in batch.rows:
-                    self._assess_one(session, batch, work, promise, client, owner, now, report,
-                                     known)
-                self._write(session, batch, work, now, report)
+            try:
+                with self.ledger.transaction() as session:
+                    done = self._batch(session, now, known, one_by_one=False)
+            except Exception as error:
+                log.warning("a scan batch failed (%r): assessing it one promise at a time",
+                            error)
+                with self.ledger.transaction() as session:
+                    done = self._batch(session, now, known, one_by_one=True)
+            if done is None:
+                return report
+            report.absorb(done)
+
+    def _batch(self, session: Session, now: datetime, known: _Tick, *,
+               one_by_one: bool) -> ScanReport | None:
+        """Claim, assess and write one batch; None when nothing is due."""
+        claimed = self._claim(session, now)
+        if not claimed:
+            return None
+        batch = self._load(session, claimed)
+        known.history.update(self._histories(
+            session, {p.owner_id for p in claimed} - known.history.keys()))
+        report = ScanReport()
+        if not one_by_one:
+            work = _Work()
+            for promise, client, owner in batch.rows:
+                self._assess_safely(session, batch, work, promise, client, owner, now,
+                                    report, known)
+            self._write(session, batch, work, now, report)
+            return report
+        for promise, client, owner in batch.rows:
+            work, mine = _Work(), ScanReport()
+            try:
+                with session.begin_nested():
+                    self._assess_safely(session, batch, work, promise, client, owner, now,
+                                        mine, known)
+                    self._write(session, batch, work, now, mine)
+            except OperationalError:
+                raise  # the database itself (a lost connection): no promise is at fault
+            except Exception as error:  # this promise's message, its write: its fault alone
+                work, mine = _Work(), ScanReport()
+                _set_aside(work, mine, promise, error, now)
+                self._write(session, batch, work, now, mine)
+            report.absorb(mine)
+        return report
+
+    def _assess_safely(self, session: Session, batch: _Batch, work: _Work, promise: Promise,
+                       client: Client, owner: Member, now: datetime, report: ScanReport,
+                       known: _Tick) -> None:
+        """Assess one promise of the batch; one that cannot be assessed is set aside with
+        its reason instead of failing the tick for the whole team. Assessing writes
+        nothing, so a failure leaves only this promise's own, discarded, work behind."""
+        mine, seen = _Work(), ScanReport()
+        try:
+            self._assess_one(session, batch, mine, promise, client, owner, now, seen, known)
+        except Exception as error:  # any failure of one row is that row's alone
+            _set_aside(work, report, promise, error, now)
+            return
+        work.absorb(mine)
+        report.absorb(seen)
 
     # -- claiming and loading -----------------------------------------------------------
 
@@ -178,7 +253,7 @@ class Scanner:
 
         # Load counts promises due by the end of this one's due day (a day on at most): each
         # owner's open promises up to the batch's last such bound, one index range per owner.
-        bound = max(promise.due_at for promise in claimed) + timedelta(days=1)
+        bound = _day_after(max(promise.due_at for promise in claimed))
         open_due: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
         for owner_id, promise_id, due_at in rows(
             select(Promise.owner_id, Promise.id, Promise.due_at)
@@ -305,7 +380,7 @@ class Scanner:
                                 "promise_id": promise.id, "payload": change})
         work.promises.append({
             "id": promise.id, "level": result.level, "p_late": result.p_late,
-            "assessed_at": now, "risk_reasons": reasons,
+            "assessed_at": now, "risk_reasons": reasons, "assess_error": None,
             "next_check_at": result.next_check_at or now + timedelta(days=1),
         })
         if promise.internal:
@@ -339,10 +414,11 @@ class Scanner:
             made += notices.create_many(session, self.settings, escalations, now)
         report.actions += [{"kind": n.kind, "promise_id": n.promise_id, "notice_id": n.id}
                            for n in made]
-        if work.promises:
-            # Nothing reads the claimed objects after this, so the ORM need not update them.
-            session.execute(update(Promise).execution_options(synchronize_session=False),
-                            work.promises)
+        # Nothing reads the claimed objects after this, so the ORM need not update them.
+        for changes in (work.promises, work.failed):
+            if changes:
+                session.execute(update(Promise).execution_options(synchronize_session=False),
+                                changes)
         insert_rows(session, Assessment, work.assessments)
         insert_rows(session, Event, work.events)
 
@@ -395,6 +471,36 @@ class Scanner:
                 draft_id=draft.id if draft else None, now=now),
             created_by=ACTOR, promise_id=promise.id,
         )
+
+
+def _day_after(moment: datetime) -> datetime:
+    """A day on, or the last moment there is for a date stored too far out to add to."""
+    try:
+        return moment + timedelta(days=1)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+def _set_aside(work: _Work, report: ScanReport, promise: Promise, error: Exception,
+               now: datetime) -> None:
+    """Mark a promise that could not be assessed, say why once, and skip it until it changes
+    (a change sets next_check_at again)."""
+    reason = _reason(error)
+    log.warning("promise #%s could not be assessed (%s): %r", promise.id, reason, error)
+    work.failed.append({"id": promise.id, "assess_error": reason, "assessed_at": now,
+                        "next_check_at": None})
+    work.events.append({"at": now, "actor": ACTOR, "kind": "promise.not_assessed",
+                        "promise_id": promise.id,
+                        "payload": {"reason": reason, "error": repr(error)[:300]}})
+    report.failed.append({"promise_id": promise.id, "reason": reason})
+
+
+def _reason(error: Exception) -> AssessError:
+    if isinstance(error, CalendarError):
+        return AssessError.unknown_calendar
+    if isinstance(error, OverflowError) or "out of range" in str(error):
+        return AssessError.date_out_of_range
+    return AssessError.unexpected
 
 
 def _delay_key(promise: Promise) -> str:

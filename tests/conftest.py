@@ -138,3 +138,24 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> C
 
     return run
 
+
+@pytest.fixture
+def fresh(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A second database on the test's backend, migrated and empty (an import's target)."""
+    if database_url.startswith("sqlite"):
+        path = tmp_path / "fresh.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"reliability_fresh_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()

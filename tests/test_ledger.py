@@ -180,11 +180,3 @@ def test_naive_datetimes_never_reach_the_database(acme: Ledger) -> None:
     with pytest.raises(UserError, match="timezone offset"):
         acme.add_promise(title="x", client_name="Acme", owner_email="alice@example.com",
                          due_at=FRIDAY_5PM.replace(tzinfo=None), now=MONDAY, actor="t")
-
-
-def test_export_holds_every_table(acme: Ledger) -> None:
-    promise_q3(acme)
-    tables = acme.export()
-    assert set(tables) == {"client", "member", "promise", "checkin", "due_change", "event"}
-    assert tables["promise"][0]["due_at"] == "2026-11-20T22:00:00+00:00"
-    assert len(tables["event"]) == 4

@@ -130,9 +130,11 @@ def _told_text(notice: Notice) -> str:
 
 
 def board(session: Session, scope: Scope, now: datetime) -> list[PromiseRow]:
-    """Open promises that are overdue, at risk or worth watching, worst first."""
+    """Open promises that are overdue, at risk or worth watching, worst first, and those
+    the scan could not assess."""
     rows = _rows(session, scope, now, Promise.status == PromiseStatus.open,
-                 or_(col(Promise.level).in_(BOARD_LEVELS), col(Promise.due_at) <= now))
+                 or_(col(Promise.level).in_(BOARD_LEVELS), col(Promise.due_at) <= now,
+                     col(Promise.assess_error).is_not(None)))
     rows = _with_context(session, rows)
     return sorted(rows, key=lambda r: (LEVEL_ORDER.get(r.level, 9), -(r.promise.p_late or 0),
                                        r.promise.due_at))
