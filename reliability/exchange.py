@@ -49,8 +49,9 @@ MANIFEST = "manifest.json"
 # EXCLUDED): the export refuses to run while a table is in neither.
 EXPORTED: dict[str, frozenset[str]] = {
     "client": frozenset(),
-    # The personal token's hash signs a member in; the calendar token opens their feed.
-    "member": frozenset({"token_hash", "calendar_token"}),
+    # The personal token's hash signs a member in; the calendar token opens their feed; the
+    # session generation is sign-in state that starts afresh in the new installation.
+    "member": frozenset({"token_hash", "calendar_token", "session_generation"}),
     "promise": frozenset(),
     "checkin": frozenset(),
     "due_change": frozenset(),
@@ -62,7 +63,11 @@ EXPORTED: dict[str, frozenset[str]] = {
     "rating": frozenset(),
 }
 # Tables that hold only secrets or sign-in state, and why they stay behind.
-EXCLUDED: dict[str, str] = {}
+EXCLUDED: dict[str, str] = {
+    "sign_in_link": "sign-in links are single-use secrets, useless outside this installation",
+    "sign_in_request": "rate-limit counts for sign-in requests, kept only for an hour",
+    "ended_session": "signed-out browser sessions: sign-in state, not team data",
+}
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
