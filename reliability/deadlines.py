@@ -41,6 +41,13 @@ ON_BUSINESS_DAYS = frozenset({"business", "end_of_week", "end_of_month", "end_of
 CONNECTORS = re.compile(r"^[\s,;:@\-–—]*(?:(?:at|on|by|kl\.?|klockan|den|的|在|,)[\s,]*)*$",
                         re.IGNORECASE)  # fmt: skip
 CLIENT_PREPOSITIONS = r"(?:for|to|till|åt|för|with|给|为|帮|替)"
+# How a country writes a short numeric date; anywhere else 11/12 could be either.
+MONTH_FIRST = frozenset({"US", "PH", "CN", "TW", "JP", "KR"})
+DAY_FIRST = frozenset({
+    "SE", "NO", "DK", "FI", "IS", "GB", "IE", "DE", "AT", "CH", "NL", "BE", "LU", "FR", "ES",
+    "PT", "IT", "PL", "CZ", "SK", "HU", "RO", "BG", "GR", "HR", "SI", "EE", "LV", "LT", "RU",
+    "UA", "TR", "IL", "AU", "NZ", "IN", "SG", "MY", "HK", "ZA", "BR", "AR", "MX", "CL", "CO",
+})  # fmt: skip
 
 
 class DeadlineError(ValueError):
@@ -171,7 +178,10 @@ def _due(
         days and days[0].clock and times
     ):
         words = " and ".join(f"'{text[p.start:p.end].strip()}'" for p in pieces)
-        raise DeadlineError(f"I found more than one deadline: {words}. Keep just one.")
+        first = text[pieces[0].start:pieces[0].end].strip()
+        raise DeadlineError(
+            f"I found more than one deadline: {words}. Keep just one, e.g. '{first}'."
+        )
     if days and times and not CONNECTORS.match(_between(text, days[0], times[0])):
         words = f"'{text[days[0].start:days[0].end]}' and '{text[times[0].start:times[0].end]}'"
         raise DeadlineError(f"Put the day and the time together ({words}), e.g. 'Friday 3pm'.")
@@ -286,19 +296,15 @@ def _place(
         case "end_of_month":
             return calendar.last_business_day_of_month(_add_months(today, day.n)), []
         case "end_of_quarter":
-            return calendar.last_business_day_of_quarter(today), []
+            return calendar.last_business_day_of_quarter(_add_months(today, 3 * day.n)), []
         case "end_of_year":
             return calendar.last_business_day_of_month(date(today.year, 12, 1)), []
         case "date":
             return _named_date(day, today, words), []
         case "day_of_month":
-            found = _day_of_month(day, today, words)
-            return (_same_weekday(found, day.weekday, words) if day.weekday >= 0 else found), []
+            return _same_weekday(_day_of_month(day, today, words), day.weekday, words), []
         case "numeric_date":
-            found, others = _numeric_date(day.numeric, today, calendar, words)
-            if day.weekday >= 0:
-                return _same_weekday(found, day.weekday, words), []
-            return found, others
+            return _numeric_date(day, today, calendar, words), []
     raise AssertionError(day.rule)
 
 
@@ -334,18 +340,26 @@ def _named_date(day: Day, today: date, words: str) -> date:
         found = _real_date(day.year, day.month, day.day, words)
     else:
         found = _this_or_next_year(day.month, day.day, today, words)
-    return _same_weekday(found, day.weekday, words) if day.weekday >= 0 else found
+    return _same_weekday(found, day.weekday, words)
 
 
 def _same_weekday(found: date, weekday: int, words: str) -> date:
-    """"Friday, December 5" must name the same day twice; if not, ask rather than pick one."""
-    if found.weekday() != weekday:
-        raise DeadlineError(
-            f"'{words}': {found.day} {MONTH_NAMES[found.month - 1]} {found.year} is a "
-            f"{FULL_WEEKDAYS[found.weekday()].title()}, not a "
-            f"{FULL_WEEKDAYS[weekday].title()}. Give just the date, e.g. 'Dec 5'."
-        )
-    return found
+    """"Friday 11th" must name the same day twice; if not, both readings are named and
+    neither is picked: the weekday nearest the date, and the date itself."""
+    if weekday < 0 or found.weekday() == weekday:
+        return found
+    nearest = found + timedelta(days=(weekday - found.weekday() + 3) % 7 - 3)
+    readings = [_day_name(nearest), _day_name(found)]
+    raise DeadlineError(
+        f"'{words}' names two different days: {found.day} {MONTH_NAMES[found.month - 1]} is a "
+        f"{FULL_WEEKDAYS[found.weekday()].title()} ({readings[1]}), and the nearest "
+        f"{FULL_WEEKDAYS[weekday].title()} is {readings[0]}. Say which, e.g. "
+        f"'{readings[0]}' or '{readings[1]}'."
+    )
+
+
+def _day_name(day: date) -> str:
+    return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {MONTH_NAMES[day.month - 1]}"
 
 
 def _this_or_next_year(month: int, day: int, today: date, words: str) -> date:
@@ -369,27 +383,36 @@ def _day_of_month(day: Day, today: date, words: str) -> date:
     return found
 
 
-def _numeric_date(
-    numeric: str, today: date, calendar: BusinessCalendar, words: str
-) -> tuple[date, list[date]]:
-    """12/05 is read in the calendar country's order (month first in the US, day first
-    elsewhere); when the other order is also a date, it is offered as an alternative."""
-    first = "MDY" if (calendar.country or "").startswith(("US", "PH", "CA")) else "DMY"
-    language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", numeric, re.I) else "en"
-    readings = []
-    for order in (first, "DMY" if first == "MDY" else "MDY"):
-        parsed = _dateparser(order, language, today).get_date_data(numeric).date_obj
+def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str) -> date:
+    """11/12 is read in the order the calendar's country writes it (month first in the US,
+    day first in Sweden); where that order is unknown, a weekday beside it or a number
+    above 12 must settle it, else both readings are named and neither is picked."""
+    country = (calendar.country or "").split("-")[0]
+    known = "MDY" if country in MONTH_FIRST else "DMY" if country in DAY_FIRST else None
+    language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", day.numeric,
+                                 re.I) else "en"  # fmt: skip
+    readings: list[date] = []
+    for order in (known,) if known else ("DMY", "MDY"):
+        parsed = _dateparser(order, language, today).get_date_data(day.numeric).date_obj
         if parsed is not None:
             found = parsed.date()
-            if not re.search(r"\d{4}|'\d{2}|\d+[/.]\d+[/.]\d+", numeric):
+            if not re.search(r"\d{4}|'\d{2}|\d+[/.]\d+[/.]\d+", day.numeric):
                 found = _this_or_next_year(found.month, found.day, today, words)
             readings.append(found)
     if not readings:
         raise DeadlineError(f"'{words}' is not a real date. Try 'Dec 5', '2026-12-05' or "
                             "'in 3 business days'.")  # fmt: skip
-    if not re.fullmatch(r"[\d/.]+", numeric):
-        return readings[0], []
-    return readings[0], [d for d in readings[1:] if d != readings[0]]
+    readings = list(dict.fromkeys(readings))
+    if len(readings) > 1 and day.weekday >= 0:
+        readings = [d for d in readings if d.weekday() == day.weekday] or readings[:1]
+    if len(readings) > 1:
+        first, second = (_day_name(d) for d in readings)
+        raise DeadlineError(
+            f"'{words}' could be {first} or {second}: the order of day and month is not known "
+            f"for this client's country ({calendar.country or 'none set'}). "
+            f"Write the month as a word, e.g. '{first}' or '{second}'."
+        )
+    return _same_weekday(readings[0], day.weekday, words)
 
 
 @functools.lru_cache(maxsize=64)

@@ -6,6 +6,7 @@ result, written as one of:
   "2026-11-02T17:00-05:00"    an exact instant (used around DST changes)
   "~2026-12-04 17:00"         that moment, flagged ambiguous (alternatives offered)
   "!"                         a DeadlineError
+A resolved case also names the title that remains (empty: every word was deadline).
 Expectations were worked out by hand from a paper calendar, not copied from the resolver.
 """
 
@@ -28,6 +29,7 @@ class Case:
     expect: str
     locale: str | None = None
     note: str = ""
+    title: str = ""  # what is left once the deadline words are out: never a date word
 
 
 CONTEXTS = {
@@ -59,7 +61,7 @@ EPI, EASTER, SENOV, CN, GB = "se-epiphany", "se-easter-dst", "se-november", "cn-
 
 CORPUS: tuple[Case, ...] = (
     # -- English, Thanksgiving week (Mon 23 Nov 2026, 09:30) -----------------------------
-    Case("Q3 report for Acme by Friday", US, "2026-11-27 17:00"),
+    Case("Q3 report for Acme by Friday", US, "2026-11-27 17:00", title="Q3 report for Acme"),
     Case("by Fri", US, "2026-11-27 17:00"),
     Case("Friday", US, "2026-11-27 17:00"),
     Case("due Friday", US, "2026-11-27 17:00"),
@@ -110,7 +112,7 @@ CORPUS: tuple[Case, ...] = (
     Case("4 December", US, "2026-12-04 17:00"),
     Case("December 4, 2026", US, "2026-12-04 17:00"),
     Case("2026-12-04", US, "2026-12-04 17:00"),
-    Case("12/4", US, "~2026-12-04 17:00", note="month first in the US; 12 Apr offered"),
+    Case("12/4", US, "2026-12-04 17:00", note="month first in the US"),
     Case("December the 4th", US, "2026-12-04 17:00"),
     Case("the 4th of Dec", US, "2026-12-04 17:00"),
     Case("Friday, December 4", US, "2026-12-04 17:00"),
@@ -129,24 +131,26 @@ CORPUS: tuple[Case, ...] = (
     Case("15:00", US, "2026-11-23 15:00"),
     Case("noon", US, "2026-11-23 12:00"),
     Case("Monday 8am", US, "2026-11-30 08:00", note="today's 8am has passed"),
-    Case("deck for Acme by 3 o'clock", US, "2026-11-23 15:00"),
+    Case("deck for Acme by 3 o'clock", US, "2026-11-23 15:00", title="deck for Acme"),
     Case("2026-11-24T15:00:00-05:00", US, "2026-11-24 15:00"),
     Case("2026-11-24T21:00+01:00", US, "2026-11-24 15:00"),
     Case("Friday", US, "2026-11-27 17:00", locale="en"),
-    Case("Send Globex the invoice before Wednesday", US, "2026-11-25 17:00"),
-    Case("proposal due Thu 12/3", US, "2026-12-03 17:00"),
-    Case("Can we get the audit to Initech by the 1st?", US, "2026-12-01 17:00"),
+    Case("Send Globex the invoice before Wednesday", US, "2026-11-25 17:00",
+         title="Send Globex the invoice"),
+    Case("proposal due Thu 12/3", US, "2026-12-03 17:00", title="proposal"),
+    Case("Can we get the audit to Initech by the 1st?", US, "2026-12-01 17:00",
+         title="Can we get the audit to Initech?"),
     Case("by the 30th", US, "2026-11-30 17:00"),
-    Case("wrap up by Friday the 27th", US, "2026-11-27 17:00"),
-    Case("budget by Monday, Nov 30", US, "2026-11-30 17:00"),
-    Case("draft within 48 hours", US, "2026-11-25 09:30"),
-    Case("call notes by tomorrow morning", US, "2026-11-24 09:00"),
+    Case("wrap up by Friday the 27th", US, "2026-11-27 17:00", title="wrap up"),
+    Case("budget by Monday, Nov 30", US, "2026-11-30 17:00", title="budget"),
+    Case("draft within 48 hours", US, "2026-11-25 09:30", title="draft"),
+    Case("call notes by tomorrow morning", US, "2026-11-24 09:00", title="call notes"),
     Case("by 5pm today", US, "2026-11-23 17:00"),
-    Case("Status update EOD tomorrow", US, "2026-11-24 17:00"),
+    Case("Status update EOD tomorrow", US, "2026-11-24 17:00", title="Status update"),
     Case("by 12 noon Friday", US, "2026-11-27 12:00"),
-    Case("send it Fri at 10", US, "2026-11-27 10:00"),
+    Case("send it Fri at 10", US, "2026-11-27 10:00", title="send it"),
     Case("in 2 wks", US, "2026-12-07 17:00"),
-    Case("deliver on 2026/12/02", US, "2026-12-02 17:00"),
+    Case("deliver on 2026/12/02", US, "2026-12-02 17:00", title="deliver"),
     Case("Thu 12/4", US, "!", note="4 Dec 2026 is a Friday"),
     Case("by tonight", US, "!"),
     Case("Fryday", US, "!"),
@@ -212,7 +216,7 @@ CORPUS: tuple[Case, ...] = (
     Case("end of next week", SPRING, "2027-03-19T17:00-04:00"),
     Case("in 3 business days", SPRING, "2027-03-17T17:00-04:00"),
     # -- Swedish, Epiphany week (Mon 4 Jan 2027, 09:00) --------------------------------------
-    Case("rapporten till Acme senast fredag", EPI, "2027-01-08 17:00"),
+    Case("rapporten till Acme senast fredag", EPI, "2027-01-08 17:00", title="rapporten till Acme"),
     Case("fredag", EPI, "2027-01-08 17:00"),
     Case("på fredag", EPI, "2027-01-08 17:00"),
     Case("senast torsdag", EPI, "2027-01-07 17:00"),
@@ -271,17 +275,19 @@ CORPUS: tuple[Case, ...] = (
     Case("nu på fredag", SENOV, "2026-11-27 17:00"),
     Case("till fredag", SENOV, "2026-11-27 17:00"),
     Case("senast den 4 december", SENOV, "2026-12-04 17:00"),
-    Case("4/12", SENOV, "~2026-12-04 17:00", note="day first outside the US"),
+    Case("4/12", SENOV, "2026-12-04 17:00", note="day first in Sweden"),
     Case("i morgon kl. 10:00", SENOV, "2026-11-24 10:00"),
     Case("fredag kl 14.30", SENOV, "2026-11-27 14:30"),
     Case("om två timmar", SENOV, "2026-11-23 11:30"),
     Case("i slutet av kvartalet", SENOV, "2026-12-31 17:00"),
-    Case("skicka offerten åt Globex senast torsdag", SENOV, "2026-11-26 17:00"),
-    Case("rapport till Frida senast fredag", SENOV, "2026-11-27 17:00", note="a name, no typo"),
+    Case("skicka offerten åt Globex senast torsdag", SENOV, "2026-11-26 17:00",
+         title="skicka offerten åt Globex"),
+    Case("rapport till Frida senast fredag", SENOV, "2026-11-27 17:00",
+         title="rapport till Frida", note="a name, no typo"),
     Case("fredagn", SENOV, "!"),
     Case("senast kl 16 idag", SENOV, "2026-11-23 16:00"),
     Case("om fem arbetsdagar", SENOV, "2026-11-30 17:00"),
-    Case("leverans fredag 15:00", SENOV, "2026-11-27 15:00"),
+    Case("leverans fredag 15:00", SENOV, "2026-11-27 15:00", title="leverans"),
     # -- Chinese (Mon 23 Nov 2026, 09:30 Shanghai) -------------------------------------------
     Case("周五", CN, "2026-11-27 17:00"),
     Case("周五前", CN, "2026-11-27 17:00"),
@@ -324,12 +330,12 @@ CORPUS: tuple[Case, ...] = (
     Case("4号", CN, "2026-12-04 17:00"),
     Case("25号", CN, "2026-11-25 17:00"),
     Case("周五下午3点", CN, "2026-11-27 15:00"),
-    Case("周五前给Acme发Q3报告", CN, "2026-11-27 17:00"),
-    Case("请在周三之前把合同发给华为", CN, "2026-11-25 17:00"),
-    Case("本周五下班前交报告", CN, "2026-11-27 17:00"),
-    Case("两个工作日内回复", CN, "2026-11-25 17:00"),
+    Case("周五前给Acme发Q3报告", CN, "2026-11-27 17:00", title="Acme发Q3报告"),
+    Case("请在周三之前把合同发给华为", CN, "2026-11-25 17:00", title="请把合同发给华为"),
+    Case("本周五下班前交报告", CN, "2026-11-27 17:00", title="交报告"),
+    Case("两个工作日内回复", CN, "2026-11-25 17:00", title="回复"),
     Case("明天晚上8点", CN, "2026-11-24 20:00"),
-    Case("下周一上午10点开会", CN, "~2026-11-30 10:00"),
+    Case("下周一上午10点开会", CN, "~2026-11-30 10:00", title="开会"),
     Case("昨天", CN, "!"),
     Case("上周五", CN, "!"),
     Case("尽快", CN, "!"),
@@ -349,6 +355,6 @@ CORPUS: tuple[Case, ...] = (
     Case("tomorrow", GB, "2026-12-22 17:00"),
     Case("end of month", GB, "2026-12-31 17:00"),
     Case("end of next week", GB, "2026-12-31 17:00", note="Mon 28 and Fri 1 Jan are closed"),
-    Case("12/1", GB, "~2027-01-12 17:00", note="day first in Britain"),
+    Case("12/1", GB, "2027-01-12 17:00", note="day first in Britain"),
     Case("by 5 Jan", GB, "2027-01-05 17:00"),
 )
