@@ -24,6 +24,9 @@ EN_WEEKDAYS = {
 SV_WEEKDAYS = {
     "måndag": 0, "tisdag": 1, "onsdag": 2, "torsdag": 3, "fredag": 4, "lördag": 5, "söndag": 6,
 }  # fmt: skip
+# Short forms Swedes write beside a date ("fre 11/12", "tors 10 dec"); alone they are words.
+SV_SHORT_WEEKDAYS = {"mån": 0, "tis": 1, "ons": 2, "tors": 3, "tor": 3, "fre": 4, "lör": 5,
+                     "sön": 6}  # fmt: skip
 ZH_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 
 EN_MONTHS = {
@@ -180,12 +183,12 @@ def _weekday(lookup: Callable[[str], int], rule: str, n: int = 0) -> Builder:
 
 
 def _en_weekday(word: str) -> int:
-    return EN_WEEKDAYS[word.lower().rstrip(".")]
+    return {**EN_WEEKDAYS, "sat": 5, "sun": 6}[word.lower().rstrip(".")]
 
 
 def _sv_weekday(word: str) -> int:
-    word = word.lower()
-    return SV_WEEKDAYS[word[:-2] if word.endswith("en") else word]
+    word = word.lower().rstrip(".")
+    return {**SV_WEEKDAYS, **SV_SHORT_WEEKDAYS}[word[:-2] if word.endswith("en") else word]
 
 
 def _named_weekday(m: re.Match[str], lookup: Callable[[str], int] | None) -> int:
@@ -329,6 +332,7 @@ EN_WD_AFTER = rf"(?:\s*[(,]\s*(?P<wd2>{_alt([*EN_WEEKDAYS, 'sat', 'sun'])})\.?\s
 EN_IN = r"(?:in|within|inside\s+of|in\s+the\s+next)"
 SV_BY = r"(?:(?:senast|på|till|innan|före|fram\s+till|inom)\s+)?"
 SV_WD = rf"(?P<wd>{_alt(SV_WEEKDAYS)})(?:en)?"
+SV_WD_DATE = rf"(?P<wd>{_alt([*SV_WEEKDAYS, *SV_SHORT_WEEKDAYS])})(?:en|\.)?"
 SV_MON = rf"(?P<mon>{_alt(SV_MONTHS)})\.?"
 SV_N = rf"(?P<n>-?\d+|{_alt(SV_NUMBERS)})"
 ZH_BY = r"(?:在|于|截止到?|截至|到|最晚|最迟)?"
@@ -441,7 +445,7 @@ SWEDISH: list[tuple[str, Builder]] = [
     (rf"{B}{SV_BY}(?:idag|i\s+dag){E}", _day("today")),
     (rf"{B}{SV_BY}(?:imorgon|i\s+morgon|imorn|i\s+morn){E}", _day("offset", n=1)),
     (rf"{B}{SV_BY}(?:i\s+)?övermorgon{E}", _day("offset", n=2)),
-    (rf"{B}{SV_BY}(?:(?:i\s+|vid\s+)?slutet\s+av\s+dagen|dagens\s+slut|arbetsdagens\s+slut)"
+    (rf"{B}{SV_BY}(?:i\s+|vid\s+)?(?:slutet\s+av\s+dagen|dagens\s+slut|arbetsdagens\s+slut)"
      + E, _end_of_day),
     (rf"{B}{SV_BY}(?:(?:i\s+|vid\s+)?slutet\s+av\s+(?:den\s+här\s+|denna\s+)?veckan|"
      rf"veckans\s+slut|(?:under\s+|i\s+)?(?:den\s+här|denna)\s+veckan?|i\s+veckan){E}",
@@ -461,13 +465,13 @@ SWEDISH: list[tuple[str, Builder]] = [
     (rf"{B}(?:om|inom)\s+{SV_N}\s+dag(?:ar)?{E}", _count(sv_number, "days")),
     (rf"{B}(?:om|inom)\s+{SV_N}\s+veck(?:a|or){E}", _count(sv_number, "weeks")),
     (rf"{B}(?:om|inom)\s+{SV_N}\s+timm(?:e|ar){E}", _count(sv_number, "hours")),
-    (rf"{B}{SV_BY}(?:(?:{SV_WD})\s*,?\s+)?(?:den\s+)?(?P<d>\d{{1,2}})(?::?e)?\s+{SV_MON}"
+    (rf"{B}{SV_BY}(?:{SV_WD_DATE}\s*,?\s+)?(?:den\s+)?(?P<d>\d{{1,2}})(?::?[ae])?\s+{SV_MON}"
      rf"(?:\s+(?P<y>\d{{4}}))?{E}", _named_date(SV_MONTHS, _sv_weekday)),
-    (rf"{B}{SV_BY}(?:{SV_WD}\s*,?\s+)?den\s+(?P<d>\d{{1,2}})(?::?[ae])?{E}",
+    (rf"{B}{SV_BY}(?:{SV_WD_DATE}\s*,?\s+)?den\s+(?P<d>\d{{1,2}})(?::?[ae])?{E}",
      _day_of_month("day_of_month", -1, _sv_weekday)),
-    (rf"{B}{SV_BY}{SV_WD}\s*,?\s+(?P<d>\d{{1,2}}):?[ae]{E}",
+    (rf"{B}{SV_BY}{SV_WD_DATE}\s*,?\s+(?P<d>\d{{1,2}}):?[ae]{E}",
      _day_of_month("day_of_month", -1, _sv_weekday)),
-    (rf"{B}{SV_BY}{SV_WD}\s*,?\s+(?:den\s+)?(?P<num>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?){E}",
+    (rf"{B}{SV_BY}{SV_WD_DATE}\s*,?\s+(?:den\s+)?(?P<num>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?){E}",
      _numeric(_sv_weekday)),
     (rf"{B}(?:på\s+)?(?:morgonen|morgon|bitti){E}", _start_of_day),
     (rf"{B}(?:ikväll|i\s+kväll|i\s+eftermiddag){E}",
@@ -547,6 +551,7 @@ SV_MARKERS = frozenset(
      "om", "inom", "den", "här", "denna", "till", "åt", "för", "rapporten", "skicka", "maj",
      "januari", "februari", "mars", "juni", "juli", "augusti", "oktober", "timmar", "på"}
     | set(SV_WEEKDAYS) | {f"{day}{end}" for day in SV_WEEKDAYS for end in ("en", "s")}
+    | set(SV_SHORT_WEEKDAYS)
 )  # fmt: skip
 EN_MARKERS = frozenset(
     {"by", "the", "for", "to", "on", "in", "at", "end", "of", "next", "this", "days", "weeks",
@@ -593,8 +598,10 @@ def _misspellings(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece
             continue
         word = m.group(0)
         near = near_miss(word.lower(), "zh" if locale == "zh" else "latin")
-        # "Frida" is more likely a person than a Friday; "Fryday" and "fridy" are not
-        if near and (word.islower() or len(word) >= len(near)):
+        # "Frida" is more likely a person than a Friday; "Fryday" and "fridy" are not, and
+        # neither is a word right after a day number ("11 Dcember")
+        after_number = re.search(r"\d(?:st|nd|rd|th|:e)?\s*$", text[: m.start()])
+        if near and (word.islower() or len(word) >= len(near) or after_number):
             yield Piece(
                 "error", m.start(), m.end(),
                 error=f"'{m.group(0)}' is not a day or month I know (did you mean '{near}'?)",
@@ -603,8 +610,8 @@ def _misspellings(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece
 
 # Date and time words that can follow a deadline but say nothing the grammar can place:
 # a part of the day, an ordinal or a day number, a bare number (a day or an hour?).
-PART_OF_DAY = (r"afternoon|evening|night|midnight|förmiddagen?|eftermiddagen?|kvällen?|"
-               r"natten?|上午|下午|晚上|傍晚|凌晨|夜里|晚")  # fmt: skip
+PART_OF_DAY = (r"afternoon|evening|night|midnight|(?:förmiddag|eftermiddag|kväll|natt)(?:en)?|"
+               r"上午|下午|晚上|傍晚|凌晨|夜里|晚")  # fmt: skip
 STRAY_AFTER = re.compile(
     r"[\s,;，、]*[(（]?\s*(?:(?:in\s+the|the|at|on|in|i|på|den|kl\.?|klockan)\s+)?"
     rf"(?:(?P<part>{PART_OF_DAY})(?![^\W\d_])|"

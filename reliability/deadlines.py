@@ -374,13 +374,20 @@ def _this_or_next_year(month: int, day: int, today: date, words: str) -> date:
 
 
 def _day_of_month(day: Day, today: date, words: str) -> date:
-    """'5号' (the coming 5th), '本月5号' (this month's), '下个月5号' (next month's)."""
-    month = _add_months(today, max(day.n, 0))
-    found = _real_date(month.year, month.month, day.day, words)
-    if day.n < 0 and found < today:
-        month = _add_months(today, 1)
-        found = _real_date(month.year, month.month, day.day, words)
-    return found
+    """'5号' (the coming 5th), '本月5号' (this month's), '下个月5号' (next month's); the coming
+    31st in November is 31 December, as a month without that day has none to come."""
+    if day.n >= 0 or not 1 <= day.day <= 31:
+        month = _add_months(today, max(day.n, 0))
+        return _real_date(month.year, month.month, day.day, words)
+    for ahead in range(3):
+        month = _add_months(today, ahead)
+        try:
+            found = date(month.year, month.month, day.day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found
+    raise AssertionError(words)  # every two months in a row hold a 31st
 
 
 def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str) -> date:
@@ -392,7 +399,8 @@ def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str)
     language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", day.numeric,
                                  re.I) else "en"  # fmt: skip
     readings: list[date] = []
-    for order in (known,) if known else ("DMY", "MDY"):
+    # both orders are tried: 15/1 and 12/31 have one reading, whoever wrote them
+    for order in ("MDY", "DMY") if known == "MDY" else ("DMY", "MDY"):
         parsed = _dateparser(order, language, today).get_date_data(day.numeric).date_obj
         if parsed is not None:
             found = parsed.date()
@@ -402,7 +410,7 @@ def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str)
     if not readings:
         raise DeadlineError(f"'{words}' is not a real date. Try 'Dec 5', '2026-12-05' or "
                             "'in 3 business days'.")  # fmt: skip
-    readings = list(dict.fromkeys(readings))
+    readings = list(dict.fromkeys(readings))[: 1 if known else 2]
     if len(readings) > 1 and day.weekday >= 0:
         readings = [d for d in readings if d.weekday() == day.weekday] or readings[:1]
     if len(readings) > 1:
