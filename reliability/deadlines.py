@@ -302,7 +302,8 @@ def _place(
         case "date":
             return _named_date(day, today, words), []
         case "day_of_month":
-            return _same_weekday(_day_of_month(day, today, words), day.weekday, words), []
+            found = _day_of_month(day, today, words)
+            return _same_weekday(found, day.weekday, words, today), []
         case "numeric_date":
             return _numeric_date(day, today, calendar, words), []
     raise AssertionError(day.rule)
@@ -340,16 +341,16 @@ def _named_date(day: Day, today: date, words: str) -> date:
         found = _real_date(day.year, day.month, day.day, words)
     else:
         found = _this_or_next_year(day.month, day.day, today, words)
-    return _same_weekday(found, day.weekday, words)
+    return _same_weekday(found, day.weekday, words, today)
 
 
-def _same_weekday(found: date, weekday: int, words: str) -> date:
+def _same_weekday(found: date, weekday: int, words: str, today: date) -> date:
     """"Friday 11th" must name the same day twice; if not, both readings are named and
     neither is picked: the weekday nearest the date, and the date itself."""
     if weekday < 0 or found.weekday() == weekday:
         return found
     nearest = found + timedelta(days=(weekday - found.weekday() + 3) % 7 - 3)
-    readings = [_day_name(nearest), _day_name(found)]
+    readings = [_day_name(nearest, today), _day_name(found, today)]
     raise DeadlineError(
         f"'{words}' names two different days: {found.day} {MONTH_NAMES[found.month - 1]} is a "
         f"{FULL_WEEKDAYS[found.weekday()].title()} ({readings[1]}), and the nearest "
@@ -358,8 +359,10 @@ def _same_weekday(found: date, weekday: int, words: str) -> date:
     )
 
 
-def _day_name(day: date) -> str:
-    return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {MONTH_NAMES[day.month - 1]}"
+def _day_name(day: date, today: date) -> str:
+    """'Fri 11 Dec', with the year when it is not this year's."""
+    year = "" if day.year == today.year else f" {day.year}"
+    return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {MONTH_NAMES[day.month - 1]}{year}"
 
 
 def _this_or_next_year(month: int, day: int, today: date, words: str) -> date:
@@ -414,13 +417,13 @@ def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str)
     if len(readings) > 1 and day.weekday >= 0:
         readings = [d for d in readings if d.weekday() == day.weekday] or readings[:1]
     if len(readings) > 1:
-        first, second = (_day_name(d) for d in readings)
+        first, second = (_day_name(d, today) for d in readings)
         raise DeadlineError(
             f"'{words}' could be {first} or {second}: the order of day and month is not known "
             f"for this client's country ({calendar.country or 'none set'}). "
             f"Write the month as a word, e.g. '{first}' or '{second}'."
         )
-    return _same_weekday(readings[0], day.weekday, words)
+    return _same_weekday(readings[0], day.weekday, words, today)
 
 
 @functools.lru_cache(maxsize=64)
