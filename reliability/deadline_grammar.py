@@ -388,7 +388,10 @@ ENGLISH: list[tuple[str, Builder]] = [
     (rf"{B}{EN_BY}(?:the\s+)?day\s+after\s+tomorrow{E}", _day("offset", n=2)),
     (rf"{B}{EN_BY}(?:the\s+)?(?:end\s+of\s+(?:the\s+)?(?:business\s+|working\s+)?day|"
      rf"(?:close|end)\s+of\s+(?:business|play)|eop){E}", _end_of_day),
-    (rf"{B}(?:by\s+)?first\s+thing(?:\s+in\s+the\s+morning)?{E}", _start_of_day),
+    # only beside a day or alone: "the first thing to fix" is a title
+    (rf"{B}(?:by\s+)?first\s+thing(?:\s+in\s+the\s+morning)?(?=\s*(?:$|[,.;:!?)]|"
+     rf"(?:on|tomorrow|today|next|this|{_alt([*EN_WEEKDAYS, 'sat', 'sun'])})\b))",
+     _start_of_day),
     (rf"{B}{EN_BY}(?:(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(?:work\s*)?week|this\s+week)"
      + E, _day("end_of_week")),
     (rf"{B}{EN_BY}(?:the\s+)?end\s+of\s+next\s+week{E}", _day("end_of_week", n=1)),

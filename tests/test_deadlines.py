@@ -501,6 +501,12 @@ def test_words_outside_the_deadline_stay_in_the_title() -> None:
     assert (found.title, wall(found.due_at)) == ("第2版审计报告", FRIDAY_ELEVENTH)
 
 
+def test_first_thing_is_a_time_only_beside_a_day_or_alone() -> None:
+    found = capture("The first thing to fix for Acme by Friday")
+    assert (found.title, wall(found.due_at)) == ("The first thing to fix", "Fri 2026-11-27 17:00")
+    assert wall(capture("deck for Acme first thing Friday").due_at) == "Fri 2026-11-27 09:00"
+
+
 def test_a_numeric_date_follows_the_calendar_countrys_order() -> None:
     assert wall(capture("11/12", STOCKHOLM).due_at) == FRIDAY_ELEVENTH
     assert wall(capture("12/11").due_at) == FRIDAY_ELEVENTH
