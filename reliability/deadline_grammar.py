@@ -182,13 +182,17 @@ def _weekday(lookup: Callable[[str], int], rule: str, n: int = 0) -> Builder:
     return build
 
 
+EN_ANY_WEEKDAYS = {**EN_WEEKDAYS, "sat": 5, "sun": 6}  # "sat", "sun" only where a day is meant
+SV_ANY_WEEKDAYS = {**SV_WEEKDAYS, **SV_SHORT_WEEKDAYS}
+
+
 def _en_weekday(word: str) -> int:
-    return {**EN_WEEKDAYS, "sat": 5, "sun": 6}[word.lower().rstrip(".")]
+    return EN_ANY_WEEKDAYS[word.lower().rstrip(".")]
 
 
 def _sv_weekday(word: str) -> int:
     word = word.lower().rstrip(".")
-    return {**SV_WEEKDAYS, **SV_SHORT_WEEKDAYS}[word[:-2] if word.endswith("en") else word]
+    return SV_ANY_WEEKDAYS[word[:-2] if word.endswith("en") else word]
 
 
 def _named_weekday(m: re.Match[str], lookup: Callable[[str], int] | None) -> int:
@@ -322,17 +326,17 @@ def _zh_date(m: re.Match[str]) -> Piece:
 B, E = r"(?<![\w])", r"(?![\w])"  # word edges for Latin-script languages
 EN_BY = r"(?:(?:due\s+)?(?:by|before|on|until|till|due|no\s+later\s+than)\s+(?:the\s+)?)?"
 EN_WD = rf"(?P<wd>{_alt(EN_WEEKDAYS)})\.?"
-EN_WD_ANY = rf"(?P<wd>{_alt([*EN_WEEKDAYS, 'sat', 'sun'])})\.?"
+EN_WD_ANY = rf"(?P<wd>{_alt(EN_ANY_WEEKDAYS)})\.?"
 EN_MON = rf"(?P<mon>{_alt(EN_MONTHS)})\.?"
 EN_N = rf"(?P<n>-?\d+|{_alt(EN_NUMBERS)})"
 EN_ORD = r"(?P<d>\d{1,2})(?:st|nd|rd|th)?"
 EN_YEAR = r"(?:,?\s+(?P<y>\d{4}))?"
 # a weekday written after a date: "Dec 11 (Fri)", "11 December, Friday"
-EN_WD_AFTER = rf"(?:\s*[(,]\s*(?P<wd2>{_alt([*EN_WEEKDAYS, 'sat', 'sun'])})\.?\s*\)?)?"
+EN_WD_AFTER = rf"(?:\s*[(,]\s*(?P<wd2>{_alt(EN_ANY_WEEKDAYS)})\.?\s*\)?)?"
 EN_IN = r"(?:in|within|inside\s+of|in\s+the\s+next)"
 SV_BY = r"(?:(?:senast|på|till|innan|före|fram\s+till|inom)\s+)?"
 SV_WD = rf"(?P<wd>{_alt(SV_WEEKDAYS)})(?:en)?"
-SV_WD_DATE = rf"(?P<wd>{_alt([*SV_WEEKDAYS, *SV_SHORT_WEEKDAYS])})(?:en|\.)?"
+SV_WD_DATE = rf"(?P<wd>{_alt(SV_ANY_WEEKDAYS)})(?:en|\.)?"
 SV_MON = rf"(?P<mon>{_alt(SV_MONTHS)})\.?"
 SV_N = rf"(?P<n>-?\d+|{_alt(SV_NUMBERS)})"
 ZH_BY = r"(?:在|于|截止到?|截至|到|最晚|最迟)?"
@@ -390,7 +394,7 @@ ENGLISH: list[tuple[str, Builder]] = [
      rf"(?:close|end)\s+of\s+(?:business|play)|eop){E}", _end_of_day),
     # only beside a day or alone: "the first thing to fix" is a title
     (rf"{B}(?:by\s+)?first\s+thing(?:\s+in\s+the\s+morning)?(?=\s*(?:$|[,.;:!?)]|"
-     rf"(?:on|tomorrow|today|next|this|{_alt([*EN_WEEKDAYS, 'sat', 'sun'])})\b))",
+     rf"(?:on|tomorrow|today|next|this|{_alt(EN_ANY_WEEKDAYS)})\b))",
      _start_of_day),
     (rf"{B}{EN_BY}(?:(?:the\s+)?end\s+of\s+(?:the\s+|this\s+)?(?:work\s*)?week|this\s+week)"
      + E, _day("end_of_week")),
@@ -636,14 +640,15 @@ def _strays(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece]:
         m = STRAY_AFTER.match(text, piece.end)
         if not m or any(c.start < m.end() and m.start() < c.end for c in chosen if c != piece):
             continue
-        word, said = m.group(m.lastgroup or 0), text[piece.start:piece.end].strip()
+        kind = m.lastgroup or "number"
+        word, said = m.group(kind), text[piece.start:piece.end].strip()
         hour, date_or_hour = STRAY_EXAMPLES[locale]
-        if m.lastgroup == "part":
+        if kind == "part":
             error = f"'{word}' after '{said}' names no hour (give one, e.g. {hour})"
         else:
             error = (f"'{word}' after '{said}' is neither a date nor a time I can read "
                      f"(say which, e.g. {date_or_hour})")  # fmt: skip
-        yield Piece("error", m.start(m.lastgroup or 0), m.end(), error=error)
+        yield Piece("error", m.start(kind), m.end(), error=error)
 
 
 @functools.lru_cache(maxsize=4096)
