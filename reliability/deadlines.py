@@ -3,8 +3,9 @@
 Pure: every function takes `now` and a `BusinessCalendar`. The words are recognised in
 `reliability.deadline_grammar`; this module places them on the calendar, applies the
 conventions in docs/deadlines.md, and refuses to guess when the words do not say enough.
-dateparser is used only for explicit dates the grammar does not cover (numeric ones like
-12/05 and unusual orderings like "the 5th of Dec"), with its language restricted.
+dateparser is used only for explicit dates in unusual orderings the grammar does not cover
+("the 5th of Dec", "December the 5th"), with its language restricted; dates in digits
+(11/12) are read here, in the order the calendar's country writes them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ ON_BUSINESS_DAYS = frozenset({"business", "end_of_week", "end_of_month", "end_of
 CONNECTORS = re.compile(r"^[\s,;:@\-–—]*(?:(?:at|on|by|kl\.?|klockan|den|的|在|,)[\s,]*)*$",
                         re.IGNORECASE)  # fmt: skip
 CLIENT_PREPOSITIONS = r"(?:for|to|till|åt|för|with|给|为|帮|替)"
+NUMERIC = re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2}))?")
 # How a country writes a short numeric date; anywhere else 11/12 could be either.
 MONTH_FIRST = frozenset({"US", "PH", "CN", "TW", "JP", "KR"})
 DAY_FIRST = frozenset({
@@ -134,7 +136,7 @@ def warm() -> None:
     """Compile every rule and load dateparser now, so a server's first request is fast."""
     for language in LOCALES:
         rules(language)
-    _dateparser("MDY", "en", date(2000, 1, 1)).get_date_data("12/5")
+    _dateparser("MDY", "en", date(2000, 1, 1)).get_date_data("the 5th of Dec")
 
 
 def echo(moment: datetime, calendar: BusinessCalendar, now: datetime | None = None) -> str:
@@ -399,17 +401,9 @@ def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str)
     above 12 must settle it, else both readings are named and neither is picked."""
     country = (calendar.country or "").split("-")[0]
     known = "MDY" if country in MONTH_FIRST else "DMY" if country in DAY_FIRST else None
-    language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", day.numeric,
-                                 re.I) else "en"  # fmt: skip
-    readings: list[date] = []
     # both orders are tried: 15/1 and 12/31 have one reading, whoever wrote them
-    for order in ("MDY", "DMY") if known == "MDY" else ("DMY", "MDY"):
-        parsed = _dateparser(order, language, today).get_date_data(day.numeric).date_obj
-        if parsed is not None:
-            found = parsed.date()
-            if not re.search(r"\d{4}|'\d{2}|\d+[/.]\d+[/.]\d+", day.numeric):
-                found = _this_or_next_year(found.month, found.day, today, words)
-            readings.append(found)
+    orders = ("MDY", "DMY") if known == "MDY" else ("DMY", "MDY")
+    readings = [d for d in (_numeric_reading(day.numeric, o, today, words) for o in orders) if d]
     if not readings:
         raise DeadlineError(f"'{words}' is not a real date. Try 'Dec 5', '2026-12-05' or "
                             "'in 3 business days'.")  # fmt: skip
@@ -424,6 +418,30 @@ def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str)
             f"Write the month as a word, e.g. '{first}' or '{second}'."
         )
     return _same_weekday(readings[0], day.weekday, words, today)
+
+
+def _numeric_reading(numeric: str, order: str, today: date, words: str) -> date | None:
+    """One reading of a date in digits (11/12, 11.12.2026) or of an unusual written order
+    ("the 4th of Dec", read by dateparser); None when that order gives no real date."""
+    digits = NUMERIC.fullmatch(numeric)
+    if digits is None:
+        language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", numeric,
+                                     re.I) else "en"  # fmt: skip
+        parsed = _dateparser(order, language, today).get_date_data(numeric).date_obj
+        if parsed is None:
+            return None
+        if re.search(r"\d{4}|'\d{2}", numeric):
+            return parsed.date()
+        month, day, year = parsed.month, parsed.day, None
+    else:
+        first, second, year = int(digits["a"]), int(digits["b"]), digits["y"]
+        month, day = (first, second) if order == "MDY" else (second, first)
+    try:
+        if year is None:
+            return _this_or_next_year(month, day, today, words)
+        return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    except (ValueError, DeadlineError):
+        return None
 
 
 @functools.lru_cache(maxsize=64)
