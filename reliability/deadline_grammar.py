@@ -421,9 +421,9 @@ ENGLISH: list[tuple[str, Builder]] = [
     (rf"{B}(?:by|before|on|until|till)\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th){E}",
      _day_of_month("day_of_month", -1)),
     (rf"{B}(?:(?:by|before|in)\s+)?(?:the\s+)?morning{E}", _start_of_day),
-    (rf"{B}{EN_BY}(?:{EN_WD_ANY}\s*,?\s+)?{EN_MON}\s+{EN_ORD}{EN_YEAR}{EN_WD_AFTER}{E}",
-     _named_date(EN_MONTHS, _en_weekday)),
-    (rf"{B}{EN_BY}(?:{EN_WD_ANY}\s*,?\s+(?:the\s+)?)?{EN_ORD}\s+(?:of\s+)?{EN_MON}{EN_YEAR}"
+    (rf"{B}{EN_BY}(?:{EN_WD_ANY}\s*,?\s+)?{EN_MON}\s+(?:the\s+)?{EN_ORD}{EN_YEAR}{EN_WD_AFTER}"
+     rf"{E}", _named_date(EN_MONTHS, _en_weekday)),
+    (rf"{B}{EN_BY}(?:{EN_WD_ANY}\s*,?\s+)?(?:the\s+)?{EN_ORD}\s+(?:of\s+)?{EN_MON}{EN_YEAR}"
      rf"{EN_WD_AFTER}{E}", _named_date(EN_MONTHS, _en_weekday)),
     (rf"{B}(?:at\s+|by\s+|before\s+)?(?P<h>\d{{1,2}})(?::(?P<min>\d{{2}}))?\s*"
      rf"(?P<ampm>[ap]\.?m\.?){E}", _time(_en_meridiem, bare=False)),

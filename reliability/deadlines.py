@@ -3,9 +3,9 @@
 Pure: every function takes `now` and a `BusinessCalendar`. The words are recognised in
 `reliability.deadline_grammar`; this module places them on the calendar, applies the
 conventions in docs/deadlines.md, and refuses to guess when the words do not say enough.
-dateparser is used only for explicit dates in unusual orderings the grammar does not cover
-("the 5th of Dec", "December the 5th"), with its language restricted; dates in digits
-(11/12) are read here, in the order the calendar's country writes them.
+dateparser is used only for explicit dates in unusual written forms the grammar does not
+cover ("4-Dec", "Dec. 4 '26"), with its language restricted; dates in digits (11/12) are
+read here, in the order the calendar's country writes them.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def warm() -> None:
     """Compile every rule and load dateparser now, so a server's first request is fast."""
     for language in LOCALES:
         rules(language)
-    _dateparser("MDY", "en", date(2000, 1, 1)).get_date_data("the 5th of Dec")
+    _dateparser("MDY", "en", date(2000, 1, 1)).get_date_data("5-Dec")
 
 
 def echo(moment: datetime, calendar: BusinessCalendar, now: datetime | None = None) -> str:
@@ -421,8 +421,8 @@ def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str)
 
 
 def _numeric_reading(numeric: str, order: str, today: date, words: str) -> date | None:
-    """One reading of a date in digits (11/12, 11.12.2026) or of an unusual written order
-    ("the 4th of Dec", read by dateparser); None when that order gives no real date."""
+    """One reading of a date in digits (11/12, 11.12.2026) or of an unusual written form
+    ("4-Dec", read by dateparser); None when that order gives no real date."""
     digits = NUMERIC.fullmatch(numeric)
     if digits is None:
         language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", numeric,

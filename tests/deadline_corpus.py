@@ -118,6 +118,8 @@ CORPUS: tuple[Case, ...] = (
     Case("12/4", US, "2026-12-04 17:00", note="month first in the US"),
     Case("December the 4th", US, "2026-12-04 17:00"),
     Case("the 4th of Dec", US, "2026-12-04 17:00"),
+    Case("4-Dec", US, "2026-12-04 17:00", note="read by dateparser"),
+    Case("Dec. 4 '26", US, "2026-12-04 17:00", note="read by dateparser"),
     Case("Friday, December 4", US, "2026-12-04 17:00"),
     Case("Jan 15", US, "2027-01-15 17:00"),
     Case("Nov 19", US, "2027-11-19 17:00", note="passed this year: next year"),
