@@ -81,6 +81,7 @@ class Day:
     rule: str
     n: int = 0
     weekday: int = -1
+    week: int = -1  # the week named with a date, "下周五（12月4日）": 0 this week, 1 the next
     year: int | None = None
     month: int = 0
     day: int = 0
@@ -313,11 +314,12 @@ def _day_of_month(rule: str, n: int = 0, lookup: Callable[[str], int] = _en_week
 
 
 def _zh_date(m: re.Match[str]) -> Piece:
-    year = m.group("y")
+    year, week = m.group("y"), m.groupdict().get("rel")
     return Piece("day", *_span(m), day=Day(
         "date", year=int(year) if year else None,
         month=zh_number(m.group("mon")), day=zh_number(m.group("d")),
         weekday=_named_weekday(m, ZH_WEEKDAYS.__getitem__),
+        week=-1 if week is None else int(week.startswith("下")),
     ))  # fmt: skip
 
 
@@ -349,11 +351,13 @@ ZH_DATE = rf"(?:(?P<y>\d{{4}})年)?(?P<mon>{ZH_NUM})月(?P<d>{ZH_NUM})(?:日|号
 ZH_DOM = rf"(?<![月\d])(?P<d>{ZH_NUM})(?:号|號)"
 # a weekday beside a date, before or after it, in brackets or not: 12月11日（周五）, 周五12月11日
 ZH_OPEN, ZH_CLOSE = r"\s*[,，、（(]?\s*", r"\s*[）)]?"
+ZH_REL_WD = rf"(?P<rel>这个?|本|下个?)?{ZH_WD}"
 
 MONTH_WORD = rf"(?:{_alt({**EN_MONTHS, **SV_MONTHS})})\.?"
 YEAR_TAIL = r"(?:[\s,.-]+\d{4}|\s*'\d{2})?"
 PAST = "'{}' is in the past"
 VAGUE = "'{}' names no date"
+MIDNIGHT = "'{}' could be the start or the end of the day"
 
 UNIVERSAL: list[tuple[str, Builder]] = [
     (rf"{B}(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})"
@@ -436,6 +440,8 @@ ENGLISH: list[tuple[str, Builder]] = [
     (rf"{B}(?:soon|later|sometime|some\s+time|whenever|shortly|eventually|at\s+some\s+point|"
      r"as\s+soon\s+as\s+possible|next\s+week|next\s+month|a\s+couple\s+of\s+days|"
      rf"in\s+a\s+few\s+days|in\s+a\s+while){E}", _error(VAGUE)),
+    (rf"{B}(?:(?:by|at|before)\s+)?midnight{E}",
+     _error(MIDNIGHT + " (say e.g. 'Friday 11:59pm' or 'EOD')")),
     (rf"{B}(?:tonight|this\s+(?:afternoon|evening)){E}",
      _error("'{}' names no hour (say e.g. 'today 6pm' or 'EOD')")),
 ]
@@ -474,13 +480,15 @@ SWEDISH: list[tuple[str, Builder]] = [
     (rf"{B}(?:om|inom)\s+{SV_N}\s+timm(?:e|ar){E}", _count(sv_number, "hours")),
     (rf"{B}{SV_BY}(?:{SV_WD_DATE}\s*,?\s+)?(?:den\s+)?(?P<d>\d{{1,2}})(?::?[ae])?\s+{SV_MON}"
      rf"(?:\s+(?P<y>\d{{4}}))?{E}", _named_date(SV_MONTHS, _sv_weekday)),
-    (rf"{B}{SV_BY}(?:{SV_WD_DATE}\s*,?\s+)?den\s+(?P<d>\d{{1,2}})(?::?[ae])?{E}",
+    (rf"{B}{SV_BY}(?:{SV_WD_DATE}\s*,?\s+)?den\s+(?P<d>\d{{1,2}})(?::?[ae])?{E}(?![/.]\d)",
      _day_of_month("day_of_month", -1, _sv_weekday)),
     (rf"{B}{SV_BY}{SV_WD_DATE}\s*,?\s+(?P<d>\d{{1,2}}):?[ae]{E}",
      _day_of_month("day_of_month", -1, _sv_weekday)),
-    (rf"{B}{SV_BY}{SV_WD_DATE}\s*,?\s+(?:den\s+)?(?P<num>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?){E}",
+    (rf"{B}{SV_BY}(?:{SV_WD_DATE}\s*,?\s+)?(?:den\s+)?(?P<num>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?){E}",
      _numeric(_sv_weekday)),
     (rf"{B}(?:på\s+)?(?:morgonen|morgon|bitti){E}", _start_of_day),
+    (rf"{B}(?:(?:vid|till|före)\s+)?midnatt{E}",
+     _error(MIDNIGHT + " (say e.g. 'fredag kl 23.59' or 'idag')")),
     (rf"{B}(?:ikväll|i\s+kväll|i\s+eftermiddag){E}",
      _error("'{}' names no hour (say e.g. 'idag kl 18' or 'idag')")),
     (rf"{B}(?:kl\.?|klockan)\s*(?P<h>\d{{1,2}})(?:[.:](?P<min>\d{{2}}))?{E}",
@@ -522,8 +530,11 @@ CHINESE: list[tuple[str, Builder]] = [
     (rf"{ZH_N}(?:周|个星期|个礼拜|星期)(?:内|之内|以内|后|之后|以后)", _count(zh_number, "weeks")),
     (rf"{ZH_N}个?(?:小时|钟头)(?:内|之内|以内|后|之后|以后)", _count(zh_number, "hours")),
     (rf"{ZH_BY}{ZH_DATE}{ZH_BEFORE}", _zh_date),
-    (rf"{ZH_BY}{ZH_DATE}{ZH_OPEN}{ZH_WD}{ZH_CLOSE}{ZH_BEFORE}", _zh_date),
-    (rf"{ZH_BY}{ZH_WD}{ZH_OPEN}{ZH_DATE}{ZH_CLOSE}{ZH_BEFORE}", _zh_date),
+    (rf"{ZH_BY}{ZH_DATE}{ZH_OPEN}{ZH_REL_WD}{ZH_CLOSE}{ZH_BEFORE}", _zh_date),
+    (rf"{ZH_BY}{ZH_REL_WD}{ZH_OPEN}{ZH_DATE}{ZH_CLOSE}{ZH_BEFORE}", _zh_date),
+    (rf"{ZH_BY}{ZH_DATE}\s*[（(](?P<wd>[一二三四五六日天])[）)]{ZH_BEFORE}", _zh_date),
+    (rf"{ZH_BY}{ZH_WD}\s*[,，（(]?\s*(?P<num>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?)\s*[）)]?"
+     rf"{ZH_BEFORE}", _numeric(ZH_WEEKDAYS.__getitem__)),
     (rf"{ZH_BY}{ZH_DOM}{ZH_OPEN}{ZH_WD}{ZH_CLOSE}{ZH_BEFORE}",
      _day_of_month("day_of_month", -1, ZH_WEEKDAYS.__getitem__)),
     (rf"{ZH_BY}{ZH_WD}{ZH_OPEN}{ZH_DOM}{ZH_CLOSE}{ZH_BEFORE}",
@@ -537,6 +548,8 @@ CHINESE: list[tuple[str, Builder]] = [
     (rf"{ZH_BY}(?P<period>上午|下午|晚上)(?P<h>\d{{1,2}}):(?P<min>\d{{2}}){ZH_BEFORE}", _zh_time),
     (r"中午(?:12点)?(?:之前|以前|前)?", _fixed_time(time(12))),
     (r"(?:一大早|一早|一上班|上班前|早上|早晨)", _start_of_day),
+    (r"(?:午夜|半夜)(?:12点)?(?:之前|以前|前)?",
+     _error(MIDNIGHT + " (say e.g. '周五晚上11点' or '今天下班前')")),
     (r"(?:今晚|今天晚上)", _error("'{}' names no hour (say e.g. '今天晚上8点' or '今天下班前')")),
     (r"(?:尽快|尽早|马上|稍后|以后|晚些时候|改天|过几天|过两天|回头|有空的?时候|"
      r"下(?:周|星期|个星期)(?![一二三四五六日天内末]|之内|以内)|"
@@ -617,15 +630,18 @@ def _misspellings(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece
 
 # Date and time words that can follow a deadline but say nothing the grammar can place:
 # a part of the day, an ordinal or a day number, a bare number (a day or an hour?).
-PART_OF_DAY = (r"afternoon|evening|night|midnight|(?:förmiddag|eftermiddag|kväll|natt)(?:en)?|"
+PART_OF_DAY = (r"afternoon|evening|night|(?:förmiddag|eftermiddag|kväll|natt)(?:en)?|[ef]\.?m\.?|"
                r"上午|下午|晚上|傍晚|凌晨|夜里|晚")  # fmt: skip
 STRAY_AFTER = re.compile(
-    r"[\s,;，、]*[(（]?\s*(?:(?:in\s+the|the|at|on|in|i|på|den|kl\.?|klockan)\s+)?"
-    rf"(?:(?P<part>{PART_OF_DAY})(?![^\W\d_])|"
+    r"[\s,;，、]*[(（]?\s*(?:(?:in\s+the|the|at|on|in|i|på|den|kl\.?|klockan|or|and|eller|och)"
+    r"\s+|或者?|和)?"
+    rf"(?:(?P<part>{PART_OF_DAY})(?![^\W\d_])|(?P<week>week|vecka|v\.?(?=\s*\d))(?![^\W\d_])|"
     r"(?P<day>\d{1,2}(?:st|nd|rd|th|:[ae]|日|号|號)|[一二三四五六七八九十]{1,3}[日号號])(?![^\W\d_])|"
     r"(?P<number>\d{1,2})(?![\d/.:]|\s*(?!(?:for|to|till|åt|för|by|at|on|kl)\b)[^\W\d_]))",
     re.IGNORECASE,
 )
+STRAY_WEEK_EXAMPLES = {"en": "'Friday next week' or 'Dec 4'", "sv": "'fredag nästa vecka' or "
+                       "'den 4 december'", "zh": "'下周五' or '12月4日'"}  # fmt: skip
 STRAY_EXAMPLES = {
     "en": ("'Friday 3pm'", "'Friday 11 Dec' or 'Friday 11am'"),
     "sv": ("'fredag kl 15'", "'fredag den 11 december' or 'fredag kl 11'"),
@@ -645,6 +661,9 @@ def _strays(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece]:
         hour, date_or_hour = STRAY_EXAMPLES[locale]
         if kind == "part":
             error = f"'{word}' after '{said}' names no hour (give one, e.g. {hour})"
+        elif kind == "week":
+            error = (f"'{word}' after '{said}' is not a week I can place (name the day, e.g. "
+                     f"{STRAY_WEEK_EXAMPLES[locale]})")  # fmt: skip
         else:
             error = (f"'{word}' after '{said}' is neither a date nor a time I can read "
                      f"(say which, e.g. {date_or_hour})")  # fmt: skip

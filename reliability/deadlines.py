@@ -302,7 +302,7 @@ def _place(
         case "end_of_year":
             return calendar.last_business_day_of_month(date(today.year, 12, 1)), []
         case "date":
-            return _named_date(day, today, words), []
+            return _in_week(_named_date(day, today, words), day.week, monday, words), []
         case "day_of_month":
             found = _day_of_month(day, today, words)
             return _same_weekday(found, day.weekday, words, today), []
@@ -344,6 +344,19 @@ def _named_date(day: Day, today: date, words: str) -> date:
     else:
         found = _this_or_next_year(day.month, day.day, today, words)
     return _same_weekday(found, day.weekday, words, today)
+
+
+def _in_week(found: date, week: int, monday: date, words: str) -> date:
+    """"下周五（12月4日）" names the week too; a date outside it is refused, both named."""
+    start = monday + timedelta(days=7 * week)
+    if week < 0 or start <= found < start + timedelta(days=7):
+        return found
+    said = start + timedelta(days=found.weekday())
+    raise DeadlineError(
+        f"'{words}' names two different days: {_day_name(found, monday)} and, by the week, "
+        f"{_day_name(said, monday)}. Say which, e.g. '{_day_name(found, monday)}' or "
+        f"'{_day_name(said, monday)}'."
+    )
 
 
 def _same_weekday(found: date, weekday: int, words: str, today: date) -> date:

@@ -417,6 +417,9 @@ CORPUS: tuple[Case, ...] = (
     Case("tonight", US, "!"),
     Case("this afternoon", US, "!"),
     Case("by tomorrow 3", US, "!", note="3 what?"),
+    Case("Audit by Friday week", US, "!", note="British for Friday of next week; say so"),
+    Case("Audit by midnight Friday", US, "!", note="the start or the end of Friday?"),
+    Case("Friday 11th or 18th", US, "!"),
     # -- English: within N hours/days, a week, a fortnight ----------------------------------------
     Case("within 48 hours", US, "2026-11-25 09:30"),
     Case("within 24 hours", US, "2026-11-24 09:30"),
@@ -494,6 +497,10 @@ CORPUS: tuple[Case, ...] = (
     Case("ikväll", SENOV, "!"),
     Case("fredag förmiddag", SENOV, "!"),
     Case("i eftermiddag", SENOV, "!"),
+    Case("revisionen till fredag em", SENOV, "!", note="em: eftermiddag, no hour"),
+    Case("revisionen senast fredag vecka 50", SENOV, "!", note="week numbers are not read"),
+    Case("revisionen senast den 11/12", SENOV, "2026-12-11 17:00", title="revisionen"),
+    Case("senast midnatt", SENOV, "!"),
     # -- Swedish: inom, om en vecka, slutet av nästa månad/kvartal ------------------------------
     Case("inom 48 timmar", SENOV, "2026-11-25 09:30"),
     Case("inom två dagar", SENOV, "2026-11-25 17:00"),
@@ -524,6 +531,12 @@ CORPUS: tuple[Case, ...] = (
     Case("12月11日（周六）", CN, "!"),
     Case("12月11日周四前", CN, "!"),
     Case("周五12", CN, "!", note="12号, or 12点?"),
+    Case("审计报告 下周五（12月4日）", CN, "2026-12-04 17:00", title="审计报告"),
+    Case("本周五（11月27日）前", CN, "2026-11-27 17:00"),
+    Case("下周五（12月11日）", CN, "!", note="下周五 is 4 Dec"),
+    Case("12月11日（五）", CN, "2026-12-11 17:00"),
+    Case("12月12日（五）", CN, "!"),
+    Case("周五 12/11", CN, "2026-12-11 17:00"),
     # -- Chinese: 一早, 下班前, 收工前; a part of the day without an hour is refused --------
     Case("周五一早", CN, "2026-11-27 09:00"),
     Case("明天一早", CN, "2026-11-24 09:00"),
