@@ -92,7 +92,7 @@ class Day:
 class Piece:
     """One run of deadline words found in the text, and what they say."""
 
-    kind: str  # day | time | moment | error
+    kind: str  # day | time | moment | error | emphasis ("at the latest": read, means nothing)
     start: int
     end: int
     day: Day | None = None
@@ -326,6 +326,8 @@ def _zh_date(m: re.Match[str]) -> Piece:
 # -- the rules ---------------------------------------------------------------------------
 
 B, E = r"(?<![\w])", r"(?![\w])"  # word edges for Latin-script languages
+# edges of dates and times in digits, which Chinese writes against its words: 明天15:00前
+BD, ED = r"(?<![^\W\u4e00-\u9fff])", r"(?![^\W\u4e00-\u9fff])"
 EN_BY = r"(?:(?:due\s+)?(?:by|before|on|until|till|due|no\s+later\s+than)\s+(?:the\s+)?)?"
 EN_WD = rf"(?P<wd>{_alt(EN_WEEKDAYS)})\.?"
 EN_WD_ANY = rf"(?P<wd>{_alt(EN_ANY_WEEKDAYS)})\.?"
@@ -360,15 +362,15 @@ VAGUE = "'{}' names no date"
 MIDNIGHT = "'{}' could be the start or the end of the day"
 
 UNIVERSAL: list[tuple[str, Builder]] = [
-    (rf"{B}(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})"
-     r"(?:[T ](?P<h>\d{1,2}):\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?" + E, _iso),
-    (rf"{B}(?P<y>\d{{4}})[/.](?P<m>\d{{1,2}})[/.](?P<d>\d{{1,2}}){E}", _iso),
-    (rf"{B}(?:{EN_WD_ANY},?\s+)?(?P<num>\d{{1,2}}[/.]\d{{1,2}}(?:[/.]\d{{2,4}})?){E}",
+    (rf"{BD}(?P<y>\d{{4}})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})"
+     r"(?:[T ](?P<h>\d{1,2}):\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?" + ED, _iso),
+    (rf"{BD}(?P<y>\d{{4}})[/.](?P<m>\d{{1,2}})[/.](?P<d>\d{{1,2}}){ED}", _iso),
+    (rf"{BD}(?:{EN_WD_ANY},?\s+)?(?P<num>\d{{1,2}}[/.]\d{{1,2}}(?:[/.]\d{{2,4}})?){ED}",
      _numeric(_en_weekday)),
     (rf"{B}(?P<num>(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of|\s*-)?\s*{MONTH_WORD}"
      rf"{YEAR_TAIL}|{MONTH_WORD}(?:\s+the)?[\s,.-]+\d{{1,2}}(?:st|nd|rd|th)?{YEAR_TAIL}){E}",
      _numeric(_en_weekday)),
-    (rf"{B}(?:at\s+|by\s+|kl\.?\s*)?(?P<h>\d{{1,2}}):(?P<min>\d{{2}}){E}",
+    (rf"{BD}(?:at\s+|by\s+|kl\.?\s*)?(?P<h>\d{{1,2}}):(?P<min>\d{{2}}){ED}",
      _time(lambda m: None, bare=False)),
     (rf"{B}(?:by\s+|before\s+)?(?:eod|cob|eob){E}", _end_of_day),
     (rf"{B}(?:by\s+)?eow{E}", _day("end_of_week")),
@@ -630,14 +632,20 @@ def _misspellings(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece
 
 # Date and time words that can follow a deadline but say nothing the grammar can place:
 # a part of the day, an ordinal or a day number, a bare number (a day or an hour?).
-PART_OF_DAY = (r"afternoon|evening|night|(?:förmiddag|eftermiddag|kväll|natt)(?:en)?|[ef]\.?m\.?|"
+PART_OF_DAY = (r"afternoon|evening|night|(?:förmiddag|eftermiddag|kväll|natt)(?:en)?|[aefp]\.?m\.?|"
                r"上午|下午|晚上|傍晚|凌晨|夜里|晚")  # fmt: skip
+ZONES = r"(?-i:[ECMP][SD]?T|GMT|UTC|BST|CES?T|IST|HKT|SGT|JST)|svensk\s+tid|北京时间|中国时间"
 STRAY_AFTER = re.compile(
     r"[\s,;，、]*[(（]?\s*(?:(?:in\s+the|the|at|on|in|i|på|den|kl\.?|klockan|or|and|eller|och)"
     r"\s+|或者?|和)?"
     rf"(?:(?P<part>{PART_OF_DAY})(?![^\W\d_])|(?P<week>week|vecka|v\.?(?=\s*\d))(?![^\W\d_])|"
+    rf"(?P<zone>{ZONES})(?![^\W\d_])|(?P<approx>前后|左右|上下|后|-?ish|noonish|or\s+so)"
+    r"(?![^\W\d_])|(?P<emphasis>(?:at\s+the\s+(?:very\s+)?)?latest|sharp|senast|som\s+senast)"
+    r"(?![^\W\d_])|"
+    rf"(?P<month>{_alt(set(EN_MONTHS) | set(SV_MONTHS) - {'may'})})\.?(?![^\W\d_])|"
+    rf"(?P<weekday>{_alt(set(EN_ANY_WEEKDAYS) | set(SV_ANY_WEEKDAYS))})\.?(?![^\W\d_])|"
     r"(?P<day>\d{1,2}(?:st|nd|rd|th|:[ae]|日|号|號)|[一二三四五六七八九十]{1,3}[日号號])(?![^\W\d_])|"
-    r"(?P<number>\d{1,2})(?![\d/.:]|\s*(?!(?:for|to|till|åt|för|by|at|on|kl)\b)[^\W\d_]))",
+    r"(?P<number>\d{4}|\d{1,2})(?![\d/.:]|\s*(?!(?:for|to|till|åt|för|by|at|on|kl)\b)[^\W\d_]))",
     re.IGNORECASE,
 )
 STRAY_WEEK_EXAMPLES = {"en": "'Friday next week' or 'Dec 4'", "sv": "'fredag nästa vecka' or "
@@ -657,12 +665,21 @@ def _strays(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece]:
         if not m or any(c.start < m.end() and m.start() < c.end for c in chosen if c != piece):
             continue
         kind = m.lastgroup or "number"
+        if kind == "emphasis":
+            yield Piece("emphasis", m.start(kind), m.end())
+            continue
         word, said = m.group(kind), text[piece.start:piece.end].strip()
         hour, date_or_hour = STRAY_EXAMPLES[locale]
         if kind == "part":
             error = f"'{word}' after '{said}' names no hour (give one, e.g. {hour})"
         elif kind == "week":
             error = (f"'{word}' after '{said}' is not a week I can place (name the day, e.g. "
+                     f"{STRAY_WEEK_EXAMPLES[locale]})")  # fmt: skip
+        elif kind == "zone":
+            error = (f"'{word}' after '{said}': times are read in the client's own timezone, "
+                     f"so leave the zone out (or give an exact time, e.g. 2026-12-11T17:00-05:00)")
+        elif kind == "approx":
+            error = (f"'{word}' after '{said}' makes it approximate (give the day itself, e.g. "
                      f"{STRAY_WEEK_EXAMPLES[locale]})")  # fmt: skip
         else:
             error = (f"'{word}' after '{said}' is neither a date nor a time I can read "

@@ -166,6 +166,7 @@ def _due(
 ) -> tuple[datetime, tuple[datetime, ...], str]:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    pieces = [p for p in pieces if p.kind != "emphasis"]
     for piece in pieces:
         if piece.kind == "error":
             raise DeadlineError(f"{piece.error}. Try {_examples(language)}.")
