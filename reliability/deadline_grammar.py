@@ -634,6 +634,15 @@ def _misspellings(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece
 # a part of the day, an ordinal or a day number, a bare number (a day or an hour?).
 PART_OF_DAY = (r"afternoon|evening|night|(?:förmiddag|eftermiddag|kväll|natt)(?:en)?|[aefp]\.?m\.?|"
                r"上午|下午|晚上|傍晚|凌晨|夜里|晚")  # fmt: skip
+# ordinals and clock times in words, which the grammar reads only in digits ("11th", "3:30")
+ORDINAL_WORDS = (r"(?:(?:twenty|thirty)[-\s]?)?(?:first|second|third|fourth|fifth|sixth|seventh|"
+                 r"eighth|ninth)|tenth|eleventh|twelfth|(?:thir|four|fif|six|seven|eigh|nine)teenth|"
+                 r"twentieth|thirtieth|(?:tjugo|trettio)?(?:första|andra|tredje|fjärde|femte|"
+                 r"sjätte|sjunde|åttonde|nionde)|tionde|elfte|tolfte|\w+tonde|tjugonde|trettionde")
+NUMBER_WORDS = _alt({w for w, n in (*EN_NUMBERS.items(), *SV_NUMBERS.items())
+                     if 2 <= n <= 12 and w not in ("a", "an", "en")})
+CLOCK_WORDS = (r"(?:half\s+past|quarter\s+(?:past|to)|halv|kvart\s+(?:över|i))\s+[^\W_]+|"
+               + NUMBER_WORDS)
 ZONES = r"(?-i:[ECMP][SD]?T|GMT|UTC|BST|CES?T|IST|HKT|SGT|JST)|svensk\s+tid|北京时间|中国时间"
 STRAY_AFTER = re.compile(
     r"[\s,;，、]*[(（]?\s*(?:(?:in\s+the|the|at|on|in|i|på|den|kl\.?|klockan|or|and|eller|och)"
@@ -645,6 +654,8 @@ STRAY_AFTER = re.compile(
     rf"(?P<month>{_alt(set(EN_MONTHS) | set(SV_MONTHS) - {'may'})})\.?(?![^\W\d_])|"
     rf"(?P<weekday>{_alt(set(EN_ANY_WEEKDAYS) | set(SV_ANY_WEEKDAYS))})\.?(?![^\W\d_])|"
     r"(?P<day>\d{1,2}(?:st|nd|rd|th|:[ae]|日|号|號)|[一二三四五六七八九十]{1,3}[日号號])(?![^\W\d_])|"
+    rf"(?P<ordinal>{ORDINAL_WORDS})(?=\s*(?:$|[,.;:!?)]|(?:of|at|kl|den)\b))|"
+    rf"(?P<clock>{CLOCK_WORDS})(?![^\W\d_]|\s+(?!(?:for|to|till|åt|för)\b)[^\W\d_])|"
     r"(?P<number>\d{4}|\d{1,2})(?![\d/.:]|\s*(?!(?:for|to|till|åt|för|by|at|on|kl)\b)[^\W\d_]))",
     re.IGNORECASE,
 )
@@ -675,6 +686,8 @@ def _strays(text: str, locale: str, chosen: list[Piece]) -> Iterator[Piece]:
         elif kind == "week":
             error = (f"'{word}' after '{said}' is not a week I can place (name the day, e.g. "
                      f"{STRAY_WEEK_EXAMPLES[locale]})")  # fmt: skip
+        elif kind == "clock":
+            error = (f"'{word}' after '{said}' is a time I read only in digits (e.g. {hour})")
         elif kind == "zone":
             error = (f"'{word}' after '{said}': times are read in the client's own timezone, "
                      f"so leave the zone out (or give an exact time, e.g. 2026-12-11T17:00-05:00)")
