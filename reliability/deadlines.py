@@ -3,8 +3,9 @@
 Pure: every function takes `now` and a `BusinessCalendar`. The words are recognised in
 `reliability.deadline_grammar`; this module places them on the calendar, applies the
 conventions in docs/deadlines.md, and refuses to guess when the words do not say enough.
-dateparser is used only for explicit dates the grammar does not cover (numeric ones like
-12/05 and unusual orderings like "the 5th of Dec"), with its language restricted.
+dateparser is used only for explicit dates in unusual written forms the grammar does not
+cover ("4-Dec", "Dec. 4 '26"), with its language restricted; dates in digits (11/12) are
+read here, in the order the calendar's country writes them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ ON_BUSINESS_DAYS = frozenset({"business", "end_of_week", "end_of_month", "end_of
 CONNECTORS = re.compile(r"^[\s,;:@\-–—]*(?:(?:at|on|by|kl\.?|klockan|den|的|在|,)[\s,]*)*$",
                         re.IGNORECASE)  # fmt: skip
 CLIENT_PREPOSITIONS = r"(?:for|to|till|åt|för|with|给|为|帮|替)"
+NUMERIC = re.compile(r"(?P<a>\d{1,2})[/.](?P<b>\d{1,2})(?:[/.](?P<y>\d{4}|\d{2}))?")
+# How a country writes a short numeric date; anywhere else 11/12 could be either.
+MONTH_FIRST = frozenset({"US", "PH", "CN", "TW", "JP", "KR"})
+DAY_FIRST = frozenset({
+    "SE", "NO", "DK", "FI", "IS", "GB", "IE", "DE", "AT", "CH", "NL", "BE", "LU", "FR", "ES",
+    "PT", "IT", "PL", "CZ", "SK", "HU", "RO", "BG", "GR", "HR", "SI", "EE", "LV", "LT", "RU",
+    "UA", "TR", "IL", "AU", "NZ", "IN", "SG", "MY", "HK", "ZA", "BR", "AR", "MX", "CL", "CO",
+})  # fmt: skip
 
 
 class DeadlineError(ValueError):
@@ -127,7 +136,7 @@ def warm() -> None:
     """Compile every rule and load dateparser now, so a server's first request is fast."""
     for language in LOCALES:
         rules(language)
-    _dateparser("MDY", "en", date(2000, 1, 1)).get_date_data("12/5")
+    _dateparser("MDY", "en", date(2000, 1, 1)).get_date_data("5-Dec")
 
 
 def echo(moment: datetime, calendar: BusinessCalendar, now: datetime | None = None) -> str:
@@ -157,6 +166,7 @@ def _due(
 ) -> tuple[datetime, tuple[datetime, ...], str]:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    pieces = [p for p in pieces if p.kind != "emphasis"]
     for piece in pieces:
         if piece.kind == "error":
             raise DeadlineError(f"{piece.error}. Try {_examples(language)}.")
@@ -171,7 +181,10 @@ def _due(
         days and days[0].clock and times
     ):
         words = " and ".join(f"'{text[p.start:p.end].strip()}'" for p in pieces)
-        raise DeadlineError(f"I found more than one deadline: {words}. Keep just one.")
+        first = text[pieces[0].start:pieces[0].end].strip()
+        raise DeadlineError(
+            f"I found more than one deadline: {words}. Keep just one, e.g. '{first}'."
+        )
     if days and times and not CONNECTORS.match(_between(text, days[0], times[0])):
         words = f"'{text[days[0].start:days[0].end]}' and '{text[times[0].start:times[0].end]}'"
         raise DeadlineError(f"Put the day and the time together ({words}), e.g. 'Friday 3pm'.")
@@ -286,19 +299,16 @@ def _place(
         case "end_of_month":
             return calendar.last_business_day_of_month(_add_months(today, day.n)), []
         case "end_of_quarter":
-            return calendar.last_business_day_of_quarter(today), []
+            return calendar.last_business_day_of_quarter(_add_months(today, 3 * day.n)), []
         case "end_of_year":
             return calendar.last_business_day_of_month(date(today.year, 12, 1)), []
         case "date":
-            return _named_date(day, today, words), []
+            return _in_week(_named_date(day, today, words), day.week, monday, words), []
         case "day_of_month":
             found = _day_of_month(day, today, words)
-            return (_same_weekday(found, day.weekday, words) if day.weekday >= 0 else found), []
+            return _same_weekday(found, day.weekday, words, today), []
         case "numeric_date":
-            found, others = _numeric_date(day.numeric, today, calendar, words)
-            if day.weekday >= 0:
-                return _same_weekday(found, day.weekday, words), []
-            return found, others
+            return _numeric_date(day, today, calendar, words), []
     raise AssertionError(day.rule)
 
 
@@ -334,18 +344,41 @@ def _named_date(day: Day, today: date, words: str) -> date:
         found = _real_date(day.year, day.month, day.day, words)
     else:
         found = _this_or_next_year(day.month, day.day, today, words)
-    return _same_weekday(found, day.weekday, words) if day.weekday >= 0 else found
+    return _same_weekday(found, day.weekday, words, today)
 
 
-def _same_weekday(found: date, weekday: int, words: str) -> date:
-    """"Friday, December 5" must name the same day twice; if not, ask rather than pick one."""
-    if found.weekday() != weekday:
-        raise DeadlineError(
-            f"'{words}': {found.day} {MONTH_NAMES[found.month - 1]} {found.year} is a "
-            f"{FULL_WEEKDAYS[found.weekday()].title()}, not a "
-            f"{FULL_WEEKDAYS[weekday].title()}. Give just the date, e.g. 'Dec 5'."
-        )
-    return found
+def _in_week(found: date, week: int, monday: date, words: str) -> date:
+    """"下周五（12月4日）" names the week too; a date outside it is refused, both named."""
+    start = monday + timedelta(days=7 * week)
+    if week < 0 or start <= found < start + timedelta(days=7):
+        return found
+    said = start + timedelta(days=found.weekday())
+    raise DeadlineError(
+        f"'{words}' names two different days: {_day_name(found, monday)} and, by the week, "
+        f"{_day_name(said, monday)}. Say which, e.g. '{_day_name(found, monday)}' or "
+        f"'{_day_name(said, monday)}'."
+    )
+
+
+def _same_weekday(found: date, weekday: int, words: str, today: date) -> date:
+    """"Friday 11th" must name the same day twice; if not, both readings are named and
+    neither is picked: the weekday nearest the date, and the date itself."""
+    if weekday < 0 or found.weekday() == weekday:
+        return found
+    nearest = found + timedelta(days=(weekday - found.weekday() + 3) % 7 - 3)
+    readings = [_day_name(nearest, today), _day_name(found, today)]
+    raise DeadlineError(
+        f"'{words}' names two different days: {found.day} {MONTH_NAMES[found.month - 1]} is a "
+        f"{FULL_WEEKDAYS[found.weekday()].title()} ({readings[1]}), and the nearest "
+        f"{FULL_WEEKDAYS[weekday].title()} is {readings[0]}. Say which, e.g. "
+        f"'{readings[0]}' or '{readings[1]}'."
+    )
+
+
+def _day_name(day: date, today: date) -> str:
+    """'Fri 11 Dec', with the year when it is not this year's."""
+    year = "" if day.year == today.year else f" {day.year}"
+    return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {MONTH_NAMES[day.month - 1]}{year}"
 
 
 def _this_or_next_year(month: int, day: int, today: date, words: str) -> date:
@@ -360,36 +393,69 @@ def _this_or_next_year(month: int, day: int, today: date, words: str) -> date:
 
 
 def _day_of_month(day: Day, today: date, words: str) -> date:
-    """'5号' (the coming 5th), '本月5号' (this month's), '下个月5号' (next month's)."""
-    month = _add_months(today, max(day.n, 0))
-    found = _real_date(month.year, month.month, day.day, words)
-    if day.n < 0 and found < today:
-        month = _add_months(today, 1)
-        found = _real_date(month.year, month.month, day.day, words)
-    return found
+    """'5号' (the coming 5th), '本月5号' (this month's), '下个月5号' (next month's); the coming
+    31st in November is 31 December, as a month without that day has none to come."""
+    if day.n >= 0 or not 1 <= day.day <= 31:
+        month = _add_months(today, max(day.n, 0))
+        return _real_date(month.year, month.month, day.day, words)
+    for ahead in range(3):
+        month = _add_months(today, ahead)
+        try:
+            found = date(month.year, month.month, day.day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found
+    raise AssertionError(words)  # every two months in a row hold a 31st
 
 
-def _numeric_date(
-    numeric: str, today: date, calendar: BusinessCalendar, words: str
-) -> tuple[date, list[date]]:
-    """12/05 is read in the calendar country's order (month first in the US, day first
-    elsewhere); when the other order is also a date, it is offered as an alternative."""
-    first = "MDY" if (calendar.country or "").startswith(("US", "PH", "CA")) else "DMY"
-    language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", numeric, re.I) else "en"
-    readings = []
-    for order in (first, "DMY" if first == "MDY" else "MDY"):
-        parsed = _dateparser(order, language, today).get_date_data(numeric).date_obj
-        if parsed is not None:
-            found = parsed.date()
-            if not re.search(r"\d{4}|'\d{2}|\d+[/.]\d+[/.]\d+", numeric):
-                found = _this_or_next_year(found.month, found.day, today, words)
-            readings.append(found)
+def _numeric_date(day: Day, today: date, calendar: BusinessCalendar, words: str) -> date:
+    """11/12 is read in the order the calendar's country writes it (month first in the US,
+    day first in Sweden); where that order is unknown, a weekday beside it or a number
+    above 12 must settle it, else both readings are named and neither is picked."""
+    country = (calendar.country or "").split("-")[0]
+    known = "MDY" if country in MONTH_FIRST else "DMY" if country in DAY_FIRST else None
+    # both orders are tried: 15/1 and 12/31 have one reading, whoever wrote them
+    orders = ("MDY", "DMY") if known == "MDY" else ("DMY", "MDY")
+    readings = [d for d in (_numeric_reading(day.numeric, o, today, words) for o in orders) if d]
     if not readings:
         raise DeadlineError(f"'{words}' is not a real date. Try 'Dec 5', '2026-12-05' or "
                             "'in 3 business days'.")  # fmt: skip
-    if not re.fullmatch(r"[\d/.]+", numeric):
-        return readings[0], []
-    return readings[0], [d for d in readings[1:] if d != readings[0]]
+    readings = list(dict.fromkeys(readings))[: 1 if known else 2]
+    if len(readings) > 1 and day.weekday >= 0:
+        readings = [d for d in readings if d.weekday() == day.weekday] or readings[:1]
+    if len(readings) > 1:
+        first, second = (_day_name(d, today) for d in readings)
+        raise DeadlineError(
+            f"'{words}' could be {first} or {second}: the order of day and month is not known "
+            f"for this client's country ({calendar.country or 'none set'}). "
+            f"Write the month as a word, e.g. '{first}' or '{second}'."
+        )
+    return _same_weekday(readings[0], day.weekday, words, today)
+
+
+def _numeric_reading(numeric: str, order: str, today: date, words: str) -> date | None:
+    """One reading of a date in digits (11/12, 11.12.2026) or of an unusual written form
+    ("4-Dec", read by dateparser); None when that order gives no real date."""
+    digits = NUMERIC.fullmatch(numeric)
+    if digits is None:
+        language = "sv" if re.search(r"[åäö]|maj|okt|mars|juni|juli|augusti", numeric,
+                                     re.I) else "en"  # fmt: skip
+        parsed = _dateparser(order, language, today).get_date_data(numeric).date_obj
+        if parsed is None:
+            return None
+        if re.search(r"\d{4}|'\d{2}", numeric):
+            return parsed.date()
+        month, day, year = parsed.month, parsed.day, None
+    else:
+        first, second, year = int(digits["a"]), int(digits["b"]), digits["y"]
+        month, day = (first, second) if order == "MDY" else (second, first)
+    try:
+        if year is None:
+            return _this_or_next_year(month, day, today, words)
+        return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    except (ValueError, DeadlineError):
+        return None
 
 
 @functools.lru_cache(maxsize=64)

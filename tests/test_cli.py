@@ -202,3 +202,23 @@ def test_when_explains_how_a_phrase_resolves(cli: Cli) -> None:
     assert json.loads(result.stdout)["due_at"] == "2026-11-27T17:00:00-05:00"
     typo = cli("when", "by Fryday", as_of="2026-11-23T09:30-05:00")
     assert typo.exit_code == 2 and "Fryday" in typo.stderr and "Traceback" not in typo.stderr
+
+
+def test_promise_add_reads_a_weekday_with_its_day_of_month_and_keeps_the_title(
+    team: Cli,
+) -> None:
+    result = team("promise", "add", "Audit for Acme by Friday 11th", "--owner",
+                  "alice@example.com", "--json", as_of=AS_OF)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    promise = json.loads(result.stdout)
+    assert (promise["title"], promise["client"], promise["due_at"]) == (
+        "Audit", "Acme", "2026-12-11T17:00:00-05:00",
+    )  # fmt: skip
+
+
+def test_promise_add_refuses_a_weekday_and_day_of_month_that_disagree(team: Cli) -> None:
+    result = team("promise", "add", "Audit for Acme by Friday 12th", "--owner",
+                  "alice@example.com", as_of=AS_OF)  # fmt: skip
+    assert result.exit_code == 2
+    assert "Fri 11 Dec" in result.stderr and "Sat 12 Dec" in result.stderr
+    assert json.loads(team("promise", "list", "--json").stdout) == []
