@@ -173,6 +173,12 @@ class Promise(SQLModel, table=True):
     risk_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))
     assessed_at: datetime | None = utc_field(nullable=True)
     next_check_at: datetime | None = utc_field(nullable=True)
+    # The forecast shown when the promise was made: how likely it was to run late for the
+    # date asked, the later date offered (if any), and, when the person took that date,
+    # the date first asked for.
+    capture_p_late: float | None = None
+    suggested_due_at: datetime | None = utc_field(nullable=True)
+    asked_due_at: datetime | None = utc_field(nullable=True)
 
 
 class CheckIn(SQLModel, table=True):

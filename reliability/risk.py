@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Assessment",
+    "CaptureForecast",
     "CheckInFact",
     "OpenLoad",
     "PastPromise",
@@ -39,6 +40,7 @@ __all__ = [
     "PromiseFacts",
     "Record",
     "assess",
+    "forecast_at_capture",
 ]
 
 FRESH_BUSINESS_DAYS = 1  # an answer from today or the previous business day counts in full
@@ -267,6 +269,91 @@ def assess(
         ),
         evidence=evidence,
     )
+
+
+# How likely a new promise is to be kept, in words: the upper bound of p_late for each.
+CHANCE_WORDS = (
+    (0.15, "Very likely to be kept"),
+    (0.35, "Likely to be kept"),
+    (0.65, "Could go either way"),
+    (0.85, "Likely to run late"),
+    (1.0, "Very likely to run late"),
+)
+
+
+@dataclass(frozen=True)
+class CaptureForecast:
+    """What the echo of a new promise says before it is stored: how likely it is to be kept,
+    the one reason that matters most, and the day by which the owner will likely be done
+    (80% of similar promises were). Most slips are decided here: a promise due tomorrow
+    leaves no scan time to warn."""
+
+    p_late: float
+    chance: str
+    reason: str
+    likely_done_by: datetime  # the end of a business day
+    # The likely day, offered instead of the ask when it is a later day and rests on a
+    # record (the owner's or the team's); None otherwise.
+    suggested_due_at: datetime | None
+    evidence: str  # owner | team | prior
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "p_late": round(self.p_late, 3),
+            "chance": self.chance,
+            "reason": self.reason,
+            "likely_done_by": self.likely_done_by.isoformat(),
+            "suggested_due_at": (self.suggested_due_at.isoformat()
+                                 if self.suggested_due_at else None),
+            "evidence": self.evidence,
+        }
+
+
+def forecast_at_capture(
+    *,
+    owner: str,
+    owner_name: str,
+    due_at: datetime,
+    now: datetime,
+    calendar: BusinessCalendar,
+    owner_history: Record | Sequence[PastPromise],
+    team_history: Record | Sequence[PastPromise],
+    open_load: Sequence[OpenLoad],
+    policy: Policy,
+) -> CaptureForecast:
+    """The assessment of a promise about to be made at `now`, in the words the echo shows."""
+    owner_record = _record(owner_history, calendar)
+    team_record = _record(team_history, calendar)
+    result = assess(
+        PromiseFacts(id=None, title="", owner=owner, owner_name=owner_name, made_at=now,
+                     due_at=due_at, original_due_at=due_at),
+        now=now, calendar=calendar, owner_history=owner_record, team_history=team_record,
+        open_load=open_load, policy=policy,
+    )
+    likely = result.forecast_done_at
+    # With no record to go on the day is a rough guess: it is shown, not offered instead.
+    later = (result.evidence != "prior"
+             and calendar.local(likely).date() > calendar.local(due_at).date())
+    return CaptureForecast(
+        p_late=result.p_late,
+        chance=next(words for bound, words in CHANCE_WORDS
+                    if result.p_late < bound or bound == CHANCE_WORDS[-1][0]),
+        reason=_capture_reason(owner_name or owner, result.evidence, owner_record,
+                               team_record),
+        likely_done_by=likely,
+        suggested_due_at=likely if later else None,
+        evidence=result.evidence,
+    )
+
+
+def _capture_reason(name: str, evidence: str, owner: Record, team: Record) -> str:
+    """The record the forecast rests on, in plain words."""
+    if evidence == "owner":
+        return _track_sentence(f"{name}'s", owner)
+    if evidence == "team":
+        track = _track_sentence("the team's", team)
+        return f"Little history for {name} yet; {track[0].lower()}{track[1:]}"
+    return f"Little history for {name} or the team yet, so this is a rough guess"
 
 
 def _record(history: Record | Sequence[PastPromise], calendar: BusinessCalendar) -> Record:
