@@ -25,8 +25,8 @@ NEWCOMER = "the owner"  # a Slack user who has made no promise here yet
 
 def forecast(ledger: Ledger, *, client_name: str, owner_email: str | None, due_at: datetime,
              now: datetime) -> CaptureForecast:
-    """The forecast for a promise that `owner_email` would make to the client at `now`;
-    None for someone not a member yet (a Slack user before their first promise)."""
+    """The forecast for a promise that `owner_email` would make to the client at `now`
+    (`owner_email` None: someone not a member yet, a Slack user before their first promise)."""
     with ledger.session() as session:
         client = ledger.find_client(session, client_name)
         owner = ledger.find_member(session, owner_email) if owner_email else None

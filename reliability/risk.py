@@ -24,6 +24,7 @@ from reliability.forecast import (
     Progress,
     Record,
     adjusted,
+    load_factor,
     outlook,
 )
 
@@ -201,8 +202,7 @@ def assess(
     )
     reasons += history_reasons
 
-    window_ends = cal.end_of(cal.local(promise.due_at).date())
-    other_open = sum(load.due_at <= window_ends for load in open_load)
+    other_open = _crowding(cal, promise.due_at, open_load)
     if other_open:
         plural = "promise" if other_open == 1 else "promises"
         reasons.append(
@@ -279,6 +279,8 @@ CHANCE_WORDS = (
     (0.85, "Likely to run late"),
     (1.0, "Very likely to run late"),
 )
+# Load is the reason named when it alone adds this much to the chance of running late.
+LOAD_MATTERS = 0.1
 
 
 @dataclass(frozen=True)
@@ -324,26 +326,39 @@ def forecast_at_capture(
     """The assessment of a promise about to be made at `now`, in the words the echo shows."""
     owner_record = _record(owner_history, calendar)
     team_record = _record(team_history, calendar)
-    result = assess(
-        PromiseFacts(id=None, title="", owner=owner, owner_name=owner_name, made_at=now,
-                     due_at=due_at, original_due_at=due_at),
-        now=now, calendar=calendar, owner_history=owner_record, team_history=team_record,
-        open_load=open_load, policy=policy,
-    )
+    facts = PromiseFacts(id=None, title="", owner=owner, owner_name=owner_name, made_at=now,
+                         due_at=due_at, original_due_at=due_at)
+    result = assess(facts, now=now, calendar=calendar, owner_history=owner_record,
+                    team_history=team_record, open_load=open_load, policy=policy)
+    name = owner_name or owner
+    reason = _capture_reason(name, result.evidence, owner_record, team_record)
+    crowded = _crowding(calendar, due_at, open_load)
+    if load_factor(crowded) > 1:
+        alone = assess(facts, now=now, calendar=calendar,
+                       owner_history=owner_record, team_history=team_record, open_load=(),
+                       policy=policy)
+        if result.p_late - alone.p_late >= LOAD_MATTERS:
+            reason = (f"{name} has {crowded} other promises due by "
+                      f"{_day(calendar, due_at, now)}, more than usual")
     likely = result.forecast_done_at
     # With no record to go on the day is a rough guess: it is shown, not offered instead.
     later = (result.evidence != "prior"
              and calendar.local(likely).date() > calendar.local(due_at).date())
     return CaptureForecast(
         p_late=result.p_late,
-        chance=next(words for bound, words in CHANCE_WORDS
-                    if result.p_late < bound or bound == CHANCE_WORDS[-1][0]),
-        reason=_capture_reason(owner_name or owner, result.evidence, owner_record,
-                               team_record),
+        chance=next((words for bound, words in CHANCE_WORDS if result.p_late < bound),
+                    CHANCE_WORDS[-1][1]),
+        reason=reason,
         likely_done_by=likely,
         suggested_due_at=likely if later else None,
         evidence=result.evidence,
     )
+
+
+def _crowding(cal: BusinessCalendar, due_at: datetime, open_load: Sequence[OpenLoad]) -> int:
+    """Other open promises competing for the same hours: those due by the end of the due day."""
+    window_ends = cal.end_of(cal.local(due_at).date())
+    return sum(load.due_at <= window_ends for load in open_load)
 
 
 def _capture_reason(name: str, evidence: str, owner: Record, team: Record) -> str:

@@ -88,11 +88,16 @@ def test_with_no_record_at_all_the_day_is_a_rough_guess_shown_but_not_offered() 
     assert made.suggested_due_at is None
 
 
-def test_a_week_crowded_beyond_her_usual_load_lowers_the_chance_of_keeping_it() -> None:
+def test_a_week_crowded_beyond_her_usual_load_is_the_reason_named() -> None:
     record = weeks(late=2, total=10)
     crowded = tuple(OpenLoad(at(f"2026-11-{day}T12:00-05:00")) for day in (17, 18, 19, 20)
                     for _ in range(2))
-    assert at_capture(record, load=crowded).p_late > at_capture(record).p_late
+    busy, calm = at_capture(record, load=crowded), at_capture(record)
+    assert busy.p_late > calm.p_late + 0.1
+    assert busy.reason == "Alice has 8 other promises due by Friday, more than usual"
+    assert calm.reason.startswith("2 of Alice's last 10 promises were late")
+    # A usual week (her record was made under it) changes nothing.
+    assert at_capture(record, load=crowded[:5]) == calm
 
 
 def test_the_forecast_reads_as_plain_json() -> None:
