@@ -295,6 +295,8 @@ def promise_add(
             c.name for c in ledger.clients()]
         calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
         if due is not None:
+            if client is None:
+                raise UserError("with --due, say which client: --client NAME")
             title, due_at = text, resolve_due(due, now=runtime.now, calendar=calendar)
             client_name = client
         else:
