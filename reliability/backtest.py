@@ -289,8 +289,8 @@ class Result:
             f"{self.rows + len(self.problems)} rows: {self.rows} read, {len(self.problems)} "
             f"unreadable; {self.scored} with a known outcome, {len(self.late)} late; "
             f"{self.assessments} assessments",
-            f"{self.short_notice} promises made with under {n} business days' notice "
-            f"({self.too_short} of them late): scored at capture only",
+            f"{self.short_notice} promise{'' if self.short_notice == 1 else 's'} made with "
+            f"under {n} business days' notice ({self.too_short} late): scored at capture only",
         ]
         for title, scores in ((f"at capture (all {self.scored})", self.capture),
                               (f"at due - {n} business days", self.scores)):

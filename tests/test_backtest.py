@@ -169,8 +169,8 @@ def test_every_promise_is_scored_at_capture_and_short_ones_are_counted_apart() -
     result = backtest.run(history([*two_owners(), rushed]), lead_business_days=2)
 
     assert result.short_notice == 1 and result.too_short == 1
-    assert "1 promises made with under 2 business days' notice (1 of them late): scored at " \
-           "capture only" in result.summary()
+    assert ("1 promise made with under 2 business days' notice (1 late): scored at capture "
+            "only") in result.summary()
     for method, score in result.capture.items():
         assert score.evaluated == result.scored == 21, method
         assert sum(b.count for b in score.calibration) == 21
