@@ -10,7 +10,9 @@ The world it simulates, so the backtest has something honest to find:
 - now and then something outside anyone's control happens (a client's data arrives late);
 - people leave and are replaced by newcomers with their own habits and no record (about a
   quarter of a team in a year, a common agency turnover);
-- a few promises are never delivered, and some rows carry effort estimates and actuals.
+- a few promises are never delivered, and some rows carry effort estimates and actuals;
+- about half the owners juggle several things at once: the hours they log match their
+  estimate whatever the calendar did, so for them effort says nothing about a date's slip.
 
 Usage: .venv/bin/python bench/generate_history.py --rows 100000 --out history.csv
        [--owners N] [--seed 7] [--bad 25]
@@ -45,6 +47,7 @@ BROKEN_CHANCE = 0.4  # of jobs taking over three times the plan, this many are d
 EFFORT_SHARE = 0.3  # rows that carry estimate and actual hours
 PROMISES_PER_DAY = 0.5  # per owner and business day, on average
 TURNOVER = 0.25 / 250  # chance per owner and business day of leaving (a quarter a year)
+MULTITASKING_SHARE = 0.5  # owners whose logged hours do not follow their calendar slips
 
 
 class Owner:
@@ -55,6 +58,7 @@ class Owner:
         self.home = math.log(0.75) + rng.gauss(0, 0.35)
         self.level = self.home
         self.spread = rng.uniform(0.25, 0.6)
+        self.multitasking = rng.random() < MULTITASKING_SHARE
         self.open: list[datetime] = []  # done moments of promises still in flight
 
     def drift(self, rng: random.Random) -> None:
@@ -128,7 +132,10 @@ def _promise(number: int, owner: Owner, client: tuple[str, BusinessCalendar], da
     if rng.random() < EFFORT_SHARE:
         effort = planned * rng.uniform(0.3, 0.8)
         estimate = f"{effort:.1f}"
-        actual = f"{effort * ratio * math.exp(rng.gauss(0, 0.1)):.1f}"
+        # A multitasker's job takes its hours; the calendar slips because other work
+        # interleaves, which the hours do not show.
+        spent = 1.0 if owner.multitasking else ratio
+        actual = f"{effort * spent * math.exp(rng.gauss(0, 0.1)):.1f}"
     if ratio > 3 and rng.random() < BROKEN_CHANCE:
         done_at = None
     owner.open.append(done_at or due_at)

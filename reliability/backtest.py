@@ -22,13 +22,14 @@ from typing import Any
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.errors import UserError
 from reliability.forecast import MAX_SAMPLES, MIN_OWNER_SAMPLES, PRIOR, PastPromise, Record
-from reliability.risk import OpenLoad, Policy, PromiseFacts, assess
+from reliability.risk import Assessment, OpenLoad, Policy, PromiseFacts, assess
 from reliability.scan import HISTORY_PER_OWNER, TEAM_HISTORY
 
 REQUIRED = ("id", "owner", "client", "made_at", "due_at", "done_at")
 OPTIONAL = ("estimate_hours", "actual_hours", "country", "timezone")
 DEFAULT_TIMEZONE = "UTC"
 METHODS = ("model", "calendar", "owner_rate")
+BINS = 10
 FLAG_THRESHOLD = Policy().at_risk_threshold  # the owner-rate baseline flags like the model
 
 
@@ -51,10 +52,12 @@ class Row:
     def late(self) -> bool:
         return self.done_at is None or self.done_at > self.due_at
 
-    def past(self) -> PastPromise:
+    def past(self, *, effort: bool = False) -> PastPromise:
+        """As history; with `effort`, its overrun is read from the hours, not the dates."""
         return PastPromise(owner=self.owner, made_at=self.made_at, due_at=self.due_at,
-                           done_at=self.done_at, estimate_hours=self.estimate_hours,
-                           actual_hours=self.actual_hours)
+                           done_at=self.done_at,
+                           estimate_hours=self.estimate_hours if effort else None,
+                           actual_hours=self.actual_hours if effort else None)
 
 
 @dataclass(frozen=True)
@@ -174,23 +177,56 @@ def read_history(path: Path) -> History:
 
 
 @dataclass(frozen=True)
+class Bin:
+    """One tenth of the probability scale: what a method said there and what happened."""
+
+    low: float
+    mean_p: float
+    observed: float
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.low, "to": round(self.low + 1 / BINS, 1),
+                "mean_p_late": round(self.mean_p, 4), "observed_late": round(self.observed, 4),
+                "count": self.count}
+
+
+@dataclass(frozen=True)
 class Scores:
-    """How one method did: recall@N over every late item, precision and Brier over the items
-    still open N business days before their due."""
+    """How one method did at one moment: recall over every late item, precision, Brier and
+    calibration over the items assessed at that moment."""
 
     recall: float | None
     precision: float | None
     brier: float | None
     flagged: int
     evaluated: int
+    calibration: tuple[Bin, ...] = ()
+    ece: float | None = None  # expected calibration error: count-weighted |mean_p - observed|
 
     def to_json(self) -> dict[str, Any]:
-        def rounded(value: float | None) -> float | None:
-            return None if value is None else round(value, 4)
+        return {"recall": _rounded(self.recall), "precision": _rounded(self.precision),
+                "brier": _rounded(self.brier), "ece": _rounded(self.ece),
+                "flagged": self.flagged, "evaluated": self.evaluated,
+                "calibration": [bin_.to_json() for bin_ in self.calibration]}
 
-        return {"recall": rounded(self.recall), "precision": rounded(self.precision),
-                "brier": rounded(self.brier), "flagged": self.flagged,
-                "evaluated": self.evaluated}
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def calibration(pairs: Sequence[tuple[float, bool]]) -> tuple[tuple[Bin, ...], float | None]:
+    """Ten equal bins of p_late (empty ones left out) and the expected calibration error."""
+    grouped: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for p, late in pairs:
+        grouped[min(int(p * BINS), BINS - 1)].append((p, late))
+    bins = tuple(
+        Bin(low=index / BINS, mean_p=sum(p for p, _ in members) / len(members),
+            observed=sum(late for _, late in members) / len(members), count=len(members))
+        for index, members in sorted(grouped.items()))
+    if not pairs:
+        return bins, None
+    return bins, sum(b.count * abs(b.mean_p - b.observed) for b in bins) / len(pairs)
 
 
 @dataclass(frozen=True)
@@ -225,8 +261,10 @@ class Result:
     scored: int  # rows whose outcome is known
     unresolved: int  # never done, and the history ends before their due
     too_short: int  # late items made with less than N business days' notice
+    short_notice: int  # scored promises made with less than N business days' notice
     assessments: int
-    scores: dict[str, Scores]
+    scores: dict[str, Scores]  # N business days before the due
+    capture: dict[str, Scores]  # at the moment each promise was made
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -238,8 +276,10 @@ class Result:
             "unresolved": self.unresolved,
             "late": len(self.late),
             "late_made_too_late_to_warn": self.too_short,
+            "made_with_short_notice": self.short_notice,
             "assessments": self.assessments,
             "scores": {name: score.to_json() for name, score in self.scores.items()},
+            "capture": {name: score.to_json() for name, score in self.capture.items()},
             "late_items": [item.to_json() for item in self.late],
         }
 
@@ -247,17 +287,18 @@ class Result:
         n = self.lead_business_days
         lines = [
             f"{self.rows + len(self.problems)} rows: {self.rows} read, {len(self.problems)} "
-            f"unreadable; {self.scored} with a known "
-            f"outcome, {len(self.late)} late ({self.too_short} made with under {n} business "
-            f"days' notice); {self.assessments} assessments",
-            "",
-            f"{'method':<12} {'recall@' + str(n):>9} {'precision':>9} {'brier':>7} "
-            f"{'flagged':>8} {'scored':>7}",
+            f"unreadable; {self.scored} with a known outcome, {len(self.late)} late; "
+            f"{self.assessments} assessments",
+            f"{self.short_notice} promise{'' if self.short_notice == 1 else 's'} made with "
+            f"under {n} business days' notice ({self.too_short} late): scored at capture only",
         ]
-        labels = {"model": "risk model", "calendar": "calendar", "owner_rate": "owner rate"}
-        for name, score in self.scores.items():
-            lines.append(f"{labels[name]:<12} {_fmt(score.recall):>9} {_fmt(score.precision):>9} "
-                         f"{_fmt(score.brier):>7} {score.flagged:>8} {score.evaluated:>7}")
+        for title, scores in ((f"at capture (all {self.scored})", self.capture),
+                              (f"at due - {n} business days", self.scores)):
+            lines += ["", title, _score_table(scores, n)]
+        for title, scores in (("at capture", self.capture),
+                              (f"at due - {n} business days", self.scores)):
+            lines += ["", f"calibration {title} (mean p_late / observed late share / count)"]
+            lines += _calibration_table(scores)
         if self.late and show:
             lines += ["", f"late items (first {min(show, len(self.late))} of {len(self.late)}):"]
             for item in self.late[:show]:
@@ -271,6 +312,31 @@ class Result:
             if len(self.problems) > show:
                 lines.append(f"  ... and {len(self.problems) - show} more (see --json)")
         return "\n".join(lines)
+
+
+LABELS = {"model": "risk model", "calendar": "calendar", "owner_rate": "owner rate"}
+
+
+def _score_table(scores: dict[str, Scores], n: int) -> str:
+    lines = [f"{'method':<12} {'recall@' + str(n):>9} {'precision':>9} {'brier':>7} "
+             f"{'ece':>6} {'flagged':>8} {'scored':>7}"]
+    for name, score in scores.items():
+        lines.append(f"{LABELS[name]:<12} {_fmt(score.recall):>9} {_fmt(score.precision):>9} "
+                     f"{_fmt(score.brier):>7} {_fmt(score.ece):>6} {score.flagged:>8} "
+                     f"{score.evaluated:>7}")
+    return "\n".join(lines)
+
+
+def _calibration_table(scores: dict[str, Scores]) -> list[str]:
+    lines = [f"{'p_late':<9}" + "".join(f"{LABELS[name]:>24}" for name in scores)]
+    for index in range(BINS):
+        cells = []
+        for score in scores.values():
+            found = next((b for b in score.calibration if round(b.low * BINS) == index), None)
+            cells.append(f"{'-':>24}" if found is None else
+                         f"{found.mean_p:>8.3f} {found.observed:>6.3f} {found.count:>8}")
+        lines.append(f"{index / BINS:.1f}-{(index + 1) / BINS:.1f}  " + "".join(cells))
+    return lines
 
 
 def _fmt(value: float | None) -> str:
@@ -289,6 +355,7 @@ class _Tracking:
     flagged: dict[str, datetime] = field(default_factory=dict)
     p: dict[str, float] = field(default_factory=dict)  # at the evaluation morning
     alarm: dict[str, bool] = field(default_factory=dict)  # flagged at the evaluation morning
+    at_capture: dict[str, float] = field(default_factory=dict)  # p_late when it was made
     done: bool = False
 
 
@@ -306,8 +373,8 @@ class _Histories:
         self.team_late = 0
         self.records: dict[tuple[str, str], tuple[int, Record]] = {}
 
-    def add(self, row: Row) -> None:
-        past = row.past()
+    def add(self, row: Row, *, effort: bool) -> None:
+        past = row.past(effort=effort)
         self.owner[row.owner].append(past)
         self.team.append(past)
         self.owner_done[row.owner] += 1
@@ -351,9 +418,11 @@ def _mornings(row: Row, lead: int) -> tuple[list[datetime], datetime | None]:
 MADE, ASSESS, FINISHED = 0, 1, 2  # at the same moment: made first, finished after the look
 
 
-def run(history: History, *, lead_business_days: int = 2,
-        policy: Policy | None = None) -> Result:
-    """Replay every row; score the model and both baselines N business days before each due."""
+def run(history: History, *, lead_business_days: int = 2, policy: Policy | None = None,
+        effort: bool = False) -> Result:
+    """Replay every row; score the model and both baselines when each promise was made and N
+    business days before its due. With `effort`, past overruns are read from the effort
+    columns where a row has them (docs/risk-model.md says why dates are the default)."""
     policy = policy or Policy(notice_lead_business_days=lead_business_days)
     rows = history.rows
     end_of_history = max((moment for row in rows for moment in (row.made_at, row.done_at)
@@ -378,15 +447,43 @@ def run(history: History, *, lead_business_days: int = 2,
         row = track.row
         if kind == MADE:
             open_by_owner[row.owner][index] = row.due_at
+            _capture(track, index, known, open_by_owner[row.owner], policy)
+            assessments += 1
         elif kind == FINISHED:
             open_by_owner[row.owner].pop(index, None)
             track.done = True
             if row.done_at is not None:
-                known.add(row)
+                known.add(row, effort=effort)
         else:
             assessments += _look(track, index, moment, known, open_by_owner[row.owner], policy)
     return _score(rows, tracking, history.problems, lead_business_days, end_of_history,
                   assessments)
+
+
+def _capture(track: _Tracking, index: int, known: _Histories,
+             open_load: dict[int, datetime], policy: Policy) -> None:
+    """The forecast shown when the promise is made, next to both baselines at that moment."""
+    row = track.row
+    track.at_capture["owner_rate"] = known.owner_rate(row.owner)
+    track.at_capture["calendar"] = known.team_rate()
+    track.at_capture["model"] = _assess(track, index, row.made_at, known, open_load,
+                                        policy).p_late
+
+
+def _assess(track: _Tracking, index: int, now: datetime, known: _Histories,
+            open_load: dict[int, datetime], policy: Policy) -> Assessment:
+    row = track.row
+    owner_record = known.record(row.owner, row.calendar)
+    team_record: Record | Sequence[PastPromise] = (
+        () if owner_record.size >= MIN_OWNER_SAMPLES else known.record(None, row.calendar))
+    return assess(
+        PromiseFacts(id=index, title=row.id, owner=row.owner, owner_name=row.owner,
+                     made_at=row.made_at, due_at=row.due_at, original_due_at=row.due_at),
+        now=now, calendar=row.calendar, owner_history=owner_record,
+        team_history=team_record,
+        open_load=[OpenLoad(due) for other, due in open_load.items() if other != index],
+        policy=policy,
+    )
 
 
 def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
@@ -407,17 +504,7 @@ def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
         track.flagged.setdefault("calendar", now)
     if "model" in track.flagged and not evaluating:
         return 0  # already warned in time; only the score at N days ahead remains
-    owner_record = known.record(row.owner, row.calendar)
-    team_record: Record | Sequence[PastPromise] = (
-        () if owner_record.size >= MIN_OWNER_SAMPLES else known.record(None, row.calendar))
-    result = assess(
-        PromiseFacts(id=index, title=row.id, owner=row.owner, owner_name=row.owner,
-                     made_at=row.made_at, due_at=row.due_at, original_due_at=row.due_at),
-        now=now, calendar=row.calendar, owner_history=owner_record,
-        team_history=team_record,
-        open_load=[OpenLoad(due) for other, due in open_load.items() if other != index],
-        policy=policy,
-    )
+    result = _assess(track, index, now, known, open_load, policy)
     if result.level == "at_risk":
         track.flagged.setdefault("model", now)
     if evaluating:
@@ -435,19 +522,18 @@ def _score(rows: Sequence[Row], tracking: Sequence[_Tracking], problems: tuple[P
     ]
     late = [track for track in resolved if track.row.late]
     scores = {}
+    capture = {}
     for method in METHODS:
         evaluated = [track for track in resolved if method in track.p]
-        flagged_at_eval = [track for track in evaluated if track.alarm[method]]
-        caught = sum(method in track.flagged for track in late)
-        scores[method] = Scores(
-            recall=caught / len(late) if late else None,
-            precision=(sum(track.row.late for track in flagged_at_eval) / len(flagged_at_eval)
-                       if flagged_at_eval else None),
-            brier=(sum((track.p[method] - track.row.late) ** 2 for track in evaluated)
-                   / len(evaluated) if evaluated else None),
-            flagged=len(flagged_at_eval),
-            evaluated=len(evaluated),
-        )
+        scores[method] = _scores(
+            [(track.p[method], track.row.late) for track in evaluated],
+            alarms=[track.alarm[method] for track in evaluated],
+            caught=sum(method in track.flagged for track in late), late=len(late))
+        # At capture each method flags what it thinks more likely late than not.
+        pairs = [(track.at_capture[method], track.row.late) for track in resolved]
+        capture[method] = _scores(pairs, alarms=[p >= FLAG_THRESHOLD for p, _ in pairs],
+                                  caught=sum(p >= FLAG_THRESHOLD for p, was in pairs if was),
+                                  late=len(late))
     items = tuple(_late_item(track, lead) for track in sorted(
         late, key=lambda track: (track.row.due_at, track.row.line)))
     return Result(
@@ -458,8 +544,25 @@ def _score(rows: Sequence[Row], tracking: Sequence[_Tracking], problems: tuple[P
         scored=len(resolved),
         unresolved=len(tracking) - len(resolved),
         too_short=sum(track.evaluate_at is None for track in late),
+        short_notice=sum(track.evaluate_at is None for track in resolved),
         assessments=assessments,
         scores=scores,
+        capture=capture,
+    )
+
+
+def _scores(pairs: Sequence[tuple[float, bool]], *, alarms: Sequence[bool], caught: int,
+            late: int) -> Scores:
+    flagged = [was for (_, was), alarm in zip(pairs, alarms, strict=True) if alarm]
+    bins, ece = calibration(pairs)
+    return Scores(
+        recall=caught / late if late else None,
+        precision=sum(flagged) / len(flagged) if flagged else None,
+        brier=sum((p - was) ** 2 for p, was in pairs) / len(pairs) if pairs else None,
+        flagged=len(flagged),
+        evaluated=len(pairs),
+        calibration=bins,
+        ece=ece,
     )
 
 

@@ -23,7 +23,7 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
-from reliability import compose, drafting, exchange, notices
+from reliability import capture, compose, drafting, exchange, notices
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
 from reliability.db import DatabaseError, check_schema, make_engine, upgrade
@@ -298,9 +298,12 @@ def promise_add(
     owner: Annotated[str, typer.Option(help="Owner's email.")] = "",
     due: Annotated[str | None, typer.Option(
         help="When, if the text does not say: a phrase or ISO 8601.")] = None,
+    due_suggested: Annotated[bool, typer.Option(
+        "--due-suggested", help="Promise the day the owner will likely be done instead, "
+        "when the forecast says that is later than the date asked.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Log a promise made to a client."""
+    """Log a promise made to a client, with the forecast of whether it will be kept."""
     runtime = runtime_of(ctx)
     ledger = runtime.ledger
     if not owner:
@@ -310,6 +313,8 @@ def promise_add(
             c.name for c in ledger.clients()]
         calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
         if due is not None:
+            if client is None:
+                raise UserError("with --due, say which client: --client NAME")
             title, due_at = text, resolve_due(due, now=runtime.now, calendar=calendar)
             client_name = client
         else:
@@ -324,10 +329,24 @@ def promise_add(
                 calendar = ledger.calendar_for(ledger.find_client(session, client_name))
                 found = resolve(text, now=runtime.now, calendar=calendar, client_names=names)
             title, due_at = found.title, found.due_at
-    view = ledger.add_promise(title=title, client_name=client_name, owner_email=owner,
-                              due_at=due_at, now=runtime.now, actor=runtime.actor,
-                              raw_text=text)
-    _promise_out(view, as_json)
+    suggested = (capture.forecast(ledger, client_name=client_name, owner_email=owner,
+                                  due_at=due_at, now=runtime.now).suggested_due_at
+                 if due_suggested else None)
+    view, made = capture.log_promise(
+        ledger, title=title, client_name=client_name, owner_email=owner,
+        due_at=suggested or due_at, now=runtime.now, actor=runtime.actor, raw_text=text,
+        asked_due_at=due_at if suggested else None)
+    calendar = ledger.calendar_for(view.client)
+    lines = [_promise_line(view), *capture.describe(made, owner_name=view.owner.name,
+                                                    calendar=calendar)]
+    if suggested:
+        lines.append(f"Promised {capture.day(suggested, calendar)} instead of the "
+                     f"{capture.day(due_at, calendar)} asked for.")
+    elif made.suggested_due_at:
+        lines.append(f"Logged for the date asked; --due-suggested would have promised "
+                     f"{capture.day(made.suggested_due_at, calendar)}, the likely day, instead.")
+    emit(as_json, {**promise_record(view.promise, view.client, view.owner),
+                   "forecast": made.to_json()}, "\n".join(lines))
 
 
 @promise_app.command("acknowledge")

@@ -23,7 +23,7 @@ from reliability.calendar import BusinessCalendar
 MIN_RATIO = 0.05  # a promise kept in a twentieth of its planned time tells us nothing more
 MAX_RATIO = 4.0  # four times the plan is "very late"; longer overruns count the same
 BROKEN_RATIO = MAX_RATIO  # a promise never delivered counts as the worst overrun
-MAX_SAMPLES = 40  # recent history only: people and teams change
+MAX_SAMPLES = 100  # recent history only: people and teams change (docs/risk-model.md)
 MIN_OWNER_SAMPLES = 5
 MIN_TEAM_SAMPLES = 10
 MIN_PLANNED_HOURS = 1.0  # a promise made after hours for the same evening still needs a scale
@@ -37,7 +37,7 @@ STATUS_LIKELIHOOD = {"at_risk": 4.0, "blocked": 6.0, "on_track": 0.6}
 UNANSWERED_LIKELIHOOD = 2.5
 # History was measured under the owner's usual load, so only load beyond a usual amount
 # stretches the remaining work: each further promise due in the window adds a tenth.
-USUAL_LOAD = 2
+USUAL_LOAD = 5
 LOAD_PER_PROMISE = 0.1
 MAX_LOAD = 2.0
 MIN_P, MAX_P = 0.01, 0.99  # no evidence short of the date passing makes a slip certain

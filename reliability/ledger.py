@@ -37,6 +37,7 @@ from reliability.models import (
     Role,
     Source,
 )
+from reliability.risk import CaptureForecast
 
 
 @dataclass(frozen=True)
@@ -404,11 +405,16 @@ class Ledger:
         actor: str,
         source: str = Source.cli,
         raw_text: str | None = None,
+        forecast: CaptureForecast | None = None,
+        asked_due_at: datetime | None = None,
     ) -> PromiseView:
+        """`forecast` is the one shown at capture (reliability.capture); `asked_due_at` the
+        date first asked for, when the person took the later date it offered."""
         with self.transaction() as session:
             return self._make_promise(session, title=title, client_name=client_name,
                                       owner_email=owner_email, due_at=due_at, now=now,
-                                      actor=actor, source=source, raw_text=raw_text)
+                                      actor=actor, source=source, raw_text=raw_text,
+                                      forecast=forecast, asked_due_at=asked_due_at)
 
     def acknowledge_request(
         self,
@@ -442,7 +448,9 @@ class Ledger:
 
     def _make_promise(self, session: Session, *, title: str, client_name: str,
                       owner_email: str, due_at: datetime, now: datetime, actor: str,
-                      source: str, raw_text: str | None) -> PromiseView:
+                      source: str, raw_text: str | None,
+                      forecast: CaptureForecast | None = None,
+                      asked_due_at: datetime | None = None) -> PromiseView:
         title = _text(title, "promise title")[:500]
         _choice(source, Source, "source")
         client = self.find_client(session, client_name)
@@ -451,10 +459,17 @@ class Ledger:
         promise = Promise(title=title, client_id=client.id, owner_id=owner.id, made_at=now,
                           due_at=due_at, original_due_at=due_at, source=source,
                           raw_text=raw_text, next_check_at=now)
+        capture: dict[str, Any] = {}
+        if forecast is not None:
+            promise.capture_p_late = forecast.p_late
+            promise.asked_due_at = asked_due_at
+            promise.suggested_due_at = due_at if asked_due_at else forecast.suggested_due_at
+            capture = {"forecast": forecast.to_json(),
+                       "asked_due_at": asked_due_at.isoformat() if asked_due_at else None}
         session.add(promise)
         session.flush()
         self.record(session, now=now, actor=actor, kind="promise.made", promise_id=promise.id,
-                    title=title, due_at=due_at.isoformat(), source=source)
+                    title=title, due_at=due_at.isoformat(), source=source, **capture)
         if client.confirm_promises:
             notices.create(
                 session, self.settings, kind=NoticeKind.promise_confirmation,

@@ -226,6 +226,12 @@ class Promise(SQLModel, table=True):
     # Why the scan could not assess it (an `AssessError` code); the scan skips it until a
     # change sets next_check_at again.
     assess_error: str | None = Field(default=None, max_length=32)
+    # The forecast shown when the promise was made: how likely it was to run late for the
+    # date asked, the later date offered (if any), and, when the person took that date,
+    # the date first asked for.
+    capture_p_late: float | None = None
+    suggested_due_at: datetime | None = utc_field(nullable=True)
+    asked_due_at: datetime | None = utc_field(nullable=True)
 
 
 class CheckIn(SQLModel, table=True):

@@ -67,6 +67,9 @@ def promise_record(promise: Promise, client: Client, owner: Member) -> dict[str,
         "source": promise.source,
         "raw_text": promise.raw_text,
         "internal": promise.internal,
+        "capture_p_late": promise.capture_p_late,
+        "suggested_due_at": iso(promise.suggested_due_at, tz),
+        "asked_due_at": iso(promise.asked_due_at, tz),
     }
 
 

@@ -24,6 +24,7 @@ from reliability.forecast import (
     Progress,
     Record,
     adjusted,
+    load_factor,
     outlook,
 )
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Assessment",
+    "CaptureForecast",
     "CheckInFact",
     "OpenLoad",
     "PastPromise",
@@ -39,6 +41,7 @@ __all__ = [
     "PromiseFacts",
     "Record",
     "assess",
+    "forecast_at_capture",
 ]
 
 FRESH_BUSINESS_DAYS = 1  # an answer from today or the previous business day counts in full
@@ -199,8 +202,7 @@ def assess(
     )
     reasons += history_reasons
 
-    window_ends = cal.end_of(cal.local(promise.due_at).date())
-    other_open = sum(load.due_at <= window_ends for load in open_load)
+    other_open = _crowding(cal, promise.due_at, open_load)
     if other_open:
         plural = "promise" if other_open == 1 else "promises"
         reasons.append(
@@ -267,6 +269,106 @@ def assess(
         ),
         evidence=evidence,
     )
+
+
+# How likely a new promise is to be kept, in words: the upper bound of p_late for each.
+CHANCE_WORDS = (
+    (0.15, "Very likely to be kept"),
+    (0.35, "Likely to be kept"),
+    (0.65, "Could go either way"),
+    (0.85, "Likely to run late"),
+    (1.0, "Very likely to run late"),
+)
+# Load is the reason named when it alone adds this much to the chance of running late.
+LOAD_MATTERS = 0.1
+
+
+@dataclass(frozen=True)
+class CaptureForecast:
+    """What the echo of a new promise says before it is stored: how likely it is to be kept,
+    the one reason that matters most, and the day by which the owner will likely be done
+    (80% of similar promises were). Most slips are decided here: a promise due tomorrow
+    leaves no scan time to warn."""
+
+    p_late: float
+    chance: str
+    reason: str
+    likely_done_by: datetime  # the end of a business day
+    # The likely day, offered instead of the ask when it is a later day and rests on a
+    # record (the owner's or the team's); None otherwise.
+    suggested_due_at: datetime | None
+    evidence: str  # owner | team | prior
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "p_late": round(self.p_late, 3),
+            "chance": self.chance,
+            "reason": self.reason,
+            "likely_done_by": self.likely_done_by.isoformat(),
+            "suggested_due_at": (self.suggested_due_at.isoformat()
+                                 if self.suggested_due_at else None),
+            "evidence": self.evidence,
+        }
+
+
+def forecast_at_capture(
+    *,
+    owner: str,
+    owner_name: str,
+    due_at: datetime,
+    now: datetime,
+    calendar: BusinessCalendar,
+    owner_history: Record | Sequence[PastPromise],
+    team_history: Record | Sequence[PastPromise],
+    open_load: Sequence[OpenLoad],
+    policy: Policy,
+) -> CaptureForecast:
+    """The assessment of a promise about to be made at `now`, in the words the echo shows."""
+    owner_record = _record(owner_history, calendar)
+    team_record = _record(team_history, calendar)
+    facts = PromiseFacts(id=None, title="", owner=owner, owner_name=owner_name, made_at=now,
+                         due_at=due_at, original_due_at=due_at)
+    result = assess(facts, now=now, calendar=calendar, owner_history=owner_record,
+                    team_history=team_record, open_load=open_load, policy=policy)
+    name = owner_name or owner
+    reason = _capture_reason(name, result.evidence, owner_record, team_record)
+    crowded = _crowding(calendar, due_at, open_load)
+    if load_factor(crowded) > 1:
+        alone = assess(facts, now=now, calendar=calendar,
+                       owner_history=owner_record, team_history=team_record, open_load=(),
+                       policy=policy)
+        if result.p_late - alone.p_late >= LOAD_MATTERS:
+            reason = (f"{name} has {crowded} other promises due by "
+                      f"{_day(calendar, due_at, now)}, more than usual")
+    likely = result.forecast_done_at
+    # With no record to go on the day is a rough guess: it is shown, not offered instead.
+    later = (result.evidence != "prior"
+             and calendar.local(likely).date() > calendar.local(due_at).date())
+    return CaptureForecast(
+        p_late=result.p_late,
+        chance=next((words for bound, words in CHANCE_WORDS if result.p_late < bound),
+                    CHANCE_WORDS[-1][1]),
+        reason=reason,
+        likely_done_by=likely,
+        suggested_due_at=likely if later else None,
+        evidence=result.evidence,
+    )
+
+
+def _crowding(cal: BusinessCalendar, due_at: datetime, open_load: Sequence[OpenLoad]) -> int:
+    """Other open promises competing for the same hours: those due by the end of the due day."""
+    window_ends = cal.end_of(cal.local(due_at).date())
+    return sum(load.due_at <= window_ends for load in open_load)
+
+
+def _capture_reason(name: str, evidence: str, owner: Record, team: Record) -> str:
+    """The record the forecast rests on, in plain words."""
+    if evidence == "owner":
+        return _track_sentence(f"{name}'s", owner)
+    if evidence == "team":
+        track = _track_sentence("the team's", team)
+        return f"Little history for {name} yet; {track[0].lower()}{track[1:]}"
+    return f"Little history for {name} or the team yet, so this is a rough guess"
 
 
 def _record(history: Record | Sequence[PastPromise], calendar: BusinessCalendar) -> Record:

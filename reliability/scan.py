@@ -315,7 +315,8 @@ class Scanner:
                                  reverse=True)[:HISTORY_PER_OWNER]
                 for owner_id, past in history.items()}
 
-    def _team_history(self, session: Session) -> list[PastPromise]:
+    @staticmethod
+    def _team_history(session: Session) -> list[PastPromise]:
         rows = session.exec(
             select(Promise.owner_id, Promise.made_at, Promise.original_due_at, Promise.done_at)
             .where(Promise.status == PromiseStatus.done)

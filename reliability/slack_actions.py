@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from reliability import notices, slack_views
+from reliability import capture, notices, slack_views
 from reliability.access import scope_of
 from reliability.calendar import BusinessCalendar
 from reliability.db import among
@@ -140,11 +140,30 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
     proposal = Proposal(title=found.title, client=client.name, due_at=found.due_at.isoformat(),
                         owner_user_id=owner_user_id, text=text)
     alternatives = ", ".join(echo(moment, calendar, now) for moment in found.alternatives)
-    return slack_views.preview(
-        title=found.title, client=client.name, due=found.echo, owner_user_id=owner_user_id,
-        sealed=_sealed(proposal, secret),
+    return _preview(
+        ledger, proposal, calendar, now=now, secret=secret,
         ambiguous=f"'{found.matched}' could also mean {alternatives}: use *Change date* if so."
         if found.ambiguous else None)
+
+
+def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
+             now: datetime, secret: str, ambiguous: str | None = None) -> Reply:
+    """The echo with the forecast at capture, offering the likely day when it is later."""
+    assert proposal.client is not None
+    owner = member_by_slack_id(ledger, proposal.owner_user_id)
+    made = capture.forecast(ledger, client_name=proposal.client,
+                            owner_email=owner.email if owner else None, due_at=proposal.due,
+                            now=now)
+    later = made.suggested_due_at
+    suggested = (capture.day(later, calendar), _sealed(replace(
+        proposal, due_at=later.isoformat(), asked_due_at=proposal.due_at), secret)
+    ) if later else None
+    return slack_views.preview(
+        title=proposal.title, client=proposal.client, due=echo(proposal.due, calendar, now),
+        owner_user_id=proposal.owner_user_id, sealed=_sealed(proposal, secret),
+        ambiguous=ambiguous, suggested=suggested,
+        forecast=capture.describe(made, owner_name=owner.name if owner else capture.NEWCOMER,
+                                  calendar=calendar))
 
 
 def _named_client(text: str, clients: list[Client]) -> Client | None:
@@ -158,9 +177,10 @@ def confirm(ledger: Ledger, proposal: Proposal, *, owner: Member, by: Member,
             now: datetime) -> Reply:
     if proposal.client is None:
         raise UserError("add the client first")
-    view = ledger.add_promise(title=proposal.title, client_name=proposal.client,
-                              owner_email=owner.email, due_at=proposal.due, now=now,
-                              actor=actor_of(by), source=Source.slack, raw_text=proposal.text)
+    view, _ = capture.log_promise(
+        ledger, title=proposal.title, client_name=proposal.client, owner_email=owner.email,
+        due_at=proposal.due, asked_due_at=proposal.asked, now=now, actor=actor_of(by),
+        source=Source.slack, raw_text=proposal.text)
     calendar = ledger.calendar_for(view.client)
     who = "you" if owner.id == by.id else f"<@{owner.slack_user_id}>"
     return text_reply(
@@ -181,10 +201,7 @@ def with_new_date(ledger: Ledger, proposal: Proposal, phrase: str, *, now: datet
         return slack_views.unknown_client(name=proposal.client_hint or "?", title=proposal.title,
                                           due=echo(due, calendar, now),
                                           sealed=_sealed(changed, secret))
-    return slack_views.preview(title=proposal.title, client=client.name,
-                               due=echo(due, calendar, now),
-                               owner_user_id=proposal.owner_user_id,
-                               sealed=_sealed(changed, secret))
+    return _preview(ledger, changed, calendar, now=now, secret=secret)
 
 
 def with_client(ledger: Ledger, proposal: Proposal, client_name: str, *, now: datetime,
@@ -195,10 +212,7 @@ def with_client(ledger: Ledger, proposal: Proposal, client_name: str, *, now: da
     local = ledger.calendar_for().local(proposal.due)
     due = calendar.at(local.date(), local.time().replace(tzinfo=None))
     changed = replace(proposal, client=client.name, due_at=due.isoformat())
-    return slack_views.preview(title=proposal.title, client=client.name,
-                               due=echo(due, calendar, now),
-                               owner_user_id=proposal.owner_user_id,
-                               sealed=_sealed(changed, secret))
+    return _preview(ledger, changed, calendar, now=now, secret=secret)
 
 
 def add_client(ledger: Ledger, values: dict[str, str | None], *, by: str,

@@ -131,7 +131,9 @@ class Listeners:
         app.command("/promise", matchers=[_answered_later])(ack=self.ack,
                                                             lazy=[self.run_command])
         app.command("/promise")(self.ack_command)
-        app.action("promise_confirm")(ack=self.ack, lazy=[self.confirm])
+        # The echo's second confirm carries the likely day in place of the one asked.
+        app.action(re.compile(r"^promise_confirm(_suggested)?$"))(ack=self.ack,
+                                                                  lazy=[self.confirm])
         app.action("promise_cancel")(ack=self.ack, lazy=[self.cancel_proposal])
         app.action("promise_change_date")(ack=self.ack, lazy=[self.open_change_date])
         app.view("promise_change_date")(ack=self.ack_change_date, lazy=[self.show_new_date])

@@ -206,10 +206,15 @@ class Proposal:
     owner_user_id: str
     text: str
     client_hint: str | None = None
+    asked_due_at: str | None = None  # the date asked, when this proposes the likely one
 
     @property
     def due(self) -> datetime:
         return datetime.fromisoformat(self.due_at)
+
+    @property
+    def asked(self) -> datetime | None:
+        return datetime.fromisoformat(self.asked_due_at) if self.asked_due_at else None
 
 
 class SealError(ValueError):

@@ -69,15 +69,23 @@ def failure(text: str) -> Reply:
 
 
 def preview(*, title: str, client: str, due: str, owner_user_id: str, sealed: str,
-            ambiguous: str | None = None) -> Reply:
+            ambiguous: str | None = None, forecast: list[str] | None = None,
+            suggested: tuple[str, str] | None = None) -> Reply:
+    """The echo of a new promise; `forecast` in plain sentences, and `suggested` (a day and
+    its sealed proposal) offered as a second way to confirm."""
     lines = [f"*{mrkdwn(title)}* for *{mrkdwn(client)}*", f"Due *{due}*",
              f"Owner <@{owner_user_id}>"]
     blocks = [section("Is this right?\n" + "\n".join(lines))]
+    if forecast:
+        blocks.append(context(mrkdwn(" ".join(forecast))))
     if ambiguous:
         blocks.append(context(ambiguous))
+    offer = ([button(f"Promise {suggested[0]} instead", "promise_confirm_suggested",
+                     suggested[1])] if suggested else [])
     blocks.append(actions(
         "promise_preview",
         button("Looks right", "promise_confirm", sealed, "primary"),
+        *offer,
         button("Change date", "promise_change_date", sealed),
         button("Cancel", "promise_cancel", "cancel"),
     ))

@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import sys
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -157,3 +157,56 @@ def test_generated_rows_are_all_readable_without_spoiling() -> None:
     rows = list(csv.DictReader(buffer))
     buffer.seek(0)
     assert len(rows) == 300 and backtest.parse_rows(buffer).problems == ()
+
+
+def test_every_promise_is_scored_at_capture_and_short_ones_are_counted_apart() -> None:
+    """A promise made Thursday for Friday cannot be warned about two business days ahead,
+    but it can be judged when it is made."""
+    made = NEW_YORK.at(date(2026, 11, 19), time(9)).isoformat()
+    due = NEW_YORK.end_of(date(2026, 11, 20)).isoformat()
+    done = NEW_YORK.end_of(date(2026, 11, 23)).isoformat()
+    rushed = f"r1,carol,Acme,{made},{due},{done},US,America/New_York"
+    result = backtest.run(history([*two_owners(), rushed]), lead_business_days=2)
+
+    assert result.short_notice == 1 and result.too_short == 1
+    assert ("1 promise made with under 2 business days' notice (1 late): scored at capture "
+            "only") in result.summary()
+    for method, score in result.capture.items():
+        assert score.evaluated == result.scored == 21, method
+        assert sum(b.count for b in score.calibration) == 21
+    assert result.scores["model"].evaluated < 21
+    # Carol's record makes the model sure of her and of Dave long before the owner rate is.
+    assert result.capture["model"].brier < result.capture["calendar"].brier
+
+
+def test_calibration_bins_say_what_was_predicted_and_what_happened() -> None:
+    bins, ece = backtest.calibration([(0.05, False), (0.15, False), (0.12, True),
+                                      (0.95, True), (1.0, True)])
+    assert [(b.low, b.count) for b in bins] == [(0.0, 1), (0.1, 2), (0.9, 2)]
+    assert bins[1].mean_p == pytest.approx(0.135) and bins[1].observed == 0.5
+    assert ece == pytest.approx((0.05 + 2 * 0.365 + 2 * 0.025) / 5)
+    assert backtest.calibration([]) == ((), None)
+
+
+def test_the_summary_and_json_carry_both_moments_with_their_calibration() -> None:
+    result = backtest.run(history(two_owners()), lead_business_days=2)
+    summary = result.summary()
+    assert "at capture (all 20)" in summary and "at due - 2 business days" in summary
+    assert "calibration at capture (mean p_late / observed late share / count)" in summary
+    document = json.loads(json.dumps(result.to_json()))
+    assert set(document["capture"]) == {"model", "calendar", "owner_rate"}
+    model = document["capture"]["model"]
+    assert 0 <= model["ece"] <= 1
+    assert sum(b["count"] for b in model["calibration"]) == 20
+
+
+def test_effort_columns_are_used_only_when_asked() -> None:
+    """A multitasker logs the hours estimated while the calendar slips: by default the dates
+    speak (docs/risk-model.md: they predict date lateness better)."""
+    lines = [line.replace(",US,", ",10,10,US,") for line in two_owners()]
+    effort = backtest.parse_rows(io.StringIO("\n".join(
+        ["id,owner,client,made_at,due_at,done_at,estimate_hours,actual_hours,country,timezone",
+         *lines]) + "\n"))
+    by_dates = backtest.run(effort)
+    by_hours = backtest.run(effort, effort=True)
+    assert by_dates.scores["model"].brier < by_hours.scores["model"].brier

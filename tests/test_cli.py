@@ -99,6 +99,8 @@ def test_done_and_cancel(team: Cli) -> None:
           "--due", "2026-11-20"], "in the past"),
         (["promise", "add", "x", "--client", "Acme", "--owner", "alice@example.com",
           "--due", "someday"], "'someday'"),
+        (["promise", "add", "Deck for Acme", "--owner", "alice@example.com",
+          "--due", "2026-12-01"], "with --due, say which client: --client NAME"),
         (["promise", "done", "42"], "no promise #42"),
         (["client", "add", "ACME", "--email", "x@acme.example"], "already exists"),
         (["client", "add", "Globex", "--email", "not-an-email"], "not an email address"),

@@ -11,6 +11,7 @@ from reliability.calendar import BusinessCalendar
 from reliability.forecast import (
     MAX_SAMPLES,
     PRIOR,
+    USUAL_LOAD,
     Distribution,
     PastPromise,
     Progress,
@@ -68,7 +69,8 @@ def test_an_owners_record_counts_late_and_broken_promises_with_median_lateness()
 
 def test_a_record_keeps_only_the_most_recent_promises() -> None:
     old_and_late = [week_long("alice", week, late_days=3) for week in range(10)]
-    recent_and_on_time = [week_long("alice", week, late_days=-1) for week in range(10, 60)]
+    recent_and_on_time = [week_long("alice", week, late_days=-1)
+                          for week in range(10, 10 + MAX_SAMPLES)]
     record = Record.of(old_and_late + recent_and_on_time, ACME)
     assert record.size == MAX_SAMPLES
     assert record.late == 0
@@ -116,10 +118,12 @@ def test_more_progress_means_a_lower_slip_chance() -> None:
     assert chances[0] > 0.9 and chances[-1] < 0.1
 
 
-def test_other_promises_in_the_window_stretch_the_remaining_work() -> None:
+def test_other_promises_beyond_the_usual_load_stretch_the_remaining_work() -> None:
     history = Distribution.of([0.7, 0.8, 0.9, 0.95, 1.1])
     alone = outlook(history, planned=40, elapsed=10).p_model
-    busy = outlook(history, planned=40, elapsed=10, other_open=4).p_model
+    usual = outlook(history, planned=40, elapsed=10, other_open=USUAL_LOAD).p_model
+    busy = outlook(history, planned=40, elapsed=10, other_open=USUAL_LOAD + 3).p_model
+    assert usual == alone
     assert busy > alone
 
 

@@ -207,13 +207,16 @@ def test_an_old_at_risk_report_counts_less_than_a_fresh_one() -> None:
     )
 
 
-def test_other_promises_due_in_the_same_window_raise_the_slip_chance() -> None:
-    busy = (OpenLoad(ny(18, 12)), OpenLoad(ny(19, 17)), OpenLoad(ny(20)), OpenLoad(ny(20, 15)))
+def test_more_than_the_usual_load_in_the_same_window_raises_the_slip_chance() -> None:
+    usual = (OpenLoad(ny(18, 12)), OpenLoad(ny(19, 17)), OpenLoad(ny(20)), OpenLoad(ny(20, 15)))
+    busy = (*usual, OpenLoad(ny(18, 15)), OpenLoad(ny(19, 12)), OpenLoad(ny(20, 12)))
     later = (OpenLoad(ny(27)),)
     alone = run(Q3_REPORT, now=ny(17))
     loaded = run(Q3_REPORT, now=ny(17), open_load=busy)
-    assert "Alice has 4 other promises due in the same window (by Friday)" in loaded.reasons
+    assert "Alice has 7 other promises due in the same window (by Friday)" in loaded.reasons
     assert loaded.p_late > alone.p_late
+    # Her record was made under a usual load of a few promises: those add nothing.
+    assert run(Q3_REPORT, now=ny(17), open_load=usual).p_late == alone.p_late
     assert run(Q3_REPORT, now=ny(17), open_load=later).p_late == alone.p_late
 
 

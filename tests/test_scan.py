@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from reliability.ledger import Ledger
 from reliability.mistakes import log_mistake
 from reliability.models import Assessment, Promise
-from reliability.scan import Scanner
+from reliability.scan import HISTORY_PER_OWNER, Scanner
 
 
 def test_delay_notice_is_drafted_on_wednesday_for_a_friday_promise_at_risk(agency: Ledger) -> None:
@@ -160,11 +160,11 @@ def test_the_owners_load_counts_her_other_open_client_promises_due_by_the_same_d
     assert "Alice has 3 other promises due in the same window (by Friday)" in promise.risk_reasons
 
 
-def test_the_forecast_reads_the_owners_forty_most_recently_finished_promises(
+def test_the_forecast_reads_the_owners_most_recently_finished_promises(
     agency: Ledger,
 ) -> None:
     # Ten long promises finished early in January, though due in October: the latest due
-    # dates, but the oldest deliveries. Then forty week-long ones, every other one late.
+    # dates, but the oldest deliveries. Then a full history of short ones, every other late.
     january = at("2026-01-05T09:00-05:00")
     for index in range(10):
         view = agency.add_promise(title=f"Retainer {index}", client_name="Acme",
@@ -172,8 +172,8 @@ def test_the_forecast_reads_the_owners_forty_most_recently_finished_promises(
                                   due_at=at("2026-10-01T17:00-04:00") + timedelta(days=index))
         agency.complete(view.promise.id or 0, now=january + timedelta(days=1, hours=index),
                         actor="t")
-    for index in range(40):
-        made = at("2026-02-02T09:00-05:00") + timedelta(days=5 * index)
+    for index in range(HISTORY_PER_OWNER):
+        made = at("2026-02-02T09:00-05:00") + timedelta(days=2 * index)
         due = made + timedelta(days=3, hours=8)
         view = agency.add_promise(title=f"Deliverable {index}", client_name="Acme",
                                   owner_email="alice@example.com", due_at=due, now=made,
@@ -187,7 +187,8 @@ def test_the_forecast_reads_the_owners_forty_most_recently_finished_promises(
     with Session(agency.engine) as session:
         promise = session.get(Promise, promise_id)
     assert promise is not None and promise.risk_reasons is not None
-    assert any(reason.startswith("20 of Alice's last 40 promises were late")
+    half = HISTORY_PER_OWNER // 2
+    assert any(reason.startswith(f"{half} of Alice's last {HISTORY_PER_OWNER} promises were late")
                for reason in promise.risk_reasons), promise.risk_reasons
 
 

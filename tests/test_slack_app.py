@@ -536,3 +536,49 @@ def test_socket_mode_answers_a_slash_command_without_a_public_url(
         ack = asyncio.run(connect_and_ask())
     reply = shown(ack["payload"])
     assert "Q3 report" in reply and "Acme" in reply and "Looks right" in reply
+
+
+# -- the forecast at capture --------------------------------------------------------------
+
+
+@pytest.fixture
+def late_alice(agency: Ledger) -> Ledger:
+    """Alice, known to Slack, whose last five promises ran late four times."""
+    agency.link_slack_user(email="alice@example.com", slack_user_id="UALICE", name="Alice",
+                           timezone="America/New_York", now=MONDAY_10, actor="t")
+    past_promises(agency, late=4, on_time=1)
+    return agency
+
+
+def test_the_echo_says_how_likely_the_promise_is_kept_and_offers_the_likely_day(
+        slack: SlackWorkspace, late_alice: Ledger) -> None:
+    response, _ = slack.command("Q3 report for Acme by Friday")
+    words = shown(response.json())
+    assert "Likely to run late (" in words
+    assert "4 of Alice's last 5 promises were late, by a median of 1 business day." in words
+    assert "Alice will likely be done by Fri 27 Nov (80% of similar promises were)." in words
+    assert [e["text"]["text"] for e in response.json()["blocks"][-1]["elements"]] == [
+        "Looks right", "Promise Fri 27 Nov instead", "Change date", "Cancel"]
+    assert len(promises(late_alice)) == 5  # her record only: nothing stored yet
+
+
+def test_promising_the_likely_day_stores_it_with_the_date_first_asked(
+        slack: SlackWorkspace, late_alice: Ledger, api: SlackApi) -> None:
+    response, _ = slack.command("Q3 report for Acme by Friday")
+    _, url = slack.click("promise_confirm_suggested",
+                         button(response.json(), "promise_confirm_suggested"))
+    assert "due Fri 27 Nov, 17:00" in shown(api.replies(url)[0])
+    promise = promises(late_alice)[-1]
+    assert promise.due_at == promise.suggested_due_at == at("2026-11-27T17:00-05:00")
+    assert promise.asked_due_at == FRIDAY_5PM
+
+
+def test_looks_right_keeps_the_date_asked_and_records_the_day_offered(
+        slack: SlackWorkspace, late_alice: Ledger, api: SlackApi) -> None:
+    response, _ = slack.command("Q3 report for Acme by Friday")
+    _, url = slack.click("promise_confirm", button(response.json(), "promise_confirm"))
+    api.replies(url)
+    promise = promises(late_alice)[-1]
+    assert (promise.due_at, promise.asked_due_at) == (FRIDAY_5PM, None)
+    assert promise.suggested_due_at == at("2026-11-27T17:00-05:00")
+    assert promise.capture_p_late is not None and promise.capture_p_late > 0.5

@@ -192,6 +192,9 @@ def backtest_command(
                                               "country, timezone]")],
     lead_business_days: Annotated[int, typer.Option(
         help="N: how many business days ahead a warning must come.")] = 2,
+    effort: Annotated[bool, typer.Option(
+        "--effort", help="Read past overruns from estimate_hours/actual_hours where a row "
+        "has them, instead of from the dates.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Replay a history through the risk engine: would the warnings have come in time?"""
@@ -199,5 +202,6 @@ def backtest_command(
         raise UserError("--lead-business-days is a number of business days, 0 or more")
     if not file.is_file():
         raise UserError(f"no such file: {file}")
-    result = backtest.run(backtest.read_history(file), lead_business_days=lead_business_days)
+    result = backtest.run(backtest.read_history(file), lead_business_days=lead_business_days,
+                          effort=effort)
     emit(as_json, result.to_json(), result.summary())

@@ -1,0 +1,88 @@
+"""Capture: a new promise is assessed at once, before anything is stored.
+
+Most slips are decided at the moment of promising: a promise due tomorrow leaves no scan
+time to warn, so the echo of every new promise (Slack, the CLI, the web form and the API)
+says how likely it is to be kept and offers the day the owner will likely be done. Nothing
+is stored until the person chooses; the forecast is then recorded with the promise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from reliability.calendar import BusinessCalendar
+from reliability.deadlines import MONTH_NAMES, WEEKDAY_NAMES
+from reliability.forecast import PastPromise, Record
+from reliability.ledger import Ledger, PromiseView
+from reliability.models import Client, Member, Promise, PromiseStatus, Source
+from reliability.risk import CaptureForecast, OpenLoad, Policy, forecast_at_capture
+from reliability.scan import Scanner
+
+NEWCOMER = "the owner"  # a Slack user who has made no promise here yet
+
+
+def forecast(ledger: Ledger, *, client_name: str, owner_email: str | None, due_at: datetime,
+             now: datetime) -> CaptureForecast:
+    """The forecast for a promise that `owner_email` would make to the client at `now`
+    (`owner_email` None: someone not a member yet, a Slack user before their first promise)."""
+    with ledger.session() as session:
+        client = ledger.find_client(session, client_name)
+        owner = ledger.find_member(session, owner_email) if owner_email else None
+        return _forecast(ledger, session, client, owner, due_at, now)
+
+
+def log_promise(ledger: Ledger, *, title: str, client_name: str, owner_email: str,
+                due_at: datetime, now: datetime, actor: str, source: str = Source.cli,
+                raw_text: str | None = None,
+                asked_due_at: datetime | None = None) -> tuple[PromiseView, CaptureForecast]:
+    """Store a promise for `due_at` with the forecast it was made under. When the person
+    took the later date the echo offered, `asked_due_at` is the date they first asked for:
+    the forecast recorded is the one for that ask, the one they were shown."""
+    made = forecast(ledger, client_name=client_name, owner_email=owner_email,
+                    due_at=asked_due_at or due_at, now=now)
+    view = ledger.add_promise(title=title, client_name=client_name, owner_email=owner_email,
+                              due_at=due_at, now=now, actor=actor, source=source,
+                              raw_text=raw_text, forecast=made, asked_due_at=asked_due_at)
+    return view, made
+
+
+def day(moment: datetime, calendar: BusinessCalendar) -> str:
+    """'Mon 7 Dec': the way a suggested date is offered."""
+    local = calendar.local(moment)
+    return f"{WEEKDAY_NAMES[local.weekday()]} {local.day} {MONTH_NAMES[local.month - 1]}"
+
+
+def describe(made: CaptureForecast, *, owner_name: str, calendar: BusinessCalendar) -> list[str]:
+    """The forecast in plain words: the chance, the reason, the likely day."""
+    who = owner_name[:1].upper() + owner_name[1:]
+    return [
+        f"{made.chance} ({round(100 * made.p_late)}% chance it runs late): {made.reason}.",
+        f"{who} will likely be done by {day(made.likely_done_by, calendar)} "
+        "(80% of similar promises were).",
+    ]
+
+
+def _forecast(ledger: Ledger, session: Session, client: Client, owner: Member | None,
+              due_at: datetime, now: datetime) -> CaptureForecast:
+    """The scan's own reads (owner's and team's history, open load), so a new promise is
+    judged by the record the scan will judge it by."""
+    calendar = ledger.calendar_for(client)
+    history: list[PastPromise] = []
+    load: list[datetime] = []
+    if owner is not None and owner.id is not None:
+        history = Scanner._histories(session, {owner.id})[owner.id]
+        # Load counts promises due by the end of this one's due day: a day on bounds it.
+        load = list(session.exec(select(Promise.due_at).where(
+            Promise.owner_id == owner.id, Promise.status == PromiseStatus.open,
+            col(Promise.due_at) <= due_at + timedelta(days=1),
+            col(Promise.internal).is_(False))).all())
+    return forecast_at_capture(
+        owner=owner.email if owner else "", owner_name=owner.name if owner else NEWCOMER,
+        due_at=due_at, now=now, calendar=calendar,
+        owner_history=Record.of(history, calendar),
+        team_history=Record.of(Scanner._team_history(session), calendar),
+        open_load=[OpenLoad(due) for due in load],
+        policy=Policy.from_settings(ledger.settings.policy),
+    )
