@@ -24,7 +24,8 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
-from reliability import compose, drafting, notices
+from reliability import compose, drafting, drafts, notices
+from reliability.access import Actor
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
 from reliability.db import DatabaseError, check_schema, make_engine, upgrade
@@ -96,6 +97,11 @@ class Runtime:
     @property
     def now(self) -> datetime:
         return self.as_of or datetime.now(UTC)
+
+    @property
+    def operator(self) -> Actor:
+        """The CLI runs with database access, so it acts as the operator: anything goes."""
+        return Actor(self.actor)
 
     @cached_property
     def engine(self) -> Engine:
@@ -527,14 +533,8 @@ def drafts_edit(
         text = text_file.read_text(encoding="utf-8") if text_file else None
     except OSError as exc:
         raise UserError(f"cannot read {text_file}: {exc.strerror}") from None
-    ledger = runtime.ledger
-    with ledger.transaction() as session:
-        notice = notices.get(session, notice_id)
-        client = session.get(Client, notice.client_id) if notice.client_id else None
-        calendar = ledger.calendar_for(client)
-        proposed = resolve_due(due, now=runtime.now, calendar=calendar) if due else None
-        notices.edit(session, ledger.settings, notice_id, text=text, proposed_due_at=proposed,
-                     now=runtime.now, actor=runtime.actor)
+    drafts.edit(runtime.ledger, runtime.operator, notice_id, text=text, due=due,
+                now=runtime.now)
     _notice_out(runtime, notice_id, as_json)
 
 
@@ -542,8 +542,7 @@ def drafts_edit(
 def drafts_approve(ctx: typer.Context, notice_id: int, as_json: JsonOption = False) -> None:
     """Approve a draft: it joins the outbox and is sent."""
     runtime = runtime_of(ctx)
-    with runtime.ledger.transaction() as session:
-        notices.approve(session, notice_id, now=runtime.now, actor=runtime.actor)
+    drafts.approve(runtime.ledger, runtime.operator, notice_id, now=runtime.now)
     _notice_out(runtime, notice_id, as_json)
 
 
@@ -556,8 +555,7 @@ def drafts_cancel(
 ) -> None:
     """Call off a message that has not been sent."""
     runtime = runtime_of(ctx)
-    with runtime.ledger.transaction() as session:
-        notices.cancel(session, notice_id, reason=reason, now=runtime.now, actor=runtime.actor)
+    drafts.cancel(runtime.ledger, runtime.operator, notice_id, reason=reason, now=runtime.now)
     _notice_out(runtime, notice_id, as_json)
 
 

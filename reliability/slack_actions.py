@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from reliability import notices, slack_views
-from reliability.access import scope_of
+from reliability import drafts, notices, slack_views
+from reliability.access import Actor, promise_for, scope_for
 from reliability.calendar import BusinessCalendar
 from reliability.deadlines import echo, resolve, resolve_due
+from reliability.drafts import DraftView
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
 from reliability.mistakes import log_mistake
@@ -28,7 +29,6 @@ from reliability.models import (
     Member,
     Mistake,
     Notice,
-    NoticeKind,
     NoticeStatus,
     Promise,
     PromiseStatus,
@@ -69,8 +69,8 @@ class SlackUser:
                    timezone=user.get("tz"))
 
 
-def actor_of(member: Member) -> str:
-    return f"slack:{member.email}"
+def actor_of(member: Member) -> Actor:
+    return Actor(f"slack:{member.email}", member.id)
 
 
 # -- members ------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def confirm(ledger: Ledger, proposal: Proposal, *, owner: Member, by: Member,
         raise UserError("add the client first")
     view = ledger.add_promise(title=proposal.title, client_name=proposal.client,
                               owner_email=owner.email, due_at=proposal.due, now=now,
-                              actor=actor_of(by), source=Source.slack, raw_text=proposal.text)
+                              actor=actor_of(by).label, source=Source.slack, raw_text=proposal.text)
     calendar = ledger.calendar_for(view.client)
     who = "you" if owner.id == by.id else f"<@{owner.slack_user_id}>"
     return text_reply(
@@ -297,7 +297,7 @@ def _lines(ledger: Ledger, views: list[PromiseView], now: datetime, *,
 
 def done(ledger: Ledger, member: Member, promise_id: int, *, now: datetime) -> Reply:
     _may_change(ledger, member, promise_id)
-    view = ledger.complete(promise_id, now=now, actor=actor_of(member))
+    view = ledger.complete(promise_id, now=now, actor=actor_of(member).label)
     late = " (after the due date: it counts as late)" if now > view.promise.due_at else ""
     return text_reply(f":tada: #{promise_id} *{slack_views.mrkdwn(view.promise.title)}* for "
                       f"{slack_views.mrkdwn(view.client.name)} is done{late}.")
@@ -307,7 +307,7 @@ def check_in(ledger: Ledger, member: Member, promise_id: int, status: str, *, no
              note: str | None = None, progress: int | None = None) -> Reply:
     view = _may_change(ledger, member, promise_id)
     checkin = ledger.check_in(promise_id, status=status, note=note, progress=progress, now=now,
-                              actor=actor_of(member), member_email=member.email)
+                              actor=actor_of(member).label, member_email=member.email)
     words = slack_views.CHECKIN_WORDS[checkin.status]
     extra = f", {checkin.progress}% done" if checkin.progress is not None else ""
     return text_reply(f"Check-in on #{promise_id} *{slack_views.mrkdwn(view.promise.title)}*: "
@@ -320,7 +320,7 @@ def move(ledger: Ledger, member: Member, command: Move, *, now: datetime) -> Rep
     calendar = ledger.calendar_for(view.client)
     due = resolve_due(command.when, now=now, calendar=calendar)
     ledger.move(command.promise_id, due_at=due, reason=command.reason, now=now,
-                actor=actor_of(member))
+                actor=actor_of(member).label)
     return text_reply(
         f"Moved #{command.promise_id} *{slack_views.mrkdwn(view.promise.title)}* to "
         f"{echo(due, calendar, now)} (was {echo(view.promise.due_at, calendar, now)}). "
@@ -339,7 +339,7 @@ def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetim
         raise UserError(f"Say what went wrong for {client_name}, then `; prevent:` and the step.")
     logged = log_mistake(ledger, client_name=client_name, summary=summary,
                          prevention=command.prevention, owner_email=member.email, now=now,
-                         actor=actor_of(member))
+                         actor=actor_of(member).label)
     calendar = ledger.calendar_for(logged.client)
     with ledger.session() as session:
         prevention = ledger.find_promise(session, logged.prevention_promise_id)
@@ -354,14 +354,10 @@ def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetim
 
 
 def _may_change(ledger: Ledger, member: Member, promise_id: int) -> PromiseView:
-    """The owner, their manager or an admin may speak for a promise."""
+    """The owner, their managers or an admin may speak for a promise."""
     with ledger.session() as session:
-        view = ledger.view(session, ledger.find_promise(session, promise_id))
-        allowed = scope_of(session, member).covers(view.owner.id)
-    if not allowed:
-        raise UserError(f"#{promise_id} is {view.owner.name}'s promise: only they, their "
-                        "manager or an admin can change it.")
-    return view
+        promise = promise_for(session, scope_for(session, actor_of(member)), promise_id)
+        return ledger.view(session, promise)
 
 
 # -- drafts offered to their owners ------------------------------------------------------------
@@ -374,23 +370,19 @@ class Offer:
     reply: Reply
 
 
-def review(ledger: Ledger, notice_id: int, *, now: datetime,
+def review(ledger: Ledger, member: Member, notice_id: int, *, now: datetime,
            status_line: str | None = None) -> Reply:
     """The owner's view of a draft, with Send / Edit / Snooze / Not needed."""
-    with ledger.session() as session:
-        notice = notices.get(session, notice_id)
-        return _review(ledger, session, notice, now, status_line)
+    return _review(drafts.show(ledger, actor_of(member), notice_id), now, status_line)
 
 
-def _review(ledger: Ledger, session: Session, notice: Notice, now: datetime,
-            status_line: str | None) -> Reply:
-    client = session.get(Client, notice.client_id) if notice.client_id else None
-    promise = session.get(Promise, notice.promise_id) if notice.promise_id else None
-    calendar = ledger.calendar_for(client)
+def _review(view: DraftView, now: datetime, status_line: str | None) -> Reply:
+    notice, promise, calendar = view.notice, view.promise, view.calendar
     return slack_views.draft_review(
         notice_id=notice.id or 0, kind=notice.kind,
-        client=client.name if client else notice.recipient, title=promise.title if promise
-        else None, due=echo(promise.due_at, calendar, now) if promise else None,
+        client=view.client.name if view.client else notice.recipient,
+        title=promise.title if promise else None,
+        due=echo(promise.due_at, calendar, now) if promise else None,
         proposed=echo(notice.proposed_due_at, calendar, now) if notice.proposed_due_at else None,
         text=notice.text, approver_note=notice.approver_note, status_line=status_line)
 
@@ -417,8 +409,10 @@ def drafts_to_offer(ledger: Ledger, *, now: datetime) -> list[Offer]:
             owner = _owner(session, notice)
             if owner is None or not owner.slack_user_id:
                 continue
-            offers.append(Offer(notice.id or 0, owner.slack_user_id,
-                                _review(ledger, session, notice, now, None)))
+            client = session.get(Client, notice.client_id) if notice.client_id else None
+            promise = session.get(Promise, notice.promise_id) if notice.promise_id else None
+            view = DraftView(notice, client, promise, ledger.calendar_for(client))
+            offers.append(Offer(notice.id or 0, owner.slack_user_id, _review(view, now, None)))
         return offers
 
 
@@ -440,65 +434,45 @@ def offered(ledger: Ledger, notice_id: int, *, channel: str, ts: str, now: datet
 
 
 def send_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
-    with ledger.transaction() as session:
-        notices.approve(session, notice_id, now=now, actor=actor_of(member))
-    return review(ledger, notice_id, now=now, status_line=(
-        ":white_check_mark: Approved: it goes out with the next delivery round."))
+    view = drafts.approve(ledger, actor_of(member), notice_id, now=now)
+    return _review(view, now, ":white_check_mark: Approved: it goes out with the next "
+                              "delivery round.")
 
 
 def cancel_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
-    with ledger.transaction() as session:
-        notices.cancel(session, notice_id, reason="not needed (said in Slack)", now=now,
-                       actor=actor_of(member))
-    return review(ledger, notice_id, now=now,
-                  status_line=":wastebasket: Not needed: it will not be sent.")
+    view = drafts.cancel(ledger, actor_of(member), notice_id,
+                         reason="not needed (said in Slack)", now=now)
+    return _review(view, now, ":wastebasket: Not needed: it will not be sent.")
 
 
 def snooze_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
-    """Until the owner's next business morning, when it comes back to them."""
+    """Until the member's next business morning, when it comes back to them."""
+    view = drafts.snooze(ledger, actor_of(member), notice_id, now=now)
+    until = view.notice.snoozed_until
+    assert until is not None
     calendar = ledger.calendar_for(owner=member)
-    until = calendar.next_business_morning(now)
-    with ledger.transaction() as session:
-        notices.snooze(session, notice_id, until=until, now=now, actor=actor_of(member))
-    return review(ledger, notice_id, now=now, status_line=(
-        f":zzz: Snoozed until {echo(until, calendar, now)}: I'll bring it back then."))
+    return _review(view, now, f":zzz: Snoozed until {echo(until, calendar, now)}: I'll bring "
+                              "it back then.")
 
 
-def draft_for_editing(ledger: Ledger, notice_id: int) -> tuple[str, date | None]:
-    """The draft's text and its proposed day in the client's calendar."""
-    with ledger.session() as session:
-        notice = notices.get(session, notice_id)
-        if notice.status != NoticeStatus.draft:
-            raise UserError(f"draft #{notice_id} is {notice.status}: it can't be edited")
-        client = session.get(Client, notice.client_id) if notice.client_id else None
-    day = None
-    if notice.kind == NoticeKind.delay_notice and notice.proposed_due_at is not None:
-        day = ledger.calendar_for(client).local(notice.proposed_due_at).date()
-    return notice.text, day
+def draft_for_editing(ledger: Ledger, member: Member, notice_id: int) -> tuple[str, date | None]:
+    """The draft's text and its proposed day in the client's calendar, if the member may
+    edit it."""
+    view = drafts.for_editing(ledger, actor_of(member), notice_id)
+    return view.notice.text, view.proposed_day
 
 
 def edit_draft(ledger: Ledger, member: Member, notice_id: int, *, text: str | None,
                day: date | None, now: datetime) -> Reply:
-    """Save the owner's changes; an unchanged field is left alone, so a new date alone
+    """Save the member's changes; an unchanged field is left alone, so a new date alone
     re-renders the notice from its template."""
-    with ledger.transaction() as session:
-        notice = notices.get(session, notice_id)
-        client = session.get(Client, notice.client_id) if notice.client_id else None
-        calendar = ledger.calendar_for(client)
-        proposed = None
-        if day is not None and notice.proposed_due_at is not None and (
-                calendar.local(notice.proposed_due_at).date() != day):
-            proposed = calendar.end_of(day)
-        new_text = text if text is not None and text.strip() != notice.text.strip() else None
-        if proposed is not None or new_text is not None:
-            notices.edit(session, ledger.settings, notice_id, text=new_text,
-                         proposed_due_at=proposed, now=now, actor=actor_of(member))
-    return review(ledger, notice_id, now=now)
+    view = drafts.edit(ledger, actor_of(member), notice_id, text=text, due=day, now=now)
+    return _review(view, now, None)
 
 
-def checkin_note_target(ledger: Ledger, promise_id: int) -> str:
-    with ledger.session() as session:
-        return ledger.find_promise(session, promise_id).title
+def checkin_note_target(ledger: Ledger, member: Member, promise_id: int) -> str:
+    """The title shown in the note modal, only to someone who may check in on it."""
+    return _may_change(ledger, member, promise_id).promise.title
 
 
 def meta(**values: Any) -> dict[str, Any]:

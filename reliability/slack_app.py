@@ -48,6 +48,9 @@ CHECKIN_ACTION = re.compile(r"^checkin_(on_track|at_risk|blocked|done)$")
 FIELD_WORDS = (("email", "email"), ("zone", "timezone"), ("timezone", "timezone"),
                ("country", "country"), ("locale", "locale"))
 
+# The draft editor's block for each field a service error names.
+EDIT_BLOCKS = {"text": "text", "due": "date"}
+
 router = APIRouter()
 
 
@@ -295,8 +298,9 @@ class Listeners:
         promise_id = _number(promise_text)
 
         async def view() -> dict[str, Any]:
+            member = await self._member(client, body["user"]["id"])
             title = await asyncio.to_thread(slack_actions.checkin_note_target, self.ledger,
-                                            promise_id)
+                                            member, promise_id)
             return slack_views.checkin_note_modal(
                 promise_id=promise_id, status=status, title=title,
                 meta={"response_url": body.get("response_url"),
@@ -337,8 +341,9 @@ class Listeners:
         notice_id = _number(action.get("value"))
 
         async def view() -> dict[str, Any]:
+            member = await self._member(client, body["user"]["id"])
             text, day = await asyncio.to_thread(slack_actions.draft_for_editing, self.ledger,
-                                                notice_id)
+                                                member, notice_id)
             container = body.get("container") or {}
             return slack_views.edit_draft_modal(
                 notice_id=notice_id, text=text, proposed_day=day,
@@ -359,8 +364,9 @@ class Listeners:
                 text=submitted(view, "text"), day=date.fromisoformat(day) if day else None,
                 now=self.clock())
         except EXPECTED as exc:
-            field = "date" if "date" in str(exc) and day else "text"
-            await ack(response_action="errors", errors={field: str(exc)[:300]})
+            await ack(response_action="errors",
+                      errors={EDIT_BLOCKS.get(getattr(exc, "field", None), "text"):
+                              str(exc)[:300]})
             return
         except Exception:
             log.exception("editing a draft from Slack failed")
@@ -368,11 +374,12 @@ class Listeners:
             return
         await ack()
 
-    async def show_edited_draft(self, view: dict[str, Any], client: AsyncWebClient) -> None:
+    async def show_edited_draft(self, body: dict[str, Any], view: dict[str, Any],
+                                client: AsyncWebClient) -> None:
         meta = slack_actions.parse_meta(view.get("private_metadata"))
         notice_id = _number(meta.get("notice_id"))
-        reply = await self._guarded(lambda: slack_actions.review(self.ledger, notice_id,
-                                                                 now=self.clock()))
+        reply = await self._as_member(client, body["user"]["id"], lambda member: (
+            slack_actions.review(self.ledger, member, notice_id, now=self.clock())))
         if meta.get("channel") and meta.get("ts"):
             await client.chat_update(channel=meta["channel"], ts=meta["ts"], **reply.message())
         else:

@@ -96,7 +96,7 @@ def test_cancelling_a_draft_records_why(drafted: Cli) -> None:
 
 
 def test_a_bad_draft_id_or_empty_edit_is_refused(drafted: Cli, tmp_path: Path) -> None:
-    assert "no draft #99" in drafted("drafts", "approve", "99").stderr
+    assert "no message #99" in drafted("drafts", "approve", "99").stderr
     empty = tmp_path / "empty.txt"
     empty.write_text("  \n")
     [draft] = json.loads(drafted("drafts", "list", "--status", "draft", "--json").stdout)

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from reliability import metrics, notices
+from reliability import drafts, metrics
+from reliability.access import Actor
 from reliability.digest import build_digest, to_json
 from reliability.models import Member
 from reliability.records import iso
@@ -187,24 +188,19 @@ def list_drafts(request: Request, status: NoticeStatusName = "draft",
 def approve_draft(request: Request, notice_id: RowId,
                   viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
     """Approve a draft: it joins the outbox and is sent."""
-    ledger = ledger_of(request)
-    with ledger.transaction() as session:
-        row = queries.notice_in_scope(session, viewer.scope, notice_id)
-        notices.approve(session, notice_id, now=_now(request), actor=viewer.actor)
-        return _notice_out(row)
+    view = drafts.approve(ledger_of(request), Actor.of(viewer.member), notice_id,
+                          now=_now(request))
+    return _notice_out(queries.NoticeRow(view.notice, view.client))
 
 
 @router.post("/drafts/{notice_id}/cancel", response_model=NoticeOut)
 def cancel_draft(request: Request, notice_id: RowId, body: CancelIn | None = None,
                  viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
     """Call off a message that has not been sent."""
-    ledger = ledger_of(request)
     reason = (body.reason.strip() if body else "") or "cancelled through the API"
-    with ledger.transaction() as session:
-        row = queries.notice_in_scope(session, viewer.scope, notice_id)
-        notices.cancel(session, notice_id, reason=reason, now=_now(request),
-                       actor=viewer.actor)
-        return _notice_out(row)
+    view = drafts.cancel(ledger_of(request), Actor.of(viewer.member), notice_id,
+                         reason=reason, now=_now(request))
+    return _notice_out(queries.NoticeRow(view.notice, view.client))
 
 
 @router.get("/digest", response_model=dict[str, Any])

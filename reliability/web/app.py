@@ -16,12 +16,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from reliability import slack_app
+from reliability.access import NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.web import api, dashboard, feeds, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
 from reliability.web.pages import render
-from reliability.web.queries import NotFound
 from reliability.web.tokens import MagicLinks
 
 log = logging.getLogger(__name__)

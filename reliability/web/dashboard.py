@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reliability import metrics, notices, ratings
-from reliability.deadlines import DeadlineError, resolve_due
+from reliability import drafts, metrics, ratings
+from reliability.access import Actor
+from reliability.deadlines import DeadlineError
 from reliability.errors import UserError
 from reliability.models import Client, NoticeStatus, PromiseStatus, RiskLevel
 from reliability.web import charts, queries
@@ -96,21 +97,11 @@ def draft_page(request: Request, notice_id: RowId,
 @router.post("/drafts/{notice_id}/edit", dependencies=[Depends(check_form_csrf)])
 def draft_edit(request: Request, notice_id: RowId, text: str = Form(""),
                proposed_due: str = Form(""), viewer: Viewer = Depends(page_viewer)) -> Response:
-    ledger = ledger_of(request)
-    now = now_of(request)
+    """A new date re-renders the message; text typed over the old one then wins. An empty
+    text box keeps the text."""
     try:
-        with ledger.transaction() as session:
-            row = queries.notice_in_scope(session, viewer.scope, notice_id)
-            proposed = None
-            if proposed_due.strip():
-                proposed = resolve_due(proposed_due, now=now,
-                                       calendar=ledger.calendar_for(row.client))
-            changed_text = text if text.strip() and text.strip() != row.notice.text else None
-            if changed_text is None and proposed is None:
-                raise UserError("nothing changed: edit the text or give a new date")
-            # A new date re-renders the message; text typed over the old one then wins.
-            notices.edit(session, ledger.settings, notice_id, now=now, actor=viewer.actor,
-                         text=changed_text, proposed_due_at=proposed)
+        drafts.edit(ledger_of(request), Actor.of(viewer.member), notice_id,
+                    now=now_of(request), text=text if text.strip() else None, due=proposed_due)
     except (UserError, DeadlineError) as exc:
         return _back(request, f"/drafts/{notice_id}", str(exc), "error")
     return _back(request, f"/drafts/{notice_id}", "Draft saved. Approve it when it reads right.")
@@ -119,29 +110,24 @@ def draft_edit(request: Request, notice_id: RowId, text: str = Form(""),
 @router.post("/drafts/{notice_id}/approve", dependencies=[Depends(check_form_csrf)])
 def draft_approve(request: Request, notice_id: RowId,
                   viewer: Viewer = Depends(page_viewer)) -> Response:
-    ledger = ledger_of(request)
     try:
-        with ledger.transaction() as session:
-            row = queries.notice_in_scope(session, viewer.scope, notice_id)
-            notices.approve(session, notice_id, now=now_of(request), actor=viewer.actor)
+        view = drafts.approve(ledger_of(request), Actor.of(viewer.member), notice_id,
+                              now=now_of(request))
     except UserError as exc:
         return _back(request, f"/drafts/{notice_id}", str(exc), "error")
-    return _back(request, "/drafts", f"Approved: “{row.notice.subject}” is on its way to "
-                                     f"{row.notice.recipient}.")
+    return _back(request, "/drafts", f"Approved: “{view.notice.subject}” is on its way to "
+                                     f"{view.notice.recipient}.")
 
 
 @router.post("/drafts/{notice_id}/cancel", dependencies=[Depends(check_form_csrf)])
 def draft_cancel(request: Request, notice_id: RowId, reason: str = Form(""),
                  viewer: Viewer = Depends(page_viewer)) -> Response:
-    ledger = ledger_of(request)
     try:
-        with ledger.transaction() as session:
-            row = queries.notice_in_scope(session, viewer.scope, notice_id)
-            notices.cancel(session, notice_id, reason=reason.strip() or "cancelled by hand",
-                           now=now_of(request), actor=viewer.actor)
+        view = drafts.cancel(ledger_of(request), Actor.of(viewer.member), notice_id,
+                             reason=reason.strip() or "cancelled by hand", now=now_of(request))
     except UserError as exc:
         return _back(request, f"/drafts/{notice_id}", str(exc), "error")
-    return _back(request, "/drafts", f"Cancelled: “{row.notice.subject}” will not be sent.")
+    return _back(request, "/drafts", f"Cancelled: “{view.notice.subject}” will not be sent.")
 
 
 @router.get("/mistakes", response_class=HTMLResponse)

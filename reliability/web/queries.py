@@ -11,10 +11,9 @@ from fastapi import Path, Query
 from sqlmodel import Session, col, desc, or_, select
 
 from reliability import metrics
-from reliability.access import Scope, notices_in_scope
+from reliability.access import NotFound, Scope, notice_for, notices_in_scope
 from reliability.config import Settings
 from reliability.digest import is_overdue
-from reliability.errors import UserError
 from reliability.models import (
     Assessment,
     CheckIn,
@@ -41,10 +40,6 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 # Events whose row is shown in full elsewhere on the timeline.
 SHOWN_AS_ROWS = frozenset({"promise.checked_in", "notice.created"})
-
-
-class NotFound(UserError):
-    """Not there, or not the viewer's to see: the two look the same from outside."""
 
 
 @dataclass(frozen=True)
@@ -221,10 +216,7 @@ def notice_rows(session: Session, scope: Scope, *, statuses: tuple[str, ...] | N
 
 
 def notice_in_scope(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
-    row = session.exec(notices_in_scope(scope).where(Notice.id == notice_id)).first()
-    if row is None:
-        raise NotFound(f"there is no message #{notice_id} you can see")
-    return NoticeRow(*row)
+    return NoticeRow(*notice_for(session, scope, notice_id))
 
 
 @dataclass(frozen=True)
