@@ -481,26 +481,8 @@ class Ledger:
             self._check_future(due_at, now, self.calendar_for(view.client))
             if due_at == promise.due_at:
                 raise UserError("that is already the due date")
-            change = DueChange(
-                promise_id=promise.id,
-                old_due_at=promise.due_at,
-                new_due_at=due_at,
-                reason=reason,
-                changed_by_id=None,
-                changed_at=now,
-                client_told=client_told,
-                client_told_at=now if client_told else None,
-            )
-            promise.due_at = due_at
-            promise.next_check_at = now
-            session.add_all([promise, change])
-            notices.cancel_pending_for_promise(
-                session, promise_id, now=now, actor=actor,
-                reason="the due date was renegotiated" + (" with the client" if client_told
-                                                          else ""))
-            self.record(session, now=now, actor=actor, kind="promise.moved",
-                        promise_id=promise.id, old_due_at=change.old_due_at.isoformat(),
-                        new_due_at=due_at.isoformat(), reason=reason, client_told=client_told)
+            move_promise(session, promise, due_at=due_at, reason=reason, now=now, actor=actor,
+                         client_told=client_told)
             return view
 
     def promises(
@@ -584,6 +566,29 @@ class Ledger:
     @staticmethod
     def _rows(session: Session, model: Any, column: Any, value: int) -> list[Any]:
         return list(session.exec(select(model).where(column == value).order_by(model.id)).all())
+
+
+def move_promise(session: Session, promise: Promise, *, due_at: datetime, reason: str,
+                 now: datetime, actor: str, client_told: bool,
+                 notice_lead_business_days: int | None = None) -> None:
+    """The one rule for a new due date, whoever moves it (a person, or a sent delay notice):
+    a DueChange row keeps the old date, pending drafts about the old date are called off,
+    the promise is assessed again at once, and one `promise.moved` event says so."""
+    old_due_at = promise.due_at
+    session.add(DueChange(promise_id=promise.id, old_due_at=old_due_at, new_due_at=due_at,
+                          reason=reason, changed_by_id=None, changed_at=now,
+                          client_told=client_told, client_told_at=now if client_told else None))
+    promise.due_at = due_at
+    promise.next_check_at = now
+    session.add(promise)
+    notices.cancel_pending_for_promise(
+        session, promise.id or 0, now=now, actor=actor,
+        reason="the due date was renegotiated" + (" with the client" if client_told else ""))
+    session.add(Event(at=now, actor=actor, kind="promise.moved", promise_id=promise.id,
+                      payload={"old_due_at": old_due_at.isoformat(),
+                               "new_due_at": due_at.isoformat(), "reason": reason,
+                               "client_told": client_told,
+                               "notice_lead_business_days": notice_lead_business_days}))
 
 
 def _plain(value: Any) -> Any:
