@@ -57,8 +57,17 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except EXPECTED_ERRORS as exc:
-            typer.echo(f"error: {exc}", err=True)
+            option = self._option_for(ctx, getattr(exc, "field", None))
+            typer.echo(f"error: {option + ': ' if option else ''}{exc}", err=True)
             raise typer.Exit(2) from None
+
+    def _option_for(self, ctx: typer.Context, field: str | None) -> str | None:
+        """The invoked command's option for the input a service error names, if it has one."""
+        command = self.get_command(ctx, ctx.invoked_subcommand or "") if field else None
+        for param in command.params if command is not None else []:
+            if param.name in (field, f"{field}_file") and param.param_type_name == "option":
+                return param.opts[0]
+        return None
 
 
 def sub_app(help_text: str) -> typer.Typer:

@@ -56,19 +56,19 @@ class PromiseHistory:
     events: list[Event]
 
 
-def normalise_email(value: str) -> str:
+def normalise_email(value: str, field: str = "email") -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise UserError(
-            f"{value!r} is not an email address ({exc}); e.g. alice@example.com"
-        ) from None
+        raise UserError(f"{value!r} is not an email address ({exc})", field=field,
+                        hint="e.g. alice@example.com") from None
 
 
-def _choice(value: str, allowed: type[Any], what: str) -> str:
+def _choice(value: str, allowed: type[Any], what: str, field: str) -> str:
     names = [item.value for item in allowed]
     if value not in names:
-        raise UserError(f"unknown {what} {value!r}: use one of {', '.join(names)}")
+        raise UserError(f"unknown {what} {value!r}", field=field,
+                        hint=f"use one of {', '.join(names)}")
     return value
 
 
@@ -76,7 +76,7 @@ def _timezone(value: str) -> str:
     try:
         zone(value)
     except CalendarError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc), field="timezone") from None
     return value
 
 
@@ -86,13 +86,13 @@ def _country(value: str | None) -> str | None:
     try:
         return check_country(value)
     except CalendarError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc), field="country") from None
 
 
-def _text(value: str, what: str) -> str:
+def _text(value: str, what: str, field: str) -> str:
     cleaned = " ".join(value.split())
     if not cleaned:
-        raise UserError(f"the {what} is empty: write a few words")
+        raise UserError(f"the {what} is empty", field=field, hint="write a few words")
     return cleaned
 
 
@@ -158,29 +158,27 @@ class Ledger:
         ).first()
         if client is None:
             known = session.exec(select(Client.name).order_by(Client.name).limit(10)).all()
-            hint = f"known clients: {', '.join(known)}" if known else "no clients yet"
-            raise UserError(
-                f"unknown client {name!r} ({hint}); add it with `reliability client add`"
-            )
+            listed = f"known clients: {', '.join(known)}" if known else "no clients yet"
+            raise UserError(f"unknown client {name!r} ({listed})", field="client",
+                            hint="add the client first")
         return client
 
     @staticmethod
-    def find_member(session: Session, email: str) -> Member:
+    def find_member(session: Session, email: str, field: str = "owner") -> Member:
         member = session.exec(
             select(Member).where(Member.email == email.strip().lower())
         ).first()
         if member is None:
-            raise UserError(
-                f"unknown member {email!r}; add them with `reliability member add {email} --name …`"
-            )
+            raise UserError(f"unknown member {email!r}", field=field,
+                            hint="an admin adds them as a member first")
         return member
 
     @staticmethod
     def find_promise(session: Session, promise_id: int) -> Promise:
         promise = session.get(Promise, promise_id)
         if promise is None:
-            raise UserError(f"there is no promise #{promise_id}; `reliability promise list` "
-                            "shows the ones that exist")
+            raise UserError(f"there is no promise #{promise_id}", field="promise",
+                            hint="the list of promises shows the ones that exist")
         return promise
 
     def view(self, session: Session, promise: Promise) -> PromiseView:
@@ -207,28 +205,30 @@ class Ledger:
         auto_send: bool = False,
         confirm_promises: bool = False,
     ) -> Client:
-        name = _text(name, "client name")
+        name = _text(name, "client name", "name")
         client = Client(
             name=name,
             name_key=name.casefold(),
             contact_name=contact_name.strip() if contact_name else None,
             email=normalise_email(email),
             slack_channel=slack_channel or None,
-            locale=_choice(locale, Locale, "locale"),
+            locale=_choice(locale, Locale, "locale", "locale"),
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
                              else self.settings.calendar.default_country),
-            channel=_choice(channel, DeliveryChannel, "channel"),
+            channel=_choice(channel, DeliveryChannel, "channel", "channel"),
             auto_send=auto_send,
             confirm_promises=confirm_promises,
             created_at=now,
         )
         if client.channel == DeliveryChannel.slack and not client.slack_channel:
-            raise UserError("a client reached by Slack needs --slack-channel (e.g. C0123ABCD)")
+            raise UserError("a client reached by Slack needs a Slack channel",
+                            field="slack_channel", hint="e.g. C0123ABCD")
         with self.transaction() as session:
             clash = session.exec(select(Client).where(Client.name_key == client.name_key)).first()
             if clash is not None:
-                raise UserError(f"a client called {clash.name!r} already exists")
+                raise UserError(f"a client called {clash.name!r} already exists",
+                                field="name", hint="pick another name, or use that client")
             session.add(client)
             session.flush()
             self.record(session, now=now, actor=actor, kind="client.added",
@@ -254,10 +254,12 @@ class Ledger:
                                   digest_channel=digest_channel, now=now)
         with self.transaction() as session:
             if session.exec(select(Member).where(Member.email == member.email)).first():
-                raise UserError(f"a member with email {member.email} already exists")
+                raise UserError(f"a member with email {member.email} already exists",
+                                field="email")
             self._slack_user_is_free(session, member.slack_user_id, member)
             if manager_email:
-                member.manager_id = self.find_member(session, normalise_email(manager_email)).id
+                boss = normalise_email(manager_email, "manager")
+                member.manager_id = self.find_member(session, boss, "manager").id
             session.add(member)
             session.flush()
             self.record(session, now=now, actor=actor, kind="member.added",
@@ -271,13 +273,14 @@ class Ledger:
         """A validated, unsaved member, with the team's default timezone and country."""
         return Member(
             email=normalise_email(email),
-            name=_text(name, "member name"),
+            name=_text(name, "member name", "name"),
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
                              else self.settings.calendar.default_country),
             slack_user_id=slack_user_id or None,
-            role=_choice(role, Role, "role"),
-            digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel"),
+            role=_choice(role, Role, "role", "role"),
+            digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel",
+                                   "digest_channel"),
             created_at=now,
         )
 
@@ -357,7 +360,7 @@ class Ledger:
     ) -> tuple[PromiseView, Notice | None]:
         """A client asked for something: promise a reply by a date, and draft the receipt
         that tells them so, in one transaction."""
-        summary = _text(summary, "request summary")
+        summary = _text(summary, "request summary", "summary")
         with self.transaction() as session:
             view = self._make_promise(session, title=f"Reply: {summary}", raw_text=summary,
                                       client_name=client_name, owner_email=owner_email,
@@ -376,8 +379,8 @@ class Ledger:
     def _make_promise(self, session: Session, *, title: str, client_name: str,
                       owner_email: str, due_at: datetime, now: datetime, actor: str,
                       source: str, raw_text: str | None) -> PromiseView:
-        title = _text(title, "promise title")[:500]
-        _choice(source, Source, "source")
+        title = _text(title, "promise title", "title")[:500]
+        _choice(source, Source, "source", "source")
         client = self.find_client(session, client_name)
         owner = self.find_member(session, owner_email)
         self._check_future(due_at, now, self.calendar_for(client))
@@ -405,7 +408,7 @@ class Ledger:
             return self.view(session, promise)
 
     def cancel(self, promise_id: int, *, reason: str, now: datetime, actor: str) -> PromiseView:
-        reason = _text(reason, "reason")
+        reason = _text(reason, "reason", "reason")
         with self.transaction() as session:
             promise = self._open_promise(session, promise_id, "cancel")
             promise.status = PromiseStatus.cancelled
@@ -431,9 +434,10 @@ class Ledger:
         member_email: str | None = None,
     ) -> CheckIn:
         """The owner's word on a promise; "done" also completes it."""
-        _choice(status, CheckInStatus, "check-in status")
+        _choice(status, CheckInStatus, "check-in status", "status")
         if progress is not None and not 0 <= progress <= 100:
-            raise UserError(f"progress is a percentage from 0 to 100, not {progress}")
+            raise UserError(f"progress is a percentage from 0 to 100, not {progress}",
+                            field="progress")
         with self.transaction() as session:
             promise = self._open_promise(session, promise_id, "check in on")
             member = self.find_member(session, member_email) if member_email else None
@@ -474,13 +478,14 @@ class Ledger:
         client_told: bool = False,
     ) -> PromiseView:
         """Renegotiate the due date; the original stays on the promise for the ledger."""
-        reason = _text(reason, "reason")
+        reason = _text(reason, "reason", "reason")
         with self.transaction() as session:
             promise = self._open_promise(session, promise_id, "move")
             view = self.view(session, promise)
             self._check_future(due_at, now, self.calendar_for(view.client))
             if due_at == promise.due_at:
-                raise UserError("that is already the due date")
+                raise UserError("that is already the due date", field="due",
+                                hint="give a different date")
             move_promise(session, promise, due_at=due_at, reason=reason, now=now, actor=actor,
                          client_told=client_told)
             return view
@@ -500,7 +505,8 @@ class Ledger:
                 .order_by(col(Promise.due_at), col(Promise.id))
             )
             if status is not None:
-                query = query.where(Promise.status == _choice(status, PromiseStatus, "status"))
+                query = query.where(Promise.status == _choice(status, PromiseStatus, "status",
+                                                                     "status"))
             if client_name is not None:
                 query = query.where(Promise.client_id == self.find_client(session, client_name).id)
             if owner_email is not None:
@@ -555,7 +561,8 @@ class Ledger:
     @staticmethod
     def _check_future(due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
         if due_at.tzinfo is None:
-            raise UserError("a due date needs a timezone offset, e.g. 2026-11-27T17:00-05:00")
+            raise UserError("a due date needs a timezone offset", field="due",
+                            hint="e.g. 2026-11-27T17:00-05:00")
         if due_at <= now:
             raise UserError(
                 f"the due date {calendar.local(due_at):%a %d %b %Y %H:%M} ({calendar.timezone}) "

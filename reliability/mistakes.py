@@ -32,12 +32,14 @@ class Credit:
         try:
             value = Decimal(amount)
         except InvalidOperation:
-            raise UserError(f"credit amount {amount!r} is not a number; e.g. 500") from None
+            raise UserError(f"credit amount {amount!r} is not a number", field="credit",
+                            hint="e.g. 500") from None
         if value <= 0:
-            raise UserError("a credit is a positive amount")
+            raise UserError("a credit is a positive amount", field="credit")
         code = currency.strip().upper()
         if len(code) != 3 or not code.isalpha():
-            raise UserError(f"{currency!r} is not an ISO 4217 currency code; e.g. USD, SEK, CNY")
+            raise UserError(f"{currency!r} is not an ISO 4217 currency code", field="credit",
+                            hint="e.g. USD, SEK, CNY")
         return cls(value, code)
 
 
@@ -70,13 +72,17 @@ def log_mistake(
 ) -> LoggedMistake:
     summary, prevention = summary.strip(), prevention.strip()
     if not summary:
-        raise UserError("say what went wrong with --summary")
+        raise UserError("the mistake has no summary", field="summary",
+                        hint="say what went wrong")
     if not prevention:
-        raise UserError("a mistake needs a prevention step (--prevention): what changes from now")
+        raise UserError("a mistake needs a prevention step", field="prevention",
+                        hint="say what changes from now")
     if severity not in (Severity.minor, Severity.major):
-        raise UserError(f"unknown severity {severity!r}: use minor or major")
+        raise UserError(f"unknown severity {severity!r}", field="severity",
+                        hint="use minor or major")
     if not fixed and fix_due_at is None:
-        raise UserError("a mistake that is not fixed yet needs the date it will be (--fix-due)")
+        raise UserError("a mistake that is not fixed yet needs the date it will be",
+                        field="fix_due")
     category = category.strip().lower() or "general"
     settings = ledger.settings
     with ledger.transaction() as session:
@@ -85,7 +91,7 @@ def log_mistake(
         if promise_id is not None:
             promise = ledger.find_promise(session, promise_id)
             if promise.client_id != client.id:
-                raise UserError(f"promise #{promise_id} is not {client.name}'s")
+                raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
         calendar = ledger.calendar_for(client)
         window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
         earlier = list(session.exec(
@@ -95,7 +101,8 @@ def log_mistake(
         prevention_due = prevention_due_at or calendar.end_of(
             calendar.add_business_days(calendar.local(now).date(), PREVENTION_LEAD_BUSINESS_DAYS))
         if prevention_due <= now:
-            raise UserError("the prevention step's due date is in the past")
+            raise UserError("the prevention step's due date is in the past",
+                            field="prevention_due", hint="give a later date")
         commitment = Promise(
             title=f"Prevention: {prevention}"[:500], client_id=client.id, owner_id=owner.id,
             made_at=now, due_at=prevention_due, original_due_at=prevention_due,

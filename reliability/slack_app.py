@@ -44,9 +44,6 @@ NOT_CONFIGURED = ("Slack is not configured: set RELIABILITY_SLACK__SIGNING_SECRE
 SORRY = ("Something went wrong on our side and nothing was changed. Please try again in a "
          "minute; if it keeps happening, tell whoever runs Reliability.")
 CHECKIN_ACTION = re.compile(r"^checkin_(on_track|at_risk|blocked|done)$")
-# Which modal input a service error belongs under, by a word in its message.
-FIELD_WORDS = (("email", "email"), ("zone", "timezone"), ("timezone", "timezone"),
-               ("country", "country"), ("locale", "locale"))
 
 # The draft editor's block for each field a service error names.
 EDIT_BLOCKS = {"text": "text", "due": "date"}
@@ -248,10 +245,9 @@ class Listeners:
             await asyncio.to_thread(slack_actions.add_client, self.ledger, values,
                                     by=f"slack:{body['user']['id']}", now=self.clock())
         except EXPECTED as exc:
-            message = str(exc)
-            field = next((block for word, block in FIELD_WORDS if word in message.lower()),
-                         "name")
-            await ack(response_action="errors", errors={field: message[:300]})
+            field = getattr(exc, "field", None)
+            await ack(response_action="errors",
+                      errors={field if field in values else "name": str(exc)[:300]})
             return
         except Exception:
             log.exception("adding a client from Slack failed")

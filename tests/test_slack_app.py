@@ -300,6 +300,20 @@ def test_an_unknown_client_can_be_added_from_a_modal_and_the_promise_follows(
     assert (globex.locale, globex.country, promise.client_id) == ("sv", "SE", globex.id)
 
 
+def test_a_refused_new_client_is_marked_on_the_field_the_service_names(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    """The error goes under the field the service names, not one guessed from its words
+    (a clash with "Ozone Labs" is about the name, though it says "zone")."""
+    agency.add_client(name="Ozone Labs", email="hi@ozone.example", now=MONDAY_10, actor="t")
+    response, _ = slack.command("Brand audit for Globex by Friday")
+    slack.click("client_add", button(response.json(), "client_add"))
+    [modal] = api.opened()
+    refused = slack.submit(modal, {"name": "ozone labs", "email": "ops@globex.example",
+                                   "locale": "en", "timezone": "Europe/Stockholm"})
+    assert list(refused.json()["errors"]) == ["name"]
+    assert "'Ozone Labs' already exists" in refused.json()["errors"]["name"]
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("help", "/promise list"),
     ("", "/promise mistake"),

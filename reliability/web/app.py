@@ -71,7 +71,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
         status = 404 if isinstance(exc, NotFound) else 409
         if _wants_html(request):
             return render(request, "error.html", None, status_code=status, message=str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": str(exc), "error": exc.message, "field": exc.field,
+                             "hint": exc.hint}, status_code=status)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
