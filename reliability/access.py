@@ -131,9 +131,10 @@ def promise_for(session: Session, scope: Scope, promise_id: int) -> Promise:
     """A promise the scope may change: its owner, their managers or an admin."""
     promise = session.get(Promise, promise_id)
     if promise is None:
-        raise UserError(f"there is no promise #{promise_id}")
+        raise UserError(f"there is no promise #{promise_id}", field="promise",
+                        hint="the list of promises shows the ones that exist")
     if not scope.covers(promise.owner_id):
         owner = session.get(Member, promise.owner_id)
-        raise NotFound(f"#{promise_id} is {owner.name if owner else 'someone else'}'s promise: "
-                      "only they, their managers or an admin can change it.")
+        raise NotFound(f"#{promise_id} is {owner.name if owner else 'someone else'}'s promise",
+                       field="promise", hint="only they, their managers or an admin can change it")
     return promise

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reliability import compose, notices
+from reliability.access import EVERYONE, Actor, promise_for, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
 from reliability.errors import UserError
@@ -175,11 +176,13 @@ class Ledger:
 
     @staticmethod
     def find_promise(session: Session, promise_id: int) -> Promise:
-        promise = session.get(Promise, promise_id)
-        if promise is None:
-            raise UserError(f"there is no promise #{promise_id}", field="promise",
-                            hint="the list of promises shows the ones that exist")
-        return promise
+        return promise_for(session, EVERYONE, promise_id)
+
+    def promise_view(self, promise_id: int, actor: str | Actor) -> PromiseView:
+        """A promise with its client and owner, if `actor` may change it."""
+        by, _ = _who(actor)
+        with self.session() as session:
+            return self.view(session, promise_for(session, scope_for(session, by), promise_id))
 
     def view(self, session: Session, promise: Promise) -> PromiseView:
         client = session.get(Client, promise.client_id)
@@ -313,6 +316,21 @@ class Ledger:
                         member_id=member.id, slack_user_id=slack_user_id)
             return member
 
+    def client_named(self, name: str) -> Client:
+        """The client of that name (any case), or a UserError that lists the known ones."""
+        with self.session() as session:
+            return self.find_client(session, name)
+
+    def client_calendar(self, name: str | None) -> BusinessCalendar:
+        """The calendar a phrase about that client's deadline is read in (the team's without
+        one)."""
+        return self.calendar_for(self.client_named(name) if name else None)
+
+    def member_by_slack_id(self, slack_user_id: str) -> Member | None:
+        with self.session() as session:
+            return session.exec(select(Member).where(
+                Member.slack_user_id == slack_user_id)).first()
+
     def clients(self) -> list[Client]:
         with self.session() as session:
             return list(session.exec(select(Client).order_by(Client.name_key)).all())
@@ -401,16 +419,19 @@ class Ledger:
                 now=now, created_by=actor, promise_id=promise.id, reply_to=owner.email)
         return PromiseView(promise, client, owner)
 
-    def complete(self, promise_id: int, *, now: datetime, actor: str) -> PromiseView:
+    def complete(self, promise_id: int, *, now: datetime, actor: str | Actor) -> PromiseView:
+        by, actor = _who(actor)
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "complete")
+            promise = self._open_promise(session, promise_id, "complete", by)
             self._mark_done(session, promise, now=now, actor=actor)
             return self.view(session, promise)
 
-    def cancel(self, promise_id: int, *, reason: str, now: datetime, actor: str) -> PromiseView:
+    def cancel(self, promise_id: int, *, reason: str, now: datetime,
+               actor: str | Actor) -> PromiseView:
+        by, actor = _who(actor)
         reason = _text(reason, "reason", "reason")
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "cancel")
+            promise = self._open_promise(session, promise_id, "cancel", by)
             promise.status = PromiseStatus.cancelled
             promise.cancelled_at = now
             promise.cancel_reason = reason
@@ -428,18 +449,19 @@ class Ledger:
         *,
         status: str,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         progress: int | None = None,
         note: str | None = None,
         member_email: str | None = None,
     ) -> CheckIn:
         """The owner's word on a promise; "done" also completes it."""
+        by, actor = _who(actor)
         _choice(status, CheckInStatus, "check-in status", "status")
         if progress is not None and not 0 <= progress <= 100:
             raise UserError(f"progress is a percentage from 0 to 100, not {progress}",
                             field="progress")
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "check in on")
+            promise = self._open_promise(session, promise_id, "check in on", by)
             member = self.find_member(session, member_email) if member_email else None
             checkin = CheckIn(
                 promise_id=promise.id,
@@ -474,13 +496,14 @@ class Ledger:
         due_at: datetime,
         reason: str,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         client_told: bool = False,
     ) -> PromiseView:
         """Renegotiate the due date; the original stays on the promise for the ledger."""
+        by, actor = _who(actor)
         reason = _text(reason, "reason", "reason")
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "move")
+            promise = self._open_promise(session, promise_id, "move", by)
             view = self.view(session, promise)
             self._check_future(due_at, now, self.calendar_for(view.client))
             if due_at == promise.due_at:
@@ -538,8 +561,10 @@ class Ledger:
 
     # -- rules shared by the commands ---------------------------------------------------
 
-    def _open_promise(self, session: Session, promise_id: int, verb: str) -> Promise:
-        promise = self.find_promise(session, promise_id)
+    def _open_promise(self, session: Session, promise_id: int, verb: str, by: Actor) -> Promise:
+        """An open promise that `by` may change: its owner, their managers, an admin or the
+        operator."""
+        promise = promise_for(session, scope_for(session, by), promise_id)
         if promise.status != PromiseStatus.open:
             when = promise.done_at or promise.cancelled_at
             raise UserError(
@@ -573,6 +598,13 @@ class Ledger:
     @staticmethod
     def _rows(session: Session, model: Any, column: Any, value: int) -> list[Any]:
         return list(session.exec(select(model).where(column == value).order_by(model.id)).all())
+
+
+def _who(actor: str | Actor) -> tuple[Actor, str]:
+    """A plain string is the operator's (the CLI, the scheduler), who may do anything; an
+    Actor is a member, checked against their scope."""
+    by = actor if isinstance(actor, Actor) else Actor(actor)
+    return by, by.label
 
 
 def move_promise(session: Session, promise: Promise, *, due_at: datetime, reason: str,

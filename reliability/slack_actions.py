@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from reliability import drafts, notices, slack_views
-from reliability.access import Actor, promise_for, scope_for
+from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.deadlines import echo, resolve, resolve_due
 from reliability.drafts import DraftView
@@ -74,11 +74,6 @@ def actor_of(member: Member) -> Actor:
 
 
 # -- members ------------------------------------------------------------------------------
-
-
-def member_by_slack_id(ledger: Ledger, user_id: str) -> Member | None:
-    with ledger.session() as session:
-        return session.exec(select(Member).where(Member.slack_user_id == user_id)).first()
 
 
 def enrol(ledger: Ledger, user: SlackUser, *, now: datetime) -> Member:
@@ -229,14 +224,11 @@ def _without(title: str, hint: str) -> str:
 
 
 def client_exists(ledger: Ledger, name: str) -> bool:
-    with ledger.session() as session:
-        return session.exec(select(Client.id).where(
-            Client.name_key == name.strip().casefold())).first() is not None
+    return any(client.name_key == name.strip().casefold() for client in ledger.clients())
 
 
 def _client(ledger: Ledger, name: str) -> Client:
-    with ledger.session() as session:
-        return ledger.find_client(session, name)
+    return ledger.client_named(name)
 
 
 # -- the sub-commands ---------------------------------------------------------------------
@@ -296,8 +288,7 @@ def _lines(ledger: Ledger, views: list[PromiseView], now: datetime, *,
 
 
 def done(ledger: Ledger, member: Member, promise_id: int, *, now: datetime) -> Reply:
-    _may_change(ledger, member, promise_id)
-    view = ledger.complete(promise_id, now=now, actor=actor_of(member).label)
+    view = ledger.complete(promise_id, now=now, actor=actor_of(member))
     late = " (after the due date: it counts as late)" if now > view.promise.due_at else ""
     return text_reply(f":tada: #{promise_id} *{slack_views.mrkdwn(view.promise.title)}* for "
                       f"{slack_views.mrkdwn(view.client.name)} is done{late}.")
@@ -307,7 +298,7 @@ def check_in(ledger: Ledger, member: Member, promise_id: int, status: str, *, no
              note: str | None = None, progress: int | None = None) -> Reply:
     view = _may_change(ledger, member, promise_id)
     checkin = ledger.check_in(promise_id, status=status, note=note, progress=progress, now=now,
-                              actor=actor_of(member).label, member_email=member.email)
+                              actor=actor_of(member), member_email=member.email)
     words = slack_views.CHECKIN_WORDS[checkin.status]
     extra = f", {checkin.progress}% done" if checkin.progress is not None else ""
     return text_reply(f"Check-in on #{promise_id} *{slack_views.mrkdwn(view.promise.title)}*: "
@@ -320,7 +311,7 @@ def move(ledger: Ledger, member: Member, command: Move, *, now: datetime) -> Rep
     calendar = ledger.calendar_for(view.client)
     due = resolve_due(command.when, now=now, calendar=calendar)
     ledger.move(command.promise_id, due_at=due, reason=command.reason, now=now,
-                actor=actor_of(member).label)
+                actor=actor_of(member))
     return text_reply(
         f"Moved #{command.promise_id} *{slack_views.mrkdwn(view.promise.title)}* to "
         f"{echo(due, calendar, now)} (was {echo(view.promise.due_at, calendar, now)}). "
@@ -341,8 +332,7 @@ def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetim
                          prevention=command.prevention, owner_email=member.email, now=now,
                          actor=actor_of(member).label)
     calendar = ledger.calendar_for(logged.client)
-    with ledger.session() as session:
-        prevention = ledger.find_promise(session, logged.prevention_promise_id)
+    prevention = ledger.promise_view(logged.prevention_promise_id, actor_of(member)).promise
     lines = [f"Mistake #{logged.mistake.id} logged for {slack_views.mrkdwn(client_name)}.",
              f"A remediation message to {slack_views.mrkdwn(client_name)} is drafted "
              f"(#{logged.draft_id}) and waits for your approval.",
@@ -355,9 +345,7 @@ def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetim
 
 def _may_change(ledger: Ledger, member: Member, promise_id: int) -> PromiseView:
     """The owner, their managers or an admin may speak for a promise."""
-    with ledger.session() as session:
-        promise = promise_for(session, scope_for(session, actor_of(member)), promise_id)
-        return ledger.view(session, promise)
+    return ledger.promise_view(promise_id, actor_of(member))
 
 
 # -- drafts offered to their owners ------------------------------------------------------------

@@ -385,7 +385,7 @@ class Listeners:
 
     async def _member(self, client: AsyncWebClient, user_id: str) -> Member:
         """The member behind a Slack user, enrolled from users.info on first use."""
-        member = await asyncio.to_thread(slack_actions.member_by_slack_id, self.ledger, user_id)
+        member = await asyncio.to_thread(self.ledger.member_by_slack_id, user_id)
         if member is not None:
             return member
         try:

@@ -220,3 +220,20 @@ def test_a_managers_manager_may_act_on_a_draft_two_levels_down(
         "Authorization": f"Bearer {token_for(ledger, 'carol@example.com')}"})
     approved = client.post(f"/api/drafts/{team['draft']}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "queued"
+
+
+@pytest.mark.parametrize("role", list(PEOPLE))
+def test_only_the_owners_side_may_complete_a_promise_from_slack(
+        role: str, ledger: Ledger, slack: SlackWorkspace, api: SlackApi) -> None:
+    view = ledger.add_promise(title="Q3 report", client_name="Acme",
+                              owner_email="alice@example.com", due_at=NOW + timedelta(days=2),
+                              now=NOW - timedelta(days=2), actor="t")
+    promise_id = view.promise.id or 0
+    _, url = slack.command(f"done {promise_id}", user=f"U{PEOPLE[role].upper()}")
+    shown = str(api.replies(url))
+    with Session(ledger.engine) as session:
+        status = (session.get(Promise, promise_id) or Promise()).status
+    if role in {"owner", "manager", "admin"}:
+        assert status == "done" and "is done" in shown
+    else:
+        assert status == "open" and f"#{promise_id} is Alice's promise" in shown
