@@ -11,6 +11,7 @@ so a worker back from downtime sends today's digest once and never yesterday's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -266,6 +267,29 @@ def queue_digest(session: Session, settings: Settings, manager: Member, *, now: 
         notices.cancel(session, notice.id or 0, reason="quiet day: nothing to report",
                        now=now, actor=actor)
     return notice
+
+
+@dataclass(frozen=True)
+class DigestNow:
+    """A manager's digest as it stands, and the message queued for it, if one was."""
+
+    manager: Member
+    day: date
+    context: DigestContext
+    queued: Notice | None
+
+
+def digest_now(ledger: Ledger, manager_email: str, *, now: datetime, actor: str,
+               send: bool = False) -> DigestNow:
+    """Build one manager's digest; with `send`, queue today's (once a day, like the
+    scheduled one). For the operator at the CLI."""
+    with ledger.transaction() as session:
+        manager = ledger.find_member(session, manager_email, "manager")
+        context = build_digest(session, ledger.settings, manager, now)
+        queued = queue_digest(session, ledger.settings, manager, now=now,
+                              actor=actor) if send else None
+    day = calendar_for(ledger.settings, owner=manager).local(now).date()
+    return DigestNow(manager, day, context, queued)
 
 
 def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from reliability import notices
-from reliability.access import Actor, notice_for, scope_for
+from reliability.access import Actor, notice_for, notices_in_scope, scope_for
 from reliability.calendar import BusinessCalendar
 from reliability.deadlines import resolve_due
 from reliability.errors import UserError
@@ -57,6 +57,20 @@ def show(ledger: Ledger, actor: Actor, notice_id: int) -> DraftView:
     """One message, if the actor may see it."""
     with ledger.session() as session:
         return _load(ledger, session, actor, notice_id)
+
+
+def listing(ledger: Ledger, actor: Actor, *, status: str | None = None) -> list[DraftView]:
+    """The messages the actor may see, newest first; `status` filters, e.g. "draft"."""
+    if status is not None and status not in set(NoticeStatus):
+        raise UserError(f"unknown status {status!r}", field="status",
+                        hint="use one of " + ", ".join(item.value for item in NoticeStatus))
+    with ledger.session() as session:
+        query = notices_in_scope(scope_for(session, actor)).order_by(
+            col(Notice.created_at).desc(), col(Notice.id).desc())
+        if status is not None:
+            query = query.where(Notice.status == status)
+        return [DraftView(notice, client, None, ledger.calendar_for(client))
+                for notice, client in session.exec(query).all()]
 
 
 def for_editing(ledger: Ledger, actor: Actor, notice_id: int) -> DraftView:

@@ -51,6 +51,7 @@ class LoggedMistake:
     prevention_promise_id: int
     repeat_count: int
     escalation_id: int | None
+    owner: Member
 
 
 def log_mistake(
@@ -61,7 +62,7 @@ def log_mistake(
     prevention: str,
     now: datetime,
     actor: str,
-    owner_email: str,
+    owner_email: str | None,
     promise_id: int | None = None,
     category: str = "general",
     severity: str = Severity.minor,
@@ -87,11 +88,18 @@ def log_mistake(
     settings = ledger.settings
     with ledger.transaction() as session:
         client = ledger.find_client(session, client_name)
-        owner = ledger.find_member(session, owner_email)
-        if promise_id is not None:
-            promise = ledger.find_promise(session, promise_id)
-            if promise.client_id != client.id:
-                raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
+        promise = ledger.find_promise(session, promise_id) if promise_id is not None else None
+        if promise is not None and promise.client_id != client.id:
+            raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
+        if owner_email:
+            owner = ledger.find_member(session, owner_email)
+        elif promise is not None:
+            found = session.get(Member, promise.owner_id)
+            assert found is not None
+            owner = found
+        else:
+            raise UserError("say who owns the mistake", field="owner",
+                            hint="give their email, or the promise it concerns")
         calendar = ledger.calendar_for(client)
         window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
         earlier = list(session.exec(
@@ -144,7 +152,7 @@ def log_mistake(
             escalation = _escalate_repeat(session, ledger, mistake, client, owner,
                                           len(earlier) + 1, earlier[0].created_at, now, actor)
         return LoggedMistake(mistake, client, draft.id if draft else None, commitment.id or 0,
-                             len(earlier), escalation)
+                             len(earlier), escalation, owner)
 
 
 def _escalate_repeat(session: Session, ledger: Ledger, mistake: Mistake, client: Client,

@@ -132,8 +132,7 @@ def rating_add(
     rating = add_rating(runtime.ledger, client_name=client, overall=overall,
                         would_continue=would_continue, would_recommend=would_recommend,
                         to_make_it_5=to_make_it_5, now=runtime.now, actor=runtime.actor)
-    with runtime.ledger.session() as session:
-        found = runtime.ledger.find_client(session, client)
+    found = runtime.ledger.client_named(client)
     emit(as_json, rating_record(rating, found),
          f"rating #{rating.id} recorded for {found.name}: {rating.overall}/5")
 
