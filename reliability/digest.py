@@ -51,6 +51,7 @@ from reliability.models import (
     RiskLevel,
     Role,
 )
+from reliability.promises import promise_views
 
 ACTOR = "rule:digest"
 DUE_SOON_BUSINESS_DAYS = 5
@@ -102,13 +103,9 @@ def build_digest(session: Session, settings: Settings, manager: Member,
 
 def _promise_rows(session: Session, scope: Scope, *conditions: Any) -> list[
         tuple[Promise, Client, Member]]:
-    query = (select(Promise, Client, Member)
-             .join(Client, col(Promise.client_id) == Client.id)
-             .join(Member, col(Promise.owner_id) == Member.id)
-             .where(Promise.status == PromiseStatus.open, scope.where(Promise.owner_id),
-                    *conditions)
-             .order_by(col(Promise.due_at), col(Promise.id)))
-    return [(p, c, o) for p, c, o in session.exec(query).all()]
+    """Open promises in scope, through the one promise query."""
+    return [(view.promise, view.client, view.owner) for view in promise_views(
+        session, Promise.status == PromiseStatus.open, *conditions, scope=scope)]
 
 
 def _drafts(session: Session, settings: Settings, scope: Scope) -> list[DraftItem]:

@@ -38,15 +38,7 @@ from reliability.models import (
     Role,
     Source,
 )
-
-
-@dataclass(frozen=True)
-class PromiseView:
-    """A promise with the client and owner it belongs to."""
-
-    promise: Promise
-    client: Client
-    owner: Member
+from reliability.promises import PromiseView, promise_views
 
 
 @dataclass(frozen=True)
@@ -521,20 +513,15 @@ class Ledger:
         owner_email: str | None = None,
     ) -> list[PromiseView]:
         with self.session() as session:
-            query = (
-                select(Promise, Client, Member)
-                .join(Client, col(Promise.client_id) == Client.id)
-                .join(Member, col(Promise.owner_id) == Member.id)
-                .order_by(col(Promise.due_at), col(Promise.id))
-            )
+            conditions = []
             if status is not None:
-                query = query.where(Promise.status == _choice(status, PromiseStatus, "status",
-                                                                     "status"))
+                conditions.append(Promise.status == _choice(status, PromiseStatus, "status",
+                                                            "status"))
             if client_name is not None:
-                query = query.where(Promise.client_id == self.find_client(session, client_name).id)
+                conditions.append(Promise.client_id == self.find_client(session, client_name).id)
             if owner_email is not None:
-                query = query.where(Promise.owner_id == self.find_member(session, owner_email).id)
-            return [PromiseView(*row) for row in session.exec(query).all()]
+                conditions.append(Promise.owner_id == self.find_member(session, owner_email).id)
+            return promise_views(session, *conditions)
 
     def history(self, promise_id: int) -> PromiseHistory:
         with self.session() as session:

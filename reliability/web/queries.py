@@ -30,6 +30,7 @@ from reliability.models import (
     Rating,
     RiskLevel,
 )
+from reliability.promises import PromiseView, promise_views
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,
@@ -49,10 +50,9 @@ class Told:
 
 
 @dataclass(frozen=True)
-class PromiseRow:
-    promise: Promise
-    client: Client
-    owner: Member
+class PromiseRow(PromiseView):
+    """The shared promise shape, with what the pages show beside it."""
+
     overdue: bool
     notice_by: datetime | None = None
     draft: Notice | None = None
@@ -81,13 +81,10 @@ class PromisePage:
 
 
 def _rows(session: Session, scope: Scope, now: datetime, *conditions: Any) -> list[PromiseRow]:
-    query = (select(Promise, Client, Member)
-             .join(Client, col(Promise.client_id) == Client.id)
-             .join(Member, col(Promise.owner_id) == Member.id)
-             .where(scope.where(Promise.owner_id), *conditions)
-             .order_by(col(Promise.due_at), col(Promise.id)))
-    return [PromiseRow(p, c, o, overdue=p.status == PromiseStatus.open and is_overdue(p, now))
-            for p, c, o in session.exec(query).all()]
+    return [PromiseRow(v.promise, v.client, v.owner,
+                       overdue=v.promise.status == PromiseStatus.open
+                       and is_overdue(v.promise, now))
+            for v in promise_views(session, *conditions, scope=scope)]
 
 
 def _with_context(session: Session, rows: list[PromiseRow]) -> list[PromiseRow]:
