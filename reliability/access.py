@@ -40,6 +40,10 @@ class NotFound(UserError):
     ids of other teams' rows reveal nothing."""
 
 
+class Forbidden(UserError):
+    """Seen, but not the actor's to have: another manager's digest."""
+
+
 @dataclass(frozen=True)
 class Scope:
     """The owners whose promises, drafts and mistakes a member may see and change; None is

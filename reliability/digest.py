@@ -19,7 +19,15 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from reliability import compose, metrics, notices
-from reliability.access import Scope, notices_in_scope, scope_of
+from reliability.access import (
+    Actor,
+    Forbidden,
+    NotFound,
+    Scope,
+    notices_in_scope,
+    scope_for,
+    scope_of,
+)
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.drafting import (
@@ -35,6 +43,7 @@ from reliability.drafting import (
     RiskItem,
 )
 from reliability.drafting import PromiseView as PromiseItem
+from reliability.errors import UserError
 from reliability.ledger import Ledger, calendar_for
 from reliability.models import (
     CLIENT_KINDS,
@@ -287,6 +296,25 @@ def digest_now(ledger: Ledger, manager_email: str, *, now: datetime, actor: str,
                               actor=actor) if send else None
     day = calendar_for(ledger.settings, owner=manager).local(now).date()
     return DigestNow(manager, day, context, queued)
+
+
+def digest_for(ledger: Ledger, actor: Actor, manager_email: str | None, *,
+               now: datetime) -> DigestContext:
+    """A digest as it stands now: the actor's own; an admin (or the operator) may ask for
+    anyone's, since a digest belongs to its addressee."""
+    with ledger.session() as session:
+        subject = session.get(Member, actor.member_id) if actor.member_id else None
+        wanted = manager_email.strip().lower() if manager_email else None
+        if wanted and (subject is None or wanted != subject.email):
+            if scope_for(session, actor).owner_ids is not None:
+                raise Forbidden("only admins may read another manager's digest",
+                                field="manager", hint="leave it out to read your own")
+            subject = session.exec(select(Member).where(Member.email == wanted)).first()
+            if subject is None:
+                raise NotFound(f"unknown member {manager_email!r}", field="manager")
+        if subject is None:
+            raise UserError("whose digest?", field="manager", hint="give a manager's email")
+        return build_digest(session, ledger.settings, subject, now)
 
 
 def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from reliability import slack_app
-from reliability.access import NotFound
+from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.web import api, dashboard, feeds, signin
@@ -68,7 +68,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
 
     @app.exception_handler(UserError)
     def _user_error(request: Request, exc: UserError) -> Response:
-        status = 404 if isinstance(exc, NotFound) else 409
+        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
         if _wants_html(request):
             return render(request, "error.html", None, status_code=status, message=str(exc))
         return JSONResponse({"detail": str(exc), "error": exc.message, "field": exc.field,

@@ -6,20 +6,20 @@ Views are thin: read through `queries` in the viewer's scope, or call the servic
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reliability import drafts, metrics, ratings
+from reliability import drafts, ratings
 from reliability.access import Actor
 from reliability.deadlines import DeadlineError
 from reliability.errors import UserError
-from reliability.models import Client, NoticeStatus, PromiseStatus, RiskLevel
+from reliability.models import NoticeStatus, PromiseStatus, RiskLevel
 from reliability.web import charts, queries
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer
 from reliability.web.pages import flash, render
-from reliability.web.queries import FilterId, RowId
+from reliability.web.queries import FilterId, RowId, fetch
 from reliability.web.tokens import calendar_token
 
 router = APIRouter(include_in_schema=False)
@@ -45,8 +45,7 @@ def home(viewer: Viewer = Depends(page_viewer)) -> Response:
 
 @router.get("/board", response_class=HTMLResponse)
 def board(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.board(session, viewer.scope, now_of(request))
+    rows = fetch(ledger_of(request), queries.board, viewer.scope, now_of(request))
     return render(request, "board.html", viewer, rows=rows, page="board")
 
 
@@ -54,12 +53,12 @@ def board(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLRespon
 def promise_list(request: Request, status: str = "open", client: FilterId = None,
                  owner: FilterId = None, level: str = "", q: str = "",
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.promise_list(session, viewer.scope, now_of(request),
-                                    status=status or None, client_id=client, owner_id=owner,
-                                    level=level or None, text=q or None)
-        clients = queries.clients(session)
-        owners = queries.members_in_scope(session, viewer.scope)
+    ledger = ledger_of(request)
+    rows = fetch(ledger, queries.promise_list, viewer.scope, now_of(request),
+                 status=status or None, client_id=client, owner_id=owner, level=level or None,
+                 text=q or None)
+    clients = fetch(ledger, queries.clients)
+    owners = fetch(ledger, queries.members_in_scope, viewer.scope)
     filters = {"status": status, "client": client, "owner": owner, "level": level, "q": q}
     return render(request, "promises.html", viewer, rows=rows, clients=clients, owners=owners,
                   filters=filters, statuses=[s.value for s in PromiseStatus],
@@ -69,19 +68,18 @@ def promise_list(request: Request, status: str = "open", client: FilterId = None
 @router.get("/promises/{promise_id}", response_class=HTMLResponse)
 def promise_page(request: Request, promise_id: RowId,
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        page = queries.promise_page(session, viewer.scope, promise_id, now_of(request))
+    page = fetch(ledger_of(request), queries.promise_page, viewer.scope, promise_id,
+                 now_of(request))
     return render(request, "promise.html", viewer, p=page, page="promises")
 
 
 @router.get("/drafts", response_class=HTMLResponse)
 def drafts_inbox(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        drafts = queries.notice_rows(session, viewer.scope, statuses=(NoticeStatus.draft,))
-        dead = queries.notice_rows(session, viewer.scope, statuses=(NoticeStatus.dead,))
-        recent = queries.notice_rows(session, viewer.scope, statuses=(
-            NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry,
-            NoticeStatus.sent))[:20]
+    ledger = ledger_of(request)
+    drafts = fetch(ledger, queries.notice_rows, viewer.scope, statuses=(NoticeStatus.draft,))
+    dead = fetch(ledger, queries.notice_rows, viewer.scope, statuses=(NoticeStatus.dead,))
+    recent = fetch(ledger, queries.notice_rows, viewer.scope, statuses=(
+        NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry, NoticeStatus.sent))[:20]
     return render(request, "drafts.html", viewer, drafts=drafts, dead=dead, recent=recent,
                   page="drafts")
 
@@ -89,8 +87,7 @@ def drafts_inbox(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTM
 @router.get("/drafts/{notice_id}", response_class=HTMLResponse)
 def draft_page(request: Request, notice_id: RowId,
                viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        row = queries.notice_in_scope(session, viewer.scope, notice_id)
+    row = fetch(ledger_of(request), queries.notice_in_scope, viewer.scope, notice_id)
     return render(request, "draft.html", viewer, row=row, page="drafts")
 
 
@@ -132,8 +129,7 @@ def draft_cancel(request: Request, notice_id: RowId, reason: str = Form(""),
 
 @router.get("/mistakes", response_class=HTMLResponse)
 def mistakes(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.mistake_rows(session, viewer.scope)
+    rows = fetch(ledger_of(request), queries.mistake_rows, viewer.scope)
     return render(request, "mistakes.html", viewer, rows=rows, page="mistakes")
 
 
@@ -146,38 +142,19 @@ def mistake(mistake_id: RowId, viewer: Viewer = Depends(page_viewer)) -> Respons
 def reliability(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
     settings = ledger.settings
-    now = now_of(request)
     cal = settings.calendar.calendar(viewer.member.timezone, viewer.member.country)
-    today = cal.local(now).date()
-    monday = today - timedelta(days=today.weekday())
-    owners = None if viewer.scope.owner_ids is None else sorted(viewer.scope.owner_ids)
-    since = now - timedelta(days=RANKING_DAYS)
-    with ledger.session() as session:
-        weeks = []
-        for back in range(WEEKS_SHOWN - 1, -1, -1):
-            start = cal.at(monday - timedelta(weeks=back), datetime.min.time())
-            end = min(start + timedelta(weeks=1), now)
-            stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
-            weeks.append((f"W{start.isocalendar().week}", stats.on_time_rate))
-        total = metrics.stats(session, settings, start=since, end=now, owner_ids=owners)
-        by_owner = [(m.name, s.on_time_rate, s.due) for m in
-                    queries.members_in_scope(session, viewer.scope)
-                    if (s := metrics.stats(session, settings, start=since, end=now,
-                                           owner_ids=[m.id or 0])).due]
-        by_client = [(c.name, s.on_time_rate, s.due) for c in queries.clients(session)
-                     if (s := metrics.stats(session, settings, start=since, end=now,
-                                            owner_ids=owners, client_ids=[c.id or 0])).due]
-    return render(request, "reliability.html", viewer, page="reliability", total=total,
-                  days=RANKING_DAYS,
-                  weekly=charts.weekly_line(weeks, label="On-time rate per week"),
-                  owners=charts.rate_bars(by_owner, label="On-time rate per owner"),
-                  clients=charts.rate_bars(by_client, label="On-time rate per client"))
+    figures = fetch(ledger, queries.reliability_figures, settings, viewer.scope, cal,
+                    now_of(request), weeks=WEEKS_SHOWN, days=RANKING_DAYS)
+    return render(request, "reliability.html", viewer, page="reliability",
+                  total=figures.total, days=RANKING_DAYS,
+                  weekly=charts.weekly_line(figures.weeks, label="On-time rate per week"),
+                  owners=charts.rate_bars(figures.by_owner, label="On-time rate per owner"),
+                  clients=charts.rate_bars(figures.by_client, label="On-time rate per client"))
 
 
 @router.get("/clients", response_class=HTMLResponse)
 def client_list(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.clients(session)
+    rows = fetch(ledger_of(request), queries.clients)
     return render(request, "clients.html", viewer, clients=rows, page="clients")
 
 
@@ -185,9 +162,8 @@ def client_list(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTML
 def client_page(request: Request, client_id: RowId,
                 viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
-    with ledger.session() as session:
-        page = queries.client_page(session, ledger.settings, viewer.scope, client_id,
-                                   now_of(request))
+    page = fetch(ledger, queries.client_page, ledger.settings, viewer.scope, client_id,
+                 now_of(request))
     return render(request, "client.html", viewer, c=page, page="clients")
 
 
@@ -196,10 +172,7 @@ def add_rating(request: Request, client_id: RowId, overall: int = Form(...),
                would_continue: int | None = Form(None), would_recommend: int | None = Form(None),
                to_make_it_5: str = Form(""), viewer: Viewer = Depends(page_viewer)) -> Response:
     ledger = ledger_of(request)
-    with ledger.session() as session:
-        client = session.get(Client, client_id)
-    if client is None:
-        raise queries.NotFound(f"there is no client #{client_id}")
+    client = fetch(ledger, queries.client_named, client_id)
     try:
         ratings.add_rating(ledger, client_name=client.name, overall=overall,
                            would_continue=would_continue, would_recommend=would_recommend,

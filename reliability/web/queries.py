@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Path, Query
 from sqlmodel import Session, col, desc, or_, select
 
 from reliability import metrics
 from reliability.access import NotFound, Scope, notice_for, notices_in_scope
+from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.digest import is_overdue
+from reliability.ledger import Ledger
 from reliability.models import (
     Assessment,
     CheckIn,
@@ -35,6 +38,8 @@ from reliability.promises import PromiseView, promise_views
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,
                RiskLevel.on_track: 3}
+P = ParamSpec("P")
+T = TypeVar("T")
 # Ids beyond PostgreSQL's integer exist nowhere; refusing them early keeps drivers happy.
 MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -78,6 +83,13 @@ class PromisePage:
     notices: list[Notice]
     checkins: list[CheckIn]
     due_changes: list[DueChange]
+
+
+def fetch(ledger: Ledger, query: Callable[Concatenate[Session, P], T], *args: P.args,
+          **kwargs: P.kwargs) -> T:
+    """Run one of these reads in its own session, so pages and the API never hold one."""
+    with ledger.session() as session:
+        return query(session, *args, **kwargs)
 
 
 def _rows(session: Session, scope: Scope, now: datetime, *conditions: Any) -> list[PromiseRow]:
@@ -255,9 +267,7 @@ class ClientPage:
 
 def client_page(session: Session, settings: Settings, scope: Scope, client_id: int,
                 now: datetime) -> ClientPage:
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFound(f"there is no client #{client_id}")
+    client = client_named(session, client_id)
     owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
     stats = metrics.stats(session, settings, start=now - timedelta(days=365), end=now,
                           owner_ids=owners, client_ids=[client_id])
@@ -266,3 +276,43 @@ def client_page(session: Session, settings: Settings, scope: Scope, client_id: i
     return ClientPage(client, stats, ratings,
                       _rows(session, scope, now, Promise.client_id == client_id),
                       mistake_rows(session, scope, client_id=client_id))
+
+
+@dataclass(frozen=True)
+class ReliabilityFigures:
+    weeks: list[tuple[str, float | None]]
+    total: metrics.Stats
+    by_owner: list[tuple[str, float | None, int]]
+    by_client: list[tuple[str, float | None, int]]
+
+
+def reliability_figures(session: Session, settings: Settings, scope: Scope,
+                        calendar: BusinessCalendar, now: datetime, *, weeks: int,
+                        days: int) -> ReliabilityFigures:
+    """The on-time rate per week of the last `weeks`, and per owner and per client over
+    the last `days`, in scope."""
+    today = calendar.local(now).date()
+    monday = today - timedelta(days=today.weekday())
+    owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
+    since = now - timedelta(days=days)
+    weekly = []
+    for back in range(weeks - 1, -1, -1):
+        start = calendar.at(monday - timedelta(weeks=back), datetime.min.time())
+        end = min(start + timedelta(weeks=1), now)
+        stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
+        weekly.append((f"W{start.isocalendar().week}", stats.on_time_rate))
+    total = metrics.stats(session, settings, start=since, end=now, owner_ids=owners)
+    by_owner = [(m.name, s.on_time_rate, s.due) for m in members_in_scope(session, scope)
+                if (s := metrics.stats(session, settings, start=since, end=now,
+                                       owner_ids=[m.id or 0])).due]
+    by_client = [(c.name, s.on_time_rate, s.due) for c in clients(session)
+                 if (s := metrics.stats(session, settings, start=since, end=now,
+                                        owner_ids=owners, client_ids=[c.id or 0])).due]
+    return ReliabilityFigures(weekly, total, by_owner, by_client)
+
+
+def client_named(session: Session, client_id: int) -> Client:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"there is no client #{client_id}")
+    return client
