@@ -39,7 +39,7 @@ def digest(
 @member_app.command("token")
 def member_token(ctx: typer.Context, email: str) -> None:
     """Issue a personal sign-in token (shown once; the previous one stops working)."""
-    from reliability.web.tokens import issue_personal_token
+    from reliability.members import issue_personal_token
 
     runtime = runtime_of(ctx)
     token = issue_personal_token(runtime.ledger, email, now=runtime.now, actor=runtime.actor)

@@ -15,12 +15,12 @@ from reliability import drafts, ratings
 from reliability.access import Actor
 from reliability.deadlines import DeadlineError
 from reliability.errors import UserError
+from reliability.members import calendar_token
 from reliability.models import NoticeStatus, PromiseStatus, RiskLevel
 from reliability.web import charts, queries
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer
 from reliability.web.pages import flash, render
 from reliability.web.queries import FilterId, RowId, fetch
-from reliability.web.tokens import calendar_token
 
 router = APIRouter(include_in_schema=False)
 WEEKS_SHOWN = 12

@@ -1,4 +1,5 @@
-"""Sign-in secrets: personal tokens, magic links and calendar-feed tokens.
+"""Sign-in secrets: personal tokens, magic links and calendar-feed tokens, and who they
+belong to (`reliability.members` issues them).
 
 Only a hash of a personal token is stored, so a copy of the database signs nobody in.
 Magic links are signed with `[web] secret_key` and expire; they carry a fingerprint of the
@@ -7,56 +8,19 @@ member's current token hash, so issuing a new personal token also voids older li
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import datetime
-
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 
-from reliability.errors import UserError
-from reliability.ledger import Ledger
+from reliability.members import PERSONAL_PREFIX, token_hash
 from reliability.models import Member
 
-PERSONAL_PREFIX = "rel_"
 MAGIC_LINK_SECONDS = 15 * 60
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.strip().encode()).hexdigest()
-
-
-def issue_personal_token(ledger: Ledger, email: str, *, now: datetime, actor: str) -> str:
-    """A new personal token for a member; the previous one stops working."""
-    token = PERSONAL_PREFIX + secrets.token_urlsafe(32)
-    with ledger.transaction() as session:
-        member = ledger.find_member(session, email)
-        member.token_hash = token_hash(token)
-        session.add(member)
-        ledger.record(session, now=now, actor=actor, kind="member.token_issued",
-                      member_id=member.id)
-    return token
 
 
 def member_by_token(session: Session, token: str) -> Member | None:
     if not token.startswith(PERSONAL_PREFIX):
         return None
     return session.exec(select(Member).where(Member.token_hash == token_hash(token))).first()
-
-
-def calendar_token(ledger: Ledger, member_id: int, *, now: datetime, actor: str,
-                   renew: bool = False) -> str:
-    """The member's calendar-feed secret, made on first use; `renew` revokes the old URL."""
-    with ledger.transaction() as session:
-        member = session.get(Member, member_id)
-        if member is None:
-            raise UserError(f"there is no member #{member_id}")
-        if member.calendar_token is None or renew:
-            member.calendar_token = secrets.token_urlsafe(24)
-            session.add(member)
-            ledger.record(session, now=now, actor=actor, kind="member.calendar_token_issued",
-                          member_id=member.id)
-        return member.calendar_token
 
 
 def member_by_calendar_token(session: Session, token: str) -> Member | None:
