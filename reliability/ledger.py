@@ -6,11 +6,11 @@ transaction. A failed command raises UserError and leaves the database exactly a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.engine import Engine
@@ -100,6 +100,10 @@ def calendar_for(settings: Settings, *, client: Client | None = None,
     return settings.calendar.calendar()
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 class Ledger:
     """Commands and queries over one database, with the team's settings."""
 
@@ -122,6 +126,12 @@ class Ledger:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def read(self, query: Callable[Concatenate[Session, P], T], *args: P.args,
+             **kwargs: P.kwargs) -> T:
+        """Run one read query in its own session, so interfaces never hold one."""
+        with self.session() as session:
+            return query(session, *args, **kwargs)
 
     @staticmethod
     def record(

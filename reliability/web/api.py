@@ -20,7 +20,7 @@ from reliability.digest import digest_for, to_json
 from reliability.records import iso
 from reliability.web import queries
 from reliability.web.auth import Viewer, api_viewer, check_api_csrf, ledger_of
-from reliability.web.queries import FilterId, RowId, fetch
+from reliability.web.queries import FilterId, RowId
 
 router = APIRouter(prefix="/api", tags=["api"])
 MAX_RANGE = timedelta(days=800)
@@ -145,7 +145,7 @@ def list_promises(request: Request, status: PromiseStatusName | None = None,
                   q: str | None = Query(None, max_length=200),
                   viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
     """Promises you can see, soonest due first."""
-    rows = fetch(ledger_of(request), queries.promise_list, viewer.scope, _now(request),
+    rows = ledger_of(request).read(queries.promise_list, viewer.scope, _now(request),
                  status=status, client_id=client_id, owner_id=owner_id, level=level, text=q)
     return [_promise_out(row) for row in rows]
 
@@ -154,7 +154,7 @@ def list_promises(request: Request, status: PromiseStatusName | None = None,
 def promise_detail(request: Request, promise_id: RowId,
                    viewer: Viewer = Depends(api_viewer)) -> PromiseDetailOut:
     """One promise with its timeline: events, check-ins, assessments and messages."""
-    page = fetch(ledger_of(request), queries.promise_page, viewer.scope, promise_id,
+    page = ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
                  _now(request))
     tz = page.row.client.timezone
     return PromiseDetailOut(
@@ -167,7 +167,7 @@ def promise_detail(request: Request, promise_id: RowId,
 @router.get("/at-risk", response_model=list[PromiseOut])
 def at_risk(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
     """The at-risk board: overdue, at risk and watched promises, worst first."""
-    rows = fetch(ledger_of(request), queries.board, viewer.scope, _now(request))
+    rows = ledger_of(request).read(queries.board, viewer.scope, _now(request))
     return [_promise_out(row) for row in rows]
 
 
@@ -175,7 +175,7 @@ def at_risk(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[Prom
 def list_drafts(request: Request, status: NoticeStatusName = "draft",
                 viewer: Viewer = Depends(api_viewer)) -> list[NoticeOut]:
     """Messages in one state (drafts awaiting approval by default), newest first."""
-    rows = fetch(ledger_of(request), queries.notice_rows, viewer.scope, statuses=(status,))
+    rows = ledger_of(request).read(queries.notice_rows, viewer.scope, statuses=(status,))
     return [_notice_out(row) for row in rows]
 
 
@@ -225,7 +225,7 @@ def reliability_metrics(request: Request, start: datetime | None = None,
     ledger = ledger_of(request)
     scope = viewer.scope.owner_ids
     owners = [owner_id] if owner_id is not None else None if scope is None else sorted(scope)
-    stats = fetch(ledger, metrics.stats, ledger.settings, start=start, end=end,
+    stats = ledger.read(metrics.stats, ledger.settings, start=start, end=end,
                   owner_ids=owners, client_ids=[client_id] if client_id is not None else None)
     return MetricsOut(start=start.isoformat(), end=end.isoformat(),
                       stats=stats)

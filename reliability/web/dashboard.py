@@ -20,7 +20,7 @@ from reliability.models import NoticeStatus, PromiseStatus, RiskLevel
 from reliability.web import charts, queries
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer
 from reliability.web.pages import flash, render
-from reliability.web.queries import FilterId, RowId, fetch
+from reliability.web.queries import FilterId, RowId
 
 router = APIRouter(include_in_schema=False)
 WEEKS_SHOWN = 12
@@ -45,7 +45,7 @@ def home(viewer: Viewer = Depends(page_viewer)) -> Response:
 
 @router.get("/board", response_class=HTMLResponse)
 def board(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    rows = fetch(ledger_of(request), queries.board, viewer.scope, now_of(request))
+    rows = ledger_of(request).read(queries.board, viewer.scope, now_of(request))
     return render(request, "board.html", viewer, rows=rows, page="board")
 
 
@@ -54,11 +54,11 @@ def promise_list(request: Request, status: str = "open", client: FilterId = None
                  owner: FilterId = None, level: str = "", q: str = "",
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
-    rows = fetch(ledger, queries.promise_list, viewer.scope, now_of(request),
+    rows = ledger.read(queries.promise_list, viewer.scope, now_of(request),
                  status=status or None, client_id=client, owner_id=owner, level=level or None,
                  text=q or None)
-    clients = fetch(ledger, queries.clients)
-    owners = fetch(ledger, queries.members_in_scope, viewer.scope)
+    clients = ledger.read(queries.clients)
+    owners = ledger.read(queries.members_in_scope, viewer.scope)
     filters = {"status": status, "client": client, "owner": owner, "level": level, "q": q}
     return render(request, "promises.html", viewer, rows=rows, clients=clients, owners=owners,
                   filters=filters, statuses=[s.value for s in PromiseStatus],
@@ -68,7 +68,7 @@ def promise_list(request: Request, status: str = "open", client: FilterId = None
 @router.get("/promises/{promise_id}", response_class=HTMLResponse)
 def promise_page(request: Request, promise_id: RowId,
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    page = fetch(ledger_of(request), queries.promise_page, viewer.scope, promise_id,
+    page = ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
                  now_of(request))
     return render(request, "promise.html", viewer, p=page, page="promises")
 
@@ -76,9 +76,9 @@ def promise_page(request: Request, promise_id: RowId,
 @router.get("/drafts", response_class=HTMLResponse)
 def drafts_inbox(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
-    drafts = fetch(ledger, queries.notice_rows, viewer.scope, statuses=(NoticeStatus.draft,))
-    dead = fetch(ledger, queries.notice_rows, viewer.scope, statuses=(NoticeStatus.dead,))
-    recent = fetch(ledger, queries.notice_rows, viewer.scope, statuses=(
+    drafts = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.draft,))
+    dead = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.dead,))
+    recent = ledger.read(queries.notice_rows, viewer.scope, statuses=(
         NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry, NoticeStatus.sent))[:20]
     return render(request, "drafts.html", viewer, drafts=drafts, dead=dead, recent=recent,
                   page="drafts")
@@ -87,7 +87,7 @@ def drafts_inbox(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTM
 @router.get("/drafts/{notice_id}", response_class=HTMLResponse)
 def draft_page(request: Request, notice_id: RowId,
                viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    row = fetch(ledger_of(request), queries.notice_in_scope, viewer.scope, notice_id)
+    row = ledger_of(request).read(queries.notice_in_scope, viewer.scope, notice_id)
     return render(request, "draft.html", viewer, row=row, page="drafts")
 
 
@@ -129,7 +129,7 @@ def draft_cancel(request: Request, notice_id: RowId, reason: str = Form(""),
 
 @router.get("/mistakes", response_class=HTMLResponse)
 def mistakes(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    rows = fetch(ledger_of(request), queries.mistake_rows, viewer.scope)
+    rows = ledger_of(request).read(queries.mistake_rows, viewer.scope)
     return render(request, "mistakes.html", viewer, rows=rows, page="mistakes")
 
 
@@ -143,7 +143,7 @@ def reliability(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTML
     ledger = ledger_of(request)
     settings = ledger.settings
     cal = settings.calendar.calendar(viewer.member.timezone, viewer.member.country)
-    figures = fetch(ledger, queries.reliability_figures, settings, viewer.scope, cal,
+    figures = ledger.read(queries.reliability_figures, settings, viewer.scope, cal,
                     now_of(request), weeks=WEEKS_SHOWN, days=RANKING_DAYS)
     return render(request, "reliability.html", viewer, page="reliability",
                   total=figures.total, days=RANKING_DAYS,
@@ -154,7 +154,7 @@ def reliability(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTML
 
 @router.get("/clients", response_class=HTMLResponse)
 def client_list(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    rows = fetch(ledger_of(request), queries.clients)
+    rows = ledger_of(request).read(queries.clients)
     return render(request, "clients.html", viewer, clients=rows, page="clients")
 
 
@@ -162,7 +162,7 @@ def client_list(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTML
 def client_page(request: Request, client_id: RowId,
                 viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
-    page = fetch(ledger, queries.client_page, ledger.settings, viewer.scope, client_id,
+    page = ledger.read(queries.client_page, ledger.settings, viewer.scope, client_id,
                  now_of(request))
     return render(request, "client.html", viewer, c=page, page="clients")
 
@@ -172,7 +172,7 @@ def add_rating(request: Request, client_id: RowId, overall: int = Form(...),
                would_continue: int | None = Form(None), would_recommend: int | None = Form(None),
                to_make_it_5: str = Form(""), viewer: Viewer = Depends(page_viewer)) -> Response:
     ledger = ledger_of(request)
-    client = fetch(ledger, queries.client_named, client_id)
+    client = ledger.read(queries.client_named, client_id)
     try:
         ratings.add_rating(ledger, client_name=client.name, overall=overall,
                            would_continue=would_continue, would_recommend=would_recommend,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from sqlmodel import Session, col, desc, or_, select
@@ -16,7 +15,6 @@ from reliability.access import NotFound, Scope, notice_for, notices_in_scope
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.digest import is_overdue
-from reliability.ledger import Ledger
 from reliability.models import (
     Assessment,
     CheckIn,
@@ -38,8 +36,6 @@ from reliability.promises import PromiseView, promise_views
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,
                RiskLevel.on_track: 3}
-P = ParamSpec("P")
-T = TypeVar("T")
 # Ids beyond PostgreSQL's integer exist nowhere; refusing them early keeps drivers happy.
 MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -83,13 +79,6 @@ class PromisePage:
     notices: list[Notice]
     checkins: list[CheckIn]
     due_changes: list[DueChange]
-
-
-def fetch(ledger: Ledger, query: Callable[Concatenate[Session, P], T], *args: P.args,
-          **kwargs: P.kwargs) -> T:
-    """Run one of these reads in its own session, so pages and the API never hold one."""
-    with ledger.session() as session:
-        return query(session, *args, **kwargs)
 
 
 def _rows(session: Session, scope: Scope, now: datetime, *conditions: Any) -> list[PromiseRow]:
