@@ -141,9 +141,11 @@ def act(interface: str, action: str, person: str, notice_id: int, ledger: Ledger
         api.wait_until(lambda: api.views or api.responses.get(url.rsplit("/", 1)[-1]))
         return str(api.views[0]["blocks"]) if api.views else str(api.replies(url))
     if action == "edit":
+        url = api.response_url("edit")
         modal = slack_views.edit_draft_modal(notice_id=notice_id, text="", proposed_day=None,
-                                             meta={"notice_id": notice_id})
-        return slack.submit(modal, {"text": f"Rewritten by {person}."}, user=user).text
+                                             meta={"notice_id": notice_id, "response_url": url})
+        answer = slack.submit(modal, {"text": f"Rewritten by {person}."}, user=user).text
+        return answer + str(api.replies(url))  # the draft as it now reads, or the refusal
     button = {"approve": "draft_send", "snooze": "draft_snooze", "cancel": "draft_cancel"}
     _, url = slack.click(button[action], str(notice_id), user=user)
     return str(api.replies(url))
