@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import Cli
 from fastapi.testclient import TestClient
 from helpers import at
 from pydantic import SecretStr
@@ -239,3 +240,12 @@ def test_only_the_owners_side_may_complete_a_promise_from_slack(
         assert status == "done" and "is done" in shown
     else:
         assert status == "open" and f"#{promise_id} is Alice's promise" in shown
+
+
+@pytest.mark.parametrize("message", list(MAY))
+def test_the_cli_acts_as_the_operator_and_may_cancel_any_message(
+        message: str, ledger: Ledger, team: dict[str, int], cli: Cli) -> None:
+    notice_id = team[message]
+    result = cli("drafts", "cancel", str(notice_id), "--reason", "the operator says so")
+    assert result.exit_code == 0, result.stderr
+    assert written(ledger, notice_id)[0] == "cancelled"
