@@ -298,12 +298,18 @@ class Ledger:
             raise UserError(f"Slack user {slack_user_id} is already a member ({holder.email})")
 
     def link_slack_user(self, *, email: str, slack_user_id: str, name: str,
-                        timezone: str | None, now: datetime, actor: str) -> Member:
-        """The member behind a Slack user: linked by email, or added on first use. From then
-        on their check-in requests and digests come to Slack, where they answer."""
+                        timezone: str | None, now: datetime, actor: str,
+                        create: bool = False) -> Member:
+        """The member behind a Slack user: linked by email, or (with `create`, when they log
+        a promise of their own) added. From then on their check-in requests and digests come
+        to Slack, where they answer."""
         address = normalise_email(email)
         with self.transaction() as session:
             member = session.exec(select(Member).where(Member.email == address)).first()
+            if member is None and not create:
+                raise UserError(f"{address} is not a member of this team yet", field="owner",
+                                hint="an admin adds them first; anyone may log a promise of "
+                                     "their own, which adds them")
             if member is None:
                 member = self._new_member(email=address, name=name or address,
                                           timezone=timezone, now=now)

@@ -76,8 +76,10 @@ def actor_of(member: Member) -> Actor:
 # -- members ------------------------------------------------------------------------------
 
 
-def enrol(ledger: Ledger, user: SlackUser, *, now: datetime) -> Member:
-    """The member behind a Slack user: linked by email on first use, or added.
+def enrol(ledger: Ledger, user: SlackUser, *, now: datetime, create: bool = False) -> Member:
+    """The member behind a Slack user, linked by email on first use. Someone no admin has
+    added is added only to own a promise they log themselves (`create`): until then they
+    may change nothing and create nothing else.
 
     From then on their check-in requests and digests come to Slack, where they answer."""
     if not user.email:
@@ -88,7 +90,7 @@ def enrol(ledger: Ledger, user: SlackUser, *, now: datetime) -> Member:
     timezone = user.timezone if user.timezone and _known_zone(user.timezone) else None
     return ledger.link_slack_user(email=user.email, slack_user_id=user.id,
                                   name=user.name or user.email, timezone=timezone, now=now,
-                                  actor=f"slack:{user.id}")
+                                  actor=f"slack:{user.id}", create=create)
 
 
 def _known_zone(name: str) -> bool:
@@ -195,13 +197,14 @@ def with_client(ledger: Ledger, proposal: Proposal, client_name: str, *, now: da
                                sealed=_sealed(changed, secret))
 
 
-def add_client(ledger: Ledger, values: dict[str, str | None], *, by: str,
+def add_client(ledger: Ledger, values: dict[str, str | None], *, by: Member,
                now: datetime) -> Client:
+    """Only a member of the team adds a client (the caller has matched `by`)."""
     return ledger.add_client(
         name=values.get("name") or "", email=values.get("email") or "",
         contact_name=values.get("contact"), locale=values.get("locale") or "en",
         timezone=values.get("timezone"), country=(values.get("country") or "").upper() or None,
-        now=now, actor=by)
+        now=now, actor=actor_of(by).label)
 
 
 def current_due(ledger: Ledger, proposal: Proposal, now: datetime) -> str:

@@ -180,9 +180,9 @@ class Listeners:
 
         async def store() -> Reply:
             proposal = unseal(action["value"], self.secret)
-            by = await self._member(client, user_id)
-            owner = by if proposal.owner_user_id == user_id else await self._member(
-                client, proposal.owner_user_id)
+            mine = proposal.owner_user_id == user_id
+            by = await self._member(client, user_id, create=mine)
+            owner = by if mine else await self._member(client, proposal.owner_user_id)
             return await asyncio.to_thread(slack_actions.confirm, self.ledger, proposal,
                                            owner=owner, by=by, now=self.clock())
 
@@ -237,13 +237,15 @@ class Listeners:
 
         await self._open(client, body, respond, view)
 
-    async def ack_new_client(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def ack_new_client(self, ack: Any, body: dict[str, Any], view: dict[str, Any],
+                             client: AsyncWebClient) -> None:
         """Added here, because a wrong email must be shown in the form, not after it."""
         values = {block: submitted(view, block)
                   for block in ("name", "email", "contact", "locale", "timezone", "country")}
         try:
+            member = await self._member(client, body["user"]["id"])
             await asyncio.to_thread(slack_actions.add_client, self.ledger, values,
-                                    by=f"slack:{body['user']['id']}", now=self.clock())
+                                    by=member, now=self.clock())
         except EXPECTED as exc:
             field = getattr(exc, "field", None)
             await ack(response_action="errors",
@@ -383,8 +385,10 @@ class Listeners:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    async def _member(self, client: AsyncWebClient, user_id: str) -> Member:
-        """The member behind a Slack user, enrolled from users.info on first use."""
+    async def _member(self, client: AsyncWebClient, user_id: str, *,
+                      create: bool = False) -> Member:
+        """The member behind a Slack user, matched from users.info on first use (and added,
+        with `create`, to own a promise of their own)."""
         member = await asyncio.to_thread(self.ledger.member_by_slack_id, user_id)
         if member is not None:
             return member
@@ -394,7 +398,8 @@ class Listeners:
             raise UserError(f"I couldn't look <@{user_id}> up in Slack "
                             f"({exc.response.get('error')}); try again in a minute.") from None
         user = slack_actions.SlackUser.from_api(found["user"])
-        return await asyncio.to_thread(slack_actions.enrol, self.ledger, user, now=self.clock())
+        return await asyncio.to_thread(slack_actions.enrol, self.ledger, user, now=self.clock(),
+                                       create=create)
 
     async def _as_member(self, client: AsyncWebClient, user_id: str,
                          work: Callable[[Member], Reply]) -> Reply:
