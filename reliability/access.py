@@ -75,8 +75,8 @@ def scope_of(session: Session, member: Member) -> Scope:
     found = {member.id or 0}
     layer = found
     while layer:
-        below = set(session.exec(select(Member.id).where(
-            col(Member.manager_id).in_(sorted(layer)))).all()) - {None}
+        below = session.exec(select(Member.id).where(
+            col(Member.manager_id).in_(sorted(layer)))).all()
         layer = {m for m in below if m is not None} - found
         found |= layer
     return Scope(member, frozenset(found))
