@@ -1,7 +1,12 @@
-"""Who sees what: one rule for the dashboard, the API, the digest, feeds and Slack.
+"""Who may see and change what: one rule for the CLI, the dashboard, the API, the digest,
+feeds and Slack.
 
-A member answers for their own promises, a manager also for their direct reports', an admin
-for everyone's.
+A member answers for their own promises, drafts and mistakes; a manager also for those of
+everyone below them (their reports, their reports' reports, ...); an admin for everyone's.
+Two kinds of message belong to the person they are addressed to rather than the person
+they are about: an escalation (its addressee, the addressee's managers and admins; never
+the owner it is about) and a digest (its addressee and admins). The CLI runs with
+database access, so it acts as the operator, who may do anything.
 """
 
 from __future__ import annotations
@@ -13,15 +18,43 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from reliability.models import Client, Member, Mistake, Notice, Promise, Role
+from reliability.errors import UserError
+from reliability.models import Client, Member, Mistake, Notice, NoticeKind, Promise, Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a change: `label` goes into the event log; `member_id` is None for the
+    operator at the CLI."""
+
+    label: str
+    member_id: int | None = None
+
+    @classmethod
+    def of(cls, member: Member, label: str | None = None) -> Actor:
+        return cls(label or member.email, member.id)
+
+
+class NotFound(UserError):
+    """Not there, or not the actor's to see: the two look the same from outside, so that
+    ids of other teams' rows reveal nothing."""
+
+
+class Forbidden(UserError):
+    """Seen, but not the actor's to have: another manager's digest."""
 
 
 @dataclass(frozen=True)
 class Scope:
-    """The owners whose promises, drafts and mistakes a member may see; None is everyone."""
+    """The owners whose promises, drafts and mistakes a member may see and change; None is
+    everyone (admins and the operator)."""
 
-    member: Member
+    member: Member | None
     owner_ids: frozenset[int] | None
+
+    @property
+    def member_id(self) -> int:
+        return self.member.id or 0 if self.member is not None else 0
 
     def covers(self, owner_id: int | None) -> bool:
         return self.owner_ids is None or owner_id in self.owner_ids
@@ -32,11 +65,31 @@ class Scope:
         return sa.type_coerce(owner_column, sa.Integer).in_(sorted(self.owner_ids))
 
 
+EVERYONE = Scope(None, None)
+
+
 def scope_of(session: Session, member: Member) -> Scope:
+    """The member and everyone below them in the reporting tree."""
     if member.role == Role.admin:
         return Scope(member, None)
-    reports = session.exec(select(Member.id).where(Member.manager_id == member.id)).all()
-    return Scope(member, frozenset({member.id or 0, *(r for r in reports if r is not None)}))
+    found = {member.id or 0}
+    layer = found
+    while layer:
+        below = session.exec(select(Member.id).where(
+            col(Member.manager_id).in_(sorted(layer)))).all()
+        layer = {m for m in below if m is not None} - found
+        found |= layer
+    return Scope(member, frozenset(found))
+
+
+def scope_for(session: Session, actor: Actor) -> Scope:
+    """The actor's scope, read in the command's own session so a changed role counts."""
+    if actor.member_id is None:
+        return EVERYONE
+    member = session.get(Member, actor.member_id)
+    if member is None:
+        raise NotFound("you are no longer a member of this team; ask an admin to add you")
+    return scope_of(session, member)
 
 
 def notice_owner() -> ColumnElement[Any]:
@@ -45,10 +98,47 @@ def notice_owner() -> ColumnElement[Any]:
     return sa.func.coalesce(Promise.owner_id, Mistake.owner_id, Notice.member_id)
 
 
+def notice_visible(scope: Scope) -> ColumnElement[bool]:
+    """The one rule for messages: a digest is its addressee's, an escalation its
+    addressee's side's (never the owner's it is about), anything else its owner's side's."""
+    if scope.owner_ids is None:
+        return sa.true()
+    about = sa.func.coalesce(Promise.owner_id, Mistake.owner_id, 0)
+    personal = (NoticeKind.digest, NoticeKind.escalation)
+    return sa.or_(
+        sa.and_(Notice.kind == NoticeKind.digest, Notice.member_id == scope.member_id),
+        sa.and_(Notice.kind == NoticeKind.escalation, scope.where(Notice.member_id),
+                about != scope.member_id),
+        sa.and_(col(Notice.kind).not_in(personal), scope.where(notice_owner())))
+
+
 def notices_in_scope(scope: Scope) -> Any:
     """Notices with their client, in `scope`; callers add filters and ordering."""
     return (select(Notice, Client)
             .join(Promise, col(Notice.promise_id) == Promise.id, isouter=True)
             .join(Mistake, col(Notice.mistake_id) == Mistake.id, isouter=True)
             .join(Client, col(Notice.client_id) == Client.id, isouter=True)
-            .where(scope.where(notice_owner())))
+            .where(notice_visible(scope)))
+
+
+def notice_for(session: Session, scope: Scope, notice_id: int) -> tuple[Notice, Client | None]:
+    """A message the scope may see and change, or one refusal for "not there" and "not
+    yours" alike."""
+    row = session.exec(notices_in_scope(scope).where(Notice.id == notice_id)).first()
+    if row is None:
+        raise NotFound(f"there is no message #{notice_id} you can see")
+    notice, client = row
+    return notice, client
+
+
+def promise_for(session: Session, scope: Scope, promise_id: int) -> Promise:
+    """A promise the scope may change: its owner, their managers or an admin."""
+    promise = session.get(Promise, promise_id)
+    if promise is None:
+        raise UserError(f"there is no promise #{promise_id}", field="promise",
+                        hint="the list of promises shows the ones that exist")
+    if not scope.covers(promise.owner_id):
+        owner = session.get(Member, promise.owner_id)
+        raise NotFound(f"#{promise_id} is {owner.name if owner else 'someone else'}'s promise",
+                       field="promise", hint="only they, their managers or an admin can change it")
+    return promise

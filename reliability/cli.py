@@ -23,7 +23,8 @@ import typer
 from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
-from reliability import capture, compose, drafting, exchange, notices
+from reliability import capture, compose, drafting, drafts, exchange
+from reliability.access import Actor
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
 from reliability.db import DatabaseError, check_schema, make_engine, upgrade
@@ -32,7 +33,6 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
 from reliability.mistakes import Credit, log_mistake
 from reliability.mistakes import mistakes as list_mistakes
-from reliability.models import Client, Member
 from reliability.records import (
     checkin_record,
     client_record,
@@ -55,8 +55,17 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except EXPECTED_ERRORS as exc:
-            typer.echo(f"error: {exc}", err=True)
+            option = self._option_for(ctx, getattr(exc, "field", None))
+            typer.echo(f"error: {option + ': ' if option else ''}{exc}", err=True)
             raise typer.Exit(2) from None
+
+    def _option_for(self, ctx: typer.Context, field: str | None) -> str | None:
+        """The invoked command's option for the input a service error names, if it has one."""
+        command = self.get_command(ctx, ctx.invoked_subcommand or "") if field else None
+        for param in command.params if command is not None else []:
+            if param.name in (field, f"{field}_file") and param.param_type_name == "option":
+                return param.opts[0]
+        return None
 
 
 def sub_app(help_text: str) -> typer.Typer:
@@ -95,6 +104,11 @@ class Runtime:
     @property
     def now(self) -> datetime:
         return self.as_of or datetime.now(UTC)
+
+    @property
+    def operator(self) -> Actor:
+        """The CLI runs with database access, so it acts as the operator: anything goes."""
+        return Actor(self.actor)
 
     @cached_property
     def engine(self) -> Engine:
@@ -361,8 +375,7 @@ def promise_acknowledge(
     """Acknowledge a client's request: a promise to reply, and a receipt draft to the client."""
     runtime = runtime_of(ctx)
     ledger = runtime.ledger
-    with ledger.session() as session:
-        calendar = ledger.calendar_for(ledger.find_client(session, client))
+    calendar = ledger.client_calendar(client)
     view, notice = ledger.acknowledge_request(
         summary=request, client_name=client, owner_email=owner,
         reply_by=resolve_due(reply_by, now=runtime.now, calendar=calendar),
@@ -460,9 +473,7 @@ def promise_move(
     """Renegotiate a due date (the original date is kept)."""
     runtime = runtime_of(ctx)
     ledger = runtime.ledger
-    with ledger.session() as session:
-        promise = ledger.find_promise(session, promise_id)
-        calendar = ledger.calendar_for(ledger.view(session, promise).client)
+    calendar = ledger.calendar_for(ledger.promise_view(promise_id, runtime.actor).client)
     due_at = resolve_due(due, now=runtime.now, calendar=calendar)
     view = ledger.move(promise_id, due_at=due_at, reason=reason, client_told=client_told,
                        now=runtime.now, actor=runtime.actor)
@@ -514,9 +525,8 @@ def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 def _notice_out(runtime: Runtime, notice_id: int, as_json: bool) -> None:
-    with runtime.ledger.session() as session:
-        notice = notices.get(session, notice_id)
-        client = session.get(Client, notice.client_id) if notice.client_id else None
+    view = drafts.show(runtime.ledger, runtime.operator, notice_id)
+    notice, client = view.notice, view.client
     record = notice_record(notice, client.name if client else None,
                            client.timezone if client else None)
     human = (f"#{notice.id} {notice.kind} to {notice.recipient} [{notice.status}]\n"
@@ -534,8 +544,8 @@ def drafts_list(
 ) -> None:
     """Outgoing messages, newest first."""
     runtime = runtime_of(ctx)
-    with runtime.ledger.session() as session:
-        rows = notices.listing(session, status=status)
+    rows = [(view.notice, view.client)
+            for view in drafts.listing(runtime.ledger, runtime.operator, status=status)]
     records = [notice_record(n, c.name if c else None, c.timezone if c else None)
                for n, c in rows]
     rows = [[str(r["id"]), r["kind"], str(r["promise_id"] or "-"), r["client"] or "-",
@@ -566,14 +576,8 @@ def drafts_edit(
         text = text_file.read_text(encoding="utf-8") if text_file else None
     except OSError as exc:
         raise UserError(f"cannot read {text_file}: {exc.strerror}") from None
-    ledger = runtime.ledger
-    with ledger.transaction() as session:
-        notice = notices.get(session, notice_id)
-        client = session.get(Client, notice.client_id) if notice.client_id else None
-        calendar = ledger.calendar_for(client)
-        proposed = resolve_due(due, now=runtime.now, calendar=calendar) if due else None
-        notices.edit(session, ledger.settings, notice_id, text=text, proposed_due_at=proposed,
-                     now=runtime.now, actor=runtime.actor)
+    drafts.edit(runtime.ledger, runtime.operator, notice_id, text=text, due=due,
+                now=runtime.now)
     _notice_out(runtime, notice_id, as_json)
 
 
@@ -581,8 +585,7 @@ def drafts_edit(
 def drafts_approve(ctx: typer.Context, notice_id: int, as_json: JsonOption = False) -> None:
     """Approve a draft: it joins the outbox and is sent."""
     runtime = runtime_of(ctx)
-    with runtime.ledger.transaction() as session:
-        notices.approve(session, notice_id, now=runtime.now, actor=runtime.actor)
+    drafts.approve(runtime.ledger, runtime.operator, notice_id, now=runtime.now)
     _notice_out(runtime, notice_id, as_json)
 
 
@@ -595,8 +598,7 @@ def drafts_cancel(
 ) -> None:
     """Call off a message that has not been sent."""
     runtime = runtime_of(ctx)
-    with runtime.ledger.transaction() as session:
-        notices.cancel(session, notice_id, reason=reason, now=runtime.now, actor=runtime.actor)
+    drafts.cancel(runtime.ledger, runtime.operator, notice_id, reason=reason, now=runtime.now)
     _notice_out(runtime, notice_id, as_json)
 
 
@@ -624,12 +626,7 @@ def mistake_add(
     """Log a mistake: drafts the remediation message and a prevention commitment."""
     runtime = runtime_of(ctx)
     ledger = runtime.ledger
-    with ledger.session() as session:
-        calendar = ledger.calendar_for(ledger.find_client(session, client))
-        if owner is None:
-            if promise is None:
-                raise UserError("say who owns the mistake: --owner EMAIL (or --promise ID)")
-            owner = ledger.view(session, ledger.find_promise(session, promise)).owner.email
+    calendar = ledger.client_calendar(client)
     logged = log_mistake(
         ledger, client_name=client, summary=summary, prevention=prevention, owner_email=owner,
         promise_id=promise, category=category, severity=severity,
@@ -639,7 +636,7 @@ def mistake_add(
         now=runtime.now, actor=runtime.actor,
     )
     record = {
-        **mistake_record(logged.mistake, logged.client, _member(ledger, owner)),
+        **mistake_record(logged.mistake, logged.client, logged.owner),
         "draft_id": logged.draft_id,
         "escalation_id": logged.escalation_id,
     }
@@ -650,11 +647,6 @@ def mistake_add(
         lines.append(f"REPEAT: {logged.repeat_count + 1} in category '{category}'; "
                      "the manager has been told")
     emit(as_json, record, "\n".join(lines))
-
-
-def _member(ledger: Ledger, email: str) -> Member:
-    with ledger.session() as session:
-        return ledger.find_member(session, email)
 
 
 @mistake_app.command("list")
@@ -707,8 +699,7 @@ def templates_preview(
         if kind != "delay_notice":
             raise UserError("--promise previews a delay_notice; leave it out for other kinds")
         ledger = runtime.ledger
-        with ledger.session() as session:
-            view = ledger.view(session, ledger.find_promise(session, promise))
+        view = ledger.promise_view(promise, runtime.actor)
         calendar = ledger.calendar_for(view.client)
         proposed = calendar.end_of(calendar.add_business_days(
             calendar.local(view.promise.due_at).date(), 2))

@@ -11,6 +11,7 @@ so a worker back from downtime sends today's digest once and never yesterday's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,15 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from reliability import compose, metrics, notices
-from reliability.access import Scope, notices_in_scope, scope_of
+from reliability.access import (
+    Actor,
+    Forbidden,
+    NotFound,
+    Scope,
+    notices_in_scope,
+    scope_for,
+    scope_of,
+)
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.drafting import (
@@ -35,6 +44,7 @@ from reliability.drafting import (
     UnassessedItem,
 )
 from reliability.drafting import PromiseView as PromiseItem
+from reliability.errors import UserError
 from reliability.ledger import Ledger, calendar_for
 from reliability.models import (
     CLIENT_KINDS,
@@ -51,6 +61,7 @@ from reliability.models import (
     RiskLevel,
     Role,
 )
+from reliability.promises import promise_views
 
 ACTOR = "rule:digest"
 DUE_SOON_BUSINESS_DAYS = 5
@@ -105,13 +116,9 @@ def build_digest(session: Session, settings: Settings, manager: Member,
 
 def _promise_rows(session: Session, scope: Scope, *conditions: Any) -> list[
         tuple[Promise, Client, Member]]:
-    query = (select(Promise, Client, Member)
-             .join(Client, col(Promise.client_id) == Client.id)
-             .join(Member, col(Promise.owner_id) == Member.id)
-             .where(Promise.status == PromiseStatus.open, scope.where(Promise.owner_id),
-                    *conditions)
-             .order_by(col(Promise.due_at), col(Promise.id)))
-    return [(p, c, o) for p, c, o in session.exec(query).all()]
+    """Open promises in scope, through the one promise query."""
+    return [(view.promise, view.client, view.owner) for view in promise_views(
+        session, Promise.status == PromiseStatus.open, *conditions, scope=scope)]
 
 
 def _drafts(session: Session, settings: Settings, scope: Scope) -> list[DraftItem]:
@@ -277,6 +284,48 @@ def queue_digest(session: Session, settings: Settings, manager: Member, *, now: 
         notices.cancel(session, notice.id or 0, reason="quiet day: nothing to report",
                        now=now, actor=actor)
     return notice
+
+
+@dataclass(frozen=True)
+class DigestNow:
+    """A manager's digest as it stands, and the message queued for it, if one was."""
+
+    manager: Member
+    day: date
+    context: DigestContext
+    queued: Notice | None
+
+
+def digest_now(ledger: Ledger, manager_email: str, *, now: datetime, actor: str,
+               send: bool = False) -> DigestNow:
+    """Build one manager's digest; with `send`, queue today's (once a day, like the
+    scheduled one). For the operator at the CLI."""
+    with ledger.transaction() as session:
+        manager = ledger.find_member(session, manager_email, "manager")
+        context = build_digest(session, ledger.settings, manager, now)
+        queued = queue_digest(session, ledger.settings, manager, now=now,
+                              actor=actor) if send else None
+    day = calendar_for(ledger.settings, owner=manager).local(now).date()
+    return DigestNow(manager, day, context, queued)
+
+
+def digest_for(ledger: Ledger, actor: Actor, manager_email: str | None, *,
+               now: datetime) -> DigestContext:
+    """A digest as it stands now: the actor's own; an admin (or the operator) may ask for
+    anyone's, since a digest belongs to its addressee."""
+    with ledger.session() as session:
+        subject = session.get(Member, actor.member_id) if actor.member_id else None
+        wanted = manager_email.strip().lower() if manager_email else None
+        if wanted and (subject is None or wanted != subject.email):
+            if scope_for(session, actor).owner_ids is not None:
+                raise Forbidden("only admins may read another manager's digest",
+                                field="manager", hint="leave it out to read your own")
+            subject = session.exec(select(Member).where(Member.email == wanted)).first()
+            if subject is None:
+                raise NotFound(f"unknown member {manager_email!r}", field="manager")
+        if subject is None:
+            raise UserError("whose digest?", field="manager", hint="give a manager's email")
+        return build_digest(session, ledger.settings, subject, now)
 
 
 def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:

@@ -6,11 +6,11 @@ transaction. A failed command raises UserError and leaves the database exactly a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.engine import Engine
@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reliability import compose, notices
+from reliability.access import EVERYONE, Actor, promise_for, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
 from reliability.errors import UserError
@@ -37,16 +38,8 @@ from reliability.models import (
     Role,
     Source,
 )
+from reliability.promises import PromiseView, promise_views
 from reliability.risk import CaptureForecast
-
-
-@dataclass(frozen=True)
-class PromiseView:
-    """A promise with the client and owner it belongs to."""
-
-    promise: Promise
-    client: Client
-    owner: Member
 
 
 @dataclass(frozen=True)
@@ -57,19 +50,19 @@ class PromiseHistory:
     events: list[Event]
 
 
-def normalise_email(value: str) -> str:
+def normalise_email(value: str, field: str = "email") -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise UserError(
-            f"{value!r} is not an email address ({exc}); e.g. alice@example.com"
-        ) from None
+        raise UserError(f"{value!r} is not an email address ({exc})", field=field,
+                        hint="e.g. alice@example.com") from None
 
 
-def _choice(value: str, allowed: type[Any], what: str) -> str:
+def _choice(value: str, allowed: type[Any], what: str, field: str) -> str:
     names = [item.value for item in allowed]
     if value not in names:
-        raise UserError(f"unknown {what} {value!r}: use one of {', '.join(names)}")
+        raise UserError(f"unknown {what} {value!r}", field=field,
+                        hint=f"use one of {', '.join(names)}")
     return value
 
 
@@ -77,7 +70,7 @@ def _timezone(value: str) -> str:
     try:
         zone(value)
     except CalendarError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc), field="timezone") from None
     return value
 
 
@@ -87,13 +80,13 @@ def _country(value: str | None) -> str | None:
     try:
         return check_country(value)
     except CalendarError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(str(exc), field="country") from None
 
 
-def _text(value: str, what: str) -> str:
+def _text(value: str, what: str, field: str) -> str:
     cleaned = " ".join(value.split())
     if not cleaned:
-        raise UserError(f"the {what} is empty: write a few words")
+        raise UserError(f"the {what} is empty", field=field, hint="write a few words")
     return cleaned
 
 
@@ -106,6 +99,10 @@ def calendar_for(settings: Settings, *, client: Client | None = None,
     if owner is not None:
         return settings.calendar.calendar(owner.timezone, owner.country)
     return settings.calendar.calendar()
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Ledger:
@@ -130,6 +127,12 @@ class Ledger:
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    def read(self, query: Callable[Concatenate[Session, P], T], *args: P.args,
+             **kwargs: P.kwargs) -> T:
+        """Run one read query in its own session, so interfaces never hold one."""
+        with self.session() as session:
+            return query(session, *args, **kwargs)
 
     @staticmethod
     def record(
@@ -159,30 +162,30 @@ class Ledger:
         ).first()
         if client is None:
             known = session.exec(select(Client.name).order_by(Client.name).limit(10)).all()
-            hint = f"known clients: {', '.join(known)}" if known else "no clients yet"
-            raise UserError(
-                f"unknown client {name!r} ({hint}); add it with `reliability client add`"
-            )
+            listed = f"known clients: {', '.join(known)}" if known else "no clients yet"
+            raise UserError(f"unknown client {name!r} ({listed})", field="client",
+                            hint="add the client first")
         return client
 
     @staticmethod
-    def find_member(session: Session, email: str) -> Member:
+    def find_member(session: Session, email: str, field: str = "owner") -> Member:
         member = session.exec(
             select(Member).where(Member.email == email.strip().lower())
         ).first()
         if member is None:
-            raise UserError(
-                f"unknown member {email!r}; add them with `reliability member add {email} --name …`"
-            )
+            raise UserError(f"unknown member {email!r}", field=field,
+                            hint="an admin adds them as a member first")
         return member
 
     @staticmethod
     def find_promise(session: Session, promise_id: int) -> Promise:
-        promise = session.get(Promise, promise_id)
-        if promise is None:
-            raise UserError(f"there is no promise #{promise_id}; `reliability promise list` "
-                            "shows the ones that exist")
-        return promise
+        return promise_for(session, EVERYONE, promise_id)
+
+    def promise_view(self, promise_id: int, actor: str | Actor) -> PromiseView:
+        """A promise with its client and owner, if `actor` may change it."""
+        by, _ = _who(actor)
+        with self.session() as session:
+            return self.view(session, promise_for(session, scope_for(session, by), promise_id))
 
     def view(self, session: Session, promise: Promise) -> PromiseView:
         client = session.get(Client, promise.client_id)
@@ -208,28 +211,30 @@ class Ledger:
         auto_send: bool = False,
         confirm_promises: bool = False,
     ) -> Client:
-        name = _text(name, "client name")
+        name = _text(name, "client name", "name")
         client = Client(
             name=name,
             name_key=name.casefold(),
             contact_name=contact_name.strip() if contact_name else None,
             email=normalise_email(email),
             slack_channel=slack_channel or None,
-            locale=_choice(locale, Locale, "locale"),
+            locale=_choice(locale, Locale, "locale", "locale"),
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
                              else self.settings.calendar.default_country),
-            channel=_choice(channel, DeliveryChannel, "channel"),
+            channel=_choice(channel, DeliveryChannel, "channel", "channel"),
             auto_send=auto_send,
             confirm_promises=confirm_promises,
             created_at=now,
         )
         if client.channel == DeliveryChannel.slack and not client.slack_channel:
-            raise UserError("a client reached by Slack needs --slack-channel (e.g. C0123ABCD)")
+            raise UserError("a client reached by Slack needs a Slack channel",
+                            field="slack_channel", hint="e.g. C0123ABCD")
         with self.transaction() as session:
             clash = session.exec(select(Client).where(Client.name_key == client.name_key)).first()
             if clash is not None:
-                raise UserError(f"a client called {clash.name!r} already exists")
+                raise UserError(f"a client called {clash.name!r} already exists",
+                                field="name", hint="pick another name, or use that client")
             session.add(client)
             session.flush()
             self.record(session, now=now, actor=actor, kind="client.added",
@@ -255,10 +260,12 @@ class Ledger:
                                   digest_channel=digest_channel, now=now)
         with self.transaction() as session:
             if session.exec(select(Member).where(Member.email == member.email)).first():
-                raise UserError(f"a member with email {member.email} already exists")
+                raise UserError(f"a member with email {member.email} already exists",
+                                field="email")
             self._slack_user_is_free(session, member.slack_user_id, member)
             if manager_email:
-                member.manager_id = self.find_member(session, normalise_email(manager_email)).id
+                boss = normalise_email(manager_email, "manager")
+                member.manager_id = self.find_member(session, boss, "manager").id
             session.add(member)
             session.flush()
             self.record(session, now=now, actor=actor, kind="member.added",
@@ -272,13 +279,14 @@ class Ledger:
         """A validated, unsaved member, with the team's default timezone and country."""
         return Member(
             email=normalise_email(email),
-            name=_text(name, "member name"),
+            name=_text(name, "member name", "name"),
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
                              else self.settings.calendar.default_country),
             slack_user_id=slack_user_id or None,
-            role=_choice(role, Role, "role"),
-            digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel"),
+            role=_choice(role, Role, "role", "role"),
+            digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel",
+                                   "digest_channel"),
             created_at=now,
         )
 
@@ -291,12 +299,18 @@ class Ledger:
             raise UserError(f"Slack user {slack_user_id} is already a member ({holder.email})")
 
     def link_slack_user(self, *, email: str, slack_user_id: str, name: str,
-                        timezone: str | None, now: datetime, actor: str) -> Member:
-        """The member behind a Slack user: linked by email, or added on first use. From then
-        on their check-in requests and digests come to Slack, where they answer."""
+                        timezone: str | None, now: datetime, actor: str,
+                        create: bool = False) -> Member:
+        """The member behind a Slack user: linked by email, or (with `create`, when they log
+        a promise of their own) added. From then on their check-in requests and digests come
+        to Slack, where they answer."""
         address = normalise_email(email)
         with self.transaction() as session:
             member = session.exec(select(Member).where(Member.email == address)).first()
+            if member is None and not create:
+                raise UserError(f"{address} is not a member of this team yet", field="owner",
+                                hint="an admin adds them first; anyone may log a promise of "
+                                     "their own, which adds them")
             if member is None:
                 member = self._new_member(email=address, name=name or address,
                                           timezone=timezone, now=now)
@@ -330,11 +344,12 @@ class Ledger:
 
     def change_role(self, email: str, role: str, *, now: datetime, actor: str) -> Member:
         """A new role takes effect at once: the member signs in again to use it."""
-        new_role = _choice(role, Role, "role")
+        new_role = _choice(role, Role, "role", "role")
         with self.transaction() as session:
             member = self.find_current_member(session, email)
             if member.role == new_role:
-                raise UserError(f"{member.email} is already {new_role}")
+                raise UserError(f"{member.email} is already {new_role}", field="role",
+                                hint="choose another role")
             previous, member.role = member.role, new_role
             self.end_sessions(member)
             session.add(member)
@@ -353,8 +368,8 @@ class Ledger:
             if open_ids:
                 listed = ", ".join(f"#{promise_id}" for promise_id in open_ids[:10])
                 raise UserError(f"{member.email} still owns {len(open_ids)} open promise(s) "
-                                f"({listed}); complete or cancel them first "
-                                "(`reliability promise done ID` or `promise cancel ID`)")
+                                f"({listed})", field="email",
+                                hint="complete or cancel them first")
             reports = session.exec(select(Member).where(Member.manager_id == member.id)).all()
             for report in reports:
                 report.manager_id = None
@@ -372,11 +387,27 @@ class Ledger:
             return member
 
     @classmethod
-    def find_current_member(cls, session: Session, email: str) -> Member:
-        member = cls.find_member(session, email)
+    def find_current_member(cls, session: Session, email: str, field: str = "owner") -> Member:
+        member = cls.find_member(session, email, field)
         if member.removed_at is not None:
-            raise UserError(f"{member.email} was removed from the team")
+            raise UserError(f"{member.email} was removed from the team", field=field,
+                            hint="choose a current member")
         return member
+
+    def client_named(self, name: str) -> Client:
+        """The client of that name (any case), or a UserError that lists the known ones."""
+        with self.session() as session:
+            return self.find_client(session, name)
+
+    def client_calendar(self, name: str | None) -> BusinessCalendar:
+        """The calendar a phrase about that client's deadline is read in (the team's without
+        one)."""
+        return self.calendar_for(self.client_named(name) if name else None)
+
+    def member_by_slack_id(self, slack_user_id: str) -> Member | None:
+        with self.session() as session:
+            return session.exec(select(Member).where(
+                Member.slack_user_id == slack_user_id)).first()
 
     def clients(self) -> list[Client]:
         with self.session() as session:
@@ -430,7 +461,7 @@ class Ledger:
     ) -> tuple[PromiseView, Notice | None]:
         """A client asked for something: promise a reply by a date, and draft the receipt
         that tells them so, in one transaction."""
-        summary = _text(summary, "request summary")
+        summary = _text(summary, "request summary", "summary")
         with self.transaction() as session:
             view = self._make_promise(session, title=f"Reply: {summary}", raw_text=summary,
                                       client_name=client_name, owner_email=owner_email,
@@ -451,8 +482,8 @@ class Ledger:
                       source: str, raw_text: str | None,
                       forecast: CaptureForecast | None = None,
                       asked_due_at: datetime | None = None) -> PromiseView:
-        title = _text(title, "promise title")[:500]
-        _choice(source, Source, "source")
+        title = _text(title, "promise title", "title")[:500]
+        _choice(source, Source, "source", "source")
         client = self.find_client(session, client_name)
         owner = self.find_current_member(session, owner_email)
         self._check_future(due_at, now, self.calendar_for(client))
@@ -480,16 +511,19 @@ class Ledger:
                 now=now, created_by=actor, promise_id=promise.id, reply_to=owner.email)
         return PromiseView(promise, client, owner)
 
-    def complete(self, promise_id: int, *, now: datetime, actor: str) -> PromiseView:
+    def complete(self, promise_id: int, *, now: datetime, actor: str | Actor) -> PromiseView:
+        by, actor = _who(actor)
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "complete")
+            promise = self._open_promise(session, promise_id, "complete", by)
             self._mark_done(session, promise, now=now, actor=actor)
             return self.view(session, promise)
 
-    def cancel(self, promise_id: int, *, reason: str, now: datetime, actor: str) -> PromiseView:
-        reason = _text(reason, "reason")
+    def cancel(self, promise_id: int, *, reason: str, now: datetime,
+               actor: str | Actor) -> PromiseView:
+        by, actor = _who(actor)
+        reason = _text(reason, "reason", "reason")
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "cancel")
+            promise = self._open_promise(session, promise_id, "cancel", by)
             promise.status = PromiseStatus.cancelled
             promise.cancelled_at = now
             promise.cancel_reason = reason
@@ -507,17 +541,19 @@ class Ledger:
         *,
         status: str,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         progress: int | None = None,
         note: str | None = None,
         member_email: str | None = None,
     ) -> CheckIn:
         """The owner's word on a promise; "done" also completes it."""
-        _choice(status, CheckInStatus, "check-in status")
+        by, actor = _who(actor)
+        _choice(status, CheckInStatus, "check-in status", "status")
         if progress is not None and not 0 <= progress <= 100:
-            raise UserError(f"progress is a percentage from 0 to 100, not {progress}")
+            raise UserError(f"progress is a percentage from 0 to 100, not {progress}",
+                            field="progress")
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "check in on")
+            promise = self._open_promise(session, promise_id, "check in on", by)
             member = self.find_member(session, member_email) if member_email else None
             checkin = CheckIn(
                 promise_id=promise.id,
@@ -552,37 +588,21 @@ class Ledger:
         due_at: datetime,
         reason: str,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         client_told: bool = False,
     ) -> PromiseView:
         """Renegotiate the due date; the original stays on the promise for the ledger."""
-        reason = _text(reason, "reason")
+        by, actor = _who(actor)
+        reason = _text(reason, "reason", "reason")
         with self.transaction() as session:
-            promise = self._open_promise(session, promise_id, "move")
+            promise = self._open_promise(session, promise_id, "move", by)
             view = self.view(session, promise)
             self._check_future(due_at, now, self.calendar_for(view.client))
             if due_at == promise.due_at:
-                raise UserError("that is already the due date")
-            change = DueChange(
-                promise_id=promise.id,
-                old_due_at=promise.due_at,
-                new_due_at=due_at,
-                reason=reason,
-                changed_by_id=None,
-                changed_at=now,
-                client_told=client_told,
-                client_told_at=now if client_told else None,
-            )
-            promise.due_at = due_at
-            promise.next_check_at = now
-            session.add_all([promise, change])
-            notices.cancel_pending_for_promise(
-                session, promise_id, now=now, actor=actor,
-                reason="the due date was renegotiated" + (" with the client" if client_told
-                                                          else ""))
-            self.record(session, now=now, actor=actor, kind="promise.moved",
-                        promise_id=promise.id, old_due_at=change.old_due_at.isoformat(),
-                        new_due_at=due_at.isoformat(), reason=reason, client_told=client_told)
+                raise UserError("that is already the due date", field="due",
+                                hint="give a different date")
+            move_promise(session, promise, due_at=due_at, reason=reason, now=now, actor=actor,
+                         client_told=client_told)
             return view
 
     def promises(
@@ -593,19 +613,15 @@ class Ledger:
         owner_email: str | None = None,
     ) -> list[PromiseView]:
         with self.session() as session:
-            query = (
-                select(Promise, Client, Member)
-                .join(Client, col(Promise.client_id) == Client.id)
-                .join(Member, col(Promise.owner_id) == Member.id)
-                .order_by(col(Promise.due_at), col(Promise.id))
-            )
+            conditions = []
             if status is not None:
-                query = query.where(Promise.status == _choice(status, PromiseStatus, "status"))
+                conditions.append(Promise.status == _choice(status, PromiseStatus, "status",
+                                                            "status"))
             if client_name is not None:
-                query = query.where(Promise.client_id == self.find_client(session, client_name).id)
+                conditions.append(Promise.client_id == self.find_client(session, client_name).id)
             if owner_email is not None:
-                query = query.where(Promise.owner_id == self.find_member(session, owner_email).id)
-            return [PromiseView(*row) for row in session.exec(query).all()]
+                conditions.append(Promise.owner_id == self.find_member(session, owner_email).id)
+            return promise_views(session, *conditions)
 
     def history(self, promise_id: int) -> PromiseHistory:
         with self.session() as session:
@@ -619,8 +635,10 @@ class Ledger:
 
     # -- rules shared by the commands ---------------------------------------------------
 
-    def _open_promise(self, session: Session, promise_id: int, verb: str) -> Promise:
-        promise = self.find_promise(session, promise_id)
+    def _open_promise(self, session: Session, promise_id: int, verb: str, by: Actor) -> Promise:
+        """An open promise that `by` may change: its owner, their managers, an admin or the
+        operator."""
+        promise = promise_for(session, scope_for(session, by), promise_id)
         if promise.status != PromiseStatus.open:
             when = promise.done_at or promise.cancelled_at
             raise UserError(
@@ -642,7 +660,8 @@ class Ledger:
     @staticmethod
     def _check_future(due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
         if due_at.tzinfo is None:
-            raise UserError("a due date needs a timezone offset, e.g. 2026-11-27T17:00-05:00")
+            raise UserError("a due date needs a timezone offset", field="due",
+                            hint="e.g. 2026-11-27T17:00-05:00")
         if due_at <= now:
             raise UserError(
                 f"the due date {calendar.local(due_at):%a %d %b %Y %H:%M} ({calendar.timezone}) "
@@ -653,4 +672,38 @@ class Ledger:
     @staticmethod
     def _rows(session: Session, model: Any, column: Any, value: int) -> list[Any]:
         return list(session.exec(select(model).where(column == value).order_by(model.id)).all())
+
+
+def _who(actor: str | Actor) -> tuple[Actor, str]:
+    """A plain string is the operator's (the CLI, the scheduler), who may do anything; an
+    Actor is a member, checked against their scope."""
+    by = actor if isinstance(actor, Actor) else Actor(actor)
+    return by, by.label
+
+
+def move_promise(session: Session, promise: Promise, *, due_at: datetime, reason: str,
+                 now: datetime, actor: str, client_told: bool,
+                 notice_lead_business_days: int | None = None) -> None:
+    """The one rule for a new due date, whoever moves it (a person, or a sent delay notice):
+    a DueChange row keeps the old date, pending drafts about the old date are called off,
+    the promise is assessed again at once, and one `promise.moved` event says so."""
+    old_due_at = promise.due_at
+    session.add(DueChange(promise_id=promise.id, old_due_at=old_due_at, new_due_at=due_at,
+                          reason=reason, changed_by_id=None, changed_at=now,
+                          client_told=client_told, client_told_at=now if client_told else None))
+    promise.due_at = due_at
+    promise.next_check_at = now
+    session.add(promise)
+    notices.cancel_pending_for_promise(
+        session, promise.id or 0, now=now, actor=actor,
+        reason="the due date was renegotiated" + (" with the client" if client_told else ""))
+    session.add(Event(at=now, actor=actor, kind="promise.moved", promise_id=promise.id,
+                      payload={"old_due_at": old_due_at.isoformat(),
+                               "new_due_at": due_at.isoformat(), "reason": reason,
+                               "client_told": client_told,
+                               "notice_lead_business_days": notice_lead_business_days}))
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 

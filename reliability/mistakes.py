@@ -32,12 +32,14 @@ class Credit:
         try:
             value = Decimal(amount)
         except InvalidOperation:
-            raise UserError(f"credit amount {amount!r} is not a number; e.g. 500") from None
+            raise UserError(f"credit amount {amount!r} is not a number", field="credit",
+                            hint="e.g. 500") from None
         if value <= 0:
-            raise UserError("a credit is a positive amount")
+            raise UserError("a credit is a positive amount", field="credit")
         code = currency.strip().upper()
         if len(code) != 3 or not code.isalpha():
-            raise UserError(f"{currency!r} is not an ISO 4217 currency code; e.g. USD, SEK, CNY")
+            raise UserError(f"{currency!r} is not an ISO 4217 currency code", field="credit",
+                            hint="e.g. USD, SEK, CNY")
         return cls(value, code)
 
 
@@ -49,6 +51,7 @@ class LoggedMistake:
     prevention_promise_id: int
     repeat_count: int
     escalation_id: int | None
+    owner: Member
 
 
 def log_mistake(
@@ -59,7 +62,7 @@ def log_mistake(
     prevention: str,
     now: datetime,
     actor: str,
-    owner_email: str,
+    owner_email: str | None,
     promise_id: int | None = None,
     category: str = "general",
     severity: str = Severity.minor,
@@ -70,22 +73,33 @@ def log_mistake(
 ) -> LoggedMistake:
     summary, prevention = summary.strip(), prevention.strip()
     if not summary:
-        raise UserError("say what went wrong with --summary")
+        raise UserError("the mistake has no summary", field="summary",
+                        hint="say what went wrong")
     if not prevention:
-        raise UserError("a mistake needs a prevention step (--prevention): what changes from now")
+        raise UserError("a mistake needs a prevention step", field="prevention",
+                        hint="say what changes from now")
     if severity not in (Severity.minor, Severity.major):
-        raise UserError(f"unknown severity {severity!r}: use minor or major")
+        raise UserError(f"unknown severity {severity!r}", field="severity",
+                        hint="use minor or major")
     if not fixed and fix_due_at is None:
-        raise UserError("a mistake that is not fixed yet needs the date it will be (--fix-due)")
+        raise UserError("a mistake that is not fixed yet needs the date it will be",
+                        field="fix_due")
     category = category.strip().lower() or "general"
     settings = ledger.settings
     with ledger.transaction() as session:
         client = ledger.find_client(session, client_name)
-        owner = ledger.find_member(session, owner_email)
-        if promise_id is not None:
-            promise = ledger.find_promise(session, promise_id)
-            if promise.client_id != client.id:
-                raise UserError(f"promise #{promise_id} is not {client.name}'s")
+        promise = ledger.find_promise(session, promise_id) if promise_id is not None else None
+        if promise is not None and promise.client_id != client.id:
+            raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
+        if owner_email:
+            owner = ledger.find_member(session, owner_email)
+        elif promise is not None:
+            found = session.get(Member, promise.owner_id)
+            assert found is not None
+            owner = found
+        else:
+            raise UserError("say who owns the mistake", field="owner",
+                            hint="give their email, or the promise it concerns")
         calendar = ledger.calendar_for(client)
         window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
         earlier = list(session.exec(
@@ -95,7 +109,8 @@ def log_mistake(
         prevention_due = prevention_due_at or calendar.end_of(
             calendar.add_business_days(calendar.local(now).date(), PREVENTION_LEAD_BUSINESS_DAYS))
         if prevention_due <= now:
-            raise UserError("the prevention step's due date is in the past")
+            raise UserError("the prevention step's due date is in the past",
+                            field="prevention_due", hint="give a later date")
         commitment = Promise(
             title=f"Prevention: {prevention}"[:500], client_id=client.id, owner_id=owner.id,
             made_at=now, due_at=prevention_due, original_due_at=prevention_due,
@@ -137,7 +152,7 @@ def log_mistake(
             escalation = _escalate_repeat(session, ledger, mistake, client, owner,
                                           len(earlier) + 1, earlier[0].created_at, now, actor)
         return LoggedMistake(mistake, client, draft.id if draft else None, commitment.id or 0,
-                             len(earlier), escalation)
+                             len(earlier), escalation, owner)
 
 
 def _escalate_repeat(session: Session, ledger: Ledger, mistake: Mistake, client: Client,

@@ -197,7 +197,8 @@ def record_event(session: Session, notice: Notice, *, now: datetime, actor: str,
 def get(session: Session, notice_id: int) -> Notice:
     notice = session.get(Notice, notice_id)
     if notice is None:
-        raise UserError(f"there is no draft #{notice_id}; `reliability drafts list` shows them")
+        raise UserError(f"there is no message #{notice_id}",
+                        hint="the list of drafts shows the ones that exist")
     return notice
 
 
@@ -258,18 +259,21 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
     before = _wording(notice)
     if proposed_due_at is not None:
         if notice.kind != NoticeKind.delay_notice or notice.promise_id is None:
-            raise UserError("only a delay notice proposes a date")
+            raise UserError("only a delay notice proposes a date", field="due",
+                            hint="change the text instead")
         promise = session.get(Promise, notice.promise_id)
         assert promise is not None
         if proposed_due_at <= promise.due_at:
-            raise UserError("the proposed date must come after the date being moved")
+            raise UserError("the proposed date must come after the date being moved",
+                            field="due", hint="pick a later day")
         _rerender_delay(session, settings, notice, proposed_due_at=proposed_due_at,
                         reason=notice.context.get("reason"), now=now)
     notice.context = {**notice.context, "edited_by": actor}
     if text is not None:
         cleaned = text.strip()
         if not cleaned:
-            raise UserError("the new text is empty: write the message you want to send")
+            raise UserError("the new text is empty", field="text",
+                            hint="write the message you want to send")
         notice.text = cleaned
         notice.html = plain_html(cleaned)
         notice.blocks = [{"type": "section",
@@ -342,8 +346,8 @@ def listing(session: Session, *, status: str | None = None,
              .order_by(col(Notice.created_at).desc(), col(Notice.id).desc()))
     if status is not None:
         if status not in set(NoticeStatus):
-            raise UserError(f"unknown status {status!r}: use one of "
-                            + ", ".join(item.value for item in NoticeStatus))
+            raise UserError(f"unknown status {status!r}", field="status",
+                            hint="use one of " + ", ".join(item.value for item in NoticeStatus))
         query = query.where(Notice.status == status)
     if kinds is not None:
         query = query.where(col(Notice.kind).in_(kinds))
@@ -357,7 +361,7 @@ def snooze(session: Session, notice_id: int, *, until: datetime, now: datetime,
     notice = get(session, notice_id)
     _require(notice, PENDING, "snooze")
     if until <= now:
-        raise UserError("a draft can only be snoozed until a later moment")
+        raise UserError("a draft can only be snoozed until a later moment", field="until")
     notice.snoozed_until = until
     session.add(notice)
     record_event(session, notice, now=now, actor=actor, kind="notice.snoozed",

@@ -29,9 +29,8 @@ from reliability import notices
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
 from reliability.channels.registry import channel_for
 from reliability.db import on_postgresql
-from reliability.ledger import Ledger
+from reliability.ledger import Ledger, move_promise
 from reliability.models import (
-    DueChange,
     Notice,
     NoticeAttempt,
     NoticeKind,
@@ -237,23 +236,14 @@ class Outbox:
         if promise is None or promise.status != PromiseStatus.open:
             return
         new_due = notice.proposed_due_at
+        if new_due is None or new_due == promise.due_at:
+            return
         client = self.ledger.view(session, promise).client
-        calendar = self.ledger.calendar_for(client)
-        lead = calendar.business_days_between(now, promise.original_due_at)
-        old_due = promise.due_at
-        if new_due is not None and new_due != promise.due_at:
-            session.add(DueChange(
-                promise_id=promise.id, old_due_at=promise.due_at, new_due_at=new_due,
-                reason=f"delay notice #{notice.id} sent to the client", changed_at=now,
-                client_told=True, client_told_at=now,
-            ))
-            promise.due_at = new_due
-        promise.next_check_at = now
-        session.add(promise)
-        notices.record_event(session, notice, now=now, actor=ACTOR, kind="promise.moved",
-                             old_due_at=old_due.isoformat(),
-                             new_due_at=new_due.isoformat() if new_due else None,
-                             client_told=True, notice_lead_business_days=lead)
+        lead = self.ledger.calendar_for(client).business_days_between(now,
+                                                                      promise.original_due_at)
+        move_promise(session, promise, due_at=new_due, now=now, actor=ACTOR, client_told=True,
+                     reason=f"delay notice #{notice.id} sent to the client",
+                     notice_lead_business_days=lead)
 
 
 def _message(notice: Notice) -> OutgoingMessage:

@@ -18,13 +18,16 @@ from reliability.records import iso
 SCALE = range(1, 6)
 
 
-def _score(value: int | None, what: str, *, required: bool = False) -> int | None:
+def _score(value: int | None, what: str, field: str, *,
+           required: bool = False) -> int | None:
     if value is None:
         if required:
-            raise UserError(f"{what} is required: a whole number from 1 to 5")
+            raise UserError(f"{what} is required", field=field,
+                            hint="a whole number from 1 to 5")
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value not in SCALE:
-        raise UserError(f"{what} is a whole number from 1 (poor) to 5 (excellent), not {value!r}")
+        raise UserError(f"{what} is a whole number from 1 (poor) to 5 (excellent), not {value!r}",
+                        field=field)
     return value
 
 
@@ -43,9 +46,9 @@ def add_rating(
     rating = Rating(
         client_id=0,
         at=now,
-        overall=_score(overall, "the overall rating", required=True),
-        would_continue=_score(would_continue, "would-continue"),
-        would_recommend=_score(would_recommend, "would-recommend"),
+        overall=_score(overall, "the overall rating", "overall", required=True),
+        would_continue=_score(would_continue, "would-continue", "would_continue"),
+        would_recommend=_score(would_recommend, "would-recommend", "would_recommend"),
         to_make_it_5=(to_make_it_5 or "").strip() or None,
         recorded_by=actor[:200],
     )

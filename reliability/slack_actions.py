@@ -15,11 +15,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from reliability import capture, notices, slack_views
-from reliability.access import scope_of
+from reliability import capture, drafts, notices, slack_views
+from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.db import among
 from reliability.deadlines import echo, resolve, resolve_due
+from reliability.drafts import DraftView
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
 from reliability.mistakes import log_mistake
@@ -70,20 +71,17 @@ class SlackUser:
                    timezone=user.get("tz"))
 
 
-def actor_of(member: Member) -> str:
-    return f"slack:{member.email}"
+def actor_of(member: Member) -> Actor:
+    return Actor(f"slack:{member.email}", member.id)
 
 
 # -- members ------------------------------------------------------------------------------
 
 
-def member_by_slack_id(ledger: Ledger, user_id: str) -> Member | None:
-    with ledger.session() as session:
-        return session.exec(select(Member).where(Member.slack_user_id == user_id)).first()
-
-
-def enrol(ledger: Ledger, user: SlackUser, *, now: datetime) -> Member:
-    """The member behind a Slack user: linked by email on first use, or added.
+def enrol(ledger: Ledger, user: SlackUser, *, now: datetime, create: bool = False) -> Member:
+    """The member behind a Slack user, linked by email on first use. Someone no admin has
+    added is added only to own a promise they log themselves (`create`): until then they
+    may change nothing and create nothing else.
 
     From then on their check-in requests and digests come to Slack, where they answer."""
     if not user.email:
@@ -94,7 +92,7 @@ def enrol(ledger: Ledger, user: SlackUser, *, now: datetime) -> Member:
     timezone = user.timezone if user.timezone and _known_zone(user.timezone) else None
     return ledger.link_slack_user(email=user.email, slack_user_id=user.id,
                                   name=user.name or user.email, timezone=timezone, now=now,
-                                  actor=f"slack:{user.id}")
+                                  actor=f"slack:{user.id}", create=create)
 
 
 def _known_zone(name: str) -> bool:
@@ -150,7 +148,7 @@ def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
              now: datetime, secret: str, ambiguous: str | None = None) -> Reply:
     """The echo with the forecast at capture, offering the likely day when it is later."""
     assert proposal.client is not None
-    owner = member_by_slack_id(ledger, proposal.owner_user_id)
+    owner = ledger.member_by_slack_id(proposal.owner_user_id)
     made = capture.forecast(ledger, client_name=proposal.client,
                             owner_email=owner.email if owner else None, due_at=proposal.due,
                             now=now)
@@ -179,7 +177,7 @@ def confirm(ledger: Ledger, proposal: Proposal, *, owner: Member, by: Member,
         raise UserError("add the client first")
     view, _ = capture.log_promise(
         ledger, title=proposal.title, client_name=proposal.client, owner_email=owner.email,
-        due_at=proposal.due, asked_due_at=proposal.asked, now=now, actor=actor_of(by),
+        due_at=proposal.due, asked_due_at=proposal.asked, now=now, actor=actor_of(by).label,
         source=Source.slack, raw_text=proposal.text)
     calendar = ledger.calendar_for(view.client)
     who = "you" if owner.id == by.id else f"<@{owner.slack_user_id}>"
@@ -215,13 +213,14 @@ def with_client(ledger: Ledger, proposal: Proposal, client_name: str, *, now: da
     return _preview(ledger, changed, calendar, now=now, secret=secret)
 
 
-def add_client(ledger: Ledger, values: dict[str, str | None], *, by: str,
+def add_client(ledger: Ledger, values: dict[str, str | None], *, by: Member,
                now: datetime) -> Client:
+    """Only a member of the team adds a client (the caller has matched `by`)."""
     return ledger.add_client(
         name=values.get("name") or "", email=values.get("email") or "",
         contact_name=values.get("contact"), locale=values.get("locale") or "en",
         timezone=values.get("timezone"), country=(values.get("country") or "").upper() or None,
-        now=now, actor=by)
+        now=now, actor=actor_of(by).label)
 
 
 def current_due(ledger: Ledger, proposal: Proposal, now: datetime) -> str:
@@ -244,14 +243,11 @@ def _without(title: str, hint: str) -> str:
 
 
 def client_exists(ledger: Ledger, name: str) -> bool:
-    with ledger.session() as session:
-        return session.exec(select(Client.id).where(
-            Client.name_key == name.strip().casefold())).first() is not None
+    return any(client.name_key == name.strip().casefold() for client in ledger.clients())
 
 
 def _client(ledger: Ledger, name: str) -> Client:
-    with ledger.session() as session:
-        return ledger.find_client(session, name)
+    return ledger.client_named(name)
 
 
 # -- the sub-commands ---------------------------------------------------------------------
@@ -311,7 +307,6 @@ def _lines(ledger: Ledger, views: list[PromiseView], now: datetime, *,
 
 
 def done(ledger: Ledger, member: Member, promise_id: int, *, now: datetime) -> Reply:
-    _may_change(ledger, member, promise_id)
     view = ledger.complete(promise_id, now=now, actor=actor_of(member))
     late = " (after the due date: it counts as late)" if now > view.promise.due_at else ""
     return text_reply(f":tada: #{promise_id} *{slack_views.mrkdwn(view.promise.title)}* for "
@@ -354,10 +349,9 @@ def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetim
         raise UserError(f"Say what went wrong for {client_name}, then `; prevent:` and the step.")
     logged = log_mistake(ledger, client_name=client_name, summary=summary,
                          prevention=command.prevention, owner_email=member.email, now=now,
-                         actor=actor_of(member))
+                         actor=actor_of(member).label)
     calendar = ledger.calendar_for(logged.client)
-    with ledger.session() as session:
-        prevention = ledger.find_promise(session, logged.prevention_promise_id)
+    prevention = ledger.promise_view(logged.prevention_promise_id, actor_of(member)).promise
     lines = [f"Mistake #{logged.mistake.id} logged for {slack_views.mrkdwn(client_name)}.",
              f"A remediation message to {slack_views.mrkdwn(client_name)} is drafted "
              f"(#{logged.draft_id}) and waits for your approval.",
@@ -369,36 +363,26 @@ def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetim
 
 
 def _may_change(ledger: Ledger, member: Member, promise_id: int) -> PromiseView:
-    """The owner, their manager or an admin may speak for a promise."""
-    with ledger.session() as session:
-        view = ledger.view(session, ledger.find_promise(session, promise_id))
-        allowed = scope_of(session, member).covers(view.owner.id)
-    if not allowed:
-        raise UserError(f"#{promise_id} is {view.owner.name}'s promise: only they, their "
-                        "manager or an admin can change it.")
-    return view
+    """The owner, their managers or an admin may speak for a promise."""
+    return ledger.promise_view(promise_id, actor_of(member))
 
 
 # -- drafts offered to their owners ------------------------------------------------------------
 
 
-def review(ledger: Ledger, notice_id: int, *, now: datetime,
+def review(ledger: Ledger, member: Member, notice_id: int, *, now: datetime,
            status_line: str | None = None) -> Reply:
     """The owner's view of a draft, with Send / Edit / Snooze / Not needed."""
-    with ledger.session() as session:
-        notice = notices.get(session, notice_id)
-        return _review(ledger, session, notice, now, status_line)
+    return _review(drafts.show(ledger, actor_of(member), notice_id), now, status_line)
 
 
-def _review(ledger: Ledger, session: Session, notice: Notice, now: datetime,
-            status_line: str | None) -> Reply:
-    client = session.get(Client, notice.client_id) if notice.client_id else None
-    promise = session.get(Promise, notice.promise_id) if notice.promise_id else None
-    calendar = ledger.calendar_for(client)
+def _review(view: DraftView, now: datetime, status_line: str | None) -> Reply:
+    notice, promise, calendar = view.notice, view.promise, view.calendar
     return slack_views.draft_review(
         notice_id=notice.id or 0, kind=notice.kind,
-        client=client.name if client else notice.recipient, title=promise.title if promise
-        else None, due=echo(promise.due_at, calendar, now) if promise else None,
+        client=view.client.name if view.client else notice.recipient,
+        title=promise.title if promise else None,
+        due=echo(promise.due_at, calendar, now) if promise else None,
         proposed=echo(notice.proposed_due_at, calendar, now) if notice.proposed_due_at else None,
         text=notice.text, approver_note=notice.approver_note, status_line=status_line)
 
@@ -427,7 +411,10 @@ def queue_offers(ledger: Ledger, *, now: datetime) -> list[int]:
             owner = _owner(session, draft)
             if key in seen or owner is None or not owner.slack_user_id:
                 continue
-            review = _review(ledger, session, draft, now, None).message()
+            client = session.get(Client, draft.client_id) if draft.client_id else None
+            promise = session.get(Promise, draft.promise_id) if draft.promise_id else None
+            view = DraftView(draft, client, promise, ledger.calendar_for(client))
+            review = _review(view, now, None).message()
             offer = Notice(
                 kind=NoticeKind.draft_offer, idempotency_key=key, promise_id=draft.promise_id,
                 mistake_id=draft.mistake_id, member_id=owner.id, channel=DeliveryChannel.slack,
@@ -452,65 +439,45 @@ def _owner(session: Session, notice: Notice) -> Member | None:
 
 
 def send_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
-    with ledger.transaction() as session:
-        notices.approve(session, notice_id, now=now, actor=actor_of(member))
-    return review(ledger, notice_id, now=now, status_line=(
-        ":white_check_mark: Approved: it goes out with the next delivery round."))
+    view = drafts.approve(ledger, actor_of(member), notice_id, now=now)
+    return _review(view, now, ":white_check_mark: Approved: it goes out with the next "
+                              "delivery round.")
 
 
 def cancel_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
-    with ledger.transaction() as session:
-        notices.cancel(session, notice_id, reason="not needed (said in Slack)", now=now,
-                       actor=actor_of(member))
-    return review(ledger, notice_id, now=now,
-                  status_line=":wastebasket: Not needed: it will not be sent.")
+    view = drafts.cancel(ledger, actor_of(member), notice_id,
+                         reason="not needed (said in Slack)", now=now)
+    return _review(view, now, ":wastebasket: Not needed: it will not be sent.")
 
 
 def snooze_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
-    """Until the owner's next business morning, when it comes back to them."""
+    """Until the member's next business morning, when it comes back to them."""
+    view = drafts.snooze(ledger, actor_of(member), notice_id, now=now)
+    until = view.notice.snoozed_until
+    assert until is not None
     calendar = ledger.calendar_for(owner=member)
-    until = calendar.next_business_morning(now)
-    with ledger.transaction() as session:
-        notices.snooze(session, notice_id, until=until, now=now, actor=actor_of(member))
-    return review(ledger, notice_id, now=now, status_line=(
-        f":zzz: Snoozed until {echo(until, calendar, now)}: I'll bring it back then."))
+    return _review(view, now, f":zzz: Snoozed until {echo(until, calendar, now)}: I'll bring "
+                              "it back then.")
 
 
-def draft_for_editing(ledger: Ledger, notice_id: int) -> tuple[str, date | None]:
-    """The draft's text and its proposed day in the client's calendar."""
-    with ledger.session() as session:
-        notice = notices.get(session, notice_id)
-        if notice.status != NoticeStatus.draft:
-            raise UserError(f"draft #{notice_id} is {notice.status}: it can't be edited")
-        client = session.get(Client, notice.client_id) if notice.client_id else None
-    day = None
-    if notice.kind == NoticeKind.delay_notice and notice.proposed_due_at is not None:
-        day = ledger.calendar_for(client).local(notice.proposed_due_at).date()
-    return notice.text, day
+def draft_for_editing(ledger: Ledger, member: Member, notice_id: int) -> tuple[str, date | None]:
+    """The draft's text and its proposed day in the client's calendar, if the member may
+    edit it."""
+    view = drafts.for_editing(ledger, actor_of(member), notice_id)
+    return view.notice.text, view.proposed_day
 
 
 def edit_draft(ledger: Ledger, member: Member, notice_id: int, *, text: str | None,
                day: date | None, now: datetime) -> Reply:
-    """Save the owner's changes; an unchanged field is left alone, so a new date alone
+    """Save the member's changes; an unchanged field is left alone, so a new date alone
     re-renders the notice from its template."""
-    with ledger.transaction() as session:
-        notice = notices.get(session, notice_id)
-        client = session.get(Client, notice.client_id) if notice.client_id else None
-        calendar = ledger.calendar_for(client)
-        proposed = None
-        if day is not None and notice.proposed_due_at is not None and (
-                calendar.local(notice.proposed_due_at).date() != day):
-            proposed = calendar.end_of(day)
-        new_text = text if text is not None and text.strip() != notice.text.strip() else None
-        if proposed is not None or new_text is not None:
-            notices.edit(session, ledger.settings, notice_id, text=new_text,
-                         proposed_due_at=proposed, now=now, actor=actor_of(member))
-    return review(ledger, notice_id, now=now)
+    view = drafts.edit(ledger, actor_of(member), notice_id, text=text, due=day, now=now)
+    return _review(view, now, None)
 
 
-def checkin_note_target(ledger: Ledger, promise_id: int) -> str:
-    with ledger.session() as session:
-        return ledger.find_promise(session, promise_id).title
+def checkin_note_target(ledger: Ledger, member: Member, promise_id: int) -> str:
+    """The title shown in the note modal, only to someone who may check in on it."""
+    return _may_change(ledger, member, promise_id).promise.title
 
 
 def meta(**values: Any) -> dict[str, Any]:

@@ -44,9 +44,9 @@ NOT_CONFIGURED = ("Slack is not configured: set RELIABILITY_SLACK__SIGNING_SECRE
 SORRY = ("Something went wrong on our side and nothing was changed. Please try again in a "
          "minute; if it keeps happening, tell whoever runs Reliability.")
 CHECKIN_ACTION = re.compile(r"^checkin_(on_track|at_risk|blocked|done)$")
-# Which modal input a service error belongs under, by a word in its message.
-FIELD_WORDS = (("email", "email"), ("zone", "timezone"), ("timezone", "timezone"),
-               ("country", "country"), ("locale", "locale"))
+
+# The draft editor's block for each field a service error names.
+EDIT_BLOCKS = {"text": "text", "due": "date"}
 
 router = APIRouter()
 
@@ -182,9 +182,9 @@ class Listeners:
 
         async def store() -> Reply:
             proposal = unseal(action["value"], self.secret)
-            by = await self._member(client, user_id)
-            owner = by if proposal.owner_user_id == user_id else await self._member(
-                client, proposal.owner_user_id)
+            mine = proposal.owner_user_id == user_id
+            by = await self._member(client, user_id, create=mine)
+            owner = by if mine else await self._member(client, proposal.owner_user_id)
             return await asyncio.to_thread(slack_actions.confirm, self.ledger, proposal,
                                            owner=owner, by=by, now=self.clock())
 
@@ -239,18 +239,19 @@ class Listeners:
 
         await self._open(client, body, respond, view)
 
-    async def ack_new_client(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def ack_new_client(self, ack: Any, body: dict[str, Any], view: dict[str, Any],
+                             client: AsyncWebClient) -> None:
         """Added here, because a wrong email must be shown in the form, not after it."""
         values = {block: submitted(view, block)
                   for block in ("name", "email", "contact", "locale", "timezone", "country")}
         try:
+            member = await self._member(client, body["user"]["id"])
             await asyncio.to_thread(slack_actions.add_client, self.ledger, values,
-                                    by=f"slack:{body['user']['id']}", now=self.clock())
+                                    by=member, now=self.clock())
         except EXPECTED as exc:
-            message = str(exc)
-            field = next((block for word, block in FIELD_WORDS if word in message.lower()),
-                         "name")
-            await ack(response_action="errors", errors={field: message[:300]})
+            field = getattr(exc, "field", None)
+            await ack(response_action="errors",
+                      errors={field if field in values else "name": str(exc)[:300]})
             return
         except Exception:
             log.exception("adding a client from Slack failed")
@@ -297,8 +298,9 @@ class Listeners:
         promise_id = _number(promise_text)
 
         async def view() -> dict[str, Any]:
+            member = await self._member(client, body["user"]["id"])
             title = await asyncio.to_thread(slack_actions.checkin_note_target, self.ledger,
-                                            promise_id)
+                                            member, promise_id)
             return slack_views.checkin_note_modal(
                 promise_id=promise_id, status=status, title=title,
                 meta={"response_url": body.get("response_url"),
@@ -339,8 +341,9 @@ class Listeners:
         notice_id = _number(action.get("value"))
 
         async def view() -> dict[str, Any]:
+            member = await self._member(client, body["user"]["id"])
             text, day = await asyncio.to_thread(slack_actions.draft_for_editing, self.ledger,
-                                                notice_id)
+                                                member, notice_id)
             container = body.get("container") or {}
             return slack_views.edit_draft_modal(
                 notice_id=notice_id, text=text, proposed_day=day,
@@ -361,8 +364,9 @@ class Listeners:
                 text=submitted(view, "text"), day=date.fromisoformat(day) if day else None,
                 now=self.clock())
         except EXPECTED as exc:
-            field = "date" if "date" in str(exc) and day else "text"
-            await ack(response_action="errors", errors={field: str(exc)[:300]})
+            await ack(response_action="errors",
+                      errors={EDIT_BLOCKS.get(getattr(exc, "field", None), "text"):
+                              str(exc)[:300]})
             return
         except Exception:
             log.exception("editing a draft from Slack failed")
@@ -370,11 +374,12 @@ class Listeners:
             return
         await ack()
 
-    async def show_edited_draft(self, view: dict[str, Any], client: AsyncWebClient) -> None:
+    async def show_edited_draft(self, body: dict[str, Any], view: dict[str, Any],
+                                client: AsyncWebClient) -> None:
         meta = slack_actions.parse_meta(view.get("private_metadata"))
         notice_id = _number(meta.get("notice_id"))
-        reply = await self._guarded(lambda: slack_actions.review(self.ledger, notice_id,
-                                                                 now=self.clock()))
+        reply = await self._as_member(client, body["user"]["id"], lambda member: (
+            slack_actions.review(self.ledger, member, notice_id, now=self.clock())))
         if meta.get("channel") and meta.get("ts"):
             await client.chat_update(channel=meta["channel"], ts=meta["ts"], **reply.message())
         else:
@@ -382,9 +387,11 @@ class Listeners:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    async def _member(self, client: AsyncWebClient, user_id: str) -> Member:
-        """The member behind a Slack user, enrolled from users.info on first use."""
-        member = await asyncio.to_thread(slack_actions.member_by_slack_id, self.ledger, user_id)
+    async def _member(self, client: AsyncWebClient, user_id: str, *,
+                      create: bool = False) -> Member:
+        """The member behind a Slack user, matched from users.info on first use (and added,
+        with `create`, to own a promise of their own)."""
+        member = await asyncio.to_thread(self.ledger.member_by_slack_id, user_id)
         if member is not None:
             return member
         try:
@@ -393,7 +400,8 @@ class Listeners:
             raise UserError(f"I couldn't look <@{user_id}> up in Slack "
                             f"({exc.response.get('error')}); try again in a minute.") from None
         user = slack_actions.SlackUser.from_api(found["user"])
-        return await asyncio.to_thread(slack_actions.enrol, self.ledger, user, now=self.clock())
+        return await asyncio.to_thread(slack_actions.enrol, self.ledger, user, now=self.clock(),
+                                       create=create)
 
     async def _as_member(self, client: AsyncWebClient, user_id: str,
                          work: Callable[[Member], Reply]) -> Reply:

@@ -96,7 +96,7 @@ def test_cancelling_a_draft_records_why(drafted: Cli) -> None:
 
 
 def test_a_bad_draft_id_or_empty_edit_is_refused(drafted: Cli, tmp_path: Path) -> None:
-    assert "no draft #99" in drafted("drafts", "approve", "99").stderr
+    assert "no message #99" in drafted("drafts", "approve", "99").stderr
     empty = tmp_path / "empty.txt"
     empty.write_text("  \n")
     [draft] = json.loads(drafted("drafts", "list", "--status", "draft", "--json").stdout)
@@ -156,6 +156,16 @@ def test_mistake_cli_logs_and_lists(drafted: Cli) -> None:
     bad = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
                   "--summary", "x", "--prevention", "y", "--credit", "lots", "EUR")
     assert bad.exit_code == 2 and "not a number" in bad.stderr
+
+
+def test_a_cli_error_names_the_option_to_fix_and_what_would_work(drafted: Cli) -> None:
+    blank = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
+                    "--summary", " ", "--prevention", "Second person checks formula edits")
+    assert blank.exit_code == 2
+    assert blank.stderr == "error: --summary: the mistake has no summary: say what went wrong\n"
+    stranger = drafted("mistake", "add", "--client", "Acme", "--owner", "zed@example.com",
+                       "--summary", "x", "--prevention", "y")
+    assert stranger.stderr.startswith("error: --owner: unknown member 'zed@example.com'")
 
 
 def test_templates_check_fails_with_file_and_line_on_an_undefined_variable(

@@ -98,8 +98,10 @@ def test_an_approved_delay_notice_is_emailed_once_and_moves_the_promise(
     assert promise is not None and promise.due_at == sent.proposed_due_at
     assert promise.original_due_at == at("2026-11-20T17:00-05:00")
     assert change.client_told and change.client_told_at == at("2026-11-18T10:05-05:00")
-    assert moved.payload["notice_lead_business_days"] == 2
-    assert moved.payload["old_due_at"] == "2026-11-20T22:00:00+00:00"
+    assert moved.payload == {  # the same rule and payload as a person's `promise move`
+        "old_due_at": "2026-11-20T22:00:00+00:00", "new_due_at": change.new_due_at.isoformat(),
+        "reason": f"delay notice #{draft.id} sent to the client", "client_told": True,
+        "notice_lead_business_days": 2}
 
 
 def test_a_refused_address_is_dead_at_once_with_the_reason(ledger: Ledger,

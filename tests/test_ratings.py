@@ -84,5 +84,6 @@ def test_rating_add_refuses_a_seven_with_exit_code_2(cli: Cli, ledger: Ledger) -
     agency_with(ledger, "en")
     result = cli("rating", "add", "Acme", "--overall", "7")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: the overall rating is a whole number from 1")
+    assert result.stderr.startswith(
+        "error: --overall: the overall rating is a whole number from 1")
     assert json.loads(cli("rating", "list", "--json").stdout) == []

@@ -300,6 +300,20 @@ def test_an_unknown_client_can_be_added_from_a_modal_and_the_promise_follows(
     assert (globex.locale, globex.country, promise.client_id) == ("sv", "SE", globex.id)
 
 
+def test_a_refused_new_client_is_marked_on_the_field_the_service_names(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    """The error goes under the field the service names, not one guessed from its words
+    (a clash with "Ozone Labs" is about the name, though it says "zone")."""
+    agency.add_client(name="Ozone Labs", email="hi@ozone.example", now=MONDAY_10, actor="t")
+    response, _ = slack.command("Brand audit for Globex by Friday")
+    slack.click("client_add", button(response.json(), "client_add"))
+    [modal] = api.opened()
+    refused = slack.submit(modal, {"name": "ozone labs", "email": "ops@globex.example",
+                                   "locale": "en", "timezone": "Europe/Stockholm"})
+    assert list(refused.json()["errors"]) == ["name"]
+    assert "'Ozone Labs' already exists" in refused.json()["errors"]["name"]
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("help", "/promise list"),
     ("", "/promise mistake"),
@@ -363,10 +377,37 @@ def test_done_status_and_move_change_the_promise_through_the_ledger(
 
 def test_nobody_but_the_owner_their_manager_or_an_admin_may_change_a_promise(
         slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    agency.add_member(email="nora@example.com", name="Nora", timezone="Europe/Stockholm",
+                      now=MONDAY_10, actor="t")
     promise_id = q3_report(agency)
     _, url = slack.command(f"done {promise_id}", user="UNEW")
     assert "Alice's promise" in shown(api.replies(url)[0])
     assert promises(agency)[0].status == "open"
+
+
+def test_a_slack_user_no_admin_added_may_log_their_own_promise_and_nothing_else(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    """Nora is in the Slack workspace but not in the team: she may not change a promise,
+    add a client or make someone else (or herself) a member by naming them."""
+    promise_id = q3_report(agency)
+    _, url = slack.command(f"done {promise_id}", user="UNEW")
+    assert "nora@example.com is not a member of this team yet" in shown(api.replies(url)[0])
+
+    response, _ = slack.command("Brand audit for Globex by Friday", user="UNEW")
+    slack.click("client_add", button(response.json(), "client_add"), user="UNEW")
+    [modal] = api.opened()
+    refused = slack.submit(modal, {"name": "Globex", "email": "ops@globex.example",
+                                   "locale": "en", "timezone": "Europe/Stockholm"}, user="UNEW")
+    assert "not a member of this team yet" in refused.json()["errors"]["name"]
+
+    api.add_user("UZED", "Zed", email="zed@example.com", tz="America/New_York")
+    mention, _ = slack.command("<@UZED|zed> Q3 report for Acme by Friday")
+    _, url = slack.click("promise_confirm", button(mention.json(), "promise_confirm"))
+    assert "zed@example.com is not a member of this team yet" in shown(api.replies(url)[0])
+
+    assert [c.name for c in agency.clients()] == ["Acme"]
+    assert promises(agency)[0].status == "open" and len(promises(agency)) == 1
+    assert {m.email for m, _ in agency.members()} == {"alice@example.com", "bob@example.com"}
 
 
 def test_a_mistake_is_logged_with_its_remediation_draft_and_prevention_step(

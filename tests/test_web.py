@@ -255,7 +255,10 @@ def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
     approved = client.post(f"/api/drafts/{draft['id']}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "queued"
     again = client.post(f"/api/drafts/{draft['id']}/approve")
-    assert again.status_code == 409 and "it is queued" in again.json()["detail"]
+    assert again.status_code == 409
+    assert again.json() == {"error": f"cannot approve draft #{draft['id']}: it is queued",
+                            "field": None, "hint": None,
+                            "detail": f"cannot approve draft #{draft['id']}: it is queued"}
     assert client.get("/api/drafts").json() == []
 
 

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from scenarios import START, agency_with, wednesday_draft
 
 from reliability.ledger import Ledger
+from reliability.members import issue_personal_token
 from reliability.web.app import create_app
-from reliability.web.tokens import issue_personal_token
 
 WEDNESDAY_10 = at("2026-11-18T10:00-05:00")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

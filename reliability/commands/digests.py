@@ -9,9 +9,8 @@ import typer
 
 from reliability import drafting
 from reliability.cli import JsonOption, app, emit, member_app, runtime_of
-from reliability.digest import build_digest, queue_digest, to_json
+from reliability.digest import digest_now, to_json
 from reliability.errors import UserError
-from reliability.ledger import calendar_for
 
 
 @app.command()
@@ -25,15 +24,11 @@ def digest(
     """Show a manager's daily digest as it stands now."""
     runtime = runtime_of(ctx)
     ledger = runtime.ledger
-    with ledger.transaction() as session:
-        member = ledger.find_member(session, manager)
-        context = build_digest(session, ledger.settings, member, runtime.now)
-        queued = (queue_digest(session, ledger.settings, member, now=runtime.now,
-                               actor=runtime.actor) if send else None)
-    day = calendar_for(ledger.settings, owner=member).local(runtime.now).date()
+    found = digest_now(ledger, manager, now=runtime.now, actor=runtime.actor, send=send)
+    context, queued = found.context, found.queued
     if send and queued is None:
-        typer.echo(f"{member.email}'s digest for {day} was already queued; not sending it twice",
-                   err=True)
+        typer.echo(f"{found.manager.email}'s digest for {found.day} was already queued; "
+                   "not sending it twice", err=True)
     elif queued is not None:
         typer.echo(f"queued as message #{queued.id} to {queued.recipient}", err=True)
     message = drafting.render("digest", "en", dict(context),
@@ -44,7 +39,7 @@ def digest(
 @member_app.command("token")
 def member_token(ctx: typer.Context, email: str) -> None:
     """Issue a personal sign-in token (shown once); it ends the old one and their sessions."""
-    from reliability.web.tokens import issue_personal_token
+    from reliability.members import issue_personal_token
 
     runtime = runtime_of(ctx)
     token = issue_personal_token(runtime.ledger, email, now=runtime.now, actor=runtime.actor)

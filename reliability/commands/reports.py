@@ -70,12 +70,12 @@ def report(
     ledger = runtime.ledger
     calendar = runtime.settings.calendar.calendar()
     begin, finish = _range(calendar, runtime.now, _day(start, "--from"), _day(end, "--to"))
-    with ledger.session() as session:
-        total = metrics.stats(session, ledger.settings, start=begin, end=finish, now=runtime.now)
-        groups = metrics.stats_by(session, ledger.settings, start=begin, end=finish, by=by,
-                                  now=runtime.now)
-        weeks = metrics.weekly(session, ledger.settings, start=begin, end=finish, by=by,
-                               now=runtime.now)
+    total = ledger.read(metrics.stats, ledger.settings, start=begin, end=finish,
+                        now=runtime.now)
+    groups = ledger.read(metrics.stats_by, ledger.settings, start=begin, end=finish, by=by,
+                         now=runtime.now)
+    weeks = ledger.read(metrics.weekly, ledger.settings, start=begin, end=finish, by=by,
+                        now=runtime.now)
     document = {
         "from": begin.date().isoformat(),
         "to": (finish - timedelta(days=1)).date().isoformat(),
@@ -132,8 +132,7 @@ def rating_add(
     rating = add_rating(runtime.ledger, client_name=client, overall=overall,
                         would_continue=would_continue, would_recommend=would_recommend,
                         to_make_it_5=to_make_it_5, now=runtime.now, actor=runtime.actor)
-    with runtime.ledger.session() as session:
-        found = runtime.ledger.find_client(session, client)
+    found = runtime.ledger.client_named(client)
     emit(as_json, rating_record(rating, found),
          f"rating #{rating.id} recorded for {found.name}: {rating.overall}/5")
 
@@ -146,11 +145,10 @@ def rating_list(
 ) -> None:
     """Ratings, newest first."""
     ledger = runtime_of(ctx).ledger
-    with ledger.session() as session:
-        clients = {found.id: found for found in ledger.clients()}
-        only = [ledger.find_client(session, client).id or 0] if client else None
-        rows = sorted((rating for per_client in ratings(session, only).values()
-                       for rating in per_client), key=lambda r: (r.at, r.id or 0), reverse=True)
+    clients = {found.id: found for found in ledger.clients()}
+    only = [ledger.client_named(client).id or 0] if client else None
+    rows = sorted((rating for per_client in ledger.read(ratings, only).values()
+                   for rating in per_client), key=lambda r: (r.at, r.id or 0), reverse=True)
     records = [rating_record(rating, clients[rating.client_id]) for rating in rows]
     emit(as_json, records, table(
         [[str(r["id"]), r["client"], r["at"][:10], str(r["overall"]),
@@ -174,8 +172,7 @@ def client_trust(
     begin = datetime.combine(first, datetime.min.time(), calendar.tz) if first else None
     if begin is not None and begin >= runtime.now:
         raise UserError(f"--from {first} is not in the past")
-    with ledger.session() as session:
-        view = trust_view(session, ledger.settings, now=runtime.now, start=begin)
+    view = ledger.read(trust_view, ledger.settings, now=runtime.now, start=begin)
     records = [client.to_json() for client in view]
     emit(as_json, records, table(
         [[r["client"], r["stage"], str(r["promises_ever"]),

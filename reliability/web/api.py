@@ -13,11 +13,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
-from reliability import metrics, notices
-from reliability.digest import build_digest, to_json
-from reliability.models import Member
+from reliability import drafts, metrics
+from reliability.access import Actor
+from reliability.digest import digest_for, to_json
 from reliability.records import iso
 from reliability.web import queries
 from reliability.web.auth import Viewer, api_viewer, check_api_csrf, ledger_of
@@ -146,9 +145,8 @@ def list_promises(request: Request, status: PromiseStatusName | None = None,
                   q: str | None = Query(None, max_length=200),
                   viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
     """Promises you can see, soonest due first."""
-    with ledger_of(request).session() as session:
-        rows = queries.promise_list(session, viewer.scope, _now(request), status=status,
-                                    client_id=client_id, owner_id=owner_id, level=level, text=q)
+    rows = ledger_of(request).read(queries.promise_list, viewer.scope, _now(request),
+                 status=status, client_id=client_id, owner_id=owner_id, level=level, text=q)
     return [_promise_out(row) for row in rows]
 
 
@@ -156,8 +154,8 @@ def list_promises(request: Request, status: PromiseStatusName | None = None,
 def promise_detail(request: Request, promise_id: RowId,
                    viewer: Viewer = Depends(api_viewer)) -> PromiseDetailOut:
     """One promise with its timeline: events, check-ins, assessments and messages."""
-    with ledger_of(request).session() as session:
-        page = queries.promise_page(session, viewer.scope, promise_id, _now(request))
+    page = ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
+                 _now(request))
     tz = page.row.client.timezone
     return PromiseDetailOut(
         promise=_promise_out(page.row),
@@ -169,8 +167,7 @@ def promise_detail(request: Request, promise_id: RowId,
 @router.get("/at-risk", response_model=list[PromiseOut])
 def at_risk(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
     """The at-risk board: overdue, at risk and watched promises, worst first."""
-    with ledger_of(request).session() as session:
-        rows = queries.board(session, viewer.scope, _now(request))
+    rows = ledger_of(request).read(queries.board, viewer.scope, _now(request))
     return [_promise_out(row) for row in rows]
 
 
@@ -178,8 +175,7 @@ def at_risk(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[Prom
 def list_drafts(request: Request, status: NoticeStatusName = "draft",
                 viewer: Viewer = Depends(api_viewer)) -> list[NoticeOut]:
     """Messages in one state (drafts awaiting approval by default), newest first."""
-    with ledger_of(request).session() as session:
-        rows = queries.notice_rows(session, viewer.scope, statuses=(status,))
+    rows = ledger_of(request).read(queries.notice_rows, viewer.scope, statuses=(status,))
     return [_notice_out(row) for row in rows]
 
 
@@ -187,42 +183,27 @@ def list_drafts(request: Request, status: NoticeStatusName = "draft",
 def approve_draft(request: Request, notice_id: RowId,
                   viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
     """Approve a draft: it joins the outbox and is sent."""
-    ledger = ledger_of(request)
-    with ledger.transaction() as session:
-        row = queries.notice_in_scope(session, viewer.scope, notice_id)
-        notices.approve(session, notice_id, now=_now(request), actor=viewer.actor)
-        return _notice_out(row)
+    view = drafts.approve(ledger_of(request), Actor.of(viewer.member), notice_id,
+                          now=_now(request))
+    return _notice_out(queries.NoticeRow(view.notice, view.client))
 
 
 @router.post("/drafts/{notice_id}/cancel", response_model=NoticeOut)
 def cancel_draft(request: Request, notice_id: RowId, body: CancelIn | None = None,
                  viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
     """Call off a message that has not been sent."""
-    ledger = ledger_of(request)
     reason = (body.reason.strip() if body else "") or "cancelled through the API"
-    with ledger.transaction() as session:
-        row = queries.notice_in_scope(session, viewer.scope, notice_id)
-        notices.cancel(session, notice_id, reason=reason, now=_now(request),
-                       actor=viewer.actor)
-        return _notice_out(row)
+    view = drafts.cancel(ledger_of(request), Actor.of(viewer.member), notice_id,
+                         reason=reason, now=_now(request))
+    return _notice_out(queries.NoticeRow(view.notice, view.client))
 
 
 @router.get("/digest", response_model=dict[str, Any])
 def digest(request: Request, manager: str | None = Query(None, max_length=320),
            viewer: Viewer = Depends(api_viewer)) -> dict[str, Any]:
     """A manager's digest as it stands now (yours by default; admins may ask for anyone's)."""
-    ledger = ledger_of(request)
-    with ledger.session() as session:
-        subject = viewer.member
-        if manager and manager.strip().lower() != viewer.member.email:
-            if not viewer.is_admin:
-                raise HTTPException(403, "only admins may read another manager's digest")
-            found = session.exec(select(Member).where(
-                Member.email == manager.strip().lower())).first()
-            if found is None:
-                raise HTTPException(404, f"unknown member {manager!r}")
-            subject = found
-        context = build_digest(session, ledger.settings, subject, _now(request))
+    context = digest_for(ledger_of(request), Actor.of(viewer.member), manager,
+                         now=_now(request))
     document = to_json(dict(context))
     assert isinstance(document, dict)
     return document
@@ -242,12 +223,10 @@ def reliability_metrics(request: Request, start: datetime | None = None,
     if owner_id is not None and not viewer.scope.covers(owner_id):
         raise HTTPException(404, f"there is no member #{owner_id} you can see")
     ledger = ledger_of(request)
-    with ledger.session() as session:
-        scope = viewer.scope.owner_ids
-        owners = [owner_id] if owner_id is not None else None if scope is None else sorted(scope)
-        stats = metrics.stats(session, ledger.settings, start=start, end=end,
-                              owner_ids=owners,
-                              client_ids=[client_id] if client_id is not None else None)
+    scope = viewer.scope.owner_ids
+    owners = [owner_id] if owner_id is not None else None if scope is None else sorted(scope)
+    stats = ledger.read(metrics.stats, ledger.settings, start=start, end=end,
+                  owner_ids=owners, client_ids=[client_id] if client_id is not None else None)
     return MetricsOut(start=start.isoformat(), end=end.isoformat(),
                       stats=stats)
 

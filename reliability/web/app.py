@@ -16,13 +16,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from reliability import slack_app
+from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.web import api, dashboard, feeds, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
 from reliability.web.logs import redact_secrets_in_logs
 from reliability.web.pages import render
-from reliability.web.queries import NotFound
 from reliability.web.sessions import SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,11 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
 
     @app.exception_handler(UserError)
     def _user_error(request: Request, exc: UserError) -> Response:
-        status = 404 if isinstance(exc, NotFound) else 409
+        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
         if _wants_html(request):
             return render(request, "error.html", None, status_code=status, message=str(exc))
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": str(exc), "error": exc.message, "field": exc.field,
+                             "hint": exc.hint}, status_code=status)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:

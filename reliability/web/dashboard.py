@@ -6,20 +6,21 @@ Views are thin: read through `queries` in the viewer's scope, or call the servic
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reliability import metrics, notices, ratings
-from reliability.deadlines import DeadlineError, resolve_due
+from reliability import drafts, ratings
+from reliability.access import Actor
+from reliability.deadlines import DeadlineError
 from reliability.errors import UserError
-from reliability.models import Client, NoticeStatus, PromiseStatus, RiskLevel
+from reliability.members import calendar_token
+from reliability.models import NoticeStatus, PromiseStatus, RiskLevel
 from reliability.web import charts, queries
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer
 from reliability.web.pages import flash, render
 from reliability.web.queries import FilterId, RowId
-from reliability.web.tokens import calendar_token
 
 router = APIRouter(include_in_schema=False)
 WEEKS_SHOWN = 12
@@ -44,8 +45,7 @@ def home(viewer: Viewer = Depends(page_viewer)) -> Response:
 
 @router.get("/board", response_class=HTMLResponse)
 def board(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.board(session, viewer.scope, now_of(request))
+    rows = ledger_of(request).read(queries.board, viewer.scope, now_of(request))
     return render(request, "board.html", viewer, rows=rows, page="board")
 
 
@@ -53,12 +53,12 @@ def board(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLRespon
 def promise_list(request: Request, status: str = "open", client: FilterId = None,
                  owner: FilterId = None, level: str = "", q: str = "",
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.promise_list(session, viewer.scope, now_of(request),
-                                    status=status or None, client_id=client, owner_id=owner,
-                                    level=level or None, text=q or None)
-        clients = queries.clients(session)
-        owners = queries.members_in_scope(session, viewer.scope)
+    ledger = ledger_of(request)
+    rows = ledger.read(queries.promise_list, viewer.scope, now_of(request),
+                 status=status or None, client_id=client, owner_id=owner, level=level or None,
+                 text=q or None)
+    clients = ledger.read(queries.clients)
+    owners = ledger.read(queries.members_in_scope, viewer.scope)
     filters = {"status": status, "client": client, "owner": owner, "level": level, "q": q}
     return render(request, "promises.html", viewer, rows=rows, clients=clients, owners=owners,
                   filters=filters, statuses=[s.value for s in PromiseStatus],
@@ -68,19 +68,18 @@ def promise_list(request: Request, status: str = "open", client: FilterId = None
 @router.get("/promises/{promise_id}", response_class=HTMLResponse)
 def promise_page(request: Request, promise_id: RowId,
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        page = queries.promise_page(session, viewer.scope, promise_id, now_of(request))
+    page = ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
+                 now_of(request))
     return render(request, "promise.html", viewer, p=page, page="promises")
 
 
 @router.get("/drafts", response_class=HTMLResponse)
 def drafts_inbox(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        drafts = queries.notice_rows(session, viewer.scope, statuses=(NoticeStatus.draft,))
-        dead = queries.notice_rows(session, viewer.scope, statuses=(NoticeStatus.dead,))
-        recent = queries.notice_rows(session, viewer.scope, statuses=(
-            NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry,
-            NoticeStatus.sent))[:20]
+    ledger = ledger_of(request)
+    drafts = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.draft,))
+    dead = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.dead,))
+    recent = ledger.read(queries.notice_rows, viewer.scope, statuses=(
+        NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry, NoticeStatus.sent))[:20]
     return render(request, "drafts.html", viewer, drafts=drafts, dead=dead, recent=recent,
                   page="drafts")
 
@@ -88,29 +87,18 @@ def drafts_inbox(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTM
 @router.get("/drafts/{notice_id}", response_class=HTMLResponse)
 def draft_page(request: Request, notice_id: RowId,
                viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        row = queries.notice_in_scope(session, viewer.scope, notice_id)
+    row = ledger_of(request).read(queries.notice_in_scope, viewer.scope, notice_id)
     return render(request, "draft.html", viewer, row=row, page="drafts")
 
 
 @router.post("/drafts/{notice_id}/edit", dependencies=[Depends(check_form_csrf)])
 def draft_edit(request: Request, notice_id: RowId, text: str = Form(""),
                proposed_due: str = Form(""), viewer: Viewer = Depends(page_viewer)) -> Response:
-    ledger = ledger_of(request)
-    now = now_of(request)
+    """A new date re-renders the message; text typed over the old one then wins. An empty
+    text box keeps the text."""
     try:
-        with ledger.transaction() as session:
-            row = queries.notice_in_scope(session, viewer.scope, notice_id)
-            proposed = None
-            if proposed_due.strip():
-                proposed = resolve_due(proposed_due, now=now,
-                                       calendar=ledger.calendar_for(row.client))
-            changed_text = text if text.strip() and text.strip() != row.notice.text else None
-            if changed_text is None and proposed is None:
-                raise UserError("nothing changed: edit the text or give a new date")
-            # A new date re-renders the message; text typed over the old one then wins.
-            notices.edit(session, ledger.settings, notice_id, now=now, actor=viewer.actor,
-                         text=changed_text, proposed_due_at=proposed)
+        drafts.edit(ledger_of(request), Actor.of(viewer.member), notice_id,
+                    now=now_of(request), text=text if text.strip() else None, due=proposed_due)
     except (UserError, DeadlineError) as exc:
         return _back(request, f"/drafts/{notice_id}", str(exc), "error")
     return _back(request, f"/drafts/{notice_id}", "Draft saved. Approve it when it reads right.")
@@ -119,35 +107,29 @@ def draft_edit(request: Request, notice_id: RowId, text: str = Form(""),
 @router.post("/drafts/{notice_id}/approve", dependencies=[Depends(check_form_csrf)])
 def draft_approve(request: Request, notice_id: RowId,
                   viewer: Viewer = Depends(page_viewer)) -> Response:
-    ledger = ledger_of(request)
     try:
-        with ledger.transaction() as session:
-            row = queries.notice_in_scope(session, viewer.scope, notice_id)
-            notices.approve(session, notice_id, now=now_of(request), actor=viewer.actor)
+        view = drafts.approve(ledger_of(request), Actor.of(viewer.member), notice_id,
+                              now=now_of(request))
     except UserError as exc:
         return _back(request, f"/drafts/{notice_id}", str(exc), "error")
-    return _back(request, "/drafts", f"Approved: “{row.notice.subject}” is on its way to "
-                                     f"{row.notice.recipient}.")
+    return _back(request, "/drafts", f"Approved: “{view.notice.subject}” is on its way to "
+                                     f"{view.notice.recipient}.")
 
 
 @router.post("/drafts/{notice_id}/cancel", dependencies=[Depends(check_form_csrf)])
 def draft_cancel(request: Request, notice_id: RowId, reason: str = Form(""),
                  viewer: Viewer = Depends(page_viewer)) -> Response:
-    ledger = ledger_of(request)
     try:
-        with ledger.transaction() as session:
-            row = queries.notice_in_scope(session, viewer.scope, notice_id)
-            notices.cancel(session, notice_id, reason=reason.strip() or "cancelled by hand",
-                           now=now_of(request), actor=viewer.actor)
+        view = drafts.cancel(ledger_of(request), Actor.of(viewer.member), notice_id,
+                             reason=reason.strip() or "cancelled by hand", now=now_of(request))
     except UserError as exc:
         return _back(request, f"/drafts/{notice_id}", str(exc), "error")
-    return _back(request, "/drafts", f"Cancelled: “{row.notice.subject}” will not be sent.")
+    return _back(request, "/drafts", f"Cancelled: “{view.notice.subject}” will not be sent.")
 
 
 @router.get("/mistakes", response_class=HTMLResponse)
 def mistakes(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.mistake_rows(session, viewer.scope)
+    rows = ledger_of(request).read(queries.mistake_rows, viewer.scope)
     return render(request, "mistakes.html", viewer, rows=rows, page="mistakes")
 
 
@@ -160,38 +142,19 @@ def mistake(mistake_id: RowId, viewer: Viewer = Depends(page_viewer)) -> Respons
 def reliability(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
     settings = ledger.settings
-    now = now_of(request)
     cal = settings.calendar.calendar(viewer.member.timezone, viewer.member.country)
-    today = cal.local(now).date()
-    monday = today - timedelta(days=today.weekday())
-    owners = None if viewer.scope.owner_ids is None else sorted(viewer.scope.owner_ids)
-    since = now - timedelta(days=RANKING_DAYS)
-    with ledger.session() as session:
-        weeks = []
-        for back in range(WEEKS_SHOWN - 1, -1, -1):
-            start = cal.at(monday - timedelta(weeks=back), datetime.min.time())
-            end = min(start + timedelta(weeks=1), now)
-            stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
-            weeks.append((f"W{start.isocalendar().week}", stats.on_time_rate))
-        total = metrics.stats(session, settings, start=since, end=now, owner_ids=owners)
-        by_owner = [(m.name, s.on_time_rate, s.due) for m in
-                    queries.members_in_scope(session, viewer.scope)
-                    if (s := metrics.stats(session, settings, start=since, end=now,
-                                           owner_ids=[m.id or 0])).due]
-        by_client = [(c.name, s.on_time_rate, s.due) for c in queries.clients(session)
-                     if (s := metrics.stats(session, settings, start=since, end=now,
-                                            owner_ids=owners, client_ids=[c.id or 0])).due]
-    return render(request, "reliability.html", viewer, page="reliability", total=total,
-                  days=RANKING_DAYS,
-                  weekly=charts.weekly_line(weeks, label="On-time rate per week"),
-                  owners=charts.rate_bars(by_owner, label="On-time rate per owner"),
-                  clients=charts.rate_bars(by_client, label="On-time rate per client"))
+    figures = ledger.read(queries.reliability_figures, settings, viewer.scope, cal,
+                    now_of(request), weeks=WEEKS_SHOWN, days=RANKING_DAYS)
+    return render(request, "reliability.html", viewer, page="reliability",
+                  total=figures.total, days=RANKING_DAYS,
+                  weekly=charts.weekly_line(figures.weeks, label="On-time rate per week"),
+                  owners=charts.rate_bars(figures.by_owner, label="On-time rate per owner"),
+                  clients=charts.rate_bars(figures.by_client, label="On-time rate per client"))
 
 
 @router.get("/clients", response_class=HTMLResponse)
 def client_list(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    with ledger_of(request).session() as session:
-        rows = queries.clients(session)
+    rows = ledger_of(request).read(queries.clients)
     return render(request, "clients.html", viewer, clients=rows, page="clients")
 
 
@@ -199,9 +162,8 @@ def client_list(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTML
 def client_page(request: Request, client_id: RowId,
                 viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
-    with ledger.session() as session:
-        page = queries.client_page(session, ledger.settings, viewer.scope, client_id,
-                                   now_of(request))
+    page = ledger.read(queries.client_page, ledger.settings, viewer.scope, client_id,
+                 now_of(request))
     return render(request, "client.html", viewer, c=page, page="clients")
 
 
@@ -210,10 +172,7 @@ def add_rating(request: Request, client_id: RowId, overall: int = Form(...),
                would_continue: int | None = Form(None), would_recommend: int | None = Form(None),
                to_make_it_5: str = Form(""), viewer: Viewer = Depends(page_viewer)) -> Response:
     ledger = ledger_of(request)
-    with ledger.session() as session:
-        client = session.get(Client, client_id)
-    if client is None:
-        raise queries.NotFound(f"there is no client #{client_id}")
+    client = ledger.read(queries.client_named, client_id)
     try:
         ratings.add_rating(ledger, client_name=client.name, overall=overall,
                            would_continue=would_continue, would_recommend=would_recommend,

@@ -11,10 +11,10 @@ from fastapi import Path, Query
 from sqlmodel import Session, col, desc, or_, select
 
 from reliability import metrics
-from reliability.access import Scope, notices_in_scope
+from reliability.access import NotFound, Scope, notice_for, notices_in_scope
+from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.digest import is_overdue
-from reliability.errors import UserError
 from reliability.models import (
     Assessment,
     CheckIn,
@@ -31,6 +31,7 @@ from reliability.models import (
     Rating,
     RiskLevel,
 )
+from reliability.promises import PromiseView, promise_views
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,
@@ -43,10 +44,6 @@ FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 SHOWN_AS_ROWS = frozenset({"promise.checked_in", "notice.created"})
 
 
-class NotFound(UserError):
-    """Not there, or not the viewer's to see: the two look the same from outside."""
-
-
 @dataclass(frozen=True)
 class Told:
     at: datetime
@@ -54,10 +51,9 @@ class Told:
 
 
 @dataclass(frozen=True)
-class PromiseRow:
-    promise: Promise
-    client: Client
-    owner: Member
+class PromiseRow(PromiseView):
+    """The shared promise shape, with what the pages show beside it."""
+
     overdue: bool
     notice_by: datetime | None = None
     draft: Notice | None = None
@@ -86,13 +82,10 @@ class PromisePage:
 
 
 def _rows(session: Session, scope: Scope, now: datetime, *conditions: Any) -> list[PromiseRow]:
-    query = (select(Promise, Client, Member)
-             .join(Client, col(Promise.client_id) == Client.id)
-             .join(Member, col(Promise.owner_id) == Member.id)
-             .where(scope.where(Promise.owner_id), *conditions)
-             .order_by(col(Promise.due_at), col(Promise.id)))
-    return [PromiseRow(p, c, o, overdue=p.status == PromiseStatus.open and is_overdue(p, now))
-            for p, c, o in session.exec(query).all()]
+    return [PromiseRow(v.promise, v.client, v.owner,
+                       overdue=v.promise.status == PromiseStatus.open
+                       and is_overdue(v.promise, now))
+            for v in promise_views(session, *conditions, scope=scope)]
 
 
 def _with_context(session: Session, rows: list[PromiseRow]) -> list[PromiseRow]:
@@ -223,10 +216,7 @@ def notice_rows(session: Session, scope: Scope, *, statuses: tuple[str, ...] | N
 
 
 def notice_in_scope(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
-    row = session.exec(notices_in_scope(scope).where(Notice.id == notice_id)).first()
-    if row is None:
-        raise NotFound(f"there is no message #{notice_id} you can see")
-    return NoticeRow(*row)
+    return NoticeRow(*notice_for(session, scope, notice_id))
 
 
 @dataclass(frozen=True)
@@ -268,9 +258,7 @@ class ClientPage:
 
 def client_page(session: Session, settings: Settings, scope: Scope, client_id: int,
                 now: datetime) -> ClientPage:
-    client = session.get(Client, client_id)
-    if client is None:
-        raise NotFound(f"there is no client #{client_id}")
+    client = client_named(session, client_id)
     owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
     stats = metrics.stats(session, settings, start=now - timedelta(days=365), end=now,
                           owner_ids=owners, client_ids=[client_id])
@@ -279,3 +267,43 @@ def client_page(session: Session, settings: Settings, scope: Scope, client_id: i
     return ClientPage(client, stats, ratings,
                       _rows(session, scope, now, Promise.client_id == client_id),
                       mistake_rows(session, scope, client_id=client_id))
+
+
+@dataclass(frozen=True)
+class ReliabilityFigures:
+    weeks: list[tuple[str, float | None]]
+    total: metrics.Stats
+    by_owner: list[tuple[str, float | None, int]]
+    by_client: list[tuple[str, float | None, int]]
+
+
+def reliability_figures(session: Session, settings: Settings, scope: Scope,
+                        calendar: BusinessCalendar, now: datetime, *, weeks: int,
+                        days: int) -> ReliabilityFigures:
+    """The on-time rate per week of the last `weeks`, and per owner and per client over
+    the last `days`, in scope."""
+    today = calendar.local(now).date()
+    monday = today - timedelta(days=today.weekday())
+    owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
+    since = now - timedelta(days=days)
+    weekly = []
+    for back in range(weeks - 1, -1, -1):
+        start = calendar.at(monday - timedelta(weeks=back), datetime.min.time())
+        end = min(start + timedelta(weeks=1), now)
+        stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
+        weekly.append((f"W{start.isocalendar().week}", stats.on_time_rate))
+    total = metrics.stats(session, settings, start=since, end=now, owner_ids=owners)
+    by_owner = [(m.name, s.on_time_rate, s.due) for m in members_in_scope(session, scope)
+                if (s := metrics.stats(session, settings, start=since, end=now,
+                                       owner_ids=[m.id or 0])).due]
+    by_client = [(c.name, s.on_time_rate, s.due) for c in clients(session)
+                 if (s := metrics.stats(session, settings, start=since, end=now,
+                                        owner_ids=owners, client_ids=[c.id or 0])).due]
+    return ReliabilityFigures(weekly, total, by_owner, by_client)
+
+
+def client_named(session: Session, client_id: int) -> Client:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"there is no client #{client_id}")
+    return client
