@@ -148,9 +148,38 @@ def parse(text: str, content_type: str) -> dict[str, Any]:
             found = json.loads(fields["payload"]) if "payload" in fields else fields
     except (ValueError, KeyError):
         raise Refused(400, MALFORMED) from None
-    if not isinstance(found, dict):
+    if not _shaped(found):
         raise Refused(400, MALFORMED)
     return found
+
+
+# The fields Bolt reads before a listener runs, by the types Slack gives them; any other
+# shape would break Bolt itself (and log a traceback), so it is refused here.
+IDS = ("id", "team_id", "enterprise_id", "user_id", "channel_id", "type", "callback_id",
+       "action_id", "block_id", "value", "user_team", "execution_id", "command", "text",
+       "response_url", "trigger_id", "api_app_id", "token", "ssl_check", "challenge",
+       "thread_ts", "function_execution_id", "bot_access_token", "app_installed_team_id",
+       "context_team_id", "context_enterprise_id")
+NESTED = ("user", "team", "enterprise", "channel", "container", "view", "message", "event",
+          "previous_message", "item", "assistant_thread", "function_data", "state")
+LISTS = ("actions", "authorizations")
+WHO = ("user", "team", "enterprise", "channel")
+
+
+def _shaped(found: Any, depth: int = 0) -> bool:
+    """Slack's field types: ids and words are text, parts are objects, lists hold objects."""
+    if not isinstance(found, dict) or depth > 4:
+        return False
+    if not all(isinstance(found.get(name, ""), str | None) for name in IDS):
+        return False
+    for name in NESTED:
+        value = found.get(name, "")
+        named = name in WHO and (value is None or isinstance(value, str))  # Slack's short forms
+        if not (named or value == "" or _shaped(value, depth + 1)):
+            return False
+    return all(isinstance(found.get(name, []), list)
+               and all(_shaped(item, depth + 1) for item in found.get(name, []))
+               for name in LISTS)
 
 
 class Endpoint:

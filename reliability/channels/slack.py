@@ -31,6 +31,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult
 from reliability.config import SlackSettings
+from reliability.drafting import slack_text
 
 EVENT_TYPE = "reliability_notice"
 HISTORY_PAGE_SIZE = 200
@@ -247,7 +248,7 @@ class SlackChannel:
     async def _post(self, channel: str, message: OutgoingMessage) -> AsyncSlackResponse:
         return await self._poster.chat_postMessage(
             channel=channel,
-            text=message.text,
+            text=slack_text(message.text),
             blocks=message.blocks,
             metadata={
                 "event_type": EVENT_TYPE,
