@@ -22,9 +22,12 @@ is answered in the ack; everything else goes to Bolt, which never calls `auth.te
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import threading
 from collections.abc import Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -191,7 +194,6 @@ class Endpoint:
         self.verifier = SignatureVerifier(slack.signing_secret.get_secret_value())
         self.listeners = listeners_for(ledger, clock)
         self.bolt: AsyncApp = build(ledger, clock=clock, listeners=self.listeners)
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def answer(self, headers: dict[str, str], body: bytes) -> Answer:
         text = verify(self.verifier, headers, body)
@@ -214,14 +216,15 @@ class Endpoint:
         return Answer(200, json.dumps(said, ensure_ascii=False).encode(), JSON)
 
     async def _echo(self, command: dict[str, Any]) -> None:
-        """The echo of a promise, composed in a worker thread after the ack and posted to the
-        command's response_url: a slow or locked database never holds up an answer to Slack."""
+        """The echo of a promise, composed after the ack and posted to the command's
+        response_url; runs on the echo worker, so a slow or locked database never holds up
+        an answer to Slack."""
         said: dict[str, Any] = {}
 
         async def ack(**reply: Any) -> None:
             said.update(reply)
 
-        await asyncio.to_thread(asyncio.run, self.listeners.ack_command(ack, command))
+        await self.listeners.ack_command(ack, command)
         url = str(command.get("response_url") or "")
         if not url.startswith(("https://", "http://")):
             log.warning("a /promise from Slack came without a response_url; no echo sent")
@@ -231,10 +234,20 @@ class Endpoint:
         except (OSError, aiohttp.ClientError) as exc:
             log.warning("could not post the echo of a /promise to Slack: %s", exc)
 
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)  # the loop keeps only a weak reference to a task
-        task.add_done_callback(self._tasks.discard)
+    @staticmethod
+    def _later(work: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(work, _echo_worker()).add_done_callback(_failed)
+
+
+@functools.cache
+def _echo_worker() -> asyncio.AbstractEventLoop:
+    """One thread with its own event loop for the work after the acks: under a burst, acks
+    keep at least half the interpreter and echoes queue up behind each other, not in front
+    of the answers Slack waits 3 seconds for."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="slack-echoes", daemon=True).start()
+    return loop
+
 
     async def _bolt(self, text: str, headers: dict[str, str]) -> Answer:
         try:
@@ -245,6 +258,11 @@ class Endpoint:
         response = await self.bolt.async_dispatch(request)
         content_type = (response.headers.get("content-type") or ["text/plain;charset=utf-8"])[0]
         return Answer(response.status, response.body.encode(), content_type)
+
+
+def _failed(done: Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        log.error("an echo for Slack failed", exc_info=done.exception())
 
 
 def _endpoint(app: Any) -> Endpoint:
