@@ -238,17 +238,6 @@ class Endpoint:
     def _later(work: Coroutine[Any, Any, None]) -> None:
         asyncio.run_coroutine_threadsafe(work, _echo_worker()).add_done_callback(_failed)
 
-
-@functools.cache
-def _echo_worker() -> asyncio.AbstractEventLoop:
-    """One thread with its own event loop for the work after the acks: under a burst, acks
-    keep at least half the interpreter and echoes queue up behind each other, not in front
-    of the answers Slack waits 3 seconds for."""
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="slack-echoes", daemon=True).start()
-    return loop
-
-
     async def _bolt(self, text: str, headers: dict[str, str]) -> Answer:
         try:
             request = AsyncBoltRequest(body=text, headers=headers)
@@ -258,6 +247,16 @@ def _echo_worker() -> asyncio.AbstractEventLoop:
         response = await self.bolt.async_dispatch(request)
         content_type = (response.headers.get("content-type") or ["text/plain;charset=utf-8"])[0]
         return Answer(response.status, response.body.encode(), content_type)
+
+
+@functools.cache
+def _echo_worker() -> asyncio.AbstractEventLoop:
+    """One thread with its own event loop for the work after the acks: under a burst, acks
+    keep at least half the interpreter and echoes queue up behind each other, not in front
+    of the answers Slack waits 3 seconds for."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="slack-echoes", daemon=True).start()
+    return loop
 
 
 def _failed(done: Future[None]) -> None:
