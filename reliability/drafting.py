@@ -280,6 +280,15 @@ def mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_BARE_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
+def slack_text(text: str) -> str:
+    """A Slack message's top-level `text`, escaped as blocks are, so no `<!channel>`, `<@U…>`
+    or `<url|label>` in it can notify or link; text a block already escaped stays as it is."""
+    return _BARE_AMPERSAND.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _locale(ctx: Context) -> str:
     return str(ctx.get("locale", "en"))
 

@@ -4,8 +4,8 @@ Slack gives an app 3 seconds to answer. Every listener acknowledges first; what 
 database write that can wait, a users.info look-up or a post runs after the answer in a
 Bolt lazy listener, which replies through the request's response_url. Blocking database
 work runs in worker threads so one slow request never holds up the others' answers.
-Requests are verified with the signing secret by Bolt (401 when missing, wrong or older
-than 5 minutes). The listeners are thin: parse, call `reliability.slack_actions`, show.
+Over HTTP, `reliability.slack_http` checks size, signature and shape before Bolt sees a
+request. The listeners are thin: parse, call `reliability.slack_actions`, show.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -48,38 +46,12 @@ CHECKIN_ACTION = re.compile(r"^checkin_(on_track|at_risk|blocked|done)$")
 # The draft editor's block for each field a service error names.
 EDIT_BLOCKS = {"text": "text", "due": "date"}
 
-router = APIRouter()
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
 class SlackNotConfigured(UserError):
     """The Slack settings this way of running needs are missing."""
-
-
-@router.post("/slack/events", include_in_schema=False)
-async def slack_events(request: Request) -> Response:
-    """Bolt's request URL for slash commands, interactivity and events."""
-    handler = _handler(request.app)
-    if handler is None:
-        return PlainTextResponse(NOT_CONFIGURED, status_code=503)
-    return await handler.handle(request)
-
-
-def _handler(app: FastAPI) -> AsyncSlackRequestHandler | None:
-    """Built on first use for the app's ledger, so a team without Slack loses nothing."""
-    ledger: Ledger = app.state.ledger
-    cached = getattr(app.state, "slack_handler", None)
-    if cached is not None and cached[0] is ledger:
-        return cached[1]
-    slack = ledger.settings.slack
-    if slack.signing_secret is None or slack.bot_token is None:
-        return None
-    handler = AsyncSlackRequestHandler(build(ledger, clock=getattr(app.state, "clock", utc_now)))
-    app.state.slack_handler = (ledger, handler)
-    return handler
 
 
 def socket_mode_handler(ledger: Ledger, *, clock: Clock = utc_now) -> AsyncSocketModeHandler:
@@ -99,22 +71,41 @@ def run_socket_mode(ledger: Ledger) -> None:
     asyncio.run(handler.start_async())
 
 
-def build(ledger: Ledger, *, clock: Clock = utc_now, socket_mode: bool = False) -> AsyncApp:
-    """The Bolt app for one ledger, its Web API client pointed at `slack.base_url`."""
+def build(ledger: Ledger, *, clock: Clock = utc_now, socket_mode: bool = False,
+          listeners: Listeners | None = None) -> AsyncApp:
+    """The Bolt app for one ledger, its Web API client pointed at `slack.base_url`.
+
+    Requests reach it verified (by `slack_http` over HTTP, by the connection in Socket Mode),
+    and who the app is comes from its configuration: no `auth.test` before an answer.
+    """
     slack = ledger.settings.slack
     if slack.bot_token is None or (slack.signing_secret is None and not socket_mode):
         raise SlackNotConfigured(NOT_CONFIGURED)
     token = slack.bot_token.get_secret_value()
-    secret = (slack.signing_secret or slack.bot_token).get_secret_value()
+
+    async def authorize(enterprise_id: str | None, team_id: str | None,
+                        user_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
+                               bot_token=token)
+
     app = AsyncApp(
-        signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else None,
-        request_verification_enabled=not socket_mode,
-        client=AsyncWebClient(token=token, base_url=slack.base_url),
+        request_verification_enabled=False,
+        authorize=authorize,
+        client=AsyncWebClient(base_url=slack.base_url),
         process_before_response=True,
         logger=log,
     )
-    Listeners(ledger, clock, secret).attach(app)
+    (listeners or listeners_for(ledger, clock)).attach(app)
     return app
+
+
+def listeners_for(ledger: Ledger, clock: Clock = utc_now) -> Listeners:
+    """The listeners, sealing buttons with the signing secret (the bot token in Socket Mode)."""
+    slack = ledger.settings.slack
+    secret = slack.signing_secret or slack.bot_token
+    if secret is None:
+        raise SlackNotConfigured(NOT_CONFIGURED)
+    return Listeners(ledger, clock, secret.get_secret_value())
 
 
 class Listeners:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from reliability.drafting import mrkdwn
+from reliability.drafting import mrkdwn, slack_text
 
 Block = dict[str, Any]
 SECTION_LIMIT = 2900  # Slack allows 3,000 characters in a section's text
@@ -31,7 +31,7 @@ class Reply:
     failed: bool = False
 
     def message(self) -> dict[str, Any]:
-        return {"text": self.text, "blocks": self.blocks or [section(self.text)]}
+        return {"text": slack_text(self.text), "blocks": self.blocks or [section(self.text)]}
 
 
 def section(text: str) -> Block:

@@ -97,6 +97,16 @@ class SlackWorkspace:
         url = self.api.response_url(f"c{self._clicks}")
         return self.post(command_body(text, user=user, response_url=url)), url
 
+    def answer(self, text: str, *, user: str = "UALICE") -> dict[str, Any]:
+        """What the person sees after `/promise text`: the ack itself, or, when the ack is
+        empty (a promise's echo, a sub-command), the first post to the response_url."""
+        response, url = self.command(text, user=user)
+        assert response.status_code == 200, response.text
+        if response.content:
+            return dict(response.json())
+        [reply] = self.api.replies(url)
+        return reply
+
     def click(self, action_id: str, value: str, *, user: str = "UALICE",
               message: dict[str, Any] | None = None,
               container: dict[str, Any] | None = None) -> tuple[httpx.Response, str]:

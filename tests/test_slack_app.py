@@ -193,10 +193,10 @@ def test_socket_mode_without_an_app_token_explains_what_to_set(ledger: Ledger) -
 
 
 def test_promise_echoes_title_client_and_due_in_the_clients_time_and_stores_nothing(
-        slack: SlackWorkspace, agency: Ledger) -> None:
-    response, _ = slack.command("Q3 report for Acme by Friday")
-    assert response.status_code == 200
-    reply = response.json()
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    response, url = slack.command("Q3 report for Acme by Friday")
+    assert (response.status_code, response.content) == (200, b"")  # the ack, at once
+    [reply] = api.replies(url)  # the echo follows through the command's response_url
     words = shown(reply)
     assert "*Q3 report* for *Acme*" in words
     assert "Fri 20 Nov, 17:00 (America/New_York)" in words
@@ -208,9 +208,8 @@ def test_promise_echoes_title_client_and_due_in_the_clients_time_and_stores_noth
 
 def test_looks_right_logs_the_promise_for_the_caller_created_from_their_slack_profile(
         slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
-    response, _ = slack.command("Q3 report for Acme by Friday", user="UNEW")
-    _, url = slack.click("promise_confirm", button(response.json(), "promise_confirm"),
-                         user="UNEW")
+    echo = slack.answer("Q3 report for Acme by Friday", user="UNEW")
+    _, url = slack.click("promise_confirm", button(echo, "promise_confirm"), user="UNEW")
     [reply] = api.replies(url)
     assert reply["replace_original"] is True
     assert "Logged #1" in shown(reply)
@@ -224,9 +223,9 @@ def test_looks_right_logs_the_promise_for_the_caller_created_from_their_slack_pr
 
 def test_a_mentioned_colleague_owns_the_promise(slack: SlackWorkspace, agency: Ledger,
                                                 api: SlackApi) -> None:
-    response, _ = slack.command("<@UBOB|bob> Q3 report for Acme by Friday")
-    assert "<@UBOB>" in shown(response.json())
-    _, url = slack.click("promise_confirm", button(response.json(), "promise_confirm"))
+    echo = slack.answer("<@UBOB|bob> Q3 report for Acme by Friday")
+    assert "<@UBOB>" in shown(echo)
+    _, url = slack.click("promise_confirm", button(echo, "promise_confirm"))
     api.replies(url)
     [promise] = promises(agency)
     assert promise.owner_id == member(agency, "bob@example.com").id
@@ -234,8 +233,7 @@ def test_a_mentioned_colleague_owns_the_promise(slack: SlackWorkspace, agency: L
 
 def test_a_confirm_button_with_changed_facts_is_refused(slack: SlackWorkspace, agency: Ledger,
                                                         api: SlackApi) -> None:
-    response, _ = slack.command("Q3 report for Acme by Friday")
-    value = button(response.json(), "promise_confirm")
+    value = button(slack.answer("Q3 report for Acme by Friday"), "promise_confirm")
     body, _, mac = value.rpartition(".")
     forged = body[:-4] + ("AAAA" if body[-4:] != "AAAA" else "BBBB") + "." + mac
     _, url = slack.click("promise_confirm", forged)
@@ -246,7 +244,7 @@ def test_a_confirm_button_with_changed_facts_is_refused(slack: SlackWorkspace, a
 
 def test_cancel_stores_nothing_and_says_so(slack: SlackWorkspace, agency: Ledger,
                                           api: SlackApi) -> None:
-    slack.command("Q3 report for Acme by Friday")
+    slack.answer("Q3 report for Acme by Friday")
     _, url = slack.click("promise_cancel", "cancel")
     assert "nothing was logged" in shown(api.replies(url)[0])
     assert promises(agency) == []
@@ -254,8 +252,8 @@ def test_cancel_stores_nothing_and_says_so(slack: SlackWorkspace, agency: Ledger
 
 def test_change_date_opens_a_modal_and_the_new_date_replaces_the_echo(
         slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
-    response, _ = slack.command("Q3 report for Acme by Friday")
-    _, url = slack.click("promise_change_date", button(response.json(), "promise_change_date"))
+    echo = slack.answer("Q3 report for Acme by Friday")
+    _, url = slack.click("promise_change_date", button(echo, "promise_change_date"))
     [modal] = api.opened()
     assert "Fri 20 Nov, 17:00" in shown(modal)
 
@@ -274,8 +272,7 @@ def test_change_date_opens_a_modal_and_the_new_date_replaces_the_echo(
 
 def test_an_unknown_client_can_be_added_from_a_modal_and_the_promise_follows(
         slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
-    response, _ = slack.command("Brand audit for Globex by Friday")
-    reply = response.json()
+    reply = slack.answer("Brand audit for Globex by Friday")
     assert "*Globex* is not one of your clients yet" in shown(reply)
     _, url = slack.click("client_add", button(reply, "client_add"))
     [modal] = api.opened()
@@ -325,15 +322,12 @@ def test_a_refused_new_client_is_marked_on_the_field_the_service_names(
 ])
 def test_a_line_that_cannot_be_used_gets_a_helpful_answer(slack: SlackWorkspace, text: str,
                                                           expected: str) -> None:
-    response, _ = slack.command(text)
-    assert response.status_code == 200
-    assert expected in shown(response.json())
+    assert expected in shown(slack.answer(text))
 
 
 @pytest.mark.parametrize("text", ["Q3 报告 给 Acme 周五前", "Q3-rapport till Acme senast fredag"])
 def test_chinese_and_swedish_promises_are_understood(slack: SlackWorkspace, text: str) -> None:
-    response, _ = slack.command(text)
-    words = shown(response.json())
+    words = shown(slack.answer(text))
     assert "*Acme*" in words and "Fri 20 Nov, 17:00 (America/New_York)" in words
 
 

@@ -32,6 +32,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from reliability.channels import Commit, DeliveryError, OutgoingMessage, SendResult
 from reliability.config import Settings, SlackSettings
+from reliability.drafting import slack_text
 
 EVENT_TYPE = "reliability_notice"
 HISTORY_PAGE_SIZE = 200
@@ -275,7 +276,7 @@ class SlackChannel:
     async def _post(self, channel: str, message: OutgoingMessage) -> AsyncSlackResponse:
         return await self._poster.chat_postMessage(
             channel=channel,
-            text=message.text,
+            text=slack_text(message.text),
             blocks=message.blocks,
             metadata={
                 "event_type": EVENT_TYPE,

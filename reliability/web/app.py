@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from reliability import slack_app
+from reliability import slack_http
 from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -52,6 +52,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="reliability_session",
                        max_age=int(SESSION_LIFETIME.total_seconds()), same_site="lax",
                        https_only=settings.base_url.startswith("https://"))
+    app.add_middleware(slack_http.SlackEvents)  # outside sessions and routing: see its module
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
@@ -85,7 +86,6 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     app.include_router(dashboard.router)
     app.include_router(api.router)
     app.include_router(feeds.router)
-    app.include_router(slack_app.router)
     return app
 
 

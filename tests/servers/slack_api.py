@@ -65,6 +65,7 @@ class SlackApi:
     post_seconds: float = 0  # how long chat.postMessage takes, as under load at Slack
     views: list[dict[str, Any]] = field(default_factory=list)
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    answered_at: dict[str, float] = field(default_factory=dict)  # first post, time.time()
     stopping: threading.Event = field(default_factory=threading.Event)
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -385,6 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         with self.server.api._lock:
             self.server.api.responses.setdefault(name, []).append(body)
+            self.server.api.answered_at.setdefault(name, time.time())
         payload = b"ok"
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
