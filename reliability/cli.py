@@ -19,12 +19,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
-from reliability import compose, drafting, notices
+from reliability import compose, drafting, limits, notices
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
 from reliability.db import DatabaseError, check_schema, make_engine, upgrade
@@ -50,7 +51,8 @@ EXPECTED_ERRORS = (UserError, ConfigError, DatabaseError, CalendarError, Deadlin
 
 
 class _Group(TyperGroup):
-    """Turns every expected failure into one line on stderr and exit code 2."""
+    """Turns every expected failure into one line on stderr and exit code 2, and anything
+    else (a bug) into one "internal error" line and exit code 1: never a traceback."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
@@ -58,6 +60,22 @@ class _Group(TyperGroup):
         except EXPECTED_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except sa.exc.OperationalError as exc:
+            typer.echo(f"error: the database could not do it: {exc.orig}", err=True)
+            raise typer.Exit(2) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                typer.Exit):
+            raise
+        except Exception:
+            if os.environ.get("RELIABILITY_DEBUG"):
+                raise
+            _internal_error()
+            raise typer.Exit(1) from None
+
+
+def _internal_error() -> None:
+    typer.echo(f"internal error: {sys.exc_info()[1]!r} (set RELIABILITY_DEBUG=1 for details)",
+               err=True)
 
 
 def sub_app(help_text: str) -> typer.Typer:
@@ -292,6 +310,9 @@ def promise_add(
             c.name for c in ledger.clients()]
         calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
         if due is not None:
+            if client is None:
+                raise UserError("with --due the text is the title as it stands: say whose "
+                                "promise it is with --client NAME")
             title, due_at = text, resolve_due(due, now=runtime.now, calendar=calendar)
             client_name = client
         else:
@@ -448,6 +469,7 @@ def when(
     runtime = runtime_of(ctx)
     calendar = runtime.settings.calendar.calendar(timezone, country)
     found = resolve(phrase, now=runtime.now, calendar=calendar, locale=locale)
+    limits.within_horizon(found.due_at, runtime.now, runtime.settings.policy.due_horizon_years)
     document = found.to_json()
     document.pop("client", None)
     human = found.echo + (f"  (or: {', '.join(a.isoformat() for a in found.alternatives)})"
@@ -527,6 +549,8 @@ def drafts_edit(
         text = text_file.read_text(encoding="utf-8") if text_file else None
     except OSError as exc:
         raise UserError(f"cannot read {text_file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{text_file} is not UTF-8 text: save it as UTF-8 and try again") from None
     ledger = runtime.ledger
     with ledger.transaction() as session:
         notice = notices.get(session, notice_id)
@@ -768,6 +792,15 @@ def export(
     if out is None:
         typer.echo(json.dumps(tables, ensure_ascii=False, indent=2))
         return
+    try:
+        _write_export(tables, format, out)
+    except OSError as exc:
+        raise UserError(f"cannot write the export into {out}: {exc.strerror or exc}; "
+                        "give a folder you can write to") from None
+    typer.echo(f"exported {sum(len(rows) for rows in tables.values())} rows to {out}")
+
+
+def _write_export(tables: dict[str, list[dict[str, Any]]], format: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if format == "json":
         (out / "reliability.json").write_text(json.dumps(tables, ensure_ascii=False, indent=2),
@@ -782,7 +815,6 @@ def export(
                     {k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()}
                     for row in rows
                 )
-    typer.echo(f"exported {sum(len(rows) for rows in tables.values())} rows to {out}")
 
 
 def main() -> None:
@@ -793,10 +825,7 @@ def main() -> None:
         if os.environ.get("RELIABILITY_DEBUG"):
             traceback.print_exc()
         else:
-            typer.echo(
-                f"internal error: {sys.exc_info()[1]!r} (set RELIABILITY_DEBUG=1 for details)",
-                err=True,
-            )
+            _internal_error()
         sys.exit(1)
 
 

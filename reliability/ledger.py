@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from reliability import compose, notices
+from reliability import compose, limits, notices
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
 from reliability.errors import UserError
@@ -57,6 +57,7 @@ class PromiseHistory:
 
 
 def normalise_email(value: str) -> str:
+    limits.text(value, "email address")
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -73,6 +74,7 @@ def _choice(value: str, allowed: type[Any], what: str) -> str:
 
 
 def _timezone(value: str) -> str:
+    limits.text(value, "timezone")
     try:
         zone(value)
     except CalendarError as exc:
@@ -83,6 +85,7 @@ def _timezone(value: str) -> str:
 def _country(value: str | None) -> str | None:
     if value is None:
         return None
+    limits.text(value, "country")
     try:
         return check_country(value)
     except CalendarError as exc:
@@ -90,7 +93,7 @@ def _country(value: str | None) -> str | None:
 
 
 def _text(value: str, what: str) -> str:
-    cleaned = " ".join(value.split())
+    cleaned = " ".join(limits.text(value, what).split())
     if not cleaned:
         raise UserError(f"the {what} is empty: write a few words")
     return cleaned
@@ -153,6 +156,7 @@ class Ledger:
 
     @staticmethod
     def find_client(session: Session, name: str) -> Client:
+        limits.text(name, "client name")
         client = session.exec(
             select(Client).where(Client.name_key == name.strip().casefold())
         ).first()
@@ -166,6 +170,7 @@ class Ledger:
 
     @staticmethod
     def find_member(session: Session, email: str) -> Member:
+        limits.text(email, "email address")
         member = session.exec(
             select(Member).where(Member.email == email.strip().lower())
         ).first()
@@ -177,7 +182,7 @@ class Ledger:
 
     @staticmethod
     def find_promise(session: Session, promise_id: int) -> Promise:
-        promise = session.get(Promise, promise_id)
+        promise = session.get(Promise, limits.identifier(promise_id, "promise"))
         if promise is None:
             raise UserError(f"there is no promise #{promise_id}; `reliability promise list` "
                             "shows the ones that exist")
@@ -211,9 +216,10 @@ class Ledger:
         client = Client(
             name=name,
             name_key=name.casefold(),
-            contact_name=contact_name.strip() if contact_name else None,
+            contact_name=limits.text(contact_name, "contact name").strip() or None
+            if contact_name else None,
             email=normalise_email(email),
-            slack_channel=slack_channel or None,
+            slack_channel=limits.optional_text(slack_channel, "Slack id") or None,
             locale=_choice(locale, Locale, "locale"),
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
@@ -275,7 +281,7 @@ class Ledger:
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
                              else self.settings.calendar.default_country),
-            slack_user_id=slack_user_id or None,
+            slack_user_id=limits.optional_text(slack_user_id, "Slack id") or None,
             role=_choice(role, Role, "role"),
             digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel"),
             created_at=now,
@@ -376,7 +382,8 @@ class Ledger:
     def _make_promise(self, session: Session, *, title: str, client_name: str,
                       owner_email: str, due_at: datetime, now: datetime, actor: str,
                       source: str, raw_text: str | None) -> PromiseView:
-        title = _text(title, "promise title")[:500]
+        title = _text(title, "promise title")
+        limits.optional_text(raw_text, "promise text")
         _choice(source, Source, "source")
         client = self.find_client(session, client_name)
         owner = self.find_member(session, owner_email)
@@ -432,6 +439,7 @@ class Ledger:
     ) -> CheckIn:
         """The owner's word on a promise; "done" also completes it."""
         _choice(status, CheckInStatus, "check-in status")
+        limits.optional_text(note, "check-in note")
         if progress is not None and not 0 <= progress <= 100:
             raise UserError(f"progress is a percentage from 0 to 100, not {progress}")
         with self.transaction() as session:
@@ -570,8 +578,7 @@ class Ledger:
         self.record(session, now=now, actor=actor, kind="promise.done", promise_id=promise.id,
                     late=now > promise.due_at, late_vs_original=now > promise.original_due_at)
 
-    @staticmethod
-    def _check_future(due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
+    def _check_future(self, due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
         if due_at.tzinfo is None:
             raise UserError("a due date needs a timezone offset, e.g. 2026-11-27T17:00-05:00")
         if due_at <= now:
@@ -580,6 +587,7 @@ class Ledger:
                 f"is in the past (now is {calendar.local(now):%a %d %b %H:%M}); "
                 "give a later date"
             )
+        limits.within_horizon(due_at, now, self.settings.policy.due_horizon_years)
 
     @staticmethod
     def _rows(session: Session, model: Any, column: Any, value: int) -> list[Any]:

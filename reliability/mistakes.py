@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session, col, select
 
-from reliability import compose, notices
+from reliability import compose, limits, notices
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Client, Member, Mistake, NoticeKind, Promise, Severity, Source
@@ -68,7 +68,9 @@ def log_mistake(
     fix_due_at: datetime | None = None,
     prevention_due_at: datetime | None = None,
 ) -> LoggedMistake:
-    summary, prevention = summary.strip(), prevention.strip()
+    summary = limits.text(summary, "mistake summary").strip()
+    prevention = limits.text(prevention, "prevention step").strip()
+    category = limits.text(category, "category")
     if not summary:
         raise UserError("say what went wrong with --summary")
     if not prevention:
@@ -77,6 +79,9 @@ def log_mistake(
         raise UserError(f"unknown severity {severity!r}: use minor or major")
     if not fixed and fix_due_at is None:
         raise UserError("a mistake that is not fixed yet needs the date it will be (--fix-due)")
+    if fix_due_at is not None:
+        limits.within_horizon(fix_due_at, now, ledger.settings.policy.due_horizon_years,
+                              "fix date")
     category = category.strip().lower() or "general"
     settings = ledger.settings
     with ledger.transaction() as session:

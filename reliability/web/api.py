@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from reliability import metrics, notices
 from reliability.digest import build_digest, to_json
+from reliability.limits import TEXT
 from reliability.models import Member
 from reliability.records import iso
 from reliability.web import queries
@@ -91,7 +92,7 @@ class PromiseDetailOut(BaseModel):
 
 
 class CancelIn(BaseModel):
-    reason: str = Field("cancelled through the API", max_length=1000)
+    reason: str = Field("cancelled through the API", max_length=TEXT["reason"].maximum)
 
 
 class MetricsOut(BaseModel):
@@ -143,7 +144,7 @@ def _moment(value: datetime, name: str) -> datetime:
 def list_promises(request: Request, status: PromiseStatusName | None = None,
                   client_id: FilterId = None, owner_id: FilterId = None,
                   level: LevelName | None = None,
-                  q: str | None = Query(None, max_length=200),
+                  q: str | None = Query(None, max_length=TEXT["search text"].maximum),
                   viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
     """Promises you can see, soonest due first."""
     with ledger_of(request).session() as session:
@@ -208,7 +209,8 @@ def cancel_draft(request: Request, notice_id: RowId, body: CancelIn | None = Non
 
 
 @router.get("/digest", response_model=dict[str, Any])
-def digest(request: Request, manager: str | None = Query(None, max_length=320),
+def digest(request: Request,
+           manager: str | None = Query(None, max_length=TEXT["email address"].maximum),
            viewer: Viewer = Depends(api_viewer)) -> dict[str, Any]:
     """A manager's digest as it stands now (yours by default; admins may ask for anyone's)."""
     ledger = ledger_of(request)

@@ -20,6 +20,7 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.web import api, dashboard, feeds, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
+from reliability.web.guard import InputGuard
 from reliability.web.pages import render
 from reliability.web.queries import NotFound
 from reliability.web.tokens import MagicLinks
@@ -52,6 +53,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="reliability_session",
                        max_age=SESSION_DAYS * 24 * 3600, same_site="lax",
                        https_only=settings.base_url.startswith("https://"))
+    app.add_middleware(InputGuard)  # outermost: nothing else sees a control character
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)
