@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
-import click
 import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import Engine
@@ -58,19 +57,22 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except EXPECTED_ERRORS as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+            _error(str(exc))
         except sa.exc.OperationalError as exc:
-            typer.echo(f"error: the database could not do it: {exc.orig}", err=True)
-            raise typer.Exit(2) from None
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
-                typer.Exit):
+            _error(f"the database could not do it: {exc.orig}")
+        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, --help, Ctrl-C
             raise
         except Exception:
             if os.environ.get("RELIABILITY_DEBUG"):
                 raise
             _internal_error()
             raise typer.Exit(1) from None
+
+
+def _error(message: str) -> NoReturn:
+    # A non-UTF-8 argument arrives as lone surrogates, which stderr cannot encode.
+    typer.echo("error: " + message.encode("utf-8", "backslashreplace").decode(), err=True)
+    raise typer.Exit(2)
 
 
 def _internal_error() -> None:

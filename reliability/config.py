@@ -196,6 +196,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {file} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{file}: not UTF-8 text; save it as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML ({exc})") from None
     try:

@@ -60,6 +60,11 @@ def control_character(value: str, *, multiline: bool = False) -> str | None:
     return None
 
 
+def _stray_byte(value: str) -> str | None:
+    """A lone surrogate: how Python carries a byte of a non-UTF-8 argument or file name."""
+    return next((char for char in value if unicodedata.category(char) == "Cs"), None)
+
+
 def describe(char: str) -> str:
     """U+0000 (NUL), U+001B (ESC): control characters have no unicodedata name."""
     names = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL", "\n": "line break", "\r": "CR",
@@ -76,6 +81,9 @@ def text(value: str, field: str) -> str:
         allowed = " (line breaks and tabs are fine)" if limit.multiline else ""
         raise UserError(f"the {field} contains a control character, {describe(char)}, at "
                         f"character {position}: remove it and send plain text{allowed}")
+    if (char := _stray_byte(value)) is not None:
+        raise UserError(f"the {field} is not UTF-8 text (a stray byte at character "
+                        f"{value.index(char) + 1}): type it again, or save the file as UTF-8")
     if len(value) > limit.maximum:
         raise UserError(f"the {field} is {len(value):,} characters long: keep it to "
                         f"{limit.maximum:,} at most")

@@ -185,9 +185,24 @@ def test_cli_an_export_folder_that_cannot_be_written(team: Cli) -> None:
     refused(team("export", "--out", "/proc/nope"), "cannot write the export into /proc/nope")
 
 
+def test_cli_a_backtest_file_with_a_field_too_long_for_csv(team: Cli, tmp_path: Path) -> None:
+    history = tmp_path / "history.csv"
+    history.write_text("id,owner,client,made_at,due_at,done_at\n1," + "x" * 200_000 + "\n",
+                       encoding="utf-8")
+    refused(team("backtest", str(history)), "is not a CSV file that can be read")
+
+
 def test_cli_a_100000_character_client_name(team: Cli) -> None:
     refused(team("client", "add", "A" * 100_000, "--email", "x@example.com"),
             "the client name is 100,000 characters long")
+
+
+def test_cli_an_argument_that_is_not_utf8(team: Cli) -> None:
+    # A byte like 0xFF in argv reaches Python as a lone surrogate, which nothing can store.
+    refused(team("promise", "acknowledge", "Logo \udcff", "--client", "Acme", "--owner",
+                 "alice@example.com", "--reply-by", "2026-11-27", as_of=AS_OF),
+            "the request summary is not UTF-8 text (a stray byte at character 6)")
+    refused(team("digest", "--manager", "\udcff"), "the email address is not UTF-8 text")
 
 
 def test_cli_a_nul_in_a_client_filter(team: Cli) -> None:
