@@ -31,7 +31,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     another database, or for a driver that is not installed, is a DatabaseError."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseError(f"{url!r} is not a database URL: {USABLE_URLS}") from None
     try:
         return _engine(url, parsed, **kwargs)

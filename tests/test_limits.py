@@ -172,13 +172,17 @@ def test_cli_a_text_file_that_is_not_utf8(team: Cli, tmp_path: Path) -> None:
     refused(team("drafts", "edit", "1", "--text-file", str(latin1)), "is not UTF-8 text")
 
 
-def test_cli_a_database_url_of_no_known_kind(cli: Cli) -> None:
+@pytest.mark.parametrize(("url", "message"), [
+    ("garbage://", "'garbage://' is not a database reliability works with"),
+    ("mysql://u:secret@db/x", "'mysql://u:***@db/x' is not a database reliability works with"),
+    ("http://[::1", "'http://[::1' is not a database URL"),
+])
+def test_cli_a_database_url_of_no_known_kind(url: str, message: str) -> None:
     from typer.testing import CliRunner
 
     from reliability.cli import app
 
-    result = CliRunner().invoke(app, ["--db", "garbage://", "client", "list"])
-    refused(result, "'garbage://' is not a database reliability works with")
+    refused(CliRunner().invoke(app, ["--db", url, "client", "list"]), message)
 
 
 def test_cli_an_export_folder_that_cannot_be_written(team: Cli) -> None:
