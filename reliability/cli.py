@@ -60,6 +60,11 @@ class _Group(TyperGroup):
             _error(str(exc))
         except sa.exc.OperationalError as exc:
             _error(f"the database could not do it: {exc.orig}")
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # A file or folder the person named (too long a name, no permission, ...).
+            _error(f"cannot use {str(exc.filename)[:200]}: {exc.strerror}")
         except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, --help, Ctrl-C
             raise
         except Exception:

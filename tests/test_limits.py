@@ -196,6 +196,10 @@ def test_cli_a_backtest_file_with_a_field_too_long_for_csv(team: Cli, tmp_path: 
     refused(team("backtest", str(history)), "is not a CSV file that can be read")
 
 
+def test_cli_a_file_name_too_long_for_the_system(team: Cli) -> None:
+    refused(team("backtest", "x" * 100_000), "File name too long")
+
+
 def test_cli_a_100000_character_client_name(team: Cli) -> None:
     refused(team("client", "add", "A" * 100_000, "--email", "x@example.com"),
             "the client name is 100,000 characters long")
