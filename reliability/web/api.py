@@ -2,8 +2,9 @@
 
 Authenticate with `Authorization: Bearer <personal token>` (from `reliability member token`);
 a browser session works too, and then changes need the session's X-CSRF-Token header.
-Errors are `{"detail": "..."}`: 401 without sign-in, 404 for what is not yours to see,
-409 when the change is not possible in the current state.
+Errors are `{"detail": "..."}`: 400 for a control character (NUL and the like) in the
+request, 401 without sign-in, 404 for what is not yours to see, 409 when the change is not
+possible in the current state.
 """
 
 from __future__ import annotations
