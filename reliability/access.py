@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from reliability import limits
 from reliability.errors import UserError
 from reliability.models import Client, Member, Mistake, Notice, NoticeKind, Promise, Role
 
@@ -124,6 +125,7 @@ def notices_in_scope(scope: Scope) -> Any:
 def notice_for(session: Session, scope: Scope, notice_id: int) -> tuple[Notice, Client | None]:
     """A message the scope may see and change, or one refusal for "not there" and "not
     yours" alike."""
+    limits.identifier(notice_id, "message", "draft")
     row = session.exec(notices_in_scope(scope).where(Notice.id == notice_id)).first()
     if row is None:
         raise NotFound(f"there is no message #{notice_id} you can see")
@@ -133,7 +135,7 @@ def notice_for(session: Session, scope: Scope, notice_id: int) -> tuple[Notice, 
 
 def promise_for(session: Session, scope: Scope, promise_id: int) -> Promise:
     """A promise the scope may change: its owner, their managers or an admin."""
-    promise = session.get(Promise, promise_id)
+    promise = session.get(Promise, limits.identifier(promise_id, "promise", "promise"))
     if promise is None:
         raise UserError(f"there is no promise #{promise_id}", field="promise",
                         hint="the list of promises shows the ones that exist")

@@ -171,6 +171,9 @@ def read_history(path: Path) -> History:
             return parse_rows(handle)
     except UnicodeDecodeError as exc:
         raise UserError(f"{path} is not UTF-8 text: {exc.reason}") from None
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB
+        raise UserError(f"{path} is not a CSV file that can be read ({exc}); export the "
+                        "history again as plain CSV") from None
 
 
 # -- scores -----------------------------------------------------------------------------

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
-from reliability import capture, compose, drafting, drafts, exchange
+from reliability import capture, compose, drafting, drafts, exchange, limits
 from reliability.access import Actor
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.config import ConfigError, Settings, load_settings
@@ -49,15 +49,29 @@ EXPECTED_ERRORS = (UserError, ConfigError, DatabaseError, CalendarError, Deadlin
 
 
 class _Group(TyperGroup):
-    """Turns every expected failure into one line on stderr and exit code 2."""
+    """Turns every expected failure into one line on stderr and exit code 2, and anything
+    else (a bug) into one "internal error" line and exit code 1: never a traceback."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except EXPECTED_ERRORS as exc:
             option = self._option_for(ctx, getattr(exc, "field", None))
-            typer.echo(f"error: {option + ': ' if option else ''}{exc}", err=True)
-            raise typer.Exit(2) from None
+            _error(f"{option + ': ' if option else ''}{exc}")
+        except sa.exc.OperationalError as exc:
+            _error(f"the database could not do it: {exc.orig}")
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # A file or folder the person named (too long a name, no permission, ...).
+            _error(f"cannot use {str(exc.filename)[:200]}: {exc.strerror}")
+        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, --help, Ctrl-C
+            raise
+        except Exception:
+            if os.environ.get("RELIABILITY_DEBUG"):
+                raise
+            _internal_error()
+            raise typer.Exit(1) from None
 
     def _option_for(self, ctx: typer.Context, field: str | None) -> str | None:
         """The invoked command's option for the input a service error names, if it has one."""
@@ -66,6 +80,17 @@ class _Group(TyperGroup):
             if param.name in (field, f"{field}_file") and param.param_type_name == "option":
                 return param.opts[0]
         return None
+
+
+def _error(message: str) -> NoReturn:
+    # A non-UTF-8 argument arrives as lone surrogates, which stderr cannot encode.
+    typer.echo("error: " + message.encode("utf-8", "backslashreplace").decode(), err=True)
+    raise typer.Exit(2)
+
+
+def _internal_error() -> None:
+    typer.echo(f"internal error: {sys.exc_info()[1]!r} (set RELIABILITY_DEBUG=1 for details)",
+               err=True)
 
 
 def sub_app(help_text: str) -> typer.Typer:
@@ -496,6 +521,7 @@ def when(
     runtime = runtime_of(ctx)
     calendar = runtime.settings.calendar.calendar(timezone, country)
     found = resolve(phrase, now=runtime.now, calendar=calendar, locale=locale)
+    limits.within_horizon(found.due_at, runtime.now, runtime.settings.policy.due_horizon_years)
     document = found.to_json()
     document.pop("client", None)
     human = found.echo + (f"  (or: {', '.join(a.isoformat() for a in found.alternatives)})"
@@ -576,6 +602,9 @@ def drafts_edit(
         text = text_file.read_text(encoding="utf-8") if text_file else None
     except OSError as exc:
         raise UserError(f"cannot read {text_file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{text_file} is not UTF-8 text", field="text",
+                        hint="save it as UTF-8 and try again") from None
     drafts.edit(runtime.ledger, runtime.operator, notice_id, text=text, due=due,
                 now=runtime.now)
     _notice_out(runtime, notice_id, as_json)
@@ -817,10 +846,7 @@ def main() -> None:
         if os.environ.get("RELIABILITY_DEBUG"):
             traceback.print_exc()
         else:
-            typer.echo(
-                f"internal error: {sys.exc_info()[1]!r} (set RELIABILITY_DEBUG=1 for details)",
-                err=True,
-            )
+            _internal_error()
         sys.exit(1)
 
 

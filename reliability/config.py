@@ -24,6 +24,7 @@ from reliability.calendar import (
     shared_calendar,
     zone,
 )
+from reliability.limits import DEFAULT_HORIZON_YEARS
 
 DEFAULT_FILE = "reliability.toml"
 
@@ -80,6 +81,7 @@ class PolicySettings(Section):
     checkin_lead_business_days: int = Field(3, ge=0, le=30)
     escalate_business_hours_before_notice: float = Field(4, ge=0, le=80)
     mistake_repeat_window_days: int = Field(180, ge=1, le=3650)
+    due_horizon_years: int = Field(DEFAULT_HORIZON_YEARS, ge=1, le=100)
 
 
 class DigestSettings(Section):
@@ -203,6 +205,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {file} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{file}: not UTF-8 text; save it as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: not valid TOML ({exc})") from None
     try:

@@ -25,15 +25,27 @@ class DatabaseError(Exception):
     """The database cannot be reached or is not at the schema this code expects."""
 
 
+USABLE_URLS = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/dbname"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the settings each backend needs to never lose a write."""
+    """An engine with the settings each backend needs to never lose a write; a URL for
+    another database, or for a driver that is not installed, is a DatabaseError."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise DatabaseError(
-            f"{url!r} is not a database URL: use sqlite:///path/to/file.db or "
-            "postgresql+psycopg://user@host:5432/dbname"
-        ) from None
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseError(f"{url!r} is not a database URL: {USABLE_URLS}") from None
+    try:
+        return _engine(url, parsed, **kwargs)
+    except (sa.exc.NoSuchModuleError, ImportError):
+        shown = parsed.render_as_string(hide_password=True)
+        raise DatabaseError(f"{shown!r} is not a database reliability works with: "
+                            f"{USABLE_URLS}") from None
+
+
+def _engine(url: str, parsed: sa.URL, **kwargs: Any) -> Engine:
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise sa.exc.NoSuchModuleError(parsed.get_backend_name())
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)

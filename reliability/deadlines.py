@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from reliability import limits
 from reliability.calendar import BusinessCalendar
 from reliability.deadline_grammar import (
     EN_WEEKDAYS,
@@ -27,6 +28,7 @@ from reliability.deadline_grammar import (
     find_pieces,
     rules,
 )
+from reliability.errors import UserError
 
 EXAMPLES = {
     "en": ("'by Friday'", "'in 3 business days'", "'Dec 5 at 3pm'"),
@@ -91,13 +93,21 @@ def resolve(
     client_names: Sequence[str] = (),
 ) -> Resolution:
     """Find the deadline in a sentence and place it on the client's calendar."""
+    try:
+        limits.text(text, "deadline text")
+    except UserError as exc:
+        raise DeadlineError(str(exc)) from None
     language = _language(text, locale)
     pieces = find_pieces(text, language)
     if not pieces and locale is not None and detect_locale(text) != language:
         # the hint is often the client's language while the owner typed in their own
         language = detect_locale(text)
         pieces = find_pieces(text, language)
-    due, alternatives, note = _due(text, pieces, now, calendar, language)
+    try:
+        due, alternatives, note = _due(text, pieces, now, calendar, language)
+    except OverflowError:
+        raise DeadlineError(f"'{text.strip()}' is further ahead than any calendar goes. Try "
+                            f"{_examples(language)}.") from None
     spans = [(p.start, p.end) for p in pieces]
     start, end = spans[0][0], spans[-1][1]
     rest = _remove(text, spans, language)

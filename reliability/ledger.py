@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from reliability import compose, notices
+from reliability import compose, limits, notices
 from reliability.access import EVERYONE, Actor, promise_for, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
@@ -51,6 +51,7 @@ class PromiseHistory:
 
 
 def normalise_email(value: str, field: str = "email") -> str:
+    limits.text(value, "email address", field)
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -67,6 +68,7 @@ def _choice(value: str, allowed: type[Any], what: str, field: str) -> str:
 
 
 def _timezone(value: str) -> str:
+    limits.text(value, "timezone")
     try:
         zone(value)
     except CalendarError as exc:
@@ -77,6 +79,7 @@ def _timezone(value: str) -> str:
 def _country(value: str | None) -> str | None:
     if value is None:
         return None
+    limits.text(value, "country")
     try:
         return check_country(value)
     except CalendarError as exc:
@@ -84,7 +87,7 @@ def _country(value: str | None) -> str | None:
 
 
 def _text(value: str, what: str, field: str) -> str:
-    cleaned = " ".join(value.split())
+    cleaned = " ".join(limits.text(value, what, field).split())
     if not cleaned:
         raise UserError(f"the {what} is empty", field=field, hint="write a few words")
     return cleaned
@@ -157,6 +160,7 @@ class Ledger:
 
     @staticmethod
     def find_client(session: Session, name: str) -> Client:
+        limits.text(name, "client name")
         client = session.exec(
             select(Client).where(Client.name_key == name.strip().casefold())
         ).first()
@@ -169,6 +173,7 @@ class Ledger:
 
     @staticmethod
     def find_member(session: Session, email: str, field: str = "owner") -> Member:
+        limits.text(email, "email address", field)
         member = session.exec(
             select(Member).where(Member.email == email.strip().lower())
         ).first()
@@ -215,9 +220,10 @@ class Ledger:
         client = Client(
             name=name,
             name_key=name.casefold(),
-            contact_name=contact_name.strip() if contact_name else None,
+            contact_name=limits.text(contact_name, "contact name").strip() or None
+            if contact_name else None,
             email=normalise_email(email),
-            slack_channel=slack_channel or None,
+            slack_channel=limits.optional_text(slack_channel, "Slack id", "slack_channel") or None,
             locale=_choice(locale, Locale, "locale", "locale"),
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
@@ -283,7 +289,7 @@ class Ledger:
             timezone=_timezone(timezone or self.settings.calendar.default_timezone),
             country=_country(country if country is not None
                              else self.settings.calendar.default_country),
-            slack_user_id=slack_user_id or None,
+            slack_user_id=limits.optional_text(slack_user_id, "Slack id", "slack_user") or None,
             role=_choice(role, Role, "role", "role"),
             digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel",
                                    "digest_channel"),
@@ -482,7 +488,8 @@ class Ledger:
                       source: str, raw_text: str | None,
                       forecast: CaptureForecast | None = None,
                       asked_due_at: datetime | None = None) -> PromiseView:
-        title = _text(title, "promise title", "title")[:500]
+        title = _text(title, "promise title", "title")
+        limits.optional_text(raw_text, "promise text", "text")
         _choice(source, Source, "source", "source")
         client = self.find_client(session, client_name)
         owner = self.find_current_member(session, owner_email)
@@ -549,6 +556,7 @@ class Ledger:
         """The owner's word on a promise; "done" also completes it."""
         by, actor = _who(actor)
         _choice(status, CheckInStatus, "check-in status", "status")
+        limits.optional_text(note, "check-in note", "note")
         if progress is not None and not 0 <= progress <= 100:
             raise UserError(f"progress is a percentage from 0 to 100, not {progress}",
                             field="progress")
@@ -657,8 +665,7 @@ class Ledger:
         self.record(session, now=now, actor=actor, kind="promise.done", promise_id=promise.id,
                     late=now > promise.due_at, late_vs_original=now > promise.original_due_at)
 
-    @staticmethod
-    def _check_future(due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
+    def _check_future(self, due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
         if due_at.tzinfo is None:
             raise UserError("a due date needs a timezone offset", field="due",
                             hint="e.g. 2026-11-27T17:00-05:00")
@@ -668,6 +675,7 @@ class Ledger:
                 f"is in the past (now is {calendar.local(now):%a %d %b %H:%M}); "
                 "give a later date"
             )
+        limits.within_horizon(due_at, now, self.settings.policy.due_horizon_years)
 
     @staticmethod
     def _rows(session: Session, model: Any, column: Any, value: int) -> list[Any]:

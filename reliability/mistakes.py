@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session, col, select
 
-from reliability import compose, notices
+from reliability import compose, limits, notices
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Client, Member, Mistake, NoticeKind, Promise, Severity, Source
@@ -71,7 +71,9 @@ def log_mistake(
     fix_due_at: datetime | None = None,
     prevention_due_at: datetime | None = None,
 ) -> LoggedMistake:
-    summary, prevention = summary.strip(), prevention.strip()
+    summary = limits.text(summary, "mistake summary", "summary").strip()
+    prevention = limits.text(prevention, "prevention step", "prevention").strip()
+    category = limits.text(category, "category", "category")
     if not summary:
         raise UserError("the mistake has no summary", field="summary",
                         hint="say what went wrong")
@@ -84,6 +86,9 @@ def log_mistake(
     if not fixed and fix_due_at is None:
         raise UserError("a mistake that is not fixed yet needs the date it will be",
                         field="fix_due")
+    if fix_due_at is not None:
+        limits.within_horizon(fix_due_at, now, ledger.settings.policy.due_horizon_years,
+                              "fix date", "fix_due")
     category = category.strip().lower() or "general"
     settings = ledger.settings
     with ledger.transaction() as session:

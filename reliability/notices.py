@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reliability import compose, drafting
+from reliability import compose, drafting, limits
 from reliability.config import Settings
 from reliability.db import among, insert_rows
 from reliability.errors import UserError
@@ -195,7 +195,7 @@ def record_event(session: Session, notice: Notice, *, now: datetime, actor: str,
 
 
 def get(session: Session, notice_id: int) -> Notice:
-    notice = session.get(Notice, notice_id)
+    notice = session.get(Notice, limits.identifier(notice_id, "message", "draft"))
     if notice is None:
         raise UserError(f"there is no message #{notice_id}",
                         hint="the list of drafts shows the ones that exist")
@@ -220,6 +220,7 @@ def approve(session: Session, notice_id: int, *, now: datetime, actor: str) -> N
 
 
 def cancel(session: Session, notice_id: int, *, reason: str, now: datetime, actor: str) -> Notice:
+    limits.text(reason, "reason", "reason")
     notice = get(session, notice_id)
     _require(notice, UNSENT, "cancel")
     _cancel(session, notice, reason=reason, now=now, actor=actor)
@@ -266,11 +267,13 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
         if proposed_due_at <= promise.due_at:
             raise UserError("the proposed date must come after the date being moved",
                             field="due", hint="pick a later day")
+        limits.within_horizon(proposed_due_at, now, settings.policy.due_horizon_years,
+                              "proposed date", "due")
         _rerender_delay(session, settings, notice, proposed_due_at=proposed_due_at,
                         reason=notice.context.get("reason"), now=now)
     notice.context = {**notice.context, "edited_by": actor}
     if text is not None:
-        cleaned = text.strip()
+        cleaned = limits.text(text, "message text", "text").strip()
         if not cleaned:
             raise UserError("the new text is empty", field="text",
                             hint="write the message you want to send")

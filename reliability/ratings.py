@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from reliability import limits
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Client, Rating
@@ -49,7 +50,8 @@ def add_rating(
         overall=_score(overall, "the overall rating", "overall", required=True),
         would_continue=_score(would_continue, "would-continue", "would_continue"),
         would_recommend=_score(would_recommend, "would-recommend", "would_recommend"),
-        to_make_it_5=(to_make_it_5 or "").strip() or None,
+        to_make_it_5=(limits.optional_text(to_make_it_5, "rating comment", "to_make_it_5")
+                      or "").strip() or None,
         recorded_by=actor[:200],
     )
     with ledger.transaction() as session:

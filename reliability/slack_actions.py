@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from reliability import capture, drafts, notices, slack_views
+from reliability import capture, drafts, limits, notices, slack_views
 from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.db import among
@@ -114,6 +114,7 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
     named = _named_client(text, clients)
     calendar = ledger.calendar_for(named)
     found = resolve(text, now=now, calendar=calendar, client_names=names)
+    limits.within_horizon(found.due_at, now, ledger.settings.policy.due_horizon_years)
     if not found.title:
         raise UserError(f"I found the deadline ({found.echo}) but not what is promised. "
                         "Try `/promise Q3 report for Acme by Friday`.")
@@ -193,7 +194,8 @@ def with_new_date(ledger: Ledger, proposal: Proposal, phrase: str, *, now: datet
     """The same promise with the date the person typed in the Change date modal."""
     client = _client(ledger, proposal.client) if proposal.client else None
     calendar = ledger.calendar_for(client)
-    due = resolve_due(phrase, now=now, calendar=calendar)
+    due = limits.within_horizon(resolve_due(phrase, now=now, calendar=calendar), now,
+                                ledger.settings.policy.due_horizon_years)
     changed = replace(proposal, due_at=due.isoformat())
     if client is None:
         return slack_views.unknown_client(name=proposal.client_hint or "?", title=proposal.title,

@@ -82,6 +82,15 @@ def test_a_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml")
 
 
+def test_a_folder_or_a_file_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read config file .*: Is a directory"):
+        load_settings(tmp_path)
+    latin1 = tmp_path / "reliability.toml"
+    latin1.write_bytes('[smtp]\nfrom_name = "Byrån"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_settings(latin1)
+
+
 def test_a_client_calendar_takes_the_team_opening_hours(tmp_path: Path) -> None:
     path = tmp_path / "hours.toml"
     path.write_text('[calendar]\nend_of_day = "18:00"\ndefault_country = "se"\n')

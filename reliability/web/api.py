@@ -2,8 +2,9 @@
 
 Authenticate with `Authorization: Bearer <personal token>` (from `reliability member token`);
 a browser session works too, and then changes need the session's X-CSRF-Token header.
-Errors are `{"detail": "..."}`: 401 without sign-in, 404 for what is not yours to see,
-409 when the change is not possible in the current state.
+Errors are `{"detail": "..."}`: 400 for a control character (NUL and the like) in the
+request, 401 without sign-in, 404 for what is not yours to see, 409 when the change is not
+possible in the current state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 from reliability import drafts, metrics
 from reliability.access import Actor
 from reliability.digest import digest_for, to_json
+from reliability.limits import TEXT
 from reliability.records import iso
 from reliability.web import queries
 from reliability.web.auth import Viewer, api_viewer, check_api_csrf, ledger_of
@@ -90,7 +92,7 @@ class PromiseDetailOut(BaseModel):
 
 
 class CancelIn(BaseModel):
-    reason: str = Field("cancelled through the API", max_length=1000)
+    reason: str = Field("cancelled through the API", max_length=TEXT["reason"].maximum)
 
 
 class MetricsOut(BaseModel):
@@ -142,7 +144,7 @@ def _moment(value: datetime, name: str) -> datetime:
 def list_promises(request: Request, status: PromiseStatusName | None = None,
                   client_id: FilterId = None, owner_id: FilterId = None,
                   level: LevelName | None = None,
-                  q: str | None = Query(None, max_length=200),
+                  q: str | None = Query(None, max_length=TEXT["search text"].maximum),
                   viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
     """Promises you can see, soonest due first."""
     rows = ledger_of(request).read(queries.promise_list, viewer.scope, _now(request),
@@ -199,7 +201,8 @@ def cancel_draft(request: Request, notice_id: RowId, body: CancelIn | None = Non
 
 
 @router.get("/digest", response_model=dict[str, Any])
-def digest(request: Request, manager: str | None = Query(None, max_length=320),
+def digest(request: Request,
+           manager: str | None = Query(None, max_length=TEXT["email address"].maximum),
            viewer: Viewer = Depends(api_viewer)) -> dict[str, Any]:
     """A manager's digest as it stands now (yours by default; admins may ask for anyone's)."""
     context = digest_for(ledger_of(request), Actor.of(viewer.member), manager,

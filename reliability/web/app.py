@@ -21,6 +21,7 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.web import api, dashboard, feeds, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
+from reliability.web.guard import InputGuard
 from reliability.web.logs import redact_secrets_in_logs
 from reliability.web.pages import render
 from reliability.web.sessions import SESSION_LIFETIME
@@ -52,7 +53,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="reliability_session",
                        max_age=int(SESSION_LIFETIME.total_seconds()), same_site="lax",
                        https_only=settings.base_url.startswith("https://"))
-    app.add_middleware(slack_http.SlackEvents)  # outside sessions and routing: see its module
+    app.add_middleware(InputGuard)  # nothing behind it sees a control character
+    app.add_middleware(slack_http.SlackEvents)  # outermost: Slack's signature comes first
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", response_class=PlainTextResponse, include_in_schema=False)

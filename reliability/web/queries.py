@@ -15,6 +15,7 @@ from reliability.access import NotFound, Scope, notice_for, notices_in_scope
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.digest import is_overdue
+from reliability.limits import MAX_ID
 from reliability.models import (
     Assessment,
     CheckIn,
@@ -36,8 +37,6 @@ from reliability.promises import PromiseView, promise_views
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,
                RiskLevel.on_track: 3}
-# Ids beyond PostgreSQL's integer exist nowhere; refusing them early keeps drivers happy.
-MAX_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 # Events whose row is shown in full elsewhere on the timeline.
