@@ -68,6 +68,7 @@ class _Language:
 
     subject: str  # the team speaking: I, we, Erik and I
     offer: str  # an offer that needs no modal: "let me send"
+    ask: str  # a member asked to do it: "<@U123> can you send"
     modal: str  # what turns a verb into a commitment, may be empty in Swedish and Chinese
     verbs: str  # deliverables: something the client receives or can check
     receipt: str  # "you'll have it": the client receives, from a member's mouth
@@ -125,6 +126,7 @@ ZH_VERBS = (
 
 ENGLISH = _Language(
     offer=r"\blet (?:me|us)\s+",
+    ask=r"[,:]?\s*(?:can|could|will|would)\s+you\s+(?:please\s+)?",
     subject=r"(?:\bI\b|\bwe\b|\b\w+ and I\b|^|(?<=[,;:!–—-])\s*)",
     modal=(r"\s*(?:'ll|’ll|will|shall|can|am going to|are going to|is going to|'s going to"
            r"|’s going to|promise to|commit to|to|'m going to|’m going to|'re going to"
@@ -151,6 +153,7 @@ ENGLISH = _Language(
 )
 SWEDISH = _Language(
     offer=r"\blåt (?:mig|oss)\s+",
+    ask=r"[,:]?\s*(?:kan|skulle)\s+du\s+(?:(?:snälla|vänligen)\s+)?",
     subject=r"(?:\bjag\b|\bvi\b|\b\w+ och jag\b|^|(?<=[,;:!–—-])\s*)",
     modal=(r"\s*(?:\s(?:ska|skall|kommer att|kan|lovar att|tänker))?"
            r"(?:\s+(?:också|absolut|gärna|då|direkt))?\s*"),
@@ -175,6 +178,7 @@ SWEDISH = _Language(
 )
 CHINESE = _Language(
     offer=r"让我",
+    ask=r"[,，:：]?\s*你.{0,14}?",
     subject=r"(?:我们这边|我这边|我们|咱们|我和\w{1,4}|我|^|(?<=[，,；;：:！!])\s*)",
     modal=r"(?:.{0,12}?)(?:会|将|要|可以|能|一定|保证|承诺|负责|来)?(?:在|于)?.{0,12}?",
     verbs=_alt(*ZH_VERBS),
@@ -198,8 +202,8 @@ QUOTE_HEADER = re.compile(
 )
 # Meeting notes prefix their lines: "- ", "1.", "Action:", "AP:", "行动项："
 BULLET = re.compile(
-    r"^\s*(?:[-*•·]|\d+[.)]|(?:action(?: item)?|ai|todo|ap|att göra|åtgärd|行动项|待办)"
-    r"\s*[:：])\s*",
+    r"^(?:\s*(?:[-*•·]|\d+[.)]|(?:action(?: item)?|ai|todo|ap|att göra|åtgärd|行动项|待办)"
+    r"\s*[:：]))+\s*",
     re.IGNORECASE,
 )
 SENTENCE_END = {
@@ -274,11 +278,14 @@ def _sentence(
     question = bool(re.search(rules.question, sentence))
     resolution = _deadline(sentence, now, calendar, language, known)
     if author_is_member:
-        if question or _refused(plain, rules) or _uncommitted(plain, rules):
+        if resolution is None or _refused(plain, rules):
             return None
-        if resolution is None:
+        if question:  # only "<@U123> can you send … by Friday?": a task handed to a member
+            owner_match = _assignment(sentence, rules, members)
+        elif _uncommitted(plain, rules):
             return None
-        owner_match = _commitment(sentence, rules, members, language, resolution.matched)
+        else:
+            owner_match = _commitment(sentence, rules, members, language, resolution.matched)
         if owner_match is None:
             return None
         owner, start, explicit = owner_match
@@ -357,6 +364,17 @@ def _commitment(sentence: str, rules: _Language, members: Sequence[Person], lang
             return None, offset + inverted.start("verb"), True
     if re.search(rules.receipt, text, flags):
         return None, offset, False
+    return None
+
+
+def _assignment(sentence: str, rules: _Language,
+                members: Sequence[Person]) -> tuple[str | None, int, bool] | None:
+    """A member addressed first and asked to deliver: "Erik, can you send the deck by Friday?"."""
+    for person, pattern in _named_subjects(members):
+        found = re.match(rf"\s*{pattern}{rules.ask}(?P<verb>{rules.verbs})", sentence,
+                         re.IGNORECASE)  # fmt: skip
+        if found:
+            return person.email, found.start("verb"), True
     return None
 
 
