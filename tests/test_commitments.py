@@ -102,7 +102,8 @@ def test_what_is_not_a_commitment_is_never_suggested(text: str) -> None:
 
 
 def test_a_quoted_earlier_message_is_not_promised_again() -> None:
-    text = "On Mon, Dana wrote:\n> We'll send the brief by Friday.\n> I'll call you Friday.\nThanks!"
+    text = ("On Mon, Dana wrote:\n> We'll send the brief by Friday.\n> I'll call you Friday.\n"
+            "Thanks!")
     assert found(text) == []
 
 
