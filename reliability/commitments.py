@@ -238,7 +238,7 @@ def sentences(text: str) -> list[str]:
 def detect(
     text: str,
     *,
-    author: str,
+    author: str | None,
     author_is_member: bool,
     client: str | None,
     now: datetime,
@@ -248,7 +248,8 @@ def detect(
 ) -> list[Finding]:
     """Every commitment (the team's) and request (the client's) in `text`, in order.
 
-    `author` is a member's email or a client contact's address; `client` is the
+    `author` is a member's email or a client contact's address (None: unknown, and so is
+    the owner of an "I will"); `client` is the
     conversation's client, `calendar` that client's calendar (due moments are placed on it).
     """
     known = [name for name in (client, *client_names) if name]
@@ -263,7 +264,7 @@ def detect(
 
 def _sentence(
     sentence: str,
-    author: str,
+    author: str | None,
     author_is_member: bool,
     client: str | None,
     now: datetime,
