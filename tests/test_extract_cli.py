@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli
+from typer.testing import CliRunner
+
+from reliability.cli import app
 
 MONDAY = "2026-11-16T09:00-05:00"
 NOTES = {
@@ -116,3 +119,11 @@ def test_an_unknown_author_or_file_is_one_error_line(team: Cli, tmp_path: Path) 
     assert (unknown.exit_code, missing.exit_code) == (2, 2)
     assert "unknown member 'nobody@example.com'" in unknown.stderr
     assert "cannot read" in missing.stderr
+
+
+def test_notes_can_come_from_stdin(team: Cli, database_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["--db", database_url, "--as-of", MONDAY, "promise", "extract", "-", "--client",
+              "Acme", "--json"], input="Bob will send the invoice by Friday.\n")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert [f["owner"] for f in json.loads(result.stdout)] == ["bob@example.com"]
