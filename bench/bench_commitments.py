@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -51,6 +52,9 @@ def main() -> None:
                 precision, recall, _guessed, actual = score(cases, kind)
                 shown = [f"{v:.2f}" if v is not None else "-" for v in (precision, recall)]
                 print(f"{part:8} {language:4} {kind:10} {actual:>4} {shown[0]:>9} {shown[1]:>6}")
+            wrong = Counter(c.label for c in cases if c.kind == "none" and predicted(c))
+            print(f"{'':13} hard negatives suggested: "
+                  + (", ".join(f"{k} {n}" for k, n in sorted(wrong.items())) or "none"))
             if args.show_errors:
                 for case in cases:
                     guess = predicted(case)
