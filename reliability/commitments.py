@@ -136,7 +136,8 @@ ENGLISH = _Language(
     receipt=(r"\byou(?:'ll|’ll|\swill)\s+(?:have|get|receive|see)\b"
              r"|\bwill be (?:with you|in your inbox|on your desk)\b"),
     request=(r"\b(?:can|could|would|will)\s+(?:you|someone|anyone|we get|we have)\b|\bplease\b"
-             r"|\bkindly\b|\b(?:we|i)(?:'d| would)?\s+(?:need|appreciate|like|want)\b|^\s*need\b"
+             r"|\bkindly\b|\b(?:we|i)(?:'d| would)?\s+(?:need(?!\s+to\b)|appreciate|like|want)\b"
+             r"|^\s*need\b"
              r"|\blet (?:us|me) know\b|\bmake sure\b|\bwould it be possible\b"
              r"|^\s*(?:send|share|provide|confirm|get)\b"),
     negation=(r"\b(?:not|never|no|unable|cannot|can't|can’t|won't|won’t|don't|don’t|"
@@ -249,8 +250,8 @@ def detect(
     """Every commitment (the team's) and request (the client's) in `text`, in order.
 
     `author` is a member's email or a client contact's address (None: unknown, and so is
-    the owner of an "I will"); `client` is the
-    conversation's client, `calendar` that client's calendar (due moments are placed on it).
+    the owner of an "I will"); `client` is the conversation's client and `calendar` its
+    calendar, on which due moments are placed.
     """
     known = [name for name in (client, *client_names) if name]
     findings = []
@@ -275,7 +276,6 @@ def _sentence(
     language = detect_locale(sentence)
     rules = LANGUAGES[language]
     plain = _without_names(sentence, members)
-    flags = re.IGNORECASE
     question = bool(re.search(rules.question, sentence))
     resolution = _deadline(sentence, now, calendar, language, known)
     if author_is_member:
@@ -289,18 +289,17 @@ def _sentence(
             owner_match = _commitment(sentence, rules, members, language, resolution.matched)
         if owner_match is None:
             return None
-        owner, start, explicit = owner_match
-        confidence = 0.7 + 0.1 * explicit + 0.1 * (not resolution.ambiguous)
+        owner, verb, explicit = owner_match
         return Finding(
             kind=FindingKind.commitment,
             sentence=sentence,
-            title=_title(resolution.title, rules, language, start_hint=sentence[start:]),
+            title=_title(resolution.title, rules, language, verb),
             owner=owner or author,
             client=resolution.client or client,
             due_at=resolution.due_at,
-            confidence=round(min(confidence, 0.95), 2),
+            confidence=round(0.7 + 0.1 * explicit + 0.1 * (not resolution.ambiguous), 2),
         )
-    asks = bool(re.search(rules.request, plain, flags))
+    asks = bool(re.search(rules.request, plain, re.IGNORECASE))
     if question or (asks and resolution is not None and not _refused(plain, rules)):
         title = resolution.title if resolution else sentence
         return Finding(
@@ -336,16 +335,15 @@ def _uncommitted(text: str, rules: _Language) -> bool:
 
 
 def _commitment(sentence: str, rules: _Language, members: Sequence[Person], language: str,
-                deadline: str) -> tuple[str | None, int, bool] | None:
-    """(owner's email, or None for the author; where the promised action starts; whether the
-    subject was said outright) for a sentence in which the team commits to a deliverable."""
+                deadline: str) -> tuple[str | None, str, bool] | None:
+    """(owner's email, or None for the author; the promised verb; whether the subject was
+    said outright) for a sentence in which the team commits to a deliverable."""
     flags = re.IGNORECASE
     for person, pattern in _named_subjects(members):
         found = re.search(rf"{pattern}{rules.modal}(?P<verb>{rules.verbs})", sentence, flags)
         if found:
-            return person.email, found.start("verb"), True
+            return person.email, found.group("verb"), True
     text = LEADING_FILLER.sub("", sentence.strip())
-    offset = sentence.index(text[:8]) if text else 0
     found = re.search(rf"(?P<subject>{rules.subject}){rules.modal}(?P<verb>{rules.verbs})",
                       text, flags)  # fmt: skip
     if found:
@@ -355,27 +353,28 @@ def _commitment(sentence: str, rules: _Language, members: Sequence[Person], lang
         elif language == "zh" and not _chinese_team(text, found.start("verb"), deadline):
             found = None
         if found:
-            return None, offset + found.start("verb"), said or language == "zh"
+            return None, found.group("verb"), said or language == "zh"
     offer = re.search(rf"{rules.offer}(?P<verb>{rules.verbs})", text, flags)
     if offer:
-        return None, offset + offer.start("verb"), True
+        return None, offer.group("verb"), True
     if language == "sv":  # Swedish puts the verb second: "Senast fredag skickar vi rapporten"
         inverted = re.search(rf"(?P<verb>{rules.verbs})\s+(?:vi|jag)\b", text, flags)
         if inverted:
-            return None, offset + inverted.start("verb"), True
+            return None, inverted.group("verb"), True
     if re.search(rules.receipt, text, flags):
-        return None, offset, False
+        verb = re.search(rules.verbs, text, flags)
+        return None, verb.group(0) if verb else "", False
     return None
 
 
 def _assignment(sentence: str, rules: _Language,
-                members: Sequence[Person]) -> tuple[str | None, int, bool] | None:
+                members: Sequence[Person]) -> tuple[str | None, str, bool] | None:
     """A member addressed first and asked to deliver: "Erik, can you send the deck by Friday?"."""
     for person, pattern in _named_subjects(members):
         found = re.match(rf"\s*{pattern}{rules.ask}(?P<verb>{rules.verbs})", sentence,
                          re.IGNORECASE)  # fmt: skip
         if found:
-            return person.email, found.start("verb"), True
+            return person.email, found.group("verb"), True
     return None
 
 
@@ -419,15 +418,14 @@ def _addressed(sentence: str, members: Sequence[Person]) -> str | None:
     return None
 
 
-def _title(rest: str, rules: _Language, language: str, start_hint: str) -> str:
+def _title(rest: str, rules: _Language, language: str, verb: str) -> str:
     """The promised action: from its verb on, without the deadline and the client; in
     Chinese the thing handed over ("把报告发给您" → 报告) when the sentence names it."""
     if language == "zh":
         held = re.search(rf"把(.+?)(?:{rules.verbs})", rest)
         if held:
             return held.group(1).strip("，。！,.!：: ")
-    verb = re.search(rules.verbs, start_hint, re.IGNORECASE)
-    at = rest.find(verb.group(0)) if verb and verb.group(0) else -1
+    at = rest.find(verb) if verb else -1
     title = re.sub(r"[\s,.!;:，。！：]+$", "", rest[at:] if at >= 0 else rest).strip()
     return title[:1].upper() + title[1:]
 
