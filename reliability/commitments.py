@@ -79,6 +79,7 @@ class _Language:
     hedge: str
     past: str
     question: str
+    others: str  # someone else promising in the same sentence: "…, who'll review it by Friday"
 
 
 def _alt(*words: str) -> str:
@@ -151,6 +152,7 @@ ENGLISH = _Language(
     past=(r"\b(?:sent|shared|delivered|emailed|uploaded|already|yesterday|last|was|were|had|"
           r"said|told|promised|went|did|this morning|earlier)\b"),
     question=r"\?\s*$",
+    others=r"\b(?:who|he|she|they)(?:'ll|’ll|\s+will|\s+is going to|\s+are going to)\b",
 )
 SWEDISH = _Language(
     offer=r"\blåt (?:mig|oss)\s+",
@@ -175,7 +177,9 @@ SWEDISH = _Language(
     past=(r"\b(?:skickade|levererade|delade|mejlade|mailade|igår|förra|redan|sa|sade|lovade|"
           r"tänkte|hade|morse|gick|skickat|levererat|delat)\b|\bi går\b"
           r"|\bi (?:mån|tis|ons|tors|fre|lör|sön)dags\b"),
-    question=r"\?\s*$",
+    # "Skickar du…" is a question even without its question mark
+    question=r"\?\s*$|^\s*[a-zåäö]+r\s+(?:du|ni)\b",
+    others=r"\b(?:som|han|hon|de)\s+(?:ska|skall|kommer att)\b",
 )
 CHINESE = _Language(
     offer=r"让我",
@@ -192,6 +196,7 @@ CHINESE = _Language(
     past=(r"已经|已|昨天|上周|上个|前天|之前|本来|原定|原计划|说过|答应|曾|过了"
           r"|(?:发|交付|分享|上传|寄出|发出去|寄|提交|发过去|交)了"),
     question=r"[?？]\s*$|[吗呢么]\s*[。.!！]?\s*$",
+    others=r"他们?会|她们?会",
 )
 LANGUAGES = {"en": ENGLISH, "sv": SWEDISH, "zh": CHINESE}
 
@@ -276,7 +281,7 @@ def _sentence(
     language = detect_locale(sentence)
     rules = LANGUAGES[language]
     plain = _without_names(sentence, members)
-    question = bool(re.search(rules.question, sentence))
+    question = bool(re.search(rules.question, sentence, re.IGNORECASE))
     resolution = _deadline(sentence, now, calendar, language, known)
     if author_is_member:
         if resolution is None or _refused(plain, rules):
@@ -330,8 +335,10 @@ def _refused(text: str, rules: _Language) -> bool:
 
 
 def _uncommitted(text: str, rules: _Language) -> bool:
-    """A promise under a condition or a hedge is not a promise yet."""
-    return any(re.search(p, text, re.IGNORECASE) for p in (rules.conditional, rules.hedge))
+    """A promise under a condition or a hedge is not a promise yet, nor one shared with
+    someone outside the team in the same sentence."""
+    return any(re.search(p, text, re.IGNORECASE)
+               for p in (rules.conditional, rules.hedge, rules.others))
 
 
 def _commitment(sentence: str, rules: _Language, members: Sequence[Person], language: str,
@@ -361,9 +368,9 @@ def _commitment(sentence: str, rules: _Language, members: Sequence[Person], lang
         inverted = re.search(rf"(?P<verb>{rules.verbs})\s+(?:vi|jag)\b", text, flags)
         if inverted:
             return None, inverted.group("verb"), True
-    if re.search(rules.receipt, text, flags):
-        verb = re.search(rules.verbs, text, flags)
-        return None, verb.group(0) if verb else "", False
+    receipt = re.search(rules.receipt, text, flags)
+    if receipt:
+        return None, receipt.group(0), False
     return None
 
 
@@ -419,14 +426,15 @@ def _addressed(sentence: str, members: Sequence[Person]) -> str | None:
 
 
 def _title(rest: str, rules: _Language, language: str, verb: str) -> str:
-    """The promised action: from its verb on, without the deadline and the client; in
-    Chinese the thing handed over ("把报告发给您" → 报告) when the sentence names it."""
+    """The promised action, from its verb to the first comma, without the deadline and the
+    client; in Chinese the thing handed over when 把 names it ("把报告发给您" → 报告)."""
     if language == "zh":
-        held = re.search(rf"把(.+?)(?:{rules.verbs})", rest)
+        held = re.search(rf"把(.+)(?:{rules.verbs})", rest)  # to the last verb: 把发票发给您
         if held:
-            return held.group(1).strip("，。！,.!：: ")
+            return re.sub(rf"(?:{rules.verbs})[好完出来]*$", "", held.group(1)).strip(" ，,")
     at = rest.find(verb) if verb else -1
-    title = re.sub(r"[\s,.!;:，。！：]+$", "", rest[at:] if at >= 0 else rest).strip()
+    title = re.split(r"[,;:，；：。]", rest[at:] if at >= 0 else rest)[0]
+    title = re.sub(r"(?:[\s.!]|\s(?:by|before|senast|innan|till)\b)+$", "", title).strip()
     return title[:1].upper() + title[1:]
 
 
