@@ -217,6 +217,12 @@ SENTENCE_END = {
     "en": re.compile(r"(?<=[.!?])\s+(?=[A-Z<@\"'“])|(?<=[!?])\s+|(?<=;)\s+"),
     "sv": re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ<@\"'”])|(?<=[!?])\s+|(?<=;)\s+"),
 }
+# Where a sentence joins two promises: "…by Thursday and Bob will share…", "…，李伟周五前…"
+CLAUSE = {
+    "en": r"\s*[,;]?\s+(?:and|but|plus)\s+|\s*;\s*",
+    "sv": r"\s*[,;]?\s+(?:och|men|samt)\s+|\s*;\s*",
+    "zh": r"[，,；;]",
+}
 MENTION = re.compile(r"<@(\w+)(?:\|[^>]*)?>")
 LEADING_FILLER = re.compile(
     r"^(?:ok(?:ay)?|sure(?: thing)?|noted|got it|perfect|great|thanks|thank you|absolutely|"
@@ -258,72 +264,99 @@ def detect(
     the owner of an "I will"); `client` is the conversation's client and `calendar` its
     calendar, on which due moments are placed.
     """
-    known = [name for name in (client, *client_names) if name]
-    findings = []
+    context = _Context(author, client, now, calendar, tuple(members),
+                       tuple(name for name in (client, *client_names) if name))  # fmt: skip
+    findings: list[Finding] = []
     for sentence in sentences(text):
-        finding = _sentence(sentence, author, author_is_member, client, now, calendar,
-                            members, known)  # fmt: skip
-        if finding is not None:
-            findings.append(finding)
+        if author_is_member:
+            findings.extend(_commitments(sentence, context))
+        else:
+            findings.extend(_requests(sentence, context))
     return findings
 
 
-def _sentence(
-    sentence: str,
-    author: str | None,
-    author_is_member: bool,
-    client: str | None,
-    now: datetime,
-    calendar: BusinessCalendar,
-    members: Sequence[Person],
-    known: list[str],
-) -> Finding | None:
+@dataclass(frozen=True)
+class _Context:
+    author: str | None
+    client: str | None
+    now: datetime
+    calendar: BusinessCalendar
+    members: tuple[Person, ...]
+    known: tuple[str, ...]  # client names the resolver takes out of titles
+
+
+def _commitments(sentence: str, context: _Context) -> list[Finding]:
+    """The team's promises in one sentence: the sentence as a whole, or else each of its
+    clauses ("I'll send the deck by Thursday and Bob will share the budget by Friday")."""
     language = detect_locale(sentence)
     rules = LANGUAGES[language]
-    plain = _without_names(sentence, members)
+    plain = _without_names(sentence, context.members)
+    if _refused(plain, rules):
+        return []
+    if re.search(rules.question, sentence, re.IGNORECASE):
+        # only "<@U123> can you send … by Friday?": a task handed to a member
+        found = _commitment_in(sentence, sentence, context, language, asked=True)
+        return [found] if found else []
+    if _uncommitted(plain, rules):
+        return []
+    whole = _commitment_in(sentence, sentence, context, language, asked=False)
+    if whole:
+        return [whole]
+    clauses = re.split(CLAUSE[language], sentence, flags=re.IGNORECASE)
+    found = [_commitment_in(c, sentence, context, language, asked=False) for c in clauses]
+    return [finding for finding in found if finding] if len(clauses) > 1 else []
+
+
+def _commitment_in(words: str, sentence: str, context: _Context, language: str,
+                   asked: bool) -> Finding | None:
+    rules = LANGUAGES[language]
+    resolution = _deadline(words, context, language)
+    if resolution is None:
+        return None
+    if asked:
+        owner_match = _assignment(words, rules, context.members)
+    else:
+        owner_match = _commitment(words, rules, context.members, language, resolution.matched)
+    if owner_match is None:
+        return None
+    owner, verb, explicit = owner_match
+    return Finding(
+        kind=FindingKind.commitment,
+        sentence=sentence,
+        title=_title(resolution.title, rules, language, verb),
+        owner=owner or context.author,
+        client=resolution.client or context.client,
+        due_at=resolution.due_at,
+        confidence=round(0.7 + 0.1 * explicit + 0.1 * (not resolution.ambiguous), 2),
+    )
+
+
+def _requests(sentence: str, context: _Context) -> list[Finding]:
+    """A client's sentence that asks for something by a deadline, or asks a question."""
+    language = detect_locale(sentence)
+    rules = LANGUAGES[language]
+    plain = _without_names(sentence, context.members)
     question = bool(re.search(rules.question, sentence, re.IGNORECASE))
-    resolution = _deadline(sentence, now, calendar, language, known)
-    if author_is_member:
-        if resolution is None or _refused(plain, rules):
-            return None
-        if question:  # only "<@U123> can you send … by Friday?": a task handed to a member
-            owner_match = _assignment(sentence, rules, members)
-        elif _uncommitted(plain, rules):
-            return None
-        else:
-            owner_match = _commitment(sentence, rules, members, language, resolution.matched)
-        if owner_match is None:
-            return None
-        owner, verb, explicit = owner_match
-        return Finding(
-            kind=FindingKind.commitment,
-            sentence=sentence,
-            title=_title(resolution.title, rules, language, verb),
-            owner=owner or author,
-            client=resolution.client or client,
-            due_at=resolution.due_at,
-            confidence=round(0.7 + 0.1 * explicit + 0.1 * (not resolution.ambiguous), 2),
-        )
+    resolution = _deadline(sentence, context, language)
     asks = bool(re.search(rules.request, plain, re.IGNORECASE))
-    if question or (asks and resolution is not None and not _refused(plain, rules)):
-        title = resolution.title if resolution else sentence
-        return Finding(
-            kind=FindingKind.request,
-            sentence=sentence,
-            title=_request_title(title),
-            owner=_addressed(sentence, members) or author,
-            client=(resolution.client if resolution else None) or client,
-            due_at=resolution.due_at if resolution else None,
-            confidence=0.8 if resolution is not None else 0.6,
-        )
-    return None
+    if not (question or (asks and resolution is not None and not _refused(plain, rules))):
+        return []
+    return [Finding(
+        kind=FindingKind.request,
+        sentence=sentence,
+        title=_request_title(resolution.title if resolution else sentence),
+        owner=_addressed(sentence, context.members) or context.author,
+        client=(resolution.client if resolution else None) or context.client,
+        due_at=resolution.due_at if resolution else None,
+        confidence=0.8 if resolution is not None else 0.6,
+    )]
 
 
-def _deadline(sentence: str, now: datetime, calendar: BusinessCalendar, language: str,
-              known: list[str]) -> Resolution | None:
+def _deadline(words: str, context: _Context, language: str) -> Resolution | None:
     """The resolver's reading, or nothing when it refuses (none, two, past or half-understood)."""
     try:
-        return resolve(sentence, now=now, calendar=calendar, locale=language, client_names=known)
+        return resolve(words, now=context.now, calendar=context.calendar, locale=language,
+                       client_names=context.known)
     except DeadlineError:
         return None
 
@@ -348,6 +381,9 @@ def _commitment(sentence: str, rules: _Language, members: Sequence[Person], lang
     flags = re.IGNORECASE
     for person, pattern in _named_subjects(members):
         found = re.search(rf"{pattern}{rules.modal}(?P<verb>{rules.verbs})", sentence, flags)
+        # meeting notes name the owner first: "Erik: skickar offerten senast fredag"
+        found = found or re.match(rf"\s*{pattern}\s*(?:[:–—]|\s-)\s*(?P<verb>{rules.verbs})",
+                                  sentence, flags)  # fmt: skip
         if found:
             return person.email, found.group("verb"), True
     text = LEADING_FILLER.sub("", sentence.strip())
@@ -440,6 +476,7 @@ def _title(rest: str, rules: _Language, language: str, verb: str) -> str:
 
 REQUEST_OPENING = re.compile(
     r"^(?:(?:can|could|would|will)\s+(?:you|someone|anyone)(?:\s+be able to|\s+please)?|please|"
+    r"any chance (?:you )?(?:could|can)|"
     r"kindly|(?:we|i)(?:'d| would)?\s+need|(?:kan|skulle)\s+(?:ni|du)|vänligen|請|请|麻烦|烦请|"
     r"能否|能不能|你们能)\s*",
     re.IGNORECASE,

@@ -101,6 +101,23 @@ def test_what_is_not_a_commitment_is_never_suggested(text: str) -> None:
     assert found(text, STOCKHOLM if "vi " in text.lower() else NEW_YORK) == []
 
 
+def test_two_promises_joined_in_one_sentence_are_two_commitments() -> None:
+    both = found("As discussed, I'll send the deck by Thursday and Erik will share the budget "
+                 "by Friday.")
+    assert [(f.title, f.owner, f.due_at.day if f.due_at else None) for f in both] == [
+        ("Send the deck", "bob@example.com", 19), ("Share the budget", "erik@example.com", 20)]
+
+
+def test_a_condition_still_holds_when_the_sentence_has_several_clauses() -> None:
+    text = "If the data arrives, we'll send the report by Friday and the deck by Monday."
+    assert found(text) == []
+
+
+def test_notes_that_name_the_owner_first_give_them_the_promise() -> None:
+    [finding] = found("Erik: skickar offerten senast fredag", STOCKHOLM)
+    assert (finding.owner, finding.title) == ("erik@example.com", "Skickar offerten")
+
+
 def test_a_quoted_earlier_message_is_not_promised_again() -> None:
     text = ("On Mon, Dana wrote:\n> We'll send the brief by Friday.\n> I'll call you Friday.\n"
             "Thanks!")
