@@ -115,7 +115,7 @@ SV_VERBS = (
     "tar fram", "sammanställ", "ladda upp", "laddar upp", "bok", "sätt", "sätter", "uppdater",
     "publicer", "ring", "skriv", "gör", "driftsätt", "bekräft", "svar", "returner", "lämna",
     "lämnar", "presenter", "följ", "följer", "rapporter", "räkna", "ser till", "se till",
-    "ta hand", "tar hand", "blir klar", "bli klar", "sammanfatt", "kolla", "återkomer",
+    "ta hand", "tar hand", "blir klar", "bli klar", "sammanfatt", "kolla",
 )  # fmt: skip
 SV_READY = r"(?:har|ha)\b(?=.*\b(?:klar|klara|färdig|färdiga|ett svar|svar)\b)"
 ZH_VERBS = (
@@ -442,8 +442,8 @@ def _named_subjects(members: Sequence[Person]) -> list[tuple[Person, str]]:
         if person.slack_user_id:
             words.insert(0, rf"<@{re.escape(person.slack_user_id)}(?:\|[^>]*)?>")
         if words:
-            boundary = r"(?<![\w])"
-            named.append((person, rf"{boundary}(?:{'|'.join(words)})(?:'s|’s)?"))
+            # no boundary after a Chinese name: "李伟周五前…" runs straight on
+            named.append((person, rf"(?<![\w])(?:{'|'.join(words)})(?![A-Za-z])(?:'s|’s)?"))
     return named
 
 
