@@ -15,11 +15,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from commitment_corpus import LANGUAGES, PARTS, Labelled, load, read
+from commitment_corpus import LANGUAGES, PARTS, Labelled, load, read  # noqa: E402
 
-from reliability.commitments import detect
+from reliability.commitments import detect  # noqa: E402
 
 KINDS = ("commitment", "request")
 
