@@ -234,10 +234,13 @@ LEADING_FILLER = re.compile(
 
 
 def sentences(text: str) -> list[str]:
-    """The text's sentences, without quoted earlier messages and their headers."""
+    """The text's sentences, without quoted earlier messages: a reply is written above the
+    header that introduces the message it answers, so reading stops there."""
     found: list[str] = []
     for line in text.splitlines():
-        if line.lstrip().startswith((">", "|")) or QUOTE_HEADER.match(line):
+        if QUOTE_HEADER.match(line):
+            break
+        if line.lstrip().startswith(">"):
             continue
         line = BULLET.sub("", line).strip()
         if not line:

@@ -101,6 +101,12 @@ def test_what_is_not_a_commitment_is_never_suggested(text: str) -> None:
     assert found(text, STOCKHOLM if "vi " in text.lower() else NEW_YORK) == []
 
 
+def test_an_email_is_read_down_to_the_message_it_answers() -> None:
+    reply = ("Hi Dana, I'll send the contract by Friday.\n\n-----Original Message-----\n"
+             "From: Erik\nWe'll send the invoice by Friday.")
+    assert [f.title for f in found(reply)] == ["Send the contract"]
+
+
 def test_two_promises_joined_in_one_sentence_are_two_commitments() -> None:
     both = found("As discussed, I'll send the deck by Thursday and Erik will share the budget "
                  "by Friday.")
