@@ -105,6 +105,10 @@ EN_VERBS = (
     "schedule", "hand over", "return", "put together", "turn around", "run", "check",
     "respond", "reply", "answer", "make sure", "wrap up", "push", "produce", "create",
     "design", "build", "edit", "give", "write up", "sort out", "report back", "pass on",
+    "revise", "amend", "translate", "proofread", "rework", "polish", "export", "render",
+    "record", "film", "shoot", "print", "launch", "release", "invoice", "compile",
+    "summarise", "summarize", "test", "install", "configure", "migrate", "implement",
+    "resolve", "patch", "go live", "sign", "pitch", "outline", "file",
 )  # fmt: skip
 # "get"/"have" only commit when the thing travels or is ready: "I'll have the numbers for you".
 EN_RECEIVING = (r"get you\b|(?:put|turn|get|have)\b(?=.*\b(?:together|around|to you|"
@@ -115,14 +119,19 @@ SV_VERBS = (
     "tar fram", "sammanställ", "ladda upp", "laddar upp", "bok", "sätt", "sätter", "uppdater",
     "publicer", "ring", "skriv", "gör", "driftsätt", "bekräft", "svar", "returner", "lämna",
     "lämnar", "presenter", "följ", "följer", "rapporter", "räkna", "ser till", "se till",
-    "ta hand", "tar hand", "blir klar", "bli klar", "sammanfatt", "kolla",
+    "ta hand", "tar hand", "blir klar", "bli klar", "sammanfatt", "kolla", "revider",
+    "juster", "översätt", "korrläs", "färdigställ", "lanser", "spela in", "spelar in", "film",
+    "trycka", "trycker", "test", "implementer", "åtgärd", "fakturer", "skriva under",
+    "skriver under", "signer", "installer", "konfigurer",
 )  # fmt: skip
 SV_READY = r"(?:har|ha)\b(?=.*\b(?:klar|klara|färdig|färdiga|ett svar|svar)\b)"
 ZH_VERBS = (
     "发", "交付", "提交", "提供", "分享", "上传", "寄", "整理", "准备", "完成", "做好", "做完",
     "写好", "更新", "修好", "上线", "发布", "回复", "答复", "反馈", "给您", "约好", "安排",
     "搭好", "确认", "汇报", "移交", "交", "定稿", "返还", "跟进", "出一版", "处理", "剪完",
-    "算", "报价", "打电话", "通知", "预订", "做一份", "定下来", "写",
+    "算", "报价", "打电话", "通知", "预订", "做一份", "定下来", "写", "修改", "调整", "翻译",
+    "校对", "测试", "部署", "实施", "解决", "交稿", "出稿", "出图", "签", "录制", "拍摄", "印刷",
+    "开票", "改好", "改完",
 )  # fmt: skip
 
 ENGLISH = _Language(
