@@ -851,4 +851,4 @@ def main() -> None:
 
 
 # Feature command groups register themselves on `app` when imported.
-from reliability.commands import digests, reports, slack  # noqa: E402,F401
+from reliability.commands import digests, extract, reports, slack  # noqa: E402,F401
