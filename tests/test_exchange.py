@@ -20,9 +20,9 @@ from reliability.cli import app
 from reliability.db import make_engine
 from reliability.demo import Demo
 from reliability.ledger import Ledger
+from reliability.members import calendar_token, issue_personal_token, token_hash
 from reliability.mistakes import log_mistake
 from reliability.ratings import add_rating
-from reliability.web.tokens import calendar_token, issue_personal_token, token_hash
 
 SECRET_WORDS = ("token", "secret", "hash", "password", "session", "nonce")
 FORMULAS = ["=HYPERLINK(\"http://evil.example\")", "+1 555 0100", "-2+3", "@SUM(A1:A2)",

@@ -28,11 +28,11 @@ from web_helpers import WEDNESDAY_10, app_for, csrf_of, signed_in, token_for, we
 from reliability.db import _alembic_config, make_engine, upgrade
 from reliability.errors import UserError
 from reliability.ledger import Ledger
+from reliability.members import calendar_token
 from reliability.models import Event, Member
 from reliability.web.auth import safe_next
 from reliability.web.logs import redact
 from reliability.web.sessions import admit_link_request
-from reliability.web.tokens import calendar_token
 
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/sign-in/link/\S+)")
 

@@ -19,8 +19,8 @@ from sqlmodel import Session, col, func, select
 
 from reliability.db import on_postgresql
 from reliability.ledger import Ledger
+from reliability.members import token_hash
 from reliability.models import EndedSession, Member, SignInLink, SignInRequest
-from reliability.web.tokens import token_hash
 
 LINK_LIFETIME = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(days=14)

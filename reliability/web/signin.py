@@ -20,6 +20,7 @@ from reliability.channels import DeliveryError, OutgoingMessage
 from reliability.channels.email import EmailChannel
 from reliability.errors import UserError
 from reliability.ledger import Ledger, normalise_email
+from reliability.members import token_hash
 from reliability.web.auth import (
     SESSION_KEY,
     SESSION_MEMBER,
@@ -40,7 +41,7 @@ from reliability.web.sessions import (
     issue_link,
     use_link,
 )
-from reliability.web.tokens import member_by_token, token_hash
+from reliability.web.tokens import member_by_token
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
