@@ -29,6 +29,7 @@ def forecast(ledger: Ledger, *, client_name: str, owner_email: str | None, due_a
     (`owner_email` None: someone not a member yet, a Slack user before their first promise)."""
     with ledger.session() as session:
         client = ledger.find_client(session, client_name)
+        ledger.check_due(due_at, now, ledger.calendar_for(client))
         owner = ledger.find_member(session, owner_email) if owner_email else None
         return _forecast(ledger, session, client, owner, due_at, now)
 

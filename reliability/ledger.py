@@ -493,7 +493,7 @@ class Ledger:
         _choice(source, Source, "source", "source")
         client = self.find_client(session, client_name)
         owner = self.find_current_member(session, owner_email)
-        self._check_future(due_at, now, self.calendar_for(client))
+        self.check_due(due_at, now, self.calendar_for(client))
         promise = Promise(title=title, client_id=client.id, owner_id=owner.id, made_at=now,
                           due_at=due_at, original_due_at=due_at, source=source,
                           raw_text=raw_text, next_check_at=now)
@@ -605,7 +605,7 @@ class Ledger:
         with self.transaction() as session:
             promise = self._open_promise(session, promise_id, "move", by)
             view = self.view(session, promise)
-            self._check_future(due_at, now, self.calendar_for(view.client))
+            self.check_due(due_at, now, self.calendar_for(view.client))
             if due_at == promise.due_at:
                 raise UserError("that is already the due date", field="due",
                                 hint="give a different date")
@@ -665,7 +665,8 @@ class Ledger:
         self.record(session, now=now, actor=actor, kind="promise.done", promise_id=promise.id,
                     late=now > promise.due_at, late_vs_original=now > promise.original_due_at)
 
-    def _check_future(self, due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
+    def check_due(self, due_at: datetime, now: datetime, calendar: BusinessCalendar) -> None:
+        """A due date must be ahead of now and within the horizon, whoever proposes it."""
         if due_at.tzinfo is None:
             raise UserError("a due date needs a timezone offset", field="due",
                             hint="e.g. 2026-11-27T17:00-05:00")

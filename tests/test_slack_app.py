@@ -302,8 +302,8 @@ def test_a_refused_new_client_is_marked_on_the_field_the_service_names(
     """The error goes under the field the service names, not one guessed from its words
     (a clash with "Ozone Labs" is about the name, though it says "zone")."""
     agency.add_client(name="Ozone Labs", email="hi@ozone.example", now=MONDAY_10, actor="t")
-    response, _ = slack.command("Brand audit for Globex by Friday")
-    slack.click("client_add", button(response.json(), "client_add"))
+    response = slack.answer("Brand audit for Globex by Friday")
+    slack.click("client_add", button(response, "client_add"))
     [modal] = api.opened()
     refused = slack.submit(modal, {"name": "ozone labs", "email": "ops@globex.example",
                                    "locale": "en", "timezone": "Europe/Stockholm"})
@@ -387,16 +387,16 @@ def test_a_slack_user_no_admin_added_may_log_their_own_promise_and_nothing_else(
     _, url = slack.command(f"done {promise_id}", user="UNEW")
     assert "nora@example.com is not a member of this team yet" in shown(api.replies(url)[0])
 
-    response, _ = slack.command("Brand audit for Globex by Friday", user="UNEW")
-    slack.click("client_add", button(response.json(), "client_add"), user="UNEW")
+    response = slack.answer("Brand audit for Globex by Friday", user="UNEW")
+    slack.click("client_add", button(response, "client_add"), user="UNEW")
     [modal] = api.opened()
     refused = slack.submit(modal, {"name": "Globex", "email": "ops@globex.example",
                                    "locale": "en", "timezone": "Europe/Stockholm"}, user="UNEW")
     assert "not a member of this team yet" in refused.json()["errors"]["name"]
 
     api.add_user("UZED", "Zed", email="zed@example.com", tz="America/New_York")
-    mention, _ = slack.command("<@UZED|zed> Q3 report for Acme by Friday")
-    _, url = slack.click("promise_confirm", button(mention.json(), "promise_confirm"))
+    mention = slack.answer("<@UZED|zed> Q3 report for Acme by Friday")
+    _, url = slack.click("promise_confirm", button(mention, "promise_confirm"))
     assert "zed@example.com is not a member of this team yet" in shown(api.replies(url)[0])
 
     assert [c.name for c in agency.clients()] == ["Acme"]
@@ -587,21 +587,21 @@ def late_alice(agency: Ledger) -> Ledger:
 
 def test_the_echo_says_how_likely_the_promise_is_kept_and_offers_the_likely_day(
         slack: SlackWorkspace, late_alice: Ledger) -> None:
-    response, _ = slack.command("Q3 report for Acme by Friday")
-    words = shown(response.json())
+    response = slack.answer("Q3 report for Acme by Friday")
+    words = shown(response)
     assert "Likely to run late (" in words
     assert "4 of Alice's last 5 promises were late, by a median of 1 business day." in words
     assert "Alice will likely be done by Fri 27 Nov (80% of similar promises were)." in words
-    assert [e["text"]["text"] for e in response.json()["blocks"][-1]["elements"]] == [
+    assert [e["text"]["text"] for e in response["blocks"][-1]["elements"]] == [
         "Looks right", "Promise Fri 27 Nov instead", "Change date", "Cancel"]
     assert len(promises(late_alice)) == 5  # her record only: nothing stored yet
 
 
 def test_promising_the_likely_day_stores_it_with_the_date_first_asked(
         slack: SlackWorkspace, late_alice: Ledger, api: SlackApi) -> None:
-    response, _ = slack.command("Q3 report for Acme by Friday")
+    response = slack.answer("Q3 report for Acme by Friday")
     _, url = slack.click("promise_confirm_suggested",
-                         button(response.json(), "promise_confirm_suggested"))
+                         button(response, "promise_confirm_suggested"))
     assert "due Fri 27 Nov, 17:00" in shown(api.replies(url)[0])
     promise = promises(late_alice)[-1]
     assert promise.due_at == promise.suggested_due_at == at("2026-11-27T17:00-05:00")
@@ -610,8 +610,8 @@ def test_promising_the_likely_day_stores_it_with_the_date_first_asked(
 
 def test_looks_right_keeps_the_date_asked_and_records_the_day_offered(
         slack: SlackWorkspace, late_alice: Ledger, api: SlackApi) -> None:
-    response, _ = slack.command("Q3 report for Acme by Friday")
-    _, url = slack.click("promise_confirm", button(response.json(), "promise_confirm"))
+    response = slack.answer("Q3 report for Acme by Friday")
+    _, url = slack.click("promise_confirm", button(response, "promise_confirm"))
     api.replies(url)
     promise = promises(late_alice)[-1]
     assert (promise.due_at, promise.asked_due_at) == (FRIDAY_5PM, None)
