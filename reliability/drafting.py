@@ -135,8 +135,10 @@ class DelayNoticeContext(BaseContext):
 class MistakeView(TypedDict):
     about: str | None  # the deliverable it concerns, for the subject line
     summary: str  # what went wrong, one or two sentences
-    fixed: bool  # True only when someone said it is corrected
-    fix_due_at: datetime | None  # required when not fixed
+    # True: someone said it is corrected. False: it will be, by fix_due_at. None: nobody
+    # has said either, so the letter claims neither.
+    fixed: bool | None
+    fix_due_at: datetime | None  # set when fixed is False
     prevention: str  # what the team does from now on so it does not happen again
 
 
@@ -860,7 +862,9 @@ def _samples(kind: str, locale: str) -> list[dict[str, Any]]:
             fix_due_at=at(20, 12),
             prevention=words["prevention"],
         )
-        variants = [full, {**full, "mistake": pending, "credit": None}]
+        unknown = MistakeView(**{**pending, "fixed": None, "fix_due_at": None})
+        variants = [full, {**full, "mistake": pending, "credit": None},
+                    {**full, "mistake": unknown, "credit": None, "recipient_name": None}]
         for method in (*CREDIT_METHODS, None):
             for basis in (*CREDIT_BASES, None):
                 variants.append({**full, "mistake": pending,

@@ -20,7 +20,7 @@ from reliability.models import Event, Notice, Promise
     [
         ("en", "Friday, November 20", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")),
         ("sv", "fredag 20 november", ("måndag", "tisdag", "onsdag", "torsdag", "fredag")),
-        ("zh", "11月20日 星期五", ("星期一", "星期二", "星期三", "星期四", "星期五")),
+        ("zh", "11月20日（周五）", ("周一", "周二", "周三", "周四", "周五")),
     ],
 )
 def test_the_wednesday_draft_is_in_the_clients_language(
@@ -30,12 +30,20 @@ def test_the_wednesday_draft_is_in_the_clients_language(
     assert (draft.locale, draft.recipient, draft.status) == (locale, "dana@acme.example",
                                                              "draft")
     assert friday in draft.text
-    assert "Waiting on the ad account data." in draft.text
     proposed = draft.proposed_due_at
     assert proposed is not None and proposed > at("2026-11-20T17:00-05:00")
     assert proposed.astimezone(at("2026-11-20T17:00-05:00").tzinfo).weekday() < 5
     assert any(word in draft.text.split(friday)[1] for word in weekday_words)
     assert draft.channel == "email" and "<p>" in (draft.html or "") and draft.blocks is None
+
+
+def test_the_owners_check_in_note_reaches_the_approver_not_the_client(ledger: Ledger) -> None:
+    draft = wednesday_draft(agency_with(ledger, "en"))
+
+    assert "Waiting on the ad account data." not in draft.text + (draft.html or "")
+    assert "Waiting on the ad account data." in (draft.approver_note or "")
+    assert "more time than we planned to be done properly" not in draft.text
+    assert "“Q3 report” won't be ready" in draft.text
 
 
 def test_a_sent_notice_never_goes_out_without_approval_unless_auto_send(ledger: Ledger) -> None:
