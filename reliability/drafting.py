@@ -366,8 +366,11 @@ def _datetime_filter(ctx: Context, moment: datetime | None, in_zone: str | None 
     own = str(ctx.get("timezone"))
     shown_zone = in_zone or own
     local = moment.astimezone(zone(shown_zone)) if in_zone else _local(ctx, moment)
+    # Babel gets the wall-clock time: aware datetimes of one instant are equal, so the cache
+    # would hand one zone's time to another.
     text = _DATETIME_JOINS[locale].format(
-        date=_date_text(ctx, local), time=_babel(local, _TIME_PATTERNS[locale], locale)
+        date=_date_text(ctx, local.date()),
+        time=_babel(local.replace(tzinfo=None), _TIME_PATTERNS[locale], locale),
     )
     if shown_zone == own:
         return text
