@@ -9,6 +9,7 @@ import itertools
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -341,3 +342,17 @@ def test_one_instant_reads_in_each_readers_own_zone_in_the_same_process() -> Non
 
     assert "Tuesday, November 24, 5:00 PM" in render("delay_notice", "en", new_york).text
     assert "Tuesday, November 24, 11:00 PM" in render("delay_notice", "en", stockholm).text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", ["delay_notice", "mistake_remediation"])
+def test_the_finished_letters_in_the_docs_are_what_the_templates_write(
+    kind: str, locale: str
+) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "templates.md").read_text("utf-8")
+    context = {**sample_context(kind, locale)}
+    if kind == "delay_notice":
+        context["waiting_for"] = None
+    message = render(kind, locale, context)
+
+    assert f"Subject: {message.subject}\n\n{message.text.strip()}\n```" in docs
