@@ -299,24 +299,18 @@ def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
 
 def refresh_reason(session: Session, settings: Settings, promise_id: int, *, reason: str,
                    now: datetime, actor: str) -> list[Notice]:
-    """The owner has just said why it slips: put that in the pending delay drafts that no
-    person has edited yet, so the approver starts from the real reason."""
+    """The owner has just said why it slips: show that note to whoever approves the pending
+    delay drafts. It was written for the team, so it never goes into the client's letter as
+    it stands; the approver puts it in the client's words if it belongs there."""
     pending = session.exec(select(Notice).where(
         Notice.promise_id == promise_id, Notice.kind == NoticeKind.delay_notice,
         col(Notice.status).in_(PENDING))).all()
-    refreshed = []
     for notice in pending:
-        if "edited_by" in notice.context or notice.proposed_due_at is None:
-            continue
-        before = _wording(notice)
-        _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
-                        reason=reason, now=now)
+        notice.approver_note = f"The owner's latest check-in note: {reason}"
         session.add(notice)
-        record_event(session, notice, now=now, actor=actor, kind="notice.edited",
-                     before=before, after=_wording(notice),
-                     why="the owner's check-in gave the reason")
-        refreshed.append(notice)
-    return refreshed
+        record_event(session, notice, now=now, actor=actor, kind="notice.noted",
+                     approver_note=notice.approver_note)
+    return list(pending)
 
 
 def _wording(notice: Notice) -> dict[str, Any]:

@@ -187,7 +187,9 @@ def test_templates_preview_prints_a_swedish_rendering(cli: Cli) -> None:
     assert cli("templates", "preview", "nonsense").exit_code == 2
 
 
-def test_an_at_risk_note_becomes_the_reason_in_the_untouched_draft(ledger: Ledger) -> None:
+def test_an_at_risk_note_reaches_the_approver_and_stays_out_of_the_letter(
+    ledger: Ledger,
+) -> None:
     agency_with(ledger, "en")
     past_promises(ledger, late=4, on_time=1)
     promise_id = q3_report(ledger)
@@ -199,7 +201,9 @@ def test_an_at_risk_note_becomes_the_reason_in_the_untouched_draft(ledger: Ledge
                     now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
     with Session(ledger.engine) as session:
         refreshed = session.get(Notice, draft.id)
-    assert refreshed is not None and "The ad account data is late." in refreshed.text
+    assert refreshed is not None and "The ad account data is late." not in refreshed.text
+    assert refreshed.approver_note == (
+        "The owner's latest check-in note: The ad account data is late.")
 
 
 def test_a_draft_a_person_edited_keeps_their_words(ledger: Ledger, tmp_path: Path) -> None:
