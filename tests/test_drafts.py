@@ -251,3 +251,28 @@ def test_acknowledging_a_request_promises_a_reply_and_drafts_the_receipt(drafted
     receipt = json.loads(drafted("drafts", "show", str(record["draft_id"]), "--json").stdout)
     assert receipt["kind"] == "request_acknowledgement" and receipt["status"] == "draft"
     assert "Pricing for the 2027 retainer" in receipt["text"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "says", "never"),
+    [((), "We are working on correcting the error now", "We have corrected"),
+     (("--fixed",), "We have corrected the error.", "working on correcting")],
+)
+def test_a_mistake_note_says_corrected_only_when_the_owner_said_so(
+    cli: Cli, ledger: Ledger, flags: tuple[str, ...], says: str, never: str
+) -> None:
+    agency_with(ledger, "en")
+    logged = cli("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
+                 "--summary", "The deck used last year's logo.",
+                 "--prevention", "A brand checklist runs before anything is sent.",
+                 "--credit", "200", "USD", "--credit-method", "refund",
+                 "--credit-basis", "goodwill", *flags, "--json")
+    assert logged.exit_code == 0, logged.stderr
+    record = json.loads(logged.stdout)
+    with Session(ledger.engine) as session:
+        draft = session.get(Notice, record["draft_id"])
+
+    assert draft is not None and says in draft.text and never not in draft.text
+    assert "a credit of $200.00, as a refund." in draft.text
+    assert draft.text.startswith("Hi Dana,")
+    assert record["credit"] == "$200.00"
