@@ -422,12 +422,16 @@ def promise_checkin(
     status: Annotated[str, typer.Option(help="on_track | at_risk | blocked | done")],
     progress: Annotated[int | None, typer.Option(help="Percent done, 0-100.")] = None,
     note: Annotated[str | None, typer.Option(help="A word on where it stands.")] = None,
+    waiting_for: Annotated[str | None, typer.Option(
+        help="What the client still has to send, in their language; the delay letter asks "
+             "for it.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record the owner's check-in on a promise."""
     runtime = runtime_of(ctx)
     checkin = runtime.ledger.check_in(promise_id, status=status, progress=progress, note=note,
-                                      now=runtime.now, actor=runtime.actor)
+                                      now=runtime.now, actor=runtime.actor,
+                                      waiting_for=waiting_for)
     emit(as_json, checkin_record(checkin),
           f"check-in on #{promise_id}: {checkin.status}"
           + (f", {checkin.progress}% done" if checkin.progress is not None else ""))

@@ -498,6 +498,7 @@ class Ledger:
         progress: int | None = None,
         note: str | None = None,
         member_email: str | None = None,
+        waiting_for: str | None = None,
     ) -> CheckIn:
         """The owner's word on a promise; "done" also completes it."""
         _choice(status, CheckInStatus, "check-in status")
@@ -513,6 +514,8 @@ class Ledger:
                 status=status,
                 progress=100 if status == CheckInStatus.done and progress is None else progress,
                 note=note.strip() if note and note.strip() else None,
+                waiting_for=waiting_for.strip() if waiting_for and waiting_for.strip()
+                else None,
             )
             session.add(checkin)
             self.record(session, now=now, actor=actor, kind="promise.checked_in",
@@ -521,9 +524,10 @@ class Ledger:
             if status == CheckInStatus.on_track:
                 notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
                                                    reason="the owner reported it on track")
-            elif checkin.note and status in (CheckInStatus.at_risk, CheckInStatus.blocked):
+            elif ((checkin.note or checkin.waiting_for)
+                  and status in (CheckInStatus.at_risk, CheckInStatus.blocked)):
                 notices.refresh_reason(session, self.settings, promise_id, reason=checkin.note,
-                                       now=now, actor=actor)
+                                       now=now, actor=actor, waiting_for=checkin.waiting_for)
             if status == CheckInStatus.done:
                 self._mark_done(session, promise, now=now, actor=actor)
             else:

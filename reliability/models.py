@@ -238,7 +238,10 @@ class CheckIn(SQLModel, table=True):
     at: datetime = required_utc_field()
     status: str = Field(max_length=16)
     progress: int | None = Field(default=None, ge=0, le=100)
-    note: str | None = None
+    note: str | None = None  # for the team; never shown to the client
+    # What the client still has to send, written for the client ("the October returns
+    # figures"): the delay letter asks for it and makes the new date depend on it.
+    waiting_for: str | None = Field(default=None, max_length=500)
 
 
 class DueChange(SQLModel, table=True):

@@ -449,6 +449,7 @@ class Scanner:
         latest_note = next((c.note for c in reversed(checkins) if c.note), None)
         progress = next((c.progress for c in reversed(checkins) if c.progress is not None),
                         None)
+        waiting_for = checkins[-1].waiting_for if checkins else None
         escalate_at = calendar.add_business_hours(
             result.notice_by, -self.settings.policy.escalate_business_hours_before_notice)
         return notices.Draft(
@@ -458,8 +459,9 @@ class Scanner:
                                          owner=owner, new_due_at=proposed, reason=None,
                                          interim=None, now=now,
                                          progress=progress / 100 if progress is not None
-                                         else None),
-            inputs={"reason": None, "interim": None},
+                                         else None, waiting_for=waiting_for),
+            inputs={"reason": None, "interim": None, "waiting_for": waiting_for,
+                    "progress": progress / 100 if progress is not None else None},
             approver_note=f"The owner's latest check-in note: {latest_note}"
             if latest_note else None,
             created_by=ACTOR, promise_id=promise.id, reply_to=owner.email,

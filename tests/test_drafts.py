@@ -158,7 +158,7 @@ def test_mistake_cli_logs_and_lists(drafted: Cli) -> None:
                     "--credit", "100", "EUR", "--json", as_of="2026-11-18T10:00-05:00")
     assert added.exit_code == 0, added.stderr
     record = json.loads(added.stdout)
-    assert record["credit"] == "100 EUR" and record["draft_id"]
+    assert record["credit"] == "€100.00" and record["draft_id"]
     listed = json.loads(drafted("mistake", "list", "--json").stdout)
     assert listed[0]["summary"] == "Formula error in the report"
     bad = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
@@ -276,3 +276,21 @@ def test_a_mistake_note_says_corrected_only_when_the_owner_said_so(
     assert "a credit of $200.00, as a refund." in draft.text
     assert draft.text.startswith("Hi Dana,")
     assert record["credit"] == "$200.00"
+
+
+def test_when_the_client_holds_the_work_up_the_untouched_draft_asks_them_for_it(
+    ledger: Ledger,
+) -> None:
+    agency_with(ledger, "en")
+    past_promises(ledger, late=4, on_time=1)
+    promise_id = q3_report(ledger)
+    tick(ledger, at("2026-11-16T09:05-05:00"))
+    ledger.check_in(promise_id, status="blocked", note="Dana's team still hasn't sent it.",
+                    waiting_for="the ad account export", now=at("2026-11-17T09:40-05:00"),
+                    actor="alice@example.com")
+    with Session(ledger.engine) as session:
+        [draft] = session.exec(select(Notice).where(Notice.kind == "delay_notice")).all()
+
+    assert "we still need the ad account export from you" in draft.text
+    assert "The new date depends on it" in draft.text
+    assert "hasn't sent it" not in draft.text and "hasn't sent it" in (draft.approver_note or "")

@@ -1,8 +1,10 @@
-"""a client's greeting form, and how a credit reaches the client and what it is for
+"""a client's greeting form, what a check-in waits for from the client, and how a credit
+reaches the client and what it is for
 
 Letters greet a contact the way they are addressed ("Dana", "Dr Reed", "王经理"), and a
 mistake note says whether a credit is the overcharge returned or goodwill on top, and
-whether it comes as a credit note, a refund or a reissued invoice.
+whether it comes as a credit note, a refund or a reissued invoice. A check-in can say what
+the client still has to send, so the delay letter asks for it.
 
 Revision ID: 0011
 Revises: 0008
@@ -23,6 +25,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("client", schema=None) as batch_op:
         batch_op.add_column(sa.Column("greeting", sa.String(length=100), nullable=True))
+    with op.batch_alter_table("checkin", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("waiting_for", sa.String(length=500), nullable=True))
     with op.batch_alter_table("mistake", schema=None) as batch_op:
         batch_op.add_column(sa.Column("credit_method", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("credit_basis", sa.String(length=16), nullable=True))
@@ -32,5 +36,7 @@ def downgrade() -> None:
     with op.batch_alter_table("mistake", schema=None) as batch_op:
         batch_op.drop_column("credit_basis")
         batch_op.drop_column("credit_method")
+    with op.batch_alter_table("checkin", schema=None) as batch_op:
+        batch_op.drop_column("waiting_for")
     with op.batch_alter_table("client", schema=None) as batch_op:
         batch_op.drop_column("greeting")
