@@ -228,6 +228,9 @@ def client_add(
     name: str,
     email: Annotated[str, typer.Option(help="Where client messages go.")],
     contact_name: Annotated[str | None, typer.Option(help="Who we write to.")] = None,
+    greeting: Annotated[str | None, typer.Option(
+        help='How letters greet them, e.g. "Dr Reed" or 王经理 (default: the first name).')]
+    = None,
     locale: Annotated[str, typer.Option(help="en | zh | sv")] = "en",
     timezone: Annotated[str | None, typer.Option(help="IANA zone, e.g. America/New_York.")] = None,
     country: Annotated[str | None, typer.Option(help="ISO country for public holidays.")] = None,
@@ -242,7 +245,8 @@ def client_add(
     """Add a client."""
     runtime = runtime_of(ctx)
     client = runtime.ledger.add_client(
-        name=name, email=email, contact_name=contact_name, locale=locale, timezone=timezone,
+        name=name, email=email, contact_name=contact_name, greeting=greeting, locale=locale,
+        timezone=timezone,
         country=country, channel=channel, slack_channel=slack_channel, auto_send=auto_send,
         confirm_promises=confirm_promises, now=runtime.now, actor=runtime.actor,
     )
@@ -475,12 +479,16 @@ def promise_checkin(
     status: Annotated[str, typer.Option(help="on_track | at_risk | blocked | done")],
     progress: Annotated[int | None, typer.Option(help="Percent done, 0-100.")] = None,
     note: Annotated[str | None, typer.Option(help="A word on where it stands.")] = None,
+    waiting_for: Annotated[str | None, typer.Option(
+        help="What the client still has to send, in their language; the delay letter asks "
+             "for it.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record the owner's check-in on a promise."""
     runtime = runtime_of(ctx)
     checkin = runtime.ledger.check_in(promise_id, status=status, progress=progress, note=note,
-                                      now=runtime.now, actor=runtime.actor)
+                                      now=runtime.now, actor=runtime.actor,
+                                      waiting_for=waiting_for)
     emit(as_json, checkin_record(checkin),
           f"check-in on #{promise_id}: {checkin.status}"
           + (f", {checkin.progress}% done" if checkin.progress is not None else ""))
@@ -648,6 +656,12 @@ def mistake_add(
     severity: Annotated[str, typer.Option(help="minor | major")] = "minor",
     credit: Annotated[tuple[str, str] | None, typer.Option(
         help="An approved credit: AMOUNT CURRENCY, e.g. --credit 500 USD.")] = None,
+    credit_method: Annotated[str | None, typer.Option(
+        help="How the credit reaches them: credit_note | refund | reissued_invoice.")] = None,
+    credit_basis: Annotated[str | None, typer.Option(
+        help="What the credit is: overcharge (money back) | goodwill (on top).")] = None,
+    fixed: Annotated[bool, typer.Option(
+        "--fixed", help="It is already corrected (the letter says so only then).")] = False,
     fix_due: Annotated[str | None, typer.Option(
         help="Not fixed yet: when it will be.")] = None,
     as_json: JsonOption = False,
@@ -659,8 +673,8 @@ def mistake_add(
     logged = log_mistake(
         ledger, client_name=client, summary=summary, prevention=prevention, owner_email=owner,
         promise_id=promise, category=category, severity=severity,
-        credit=Credit.parse(*credit) if credit else None,
-        fixed=fix_due is None,
+        credit=Credit.parse(*credit, credit_method, credit_basis) if credit else None,
+        fixed=fixed,
         fix_due_at=resolve_due(fix_due, now=runtime.now, calendar=calendar) if fix_due else None,
         now=runtime.now, actor=runtime.actor,
     )

@@ -13,12 +13,8 @@ from typing import Any
 from reliability.config import Settings
 from reliability.models import Client, Member, Mistake, Promise
 
-# The reason a rule-made delay draft gives when the owner wrote none; the owner edits it.
-DEFAULT_DELAY_REASON = {
-    "en": "The work needs more time than we planned to be done properly.",
-    "sv": "Arbetet behöver mer tid än vi räknade med för att bli riktigt bra.",
-    "zh": "为了把这项工作做好，我们需要比原计划更多的时间。",
-}
+# The signature's second line when `[team] name` is unset: visible to the owner at review.
+TEAM_NAME_PLACEHOLDER = "[team name]"
 
 
 # Who signs the messages the product sends the team itself (check-ins, escalations, digests).
@@ -33,16 +29,22 @@ def notice_url(settings: Settings, notice_id: int | None) -> str:
     return f"{settings.web.base_url.rstrip('/')}/drafts/{notice_id}"
 
 
-def base_context(settings: Settings, *, timezone: str, now: datetime, recipient: str,
-                 sender: str) -> dict[str, Any]:
+def base_context(settings: Settings, *, timezone: str, now: datetime,
+                 recipient: str | None, sender: str) -> dict[str, Any]:
     """What every message knows: whose clock, for whom, from whom, for which team."""
     return {
         "timezone": timezone,
         "now": now,
         "recipient_name": recipient,
         "sender_name": sender,
-        "team_name": settings.smtp.from_name,
+        "team_name": team_name(settings),
     }
+
+
+def team_name(settings: Settings) -> str:
+    """The team's name from `[team] name`; never the mail server's from-name, which is
+    often a person's or the product's."""
+    return (settings.team.name or "").strip() or TEAM_NAME_PLACEHOLDER
 
 
 def promise_view(settings: Settings, promise: Promise, client: Client,
@@ -57,20 +59,33 @@ def promise_view(settings: Settings, promise: Promise, client: Client,
     }
 
 
-def client_greeting_name(client: Client) -> str:
-    return client.contact_name or client.name
+def client_greeting_name(client: Client) -> str | None:
+    """How a letter greets the client's contact: their greeting form if set ("Dr Reed",
+    "王经理"), else the first name in English and Swedish and the name as written in Chinese;
+    None (the locale's neutral greeting) without a contact. Never the company's name."""
+    if client.greeting and client.greeting.strip():
+        return client.greeting.strip()
+    contact = (client.contact_name or "").strip()
+    if not contact:
+        return None
+    return contact if client.locale == "zh" else contact.split()[0]
 
 
 def delay_notice(settings: Settings, *, promise: Promise, client: Client, owner: Member,
                  new_due_at: datetime, reason: str | None, interim: str | None,
-                 now: datetime) -> dict[str, Any]:
+                 now: datetime, progress: float | None = None,
+                 waiting_for: str | None = None) -> dict[str, Any]:
+    """A delay notice's context; `reason` is client-facing text only, never a team note.
+    Without one the letter states what is known (what is late, how far along, the new date)."""
     return {
         **base_context(settings, timezone=client.timezone, now=now,
                 recipient=client_greeting_name(client), sender=owner.name),
         "promise": promise_view(settings, promise, client, owner),
-        "reason": reason or DEFAULT_DELAY_REASON.get(client.locale, DEFAULT_DELAY_REASON["en"]),
+        "reason": reason.strip() if reason and reason.strip() else None,
         "new_due_at": new_due_at,
         "interim": interim,
+        "progress": progress,
+        "waiting_for": waiting_for,
     }
 
 
@@ -130,17 +145,22 @@ def repeat_escalation(settings: Settings, *, mistake: Mistake, client: Client, o
 
 
 def mistake_remediation(settings: Settings, *, mistake: Mistake, client: Client, owner: Member,
-                        fix_due_at: datetime | None, now: datetime) -> dict[str, Any]:
+                        fix_due_at: datetime | None, now: datetime,
+                        about: str | None = None) -> dict[str, Any]:
+    """A mistake note's context; `about` is the title of the promise it concerns, if any."""
     credit = None
     if mistake.credit_amount is not None and mistake.credit_currency:
         credit = {"amount": Decimal(str(mistake.credit_amount)),
-                  "currency": mistake.credit_currency}
+                  "currency": mistake.credit_currency,
+                  "method": mistake.credit_method, "basis": mistake.credit_basis}
     return {
         **base_context(settings, timezone=client.timezone, now=now,
                 recipient=client_greeting_name(client), sender=owner.name),
         "mistake": {
+            "about": about,
             "summary": mistake.summary,
-            "fixed": mistake.fixed,
+            # True only when someone said it is corrected; None: not said, nor by when.
+            "fixed": True if mistake.fixed else (False if fix_due_at is not None else None),
             "fix_due_at": fix_due_at,
             "prevention": mistake.prevention,
         },

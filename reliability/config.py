@@ -126,6 +126,13 @@ class SlackSettings(Section):
     base_url: str = "https://slack.com/api/"
 
 
+class TeamSettings(Section):
+    """The team's own name, second line of every letter's signature. Left unset, letters
+    carry a bracketed placeholder the owner sees at review, not the mail server's name."""
+
+    name: str | None = Field(None, max_length=200)
+
+
 class TemplateSettings(Section):
     dir: Path | None = None
 
@@ -167,6 +174,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    team: TeamSettings = Field(default_factory=TeamSettings)
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sign_in: SignInSettings = Field(default_factory=SignInSettings)

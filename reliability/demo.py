@@ -128,6 +128,7 @@ class Demo:
         self.settings.database.url = f"sqlite:///{self.folder / 'reliability.db'}"
         self.settings.smtp.from_address = "promises@agency.example"
         self.settings.smtp.from_name = "Northwind Studio"
+        self.settings.team.name = "Northwind Studio"
         self.settings.web.base_url = "http://127.0.0.1:8000"
         self.engine = make_engine(self.settings.database.url)
         upgrade(self.engine)

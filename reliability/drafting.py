@@ -21,7 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypedDict
 
-from babel.dates import format_datetime
+from babel.dates import format_datetime, get_timezone_location
+from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import (
     ChoiceLoader,
@@ -61,16 +62,36 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "templates"
 
 # Slack buttons a check-in request carries: action_id is f"checkin_{status}", value the promise id.
 CHECKIN_STATUSES: tuple[str, ...] = ("on_track", "at_risk", "blocked", "done")
+# How a credit reaches the client, and what it is for (CreditView.method and .basis).
+CREDIT_METHODS: tuple[str, ...] = ("credit_note", "refund", "reissued_invoice")
+CREDIT_BASES: tuple[str, ...] = ("overcharge", "goodwill")
 SLACK_SECTION_LIMIT = 3000
 
-_DATE_PATTERNS = {"en": "EEEE, MMMM d", "sv": "EEEE d MMMM", "zh": "M月d日 EEEE"}
-_DATE_WITH_YEAR_PATTERNS = {"en": "EEEE, MMMM d, y", "sv": "EEEE d MMMM y", "zh": "y年M月d日 EEEE"}
-_DATETIME_JOINS = {
-    "en": "{date} at {time} ({zone})",
-    "sv": "{date} kl. {time} ({zone})",
-    "zh": "{date} {time}（{zone}）",
+# Each locale's own way of writing a day and a time (see docs/templates.md, "Style").
+_DATE_PATTERNS = {"en": "EEEE, MMMM d", "sv": "EEEE d MMMM", "zh": "M月d日（E）"}
+_DATE_WITH_YEAR_PATTERNS = {"en": "EEEE, MMMM d, y", "sv": "EEEE d MMMM y", "zh": "y年M月d日（E）"}
+_DATETIME_JOINS = {"en": "{date}, {time}", "sv": "{date} kl. {time}", "zh": "{date}{time}"}
+_TIME_PATTERNS = {"en": "h:mm a", "sv": "HH.mm", "zh": "HH:mm"}
+_ZONE_JOINS = {"en": "{moment} {zone}", "sv": "{moment} {zone}", "zh": "{moment}（{zone}）"}
+# How each locale names a zone that is not the reader's own; others fall back to Babel's
+# "Sweden Time" / "Sverigetid" / "瑞典时间" form.
+_ZONE_NAMES: dict[str, dict[str, str]] = {
+    "en": {"America/New_York": "ET", "America/Chicago": "CT", "America/Denver": "MT",
+           "America/Los_Angeles": "PT", "Europe/London": "UK time",
+           "Europe/Stockholm": "Swedish time", "Asia/Shanghai": "Beijing time",
+           "UTC": "UTC"},
+    "sv": {"Europe/Stockholm": "svensk tid", "Europe/London": "brittisk tid",
+           "America/New_York": "New York-tid", "Asia/Shanghai": "kinesisk tid", "UTC": "UTC"},
+    "zh": {"Asia/Shanghai": "北京时间", "Asia/Hong_Kong": "香港时间", "Asia/Taipei": "台北时间",
+           "Europe/Stockholm": "瑞典时间", "Europe/London": "英国时间",
+           "America/New_York": "美国东部时间", "America/Los_Angeles": "美国西部时间",
+           "UTC": "协调世界时"},
 }
-_TIME_PATTERNS = {"en": "h:mm a", "sv": "HH:mm", "zh": "HH:mm"}
+# Quotation marks around a title inserted into running text, per locale.
+QUOTES: dict[str, tuple[str, str]] = {"en": ("“", "”"), "sv": ("”", "”"), "zh": ("“", "”")}
+_QUOTE_CHARS = "\"'“”‘’«»《》「」"
+_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "…")
+_FULL_STOP = {"en": ".", "sv": ".", "zh": "。"}
 
 
 # --- The context each kind receives -------------------------------------------------------
@@ -82,9 +103,11 @@ _TIME_PATTERNS = {"en": "h:mm a", "sv": "HH:mm", "zh": "HH:mm"}
 class BaseContext(TypedDict):
     timezone: str  # the recipient's IANA zone, e.g. "Europe/Stockholm"
     now: datetime  # when the draft is made; dates in another year than this one show the year
-    recipient_name: str
+    # How the reader is greeted: a first name or a title form ("Dana", "Dr Reed", "王经理").
+    # None for a client with no contact: the letter opens with the locale's neutral greeting.
+    recipient_name: str | None
     sender_name: str  # who signs: the promise's owner for clients, the product for staff
-    team_name: str
+    team_name: str  # the team's own name, second line of the signature
 
 
 class PromiseView(TypedDict):
@@ -98,21 +121,32 @@ class PromiseView(TypedDict):
 
 class DelayNoticeContext(BaseContext):
     promise: PromiseView
-    reason: str  # one honest sentence, in the client's language
+    # Why, in the client's language and written for the client: sentences, or a few words
+    # naming the cause ("illness"). None: the letter says only what is known.
+    reason: str | None
     new_due_at: datetime
     interim: str | None  # full sentence(s): what the client gets meanwhile
+    progress: float | None  # share done at the latest check-in, 0 to 1
+    # What the client still has to send ("the October returns data"): the letter asks for
+    # it and makes the new date depend on it.
+    waiting_for: str | None
 
 
 class MistakeView(TypedDict):
+    about: str | None  # the deliverable it concerns, for the subject line
     summary: str  # what went wrong, one or two sentences
-    fixed: bool
-    fix_due_at: datetime | None  # required when not fixed
+    # True: someone said it is corrected. False: it will be, by fix_due_at. None: nobody
+    # has said either, so the letter claims neither.
+    fixed: bool | None
+    fix_due_at: datetime | None  # set when fixed is False
     prevention: str  # what the team does from now on so it does not happen again
 
 
 class CreditView(TypedDict):
     amount: Decimal
     currency: str  # ISO 4217, e.g. "SEK"
+    method: str | None  # "credit_note", "refund" or "reissued_invoice"; None: not decided
+    basis: str | None  # "overcharge" (money back) or "goodwill" (on top); None: not said
 
 
 class MistakeRemediationContext(BaseContext):
@@ -325,25 +359,94 @@ def _date_filter(ctx: Context, moment: date | None) -> str:
     return _date_text(ctx, moment)
 
 
+def zone_label(zone_name: str, locale: str) -> str:
+    """A zone as the locale names it when it is not the reader's own: ET, svensk tid, 北京时间."""
+    known = _ZONE_NAMES.get(locale, {}).get(zone_name)
+    return known or get_timezone_location(zone(zone_name), locale=locale)
+
+
 @pass_context
-def _datetime_filter(ctx: Context, moment: datetime | None) -> str:
-    """Date, time and zone name, so nobody has to guess whose 5 PM it is."""
+def _datetime_filter(ctx: Context, moment: datetime | None, in_zone: str | None = None) -> str:
+    """Date and time in the reader's zone, unlabelled; in another zone, labelled the way the
+    locale names it, so nobody has to guess whose 5 PM it is."""
     if not isinstance(moment, datetime):
         raise ValueError(f"the datetime filter needs a datetime, got {moment!r}")
-    local = _local(ctx, moment)
     locale = _locale(ctx)
-    return _DATETIME_JOINS[locale].format(
-        date=_date_text(ctx, local),
-        time=_babel(local, _TIME_PATTERNS[locale], locale),
-        zone=_babel(local, "zzzz", locale),
+    own = str(ctx.get("timezone"))
+    shown_zone = in_zone or own
+    local = moment.astimezone(zone(shown_zone)) if in_zone else _local(ctx, moment)
+    # Babel gets the wall-clock time: aware datetimes of one instant are equal, so the cache
+    # would hand one zone's time to another.
+    text = _DATETIME_JOINS[locale].format(
+        date=_date_text(ctx, local.date()),
+        time=_babel(local.replace(tzinfo=None), _TIME_PATTERNS[locale], locale),
     )
+    if shown_zone == own:
+        return text
+    return _ZONE_JOINS[locale].format(moment=text, zone=zone_label(shown_zone, locale))
+
+
+def money_text(amount: Decimal | float | int, currency: str, locale: str) -> str:
+    """An amount in its currency, written the locale's way: the one formatter the letters and
+    the web share, so a credit reads the same wherever the owner and the client see it."""
+    text = format_currency(Decimal(str(amount)), currency.upper(), locale=locale)
+    # Babel glues an ISO code to the digits in some locales ("SEK1,250.00").
+    return re.sub(r"^([A-Z]{3})(?=\d)", "\\1\u00a0", text)
 
 
 @pass_context
 def _money_filter(ctx: Context, amount: Decimal | float | int | None, currency: str) -> str:
     if amount is None:
         raise ValueError("the money filter got no amount")
-    return format_currency(amount, currency.upper(), locale=_locale(ctx))
+    return money_text(amount, currency, _locale(ctx))
+
+
+def _strip_title(text: str) -> str:
+    core = " ".join(str(text).split()).strip(_QUOTE_CHARS + " ")
+    return core[:-1] if core.endswith((".", "。")) and not core.endswith("..") else core
+
+
+@pass_context
+def _quoted_filter(ctx: Context, title: str) -> str:
+    """A title inside the locale's quotation marks, without quotes or a full stop of its own,
+    so it reads as a name wherever it falls in a sentence."""
+    opening, closing = QUOTES[_locale(ctx)]
+    return f"{opening}{_strip_title(title)}{closing}"
+
+
+@pass_context
+def _sentence_filter(ctx: Context, text: str) -> str:
+    """Text a person wrote, made to stand as sentences: a capital first letter where the
+    script has one, and closing punctuation if it had none."""
+    words = " ".join(str(text).split())
+    if not words:
+        raise ValueError("the sentence filter got empty text")
+    words = words[0].upper() + words[1:]
+    return words if words.endswith(_SENTENCE_ENDS) else words + _FULL_STOP[_locale(ctx)]
+
+
+def _clause_filter(text: str) -> str:
+    """A fragment to set inside a sentence: trimmed, no closing full stop, and the capital of
+    an ordinary first word dropped ("Illness" becomes "illness"; "IT" stays)."""
+    words = " ".join(str(text).split()).rstrip(".。")
+    first = words.split(" ", 1)[0]
+    if re.fullmatch(r"[A-ZÅÄÖ][a-zåäöé]+", first):
+        return words[0].lower() + words[1:]
+    return words
+
+
+def _is_fragment(text: object) -> bool:
+    """A few words without closing punctuation: a cause named, not a sentence written."""
+    words = " ".join(str(text or "").split())
+    if not words or words.endswith(_SENTENCE_ENDS):
+        return False
+    return len(words.split()) <= 4 if " " in words else len(words) <= 12
+
+
+@pass_context
+def _list_filter(ctx: Context, items: list[str]) -> str:
+    """'a, b and c' the locale's way."""
+    return format_list([str(item) for item in items], locale=_locale(ctx))
 
 
 @pass_context
@@ -405,8 +508,13 @@ def _environment(overrides: Path | None) -> ImmutableSandboxedEnvironment:
         "percent": _percent_filter,
         "number": _number_filter,
         "plain": _plain_filter,
+        "quoted": _quoted_filter,
+        "sentence": _sentence_filter,
+        "clause": _clause_filter,
+        "list": _list_filter,
     }
     env.filters.update(filters)
+    env.tests["fragment"] = _is_fragment
     return env
 
 
@@ -617,7 +725,7 @@ _SAMPLE_TEXT: dict[str, dict[str, Any]] = {
         "title": "Q3 performance report",
         "other_title": "Warehouse KPI dashboard",
         "third_title": "Carrier contract review",
-        "reason": 'The warehouse data export we rely on arrived two days late, and the "returns" '
+        "reason": 'The warehouse data export we rely on arrived two days late, and the “returns” '
         "figures in it still need checking before we build on them.",
         "interim": "You'll have the cleaned data set and a one-page summary of the early "
         "findings on Friday, as planned.",
@@ -636,6 +744,8 @@ _SAMPLE_TEXT: dict[str, dict[str, Any]] = {
         "escalation": "Q3 performance report: delay notice not approved, notice due today",
         "dead_error": "550 mailbox unavailable",
         "currency": "USD",
+        "short_reason": "Illness",
+        "waiting_for": "the October returns figures",
     },
     "sv": {
         "recipient": "Karin",
@@ -648,8 +758,8 @@ _SAMPLE_TEXT: dict[str, dict[str, Any]] = {
         "other_title": "Dashboard för lagernyckeltal",
         "third_title": "Genomgång av transportavtal",
         "reason": "Exporten från ert lagersystem kom två dagar sent, och "
-        'siffrorna för "returer" behöver kontrolleras innan vi bygger vidare på dem.',
-        "interim": "Du får det tvättade dataunderlaget och en sammanfattning på en sida av de "
+        'siffrorna för ”returer” behöver kontrolleras innan vi bygger vidare på dem.',
+        "interim": "Ni får det tvättade dataunderlaget och en sammanfattning på en sida av de "
         "första resultaten på fredag, som planerat.",
         "mistake": "Oktoberfakturan innehöll 14 timmars analysarbete som hörde till ett annat "
         "projekt, så ni fakturerades för mycket.",
@@ -666,6 +776,8 @@ _SAMPLE_TEXT: dict[str, dict[str, Any]] = {
         "escalation": "Kvartalsrapport Q3: förseningsbeskedet är inte godkänt och ska ut i dag",
         "dead_error": "550 mailbox unavailable",
         "currency": "SEK",
+        "short_reason": "sjukdom i teamet",
+        "waiting_for": "oktobers returdata",
     },
     "zh": {
         "recipient": "王经理",
@@ -680,18 +792,20 @@ _SAMPLE_TEXT: dict[str, dict[str, Any]] = {
         "reason": "我们所依赖的仓储数据导出晚到了两天，其中“退货”部分的数据还需要核实，"
         "之后才能在此基础上继续分析。",
         "interim": "周五我们仍会按原计划先把清洗好的数据和一页纸的初步发现摘要发给您。",
-        "mistake": "十月份的账单里误列了 14 个小时属于其他项目的分析工时，导致多收了贵方费用。",
+        "mistake": "十月份的账单里误列了14个小时属于其他项目的分析工时，导致多收了贵方费用。",
         "prevention": "今后每张账单在寄出前，都会由第二位同事对照工时记录逐项核对。",
         "details": "涵盖七月至九月，包含与第二季度的对比，以及我们对第四季度的三条建议。",
         "request": "在每周准时交付率图表中加入上海浦东仓。",
         "reasons": [
-            "距截止只剩两个工作日，完成度仅 20%",
+            "距截止只剩两个工作日，完成度仅20%",
             "最近一次进度反馈显示正在等待客户数据",
             "李明最近 8 项承诺中有 3 项延误",
         ],
         "escalation": "第三季度业绩报告：延期通知尚未批准，今天必须发出",
         "dead_error": "550 mailbox unavailable",
         "currency": "CNY",
+        "short_reason": "项目成员生病",
+        "waiting_for": "十月份的退货数据",
     },
 }
 
@@ -734,21 +848,40 @@ def _samples(kind: str, locale: str) -> list[dict[str, Any]]:
             "reason": words["reason"],
             "new_due_at": at(24, 17),
             "interim": words["interim"],
+            "progress": 0.6,
+            "waiting_for": None,
         }
-        return [full, {**full, "interim": None}]
+        known_only = {**full, "reason": None, "interim": None, "recipient_name": None}
+        return [
+            full,
+            {**full, "interim": None, "waiting_for": words["waiting_for"]},
+            {**full, "reason": words["short_reason"]},
+            known_only,
+            {**known_only, "progress": None},
+        ]
     if kind == "mistake_remediation":
         fixed = MistakeView(
-            summary=words["mistake"], fixed=True, fix_due_at=None, prevention=words["prevention"]
+            about=words["title"], summary=words["mistake"], fixed=True, fix_due_at=None,
+            prevention=words["prevention"],
         )
-        credit = CreditView(amount=Decimal("1250.00"), currency=words["currency"])
+        credit = CreditView(amount=Decimal("1250.00"), currency=words["currency"],
+                            method="credit_note", basis="overcharge")
         full = {**base, "mistake": fixed, "credit": credit}
         pending = MistakeView(
+            about=None,
             summary=words["mistake"],
             fixed=False,
             fix_due_at=at(20, 12),
             prevention=words["prevention"],
         )
-        return [full, {**full, "mistake": pending, "credit": None}]
+        unknown = MistakeView(**{**pending, "fixed": None, "fix_due_at": None})
+        variants = [full, {**full, "mistake": pending, "credit": None},
+                    {**full, "mistake": unknown, "credit": None, "recipient_name": None}]
+        for method in (*CREDIT_METHODS, None):
+            for basis in (*CREDIT_BASES, None):
+                variants.append({**full, "mistake": pending,
+                                 "credit": {**credit, "method": method, "basis": basis}})
+        return variants
     if kind == "promise_confirmation":
         full = {**base, "promise": report, "details": words["details"]}
         return [full, {**full, "details": None}]

@@ -208,6 +208,7 @@ class Ledger:
         now: datetime,
         actor: str,
         contact_name: str | None = None,
+        greeting: str | None = None,
         locale: str = Locale.en,
         timezone: str | None = None,
         country: str | None = None,
@@ -220,8 +221,10 @@ class Ledger:
         client = Client(
             name=name,
             name_key=name.casefold(),
-            contact_name=limits.text(contact_name, "contact name").strip() or None
-            if contact_name else None,
+            contact_name=(limits.optional_text(contact_name, "contact name", "contact_name")
+                          or "").strip() or None,
+            greeting=(limits.optional_text(greeting, "greeting", "greeting") or "").strip()
+            or None,
             email=normalise_email(email),
             slack_channel=limits.optional_text(slack_channel, "Slack id", "slack_channel") or None,
             locale=_choice(locale, Locale, "locale", "locale"),
@@ -552,11 +555,13 @@ class Ledger:
         progress: int | None = None,
         note: str | None = None,
         member_email: str | None = None,
+        waiting_for: str | None = None,
     ) -> CheckIn:
         """The owner's word on a promise; "done" also completes it."""
         by, actor = _who(actor)
         _choice(status, CheckInStatus, "check-in status", "status")
         limits.optional_text(note, "check-in note", "note")
+        limits.optional_text(waiting_for, "waiting for", "waiting_for")
         if progress is not None and not 0 <= progress <= 100:
             raise UserError(f"progress is a percentage from 0 to 100, not {progress}",
                             field="progress")
@@ -570,6 +575,8 @@ class Ledger:
                 status=status,
                 progress=100 if status == CheckInStatus.done and progress is None else progress,
                 note=note.strip() if note and note.strip() else None,
+                waiting_for=waiting_for.strip() if waiting_for and waiting_for.strip()
+                else None,
             )
             session.add(checkin)
             self.record(session, now=now, actor=actor, kind="promise.checked_in",
@@ -578,9 +585,10 @@ class Ledger:
             if status == CheckInStatus.on_track:
                 notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
                                                    reason="the owner reported it on track")
-            elif checkin.note and status in (CheckInStatus.at_risk, CheckInStatus.blocked):
+            elif ((checkin.note or checkin.waiting_for)
+                  and status in (CheckInStatus.at_risk, CheckInStatus.blocked)):
                 notices.refresh_reason(session, self.settings, promise_id, reason=checkin.note,
-                                       now=now, actor=actor)
+                                       now=now, actor=actor, waiting_for=checkin.waiting_for)
             if status == CheckInStatus.done:
                 self._mark_done(session, promise, now=now, actor=actor)
             else:

@@ -29,6 +29,7 @@ class TextLimit:
 TEXT: dict[str, TextLimit] = {
     "client name": TextLimit(200),
     "contact name": TextLimit(200),
+    "greeting": TextLimit(200),
     "member name": TextLimit(200),
     "email address": TextLimit(320),
     "Slack id": TextLimit(64),
@@ -40,6 +41,7 @@ TEXT: dict[str, TextLimit] = {
     "request summary": TextLimit(480),
     "reason": TextLimit(1000),
     "check-in note": TextLimit(2000),
+    "waiting for": TextLimit(2000),
     "mistake summary": TextLimit(2000),
     "prevention step": TextLimit(2000),
     "category": TextLimit(64),

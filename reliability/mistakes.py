@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
+from reliability.drafting import CREDIT_BASES, CREDIT_METHODS
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Client, Member, Mistake, NoticeKind, Promise, Severity, Source
@@ -26,9 +27,12 @@ PREVENTION_LEAD_BUSINESS_DAYS = 5
 class Credit:
     amount: Decimal
     currency: str
+    method: str | None = None  # drafting.CREDIT_METHODS: how the money reaches the client
+    basis: str | None = None  # drafting.CREDIT_BASES: the overcharge returned, or goodwill
 
     @classmethod
-    def parse(cls, amount: str, currency: str) -> Credit:
+    def parse(cls, amount: str, currency: str, method: str | None = None,
+              basis: str | None = None) -> Credit:
         try:
             value = Decimal(amount)
         except InvalidOperation:
@@ -40,7 +44,13 @@ class Credit:
         if len(code) != 3 or not code.isalpha():
             raise UserError(f"{currency!r} is not an ISO 4217 currency code", field="credit",
                             hint="e.g. USD, SEK, CNY")
-        return cls(value, code)
+        if method is not None and method not in CREDIT_METHODS:
+            raise UserError(f"unknown credit method {method!r}", field="credit_method",
+                            hint=f"use {', '.join(CREDIT_METHODS)}")
+        if basis is not None and basis not in CREDIT_BASES:
+            raise UserError(f"unknown credit basis {basis!r}", field="credit_basis",
+                            hint=f"use {', '.join(CREDIT_BASES)}")
+        return cls(value, code, method, basis)
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ def log_mistake(
     category: str = "general",
     severity: str = Severity.minor,
     credit: Credit | None = None,
-    fixed: bool = True,
+    fixed: bool = False,
     fix_due_at: datetime | None = None,
     prevention_due_at: datetime | None = None,
 ) -> LoggedMistake:
@@ -83,9 +93,9 @@ def log_mistake(
     if severity not in (Severity.minor, Severity.major):
         raise UserError(f"unknown severity {severity!r}", field="severity",
                         hint="use minor or major")
-    if not fixed and fix_due_at is None:
-        raise UserError("a mistake that is not fixed yet needs the date it will be",
-                        field="fix_due")
+    if fixed and fix_due_at is not None:
+        raise UserError("a mistake is either corrected already or due to be, not both",
+                        field="fix_due", hint="leave out the fix date, or say it is not fixed yet")
     if fix_due_at is not None:
         limits.within_horizon(fix_due_at, now, ledger.settings.policy.due_horizon_years,
                               "fix date", "fix_due")
@@ -127,7 +137,9 @@ def log_mistake(
             client_id=client.id, promise_id=promise_id, owner_id=owner.id, summary=summary,
             prevention=prevention, category=category, severity=severity,
             credit_amount=float(credit.amount) if credit else None,
-            credit_currency=credit.currency if credit else None, fixed=fixed,
+            credit_currency=credit.currency if credit else None,
+            credit_method=credit.method if credit else None,
+            credit_basis=credit.basis if credit else None, fixed=fixed,
             repeat_of_id=earlier[0].id if earlier else None,
             prevention_promise_id=commitment.id, created_at=now,
         )
@@ -148,7 +160,8 @@ def log_mistake(
             key=f"mistake_remediation:{mistake.id}",
             recipient=notices.client_recipient(client), client=client,
             context=compose.mistake_remediation(settings, mistake=mistake, client=client,
-                                                owner=owner, fix_due_at=fix_due_at, now=now),
+                                                owner=owner, fix_due_at=fix_due_at, now=now,
+                                                about=promise.title if promise else None),
             now=now, created_by=actor, promise_id=promise_id, mistake_id=mistake.id,
             reply_to=owner.email, approver_note=note,
         )

@@ -115,6 +115,9 @@ class Client(SQLModel, table=True):
     # Lower-cased name under a unique index: "Acme" and "ACME" are the same client.
     name_key: str = Field(max_length=200, unique=True)
     contact_name: str | None = Field(default=None, max_length=200)
+    # How letters greet the contact ("Dana", "Dr Reed", "王经理"); None: derived from
+    # contact_name, or the locale's neutral greeting when there is no contact.
+    greeting: str | None = Field(default=None, max_length=100)
     email: str = Field(max_length=320)
     slack_channel: str | None = Field(default=None, max_length=64)
     locale: str = Field(default=Locale.en, max_length=8)
@@ -241,7 +244,10 @@ class CheckIn(SQLModel, table=True):
     at: datetime = required_utc_field()
     status: str = Field(max_length=16)
     progress: int | None = Field(default=None, ge=0, le=100)
-    note: str | None = None
+    note: str | None = None  # for the team; never shown to the client
+    # What the client still has to send, written for the client ("the October returns
+    # figures"): the delay letter asks for it and makes the new date depend on it.
+    waiting_for: str | None = Field(default=None, max_length=500)
 
 
 class DueChange(SQLModel, table=True):
@@ -400,6 +406,8 @@ class Mistake(SQLModel, table=True):
     severity: str = Field(default=Severity.minor, max_length=16)
     credit_amount: float | None = None
     credit_currency: str | None = Field(default=None, max_length=3)
+    credit_method: str | None = Field(default=None, max_length=16)  # drafting.CREDIT_METHODS
+    credit_basis: str | None = Field(default=None, max_length=16)  # drafting.CREDIT_BASES
     fixed: bool = True
     repeat_of_id: int | None = Field(default=None, foreign_key="mistake.id")
     prevention_promise_id: int | None = Field(default=None, foreign_key="promise.id")

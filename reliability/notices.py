@@ -270,7 +270,8 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
         limits.within_horizon(proposed_due_at, now, settings.policy.due_horizon_years,
                               "proposed date", "due")
         _rerender_delay(session, settings, notice, proposed_due_at=proposed_due_at,
-                        reason=notice.context.get("reason"), now=now)
+                        reason=notice.context.get("reason"), now=now,
+                        waiting_for=notice.context.get("waiting_for"))
     notice.context = {**notice.context, "edited_by": actor}
     if text is not None:
         cleaned = limits.text(text, "message text", "text").strip()
@@ -288,42 +289,51 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
 
 
 def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
-                    proposed_due_at: datetime, reason: str | None, now: datetime) -> None:
+                    proposed_due_at: datetime, reason: str | None, now: datetime,
+                    waiting_for: str | None) -> None:
     promise = session.get(Promise, notice.promise_id)
     assert promise is not None
     client, owner = session.get(Client, promise.client_id), session.get(Member, promise.owner_id)
     assert client is not None and owner is not None
     context = compose.delay_notice(settings, promise=promise, client=client, owner=owner,
                                    new_due_at=proposed_due_at, reason=reason,
-                                   interim=notice.context.get("interim"), now=now)
+                                   interim=notice.context.get("interim"), now=now,
+                                   progress=notice.context.get("progress"),
+                                   waiting_for=waiting_for)
     message = drafting.render(notice.kind, notice.locale, context,
                               overrides=settings.templates.dir, channel=notice.channel)
     notice.subject, notice.text = message.subject, message.text
     notice.html, notice.blocks = message.html, message.blocks
     notice.proposed_due_at = proposed_due_at
-    notice.context = {**notice.context, "reason": reason}
+    notice.context = {**notice.context, "reason": reason, "waiting_for": waiting_for}
 
 
-def refresh_reason(session: Session, settings: Settings, promise_id: int, *, reason: str,
-                   now: datetime, actor: str) -> list[Notice]:
-    """The owner has just said why it slips: put that in the pending delay drafts that no
-    person has edited yet, so the approver starts from the real reason."""
+def refresh_reason(session: Session, settings: Settings, promise_id: int, *,
+                   reason: str | None, now: datetime, actor: str,
+                   waiting_for: str | None = None) -> list[Notice]:
+    """The owner has just said why it slips. Their note was written for the team, so it goes
+    to whoever approves the pending delay drafts, never into the client's letter as it
+    stands. What the client still has to send was written for the client: a draft nobody
+    has edited is re-rendered to ask for it."""
     pending = session.exec(select(Notice).where(
         Notice.promise_id == promise_id, Notice.kind == NoticeKind.delay_notice,
         col(Notice.status).in_(PENDING))).all()
-    refreshed = []
     for notice in pending:
-        if "edited_by" in notice.context or notice.proposed_due_at is None:
-            continue
-        before = _wording(notice)
-        _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
-                        reason=reason, now=now)
+        if reason:
+            notice.approver_note = f"The owner's latest check-in note: {reason}"
+            record_event(session, notice, now=now, actor=actor, kind="notice.noted",
+                         approver_note=notice.approver_note)
+        if (waiting_for and "edited_by" not in notice.context
+                and notice.proposed_due_at is not None):
+            before = _wording(notice)
+            _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
+                            reason=notice.context.get("reason"), now=now,
+                            waiting_for=waiting_for)
+            record_event(session, notice, now=now, actor=actor, kind="notice.edited",
+                         before=before, after=_wording(notice),
+                         why="the owner's check-in said what the client still has to send")
         session.add(notice)
-        record_event(session, notice, now=now, actor=actor, kind="notice.edited",
-                     before=before, after=_wording(notice),
-                     why="the owner's check-in gave the reason")
-        refreshed.append(notice)
-    return refreshed
+    return list(pending)
 
 
 def _wording(notice: Notice) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from reliability.calendar import CalendarError, zone
+from reliability.drafting import money_text
 from reliability.models import CheckIn, Client, DueChange, Event, Member, Mistake, Notice, Promise
 
 
@@ -145,8 +146,10 @@ def mistake_record(mistake: Mistake, client: Client, owner: Member) -> dict[str,
         "prevention": mistake.prevention,
         "category": mistake.category,
         "severity": mistake.severity,
-        "credit": (f"{mistake.credit_amount:g} {mistake.credit_currency}"
-                   if mistake.credit_amount is not None else None),
+        "credit": (money_text(mistake.credit_amount, mistake.credit_currency, client.locale)
+                   if mistake.credit_amount is not None and mistake.credit_currency else None),
+        "credit_method": mistake.credit_method,
+        "credit_basis": mistake.credit_basis,
         "fixed": mistake.fixed,
         "repeat": mistake.repeat_of_id is not None,
         "prevention_promise_id": mistake.prevention_promise_id,

@@ -445,17 +445,26 @@ class Scanner:
         if proposed <= promise.due_at:
             proposed = calendar.end_of(calendar.next_business_day(
                 calendar.local(promise.due_at).date()))
-        latest_note = next((c.note for c in reversed(batch.checkins.get(promise.id or 0, []))
-                            if c.note), None)
+        checkins = batch.checkins.get(promise.id or 0, [])
+        # The owner's note is written for the team: the approver sees it, the client does not.
+        latest_note = next((c.note for c in reversed(checkins) if c.note), None)
+        progress = next((c.progress for c in reversed(checkins) if c.progress is not None),
+                        None)
+        waiting_for = checkins[-1].waiting_for if checkins else None
         escalate_at = calendar.add_business_hours(
             result.notice_by, -self.settings.policy.escalate_business_hours_before_notice)
         return notices.Draft(
             kind=NoticeKind.delay_notice, key=_delay_key(promise),
             recipient=notices.client_recipient(client), client=client,
             context=compose.delay_notice(self.settings, promise=promise, client=client,
-                                         owner=owner, new_due_at=proposed, reason=latest_note,
-                                         interim=None, now=now),
-            inputs={"reason": latest_note, "interim": None},
+                                         owner=owner, new_due_at=proposed, reason=None,
+                                         interim=None, now=now,
+                                         progress=progress / 100 if progress is not None
+                                         else None, waiting_for=waiting_for),
+            inputs={"reason": None, "interim": None, "waiting_for": waiting_for,
+                    "progress": progress / 100 if progress is not None else None},
+            approver_note=f"The owner's latest check-in note: {latest_note}"
+            if latest_note else None,
             created_by=ACTOR, promise_id=promise.id, reply_to=owner.email,
             proposed_due_at=proposed, escalate_at=escalate_at,
         )

@@ -19,10 +19,10 @@ def test_the_demo_shows_a_wednesday_delay_draft_in_three_languages_and_a_matchin
     demo = run("demo", "--no-serve", "--dir", str(tmp_path / "week"), cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     wednesday = demo.stdout.split("Wednesday morning")[1].split("Wednesday 10:00")[0]
-    assert "Update on Q3 report" in wednesday
-    assert "nytt leveransdatum" in wednesday
-    assert "新的交付日期" in wednesday
-    assert "sent to Dana Reed <dana@acme.example>: Update on Q3 report" in demo.stdout
+    assert "New delivery date for “Q3 report”" in wednesday
+    assert "Nytt leveransdatum för" in wednesday
+    assert "交付日期调整为" in wednesday
+    assert "sent to Dana Reed <dana@acme.example>: New delivery date for “Q3 report”" in demo.stdout
     assert "Bob Hale's digest for Wednesday 18 November (sent)" in demo.stdout
     command = demo.stdout.split("The same figures from the CLI: reliability ")[1].split("\n")[0]
     report = run(*command.split(), cwd=tmp_path)

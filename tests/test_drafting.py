@@ -81,23 +81,25 @@ def test_sample_context_fills_exactly_the_documented_context(kind: str) -> None:
 def test_delay_notice_names_promise_original_date_reason_and_new_date() -> None:
     message = render("delay_notice", "en", sample_context("delay_notice", "en"))
 
-    assert "Q3 performance report" in message.text
+    assert "“Q3 performance report” won't be ready" in message.text
     assert "Friday, November 20" in message.text
-    assert "Tuesday, November 24 at 5:00 PM (Eastern Standard Time)" in message.text
+    assert "by Tuesday, November 24, 5:00 PM," in message.text
     assert "two days late" in message.text
-    assert "In the meantime" in message.text
-    assert message.subject == "Update on Q3 performance report: new date Tuesday, November 24"
+    assert "one-page summary" in message.text
+    assert message.subject == (
+        "New delivery date for “Q3 performance report”: Tuesday, November 24"
+    )
 
 
-def test_delay_notice_without_interim_leaves_the_meantime_line_out() -> None:
+def test_delay_notice_without_interim_leaves_the_interim_sentence_out() -> None:
     message = render("delay_notice", "en", delay_notice(interim=None))
 
-    assert "meantime" not in message.text + message.html + json.dumps(message.blocks)
+    assert "one-page" not in message.text + message.html + json.dumps(message.blocks)
 
 
 @pytest.mark.parametrize(
     ("locale", "friday"),
-    [("en", "Friday, November 20"), ("sv", "fredag 20 november"), ("zh", "11月20日 星期五")],
+    [("en", "Friday, November 20"), ("sv", "fredag 20 november"), ("zh", "11月20日（周五）")],
 )
 def test_friday_20_november_2026_reads_in_the_clients_language(locale: str, friday: str) -> None:
     message = render("delay_notice", locale, sample_context("delay_notice", locale))
@@ -113,7 +115,8 @@ def test_dates_are_shown_in_the_recipients_timezone() -> None:
 
     message = render("delay_notice", "zh", context)
 
-    assert "11月21日 星期六 07:30（中国标准时间）" in message.text
+    assert "11月21日（周六）07:30" in message.text
+    assert "北京时间" not in message.text and "中国标准时间" not in message.text
 
 
 def test_a_date_in_another_year_than_today_shows_the_year() -> None:
@@ -131,9 +134,9 @@ def test_missing_variable_fails_naming_the_file_and_line() -> None:
     with pytest.raises(TemplateError) as caught:
         render("delay_notice", "en", context)
 
-    assert caught.value.path.endswith("delay_notice/en/body.txt.j2")
-    assert caught.value.line == 5
-    assert "delay_notice/en/body.txt.j2:5" in str(caught.value)
+    assert caught.value.path.endswith("_letters/delay_notice/en.j2")
+    assert caught.value.line == 7
+    assert "_letters/delay_notice/en.j2:7" in str(caught.value)
     assert "reason" in str(caught.value)
 
 
@@ -152,15 +155,15 @@ def test_html_escapes_user_text_while_text_and_subject_keep_it_verbatim() -> Non
 
     assert "<script>" not in message.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in message.html
-    assert HOSTILE in message.text
-    assert message.subject.startswith("Update on <script>x</script> R&D:")
+    assert " ".join(HOSTILE.split()) + "." in message.text
+    assert message.subject.startswith("New delivery date for “<script>x</script> R&D”:")
 
 
 def test_slack_blocks_escape_user_text_and_stay_valid_json() -> None:
     message = render("delay_notice", "en", delay_notice(reason=HOSTILE))
 
-    reason_block = message.blocks[1]["text"]["text"]
-    assert reason_block == ('He said "ship it"\n&lt;script&gt;alert(1)&lt;/script&gt; &amp; co')
+    reason_block = message.blocks[2]["text"]["text"]
+    assert reason_block == ('He said "ship it" &lt;script&gt;alert(1)&lt;/script&gt; &amp; co.')
 
 
 def test_plain_slack_fields_are_not_mrkdwn_escaped() -> None:
@@ -177,7 +180,9 @@ def test_subject_stays_on_one_line_when_user_text_has_line_breaks() -> None:
     context = delay_notice()
     context["promise"] = {**context["promise"], "title": "Q3\r\nreport"}
 
-    assert render("delay_notice", "en", context).subject.startswith("Update on Q3 report:")
+    assert render("delay_notice", "en", context).subject.startswith(
+        "New delivery date for “Q3 report”:"
+    )
 
 
 @pytest.mark.parametrize(
@@ -187,7 +192,8 @@ def test_subject_stays_on_one_line_when_user_text_has_line_breaks() -> None:
 def test_credit_line_appears_only_when_a_credit_was_approved(locale: str, credit_line: str) -> None:
     context = sample_context("mistake_remediation", locale)
     currency = {"en": "USD", "sv": "SEK", "zh": "CNY"}[locale]
-    with_credit = {**context, "credit": {"amount": Decimal("1250"), "currency": currency}}
+    with_credit = {**context, "credit": {"amount": Decimal("1250"), "currency": currency,
+                                         "method": None, "basis": None}}
 
     credited = render("mistake_remediation", locale, with_credit)
     uncredited = render("mistake_remediation", locale, {**context, "credit": None})
@@ -208,8 +214,8 @@ def test_mistake_not_yet_fixed_says_when_it_will_be() -> None:
 
     text = render("mistake_remediation", "en", context).text
 
-    assert "corrected by Friday, November 20 at 12:00 PM (Eastern Standard Time)" in text
-    assert "has now been corrected" not in text
+    assert "put right by Friday, November 20, 12:00 PM." in text
+    assert "have corrected" not in text
 
 
 def test_checkin_request_offers_one_button_per_status_for_the_promise() -> None:
@@ -246,7 +252,7 @@ def test_escalation_gives_p_late_reasons_and_the_notice_deadline() -> None:
     assert "72%" in text
     assert "- Check-in says blocked on client data" in text
     assert "waiting for approval" in text
-    assert "Wednesday, November 18 at 5:00 PM" in text
+    assert "Wednesday, November 18, 5:00 PM" in text
 
 
 def test_digest_lists_sections_in_decision_first_order() -> None:

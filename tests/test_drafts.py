@@ -20,7 +20,7 @@ from reliability.models import Event, Notice, Promise
     [
         ("en", "Friday, November 20", ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")),
         ("sv", "fredag 20 november", ("måndag", "tisdag", "onsdag", "torsdag", "fredag")),
-        ("zh", "11月20日 星期五", ("星期一", "星期二", "星期三", "星期四", "星期五")),
+        ("zh", "11月20日（周五）", ("周一", "周二", "周三", "周四", "周五")),
     ],
 )
 def test_the_wednesday_draft_is_in_the_clients_language(
@@ -30,12 +30,20 @@ def test_the_wednesday_draft_is_in_the_clients_language(
     assert (draft.locale, draft.recipient, draft.status) == (locale, "dana@acme.example",
                                                              "draft")
     assert friday in draft.text
-    assert "Waiting on the ad account data." in draft.text
     proposed = draft.proposed_due_at
     assert proposed is not None and proposed > at("2026-11-20T17:00-05:00")
     assert proposed.astimezone(at("2026-11-20T17:00-05:00").tzinfo).weekday() < 5
     assert any(word in draft.text.split(friday)[1] for word in weekday_words)
     assert draft.channel == "email" and "<p>" in (draft.html or "") and draft.blocks is None
+
+
+def test_the_owners_check_in_note_reaches_the_approver_not_the_client(ledger: Ledger) -> None:
+    draft = wednesday_draft(agency_with(ledger, "en"))
+
+    assert "Waiting on the ad account data." not in draft.text + (draft.html or "")
+    assert "Waiting on the ad account data." in (draft.approver_note or "")
+    assert "more time than we planned to be done properly" not in draft.text
+    assert "“Q3 report” won't be ready" in draft.text
 
 
 def test_a_sent_notice_never_goes_out_without_approval_unless_auto_send(ledger: Ledger) -> None:
@@ -150,7 +158,7 @@ def test_mistake_cli_logs_and_lists(drafted: Cli) -> None:
                     "--credit", "100", "EUR", "--json", as_of="2026-11-18T10:00-05:00")
     assert added.exit_code == 0, added.stderr
     record = json.loads(added.stdout)
-    assert record["credit"] == "100 EUR" and record["draft_id"]
+    assert record["credit"] == "€100.00" and record["draft_id"]
     listed = json.loads(drafted("mistake", "list", "--json").stdout)
     assert listed[0]["summary"] == "Formula error in the report"
     bad = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
@@ -189,7 +197,9 @@ def test_templates_preview_prints_a_swedish_rendering(cli: Cli) -> None:
     assert cli("templates", "preview", "nonsense").exit_code == 2
 
 
-def test_an_at_risk_note_becomes_the_reason_in_the_untouched_draft(ledger: Ledger) -> None:
+def test_an_at_risk_note_reaches_the_approver_and_stays_out_of_the_letter(
+    ledger: Ledger,
+) -> None:
     agency_with(ledger, "en")
     past_promises(ledger, late=4, on_time=1)
     promise_id = q3_report(ledger)
@@ -201,7 +211,9 @@ def test_an_at_risk_note_becomes_the_reason_in_the_untouched_draft(ledger: Ledge
                     now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
     with Session(ledger.engine) as session:
         refreshed = session.get(Notice, draft.id)
-    assert refreshed is not None and "The ad account data is late." in refreshed.text
+    assert refreshed is not None and "The ad account data is late." not in refreshed.text
+    assert refreshed.approver_note == (
+        "The owner's latest check-in note: The ad account data is late.")
 
 
 def test_a_draft_a_person_edited_keeps_their_words(ledger: Ledger, tmp_path: Path) -> None:
@@ -249,3 +261,46 @@ def test_acknowledging_a_request_promises_a_reply_and_drafts_the_receipt(drafted
     receipt = json.loads(drafted("drafts", "show", str(record["draft_id"]), "--json").stdout)
     assert receipt["kind"] == "request_acknowledgement" and receipt["status"] == "draft"
     assert "Pricing for the 2027 retainer" in receipt["text"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "says", "never"),
+    [((), "We are working on correcting the error now", "We have corrected"),
+     (("--fixed",), "We have corrected the error.", "working on correcting")],
+)
+def test_a_mistake_note_says_corrected_only_when_the_owner_said_so(
+    cli: Cli, ledger: Ledger, flags: tuple[str, ...], says: str, never: str
+) -> None:
+    agency_with(ledger, "en")
+    logged = cli("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
+                 "--summary", "The deck used last year's logo.",
+                 "--prevention", "A brand checklist runs before anything is sent.",
+                 "--credit", "200", "USD", "--credit-method", "refund",
+                 "--credit-basis", "goodwill", *flags, "--json")
+    assert logged.exit_code == 0, logged.stderr
+    record = json.loads(logged.stdout)
+    with Session(ledger.engine) as session:
+        draft = session.get(Notice, record["draft_id"])
+
+    assert draft is not None and says in draft.text and never not in draft.text
+    assert "a credit of $200.00, as a refund." in draft.text
+    assert draft.text.startswith("Hi Dana,")
+    assert record["credit"] == "$200.00"
+
+
+def test_when_the_client_holds_the_work_up_the_untouched_draft_asks_them_for_it(
+    ledger: Ledger,
+) -> None:
+    agency_with(ledger, "en")
+    past_promises(ledger, late=4, on_time=1)
+    promise_id = q3_report(ledger)
+    tick(ledger, at("2026-11-16T09:05-05:00"))
+    ledger.check_in(promise_id, status="blocked", note="Dana's team still hasn't sent it.",
+                    waiting_for="the ad account export", now=at("2026-11-17T09:40-05:00"),
+                    actor="alice@example.com")
+    with Session(ledger.engine) as session:
+        [draft] = session.exec(select(Notice).where(Notice.kind == "delay_notice")).all()
+
+    assert "we still need the ad account export from you" in draft.text
+    assert "The new date depends on it" in draft.text
+    assert "hasn't sent it" not in draft.text and "hasn't sent it" in (draft.approver_note or "")

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from reliability.calendar import zone
+from reliability.drafting import money_text
 from reliability.web.auth import CSRF_FIELD, Viewer, csrf_token
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -40,7 +41,7 @@ def _label(value: str | None) -> str:
     return LEVEL_LABELS.get(value, value.replace("_", " ").capitalize())
 
 
-TEMPLATES.env.filters.update(when=_when, day=_day, pct=_pct, label=_label)
+TEMPLATES.env.filters.update(when=_when, day=_day, pct=_pct, label=_label, money=money_text)
 TEMPLATES.env.globals["CSRF_FIELD"] = CSRF_FIELD
 
 

@@ -1,0 +1,358 @@
+"""What a client reads: every letter, in every language, with the inputs people really type.
+
+Native readers could see where a form's blanks had been filled in. These tests render each
+client letter with ordinary and hostile inputs and check what a careful writer would."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reliability import compose
+from reliability.calendar import zone
+from reliability.config import Settings
+from reliability.drafting import LOCALES, money_text, render, sample_context
+from reliability.models import Client, Member, Mistake
+
+CLIENT_KINDS = ("delay_notice", "mistake_remediation", "promise_confirmation",
+                "request_acknowledgement")
+COMPANY = "Acme Logistics AB"
+TEAM = "Northwind Analytics"
+TITLES = [
+    "Q3 report",
+    "X",
+    "Kvartalsrapporten",
+    "第三季度业绩报告",
+    'The "big" review (v2) [draft].',
+    "Comprehensive analysis of warehouse throughput, returns handling and carrier "
+    "performance across all twelve regional depots for the 2026 planning cycle",
+]
+REASONS = [None, "Illness", "sjukdom", "生病",
+           "The data export we depend on arrived two days late, and it needs checking first."]
+WEEKDAY_DATE = {
+    "en": r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), "
+          r"(January|February|March|April|May|June|July|August|September|October|November|"
+          r"December) \d{1,2}",
+    "sv": r"(måndag|tisdag|onsdag|torsdag|fredag|lördag|söndag) \d{1,2} "
+          r"(januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|"
+          r"december)",
+    "zh": r"\d{1,2}月\d{1,2}日（周[一二三四五六日]）",
+}
+DOUBLED = re.compile(r"(?<!\.)[.,;:。，；：！？][”\"’)]?\s*[.,;:。，；：](?!\.)")
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}|[+-]\d{2}:\d{2}\b")
+ZONE_WORDS = ("ET", "Eastern", "svensk tid", "normaltid", "北京时间", "中国标准时间")
+
+
+def _year_end(context: dict[str, Any], locale: str) -> dict[str, Any]:
+    tz = zone(context["timezone"])
+    shifted = {**context, "now": datetime(2026, 12, 30, 10, tzinfo=tz)}
+    for key in ("new_due_at", "reply_by"):
+        if key in shifted:
+            shifted[key] = datetime(2027, 1, 5, 17, tzinfo=tz)
+    if "mistake" in shifted:
+        shifted["mistake"] = {**shifted["mistake"], "fixed": False,
+                              "fix_due_at": datetime(2027, 1, 5, 17, tzinfo=tz)}
+    if "promise" in shifted:
+        shifted["promise"] = {**shifted["promise"], "due_at": datetime(2026, 12, 31, 17, tzinfo=tz)}
+    return shifted
+
+
+def _variants(kind: str, locale: str) -> list[dict[str, Any]]:
+    base = {**sample_context(kind, locale), "team_name": TEAM}
+    variants = []
+    for title, reason, contact in itertools.product(TITLES, REASONS, (None, "Dana")):
+        context = {**base, "recipient_name": contact}
+        if "promise" in context:
+            context["promise"] = {**context["promise"], "title": title,
+                                  "client_name": COMPANY}
+        if kind == "delay_notice":
+            context["reason"] = reason
+        if kind == "mistake_remediation":
+            context["mistake"] = {**context["mistake"], "about": title, "fixed": False,
+                                  "fix_due_at": context["now"] + timedelta(days=2)}
+            context["credit"] = {"amount": Decimal("200"), "currency": "USD",
+                                 "method": None, "basis": None} if reason else None
+        if kind == "request_acknowledgement":
+            context["request"] = {**context["request"], "summary": title}
+        variants.append(context)
+    return [*variants, _year_end(variants[0], locale)]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", CLIENT_KINDS)
+def test_every_client_letter_reads_as_written_by_hand_whatever_is_filled_in(
+    kind: str, locale: str
+) -> None:
+    for context in _variants(kind, locale):
+        message = render(kind, locale, context)
+        lines = message.text.strip().splitlines()
+        everything = "\n".join([message.subject, message.text])
+
+        assert COMPANY not in lines[0], lines[0]
+        assert lines[-1] == TEAM and lines[-2] == context["sender_name"]
+        assert message.blocks is not None and TEAM in message.blocks[-1]["elements"][0]["text"]
+        assert not ISO.search(everything), everything
+        assert re.search(WEEKDAY_DATE[locale], message.text), message.text
+        assert not DOUBLED.search(everything), DOUBLED.search(everything)
+        assert not any(word in message.text for word in ZONE_WORDS), message.text
+        assert "None" not in everything and "  " not in message.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "year_end"),
+    [("en", "Tuesday, January 5, 2027"), ("sv", "tisdag 5 januari 2027"),
+     ("zh", "2027年1月5日（周二）")],
+)
+def test_a_new_date_across_the_year_end_names_the_year(locale: str, year_end: str) -> None:
+    context = _year_end(sample_context("delay_notice", locale), locale)
+
+    assert year_end in render("delay_notice", locale, context).text
+
+
+@pytest.mark.parametrize(
+    ("locale", "moment"),
+    [("en", "Tuesday, November 24, 5:00 PM"), ("sv", "tisdag 24 november kl. 17.00"),
+     ("zh", "11月24日（周二）17:00")],
+)
+def test_a_time_in_the_readers_own_zone_carries_no_zone_label(locale: str, moment: str) -> None:
+    text = render("delay_notice", locale, sample_context("delay_notice", locale)).text
+
+    assert moment + ("," if locale == "en" else "。" if locale == "zh" else ".") in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "reader_zone", "labelled"),
+    [("en", "Europe/Stockholm", "Thursday, November 19, 5:00 PM ET"),
+     ("sv", "Asia/Shanghai", "torsdag 19 november kl. 17.00 svensk tid"),
+     ("zh", "Europe/Stockholm", "11月19日（周四）17:00（北京时间）")],
+)
+def test_a_time_in_another_zone_is_named_the_way_the_locale_does(
+    tmp_path: Any, locale: str, reader_zone: str, labelled: str
+) -> None:
+    own = {"en": "America/New_York", "sv": "Europe/Stockholm", "zh": "Asia/Shanghai"}[locale]
+    (tmp_path / "delay_notice" / locale).mkdir(parents=True)
+    (tmp_path / "delay_notice" / locale / "body.txt.j2").write_text(
+        f'{{{{ new_due_at|datetime("{own}") }}}}\n', encoding="utf-8")
+    context = {**sample_context("delay_notice", locale), "timezone": reader_zone,
+               "new_due_at": datetime(2026, 11, 19, 17, tzinfo=zone(own))}
+
+    assert render("delay_notice", locale, context, overrides=tmp_path).text.strip() == labelled
+
+
+@pytest.mark.parametrize(
+    ("locale", "opening"),
+    [("en", "Hello,"), ("sv", "Hej,"), ("zh", "您好！")],
+)
+def test_a_letter_without_a_contact_opens_with_the_neutral_greeting(
+    locale: str, opening: str
+) -> None:
+    client = Client(name=COMPANY, name_key="acme", email="ops@acme.example", locale=locale,
+                    timezone="Europe/Stockholm")
+    context = _delay_context(client)
+
+    assert context["recipient_name"] is None
+    assert render("delay_notice", locale, context).text.startswith(opening + "\n")
+
+
+@pytest.mark.parametrize(
+    ("locale", "contact", "greeting", "opening"),
+    [("en", "Dana Reed", None, "Hi Dana,"), ("sv", "Karin Berg", None, "Hej Karin,"),
+     ("en", "Dana Reed", "Dr Reed", "Hi Dr Reed,"), ("zh", "王伟", "王经理", "王经理，您好！")],
+)
+def test_a_contact_is_greeted_by_first_name_or_the_greeting_form_set_for_them(
+    locale: str, contact: str, greeting: str | None, opening: str
+) -> None:
+    client = Client(name=COMPANY, name_key="acme", email="ops@acme.example", locale=locale,
+                    timezone="Europe/Stockholm", contact_name=contact, greeting=greeting)
+
+    assert render("delay_notice", locale, _delay_context(client)).text.startswith(opening)
+
+
+def test_the_signature_names_the_team_or_a_placeholder_never_the_mail_servers_name() -> None:
+    settings = Settings()
+    settings.smtp.from_name = "Alice"
+    client = Client(name=COMPANY, name_key="acme", email="ops@acme.example", locale="en",
+                    timezone="Europe/Stockholm", contact_name="Dana Reed")
+
+    unset = render("delay_notice", "en", _delay_context(client, settings)).text
+    settings.team.name = TEAM
+    named = render("delay_notice", "en", _delay_context(client, settings)).text
+
+    assert unset.rstrip().endswith("Priya Raman\n[team name]")
+    assert named.rstrip().endswith(f"Priya Raman\n{TEAM}")
+    assert "Alice" not in unset + named
+
+
+def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -> None:
+    context = {**sample_context("delay_notice", "en"), "reason": None, "progress": 0.6}
+
+    text = render("delay_notice", "en", context).text
+
+    assert "About 60% of the work is done" in text
+    assert "to be done properly" not in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "cause"),
+    [("en", "The reason is illness."), ("sv", "Orsaken är sjukdom i teamet."),
+     ("zh", "延期的原因是项目成员生病。")],
+)
+def test_a_one_word_reason_becomes_a_sentence(locale: str, cause: str) -> None:
+    reason = {"en": "Illness", "sv": "sjukdom i teamet", "zh": "项目成员生病"}[locale]
+    context = {**sample_context("delay_notice", locale), "reason": reason}
+
+    assert cause in render("delay_notice", locale, context).text
+
+
+@pytest.mark.parametrize(
+    ("locale", "asks", "conditional"),
+    [("en", "we still need the October returns figures from you", "depends on it"),
+     ("sv", "behöver vi fortfarande oktobers returdata från er", "förutsätter att vi får det"),
+     ("zh", "还需要贵方提供十月份的退货数据", "为前提")],
+)
+def test_when_the_client_holds_up_the_work_the_letter_asks_and_makes_the_date_depend_on_it(
+    locale: str, asks: str, conditional: str
+) -> None:
+    waiting = {"en": "the October returns figures", "sv": "oktobers returdata",
+               "zh": "十月份的退货数据"}[locale]
+    context = {**sample_context("delay_notice", locale), "waiting_for": waiting}
+
+    text = render("delay_notice", locale, context).text
+
+    assert asks in text and conditional in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "fixed", "says", "never"),
+    [("en", None, "working on correcting the error", "have corrected"),
+     ("sv", None, "arbetar med att rätta felet", "är nu rättat"),
+     ("zh", None, "正在着手更正", "现已更正"),
+     ("en", True, "We have corrected the error.", "working on")],
+)
+def test_a_mistake_is_called_corrected_only_when_someone_said_so(
+    locale: str, fixed: bool | None, says: str, never: str
+) -> None:
+    context = sample_context("mistake_remediation", locale)
+    context["mistake"] = {**context["mistake"], "fixed": fixed, "fix_due_at": None}
+
+    text = render("mistake_remediation", locale, context).text
+
+    assert says in text and never not in text
+
+
+def test_compose_leaves_the_fix_unsaid_when_nobody_said_it_was_done() -> None:
+    mistake = Mistake(client_id=1, owner_id=1, summary="Wrong logo.", prevention="Checklist.",
+                      fixed=False)
+    client = Client(name=COMPANY, name_key="acme", email="a@acme.example", locale="en",
+                    timezone="Europe/Stockholm")
+    owner = Member(name="Priya Raman", email="priya@example.com", timezone="Europe/Stockholm")
+
+    context = compose.mistake_remediation(Settings(), mistake=mistake, client=client,
+                                          owner=owner, fix_due_at=None,
+                                          now=datetime(2026, 11, 18, tzinfo=zone("UTC")))
+
+    assert context["mistake"]["fixed"] is None
+
+
+@pytest.mark.parametrize(
+    ("method", "basis", "says"),
+    [("credit_note", "overcharge",
+      "You will get back the $200.00 you were overcharged, through a credit note."),
+     ("refund", "goodwill", "as our apology, we are giving you a credit of $200.00, as a refund."),
+     ("reissued_invoice", None, "We are crediting you $200.00, on a corrected, reissued invoice."),
+     (None, None, "We are crediting you $200.00, and I'll confirm separately how it will reach")],
+)
+def test_a_credit_says_how_the_money_comes_back_and_what_it_is_for(
+    method: str | None, basis: str | None, says: str
+) -> None:
+    context = {**sample_context("mistake_remediation", "en"),
+               "credit": {"amount": Decimal("200"), "currency": "USD", "method": method,
+                          "basis": basis}}
+
+    assert says in render("mistake_remediation", "en", context).text
+
+
+@pytest.mark.parametrize(
+    ("locale", "amount"),
+    [("en", "$200.00"), ("sv", "200,00\xa0US$"), ("zh", "US$200.00")],
+)
+def test_a_credit_reads_the_same_in_the_letter_and_on_the_web(locale: str, amount: str) -> None:
+    assert money_text(200.0, "usd", locale) == amount
+    assert money_text(Decimal("1250"), "SEK", "en") == "SEK\xa01,250.00"
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject"),
+    [("en", "An error on our side in “Q3 performance report”, and how we're putting it right"),
+     ("sv", "Ett fel från vår sida i ”Kvartalsrapport Q3” och hur vi rättar det"),
+     ("zh", "关于“第三季度业绩报告”中我方差错的说明及处理方案")],
+)
+def test_subjects_name_the_deliverable(locale: str, subject: str) -> None:
+    message = render("mistake_remediation", locale, sample_context("mistake_remediation", locale))
+    assert message.subject == subject
+    request = render("request_acknowledgement", locale,
+                     sample_context("request_acknowledgement", locale))
+    summary = sample_context("request_acknowledgement", locale)["request"]["summary"]
+    assert summary[:10] in request.subject
+
+
+def test_chinese_letters_address_the_client_formally_and_close_for_business() -> None:
+    for kind in CLIENT_KINDS:
+        text = render(kind, "zh", sample_context(kind, "zh")).text
+
+        assert "你" not in text, kind
+        assert "顺祝商祺！" in text and "祝好" not in text
+
+
+def test_swedish_letters_say_ni_to_the_client() -> None:
+    for kind in CLIENT_KINDS:
+        text = render(kind, "sv", sample_context(kind, "sv")).text
+
+        assert not re.search(r"\b(du|dig|din|ditt|dina)\b", text), kind
+
+
+def test_the_delay_letter_has_no_label_colon_fragments() -> None:
+    for locale in LOCALES:
+        text = render("delay_notice", locale, sample_context("delay_notice", locale)).text
+        assert not re.search(r"(In the meantime|Under tiden|在此期间)[:：]", text)
+
+
+def _delay_context(client: Client, settings: Settings | None = None) -> dict[str, Any]:
+    owner = Member(name="Priya Raman", email="priya@example.com", timezone="Europe/Stockholm")
+    sample = sample_context("delay_notice", "en")
+    promise = compose.Promise(id=42, title="Q3 report", client_id=1, owner_id=1,
+                              due_at=sample["promise"]["due_at"],
+                              original_due_at=sample["promise"]["due_at"],
+                              made_at=sample["now"], raw_text="Q3 report")
+    return compose.delay_notice(settings or Settings(), promise=promise, client=client,
+                                owner=owner, new_due_at=sample["new_due_at"], reason=None,
+                                interim=None, now=sample["now"])
+
+
+def test_one_instant_reads_in_each_readers_own_zone_in_the_same_process() -> None:
+    instant = datetime(2026, 11, 24, 22, tzinfo=zone("UTC"))
+    new_york = {**sample_context("delay_notice", "en"), "new_due_at": instant}
+    stockholm = {**new_york, "timezone": "Europe/Stockholm"}
+
+    assert "Tuesday, November 24, 5:00 PM" in render("delay_notice", "en", new_york).text
+    assert "Tuesday, November 24, 11:00 PM" in render("delay_notice", "en", stockholm).text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", ["delay_notice", "mistake_remediation"])
+def test_the_finished_letters_in_the_docs_are_what_the_templates_write(
+    kind: str, locale: str
+) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "templates.md").read_text("utf-8")
+    context = {**sample_context(kind, locale)}
+    if kind == "delay_notice":
+        context["waiting_for"] = None
+    message = render(kind, locale, context)
+
+    assert f"Subject: {message.subject}\n\n{message.text.strip()}\n```" in docs
