@@ -159,6 +159,7 @@ def parse_moment(value: str, timezone: str, what: str) -> datetime:
         raise UserError(
             f"{what} {value!r} is not an ISO 8601 moment; e.g. 2026-11-23T10:00-05:00"
         ) from None
+    limits.ledger_year(moment.year, what)
     if moment.tzinfo is None:
         moment = BusinessCalendar(timezone).at(moment.date(), moment.time())
     return moment

@@ -106,6 +106,19 @@ def identifier(value: int, what: str, key: str | None = None) -> int:
     return value
 
 
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
+def ledger_year(year: int, what: str, key: str | None = None) -> int:
+    """A year a ledger can reason about: nothing is recorded before 1970, and a year near the
+    calendar's ends would overflow the arithmetic over business days and weeks."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise UserError(f"the {what} falls in {year}", field=key,
+                        hint=f"give a date between {FIRST_YEAR} and {LAST_YEAR}, "
+                        "e.g. 2026-11-01T00:00:00Z")
+    return year
+
+
 def horizon(now: datetime, years: int) -> datetime:
     """The latest moment a due or proposed date may have: `years` ahead of `now`."""
     try:

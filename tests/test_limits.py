@@ -291,3 +291,11 @@ def test_a_proposed_date_in_9999_on_the_draft_page_is_refused(app: FastAPI,
 def delay_draft(ledger: Ledger) -> Notice:
     with Session(ledger.engine) as session:
         return session.exec(select(Notice).where(Notice.kind == "delay_notice")).one()
+
+
+def test_cli_a_report_period_or_clock_beyond_the_ledgers_years_is_refused(team: Cli) -> None:
+    refused(team("report", "--from", "2026-11-27", "--to", "9999-12-31", as_of=AS_OF),
+            "the end of the report falls in 9999: give a date between 1970 and 2999")
+    refused(team("report", "--from", "0001-01-01", as_of=AS_OF),
+            "the start of the report falls in 1")
+    refused(team("scan", as_of="9999-12-31T23:00Z"), "the --as-of falls in 9999")

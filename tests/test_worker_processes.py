@@ -152,7 +152,9 @@ def test_sigkilling_one_of_two_workers_loses_no_email_and_repeats_at_most_one_pe
         print(f"\n{kills} SIGKILLs over 300 emails: {repeats} delivered twice")
     assert kills == kills_wanted
     assert set(received) == expected  # none lost
-    assert repeats <= kills and max(received.values()) <= 2
+    # A kill can land on a message already repeated once (the first one the restarted worker
+    # sends), so one message may come three times; the bound is on the total.
+    assert repeats <= kills
 
 
 def test_two_workers_with_slack_offer_each_draft_exactly_once(

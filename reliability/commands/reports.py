@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from reliability import backtest, metrics
+from reliability import backtest, limits, metrics
 from reliability.calendar import BusinessCalendar
 from reliability.cli import (
     JsonOption,
@@ -47,6 +47,8 @@ def _range(calendar: BusinessCalendar, now: datetime, first: date | None,
     """Whole local days from `first` to `last` inclusive; by default the last four weeks."""
     last = last or calendar.local(now).date()
     first = first or last - timedelta(days=last.weekday() + 7 * (DEFAULT_WEEKS - 1))
+    limits.ledger_year(first.year, "start of the report", "from")
+    limits.ledger_year(last.year, "end of the report", "to")
     if last < first:
         raise UserError(f"--to {last} is before --from {first}: give the earlier date first")
     return (datetime.combine(first, datetime.min.time(), calendar.tz),

@@ -18,7 +18,8 @@ from pydantic import BaseModel, Field
 from reliability import drafts, metrics
 from reliability.access import Actor
 from reliability.digest import digest_for, to_json
-from reliability.limits import TEXT
+from reliability.errors import UserError
+from reliability.limits import TEXT, ledger_year
 from reliability.records import iso
 from reliability.web import queries
 from reliability.web.auth import Viewer, api_viewer, check_api_csrf, ledger_of
@@ -132,11 +133,12 @@ def _now(request: Request) -> datetime:
 
 
 def _moment(value: datetime, name: str) -> datetime:
-    """A date the API was given, aware (UTC when it has no offset). A ledger holds nothing
-    before 1970, and a year near the calendar's ends would overflow the range arithmetic."""
-    if not 1970 <= value.year <= 2999:
-        raise HTTPException(400, f"{name} must fall between 1970 and 2999, "
-                                 "e.g. 2026-11-01T00:00:00Z")
+    """A date the API was given, aware (UTC when it has no offset), in a year the ledger can
+    reason about."""
+    try:
+        ledger_year(value.year, name, name)
+    except UserError as refused:
+        raise HTTPException(400, str(refused)) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
