@@ -58,7 +58,8 @@ def test_bobs_wednesday_digest_lists_alices_q3_report_at_risk_with_the_draft_to_
     approve = "Approve the delay notice to Acme (New delivery date for “Q3 report”"
     assert approve in text[decision:risk]
     assert "Q3 report for Acme (Alice): due Friday, November 20" in text[risk:]
-    assert "Waiting on the ad account data." in text[risk:]
+    assert "Waiting on the ad account data" in text[risk:]
+    assert ".;" not in text
     assert "Reliability digest for Wednesday, November 18: 1 decision today" in notice.subject
 
 

@@ -135,8 +135,8 @@ def test_missing_variable_fails_naming_the_file_and_line() -> None:
         render("delay_notice", "en", context)
 
     assert caught.value.path.endswith("_letters/delay_notice/en.j2")
-    assert caught.value.line == 7
-    assert "_letters/delay_notice/en.j2:7" in str(caught.value)
+    assert caught.value.line == 8
+    assert "_letters/delay_notice/en.j2:8" in str(caught.value)
     assert "reason" in str(caught.value)
 
 

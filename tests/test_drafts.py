@@ -283,7 +283,7 @@ def test_a_mistake_note_says_corrected_only_when_the_owner_said_so(
         draft = session.get(Notice, record["draft_id"])
 
     assert draft is not None and says in draft.text and never not in draft.text
-    assert "a credit of $200.00, as a refund." in draft.text
+    assert "by way of apology, we'll refund you $200.00." in draft.text
     assert draft.text.startswith("Hi Dana,")
     assert record["credit"] == "$200.00"
 

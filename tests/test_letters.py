@@ -200,8 +200,8 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
 
 @pytest.mark.parametrize(
     ("locale", "cause"),
-    [("en", "The reason is illness."), ("sv", "Orsaken är sjukdom i teamet."),
-     ("zh", "延期的原因是项目成员生病。")],
+    [("en", "The delay is due to illness."), ("sv", "Förseningen beror på sjukdom i teamet."),
+     ("zh", "此次延期是由于项目成员生病。")],
 )
 def test_a_one_word_reason_becomes_a_sentence(locale: str, cause: str) -> None:
     reason = {"en": "Illness", "sv": "sjukdom i teamet", "zh": "项目成员生病"}[locale]
@@ -263,10 +263,10 @@ def test_compose_leaves_the_fix_unsaid_when_nobody_said_it_was_done() -> None:
 @pytest.mark.parametrize(
     ("method", "basis", "says"),
     [("credit_note", "overcharge",
-      "You will get back the $200.00 you were overcharged, through a credit note."),
-     ("refund", "goodwill", "as our apology, we are giving you a credit of $200.00, as a refund."),
-     ("reissued_invoice", None, "We are crediting you $200.00, on a corrected, reissued invoice."),
-     (None, None, "We are crediting you $200.00, and I'll confirm separately how it will reach")],
+      "We'll issue a credit note for the $200.00 you were overcharged."),
+     ("refund", "goodwill", "by way of apology, we'll refund you $200.00."),
+     ("reissued_invoice", None, "We'll reissue the invoice with $200.00 taken off."),
+     (None, None, "We're crediting you $200.00, and I'll confirm separately how it will reach")],
 )
 def test_a_credit_says_how_the_money_comes_back_and_what_it_is_for(
     method: str | None, basis: str | None, says: str
