@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,13 +45,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A throw-away database on the real server, migrated once for the whole run."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(SKIP_POSTGRES)
-    name = f"reliability_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def _throwaway_database(base: str, prefix: str) -> Iterator[str]:
+    """A migrated database of its own on the PostgreSQL server at `base`, dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -58,10 +56,22 @@ def postgres_url() -> Iterator[str]:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away database on the real server, migrated once for the whole run."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(SKIP_POSTGRES)
+    with _throwaway_database(base, "reliability_test") as url:
+        yield url
 
 
 def _truncate_all(url: str) -> None:
@@ -147,15 +157,5 @@ def fresh(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> 
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    name = f"reliability_fresh_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with _throwaway_database(database_url, "reliability_fresh") as url:
+        yield url
