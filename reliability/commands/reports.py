@@ -19,6 +19,7 @@ from reliability.cli import (
     sub_app,
     table,
 )
+from reliability.db import read_session
 from reliability.errors import UserError
 from reliability.ratings import add_rating, rating_record, ratings
 from reliability.trust import trust_view
@@ -70,12 +71,11 @@ def report(
     ledger = runtime.ledger
     calendar = runtime.settings.calendar.calendar()
     begin, finish = _range(calendar, runtime.now, _day(start, "--from"), _day(end, "--to"))
-    with ledger.session() as session:
-        total = metrics.stats(session, ledger.settings, start=begin, end=finish, now=runtime.now)
-        groups = metrics.stats_by(session, ledger.settings, start=begin, end=finish, by=by,
-                                  now=runtime.now)
-        weeks = metrics.weekly(session, ledger.settings, start=begin, end=finish, by=by,
-                               now=runtime.now)
+    with read_session(ledger.engine) as session:
+        history = metrics.History(session, ledger.settings, start=begin, end=finish)
+        total = history.stats(now=runtime.now)
+        groups = history.stats_by(by=by, now=runtime.now)
+        weeks = history.weekly(by=by, now=runtime.now)
     document = {
         "from": begin.date().isoformat(),
         "to": (finish - timedelta(days=1)).date().isoformat(),
@@ -174,7 +174,7 @@ def client_trust(
     begin = datetime.combine(first, datetime.min.time(), calendar.tz) if first else None
     if begin is not None and begin >= runtime.now:
         raise UserError(f"--from {first} is not in the past")
-    with ledger.session() as session:
+    with read_session(ledger.engine) as session:
         view = trust_view(session, ledger.settings, now=runtime.now, start=begin)
     records = [client.to_json() for client in view]
     emit(as_json, records, table(

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reliability import metrics, notices, ratings
+from reliability.db import read_session
 from reliability.deadlines import DeadlineError, resolve_due
 from reliability.errors import UserError
 from reliability.models import Client, NoticeStatus, PromiseStatus, RiskLevel
@@ -166,21 +167,22 @@ def reliability(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTML
     monday = today - timedelta(days=today.weekday())
     owners = None if viewer.scope.owner_ids is None else sorted(viewer.scope.owner_ids)
     since = now - timedelta(days=RANKING_DAYS)
-    with ledger.session() as session:
-        weeks = []
-        for back in range(WEEKS_SHOWN - 1, -1, -1):
-            start = cal.at(monday - timedelta(weeks=back), datetime.min.time())
-            end = min(start + timedelta(weeks=1), now)
-            stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
-            weeks.append((f"W{start.isocalendar().week}", stats.on_time_rate))
-        total = metrics.stats(session, settings, start=since, end=now, owner_ids=owners)
+    starts = [cal.at(monday - timedelta(weeks=back), datetime.min.time())
+              for back in range(WEEKS_SHOWN - 1, -1, -1)]
+    with read_session(ledger.engine) as session:
+        history = metrics.History(session, settings, start=min(starts[0], since), end=now,
+                                  owner_ids=owners)
+        weeks = [(f"W{start.isocalendar().week}",
+                  history.stats(start=start, end=min(start + timedelta(weeks=1), now))
+                  .on_time_rate) for start in starts]
+        total = history.stats(start=since)
+        per_owner = history.stats_by(by="owner", start=since)
+        per_client = history.stats_by(by="client", start=since)
         by_owner = [(m.name, s.on_time_rate, s.due) for m in
                     queries.members_in_scope(session, viewer.scope)
-                    if (s := metrics.stats(session, settings, start=since, end=now,
-                                           owner_ids=[m.id or 0])).due]
+                    if (s := per_owner.get(m.email, metrics.NO_STATS)).due]
         by_client = [(c.name, s.on_time_rate, s.due) for c in queries.clients(session)
-                     if (s := metrics.stats(session, settings, start=since, end=now,
-                                            owner_ids=owners, client_ids=[c.id or 0])).due]
+                     if (s := per_client.get(c.name, metrics.NO_STATS)).due]
     return render(request, "reliability.html", viewer, page="reliability", total=total,
                   days=RANKING_DAYS,
                   weekly=charts.weekly_line(weeks, label="On-time rate per week"),
