@@ -148,11 +148,16 @@ def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int
     return query
 
 
+# What judging a promise reads: loading whole Promise objects took twice the time.
+_PROMISE = (Promise.id, Promise.owner_id, Promise.client_id, Promise.made_at, Promise.due_at,
+            Promise.original_due_at, Promise.done_at, Promise.cancelled_at)
+
+
 @dataclass(frozen=True)
 class _DueRow:
     """A promise due in the range as read, before it is judged as of some moment."""
 
-    promise: Promise
+    promise: Any  # a row of _PROMISE's columns
     who: _Who
     calendar: BusinessCalendar
     told_at: datetime | None  # when the client first heard of a slip, however they heard
@@ -193,7 +198,7 @@ def _read(
     rows = _Rows()
 
     promises = session.exec(_scope(
-        select(Promise, Client.timezone, Client.country)
+        select(*_PROMISE, Client.timezone, Client.country)
         .join(Client, col(Promise.client_id) == Client.id)
         .where(or_(_in(Promise.made_at, start, end), _in(Promise.original_due_at, start, end))),
         owner_ids, client_ids)).all()
@@ -238,7 +243,8 @@ def _read(
                                          or told_due[promise_id] < proposed):
                 told_due[promise_id] = proposed
 
-    for promise, timezone, country in promises:
+    for promise in promises:
+        timezone, country = promise.timezone, promise.country
         who = _Who(promise.owner_id, promise.client_id, timezone)
         if start <= promise.made_at < end:
             rows.made.append(_Moment(who, promise.made_at))
@@ -300,7 +306,7 @@ def _earliest(moments: dict[int, datetime], key: int, moment: datetime) -> None:
         moments[key] = moment
 
 
-def _judge(promise: Promise, who: _Who, calendar: BusinessCalendar, *, now: datetime,
+def _judge(promise: Any, who: _Who, calendar: BusinessCalendar, *, now: datetime,
            lead: int, told_at: datetime | None, told_due: datetime | None) -> _Due:
     """The outcome of one promise against its original due date, as known at `now`."""
     original = promise.original_due_at
@@ -424,6 +430,8 @@ class History:
         self.session, self.settings, self.start, self.end = session, settings, start, end
         self.rows = _read(session, settings, start=start, end=end, owner_ids=owner_ids,
                           client_ids=client_ids)
+        # A page asks for the same part several times (a total, then per owner, per client).
+        self.judged: dict[tuple[datetime, datetime, datetime], _Facts] = {}
 
     def facts(self, start: datetime | None, end: datetime | None,
               now: datetime | None) -> _Facts:
@@ -431,7 +439,11 @@ class History:
         if start < self.start or end > self.end:
             raise ValueError(f"[{start}, {end}) is outside the range read, "
                              f"[{self.start}, {self.end})")
-        return _facts(self.rows, self.settings, start=start, end=end, now=now or end)
+        key = (start, end, now or end)
+        if key not in self.judged:
+            self.judged[key] = _facts(self.rows, self.settings, start=start, end=end,
+                                      now=now or end)
+        return self.judged[key]
 
     def stats(self, *, start: datetime | None = None, end: datetime | None = None,
               now: datetime | None = None) -> Stats:
