@@ -139,12 +139,19 @@ def _in(column: Any, start: datetime, end: datetime) -> Any:
     return and_(col(column) >= start, col(column) < end)
 
 
+def _among(column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`, written `column + 0` so the planner narrows by the date range's index:
+    an index that leads with the owner or client (SQLite's first choice without statistics)
+    would read that owner's or client's whole history to find the few rows in the range."""
+    return (col(column) + 0).in_(list(ids))
+
+
 def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None) -> Any:
     query = query.where(col(Promise.internal).is_(False))
     if owner_ids is not None:
-        query = query.where(col(Promise.owner_id).in_(list(owner_ids)))
+        query = query.where(_among(Promise.owner_id, owner_ids))
     if client_ids is not None:
-        query = query.where(col(Promise.client_id).in_(list(client_ids)))
+        query = query.where(_among(Promise.client_id, client_ids))
     return query
 
 
@@ -230,13 +237,17 @@ def _read(
             _earliest(told, change.promise_id, moment)
             if change.promise_id not in told_due or told_due[change.promise_id] < change.new_due_at:
                 told_due[change.promise_id] = change.new_due_at
-    sent = session.exec(_scope(
-        select(Notice.promise_id, Notice.sent_at, Notice.proposed_due_at)
-        .join(Promise, col(Notice.promise_id) == Promise.id)
-        .where(Notice.kind == NoticeKind.delay_notice, Notice.status == NoticeStatus.sent,
-               _in(Promise.original_due_at, start, end)),
-        owner_ids, client_ids)).all()
-    for promise_id, sent_at, proposed in sent:
+    # The few notices of each promise due in the range, sorted here: filtered by kind or
+    # status in SQL, the planner would read every delay notice or sent message ever stored.
+    notices = session.exec(
+        select(Notice.promise_id, Notice.kind, Notice.status, Notice.sent_at,
+               Notice.proposed_due_at)
+        .where(col(Notice.promise_id).in_(_scope(
+            select(Promise.id).where(_in(Promise.original_due_at, start, end)),
+            owner_ids, client_ids)))).all()
+    for promise_id, kind, status, sent_at, proposed in notices:
+        if kind != NoticeKind.delay_notice or status != NoticeStatus.sent:
+            continue
         if promise_id is not None and sent_at is not None:
             _earliest(told, promise_id, sent_at)
             if proposed is not None and (promise_id not in told_due
@@ -258,9 +269,9 @@ def _read(
         .where(_in(Mistake.created_at, start, end))
     )
     if owner_ids is not None:
-        mistake_query = mistake_query.where(col(Mistake.owner_id).in_(list(owner_ids)))
+        mistake_query = mistake_query.where(_among(Mistake.owner_id, owner_ids))
     if client_ids is not None:
-        mistake_query = mistake_query.where(col(Mistake.client_id).in_(list(client_ids)))
+        mistake_query = mistake_query.where(_among(Mistake.client_id, client_ids))
     for mistake, timezone in session.exec(mistake_query).all():
         credit = None
         if mistake.credit_amount is not None and mistake.credit_currency:

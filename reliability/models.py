@@ -198,13 +198,15 @@ class Promise(SQLModel, table=True):
         # The scan's claim: open promises whose next check has come, soonest first.
         sa.Index("ix_promise_status_next_check_at", "status", "next_check_at"),
         sa.Index("ix_promise_status_done_at", "status", "done_at"),
+        sa.Index("ix_promise_client_history", "client_id", "internal", "made_at"),
     )
     # The ledger's figures read a range by the day a promise was made or first due
-    # (metrics.History), so their cost follows the range, not the years stored.
+    # (metrics.History), so their cost follows the range, not the years stored; the trust
+    # view's promises per client, first and last, come from this index alone.
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=500)
-    client_id: int = Field(foreign_key="client.id", index=True)
+    client_id: int = Field(foreign_key="client.id")  # leads ix_promise_client_history
     owner_id: int = Field(foreign_key="member.id")  # leads two composite indexes
     made_at: datetime = required_utc_field(index=True)
     due_at: datetime = required_utc_field(index=True)
