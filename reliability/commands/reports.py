@@ -146,7 +146,7 @@ def rating_list(
 ) -> None:
     """Ratings, newest first."""
     ledger = runtime_of(ctx).ledger
-    with ledger.session() as session:
+    with read_session(ledger.engine) as session:
         clients = {found.id: found for found in ledger.clients()}
         only = [ledger.find_client(session, client).id or 0] if client else None
         rows = sorted((rating for per_client in ratings(session, only).values()
