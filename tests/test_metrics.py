@@ -315,7 +315,7 @@ def test_one_read_gives_each_week_owner_and_client_the_figures_of_a_read_of_its_
 
     @hypothesis.settings(max_examples=15, deadline=None)
     @given(st.lists(RANDOM_PROMISE, max_size=6), st.integers(0, RANDOM_WEEKS - 1),
-           st.lists(HOURS, min_size=3, max_size=3))
+           st.lists(st.integers(0, 24 * 7 * RANDOM_WEEKS - 1), min_size=3, max_size=3))
     def check(promises: list[dict], week: int, cuts: list[int]) -> None:
         with ledger.transaction() as session:
             for drawn in promises:
