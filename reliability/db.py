@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlmodel import Session as ModelSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # A connection option: on SQLite, a transaction that only reads and takes no write lock.
@@ -59,6 +60,13 @@ def _engine(url: str, parsed: sa.URL, **kwargs: Any) -> Engine:
              or os.environ.get("PGOPTIONS", ""))
     connect_args["options"] = f"{given} -c TimeZone=UTC".strip()
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+def read_session(engine: Engine) -> ModelSession:
+    """A session for work that only reads (figures, reports, pages). On SQLite it begins a
+    deferred transaction: it reads one snapshot of the WAL however long it takes and never
+    holds the write lock, so writers (which keep BEGIN IMMEDIATE) are not kept waiting."""
+    return ModelSession(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def on_postgresql(session: Session) -> bool:

@@ -250,9 +250,10 @@ def _reliability(session: Session, settings: Settings, scope: Scope, cal: Busine
     last_day = this_start.astimezone(cal.tz).date() - timedelta(days=1)
     last_start = month_start(cal, last_day)
     owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
+    history = metrics.History(session, settings, start=last_start, end=now, owner_ids=owners)
 
     def month(start: datetime, end: datetime) -> MonthStats:
-        stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
+        stats = history.stats(start=start, end=end)
         return MonthStats(promises_due=stats.due, on_time_rate=stats.on_time_rate,
                           proactive_notice_rate=stats.proactive_notice_rate,
                           median_notice_lead_days=stats.median_notice_lead_days)

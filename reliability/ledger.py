@@ -21,6 +21,7 @@ from reliability import compose, limits, notices
 from reliability.access import EVERYONE, Actor, promise_for, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
+from reliability.db import read_session
 from reliability.errors import UserError
 from reliability.models import (
     CheckIn,
@@ -133,8 +134,9 @@ class Ledger:
 
     def read(self, query: Callable[Concatenate[Session, P], T], *args: P.args,
              **kwargs: P.kwargs) -> T:
-        """Run one read query in its own session, so interfaces never hold one."""
-        with self.session() as session:
+        """Run one read query in its own read-only session, so interfaces never hold one and
+        a long read never holds SQLite's write lock."""
+        with read_session(self.engine) as session:
             return query(session, *args, **kwargs)
 
     @staticmethod

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, union
 from sqlmodel import Session, col, select
 
 from reliability.calendar import BusinessCalendar, zone
@@ -139,78 +139,129 @@ def _in(column: Any, start: datetime, end: datetime) -> Any:
     return and_(col(column) >= start, col(column) < end)
 
 
+def _among(column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`, written `column + 0` so the planner narrows by the date range's index:
+    an index that leads with the owner or client (SQLite's first choice without statistics)
+    would read that owner's or client's whole history to find the few rows in the range."""
+    return (col(column) + 0).in_(list(ids))
+
+
 def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None) -> Any:
     query = query.where(col(Promise.internal).is_(False))
     if owner_ids is not None:
-        query = query.where(col(Promise.owner_id).in_(list(owner_ids)))
+        query = query.where(_among(Promise.owner_id, owner_ids))
     if client_ids is not None:
-        query = query.where(col(Promise.client_id).in_(list(client_ids)))
+        query = query.where(_among(Promise.client_id, client_ids))
     return query
 
 
-def _load(
+# What judging a promise reads: loading whole Promise objects took twice the time.
+_PROMISE = (Promise.id, Promise.owner_id, Promise.client_id, Promise.made_at, Promise.due_at,
+            Promise.original_due_at, Promise.done_at, Promise.cancelled_at)
+
+
+@dataclass(frozen=True)
+class _DueRow:
+    """A promise due in the range as read, before it is judged as of some moment."""
+
+    promise: Any  # a row of _PROMISE's columns
+    who: _Who
+    calendar: BusinessCalendar
+    told_at: datetime | None  # when the client first heard of a slip, however they heard
+    told_due: datetime | None  # the latest new date they were told
+
+
+@dataclass(frozen=True)
+class _RequestRow:
+    who: _Who
+    at: datetime
+    answer_by: datetime  # the next business morning on the client's calendar
+    answers: tuple[datetime, ...]
+
+
+@dataclass
+class _Rows:
+    """What the queries read for one range; judging as of a moment comes after (`_facts`)."""
+
+    made: list[_Moment] = field(default_factory=list)
+    due: list[_DueRow] = field(default_factory=list)
+    renegotiations: list[_Moment] = field(default_factory=list)
+    mistakes: list[_MistakeFact] = field(default_factory=list)
+    requests: list[_RequestRow] = field(default_factory=list)
+
+
+def _read(
     session: Session,
     settings: Settings,
     *,
     start: datetime,
     end: datetime,
-    now: datetime,
     owner_ids: Sequence[int] | None = None,
     client_ids: Sequence[int] | None = None,
-) -> _Facts:
+) -> _Rows:
+    """The range's rows, each read through an index on the date that puts it in the range
+    (made_at, original_due_at, changed_at, created_at), so old history costs nothing."""
     calendars = _Calendars(settings)
-    lead = settings.policy.notice_lead_business_days
-    facts = _Facts()
+    rows = _Rows()
 
     promises = session.exec(_scope(
-        select(Promise, Client.timezone, Client.country)
+        select(*_PROMISE, Client.timezone, Client.country)
         .join(Client, col(Promise.client_id) == Client.id)
         .where(or_(_in(Promise.made_at, start, end), _in(Promise.original_due_at, start, end))),
         owner_ids, client_ids)).all()
 
     # When the client first heard, per promise due in the range: a renegotiation they were
-    # told about, or a delay notice that reached them (with or without a new date).
+    # told about, or a delay notice that reached them (with or without a new date). One
+    # statement, two indexed branches: changes made in the range, and every change of a
+    # promise due in it.
     told: dict[int, datetime] = {}
     told_due: dict[int, datetime] = {}
+    wanted = union(
+        select(DueChange.id).where(_in(DueChange.changed_at, start, end)),
+        select(DueChange.id).join(Promise, col(DueChange.promise_id) == Promise.id)
+        .where(_in(Promise.original_due_at, start, end)),
+    )
     changes = session.exec(_scope(
         select(DueChange, Promise.owner_id, Promise.client_id, Client.timezone,
                Promise.original_due_at)
         .join(Promise, col(DueChange.promise_id) == Promise.id)
         .join(Client, col(Promise.client_id) == Client.id)
-        .where(or_(_in(DueChange.changed_at, start, end),
-                   _in(Promise.original_due_at, start, end))),
+        .where(col(DueChange.id).in_(wanted)),
         owner_ids, client_ids)).all()
     for change, owner_id, client_id, timezone, original_due in changes:
         if start <= change.changed_at < end:
-            facts.renegotiations.append(_Moment(_Who(owner_id, client_id, timezone),
-                                                change.changed_at))
+            rows.renegotiations.append(_Moment(_Who(owner_id, client_id, timezone),
+                                               change.changed_at))
         if change.client_told and start <= original_due < end:
             moment = change.client_told_at or change.changed_at
             _earliest(told, change.promise_id, moment)
             if change.promise_id not in told_due or told_due[change.promise_id] < change.new_due_at:
                 told_due[change.promise_id] = change.new_due_at
-    sent = session.exec(_scope(
-        select(Notice.promise_id, Notice.sent_at, Notice.proposed_due_at)
-        .join(Promise, col(Notice.promise_id) == Promise.id)
-        .where(Notice.kind == NoticeKind.delay_notice, Notice.status == NoticeStatus.sent,
-               _in(Promise.original_due_at, start, end)),
-        owner_ids, client_ids)).all()
-    for promise_id, sent_at, proposed in sent:
+    # The few notices of each promise due in the range, sorted here: filtered by kind or
+    # status in SQL, the planner would read every delay notice or sent message ever stored.
+    notices = session.exec(
+        select(Notice.promise_id, Notice.kind, Notice.status, Notice.sent_at,
+               Notice.proposed_due_at)
+        .where(col(Notice.promise_id).in_(_scope(
+            select(Promise.id).where(_in(Promise.original_due_at, start, end)),
+            owner_ids, client_ids)))).all()
+    for promise_id, kind, status, sent_at, proposed in notices:
+        if kind != NoticeKind.delay_notice or status != NoticeStatus.sent:
+            continue
         if promise_id is not None and sent_at is not None:
             _earliest(told, promise_id, sent_at)
             if proposed is not None and (promise_id not in told_due
                                          or told_due[promise_id] < proposed):
                 told_due[promise_id] = proposed
 
-    for promise, timezone, country in promises:
+    for promise in promises:
+        timezone, country = promise.timezone, promise.country
         who = _Who(promise.owner_id, promise.client_id, timezone)
         if start <= promise.made_at < end:
-            facts.made.append(_Moment(who, promise.made_at))
+            rows.made.append(_Moment(who, promise.made_at))
         if start <= promise.original_due_at < end:
-            calendar = calendars(timezone, country)
-            told_at = told.get(promise.id or 0)
-            facts.due.append(_judge(promise, who, calendar, now=now, lead=lead, told_at=told_at,
-                                    told_due=told_due.get(promise.id or 0)))
+            rows.due.append(_DueRow(promise, who, calendars(timezone, country),
+                                    told.get(promise.id or 0), told_due.get(promise.id or 0)))
 
     mistake_query = (
         select(Mistake, Client.timezone)
@@ -218,20 +269,47 @@ def _load(
         .where(_in(Mistake.created_at, start, end))
     )
     if owner_ids is not None:
-        mistake_query = mistake_query.where(col(Mistake.owner_id).in_(list(owner_ids)))
+        mistake_query = mistake_query.where(_among(Mistake.owner_id, owner_ids))
     if client_ids is not None:
-        mistake_query = mistake_query.where(col(Mistake.client_id).in_(list(client_ids)))
+        mistake_query = mistake_query.where(_among(Mistake.client_id, client_ids))
     for mistake, timezone in session.exec(mistake_query).all():
         credit = None
         if mistake.credit_amount is not None and mistake.credit_currency:
             credit = (mistake.credit_currency.upper(), float(mistake.credit_amount))
-        facts.mistakes.append(_MistakeFact(_Who(mistake.owner_id, mistake.client_id, timezone),
-                                           mistake.created_at, mistake.repeat_of_id is not None,
-                                           credit))
+        rows.mistakes.append(_MistakeFact(_Who(mistake.owner_id, mistake.client_id, timezone),
+                                          mistake.created_at, mistake.repeat_of_id is not None,
+                                          credit))
 
-    facts.requests = _requests(session, calendars, start=start, end=end, now=now,
-                               owner_ids=owner_ids, client_ids=client_ids)
-    return facts
+    rows.requests = _requests(session, calendars, start=start, end=end,
+                              owner_ids=owner_ids, client_ids=client_ids)
+    return rows
+
+
+def _facts(rows: _Rows, settings: Settings, *, start: datetime, end: datetime,
+           now: datetime) -> _Facts:
+    """The facts of [start, end), a part of the range `rows` were read for, as known at
+    `now`: the same whether the rows were read for this range alone or for a wider one."""
+
+    def inside(moment: datetime) -> bool:
+        return start <= moment < end
+
+    lead = settings.policy.notice_lead_business_days
+    requests = []
+    for request in rows.requests:
+        if inside(request.at):
+            answered = any(request.at <= at <= request.answer_by and at <= now
+                           for at in request.answers)
+            requests.append(_Request(request.who, request.at, True if answered else (
+                None if now < request.answer_by else False)))
+    return _Facts(
+        made=[moment for moment in rows.made if inside(moment.at)],
+        due=[_judge(row.promise, row.who, row.calendar, now=now, lead=lead,
+                    told_at=row.told_at, told_due=row.told_due)
+             for row in rows.due if inside(row.promise.original_due_at)],
+        renegotiations=[moment for moment in rows.renegotiations if inside(moment.at)],
+        mistakes=[mistake for mistake in rows.mistakes if inside(mistake.at)],
+        requests=requests,
+    )
 
 
 def _earliest(moments: dict[int, datetime], key: int, moment: datetime) -> None:
@@ -239,7 +317,7 @@ def _earliest(moments: dict[int, datetime], key: int, moment: datetime) -> None:
         moments[key] = moment
 
 
-def _judge(promise: Promise, who: _Who, calendar: BusinessCalendar, *, now: datetime,
+def _judge(promise: Any, who: _Who, calendar: BusinessCalendar, *, now: datetime,
            lead: int, told_at: datetime | None, told_due: datetime | None) -> _Due:
     """The outcome of one promise against its original due date, as known at `now`."""
     original = promise.original_due_at
@@ -267,9 +345,9 @@ def _judge(promise: Promise, who: _Who, calendar: BusinessCalendar, *, now: date
 
 
 def _requests(session: Session, calendars: _Calendars, *, start: datetime, end: datetime,
-              now: datetime, owner_ids: Sequence[int] | None,
-              client_ids: Sequence[int] | None) -> list[_Request]:
-    """Check-in requests made in the range, each answered or not by the next business morning."""
+              owner_ids: Sequence[int] | None,
+              client_ids: Sequence[int] | None) -> list[_RequestRow]:
+    """Check-in requests made in the range, each with the check-ins that may answer it."""
     rows = session.exec(_scope(
         select(Notice.promise_id, Notice.created_at, Promise.owner_id, Promise.client_id,
                Client.timezone, Client.country)
@@ -289,14 +367,10 @@ def _requests(session: Session, calendars: _Calendars, *, start: datetime, end: 
         .where(col(CheckIn.promise_id).in_(asked), CheckIn.at >= start)
     ).all():
         answers[promise_id].append(at)
-    requests = []
-    for promise_id, created_at, owner_id, client_id, timezone, country in rows:
-        answer_by = calendars(timezone, country).next_business_morning(created_at)
-        answered = any(created_at <= at <= answer_by and at <= now
-                       for at in answers.get(promise_id or 0, ()))
-        requests.append(_Request(_Who(owner_id, client_id, timezone), created_at,
-                                 True if answered else (None if now < answer_by else False)))
-    return requests
+    return [_RequestRow(_Who(owner_id, client_id, timezone), created_at,
+                        calendars(timezone, country).next_business_morning(created_at),
+                        tuple(answers.get(promise_id or 0, ())))
+            for promise_id, created_at, owner_id, client_id, timezone, country in rows]
 
 
 # -- arithmetic over facts -------------------------------------------------------------
@@ -352,6 +426,67 @@ def _split(facts: _Facts, key: Callable[[_Who, datetime], Iterable[Hashable]]) -
     return buckets
 
 
+class History:
+    """The ledger's rows for one range and scope, read once in a handful of indexed queries.
+
+    The figures of any part of it (a week, an owner, a client, a shorter range, each judged
+    as of its own moment) are arithmetic over those rows, so a page of twelve weeks and fifty
+    owners reads the database as often as one total does. Every figure of the ledger (the
+    dashboard, the API, `report`, `client trust`, the client page, the digest) comes from here.
+    """
+
+    def __init__(self, session: Session, settings: Settings, *, start: datetime, end: datetime,
+                 owner_ids: Sequence[int] | None = None,
+                 client_ids: Sequence[int] | None = None) -> None:
+        self.session, self.settings, self.start, self.end = session, settings, start, end
+        self.rows = _read(session, settings, start=start, end=end, owner_ids=owner_ids,
+                          client_ids=client_ids)
+        # A page asks for the same part several times (a total, then per owner, per client).
+        self.judged: dict[tuple[datetime, datetime, datetime], _Facts] = {}
+
+    def facts(self, start: datetime | None, end: datetime | None,
+              now: datetime | None) -> _Facts:
+        start, end = start or self.start, end or self.end
+        if start < self.start or end > self.end:
+            raise ValueError(f"[{start}, {end}) is outside the range read, "
+                             f"[{self.start}, {self.end})")
+        key = (start, end, now or end)
+        if key not in self.judged:
+            self.judged[key] = _facts(self.rows, self.settings, start=start, end=end,
+                                      now=now or end)
+        return self.judged[key]
+
+    def stats(self, *, start: datetime | None = None, end: datetime | None = None,
+              now: datetime | None = None) -> Stats:
+        """The figures of [start, end) (default: the whole range) as of `now` (default: end)."""
+        return _tally(self.facts(start, end, now))
+
+    def stats_by(self, *, by: str | None, start: datetime | None = None,
+                 end: datetime | None = None, now: datetime | None = None) -> dict[str, Stats]:
+        """The figures per owner (email), team (manager's email) or client (name)."""
+        name = _group_names(self.session, by)
+        buckets = _split(self.facts(start, end, now), lambda who, at: (name(who),))
+        return {str(group): _tally(buckets[group]) for group in sorted(buckets, key=str)}
+
+    def weekly(self, *, by: str | None, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Rows {"group", "week", **Stats.to_json()}: every week of the range for every group
+        active in it, so a chart has no holes."""
+        name = _group_names(self.session, by)
+        buckets = _split(self.facts(None, None, now),
+                         lambda who, at: ((name(who), iso_week(at, who.timezone)),))
+        labels = weeks(self.start, self.end)
+        seen = {week for _, week in buckets}  # type: ignore[misc]
+        labels += sorted(seen - set(labels))
+        groups = sorted({group for group, _ in buckets})  # type: ignore[misc]
+        empty = _Facts()
+        return [
+            {"group": group, "week": week,
+             **_tally(buckets.get((group, week), empty)).to_json()}
+            for group in groups
+            for week in sorted(labels)
+        ]
+
+
 def stats(
     session: Session,
     settings: Settings,
@@ -364,8 +499,8 @@ def stats(
 ) -> Stats:
     """The figures for promises of these owners and clients over [start, end), judged as of
     `now` (default: `end`; a promise still open and not yet due is not counted as broken)."""
-    return _tally(_load(session, settings, start=start, end=end, now=now or end,
-                        owner_ids=owner_ids, client_ids=client_ids))
+    return History(session, settings, start=start, end=end, owner_ids=owner_ids,
+                   client_ids=client_ids).stats(now=now)
 
 
 def _group_names(session: Session, by: str | None) -> Callable[[_Who], str]:
@@ -395,11 +530,8 @@ def stats_by(
     client_ids: Sequence[int] | None = None,
 ) -> dict[str, Stats]:
     """The figures per owner, team (a manager and their reports) or client over one range."""
-    facts = _load(session, settings, start=start, end=end, now=now or end,
-                  owner_ids=owner_ids, client_ids=client_ids)
-    name = _group_names(session, by)
-    buckets = _split(facts, lambda who, at: (name(who),))
-    return {str(group): _tally(buckets[group]) for group in sorted(buckets, key=str)}
+    return History(session, settings, start=start, end=end, owner_ids=owner_ids,
+                   client_ids=client_ids).stats_by(by=by, now=now)
 
 
 def iso_week(moment: datetime, timezone: str) -> str:
@@ -429,18 +561,19 @@ def weekly(
     by: str | None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows {"group", "week", **Stats.to_json()}: every week of the range for every group
-    active in it, so a chart has no holes."""
-    facts = _load(session, settings, start=start, end=end, now=now or end)
-    name = _group_names(session, by)
-    buckets = _split(facts, lambda who, at: ((name(who), iso_week(at, who.timezone)),))
-    labels = weeks(start, end)
-    seen = {week for _, week in buckets}  # type: ignore[misc]
-    labels += sorted(seen - set(labels))
-    groups = sorted({group for group, _ in buckets})  # type: ignore[misc]
-    empty = _Facts()
-    return [
-        {"group": group, "week": week, **_tally(buckets.get((group, week), empty)).to_json()}
-        for group in groups
-        for week in sorted(labels)
-    ]
+    """Every week of the range for every group active in it (see `History.weekly`)."""
+    return History(session, settings, start=start, end=end).weekly(by=by, now=now)
+
+
+def report_figures(
+    session: Session,
+    settings: Settings,
+    *,
+    start: datetime,
+    end: datetime,
+    by: str | None,
+    now: datetime,
+) -> tuple[Stats, dict[str, Stats], list[dict[str, Any]]]:
+    """The ledger report's total, groups and weeks, from one read of the range."""
+    history = History(session, settings, start=start, end=end)
+    return history.stats(now=now), history.stats_by(by=by, now=now), history.weekly(by=by, now=now)

@@ -201,15 +201,19 @@ class Promise(SQLModel, table=True):
         # The scan's claim: open promises whose next check has come, soonest first.
         sa.Index("ix_promise_status_next_check_at", "status", "next_check_at"),
         sa.Index("ix_promise_status_done_at", "status", "done_at"),
+        sa.Index("ix_promise_client_history", "client_id", "internal", "made_at"),
     )
+    # The ledger's figures read a range by the day a promise was made or first due
+    # (metrics.History), so their cost follows the range, not the years stored; the trust
+    # view's promises per client, first and last, come from this index alone.
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=500)
-    client_id: int = Field(foreign_key="client.id", index=True)
+    client_id: int = Field(foreign_key="client.id")  # leads ix_promise_client_history
     owner_id: int = Field(foreign_key="member.id")  # leads two composite indexes
-    made_at: datetime = required_utc_field()
+    made_at: datetime = required_utc_field(index=True)
     due_at: datetime = required_utc_field(index=True)
-    original_due_at: datetime = required_utc_field()
+    original_due_at: datetime = required_utc_field(index=True)
     status: str = Field(default=PromiseStatus.open, max_length=16)  # indexed first in three
     done_at: datetime | None = utc_field(nullable=True)
     cancelled_at: datetime | None = utc_field(nullable=True)
@@ -261,7 +265,7 @@ class DueChange(SQLModel, table=True):
     new_due_at: datetime = required_utc_field()
     reason: str
     changed_by_id: int | None = Field(default=None, foreign_key="member.id")
-    changed_at: datetime = required_utc_field()
+    changed_at: datetime = required_utc_field(index=True)  # the ledger's renegotiations
     client_told: bool = False
     client_told_at: datetime | None = utc_field(nullable=True)
 
@@ -335,6 +339,9 @@ class Notice(SQLModel, table=True):
     The idempotency key names the situation the message is about (for example
     `delay_notice:<promise>:<due>`), under a unique index: one slip, one notice.
     """
+
+    # The ledger's check-in answer rate reads the requests of a range.
+    __table_args__ = (sa.Index("ix_notice_kind_created_at", "kind", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=32, index=True)

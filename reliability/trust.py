@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from reliability.config import Settings
-from reliability.metrics import NO_STATS, Stats, stats_by
+from reliability.metrics import NO_STATS, History, Stats
 from reliability.models import Client, Promise
 from reliability.ratings import RatingSummary, ratings
 from reliability.records import iso
@@ -121,8 +121,11 @@ def trust_view(session: Session, settings: Settings, *, now: datetime,
     ).all():
         months[client_id].add(int((now - made_at) / WINDOW))
 
+    # One read covers the shown range and the three the stage rules compare.
+    history = History(session, settings, start=min(start, now - 2 * TREND), end=now)
+
     def per_client(begin: datetime, end: datetime) -> dict[str, Stats]:
-        return stats_by(session, settings, start=begin, end=end, by="client", now=now)
+        return history.stats_by(by="client", start=begin, end=end, now=now)
 
     shown = per_client(start, now)
     recent = per_client(now - RECENT, now)

@@ -2,10 +2,14 @@
 
 import json
 from datetime import timedelta
+from functools import partial
 
+import hypothesis
 import pytest
 from conftest import Cli
 from helpers import at
+from hypothesis import given
+from hypothesis import strategies as st
 from scenarios import TUESDAY_9, agency_with, past_promises, q3_report, tick, wednesday_draft
 from servers.smtp import smtp_server
 from sqlalchemy import event
@@ -15,7 +19,16 @@ from reliability import metrics, notices
 from reliability.config import Settings
 from reliability.ledger import Ledger
 from reliability.mistakes import Credit, log_mistake
-from reliability.models import Member
+from reliability.models import (
+    CheckIn,
+    Client,
+    DueChange,
+    Member,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+)
 from reliability.outbox import Outbox
 
 MADE = at("2026-11-09T09:00-05:00")
@@ -228,3 +241,105 @@ def test_stats_read_a_range_in_a_handful_of_queries(ledger: Ledger) -> None:
         event.remove(ledger.engine, "before_cursor_execute", count)
     assert week.due == 37
     assert len(statements) <= 6
+
+
+# -- one read, any part: the figures of a week, an owner or a client from one History equal
+# those of a read of that part alone, on random histories -------------------------------
+
+RANDOM_START = at("2026-09-07T00:00-04:00")  # a Monday; ten weeks of history follow
+RANDOM_WEEKS = 10
+HOURS = st.integers(0, 24 * 7 * RANDOM_WEEKS)
+RANDOM_PROMISE = st.fixed_dictionaries({
+    "owner": st.sampled_from(["alice@example.com", "bob@example.com"]),
+    "client": st.sampled_from(["Acme", "Hooli"]),
+    "made": HOURS,
+    "length": st.integers(1, 24 * 21),
+    "done": st.none() | st.integers(-24 * 3, 24 * 14),  # hours after the original due
+    "cancelled": st.booleans(),
+    # hours after making it, hours added to the due date, client told
+    "move": st.none() | st.tuples(st.integers(0, 24 * 14), st.integers(1, 24 * 10),
+                                  st.booleans()),
+    "delay_notice": st.none() | st.tuples(st.integers(0, 24 * 14), st.booleans()),
+    # hours after making it, hours until the answer (if any)
+    "checkin": st.none() | st.tuples(st.integers(0, 24 * 14),
+                                     st.none() | st.integers(0, 24 * 3)),
+})
+
+
+def _insert_random_promise(session: Session, ids: dict[str, int], drawn: dict) -> None:
+    hour = timedelta(hours=1)
+    made = RANDOM_START + drawn["made"] * hour
+    due = made + drawn["length"] * hour
+    done = None if drawn["done"] is None else due + drawn["done"] * hour
+    row = Promise(title="Random", client_id=ids[drawn["client"]], owner_id=ids[drawn["owner"]],
+                  made_at=made, due_at=due, original_due_at=due, done_at=done,
+                  status="done" if done else "cancelled" if drawn["cancelled"] else "open",
+                  cancelled_at=made + hour if drawn["cancelled"] and not done else None)
+    session.add(row)
+    session.flush()
+    if drawn["move"] is not None:
+        after, longer, told = drawn["move"]
+        row.due_at = due + longer * hour
+        session.add(DueChange(promise_id=row.id, old_due_at=due, new_due_at=row.due_at,
+                              reason="random", changed_at=made + after * hour,
+                              client_told=told,
+                              client_told_at=made + after * hour if told else None))
+    notices = []
+    if drawn["delay_notice"] is not None:
+        after, proposes = drawn["delay_notice"]
+        notices.append((NoticeKind.delay_notice, NoticeStatus.sent, made + after * hour,
+                        due + 48 * hour if proposes else None))
+    if drawn["checkin"] is not None:
+        after, answer = drawn["checkin"]
+        notices.append((NoticeKind.checkin_request, NoticeStatus.sent, made + after * hour,
+                        None))
+        if answer is not None:
+            session.add(CheckIn(promise_id=row.id, at=made + (after + answer) * hour,
+                                status="on_track"))
+    for kind, status, moment, proposed in notices:
+        session.add(Notice(kind=kind, idempotency_key=f"{kind}:{row.id}", promise_id=row.id,
+                           channel="email", recipient="dana@acme.example", locale="en",
+                           subject="s", text="t", status=status, created_by="t",
+                           created_at=moment, sent_at=moment, proposed_due_at=proposed))
+
+
+def test_one_read_gives_each_week_owner_and_client_the_figures_of_a_read_of_its_own(
+        ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    ledger.add_client(name="Hooli", email="gavin@hooli.example", timezone="Europe/Stockholm",
+                      country="SE", now=MADE, actor="t")
+    with ledger.session() as session:
+        ids = {**{c.name: c.id or 0 for c in session.exec(select(Client)).all()},
+               **{m.email: m.id or 0 for m in session.exec(select(Member)).all()}}
+    end = RANDOM_START + timedelta(weeks=RANDOM_WEEKS)
+
+    @hypothesis.settings(max_examples=15, deadline=None)
+    @given(st.lists(RANDOM_PROMISE, max_size=6), st.integers(0, RANDOM_WEEKS - 1),
+           st.lists(st.integers(0, 24 * 7 * RANDOM_WEEKS - 1), min_size=3, max_size=3))
+    def check(promises: list[dict], week: int, cuts: list[int]) -> None:
+        with ledger.transaction() as session:
+            for drawn in promises:
+                _insert_random_promise(session, ids, drawn)
+        first, last, now = (RANDOM_START + timedelta(hours=cut) for cut in sorted(cuts))
+        monday = RANDOM_START + timedelta(weeks=week)
+        with ledger.session() as session:
+            history = metrics.History(session, ledger.settings, start=RANDOM_START, end=end)
+            alice = metrics.History(session, ledger.settings, start=RANDOM_START, end=end,
+                                    owner_ids=[ids["alice@example.com"]])
+            for start, stop, as_of in ((monday, monday + timedelta(weeks=1), None),
+                                       (first, last + timedelta(hours=1), now)):
+                alone = partial(metrics.stats, session, ledger.settings, start=start, end=stop,
+                                now=as_of)  # a read of this part alone
+
+                assert history.stats(start=start, end=stop, now=as_of) == alone()
+                owners = history.stats_by(by="owner", start=start, end=stop, now=as_of)
+                clients = history.stats_by(by="client", start=start, end=stop, now=as_of)
+                alices = alice.stats_by(by="client", start=start, end=stop, now=as_of)
+                for email in ("alice@example.com", "bob@example.com"):
+                    assert owners.get(email, metrics.NO_STATS) == alone(owner_ids=[ids[email]])
+                for name in ("Acme", "Hooli"):
+                    assert clients.get(name, metrics.NO_STATS) == alone(client_ids=[ids[name]])
+                    assert alices.get(name, metrics.NO_STATS) == alone(
+                        owner_ids=[ids["alice@example.com"]], client_ids=[ids[name]])
+
+    check()

@@ -1,5 +1,6 @@
 """Storage: migrations build exactly the schema the models describe, on both backends."""
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -16,6 +17,7 @@ from reliability.db import (
     head_revision,
     insert_rows,
     make_engine,
+    read_session,
     upgrade,
 )
 from reliability.models import Client, Event, Notice
@@ -192,3 +194,39 @@ def test_every_migration_can_be_undone_and_redone(tmp_path) -> None:
     with engine.connect() as connection:
         assert sa.inspect(connection).get_table_names() == ["alembic_version"]
     assert upgrade(engine) == head_revision()
+
+
+def test_a_long_read_does_not_keep_a_writer_waiting_on_sqlite(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never hold writers off")
+    writer = sqlite3.connect(str(engine.url.database), timeout=0.2, isolation_level=None)
+    with read_session(engine) as reading:
+        reading.exec(select(Client)).all()  # a report half-way through its reads
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE client SET name = name")
+        writer.execute("COMMIT")
+    with Session(engine) as writing:
+        writing.exec(select(Client)).all()  # a command reads before it writes, lock held
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            writer.execute("BEGIN IMMEDIATE")
+    writer.close()
+
+
+def test_the_ledger_range_indexes_come_and_go_with_their_migration(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'indexes.db'}")
+    upgrade(engine)
+    ranges = {"ix_promise_made_at", "ix_promise_original_due_at", "ix_due_change_changed_at",
+              "ix_notice_kind_created_at", "ix_promise_client_history"}
+
+    def indexes() -> set[str]:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            return {index["name"] for table in ("promise", "due_change", "notice")
+                    for index in inspector.get_indexes(table)}
+
+    assert ranges <= indexes()
+    with engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0010")
+    assert not ranges & indexes() and "ix_promise_client_id" in indexes()
+    assert upgrade(engine) == head_revision()
+    assert ranges <= indexes() and "ix_promise_client_id" not in indexes()

@@ -72,12 +72,8 @@ def report(
     ledger = runtime.ledger
     calendar = runtime.settings.calendar.calendar()
     begin, finish = _range(calendar, runtime.now, _day(start, "--from"), _day(end, "--to"))
-    total = ledger.read(metrics.stats, ledger.settings, start=begin, end=finish,
-                        now=runtime.now)
-    groups = ledger.read(metrics.stats_by, ledger.settings, start=begin, end=finish, by=by,
-                         now=runtime.now)
-    weeks = ledger.read(metrics.weekly, ledger.settings, start=begin, end=finish, by=by,
-                        now=runtime.now)
+    total, groups, weeks = ledger.read(metrics.report_figures, ledger.settings, start=begin,
+                                       end=finish, by=by, now=runtime.now)
     document = {
         "from": begin.date().isoformat(),
         "to": (finish - timedelta(days=1)).date().isoformat(),

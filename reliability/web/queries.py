@@ -285,19 +285,20 @@ def reliability_figures(session: Session, settings: Settings, scope: Scope,
     monday = today - timedelta(days=today.weekday())
     owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
     since = now - timedelta(days=days)
-    weekly = []
-    for back in range(weeks - 1, -1, -1):
-        start = calendar.at(monday - timedelta(weeks=back), datetime.min.time())
-        end = min(start + timedelta(weeks=1), now)
-        stats = metrics.stats(session, settings, start=start, end=end, owner_ids=owners)
-        weekly.append((f"W{start.isocalendar().week}", stats.on_time_rate))
-    total = metrics.stats(session, settings, start=since, end=now, owner_ids=owners)
+    starts = [calendar.at(monday - timedelta(weeks=back), datetime.min.time())
+              for back in range(weeks - 1, -1, -1)]
+    history = metrics.History(session, settings, start=min(starts[0], since), end=now,
+                              owner_ids=owners)
+    weekly = [(f"W{start.isocalendar().week}",
+               history.stats(start=start, end=min(start + timedelta(weeks=1), now)).on_time_rate)
+              for start in starts]
+    total = history.stats(start=since)
+    per_owner = history.stats_by(by="owner", start=since)
+    per_client = history.stats_by(by="client", start=since)
     by_owner = [(m.name, s.on_time_rate, s.due) for m in members_in_scope(session, scope)
-                if (s := metrics.stats(session, settings, start=since, end=now,
-                                       owner_ids=[m.id or 0])).due]
+                if (s := per_owner.get(m.email, metrics.NO_STATS)).due]
     by_client = [(c.name, s.on_time_rate, s.due) for c in clients(session)
-                 if (s := metrics.stats(session, settings, start=since, end=now,
-                                        owner_ids=owners, client_ids=[c.id or 0])).due]
+                 if (s := per_client.get(c.name, metrics.NO_STATS)).due]
     return ReliabilityFigures(weekly, total, by_owner, by_client)
 
 

@@ -1,0 +1,270 @@
+"""What a manager and an admin wait for as history grows: every page, API list, report and feed.
+
+    python bench/bench_reads.py [--sizes 10000 200000 1000000] [--backends sqlite postgresql]
+                                [--repeat 5] [--only reliability /api/metrics ...]
+
+A size is the promises stored: always the same 10,000 recent ones (made in the last 60 days,
+with renegotiations, delay notices and check-ins), plus old finished ones (made 100 to 800
+days ago) up to the size. PostgreSQL is reached at $RELIABILITY_TEST_POSTGRES_URL (default: the
+local test server); the benchmark creates and drops its own databases there. For each read it
+prints the median and p95 of --repeat timed runs, the bytes returned, the peak of Python
+allocations (tracemalloc, in a first run that also warms up) and the median's ratio to the
+smallest size's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from reliability.cli import app as cli_app
+from reliability.config import Settings
+from reliability.db import insert_rows, make_engine, upgrade
+from reliability.ledger import Ledger
+from reliability.models import CheckIn, Client, DueChange, Member, Notice, Promise
+from reliability.web.app import create_app
+from reliability.web.tokens import calendar_token, issue_personal_token
+
+NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
+RECENT = 10_000
+CLIENTS = 40
+MANAGERS = 20
+MEMBERS = 200  # the admin, 20 managers and their reports
+CHUNK = 20_000
+ADMIN, MANAGER = "m0@example.com", "m1@example.com"
+
+
+def seed(engine: sa.Engine, stored: int) -> None:
+    """The members, clients and `stored` promises, inserted in bulk (db.insert_rows)."""
+    rng = random.Random(stored)
+    old = NOW - timedelta(days=900)
+    with Session(engine) as session:
+        insert_rows(session, Client, [
+            {"id": i + 1, "name": f"Client {i}", "name_key": f"client {i}",
+             "email": f"c{i}@example.com", "locale": "en", "timezone": "America/New_York",
+             "country": "US", "channel": "email", "auto_send": False,
+             "confirm_promises": False, "created_at": old} for i in range(CLIENTS)])
+        insert_rows(session, Member, [
+            {"id": i + 1, "email": f"m{i}@example.com", "name": f"Member {i}",
+             "timezone": "America/New_York", "digest_channel": "email", "created_at": old,
+             "role": "admin" if i == 0 else "manager" if i <= MANAGERS else "member",
+             "manager_id": None if i <= MANAGERS else i % MANAGERS + 2}
+            for i in range(MEMBERS)])
+        session.commit()
+    for first in range(0, stored, CHUNK):
+        with Session(engine) as session:
+            _chunk(session, rng, range(first, min(first + CHUNK, stored)))
+            session.commit()
+
+
+def _chunk(session: Session, rng: random.Random, indexes: range) -> None:
+    promises, changes, notices, checkins = [], [], [], []
+    for index in indexes:
+        recent = index < RECENT
+        made = NOW - timedelta(days=rng.randint(0, 60) if recent else rng.randint(100, 800),
+                               hours=rng.randint(0, 23))
+        due = made + timedelta(days=rng.randint(1, 20), hours=8)
+        original = due
+        done = None
+        if due < NOW or not recent:
+            done = due + timedelta(hours=rng.randint(-60, 40))
+        done = done if done is None or done <= NOW else None
+        if rng.random() < 0.1:  # renegotiated, told the client half the time
+            changed = made + (due - made) / 2
+            told = rng.random() < 0.5
+            due = due + timedelta(days=rng.randint(1, 7))
+            changes.append({"promise_id": index + 1, "old_due_at": original, "new_due_at": due,
+                            "reason": "scope grew", "changed_at": changed,
+                            "client_told": told, "client_told_at": changed if told else None})
+        if recent and rng.random() < 0.05:
+            notices.append(_notice(index, "delay_notice", made + (original - made) / 2, due))
+        if rng.random() < 0.1:
+            asked = made + timedelta(days=1)
+            notices.append(_notice(index, "checkin_request", asked, None))
+            if rng.random() < 0.7:
+                checkins.append({"promise_id": index + 1, "at": asked + timedelta(hours=3),
+                                 "status": "on_track"})
+        promises.append({
+            "id": index + 1, "title": f"Deliverable {index}", "client_id": index % CLIENTS + 1,
+            "owner_id": rng.randrange(MEMBERS) + 1, "made_at": made, "due_at": due,
+            "original_due_at": original, "status": "done" if done else "open",
+            "done_at": done, "source": "api", "internal": False, "level": "on_track",
+            "next_check_at": None if done else NOW + timedelta(days=1)})
+    insert_rows(session, Promise, promises)
+    insert_rows(session, DueChange, changes)
+    insert_rows(session, Notice, notices)
+    insert_rows(session, CheckIn, checkins)
+
+
+def _notice(index: int, kind: str, at: datetime, proposed: datetime | None) -> dict[str, object]:
+    return {"kind": kind, "idempotency_key": f"{kind}:{index + 1}", "promise_id": index + 1,
+            "client_id": index % CLIENTS + 1, "channel": "email",
+            "recipient": "client@example.com", "locale": "en", "subject": "About your delivery",
+            "text": "A note.", "context": {}, "status": "sent", "created_by": "bench",
+            "created_at": at, "sent_at": at, "proposed_due_at": proposed}
+
+
+@dataclass
+class Timing:
+    read: str
+    viewer: str
+    stored: int
+    runs: list[float]
+    size: int
+    peak: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.runs)
+        return ordered[math.ceil(0.95 * len(ordered)) - 1]
+
+
+def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int]]]:
+    """(read, viewer, run): each run returns the bytes the reader received."""
+    web = TestClient(create_app(ledger, clock=lambda: NOW))
+    runner = CliRunner()
+
+    def cli(*args: str) -> Callable[[], int]:
+        def run() -> int:
+            result = runner.invoke(cli_app, ["--db", url, "--as-of", NOW.isoformat(), *args])
+            if result.exit_code != 0:
+                raise SystemExit(f"{args}: {result.output}{result.exception!r}")
+            return len(result.stdout.encode())
+        return run
+
+    for viewer, email in (("manager", MANAGER), ("admin", ADMIN)):
+        token = issue_personal_token(ledger, email, now=NOW, actor="bench")
+        headers = {"Authorization": f"Bearer {token}"}
+        with Session(ledger.engine) as session:
+            member_id = session.exec(sa.select(Member.id).where(Member.email == email)).one()[0]
+        feed = calendar_token(ledger, member_id, now=NOW, actor="bench")
+
+        def get(path: str, headers: dict[str, str] = headers) -> Callable[[], int]:
+            def run() -> int:
+                response = web.get(path, headers=headers)
+                if response.status_code != 200:
+                    raise SystemExit(f"{path}: {response.status_code} {response.text[:300]}")
+                return len(response.content)
+            return run
+
+        for path in ("/reliability", "/board", "/promises", "/drafts", "/mistakes", "/clients",
+                     "/clients/1", "/api/metrics", "/api/promises", "/api/at-risk",
+                     "/api/drafts", "/api/digest", f"/calendar/{feed}.ics",
+                     f"/calendar/{feed}/team.ics"):
+            yield path.replace(feed, "<token>"), viewer, get(path)
+        yield "digest --json", viewer, cli("digest", "--manager", email, "--json")
+    yield "report --json", "admin", cli("report", "--json")
+    yield "report --by owner --json", "admin", cli("report", "--by", "owner", "--json")
+    yield "client trust --json", "admin", cli("client", "trust", "--json")
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "export.jsonl"
+
+        def export() -> int:
+            out.unlink(missing_ok=True)
+            cli("export", "--out", str(out))()
+            return out.stat().st_size
+        yield "export", "admin", export
+
+
+def measure(url: str, stored: int, repeat: int, only: list[str]) -> list[Timing]:
+    engine = make_engine(url)
+    upgrade(engine)
+    seed(engine, stored)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+    settings = Settings()
+    settings.database.url = url
+    timings = []
+    for read, viewer, run in reads(url, Ledger(engine, settings)):
+        if only and not any(part in read for part in only):
+            continue
+        tracemalloc.start()
+        size = run()  # warms up, and shows the memory the read needs
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        runs = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            run()
+            runs.append(time.perf_counter() - started)
+        timings.append(Timing(read, viewer, stored, runs, size, peak))
+        print(f"  {read} ({viewer}, {stored:,}): {statistics.median(runs):.3f} s", flush=True)
+    engine.dispose()
+    return timings
+
+
+@contextmanager
+def database(backend: str, folder: Path, stored: int) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'reads-{stored}.db'}"
+        return
+    base = os.environ.get("RELIABILITY_TEST_POSTGRES_URL",
+                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"bench_reads_{stored}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[RECENT, 1_000_000])
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="time only the reads whose name contains one of these")
+    args = parser.parse_args()
+    if min(args.sizes) < RECENT:
+        parser.error(f"every size holds the {RECENT:,} recent promises: give {RECENT} or more")
+    rows = []
+    for backend in args.backends:
+        by_size: dict[int, list[Timing]] = {}
+        with tempfile.TemporaryDirectory() as folder:
+            for stored in sorted(args.sizes):
+                print(f"{backend}, {stored:,} promises", flush=True)
+                with database(backend, Path(folder), stored) as url:
+                    by_size[stored] = measure(url, stored, args.repeat, args.only)
+        smallest = {(t.read, t.viewer): t.median for t in by_size[min(by_size)]}
+        for stored, timings in by_size.items():
+            for t in timings:
+                ratio = t.median / smallest[(t.read, t.viewer)]
+                rows.append(f"| {backend} | {t.read} | {t.viewer} | {stored:,} "
+                            f"| {t.median:.3f} | {t.p95:.3f} | {t.size:,} "
+                            f"| {t.peak / 2**20:.1f} | {ratio:.1f} |")
+    print("\n| backend | read | viewer | promises stored | median (s) | p95 (s) | bytes "
+          "| peak Python memory (MiB) | median / smallest size's |\n"
+          "|---|---|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(sorted(rows, key=lambda row: row.split("|")[1:4])))
+
+
+if __name__ == "__main__":
+    main()
