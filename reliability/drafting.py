@@ -110,7 +110,7 @@ class BaseContext(TypedDict):
     team_name: str  # the team's own name, second line of the signature
 
 
-class PromiseView(TypedDict):
+class PromiseItem(TypedDict):
     id: str
     title: str
     client_name: str
@@ -120,7 +120,7 @@ class PromiseView(TypedDict):
 
 
 class DelayNoticeContext(BaseContext):
-    promise: PromiseView
+    promise: PromiseItem
     # Why, in the client's language and written for the client: sentences, or a few words
     # naming the cause ("illness"). None: the letter says only what is known.
     reason: str | None
@@ -155,7 +155,7 @@ class MistakeRemediationContext(BaseContext):
 
 
 class PromiseConfirmationContext(BaseContext):
-    promise: PromiseView
+    promise: PromiseItem
     details: str | None  # what exactly is included, if worth restating
 
 
@@ -170,12 +170,12 @@ class RequestAcknowledgementContext(BaseContext):
 
 
 class CheckinRequestContext(BaseContext):
-    promise: PromiseView
+    promise: PromiseItem
     checkin_url: str
 
 
 class RiskEscalation(TypedDict):
-    promise: PromiseView
+    promise: PromiseItem
     p_late: float
     reasons: list[str]
     notice_by: datetime
@@ -224,19 +224,19 @@ class Decisions(TypedDict):
 
 
 class RiskItem(TypedDict):
-    promise: PromiseView
+    promise: PromiseItem
     p_late: float
     reasons: list[str]
     overdue: bool
 
 
 class CheckinItem(TypedDict):
-    promise: PromiseView
+    promise: PromiseItem
     asked_at: datetime
 
 
 class UnassessedItem(TypedDict):
-    promise: PromiseView
+    promise: PromiseItem
     reason: str  # an AssessError code: date_out_of_range, unknown_calendar or unexpected
 
 
@@ -264,7 +264,7 @@ class DigestContext(BaseContext):
     all_clear: bool  # nothing needs attention: render a single all-clear line
     decisions: Decisions
     at_risk: list[RiskItem]  # at-risk and overdue promises, worst first
-    due_soon: list[PromiseView]  # due in the next 5 business days
+    due_soon: list[PromiseItem]  # due in the next 5 business days
     unanswered_checkins: list[CheckinItem]
     unassessed: list[UnassessedItem]  # open promises the scan could not assess, and why
     mistakes: list[MistakeItem]  # this week
@@ -818,8 +818,8 @@ def _samples(kind: str, locale: str) -> list[dict[str, Any]]:
     def at(day: int, hour: int, minute: int = 0) -> datetime:
         return datetime(2026, 11, day, hour, minute, tzinfo=tz)
 
-    def promise(number: int, title: str, day: int) -> PromiseView:
-        return PromiseView(
+    def promise(number: int, title: str, day: int) -> PromiseItem:
+        return PromiseItem(
             id=str(number),
             title=title,
             client_name=words["client"],
@@ -922,8 +922,8 @@ def _samples(kind: str, locale: str) -> list[dict[str, Any]]:
 def _digest_samples(
     base: dict[str, Any],
     words: Mapping[str, Any],
-    report: PromiseView,
-    promise: Callable[[int, str, int], PromiseView],
+    report: PromiseItem,
+    promise: Callable[[int, str, int], PromiseItem],
     at: Callable[..., datetime],
 ) -> list[dict[str, Any]]:
     dashboard = promise(43, words["other_title"], 17)

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from reliability.config import PolicySettings
 
 __all__ = [
-    "Assessment",
     "CaptureForecast",
     "CheckInFact",
     "OpenLoad",
@@ -40,6 +39,7 @@ __all__ = [
     "Policy",
     "PromiseFacts",
     "Record",
+    "RiskAssessment",
     "assess",
     "forecast_at_capture",
 ]
@@ -102,7 +102,7 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Assessment:
+class RiskAssessment:
     level: str  # on_track | watch | at_risk | overdue | done
     p_late: float
     reasons: tuple[str, ...]
@@ -138,7 +138,7 @@ def assess(
     team_history: Record | Sequence[PastPromise],
     open_load: Sequence[OpenLoad],
     policy: Policy,
-) -> Assessment:
+) -> RiskAssessment:
     """How likely `promise` is to slip as of `now`, why, and what to do next.
 
     Pass `Record`s built once per scan rather than raw histories when assessing many promises."""
@@ -148,7 +148,7 @@ def assess(
     latest = checkins[-1] if checkins else None
     name = promise.owner_name or promise.owner
     if latest is not None and latest.status == "done":
-        return Assessment(
+        return RiskAssessment(
             level="done",
             p_late=0.0,
             reasons=(f"{name} reported it done on {_when(cal, latest.at, now)}",),
@@ -245,7 +245,7 @@ def assess(
     ask_checkin = _checkin_due(
         promise, now=now, calendar=cal, checkins_open=checkins_open, latest=latest
     )
-    return Assessment(
+    return RiskAssessment(
         level=level,
         p_late=p_late,
         reasons=tuple(reasons),

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from reliability import compose, notices
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.db import among, insert_rows, on_postgresql
-from reliability.forecast import MAX_SAMPLES
+from reliability.forecast import HISTORY_PER_OWNER, TEAM_HISTORY
 from reliability.ledger import Ledger
 from reliability.models import (
     AssessError,
@@ -46,14 +46,13 @@ from reliability.risk import (
     Policy,
     PromiseFacts,
     Record,
+    RiskAssessment,
     assess,
 )
 
 log = logging.getLogger(__name__)
 
 ACTOR = "rule:scan"
-HISTORY_PER_OWNER = MAX_SAMPLES  # the forecast uses no more than this
-TEAM_HISTORY = 200
 # A new assessment row is kept when the level changes or p_late moves at least this much.
 P_LATE_STEP = 0.05
 
@@ -105,7 +104,8 @@ class _Work:
     """What one batch decided, written together at the end of the batch."""
 
     drafts: list[notices.Draft] = field(default_factory=list)
-    escalations: list[tuple[Promise, Client, Member, Member, Any]] = field(default_factory=list)
+    escalations: list[tuple[Promise, Client, Member, Member, RiskAssessment]] = field(
+        default_factory=list)
     assessments: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     promises: list[dict[str, Any]] = field(default_factory=list)
@@ -440,7 +440,8 @@ class Scanner:
         )
 
     def _delay_draft(self, promise: Promise, client: Client, owner: Member, batch: _Batch,
-                     calendar: BusinessCalendar, result: Any, now: datetime) -> notices.Draft:
+                     calendar: BusinessCalendar, result: RiskAssessment,
+                     now: datetime) -> notices.Draft:
         proposed = result.forecast_done_at
         if proposed <= promise.due_at:
             proposed = calendar.end_of(calendar.next_business_day(
@@ -470,7 +471,7 @@ class Scanner:
         )
 
     def _escalation(self, promise: Promise, client: Client, owner: Member, manager: Member,
-                    result: Any, draft: Notice | None, now: datetime) -> notices.Draft:
+                    result: RiskAssessment, draft: Notice | None, now: datetime) -> notices.Draft:
         return notices.Draft(
             kind=NoticeKind.escalation,
             key=f"escalation:{promise.id}:{notices.key_moment(promise.due_at)}",
@@ -516,6 +517,3 @@ def _reason(error: Exception) -> AssessError:
 def _delay_key(promise: Promise) -> str:
     return f"delay_notice:{promise.id}:{notices.key_moment(promise.due_at)}"
 
-
-def scan(ledger: Ledger, *, now: datetime) -> ScanReport:
-    return Scanner(ledger).tick(now)

@@ -490,6 +490,3 @@ def offer_drafts(ledger: Ledger, *, now: datetime) -> list[int]:
     return slack_actions.queue_offers(ledger, now=now)
 
 
-def manifest_url(base_url: str) -> str:
-    return base_url.rstrip("/") + "/slack/events"
-
