@@ -19,6 +19,7 @@ from operator import itemgetter
 from statistics import NormalDist, median
 
 from reliability.calendar import BusinessCalendar
+from reliability.vocabulary import CheckInStatus
 
 MIN_RATIO = 0.05  # a promise kept in a twentieth of its planned time tells us nothing more
 MAX_RATIO = 4.0  # four times the plan is "very late"; longer overruns count the same
@@ -35,7 +36,8 @@ PRIOR_SIGMA = 0.5  # wide: a 90% range of 0.3x to 1.6x the planned time
 PRIOR_POINTS = 40
 PRIOR_WEIGHT = 1.0  # beside real history the prior counts as one extra past promise
 
-STATUS_LIKELIHOOD = {"at_risk": 4.0, "blocked": 6.0, "on_track": 0.6}
+STATUS_LIKELIHOOD = {CheckInStatus.at_risk: 4.0, CheckInStatus.blocked: 6.0,
+                     CheckInStatus.on_track: 0.6}
 UNANSWERED_LIKELIHOOD = 2.5
 # History was measured under the owner's usual load, so only load beyond a usual amount
 # stretches the remaining work: each further promise due in the window adds a tenth.

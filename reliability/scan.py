@@ -26,7 +26,6 @@ from reliability.db import among, insert_rows, on_postgresql
 from reliability.forecast import HISTORY_PER_OWNER, TEAM_HISTORY
 from reliability.ledger import Ledger
 from reliability.models import (
-    AssessError,
     Assessment,
     CheckIn,
     Client,
@@ -49,6 +48,7 @@ from reliability.risk import (
     RiskAssessment,
     assess,
 )
+from reliability.vocabulary import AssessError, NextAction
 
 log = logging.getLogger(__name__)
 
@@ -388,11 +388,11 @@ class Scanner:
             return
         if result.next_action == "checkin" or result.ask_checkin:
             work.drafts.append(self._checkin_request(promise, client, owner, calendar, now))
-        if result.next_action in ("delay_notice", "escalate"):
+        if result.next_action in (NextAction.delay_notice, NextAction.escalate):
             work.drafts.append(self._delay_draft(promise, client, owner, batch, calendar,
                                                  result, now))
         manager = batch.managers.get(owner.manager_id or 0)
-        if result.next_action == "escalate" and manager is not None:
+        if result.next_action == NextAction.escalate and manager is not None:
             work.escalations.append((promise, client, owner, manager, result))
 
     def _write(self, session: Session, batch: _Batch, work: _Work, now: datetime,

@@ -15,14 +15,13 @@ import typer
 from sqlmodel import Session, col, select
 
 from reliability.calendar import BusinessCalendar
-from reliability.cli import JsonOption, emit, promise_app, runtime_of
+from reliability.commands.runtime import JsonOption, emit, runtime_of
 from reliability.commitments import Finding, Person, detect
 from reliability.deadlines import echo
 from reliability.errors import UserError
 from reliability.models import Client, Member
 
 
-@promise_app.command("extract")
 def promise_extract(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="A notes or email file, or - for stdin.")],

@@ -16,9 +16,9 @@ from sqlmodel import Session
 
 from reliability.access import Scope, scope_of
 from reliability.ledger import Ledger
+from reliability.members import member_by_token
 from reliability.models import Member, Role
 from reliability.web.sessions import new_session_key, session_is_live
-from reliability.web.tokens import member_by_token
 
 SESSION_MEMBER = "member_id"
 SESSION_GENERATION = "generation"

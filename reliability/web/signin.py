@@ -20,7 +20,7 @@ from reliability.channels import DeliveryError, OutgoingMessage
 from reliability.channels.email import EmailChannel
 from reliability.errors import UserError
 from reliability.ledger import Ledger, normalise_email
-from reliability.members import token_hash
+from reliability.members import signing_in, token_hash
 from reliability.web.auth import (
     SESSION_KEY,
     SESSION_MEMBER,
@@ -41,7 +41,6 @@ from reliability.web.sessions import (
     issue_link,
     use_link,
 )
-from reliability.web.tokens import member_by_token
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -73,8 +72,7 @@ def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
 @router.post("/sign-in/token", dependencies=[Depends(check_form_csrf)])
 def sign_in_with_token(request: Request, token: str = Form(""), next: str = Form("/")) -> (
         Response):
-    with ledger_of(request).session() as session:
-        member = member_by_token(session, token.strip())
+    member = signing_in(ledger_of(request), token.strip())
     if member is None:
         flash(request, "That token is not valid. Ask for a new one with "
                        "`reliability member token EMAIL`.", "error")
