@@ -16,7 +16,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from reliability import capture, compose, drafting, drafts, exchange, limits
+from reliability import capture, compose, drafts, exchange, limits
 from reliability.commands import digests, extract, reports, server, slack
 from reliability.commands.runtime import (
     JsonOption,
@@ -31,6 +31,8 @@ from reliability.commands.runtime import (
 from reliability.config import load_settings
 from reliability.db import DatabaseError, upgrade
 from reliability.deadlines import resolve, resolve_due
+from reliability.drafting import rendering, samples
+from reliability.drafting.contexts import KINDS, LOCALES
 from reliability.errors import UserError
 from reliability.ledger import PromiseView
 from reliability.mistakes import Credit, log_mistake
@@ -231,27 +233,8 @@ def promise_add(
     ledger = runtime.ledger
     if not owner:
         raise UserError("say who owns the promise: --owner EMAIL")
-    with ledger.session() as session:
-        names = [ledger.find_client(session, client).name] if client else [
-            c.name for c in ledger.clients()]
-        calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
-        if due is not None:
-            if client is None:
-                raise UserError("with --due, say which client: --client NAME")
-            title, due_at = text, resolve_due(due, now=runtime.now, calendar=calendar)
-            client_name = client
-        else:
-            found = resolve(text, now=runtime.now, calendar=calendar, client_names=names)
-            client_name = client or found.client
-            if client_name is None:
-                raise UserError(
-                    "which client is it for? name a known client in the text or use --client"
-                    + (f" ({found.client_hint!r} is not a client yet)"
-                       if found.client_hint else ""))
-            if client is None:
-                calendar = ledger.calendar_for(ledger.find_client(session, client_name))
-                found = resolve(text, now=runtime.now, calendar=calendar, client_names=names)
-            title, due_at = found.title, found.due_at
+    title, client_name, due_at = capture.understand(ledger, text, client=client, due=due,
+                                                    now=runtime.now)
     suggested = (capture.forecast(ledger, client_name=client_name, owner_email=owner,
                                   due_at=due_at, now=runtime.now).suggested_due_at
                  if due_suggested else None)
@@ -590,12 +573,12 @@ def mistake_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def templates_check(ctx: typer.Context) -> None:
     """Render every template in every locale against sample data; list any error."""
     overrides = runtime_of(ctx).settings.templates.dir
-    problems = drafting.check(overrides)
+    problems = rendering.check(overrides)
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
         raise typer.Exit(2)
-    count = len(drafting.KINDS) * len(drafting.LOCALES)
+    count = len(KINDS) * len(LOCALES)
     typer.echo(f"all templates render: {count} kind/locale pairs"
                + (f" (with overrides from {overrides})" if overrides else ""))
 
@@ -603,7 +586,7 @@ def templates_check(ctx: typer.Context) -> None:
 @templates_app.command("preview")
 def templates_preview(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(drafting.KINDS))],
+    kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(KINDS))],
     locale: Annotated[str, typer.Option(help="en | zh | sv")] = "en",
     promise: Annotated[int | None, typer.Option(
         help="Render a delay notice with this promise's facts instead of sample data.")] = None,
@@ -611,13 +594,13 @@ def templates_preview(
 ) -> None:
     """Print one rendering."""
     runtime = runtime_of(ctx)
-    if kind not in drafting.KINDS:
-        raise UserError(f"unknown kind {kind!r}: use one of {', '.join(drafting.KINDS)}")
-    if locale not in drafting.LOCALES:
+    if kind not in KINDS:
+        raise UserError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    if locale not in LOCALES:
         raise UserError(f"unknown locale {locale!r}: use en, zh or sv")
     if part not in ("text", "html", "blocks"):
         raise UserError(f"unknown part {part!r}: use text, html or blocks")
-    context = drafting.sample_context(kind, locale)
+    context = samples.sample_context(kind, locale)
     if promise is not None:
         if kind != "delay_notice":
             raise UserError("--promise previews a delay_notice; leave it out for other kinds")
@@ -631,8 +614,8 @@ def templates_preview(
                                        new_due_at=proposed, reason=None, interim=None,
                                        now=runtime.now)
     try:
-        message = drafting.render(kind, locale, context, overrides=runtime.settings.templates.dir)
-    except drafting.TemplateError as exc:
+        message = rendering.render(kind, locale, context, overrides=runtime.settings.templates.dir)
+    except rendering.TemplateError as exc:
         raise UserError(str(exc)) from None
     body = {"text": message.text, "html": message.html,
             "blocks": json.dumps(message.blocks, ensure_ascii=False, indent=2)}[part]

@@ -30,7 +30,7 @@ from reliability.access import (
 )
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
-from reliability.drafting import (
+from reliability.drafting.contexts import (
     CheckinItem,
     DeadDeliveryItem,
     Decisions,

@@ -332,8 +332,8 @@ class Mistake(SQLModel, table=True):
     severity: str = Field(default=Severity.minor, max_length=16)
     credit_amount: float | None = None
     credit_currency: str | None = Field(default=None, max_length=3)
-    credit_method: str | None = Field(default=None, max_length=16)  # drafting.CREDIT_METHODS
-    credit_basis: str | None = Field(default=None, max_length=16)  # drafting.CREDIT_BASES
+    credit_method: str | None = Field(default=None, max_length=16)  # drafting/contexts.py
+    credit_basis: str | None = Field(default=None, max_length=16)  # drafting/contexts.py
     fixed: bool = True
     repeat_of_id: int | None = Field(default=None, foreign_key="mistake.id")
     prevention_promise_id: int | None = Field(default=None, foreign_key="promise.id")

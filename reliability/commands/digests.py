@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from reliability import drafting
 from reliability.commands.runtime import JsonOption, emit, runtime_of
 from reliability.digest import digest_now, to_json
+from reliability.drafting import rendering
 
 
 def digest(
@@ -28,7 +28,7 @@ def digest(
                    "not sending it twice", err=True)
     elif queued is not None:
         typer.echo(f"queued as message #{queued.id} to {queued.recipient}", err=True)
-    message = drafting.render("digest", "en", dict(context),
+    message = rendering.render("digest", "en", dict(context),
                               overrides=ledger.settings.templates.dir)
     emit(as_json, to_json(dict(context)), f"Subject: {message.subject}\n\n{message.text}")
 
