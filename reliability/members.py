@@ -41,11 +41,6 @@ def member_by_calendar_token(session: Session, token: str) -> Member | None:
         Member.calendar_token == token, col(Member.removed_at).is_(None))).first()
 
 
-def signing_in(ledger: Ledger, token: str) -> Member | None:
-    """The member a personal token signs in, read in its own session."""
-    with ledger.session() as session:
-        return member_by_token(session, token)
-
 
 def issue_personal_token(ledger: Ledger, email: str, *, now: datetime, actor: str) -> str:
     """A new personal token for a member; the previous one and their sessions stop working."""

@@ -402,12 +402,6 @@ class Listeners:
 
         return await self._guarded_async(run)
 
-    async def _guarded(self, work: Callable[[], Reply]) -> Reply:
-        async def run() -> Reply:
-            return await asyncio.to_thread(work)
-
-        return await self._guarded_async(run)
-
     @staticmethod
     def _inline(work: Callable[[], Reply]) -> Reply:
         try:
