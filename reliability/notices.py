@@ -243,7 +243,7 @@ def cancel_pending_for_promise(session: Session, promise_id: int, *, reason: str
     pending = session.exec(
         select(Notice).where(Notice.promise_id == promise_id,
                              col(Notice.status).in_(PENDING),
-                             col(Notice.kind).in_(["delay_notice", "escalation"]))
+                             col(Notice.kind).in_([NoticeKind.delay_notice, NoticeKind.escalation]))
     ).all()
     for notice in pending:
         _cancel(session, notice, reason=reason, now=now, actor=actor)

@@ -386,7 +386,7 @@ class Scanner:
         })
         if promise.internal:
             return
-        if result.next_action == "checkin" or result.ask_checkin:
+        if result.next_action == NextAction.checkin or result.ask_checkin:
             work.drafts.append(self._checkin_request(promise, client, owner, calendar, now))
         if result.next_action in (NextAction.delay_notice, NextAction.escalate):
             work.drafts.append(self._delay_draft(promise, client, owner, batch, calendar,

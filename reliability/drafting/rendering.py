@@ -38,7 +38,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from reliability.calendar import CalendarError, zone
 from reliability.drafting import samples
 from reliability.drafting.contexts import KINDS, LOCALES, check_names
-from reliability.vocabulary import DeliveryChannel
+from reliability.vocabulary import DeliveryChannel, Locale
 
 PARTS: dict[str, str] = {
     "subject": "subject.txt.j2",
@@ -125,7 +125,7 @@ def slack_text(text: str) -> str:
 
 
 def _locale(ctx: Context) -> str:
-    return str(ctx.get("locale", "en"))
+    return str(ctx.get("locale", Locale.en))
 
 
 def _local(ctx: Context, moment: datetime) -> datetime:
@@ -344,7 +344,7 @@ def template_files(kind: str, locale: str, overrides: Path | None = None) -> dic
 def choose_locale(tag: str | None) -> str:
     """Map a client's language tag ("sv-SE", "zh_Hans_CN", "en-GB") to a locale we write in."""
     language = re.split(r"[-_]", (tag or "").strip().lower(), maxsplit=1)[0]
-    return language if language in LOCALES else "en"
+    return language if language in LOCALES else Locale.en
 
 
 # --- Rendering ----------------------------------------------------------------------------

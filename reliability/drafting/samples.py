@@ -34,6 +34,7 @@ from reliability.drafting.contexts import (
     UnassessedItem,
     check_names,
 )
+from reliability.vocabulary import DeliveryChannel, NoticeKind
 
 SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
 
@@ -69,20 +70,20 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
             url=f"https://reliability.example.com/promises/{number}",
         )
 
-    staff = kind in ("checkin_request", "escalation", "digest")
+    staff = kind in (NoticeKind.checkin_request, NoticeKind.escalation, NoticeKind.digest)
     base: dict[str, Any] = {
         "timezone": words["timezone"],
         "now": at(18, 10),
         "recipient_name": {
-            "checkin_request": words["owner_first"],
-            "escalation": words["manager"],
-            "digest": words["manager"],
+            NoticeKind.checkin_request: words["owner_first"],
+            NoticeKind.escalation: words["manager"],
+            NoticeKind.digest: words["manager"],
         }.get(kind, words["recipient"]),
         "sender_name": "Reliability" if staff else words["owner"],
         "team_name": words["team"],
     }
     report = promise(42, words["title"], 20)
-    if kind == "delay_notice":
+    if kind == NoticeKind.delay_notice:
         full = {
             **base,
             "promise": report,
@@ -100,7 +101,7 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
             known_only,
             {**known_only, "progress": None},
         ]
-    if kind == "mistake_remediation":
+    if kind == NoticeKind.mistake_remediation:
         fixed = MistakeView(
             about=words["title"], summary=words["mistake"], fixed=True, fix_due_at=None,
             prevention=words["prevention"],
@@ -123,13 +124,13 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
                 variants.append({**full, "mistake": pending,
                                  "credit": {**credit, "method": method, "basis": basis}})
         return variants
-    if kind == "promise_confirmation":
+    if kind == NoticeKind.promise_confirmation:
         full = {**base, "promise": report, "details": words["details"]}
         return [full, {**full, "details": None}]
-    if kind == "request_acknowledgement":
+    if kind == NoticeKind.request_acknowledgement:
         request = RequestView(summary=words["request"], received_at=at(18, 9, 12))
         return [{**base, "request": request, "reply_by": at(19, 12)}]
-    if kind == "checkin_request":
+    if kind == NoticeKind.checkin_request:
         return [
             {
                 **base,
@@ -137,7 +138,7 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
                 "checkin_url": "https://reliability.example.com/checkins/42",
             }
         ]
-    if kind == "escalation":
+    if kind == NoticeKind.escalation:
         risk = RiskEscalation(
             promise=report,
             p_late=0.72,
@@ -175,7 +176,7 @@ def _digest_samples(
         "decisions": Decisions(
             drafts=[
                 DraftItem(
-                    kind="delay_notice",
+                    kind=NoticeKind.delay_notice,
                     subject=words["title"],
                     client_name=words["client"],
                     send_by=at(18, 17),
@@ -191,7 +192,7 @@ def _digest_samples(
                 DeadDeliveryItem(
                     subject=words["other_title"],
                     recipient="ops@acme.example",
-                    channel="email",
+                    channel=DeliveryChannel.email,
                     error=words["dead_error"],
                     url="https://reliability.example.com/outbox/91",
                 )
