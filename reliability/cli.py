@@ -688,7 +688,8 @@ def main() -> None:
         sys.exit(1)
 
 
-# Every command outside this module, registered in one place.
+# Every command defined outside this module, registered in one place (after this module's
+# own, which is the order `--help` lists them in).
 app.command()(digests.digest)
 member_app.command("token")(digests.member_token)
 app.command()(server.serve)
@@ -699,4 +700,4 @@ app.command()(reports.report)
 app.add_typer(reports.rating_app, name="rating")
 client_app.command("trust")(reports.client_trust)
 app.command("backtest")(reports.backtest_command)
-app.add_typer(slack.slack_app, name="slack")
+app.add_typer(slack.slack_group, name="slack")

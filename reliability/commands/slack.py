@@ -10,12 +10,12 @@ import typer
 
 from reliability.commands.runtime import JsonOption, emit, runtime_of, sub_app
 
-slack_app = sub_app("Slack: the app manifest, and drafts offered to their owners.")
+slack_group = sub_app("Slack: the app manifest, and drafts offered to their owners.")
 MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yml"
 PLACEHOLDER = "https://reliability.example.com"
 
 
-@slack_app.command("manifest")
+@slack_group.command("manifest")
 def manifest(
     ctx: typer.Context,
     base_url: Annotated[str | None, typer.Option(
@@ -26,7 +26,7 @@ def manifest(
     typer.echo(MANIFEST.read_text(encoding="utf-8").replace(PLACEHOLDER, address), nl=False)
 
 
-@slack_app.command("offer-drafts")
+@slack_group.command("offer-drafts")
 def offer_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Queue each waiting draft's offer to its owner in Slack; the outbox DMs it (the
     scheduler does both every round)."""
