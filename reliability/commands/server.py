@@ -5,6 +5,7 @@ the web app, the Slack app and the scheduler together."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,15 @@ import typer
 
 from reliability.commands.runtime import runtime_of
 from reliability.errors import UserError
+from reliability.ledger import Ledger
+
+
+def _offer_drafts(ledger: Ledger, *, now: datetime) -> list[int]:
+    """The Slack app's offers of drafts, imported on first use: a worker without Slack never
+    loads the Slack SDK, and starts as fast as before."""
+    from reliability.slack_app import offer_drafts
+
+    return offer_drafts(ledger, now=now)
 
 
 def serve(
@@ -46,7 +56,7 @@ def serve(
                         "RELIABILITY_SLACK__BOT_TOKEN (see the README's Slack section)")
     ledger = runtime.ledger
     deadlines.warm()
-    scheduler = build(ledger, background=True, offer_drafts=slack_app.offer_drafts)
+    scheduler = build(ledger, background=True, offer_drafts=_offer_drafts)
     scheduler.start()
     if socket_mode:
         threading.Thread(target=slack_app.run_socket_mode, args=(ledger,), name="slack-socket-mode",
@@ -61,12 +71,11 @@ def serve(
 
 def worker(ctx: typer.Context) -> None:
     """Run the scheduler headless: scan every minute, digests, and the delivery loop."""
-    from reliability import slack_app
     from reliability.scheduler import build
 
     runtime = runtime_of(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    scheduler = build(runtime.ledger, background=False, offer_drafts=slack_app.offer_drafts)
+    scheduler = build(runtime.ledger, background=False, offer_drafts=_offer_drafts)
     typer.echo("worker running: scan, digests and delivery (Ctrl-C to stop)", err=True)
     try:
         scheduler.start()
