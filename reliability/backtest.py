@@ -21,9 +21,16 @@ from typing import Any
 
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.errors import UserError
-from reliability.forecast import MAX_SAMPLES, MIN_OWNER_SAMPLES, PRIOR, PastPromise, Record
-from reliability.risk import Assessment, OpenLoad, Policy, PromiseFacts, assess
-from reliability.scan import HISTORY_PER_OWNER, TEAM_HISTORY
+from reliability.forecast import (
+    HISTORY_PER_OWNER,
+    MAX_SAMPLES,
+    MIN_OWNER_SAMPLES,
+    PRIOR,
+    TEAM_HISTORY,
+    PastPromise,
+    Record,
+)
+from reliability.risk import OpenLoad, Policy, PromiseFacts, RiskAssessment, assess
 
 REQUIRED = ("id", "owner", "client", "made_at", "due_at", "done_at")
 OPTIONAL = ("estimate_hours", "actual_hours", "country", "timezone")
@@ -474,7 +481,7 @@ def _capture(track: _Tracking, index: int, known: _Histories,
 
 
 def _assess(track: _Tracking, index: int, now: datetime, known: _Histories,
-            open_load: dict[int, datetime], policy: Policy) -> Assessment:
+            open_load: dict[int, datetime], policy: Policy) -> RiskAssessment:
     row = track.row
     owner_record = known.record(row.owner, row.calendar)
     team_record: Record | Sequence[PastPromise] = (

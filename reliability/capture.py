@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from reliability.calendar import BusinessCalendar
-from reliability.deadlines import MONTH_NAMES, WEEKDAY_NAMES
+from reliability.commitments import Finding, Person, detect
+from reliability.deadlines import MONTH_NAMES, WEEKDAY_NAMES, resolve, resolve_due
+from reliability.errors import UserError
 from reliability.forecast import PastPromise, Record
 from reliability.ledger import Ledger, PromiseView
 from reliability.models import Client, Member, Promise, PromiseStatus, Source
@@ -32,6 +35,57 @@ def forecast(ledger: Ledger, *, client_name: str, owner_email: str | None, due_a
         ledger.check_due(due_at, now, ledger.calendar_for(client))
         owner = ledger.find_member(session, owner_email) if owner_email else None
         return _forecast(ledger, session, client, owner, due_at, now)
+
+
+def understand(ledger: Ledger, text: str, *, client: str | None, due: str | None,
+               now: datetime) -> tuple[str, str, datetime]:
+    """The title, client and due moment of a promise typed as one line ("Q3 report for Acme
+    by Friday"); `client` and `due` given apart win over what the text says."""
+    with ledger.session() as session:
+        names = ([ledger.find_client(session, client).name] if client
+                 else list(session.exec(select(Client.name).order_by(Client.name_key)).all()))
+        calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
+        if due is not None:
+            if client is None:
+                raise UserError("with --due, say which client: --client NAME")
+            return text, client, resolve_due(due, now=now, calendar=calendar)
+        found = resolve(text, now=now, calendar=calendar, client_names=names)
+        client_name = client or found.client
+        if client_name is None:
+            raise UserError(
+                "which client is it for? name a known client in the text or use --client"
+                + (f" ({found.client_hint!r} is not a client yet)" if found.client_hint else ""))
+        if client is None:
+            calendar = ledger.calendar_for(ledger.find_client(session, client_name))
+            found = resolve(text, now=now, calendar=calendar, client_names=names)
+        return found.title, client_name, found.due_at
+
+
+def extract(ledger: Ledger, text: str, *, client: str | None, author: str | None,
+            now: datetime) -> tuple[list[Finding], BusinessCalendar]:
+    """The promises and requests in a text, read against the team and the clients; the
+    calendar its dates were read in. Stores nothing."""
+    with ledger.session() as session:
+        conversation = ledger.find_client(session, client) if client else None
+        author_is_member = True
+        if author is not None:
+            writer = session.exec(select(Client).where(
+                sa.func.lower(Client.email) == author.strip().lower())).first()
+            if writer is None:
+                ledger.find_member(session, author)
+            else:
+                author_is_member = False
+                conversation = conversation or writer
+        team = [Person(m.email, m.name, m.slack_user_id) for m in
+                session.exec(select(Member).where(col(Member.removed_at).is_(None))).all()]
+        names = list(session.exec(select(Client.name)).all())
+        calendar = ledger.calendar_for(conversation)
+    findings = detect(
+        text, author=(author or "").strip().lower() or None, author_is_member=author_is_member,
+        client=conversation.name if conversation else None, now=now, calendar=calendar,
+        members=team, client_names=names,
+    )
+    return findings, calendar
 
 
 def log_promise(ledger: Ledger, *, title: str, client_name: str, owner_email: str,

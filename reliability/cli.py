@@ -6,31 +6,35 @@ errors go to stderr as one message with exit code 2, and nothing is written.
 
 from __future__ import annotations
 
-import getpass
 import json
-import logging
 import os
 import sys
 import traceback
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import sqlalchemy as sa
 import typer
-from sqlalchemy.engine import Engine
-from typer.core import TyperGroup
 
-from reliability import capture, compose, drafting, drafts, exchange, limits
-from reliability.access import Actor
-from reliability.calendar import BusinessCalendar, CalendarError
-from reliability.config import ConfigError, Settings, load_settings
-from reliability.db import DatabaseError, check_schema, make_engine, upgrade
-from reliability.deadlines import DeadlineError, resolve, resolve_due
+from reliability import capture, compose, drafts, exchange, limits
+from reliability.commands import digests, extract, reports, server, slack
+from reliability.commands.runtime import (
+    JsonOption,
+    Runtime,
+    emit,
+    internal_error,
+    parse_moment,
+    runtime_of,
+    sub_app,
+    table,
+)
+from reliability.config import load_settings
+from reliability.db import DatabaseError, upgrade
+from reliability.deadlines import resolve, resolve_due
+from reliability.drafting import rendering, samples
+from reliability.drafting.contexts import KINDS, LOCALES
 from reliability.errors import UserError
-from reliability.ledger import Ledger, PromiseView
+from reliability.ledger import PromiseView
 from reliability.mistakes import Credit, log_mistake
 from reliability.mistakes import mistakes as list_mistakes
 from reliability.records import (
@@ -45,64 +49,6 @@ from reliability.records import (
     promise_record,
 )
 
-EXPECTED_ERRORS = (UserError, ConfigError, DatabaseError, CalendarError, DeadlineError)
-
-
-class _Group(TyperGroup):
-    """Turns every expected failure into one line on stderr and exit code 2, and anything
-    else (a bug) into one "internal error" line and exit code 1: never a traceback."""
-
-    def invoke(self, ctx: typer.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except EXPECTED_ERRORS as exc:
-            option = self._option_for(ctx, getattr(exc, "field", None))
-            _error(f"{option + ': ' if option else ''}{exc}")
-        except sa.exc.OperationalError as exc:
-            _error(f"the database could not do it: {exc.orig}")
-        except OSError as exc:
-            if exc.filename is None:
-                raise
-            # A file or folder the person named (too long a name, no permission, ...).
-            _error(f"cannot use {str(exc.filename)[:200]}: {exc.strerror}")
-        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, --help, Ctrl-C
-            raise
-        except Exception:
-            if os.environ.get("RELIABILITY_DEBUG"):
-                raise
-            _internal_error()
-            raise typer.Exit(1) from None
-
-    def _option_for(self, ctx: typer.Context, field: str | None) -> str | None:
-        """The invoked command's option for the input a service error names, if it has one."""
-        command = self.get_command(ctx, ctx.invoked_subcommand or "") if field else None
-        for param in command.params if command is not None else []:
-            if param.name in (field, f"{field}_file") and param.param_type_name == "option":
-                return param.opts[0]
-        return None
-
-
-def _error(message: str) -> NoReturn:
-    # A non-UTF-8 argument arrives as lone surrogates, which stderr cannot encode.
-    typer.echo("error: " + message.encode("utf-8", "backslashreplace").decode(), err=True)
-    raise typer.Exit(2)
-
-
-def _internal_error() -> None:
-    typer.echo(f"internal error: {sys.exc_info()[1]!r} (set RELIABILITY_DEBUG=1 for details)",
-               err=True)
-
-
-def sub_app(help_text: str) -> typer.Typer:
-    return typer.Typer(
-        cls=_Group,
-        help=help_text,
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-    )
-
-
 app = sub_app("Keep the promises your team makes to clients, and warn early when one slips.")
 client_app = sub_app("Clients: who you make promises to, in which language, calendar and channel.")
 member_app = sub_app("Members: the people who make and keep promises, and their managers.")
@@ -116,71 +62,6 @@ app.add_typer(promise_app, name="promise")
 app.add_typer(drafts_app, name="drafts")
 app.add_typer(mistake_app, name="mistake")
 app.add_typer(templates_app, name="templates")
-
-
-@dataclass
-class Runtime:
-    """What every command needs: settings, the pinned "now", and the ledger."""
-
-    settings: Settings
-    as_of: datetime | None = None
-    actor: str = field(default_factory=lambda: f"cli:{getpass.getuser()}")
-
-    @property
-    def now(self) -> datetime:
-        return self.as_of or datetime.now(UTC)
-
-    @property
-    def operator(self) -> Actor:
-        """The CLI runs with database access, so it acts as the operator: anything goes."""
-        return Actor(self.actor)
-
-    @cached_property
-    def engine(self) -> Engine:
-        return make_engine(self.settings.database.url)
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        check_schema(self.engine)
-        return Ledger(self.engine, self.settings)
-
-
-def runtime_of(ctx: typer.Context) -> Runtime:
-    runtime = ctx.find_root().obj
-    assert isinstance(runtime, Runtime)
-    return runtime
-
-
-def parse_moment(value: str, timezone: str, what: str) -> datetime:
-    """ISO 8601; a moment without an offset is read in `timezone`."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise UserError(
-            f"{what} {value!r} is not an ISO 8601 moment; e.g. 2026-11-23T10:00-05:00"
-        ) from None
-    limits.ledger_year(moment.year, what)
-    if moment.tzinfo is None:
-        moment = BusinessCalendar(timezone).at(moment.date(), moment.time())
-    return moment
-
-
-def emit(as_json: bool, document: Any, human: str) -> None:
-    typer.echo(json.dumps(document, ensure_ascii=False, indent=2) if as_json else human)
-
-
-def table(rows: list[list[str]], headers: list[str]) -> str:
-    if not rows:
-        return "(none)"
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
-    lines = [headers, ["-" * width for width in widths], *rows]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
-
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
 @app.callback()
@@ -352,27 +233,8 @@ def promise_add(
     ledger = runtime.ledger
     if not owner:
         raise UserError("say who owns the promise: --owner EMAIL")
-    with ledger.session() as session:
-        names = [ledger.find_client(session, client).name] if client else [
-            c.name for c in ledger.clients()]
-        calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
-        if due is not None:
-            if client is None:
-                raise UserError("with --due, say which client: --client NAME")
-            title, due_at = text, resolve_due(due, now=runtime.now, calendar=calendar)
-            client_name = client
-        else:
-            found = resolve(text, now=runtime.now, calendar=calendar, client_names=names)
-            client_name = client or found.client
-            if client_name is None:
-                raise UserError(
-                    "which client is it for? name a known client in the text or use --client"
-                    + (f" ({found.client_hint!r} is not a client yet)"
-                       if found.client_hint else ""))
-            if client is None:
-                calendar = ledger.calendar_for(ledger.find_client(session, client_name))
-                found = resolve(text, now=runtime.now, calendar=calendar, client_names=names)
-            title, due_at = found.title, found.due_at
+    title, client_name, due_at = capture.understand(ledger, text, client=client, due=due,
+                                                    now=runtime.now)
     suggested = (capture.forecast(ledger, client_name=client_name, owner_email=owner,
                                   due_at=due_at, now=runtime.now).suggested_due_at
                  if due_suggested else None)
@@ -711,12 +573,12 @@ def mistake_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def templates_check(ctx: typer.Context) -> None:
     """Render every template in every locale against sample data; list any error."""
     overrides = runtime_of(ctx).settings.templates.dir
-    problems = drafting.check(overrides)
+    problems = rendering.check(overrides)
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:
         raise typer.Exit(2)
-    count = len(drafting.KINDS) * len(drafting.LOCALES)
+    count = len(KINDS) * len(LOCALES)
     typer.echo(f"all templates render: {count} kind/locale pairs"
                + (f" (with overrides from {overrides})" if overrides else ""))
 
@@ -724,7 +586,7 @@ def templates_check(ctx: typer.Context) -> None:
 @templates_app.command("preview")
 def templates_preview(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(drafting.KINDS))],
+    kind: Annotated[str, typer.Argument(help="One of: " + ", ".join(KINDS))],
     locale: Annotated[str, typer.Option(help="en | zh | sv")] = "en",
     promise: Annotated[int | None, typer.Option(
         help="Render a delay notice with this promise's facts instead of sample data.")] = None,
@@ -732,13 +594,13 @@ def templates_preview(
 ) -> None:
     """Print one rendering."""
     runtime = runtime_of(ctx)
-    if kind not in drafting.KINDS:
-        raise UserError(f"unknown kind {kind!r}: use one of {', '.join(drafting.KINDS)}")
-    if locale not in drafting.LOCALES:
+    if kind not in KINDS:
+        raise UserError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    if locale not in LOCALES:
         raise UserError(f"unknown locale {locale!r}: use en, zh or sv")
     if part not in ("text", "html", "blocks"):
         raise UserError(f"unknown part {part!r}: use text, html or blocks")
-    context = drafting.sample_context(kind, locale)
+    context = samples.sample_context(kind, locale)
     if promise is not None:
         if kind != "delay_notice":
             raise UserError("--promise previews a delay_notice; leave it out for other kinds")
@@ -752,8 +614,8 @@ def templates_preview(
                                        new_due_at=proposed, reason=None, interim=None,
                                        now=runtime.now)
     try:
-        message = drafting.render(kind, locale, context, overrides=runtime.settings.templates.dir)
-    except drafting.TemplateError as exc:
+        message = rendering.render(kind, locale, context, overrides=runtime.settings.templates.dir)
+    except rendering.TemplateError as exc:
         raise UserError(str(exc)) from None
     body = {"text": message.text, "html": message.html,
             "blocks": json.dumps(message.blocks, ensure_ascii=False, indent=2)}[part]
@@ -783,45 +645,6 @@ def deliver(
             break
     emit(as_json, total.to_json(),
           f"sent {len(total.sent)}, retrying {len(total.retrying)}, dead {len(total.dead)}")
-
-
-@app.command()
-def worker(ctx: typer.Context) -> None:
-    """Run the scheduler headless: scan every minute, digests, and the delivery loop."""
-    from reliability.scheduler import build
-
-    runtime = runtime_of(ctx)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    scheduler = build(runtime.ledger, background=False)
-    typer.echo("worker running: scan, digests and delivery (Ctrl-C to stop)", err=True)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        typer.echo("worker stopped", err=True)
-
-
-@app.command()
-def demo(
-    directory: Annotated[Path | None, typer.Option(
-        "--dir", help="Keep the demo's database here (default: a temporary folder).")] = None,
-    serve: Annotated[bool, typer.Option(
-        help="End with the dashboard running (--no-serve exits instead).")] = True,
-    port: Annotated[int, typer.Option(help="The dashboard's port.")] = 8000,
-) -> None:
-    """Play a small agency's week: check-ins, risk, Wednesday drafts, sends, digest, ledger."""
-    import tempfile
-
-    from reliability.demo import Demo
-
-    folder = directory or Path(tempfile.mkdtemp(prefix="reliability-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    if (folder / "reliability.db").exists():
-        raise UserError(f"{folder} already holds a demo database: use an empty folder")
-    week = Demo(folder, say=typer.echo)
-    week.play()
-    typer.echo(f"\nThe demo's database: {folder / 'reliability.db'}")
-    if serve:
-        week.serve(port=port)
 
 
 # -- export and import ------------------------------------------------------------------
@@ -861,9 +684,20 @@ def main() -> None:
         if os.environ.get("RELIABILITY_DEBUG"):
             traceback.print_exc()
         else:
-            _internal_error()
+            internal_error()
         sys.exit(1)
 
 
-# Feature command groups register themselves on `app` when imported.
-from reliability.commands import digests, extract, reports, slack  # noqa: E402,F401
+# Every command defined outside this module, registered in one place (after this module's
+# own, which is the order `--help` lists them in).
+app.command()(digests.digest)
+member_app.command("token")(digests.member_token)
+app.command()(server.serve)
+app.command()(server.worker)
+app.command()(server.demo)
+promise_app.command("extract")(extract.promise_extract)
+app.command()(reports.report)
+app.add_typer(reports.rating_app, name="rating")
+client_app.command("trust")(reports.client_trust)
+app.command("backtest")(reports.backtest_command)
+app.add_typer(slack.slack_group, name="slack")

@@ -330,8 +330,8 @@ class Demo:
         import uvicorn
         from pydantic import SecretStr
 
+        from reliability.signins import issue_link
         from reliability.web.app import create_app
-        from reliability.web.sessions import issue_link
 
         secret = secrets.token_urlsafe(32)
         self.settings.web.secret_key = SecretStr(secret)

@@ -30,7 +30,7 @@ from reliability.access import (
 )
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
-from reliability.drafting import (
+from reliability.drafting.contexts import (
     CheckinItem,
     DeadDeliveryItem,
     Decisions,
@@ -39,11 +39,11 @@ from reliability.drafting import (
     EscalationItem,
     MistakeItem,
     MonthStats,
+    PromiseItem,
     ReliabilityView,
     RiskItem,
     UnassessedItem,
 )
-from reliability.drafting import PromiseView as PromiseItem
 from reliability.errors import UserError
 from reliability.ledger import Ledger, calendar_for
 from reliability.models import (
@@ -61,7 +61,7 @@ from reliability.models import (
     RiskLevel,
     Role,
 )
-from reliability.promises import promise_views
+from reliability.promises import is_overdue, promise_views
 
 ACTOR = "rule:digest"
 DUE_SOON_BUSINESS_DAYS = 5
@@ -165,10 +165,6 @@ def _dead(session: Session, settings: Settings, scope: Scope) -> list[DeadDelive
                              channel=notice.channel, error=notice.last_error or "unknown error",
                              url=compose.notice_url(settings, notice.id))
             for notice, _ in rows]
-
-
-def is_overdue(promise: Promise, now: datetime) -> bool:
-    return promise.level == RiskLevel.overdue or promise.due_at <= now
 
 
 def _at_risk(session: Session, settings: Settings, scope: Scope,

@@ -9,18 +9,31 @@ session around these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from reliability import notices
 from reliability.access import Actor, notice_for, notices_in_scope, scope_for
 from reliability.calendar import BusinessCalendar
+from reliability.db import among
 from reliability.deadlines import resolve_due
 from reliability.errors import UserError
 from reliability.ledger import Ledger
-from reliability.models import Client, Member, Notice, NoticeKind, NoticeStatus, Promise
+from reliability.models import (
+    Client,
+    DeliveryChannel,
+    Locale,
+    Member,
+    Mistake,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+)
 
 
 @dataclass(frozen=True)
@@ -130,3 +143,56 @@ def edit(ledger: Ledger, actor: Actor, notice_id: int, *, now: datetime,
         notice = notices.edit(session, ledger.settings, notice_id, text=new_text,
                               proposed_due_at=proposed, now=now, actor=actor.label)
         return _view(ledger, session, notice)
+
+
+def offer_key(draft: Notice, now: datetime) -> str:
+    """The idempotency key of a draft's offer: once per draft, once more after each snooze."""
+    snoozed = draft.snoozed_until
+    if snoozed is None or snoozed > now:
+        return f"draft_offer:{draft.id}"
+    return f"draft_offer:{draft.id}:{notices.key_moment(snoozed)}"
+
+
+def queue_offers(ledger: Ledger, *, now: datetime, actor: str,
+                 review: Callable[[DraftView, datetime], dict[str, Any]]) -> list[int]:
+    """Queue each draft whose owner is in Slack and has not been offered it since it was made
+    or its snooze ended, as an outbox message to the owner's DM showing `review` (its `text`
+    and `blocks`); the drafts' ids.
+
+    The offer's key is unique, so several workers doing this at once queue it once."""
+    queued = []
+    with ledger.transaction() as session:
+        drafts = session.exec(select(Notice).where(Notice.status == NoticeStatus.draft)
+                              .order_by(col(Notice.id))).all()
+        keys = {offer_key(draft, now): draft for draft in drafts}
+        seen = set(session.exec(select(Notice.idempotency_key)
+                                .where(among(session, Notice.idempotency_key, keys))).all())
+        for key, draft in keys.items():
+            owner = _owner(session, draft)
+            if key in seen or owner is None or not owner.slack_user_id:
+                continue
+            client = session.get(Client, draft.client_id) if draft.client_id else None
+            promise = session.get(Promise, draft.promise_id) if draft.promise_id else None
+            view = DraftView(draft, client, promise, ledger.calendar_for(client))
+            shown = review(view, now)
+            offer = Notice(
+                kind=NoticeKind.draft_offer, idempotency_key=key, promise_id=draft.promise_id,
+                mistake_id=draft.mistake_id, member_id=owner.id, channel=DeliveryChannel.slack,
+                recipient=owner.slack_user_id, recipient_name=owner.name, locale=Locale.en,
+                subject=f"Draft #{draft.id} waits for you", text=shown["text"],
+                blocks=shown["blocks"], context={"draft_id": draft.id},
+                status=NoticeStatus.queued, created_by=actor, created_at=now,
+                approved_at=now, next_attempt_at=now)
+            if notices.store(session, offer, now=now) is not None:
+                queued.append(draft.id or 0)
+    return queued
+
+
+def _owner(session: Session, notice: Notice) -> Member | None:
+    if notice.promise_id is not None:
+        promise = session.get(Promise, notice.promise_id)
+        return session.get(Member, promise.owner_id) if promise else None
+    if notice.mistake_id is not None:
+        found = session.get(Mistake, notice.mistake_id)
+        return session.get(Member, found.owner_id) if found else None
+    return None

@@ -19,11 +19,14 @@ from operator import itemgetter
 from statistics import NormalDist, median
 
 from reliability.calendar import BusinessCalendar
+from reliability.vocabulary import CheckInStatus
 
 MIN_RATIO = 0.05  # a promise kept in a twentieth of its planned time tells us nothing more
 MAX_RATIO = 4.0  # four times the plan is "very late"; longer overruns count the same
 BROKEN_RATIO = MAX_RATIO  # a promise never delivered counts as the worst overrun
 MAX_SAMPLES = 100  # recent history only: people and teams change (docs/risk-model.md)
+HISTORY_PER_OWNER = MAX_SAMPLES  # the scan reads no more of an owner's past than this
+TEAM_HISTORY = 200  # the team's past the scan reads, consulted when an owner has too little
 MIN_OWNER_SAMPLES = 5
 MIN_TEAM_SAMPLES = 10
 MIN_PLANNED_HOURS = 1.0  # a promise made after hours for the same evening still needs a scale
@@ -33,7 +36,8 @@ PRIOR_SIGMA = 0.5  # wide: a 90% range of 0.3x to 1.6x the planned time
 PRIOR_POINTS = 40
 PRIOR_WEIGHT = 1.0  # beside real history the prior counts as one extra past promise
 
-STATUS_LIKELIHOOD = {"at_risk": 4.0, "blocked": 6.0, "on_track": 0.6}
+STATUS_LIKELIHOOD = {CheckInStatus.at_risk: 4.0, CheckInStatus.blocked: 6.0,
+                     CheckInStatus.on_track: 0.6}
 UNANSWERED_LIKELIHOOD = 2.5
 # History was measured under the owner's usual load, so only load beyond a usual amount
 # stretches the remaining work: each further promise due in the window adds a tenth.

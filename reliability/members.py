@@ -1,4 +1,5 @@
-"""Member credentials: the personal sign-in token and the calendar-feed secret.
+"""Member credentials: the personal sign-in token and the calendar-feed secret, issued and
+looked up.
 
 Each command opens its own transaction, changes one member and writes one event. A new
 personal token also ends the member's browser sessions and unused sign-in links.
@@ -10,6 +11,8 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from sqlmodel import Session, col, select
+
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Member
@@ -20,6 +23,23 @@ PERSONAL_PREFIX = "rel_"
 def token_hash(token: str) -> str:
     """Only this is stored, so a copy of the database signs nobody in."""
     return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def member_by_token(session: Session, token: str) -> Member | None:
+    """Whose personal token this is; None for a wrong one or a removed member's."""
+    if not token.startswith(PERSONAL_PREFIX):
+        return None
+    return session.exec(select(Member).where(
+        Member.token_hash == token_hash(token), col(Member.removed_at).is_(None))).first()
+
+
+def member_by_calendar_token(session: Session, token: str) -> Member | None:
+    """Whose calendar feed this secret opens; None for a revoked one or a removed member's."""
+    if not token:
+        return None
+    return session.exec(select(Member).where(
+        Member.calendar_token == token, col(Member.removed_at).is_(None))).first()
+
 
 
 def issue_personal_token(ledger: Ledger, email: str, *, now: datetime, actor: str) -> str:

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
-from reliability.drafting import CREDIT_BASES, CREDIT_METHODS
+from reliability.drafting.contexts import CREDIT_BASES, CREDIT_METHODS
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Client, Member, Mistake, NoticeKind, Promise, Severity, Source
@@ -27,8 +27,8 @@ PREVENTION_LEAD_BUSINESS_DAYS = 5
 class Credit:
     amount: Decimal
     currency: str
-    method: str | None = None  # drafting.CREDIT_METHODS: how the money reaches the client
-    basis: str | None = None  # drafting.CREDIT_BASES: the overcharge returned, or goodwill
+    method: str | None = None  # CREDIT_METHODS: how the money reaches the client
+    basis: str | None = None  # CREDIT_BASES: the overcharge returned, or goodwill
 
     @classmethod
     def parse(cls, amount: str, currency: str, method: str | None = None,

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import JSON, Column, Field, SQLModel
+
+# Each `X as X` re-exports a word the tables do not name, for the modules that read both.
+from reliability.vocabulary import CLIENT_KINDS as CLIENT_KINDS
+from reliability.vocabulary import CheckInStatus as CheckInStatus
+from reliability.vocabulary import (
+    DeliveryChannel,
+    Locale,
+    NoticeStatus,
+    PromiseStatus,
+    Role,
+    Severity,
+    Source,
+)
+from reliability.vocabulary import NoticeKind as NoticeKind
+from reliability.vocabulary import RiskLevel as RiskLevel
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -61,52 +75,6 @@ def utc_field(*, nullable: bool = False, index: bool = False) -> Any:
 
 def required_utc_field(*, index: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=False, index=index))
-
-
-class Locale(StrEnum):
-    en = "en"
-    zh = "zh"
-    sv = "sv"
-
-
-class DeliveryChannel(StrEnum):
-    email = "email"
-    slack = "slack"
-
-
-class Role(StrEnum):
-    member = "member"
-    manager = "manager"
-    admin = "admin"
-
-
-class PromiseStatus(StrEnum):
-    open = "open"
-    done = "done"
-    cancelled = "cancelled"
-
-
-class Source(StrEnum):
-    cli = "cli"
-    slack = "slack"
-    web = "web"
-    api = "api"
-    rule = "rule"
-
-
-class AssessError(StrEnum):
-    """Why the scan could not assess a promise."""
-
-    date_out_of_range = "date_out_of_range"  # a moment too far out to compute with
-    unknown_calendar = "unknown_calendar"  # the client's timezone or country is unknown
-    unexpected = "unexpected"  # anything else: the log has the details
-
-
-class CheckInStatus(StrEnum):
-    on_track = "on_track"
-    at_risk = "at_risk"
-    blocked = "blocked"
-    done = "done"
 
 
 class Client(SQLModel, table=True):
@@ -281,13 +249,6 @@ class Event(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class RiskLevel(StrEnum):
-    on_track = "on_track"
-    watch = "watch"
-    at_risk = "at_risk"
-    overdue = "overdue"
-
-
 class Assessment(SQLModel, table=True):
     """One assessment of one promise, kept so a manager sees when risk was first raised."""
 
@@ -301,36 +262,6 @@ class Assessment(SQLModel, table=True):
     next_action: str = Field(max_length=16)
     forecast_done_at: datetime = required_utc_field()
     evidence: str = Field(max_length=16)
-
-
-class NoticeKind(StrEnum):
-    delay_notice = "delay_notice"
-    mistake_remediation = "mistake_remediation"
-    promise_confirmation = "promise_confirmation"
-    request_acknowledgement = "request_acknowledgement"
-    checkin_request = "checkin_request"
-    escalation = "escalation"
-    digest = "digest"
-    draft_offer = "draft_offer"  # a draft shown to its owner in Slack, with Send / Edit
-
-
-CLIENT_KINDS = frozenset({
-    NoticeKind.delay_notice,
-    NoticeKind.mistake_remediation,
-    NoticeKind.promise_confirmation,
-    NoticeKind.request_acknowledgement,
-})
-
-
-class NoticeStatus(StrEnum):
-    draft = "draft"
-    approved = "approved"
-    queued = "queued"
-    sending = "sending"
-    retry = "retry"
-    sent = "sent"
-    dead = "dead"
-    cancelled = "cancelled"
 
 
 class Notice(SQLModel, table=True):
@@ -395,11 +326,6 @@ class NoticeAttempt(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=300)
 
 
-class Severity(StrEnum):
-    minor = "minor"
-    major = "major"
-
-
 class Mistake(SQLModel, table=True):
     """A mistake owned up to: what went wrong, the fix, and the step that prevents a repeat."""
 
@@ -413,8 +339,8 @@ class Mistake(SQLModel, table=True):
     severity: str = Field(default=Severity.minor, max_length=16)
     credit_amount: float | None = None
     credit_currency: str | None = Field(default=None, max_length=3)
-    credit_method: str | None = Field(default=None, max_length=16)  # drafting.CREDIT_METHODS
-    credit_basis: str | None = Field(default=None, max_length=16)  # drafting.CREDIT_BASES
+    credit_method: str | None = Field(default=None, max_length=16)  # drafting/contexts.py
+    credit_basis: str | None = Field(default=None, max_length=16)  # drafting/contexts.py
     fixed: bool = True
     repeat_of_id: int | None = Field(default=None, foreign_key="mistake.id")
     prevention_promise_id: int | None = Field(default=None, foreign_key="promise.id")

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reliability import compose, drafting, limits
+from reliability import compose, limits
 from reliability.config import Settings
 from reliability.db import among, insert_rows
+from reliability.drafting import rendering
 from reliability.errors import UserError
 from reliability.models import (
     CLIENT_KINDS,
@@ -86,7 +87,7 @@ class Draft:
 
 def columns(settings: Settings, draft: Draft, now: datetime) -> dict[str, Any]:
     """Render a draft into a Notice row's values, approved at once where the policy allows."""
-    message = drafting.render(draft.kind, draft.recipient.locale, draft.context,
+    message = rendering.render(draft.kind, draft.recipient.locale, draft.context,
                               overrides=settings.templates.dir, channel=draft.recipient.channel)
     to_client = draft.kind in CLIENT_KINDS
     auto = not to_client or (draft.client is not None and draft.client.auto_send)
@@ -242,7 +243,7 @@ def cancel_pending_for_promise(session: Session, promise_id: int, *, reason: str
     pending = session.exec(
         select(Notice).where(Notice.promise_id == promise_id,
                              col(Notice.status).in_(PENDING),
-                             col(Notice.kind).in_(["delay_notice", "escalation"]))
+                             col(Notice.kind).in_([NoticeKind.delay_notice, NoticeKind.escalation]))
     ).all()
     for notice in pending:
         _cancel(session, notice, reason=reason, now=now, actor=actor)
@@ -281,7 +282,7 @@ def edit(session: Session, settings: Settings, notice_id: int, *, now: datetime,
         notice.text = cleaned
         notice.html = plain_html(cleaned)
         notice.blocks = [{"type": "section",
-                          "text": {"type": "mrkdwn", "text": drafting.mrkdwn(cleaned)}}]
+                          "text": {"type": "mrkdwn", "text": rendering.mrkdwn(cleaned)}}]
     session.add(notice)
     record_event(session, notice, now=now, actor=actor, kind="notice.edited", before=before,
                  after=_wording(notice))
@@ -300,7 +301,7 @@ def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
                                    interim=notice.context.get("interim"), now=now,
                                    progress=notice.context.get("progress"),
                                    waiting_for=waiting_for)
-    message = drafting.render(notice.kind, notice.locale, context,
+    message = rendering.render(notice.kind, notice.locale, context,
                               overrides=settings.templates.dir, channel=notice.channel)
     notice.subject, notice.text = message.subject, message.text
     notice.html, notice.blocks = message.html, message.blocks

@@ -4,12 +4,13 @@ ledger's lists, the digest, the dashboard and the API)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from reliability.access import EVERYONE, Scope
-from reliability.models import Client, Member, Promise
+from reliability.models import Client, Member, Promise, RiskLevel
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,11 @@ class PromiseView:
     promise: Promise
     client: Client
     owner: Member
+
+
+def is_overdue(promise: Promise, now: datetime) -> bool:
+    """Past due, or marked overdue by the scan: every reader counts it the same way."""
+    return promise.level == RiskLevel.overdue or promise.due_at <= now
 
 
 def promise_views(session: Session, *conditions: Any,

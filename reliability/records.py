@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from reliability.calendar import CalendarError, zone
-from reliability.drafting import money_text
+from reliability.drafting.rendering import money_text
 from reliability.models import CheckIn, Client, DueChange, Event, Member, Mistake, Notice, Promise
 
 

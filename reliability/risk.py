@@ -27,12 +27,12 @@ from reliability.forecast import (
     load_factor,
     outlook,
 )
+from reliability.vocabulary import CheckInStatus, Evidence, NextAction, RiskLevel
 
 if TYPE_CHECKING:
     from reliability.config import PolicySettings
 
 __all__ = [
-    "Assessment",
     "CaptureForecast",
     "CheckInFact",
     "OpenLoad",
@@ -40,12 +40,14 @@ __all__ = [
     "Policy",
     "PromiseFacts",
     "Record",
+    "RiskAssessment",
     "assess",
     "forecast_at_capture",
 ]
 
 FRESH_BUSINESS_DAYS = 1  # an answer from today or the previous business day counts in full
-STATUS_WORDS = {"at_risk": "at risk", "blocked": "blocked", "on_track": "on track"}
+STATUS_WORDS = {CheckInStatus.at_risk: "at risk", CheckInStatus.blocked: "blocked",
+                CheckInStatus.on_track: "on track"}
 
 
 @dataclass(frozen=True)
@@ -102,15 +104,15 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Assessment:
-    level: str  # on_track | watch | at_risk | overdue | done
+class RiskAssessment:
+    level: str  # a RiskLevel, or CheckInStatus.done once the owner reported it done
     p_late: float
     reasons: tuple[str, ...]
     notice_by: datetime
-    next_action: str  # checkin | delay_notice | escalate | none
+    next_action: NextAction
     forecast_done_at: datetime  # 80th percentile, the end of a business day
     next_check_at: datetime | None  # None only once done
-    evidence: str  # owner | team | prior
+    evidence: Evidence
     # The owner is due a check-in request too, whatever the main action is: an at-risk
     # promise still needs the owner's word.
     ask_checkin: bool = False
@@ -138,7 +140,7 @@ def assess(
     team_history: Record | Sequence[PastPromise],
     open_load: Sequence[OpenLoad],
     policy: Policy,
-) -> Assessment:
+) -> RiskAssessment:
     """How likely `promise` is to slip as of `now`, why, and what to do next.
 
     Pass `Record`s built once per scan rather than raw histories when assessing many promises."""
@@ -147,16 +149,16 @@ def assess(
     checkins = sorted((c for c in promise.checkins if c.at <= now), key=lambda c: c.at)
     latest = checkins[-1] if checkins else None
     name = promise.owner_name or promise.owner
-    if latest is not None and latest.status == "done":
-        return Assessment(
-            level="done",
+    if latest is not None and latest.status == CheckInStatus.done:
+        return RiskAssessment(
+            level=CheckInStatus.done,
             p_late=0.0,
             reasons=(f"{name} reported it done on {_when(cal, latest.at, now)}",),
             notice_by=notice_by,
-            next_action="none",
+            next_action=NextAction.none,
             forecast_done_at=latest.at,
             next_check_at=None,
-            evidence="owner",
+            evidence=Evidence.owner,
         )
 
     reasons: list[str] = []
@@ -228,15 +230,15 @@ def assess(
     p_late = 1.0 if overdue else adjusted(view.p_model, likelihoods)
 
     if overdue:
-        level = "overdue"
+        level = RiskLevel.overdue
     elif p_late >= policy.at_risk_threshold or (
-        said is not None and said.status in ("at_risk", "blocked")
+        said is not None and said.status in (CheckInStatus.at_risk, CheckInStatus.blocked)
     ):
-        level = "at_risk"
+        level = RiskLevel.at_risk
     elif p_late >= policy.watch_threshold:
-        level = "watch"
+        level = RiskLevel.watch
     else:
-        level = "on_track"
+        level = RiskLevel.on_track
 
     escalate_from = cal.add_business_hours(notice_by, -policy.escalate_business_hours_before_notice)
     checkins_open = cal.start_of(
@@ -245,7 +247,7 @@ def assess(
     ask_checkin = _checkin_due(
         promise, now=now, calendar=cal, checkins_open=checkins_open, latest=latest
     )
-    return Assessment(
+    return RiskAssessment(
         level=level,
         p_late=p_late,
         reasons=tuple(reasons),
@@ -297,7 +299,7 @@ class CaptureForecast:
     # The likely day, offered instead of the ask when it is a later day and rests on a
     # record (the owner's or the team's); None otherwise.
     suggested_due_at: datetime | None
-    evidence: str  # owner | team | prior
+    evidence: Evidence
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -342,7 +344,7 @@ def forecast_at_capture(
                       f"{_day(calendar, due_at, now)}, more than usual")
     likely = result.forecast_done_at
     # With no record to go on the day is a rough guess: it is shown, not offered instead.
-    later = (result.evidence != "prior"
+    later = (result.evidence != Evidence.prior
              and calendar.local(likely).date() > calendar.local(due_at).date())
     return CaptureForecast(
         p_late=result.p_late,
@@ -361,11 +363,11 @@ def _crowding(cal: BusinessCalendar, due_at: datetime, open_load: Sequence[OpenL
     return sum(load.due_at <= window_ends for load in open_load)
 
 
-def _capture_reason(name: str, evidence: str, owner: Record, team: Record) -> str:
+def _capture_reason(name: str, evidence: Evidence, owner: Record, team: Record) -> str:
     """The record the forecast rests on, in plain words."""
-    if evidence == "owner":
+    if evidence == Evidence.owner:
         return _track_sentence(f"{name}'s", owner)
-    if evidence == "team":
+    if evidence == Evidence.team:
         track = _track_sentence("the team's", team)
         return f"Little history for {name} yet; {track[0].lower()}{track[1:]}"
     return f"Little history for {name} or the team yet, so this is a rough guess"
@@ -377,16 +379,16 @@ def _record(history: Record | Sequence[PastPromise], calendar: BusinessCalendar)
 
 def _evidence(
     name: str, owner: Record, team_record: Callable[[], Record]
-) -> tuple[str, Distribution, list[str]]:
+) -> tuple[Evidence, Distribution, list[str]]:
     """Which history speaks for this owner, and the sentences that say so; the team's record
     is only built when the owner's own is too short."""
     if owner.size >= MIN_OWNER_SAMPLES:
-        return "owner", owner.distribution, [_track_sentence(f"{name}'s", owner)]
+        return Evidence.owner, owner.distribution, [_track_sentence(f"{name}'s", owner)]
     little = f"Little history for {name} ({_count(owner.size)})"
     team = team_record()
     if team.size >= MIN_TEAM_SAMPLES:
         return (
-            "team",
+            Evidence.team,
             team.distribution,
             [
                 f"{little}: using the team's record",
@@ -395,7 +397,7 @@ def _evidence(
         )
     share = round(100 * PRIOR.share_late())
     return (
-        "prior",
+        Evidence.prior,
         PRIOR,
         [
             f"{little} and for the team ({_count(team.size)}): using a wide prior "
@@ -470,10 +472,10 @@ def _checkin_due(
 
 def _next_action(
     promise: PromiseFacts, *, level: str, now: datetime, escalate_from: datetime, ask_checkin: bool
-) -> str:
-    if level in ("at_risk", "overdue") and promise.client_told_at is None:
-        return "escalate" if now >= escalate_from else "delay_notice"
-    return "checkin" if ask_checkin else "none"
+) -> NextAction:
+    if level in (RiskLevel.at_risk, RiskLevel.overdue) and promise.client_told_at is None:
+        return NextAction.escalate if now >= escalate_from else NextAction.delay_notice
+    return NextAction.checkin if ask_checkin else NextAction.none
 
 
 def _forecast_day(

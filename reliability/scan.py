@@ -23,10 +23,9 @@ from sqlmodel import Session, col, select
 from reliability import compose, notices
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.db import among, insert_rows, on_postgresql
-from reliability.forecast import MAX_SAMPLES
+from reliability.forecast import HISTORY_PER_OWNER, TEAM_HISTORY
 from reliability.ledger import Ledger
 from reliability.models import (
-    AssessError,
     Assessment,
     CheckIn,
     Client,
@@ -46,14 +45,14 @@ from reliability.risk import (
     Policy,
     PromiseFacts,
     Record,
+    RiskAssessment,
     assess,
 )
+from reliability.vocabulary import AssessError, NextAction
 
 log = logging.getLogger(__name__)
 
 ACTOR = "rule:scan"
-HISTORY_PER_OWNER = MAX_SAMPLES  # the forecast uses no more than this
-TEAM_HISTORY = 200
 # A new assessment row is kept when the level changes or p_late moves at least this much.
 P_LATE_STEP = 0.05
 
@@ -105,7 +104,8 @@ class _Work:
     """What one batch decided, written together at the end of the batch."""
 
     drafts: list[notices.Draft] = field(default_factory=list)
-    escalations: list[tuple[Promise, Client, Member, Member, Any]] = field(default_factory=list)
+    escalations: list[tuple[Promise, Client, Member, Member, RiskAssessment]] = field(
+        default_factory=list)
     assessments: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     promises: list[dict[str, Any]] = field(default_factory=list)
@@ -386,13 +386,13 @@ class Scanner:
         })
         if promise.internal:
             return
-        if result.next_action == "checkin" or result.ask_checkin:
+        if result.next_action == NextAction.checkin or result.ask_checkin:
             work.drafts.append(self._checkin_request(promise, client, owner, calendar, now))
-        if result.next_action in ("delay_notice", "escalate"):
+        if result.next_action in (NextAction.delay_notice, NextAction.escalate):
             work.drafts.append(self._delay_draft(promise, client, owner, batch, calendar,
                                                  result, now))
         manager = batch.managers.get(owner.manager_id or 0)
-        if result.next_action == "escalate" and manager is not None:
+        if result.next_action == NextAction.escalate and manager is not None:
             work.escalations.append((promise, client, owner, manager, result))
 
     def _write(self, session: Session, batch: _Batch, work: _Work, now: datetime,
@@ -440,7 +440,8 @@ class Scanner:
         )
 
     def _delay_draft(self, promise: Promise, client: Client, owner: Member, batch: _Batch,
-                     calendar: BusinessCalendar, result: Any, now: datetime) -> notices.Draft:
+                     calendar: BusinessCalendar, result: RiskAssessment,
+                     now: datetime) -> notices.Draft:
         proposed = result.forecast_done_at
         if proposed <= promise.due_at:
             proposed = calendar.end_of(calendar.next_business_day(
@@ -470,7 +471,7 @@ class Scanner:
         )
 
     def _escalation(self, promise: Promise, client: Client, owner: Member, manager: Member,
-                    result: Any, draft: Notice | None, now: datetime) -> notices.Draft:
+                    result: RiskAssessment, draft: Notice | None, now: datetime) -> notices.Draft:
         return notices.Draft(
             kind=NoticeKind.escalation,
             key=f"escalation:{promise.id}:{notices.key_moment(promise.due_at)}",
@@ -516,6 +517,3 @@ def _reason(error: Exception) -> AssessError:
 def _delay_key(promise: Promise) -> str:
     return f"delay_notice:{promise.id}:{notices.key_moment(promise.due_at)}"
 
-
-def scan(ledger: Ledger, *, now: datetime) -> ScanReport:
-    return Scanner(ledger).tick(now)

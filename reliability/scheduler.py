@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
+class OfferDrafts(Protocol):
+    """Queues Slack offers of waiting drafts: the composition root passes the Slack app's,
+    so the scheduler imports no interface."""
+
+    def __call__(self, ledger: Ledger, *, now: datetime) -> object: ...
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -36,9 +43,11 @@ def _utc_now() -> datetime:
 class Jobs:
     """The three periodic jobs, each a thin call into the service layer."""
 
-    def __init__(self, ledger: Ledger, clock: Clock = _utc_now) -> None:
+    def __init__(self, ledger: Ledger, clock: Clock = _utc_now,
+                 offer_drafts: OfferDrafts | None = None) -> None:
         self.ledger = ledger
         self.clock = clock
+        self.offer_drafts = offer_drafts
         self.scanner = Scanner(ledger)
         self.outbox = Outbox(ledger)
 
@@ -68,9 +77,8 @@ class Jobs:
     def slack_drafts(self) -> None:
         """Drafts waiting for approval are queued as outbox DMs to their owners, with Send /
         Edit buttons; the deliver job sends them."""
-        from reliability.slack_app import offer_drafts
-
-        offer_drafts(self.ledger, now=self.clock())
+        if self.offer_drafts is not None:
+            self.offer_drafts(self.ledger, now=self.clock())
 
     def digests(self) -> None:
         from reliability.digest import queue_due_digests
@@ -90,8 +98,11 @@ def settle_heap() -> None:
         gc.freeze()
 
 
-def build(ledger: Ledger, *, background: bool, clock: Clock = _utc_now) -> BaseScheduler:
-    jobs = Jobs(ledger, clock)
+def build(ledger: Ledger, *, background: bool, clock: Clock = _utc_now,
+          offer_drafts: OfferDrafts | None = None) -> BaseScheduler:
+    """The periodic jobs over `ledger`; Slack offers only when Slack is set up and the caller
+    passes `offer_drafts`."""
+    jobs = Jobs(ledger, clock, offer_drafts)
     scheduler: BaseScheduler = (BackgroundScheduler if background else BlockingScheduler)(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
                                     "misfire_grace_time": None})
@@ -99,7 +110,7 @@ def build(ledger: Ledger, *, background: bool, clock: Clock = _utc_now) -> BaseS
     start = clock()
     periodic = [(jobs.scan, every.scan_interval_seconds), (jobs.digests, 60),
                 (jobs.deliver, every.deliver_interval_seconds)]
-    if ledger.settings.slack.bot_token is not None:
+    if offer_drafts is not None and ledger.settings.slack.bot_token is not None:
         periodic.append((jobs.slack_drafts, every.deliver_interval_seconds))
     for job, seconds in periodic:
         scheduler.add_job(_logged(job), IntervalTrigger(seconds=seconds, timezone=UTC),

@@ -402,12 +402,6 @@ class Listeners:
 
         return await self._guarded_async(run)
 
-    async def _guarded(self, work: Callable[[], Reply]) -> Reply:
-        async def run() -> Reply:
-            return await asyncio.to_thread(work)
-
-        return await self._guarded_async(run)
-
     @staticmethod
     def _inline(work: Callable[[], Reply]) -> Reply:
         try:
@@ -489,7 +483,4 @@ def offer_drafts(ledger: Ledger, *, now: datetime) -> list[int]:
         return []
     return slack_actions.queue_offers(ledger, now=now)
 
-
-def manifest_url(base_url: str) -> str:
-    return base_url.rstrip("/") + "/slack/events"
 

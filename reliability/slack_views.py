@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from reliability.drafting import mrkdwn, slack_text
+from reliability.drafting.rendering import mrkdwn, slack_text
 
 Block = dict[str, Any]
 SECTION_LIMIT = 2900  # Slack allows 3,000 characters in a section's text

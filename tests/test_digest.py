@@ -8,8 +8,8 @@ from helpers import at
 from scenarios import START, agency_with, wednesday_draft
 from sqlmodel import Session, col, select
 
-from reliability import drafting
 from reliability.digest import build_digest, queue_due_digests
+from reliability.drafting import rendering
 from reliability.ledger import Ledger
 from reliability.models import Member, Notice
 
@@ -164,7 +164,7 @@ def test_the_digest_renders_in_every_format(wednesday: Ledger) -> None:
     with Session(wednesday.engine) as session:
         bob = session.exec(select(Member).where(Member.email == "bob@example.com")).one()
         context = build_digest(session, wednesday.settings, bob, WEDNESDAY_9)
-    message = drafting.render("digest", "en", dict(context))
+    message = rendering.render("digest", "en", dict(context))
     assert "Q3 report" in message.html and message.blocks
     assert "Q3 report" in json.dumps(message.blocks)
 

@@ -10,20 +10,17 @@ from typing import Any
 
 import pytest
 
-from reliability.drafting import (
+from reliability.drafting.contexts import CHECKIN_STATUSES, CONTEXTS, KINDS, LOCALES
+from reliability.drafting.rendering import (
     BUILTIN_DIR,
-    CHECKIN_STATUSES,
-    CONTEXTS,
-    KINDS,
-    LOCALES,
     SLACK_SECTION_LIMIT,
     TemplateError,
     check,
     choose_locale,
     render,
-    sample_context,
     template_files,
 )
+from reliability.drafting.samples import sample_context
 
 HOSTILE = 'He said "ship it"\n<script>alert(1)</script> & co'
 

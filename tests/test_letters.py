@@ -17,7 +17,9 @@ import pytest
 from reliability import compose
 from reliability.calendar import zone
 from reliability.config import Settings
-from reliability.drafting import LOCALES, money_text, render, sample_context
+from reliability.drafting.contexts import LOCALES
+from reliability.drafting.rendering import money_text, render
+from reliability.drafting.samples import sample_context
 from reliability.models import Client, Member, Mistake
 
 CLIENT_KINDS = ("delay_notice", "mistake_remediation", "promise_confirmation",

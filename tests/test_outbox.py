@@ -19,10 +19,11 @@ from servers.slack_api import slack_api
 from servers.smtp import free_port, smtp_server
 from sqlmodel import Session, col, select
 
-from reliability import compose, drafting, notices
+from reliability import compose, notices
 from reliability.channels.email import EmailChannel, message_id_for
 from reliability.channels.slack import SlackChannel
 from reliability.config import Settings
+from reliability.drafting import samples
 from reliability.ledger import Ledger
 from reliability.models import DueChange, Event, Notice, NoticeAttempt, NoticeKind, Promise
 from reliability.outbox import DeliveryReport, Outbox, backoff_seconds
@@ -213,7 +214,7 @@ def globex_notice(ledger: Ledger) -> int:
         created = notices.create(
             session, ledger.settings, kind=NoticeKind.request_acknowledgement,
             key="ack:globex:1", recipient=notices.client_recipient(client), client=client,
-            context=drafting.sample_context("request_acknowledgement", "en"),
+            context=samples.sample_context("request_acknowledgement", "en"),
             now=WEDNESDAY_10, created_by="alice@example.com", reply_to=owner.email)
         assert created is not None
         notices.approve(session, created.id or 0, now=WEDNESDAY_10, actor="alice")

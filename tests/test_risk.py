@@ -12,13 +12,13 @@ import pytest
 from reliability.calendar import BusinessCalendar
 from reliability.config import PolicySettings
 from reliability.risk import (
-    Assessment,
     CheckInFact,
     OpenLoad,
     PastPromise,
     Policy,
     PromiseFacts,
     Record,
+    RiskAssessment,
     assess,
 )
 
@@ -70,7 +70,7 @@ def run(
     open_load: tuple[OpenLoad, ...] = (),
     policy: Policy = Policy(),
     calendar: BusinessCalendar = ACME,
-) -> Assessment:
+) -> RiskAssessment:
     return assess(
         promise,
         now=now,

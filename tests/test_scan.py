@@ -22,10 +22,11 @@ from scenarios import (
 )
 from sqlmodel import Session, col, select
 
+from reliability.forecast import HISTORY_PER_OWNER
 from reliability.ledger import Ledger
 from reliability.mistakes import log_mistake
 from reliability.models import Assessment, Promise
-from reliability.scan import HISTORY_PER_OWNER, Scanner
+from reliability.scan import Scanner
 
 
 def test_delay_notice_is_drafted_on_wednesday_for_a_friday_promise_at_risk(agency: Ledger) -> None:

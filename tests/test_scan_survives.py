@@ -16,7 +16,7 @@ from web_helpers import app_for, csrf_of, token_for
 
 from reliability.db import _alembic_config, head_revision, make_engine, upgrade
 from reliability.digest import build_digest
-from reliability.drafting import render
+from reliability.drafting.rendering import render
 from reliability.ledger import Ledger
 from reliability.models import Client, Event, Member, Promise
 

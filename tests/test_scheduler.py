@@ -74,8 +74,11 @@ def test_a_failing_job_is_logged_and_does_not_stop_the_scheduler(
 def test_drafts_are_offered_in_slack_only_when_slack_is_set_up(agency: Ledger) -> None:
     from pydantic import SecretStr
 
+    from reliability.slack_app import offer_drafts
+
     def job_ids() -> set[str]:
-        scheduler = build(agency, background=True, clock=lambda: TUESDAY_9)
+        scheduler = build(agency, background=True, clock=lambda: TUESDAY_9,
+                          offer_drafts=offer_drafts)
         scheduler.start(paused=True)
         try:
             return {job.id for job in scheduler.get_jobs()}

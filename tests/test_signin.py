@@ -30,9 +30,9 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.members import calendar_token
 from reliability.models import Event, Member
+from reliability.signins import admit_link_request
 from reliability.web.auth import safe_next
 from reliability.web.logs import redact
-from reliability.web.sessions import admit_link_request
 
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/sign-in/link/\S+)")
 

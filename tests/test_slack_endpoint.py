@@ -22,8 +22,9 @@ from servers.slack_api import SlackApi, slack_api
 from slack_harness import SIGNING_SECRET, SlackWorkspace, command_body, signed_headers
 from test_slack_app import shown
 
-from reliability import drafting, notices
+from reliability import notices
 from reliability.config import Settings
+from reliability.drafting import rendering, samples
 from reliability.ledger import Ledger
 from reliability.models import NoticeKind
 from reliability.outbox import Outbox
@@ -233,7 +234,7 @@ def test_with_slacks_web_api_hanging_a_button_is_answered_in_time(
 def test_an_echo_carries_no_mention_or_link_in_its_text(slack: SlackWorkspace) -> None:
     """Typed characters arrive escaped (Slack's own sequences are dropped by the parser); the
     title they spell must leave escaped again, in the text as in the blocks."""
-    echo = slack.answer(drafting.mrkdwn(INJECTED) + " for Acme by Friday")
+    echo = slack.answer(rendering.mrkdwn(INJECTED) + " for Acme by Friday")
     assert "Q3 report" in echo["text"]
     for raw in RAW:
         assert raw not in echo["text"] and raw not in str(echo["blocks"])
@@ -249,7 +250,7 @@ def test_a_draft_posted_to_a_clients_channel_carries_no_mention_or_link(
         ledger.add_client(name="Globex", email="ops@globex.example", channel="slack",
                           slack_channel="C0GLOBEX", timezone="America/New_York", country="US",
                           now=moment, actor="t")
-        context = drafting.sample_context("delay_notice", "en")
+        context = samples.sample_context("delay_notice", "en")
         context["promise"] = {**context["promise"], "title": INJECTED}
         with ledger.transaction() as session:
             client = ledger.find_client(session, "Globex")

@@ -32,7 +32,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from reliability.channels import Commit, DeliveryError, OutgoingMessage, SendResult
 from reliability.config import Settings, SlackSettings
-from reliability.drafting import slack_text
+from reliability.drafting.rendering import slack_text
 
 EVENT_TYPE = "reliability_notice"
 HISTORY_PAGE_SIZE = 200

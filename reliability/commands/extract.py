@@ -10,19 +10,16 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 import typer
-from sqlmodel import Session, col, select
 
+from reliability import capture
 from reliability.calendar import BusinessCalendar
-from reliability.cli import JsonOption, emit, promise_app, runtime_of
-from reliability.commitments import Finding, Person, detect
+from reliability.commands.runtime import JsonOption, emit, runtime_of
+from reliability.commitments import Finding
 from reliability.deadlines import echo
 from reliability.errors import UserError
-from reliability.models import Client, Member
 
 
-@promise_app.command("extract")
 def promise_extract(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="A notes or email file, or - for stdin.")],
@@ -37,25 +34,8 @@ def promise_extract(
     runtime = runtime_of(ctx)
     ledger = runtime.ledger
     text = _read(source)
-    with ledger.session() as session:
-        conversation = ledger.find_client(session, client) if client else None
-        author_is_member = True
-        if author is not None:
-            writer = _client_of_contact(session, author)
-            if writer is None:
-                ledger.find_member(session, author)
-            else:
-                author_is_member = False
-                conversation = conversation or writer
-        team = [Person(m.email, m.name, m.slack_user_id) for m in
-                session.exec(select(Member).where(col(Member.removed_at).is_(None))).all()]
-        names = list(session.exec(select(Client.name)).all())
-        calendar = ledger.calendar_for(conversation)
-    findings = detect(
-        text, author=(author or "").strip().lower() or None, author_is_member=author_is_member,
-        client=conversation.name if conversation else None, now=runtime.now, calendar=calendar,
-        members=team, client_names=names,
-    )
+    findings, calendar = capture.extract(ledger, text, client=client, author=author,
+                                         now=runtime.now)
     emit(as_json, [finding.to_json() for finding in findings],
          "\n".join(_line(f, calendar) for f in findings) or "(no commitments or requests found)")
 
@@ -70,12 +50,6 @@ def _read(source: str) -> str:
         raise UserError(f"cannot read {source!r}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise UserError(f"{source!r} is not UTF-8 text") from None
-
-
-def _client_of_contact(session: Session, address: str) -> Client | None:
-    return session.exec(
-        select(Client).where(sa.func.lower(Client.email) == address.strip().lower())
-    ).first()
 
 
 def _line(finding: Finding, calendar: BusinessCalendar) -> str:

@@ -10,21 +10,12 @@ import typer
 
 from reliability import backtest, limits, metrics
 from reliability.calendar import BusinessCalendar
-from reliability.cli import (
-    JsonOption,
-    app,
-    client_app,
-    emit,
-    runtime_of,
-    sub_app,
-    table,
-)
+from reliability.commands.runtime import JsonOption, emit, runtime_of, sub_app, table
 from reliability.errors import UserError
 from reliability.ratings import add_rating, rating_record, ratings
 from reliability.trust import trust_view
 
 rating_app = sub_app("Client ratings: 1-5, and what would make it a 5.")
-app.add_typer(rating_app, name="rating")
 
 DEFAULT_WEEKS = 4
 
@@ -55,7 +46,6 @@ def _range(calendar: BusinessCalendar, now: datetime, first: date | None,
             datetime.combine(last + timedelta(days=1), datetime.min.time(), calendar.tz))
 
 
-@app.command()
 def report(
     ctx: typer.Context,
     by: Annotated[str | None, typer.Option(help="owner | team | client")] = None,
@@ -155,7 +145,6 @@ def rating_list(
         ["id", "client", "date", "overall", "continue", "recommend", "to make it a 5"]))
 
 
-@client_app.command("trust")
 def client_trust(
     ctx: typer.Context,
     start: Annotated[str | None, typer.Option(
@@ -180,7 +169,6 @@ def client_trust(
         ["client", "stage", "promises", "on-time", "proactive", "rating", "why"]))
 
 
-@app.command("backtest")
 def backtest_command(
     file: Annotated[Path, typer.Argument(help="CSV: id, owner, client, made_at, due_at, "
                                               "done_at [, estimate_hours, actual_hours, "

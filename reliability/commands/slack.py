@@ -8,15 +8,14 @@ from typing import Annotated
 
 import typer
 
-from reliability.cli import JsonOption, app, emit, runtime_of, sub_app
+from reliability.commands.runtime import JsonOption, emit, runtime_of, sub_app
 
-slack_app_cli = sub_app("Slack: the app manifest, and drafts offered to their owners.")
-app.add_typer(slack_app_cli, name="slack")
+slack_group = sub_app("Slack: the app manifest, and drafts offered to their owners.")
 MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yml"
 PLACEHOLDER = "https://reliability.example.com"
 
 
-@slack_app_cli.command("manifest")
+@slack_group.command("manifest")
 def manifest(
     ctx: typer.Context,
     base_url: Annotated[str | None, typer.Option(
@@ -27,7 +26,7 @@ def manifest(
     typer.echo(MANIFEST.read_text(encoding="utf-8").replace(PLACEHOLDER, address), nl=False)
 
 
-@slack_app_cli.command("offer-drafts")
+@slack_group.command("offer-drafts")
 def offer_drafts(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Queue each waiting draft's offer to its owner in Slack; the outbox DMs it (the
     scheduler does both every round)."""

@@ -19,12 +19,12 @@ from reliability import slack_http
 from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
-from reliability.web import api, dashboard, feeds, signin
+from reliability.signins import SESSION_LIFETIME
+from reliability.web import api, dashboard, ical, prometheus, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
 from reliability.web.guard import InputGuard
 from reliability.web.logs import redact_secrets_in_logs
 from reliability.web.pages import render
-from reliability.web.sessions import SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -87,7 +87,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     app.include_router(signin.router)
     app.include_router(dashboard.router)
     app.include_router(api.router)
-    app.include_router(feeds.router)
+    app.include_router(ical.router)
+    app.include_router(prometheus.router)
     return app
 
 

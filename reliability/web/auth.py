@@ -12,13 +12,12 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
-from sqlmodel import Session
 
-from reliability.access import Scope, scope_of
+from reliability import signins
+from reliability.access import Scope
 from reliability.ledger import Ledger
-from reliability.models import Member, Role
-from reliability.web.sessions import new_session_key, session_is_live
-from reliability.web.tokens import member_by_token
+from reliability.models import Member
+from reliability.signins import new_session_key
 
 SESSION_MEMBER = "member_id"
 SESSION_GENERATION = "generation"
@@ -42,10 +41,6 @@ class Viewer:
     @property
     def sees_a_team(self) -> bool:
         return self.scope.owner_ids is None or len(self.scope.owner_ids) > 1
-
-    @property
-    def is_admin(self) -> bool:
-        return self.member.role == Role.admin
 
 
 class SignInRequired(Exception):
@@ -80,26 +75,16 @@ def _viewer(request: Request) -> Viewer | None:
     ledger = ledger_of(request)
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
-    with ledger.session() as session:
-        if scheme.lower() == "bearer" and credentials:
-            member = member_by_token(session, credentials.strip())
-            return _view(session, member, by_bearer=True) if member else None
-        member_id = request.session.get(SESSION_MEMBER)
-        if not isinstance(member_id, int):
-            return None
-        member = session.get(Member, member_id)
-        if member is None or not session_is_live(
-                session, member, generation=request.session.get(SESSION_GENERATION),
-                key=request.session.get(SESSION_KEY)):
-            return None
-        return _view(session, member)
-
-
-def _view(session: Session, member: Member | None, *, by_bearer: bool = False) -> (
-        Viewer | None):
-    if member is None:
+    if scheme.lower() == "bearer" and credentials:
+        found = signins.by_token(ledger, credentials.strip())
+        return Viewer(found.member, found.scope, by_bearer=True) if found else None
+    member_id = request.session.get(SESSION_MEMBER)
+    if not isinstance(member_id, int):
         return None
-    return Viewer(member, scope_of(session, member), by_bearer=by_bearer)
+    found = signins.by_session(ledger, member_id,
+                               generation=request.session.get(SESSION_GENERATION),
+                               key=request.session.get(SESSION_KEY))
+    return Viewer(found.member, found.scope) if found else None
 
 
 def page_viewer(request: Request) -> Viewer:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from reliability.calendar import zone
-from reliability.drafting import money_text
+from reliability.drafting.rendering import money_text
 from reliability.web.auth import CSRF_FIELD, Viewer, csrf_token
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")

@@ -14,7 +14,6 @@ from reliability import metrics
 from reliability.access import NotFound, Scope, notice_for, notices_in_scope
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
-from reliability.digest import is_overdue
 from reliability.limits import MAX_ID
 from reliability.models import (
     Assessment,
@@ -32,7 +31,7 @@ from reliability.models import (
     Rating,
     RiskLevel,
 )
-from reliability.promises import PromiseView, promise_views
+from reliability.promises import PromiseView, is_overdue, promise_views
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,

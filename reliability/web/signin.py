@@ -21,6 +21,16 @@ from reliability.channels.email import EmailChannel
 from reliability.errors import UserError
 from reliability.ledger import Ledger, normalise_email
 from reliability.members import token_hash
+from reliability.signins import (
+    LINK_LIFETIME,
+    LinkRefused,
+    admit_link_request,
+    by_token,
+    check_link,
+    end_session,
+    issue_link,
+    use_link,
+)
 from reliability.web.auth import (
     SESSION_KEY,
     SESSION_MEMBER,
@@ -32,16 +42,6 @@ from reliability.web.auth import (
     sign_in,
 )
 from reliability.web.pages import flash, render
-from reliability.web.sessions import (
-    LINK_LIFETIME,
-    LinkRefused,
-    admit_link_request,
-    check_link,
-    end_session,
-    issue_link,
-    use_link,
-)
-from reliability.web.tokens import member_by_token
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -73,14 +73,13 @@ def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
 @router.post("/sign-in/token", dependencies=[Depends(check_form_csrf)])
 def sign_in_with_token(request: Request, token: str = Form(""), next: str = Form("/")) -> (
         Response):
-    with ledger_of(request).session() as session:
-        member = member_by_token(session, token.strip())
-    if member is None:
+    found = by_token(ledger_of(request), token.strip())
+    if found is None:
         flash(request, "That token is not valid. Ask for a new one with "
                        "`reliability member token EMAIL`.", "error")
         return RedirectResponse(f"/sign-in?next={quote(safe_next(next), safe='')}",
                                 status_code=303)
-    sign_in(request, member)
+    sign_in(request, found.member)
     return RedirectResponse(safe_next(next), status_code=303)
 
 

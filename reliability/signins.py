@@ -17,9 +17,10 @@ from enum import StrEnum
 from sqlalchemy import delete, text, update
 from sqlmodel import Session, col, func, select
 
+from reliability.access import Scope, scope_of
 from reliability.db import on_postgresql
 from reliability.ledger import Ledger
-from reliability.members import token_hash
+from reliability.members import member_by_token, token_hash
 from reliability.models import EndedSession, Member, SignInLink, SignInRequest
 
 LINK_LIFETIME = timedelta(minutes=15)
@@ -151,3 +152,29 @@ def end_session(ledger: Ledger, *, member_id: int, key: str, now: datetime) -> N
         session.execute(update(SignInLink).where(
             col(SignInLink.member_id) == member_id, col(SignInLink.used_at).is_(None))
             .values(used_at=now))
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A member signed in, with the scope of promises they see."""
+
+    member: Member
+    scope: Scope
+
+
+def by_token(ledger: Ledger, token: str) -> SignedIn | None:
+    """Who a personal bearer token signs in; None for a wrong or revoked one."""
+    with ledger.session() as session:
+        member = member_by_token(session, token)
+        return SignedIn(member, scope_of(session, member)) if member else None
+
+
+def by_session(ledger: Ledger, member_id: int, *, generation: object,
+               key: object) -> SignedIn | None:
+    """Who a session cookie signs in; None once the member signed out or was removed."""
+    with ledger.session() as session:
+        member = session.get(Member, member_id)
+        if member is None or not session_is_live(session, member, generation=generation,
+                                                 key=key):
+            return None
+        return SignedIn(member, scope_of(session, member))

@@ -1,0 +1,57 @@
+"""What the machine-read endpoints publish: a member's open promises for their calendar feed,
+and the ledger's gauges for Prometheus. Reads only; each opens its own session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from reliability.access import Scope, scope_of
+from reliability.ledger import Ledger
+from reliability.members import member_by_calendar_token
+from reliability.models import Member, Notice, Promise, PromiseStatus, RiskLevel
+from reliability.promises import PromiseView, is_overdue, promise_views
+
+
+@dataclass(frozen=True)
+class DueDate:
+    """An open promise as a calendar shows it: its view and its level as of now."""
+
+    view: PromiseView
+    level: str
+
+
+@dataclass(frozen=True)
+class Gauges:
+    """Open promises by risk level and messages by state, as counted now."""
+
+    open_by_level: list[tuple[str, int]]
+    notices_by_status: list[tuple[str, int]]
+
+
+def feed_owner(ledger: Ledger, token: str) -> Member | None:
+    """Whose calendar feed a URL's secret opens; None for an unknown or revoked one."""
+    with ledger.session() as session:
+        return member_by_calendar_token(session, token)
+
+
+def due_dates(ledger: Ledger, member: Member, now: datetime, *, team: bool) -> list[DueDate]:
+    """The member's open promises (with `team`, also those of everyone below them)."""
+    with ledger.session() as session:
+        scope = scope_of(session, member) if team else Scope(member, frozenset({member.id or 0}))
+        views = promise_views(session, Promise.status == PromiseStatus.open, scope=scope)
+    return [DueDate(view, RiskLevel.overdue if is_overdue(view.promise, now)
+                    else view.promise.level) for view in views]
+
+
+def gauges(ledger: Ledger) -> Gauges:
+    with ledger.session() as session:
+        levels = session.exec(select(Promise.level, func.count()).where(
+            Promise.status == PromiseStatus.open).group_by(col(Promise.level))).all()
+        states = session.exec(select(Notice.status, func.count())
+                              .group_by(col(Notice.status))).all()
+    return Gauges([(level, count) for level, count in levels],
+                  [(status, count) for status, count in states])
