@@ -20,15 +20,17 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+from sqlmodel import Session as DatabaseSession
 from sqlmodel import select
 
-from reliability import metrics, notices
+from reliability import drafts, metrics, notices
+from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.db import make_engine, upgrade
 from reliability.digest import digest_key, queue_due_digests
 from reliability.ledger import Ledger
-from reliability.models import Notice, NoticeKind
+from reliability.models import Member, Notice, NoticeKind
 from reliability.outbox import Outbox
 from reliability.scan import Scanner
 
@@ -182,9 +184,7 @@ class Demo:
         for owner, text in THIS_WEEK:
             found = resolve(text, now=monday_9, calendar=self.calendar, client_names=names)
             assert found.client is not None
-            with self.ledger.session() as session:
-                calendar = self.ledger.calendar_for(self.ledger.find_client(session,
-                                                                            found.client))
+            calendar = self.ledger.client_calendar(found.client)
             found = resolve(text, now=monday_9, calendar=calendar, client_names=names)
             view = self.ledger.add_promise(title=found.title, client_name=found.client or "",
                                            owner_email=owner, due_at=found.due_at,
@@ -221,8 +221,7 @@ class Demo:
 
     def answer_checkins(self, moment: datetime, answers: dict[str, tuple[str, int, str | None]],
                         ) -> None:
-        with self.ledger.session() as session:
-            asked = notices.listing(session, kinds=(NoticeKind.checkin_request,))
+        asked = self.ledger.read(notices.listing, kinds=(NoticeKind.checkin_request,))
         answered: set[int] = set()
         for notice, _client in asked:
             if notice.promise_id is None or notice.promise_id in answered:
@@ -241,32 +240,28 @@ class Demo:
                      f"{progress}% done" + (f' - "{note}"' if note else ""))
 
     def show_drafts(self) -> list[Notice]:
-        with self.ledger.session() as session:
-            drafts = [n for n, _ in notices.listing(session, status="draft",
-                                                    kinds=(NoticeKind.delay_notice,))]
-        for draft in drafts:
+        waiting = [n for n, _ in self.ledger.read(notices.listing, status="draft",
+                                                   kinds=(NoticeKind.delay_notice,))]
+        for draft in waiting:
             self.say(f"\n  --- delay notice #{draft.id} to {draft.recipient} "
                      f"({draft.locale}) ---")
             self.say(f"  Subject: {draft.subject}")
             for line in draft.text.splitlines():
                 self.say(f"  {line}")
-        return drafts
+        return waiting
 
-    def approve_and_send(self, drafts: list[Notice], moment: datetime) -> None:
-        with self.ledger.transaction() as session:
-            for draft in drafts:
-                notices.approve(session, draft.id or 0, now=moment, actor="demo:owner")
-        self.say(f"  approved {len(drafts)} delay notice(s)")
+    def approve_and_send(self, waiting: list[Notice], moment: datetime) -> None:
+        for draft in waiting:
+            drafts.approve(self.ledger, Actor("demo:owner"), draft.id or 0, now=moment)
+        self.say(f"  approved {len(waiting)} delay notice(s)")
         self.deliver(moment)
 
     def show_digest(self, manager_email: str, day: date) -> None:
         """The digest a manager got that morning, as the email's plain text."""
-        with self.ledger.session() as session:
-            manager = self.ledger.find_member(session, manager_email)
-            notice = session.exec(select(Notice).where(
-                Notice.idempotency_key == digest_key(manager, day))).first()
-        if notice is None:
+        found = self.ledger.read(_digest_of, manager_email, day)
+        if found is None:
             return
+        manager, notice = found
         self.say(f"\n{manager.name}'s digest for {day:%A %d %B} ({notice.status}):")
         self.say(f"  Subject: {notice.subject}")
         for line in notice.text.splitlines():
@@ -275,9 +270,8 @@ class Demo:
     def show_ledger(self, now: datetime) -> None:
         """Who kept their promises, over the demo's whole history."""
         start = self.at(MONDAY - timedelta(weeks=6), time(0))
-        with self.ledger.session() as session:
-            by_owner = metrics.stats_by(session, self.settings, start=start, end=now,
-                                        by="owner", now=now)
+        by_owner = self.ledger.read(metrics.stats_by, self.settings, start=start, end=now,
+                                    by="owner", now=now)
         self.say(f"\nThe ledger, {start:%d %b} to {now:%d %b}, by owner:")
         self.say(f"  {'owner':<24}{'due':>5}{'on time':>9}{'after notice':>14}"
                  f"{'late, no notice':>17}{'on-time rate':>14}{'proactive':>11}")
@@ -306,10 +300,10 @@ class Demo:
             wednesday = MONDAY + timedelta(days=2)
             self.say("\nWednesday morning: the notice deadline is today for Friday promises")
             self.scan(self.at(wednesday, time(9)))
-            drafts = self.show_drafts()
+            waiting = self.show_drafts()
             self.say("\nWednesday 10:00: the owners approve; the clients hear it today, "
                      "not on Friday")
-            self.approve_and_send(drafts, self.at(wednesday, time(10)))
+            self.approve_and_send(waiting, self.at(wednesday, time(10)))
             thursday, friday = MONDAY + timedelta(days=3), MONDAY + timedelta(days=4)
             self.say("\nThursday: the renegotiated promises are asked again")
             self.scan(self.at(thursday, time(9)))
@@ -353,3 +347,12 @@ class Demo:
 
 def _rate(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
+
+
+def _digest_of(session: DatabaseSession, manager_email: str,
+               day: date) -> tuple[Member, Notice] | None:
+    """The digest a manager was sent for `day`, if any."""
+    manager = Ledger.find_member(session, manager_email)
+    notice = session.exec(select(Notice).where(
+        Notice.idempotency_key == digest_key(manager, day))).first()
+    return None if notice is None else (manager, notice)
