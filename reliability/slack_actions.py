@@ -202,7 +202,7 @@ def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
 
 def _named_client(text: str, clients: list[Client]) -> Client | None:
     """The longest client name in the text, a first guess that saves resolving twice."""
-    folded = text.casefold()
+    folded = limits.name_key(text)
     named = [client for client in clients if client.name_key in folded]
     return max(named, key=lambda client: len(client.name_key)) if named else None
 
@@ -290,7 +290,7 @@ def newcomers_client(ledger: Ledger, proposal: Proposal) -> None:
 
 
 def client_exists(ledger: Ledger, name: str) -> bool:
-    return any(client.name_key == name.strip().casefold() for client in ledger.clients())
+    return any(client.name_key == limits.name_key(name) for client in ledger.clients())
 
 
 def _client(ledger: Ledger, name: str) -> Client:
