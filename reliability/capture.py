@@ -88,6 +88,17 @@ def extract(ledger: Ledger, text: str, *, client: str | None, author: str | None
     return findings, calendar
 
 
+def rough_guess(ledger: Ledger, *, due_at: datetime, now: datetime) -> CaptureForecast:
+    """The forecast for a Slack user not a member yet, in the team's time zone: it rests on
+    no one's record, so it tells them nothing about the team's."""
+    calendar = ledger.calendar_for()
+    ledger.check_due(due_at, now, calendar)
+    return forecast_at_capture(
+        owner="", owner_name=NEWCOMER, due_at=due_at, now=now, calendar=calendar,
+        owner_history=(), team_history=(), open_load=(),
+        policy=Policy.from_settings(ledger.settings.policy))
+
+
 def log_promise(ledger: Ledger, *, title: str, client_name: str, owner_email: str,
                 due_at: datetime, now: datetime, actor: str, source: str = Source.cli,
                 raw_text: str | None = None,

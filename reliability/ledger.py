@@ -164,7 +164,7 @@ class Ledger:
     def find_client(session: Session, name: str) -> Client:
         limits.text(name, "client name")
         client = session.exec(
-            select(Client).where(Client.name_key == name.strip().casefold())
+            select(Client).where(Client.name_key == limits.name_key(name))
         ).first()
         if client is None:
             known = session.exec(select(Client.name).order_by(Client.name).limit(10)).all()
@@ -222,7 +222,7 @@ class Ledger:
         name = _text(name, "client name", "name")
         client = Client(
             name=name,
-            name_key=name.casefold(),
+            name_key=limits.name_key(name),
             contact_name=(limits.optional_text(contact_name, "contact name", "contact_name")
                           or "").strip() or None,
             greeting=(limits.optional_text(greeting, "greeting", "greeting") or "").strip()

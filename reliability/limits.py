@@ -62,16 +62,25 @@ def control_character(value: str, *, multiline: bool = False) -> str | None:
     return None
 
 
+# Invisible format characters that change how text displays or compares: the bidi
+# controls and marks, and zero-width spaces. U+200C/U+200D (joiners) stay: Persian, Indic
+# scripts and emoji sequences need them.
+INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                      "\u200e\u200f\u200b\u2060\ufeff")
+
+
 def _stray_byte(value: str) -> str | None:
     """A lone surrogate: how Python carries a byte of a non-UTF-8 argument or file name."""
     return next((char for char in value if unicodedata.category(char) == "Cs"), None)
 
 
 def describe(char: str) -> str:
-    """U+0000 (NUL), U+001B (ESC): control characters have no unicodedata name."""
+    """U+0000 (NUL), U+001B (ESC), U+202E (RIGHT-TO-LEFT OVERRIDE): control characters
+    have no unicodedata name, so the usual ones are named here."""
     names = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL", "\n": "line break", "\r": "CR",
              "\t": "tab"}
-    return f"U+{ord(char):04X}" + (f" ({names[char]})" if char in names else "")
+    name = names.get(char) or unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
 
 
 def text(value: str, field: str, key: str | None = None) -> str:
@@ -84,6 +93,10 @@ def text(value: str, field: str, key: str | None = None) -> str:
         raise UserError(f"the {field} contains a control character, {describe(char)}, at "
                         f"character {position}", field=key,
                         hint=f"remove it and send plain text{allowed}")
+    if not limit.multiline and (char := next((c for c in value if c in INVISIBLE), None)):
+        raise UserError(f"the {field} contains an invisible character, {describe(char)}, at "
+                        f"character {value.index(char) + 1}", field=key,
+                        hint="remove it and send plain text")
     if (char := _stray_byte(value)) is not None:
         raise UserError(f"the {field} is not UTF-8 text (a stray byte at character "
                         f"{value.index(char) + 1})", field=key,
@@ -92,6 +105,12 @@ def text(value: str, field: str, key: str | None = None) -> str:
         raise UserError(f"the {field} is {len(value):,} characters long", field=key,
                         hint=f"keep it to {limit.maximum:,} at most")
     return value
+
+
+def name_key(name: str) -> str:
+    """How names compare: NFKC case-folded, so "Ａcme" (full-width) and "ACME" are "acme".
+    Homoglyphs across scripts (a Cyrillic А) stay distinct: docs/limits.md."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name.strip()).casefold())
 
 
 def optional_text(value: str | None, field: str, key: str | None = None) -> str | None:

@@ -8,10 +8,12 @@ approver is told about and the manager hears of.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from babel.numbers import get_currency_precision
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
@@ -21,6 +23,9 @@ from reliability.ledger import Ledger
 from reliability.models import Client, Member, Mistake, NoticeKind, Promise, Severity, Source
 
 PREVENTION_LEAD_BUSINESS_DAYS = 5
+# The largest credit a letter may state: docs/limits.md.
+MAX_CREDIT = Decimal(1_000_000_000)
+AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -33,17 +38,21 @@ class Credit:
     @classmethod
     def parse(cls, amount: str, currency: str, method: str | None = None,
               basis: str | None = None) -> Credit:
-        try:
-            value = Decimal(amount)
-        except InvalidOperation:
-            raise UserError(f"credit amount {amount!r} is not a number", field="credit",
-                            hint="e.g. 500") from None
-        if value <= 0:
-            raise UserError("a credit is a positive amount", field="credit")
+        """The one rule for a credit a letter will state: ASCII digits with an optional
+        decimal point, a whole number of the currency's smallest unit (0.01 USD, 1 JPY), at
+        most MAX_CREDIT."""
         code = currency.strip().upper()
         if len(code) != 3 or not code.isalpha():
             raise UserError(f"{currency!r} is not an ISO 4217 currency code", field="credit",
                             hint="e.g. USD, SEK, CNY")
+        digits = get_currency_precision(code)
+        unit = Decimal(1).scaleb(-digits)
+        value = Decimal(amount) if AMOUNT.fullmatch(amount) else None
+        if value is None or not unit <= value <= MAX_CREDIT or value % unit:
+            decimals = f"up to {digits} decimals" if digits else "no decimals"
+            raise UserError(f"credit amount {amount!r} is not a number from {unit} to "
+                            f"{MAX_CREDIT:,} {code}", field="credit",
+                            hint=f"give digits 0-9 with {decimals}, e.g. 500")
         if method is not None and method not in CREDIT_METHODS:
             raise UserError(f"unknown credit method {method!r}", field="credit_method",
                             hint=f"use {', '.join(CREDIT_METHODS)}")

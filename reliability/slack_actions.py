@@ -16,7 +16,7 @@ from typing import Any
 from reliability import capture, drafts, limits, slack_views
 from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
-from reliability.deadlines import echo, resolve, resolve_due
+from reliability.deadlines import Resolution, echo, resolve, resolve_due
 from reliability.drafts import DraftView
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
@@ -97,18 +97,26 @@ def _known_zone(name: str) -> bool:
 # -- /promise <text>: understand, confirm, change the date, add the client --------------------
 
 
-def understand(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
-               secret: str) -> Reply:
-    """Echo what the line says, with buttons to confirm it; nothing is stored."""
+def understand(ledger: Ledger, text: str, *, owner_user_id: str, by_user_id: str,
+               member: bool, now: datetime, secret: str) -> Reply:
+    """Echo what the line says, with buttons to confirm it; nothing is stored.
+
+    `by_user_id` typed it; unless they are a `member` (matched to one) they may log only
+    their own promise, and their echo shows nobody's record and nothing about which
+    clients exist: see `_newcomer_echo`."""
+    if not member:
+        if owner_user_id != by_user_id:
+            raise UserError(f"<@{by_user_id}> is not a member of this team yet",
+                            field="owner", hint="log a promise of your own first, which "
+                            "adds you, or ask an admin to add you; then you may name others")
+        return _newcomer_echo(ledger, text, owner_user_id=owner_user_id, now=now,
+                              secret=secret)
     clients = ledger.clients()
     names = [client.name for client in clients]
     named = _named_client(text, clients)
     calendar = ledger.calendar_for(named)
-    found = resolve(text, now=now, calendar=calendar, client_names=names)
-    limits.within_horizon(found.due_at, now, ledger.settings.policy.due_horizon_years)
-    if not found.title:
-        raise UserError(f"I found the deadline ({found.echo}) but not what is promised. "
-                        "Try `/promise Q3 report for Acme by Friday`.")
+    found = _with_title(resolve(text, now=now, calendar=calendar, client_names=names),
+                        ledger, now)
     if found.client is None and named is not None:  # a name inside a longer word
         found = resolve(text, now=now, calendar=ledger.calendar_for(), client_names=names)
     if found.client is None:
@@ -136,14 +144,41 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
         if found.ambiguous else None)
 
 
+def _newcomer_echo(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
+                   secret: str) -> Reply:
+    """The echo for someone not a member yet: the line is read against no client names and
+    in the team's time zone, and the forecast rests on no one's record (a rough guess), so
+    it looks the same whether the client exists; Looks right checks the client."""
+    calendar = ledger.calendar_for()
+    found = _with_title(resolve(text, now=now, calendar=calendar, client_names=[]), ledger,
+                        now)
+    if found.client_hint is None:
+        raise UserError(f"Which client is *{found.title}* for? Name it in the line, e.g. "
+                        f"`/promise {found.title} for Acme {found.matched}`.")
+    proposal = Proposal(title=_without(found.title, found.client_hint),
+                        client=found.client_hint, due_at=found.due_at.isoformat(),
+                        owner_user_id=owner_user_id, text=text, newcomer=True)
+    return _preview(ledger, proposal, calendar, now=now, secret=secret)
+
+
+def _with_title(found: Resolution, ledger: Ledger, now: datetime) -> Resolution:
+    """A line with what is promised and a deadline within the horizon."""
+    limits.within_horizon(found.due_at, now, ledger.settings.policy.due_horizon_years)
+    if not found.title:
+        raise UserError(f"I found the deadline ({found.echo}) but not what is promised. "
+                        "Try `/promise Q3 report for Acme by Friday`.")
+    return found
+
+
 def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
              now: datetime, secret: str, ambiguous: str | None = None) -> Reply:
     """The echo with the forecast at capture, offering the likely day when it is later."""
     assert proposal.client is not None
-    owner = ledger.member_by_slack_id(proposal.owner_user_id)
-    made = capture.forecast(ledger, client_name=proposal.client,
-                            owner_email=owner.email if owner else None, due_at=proposal.due,
-                            now=now)
+    owner = None if proposal.newcomer else ledger.member_by_slack_id(proposal.owner_user_id)
+    made = (capture.rough_guess(ledger, due_at=proposal.due, now=now) if proposal.newcomer
+            else capture.forecast(ledger, client_name=proposal.client,
+                                  owner_email=owner.email if owner else None,
+                                  due_at=proposal.due, now=now))
     later = made.suggested_due_at
     suggested = (capture.day(later, calendar), _sealed(replace(
         proposal, due_at=later.isoformat(), asked_due_at=proposal.due_at), secret)
@@ -158,7 +193,7 @@ def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
 
 def _named_client(text: str, clients: list[Client]) -> Client | None:
     """The longest client name in the text, a first guess that saves resolving twice."""
-    folded = text.casefold()
+    folded = limits.name_key(text)
     named = [client for client in clients if client.name_key in folded]
     return max(named, key=lambda client: len(client.name_key)) if named else None
 
@@ -183,12 +218,13 @@ def confirm(ledger: Ledger, proposal: Proposal, *, owner: Member, by: Member,
 def with_new_date(ledger: Ledger, proposal: Proposal, phrase: str, *, now: datetime,
                   secret: str) -> Reply:
     """The same promise with the date the person typed in the Change date modal."""
-    client = _client(ledger, proposal.client) if proposal.client else None
+    client = (_client(ledger, proposal.client) if proposal.client and not proposal.newcomer
+              else None)
     calendar = ledger.calendar_for(client)
     due = limits.within_horizon(resolve_due(phrase, now=now, calendar=calendar), now,
                                 ledger.settings.policy.due_horizon_years)
     changed = replace(proposal, due_at=due.isoformat())
-    if client is None:
+    if client is None and not proposal.newcomer:
         return slack_views.unknown_client(name=proposal.client_hint or "?", title=proposal.title,
                                           due=echo(due, calendar, now),
                                           sealed=_sealed(changed, secret))
@@ -235,8 +271,17 @@ def _without(title: str, hint: str) -> str:
     return " ".join(re.sub(pattern, " ", title, count=1).split()) or title
 
 
+def newcomers_client(ledger: Ledger, proposal: Proposal) -> None:
+    """Looks right on a newcomer's echo checks the client, before they are added as a
+    member, naming no other client."""
+    if proposal.newcomer and not client_exists(ledger, proposal.client or ""):
+        raise UserError(f"{proposal.client} is not a client of this team", field="client",
+                        hint="a member of the team adds the client first; then log the "
+                             "promise again")
+
+
 def client_exists(ledger: Ledger, name: str) -> bool:
-    return any(client.name_key == name.strip().casefold() for client in ledger.clients())
+    return any(client.name_key == limits.name_key(name) for client in ledger.clients())
 
 
 def _client(ledger: Ledger, name: str) -> Client:

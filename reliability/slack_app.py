@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 EXPECTED = (UserError, DeadlineError, CalendarError, SealError)
+MATCH_SECONDS = 2  # to match a caller to a member by their Slack email before the echo
 NOT_CONFIGURED = ("Slack is not configured: set RELIABILITY_SLACK__SIGNING_SECRET and "
                   "RELIABILITY_SLACK__BOT_TOKEN (see the README's Slack section)")
 SORRY = ("Something went wrong on our side and nothing was changed. Please try again in a "
@@ -143,16 +145,20 @@ class Listeners:
 
     # -- /promise ---------------------------------------------------------------------
 
-    async def ack_command(self, ack: Any, command: dict[str, Any]) -> None:
-        """Help, or the echo of a promise with its buttons."""
+    async def ack_command(self, ack: Any, command: dict[str, Any],
+                          client: AsyncWebClient | None = None) -> None:
+        """Help, or the echo of a promise with its buttons (`client`: Bolt's, or one made
+        here for the HTTP endpoint's echo worker)."""
         parsed = parse(command.get("text") or "")
         if isinstance(parsed, Log):
-            owner = parsed.owner_user_id or command["user_id"]
+            by = command["user_id"]
+            owner = parsed.owner_user_id or by
+            member = await self._is_member(client or self._client(), by)
             # Inline, not in a worker thread: one indexed read and pure parsing take about a
             # millisecond, less than a thread hop costs under load (the GIL hand-over).
             reply = self._inline(lambda: slack_actions.understand(
-                self.ledger, parsed.text, owner_user_id=owner, now=self.clock(),
-                secret=self.secret))
+                self.ledger, parsed.text, owner_user_id=owner, by_user_id=by, member=member,
+                now=self.clock(), secret=self.secret))
             await ack(**_with_help_hint(reply).message())
         else:
             note = parsed.note if isinstance(parsed, Help) else ""
@@ -174,6 +180,7 @@ class Listeners:
         async def store() -> Reply:
             proposal = unseal(action["value"], self.secret)
             mine = proposal.owner_user_id == user_id
+            await asyncio.to_thread(slack_actions.newcomers_client, self.ledger, proposal)
             by = await self._member(client, user_id, create=mine)
             owner = by if mine else await self._member(client, proposal.owner_user_id)
             return await asyncio.to_thread(slack_actions.confirm, self.ledger, proposal,
@@ -393,6 +400,22 @@ class Listeners:
         user = slack_actions.SlackUser.from_api(found["user"])
         return await asyncio.to_thread(slack_actions.enrol, self.ledger, user, now=self.clock(),
                                        create=create)
+
+    def _client(self) -> AsyncWebClient:
+        slack = self.ledger.settings.slack
+        token = slack.bot_token.get_secret_value() if slack.bot_token else None
+        return AsyncWebClient(token=token, base_url=slack.base_url)
+
+    async def _is_member(self, client: AsyncWebClient, user_id: str) -> bool:
+        """Matched to a member: by Slack id (one indexed read), else once by the email in
+        their Slack profile, as any sub-command would, if Slack answers in MATCH_SECONDS."""
+        if self.ledger.member_by_slack_id(user_id) is not None:
+            return True
+        try:
+            await asyncio.wait_for(self._member(client, user_id), MATCH_SECONDS)
+        except (*EXPECTED, OSError, aiohttp.ClientError, TimeoutError):
+            return False  # Slack unreachable too: echoed as for a newcomer, safely
+        return True
 
     async def _as_member(self, client: AsyncWebClient, user_id: str,
                          work: Callable[[Member], Reply]) -> Reply:

@@ -207,6 +207,7 @@ class Proposal:
     text: str
     client_hint: str | None = None
     asked_due_at: str | None = None  # the date asked, when this proposes the likely one
+    newcomer: bool = False  # logged by a Slack user not matched to a member: see understand
 
     @property
     def due(self) -> datetime:

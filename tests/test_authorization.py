@@ -19,13 +19,13 @@ from conftest import Cli
 from fastapi.testclient import TestClient
 from helpers import at
 from pydantic import SecretStr
-from scenarios import START, agency_with
+from scenarios import START, agency_with, notices_of, tick
 from servers.slack_api import SlackApi, slack_api
 from slack_harness import SIGNING_SECRET, SlackWorkspace, Swappable, serve
 from sqlmodel import Session, col, func, select
-from web_helpers import csrf_of, signed_in, token_for
+from web_helpers import csrf_of, signed_in, token_for, wednesday_agency
 
-from reliability import digest, slack_views
+from reliability import digest, notices, slack_views
 from reliability.ledger import Ledger
 from reliability.mistakes import log_mistake
 from reliability.models import Event, Member, Notice, Promise
@@ -251,3 +251,33 @@ def test_the_cli_acts_as_the_operator_and_may_cancel_any_message(
     result = cli("drafts", "cancel", str(notice_id), "--reason", "the operator says so")
     assert result.exit_code == 0, result.stderr
     assert written(ledger, notice_id)[0] == "cancelled"
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "admin"])
+def test_a_promise_shows_its_owner_no_escalation_about_them_on_the_page_or_in_the_api(
+        role: str, ledger: Ledger) -> None:
+    """Alice's unapproved delay draft escalated to Bob at 13:30 and the operator then
+    cancelled it: the escalation, its text and the events about it are Bob's side's."""
+    wednesday_agency(ledger)
+    tick(ledger, at("2026-11-18T13:30-05:00"))
+    [escalation] = notices_of(ledger, "escalation")
+    with ledger.transaction() as session:
+        notices.cancel(session, escalation.id or 0, reason="Bob phoned Alice instead",
+                       now=at("2026-11-18T13:40-05:00"), actor="operator")
+    later = at("2026-11-18T14:00-05:00")
+    email = f"{PEOPLE[role]}@example.com"
+    client = TestClient(create_app(ledger, clock=lambda: later),
+                        headers={"Authorization": f"Bearer {token_for(ledger, email)}"})
+    detail = client.get(f"/api/promises/{escalation.promise_id}").json()
+    page = signed_in(create_app(ledger, clock=lambda: later), ledger, email).get(
+        f"/promises/{escalation.promise_id}").text
+    seen = {
+        "listed": escalation.id in [n["id"] for n in detail["notices"]],
+        "timeline": any("scalation" in f"{e['title']} {e['detail']}" or
+                        "Bob phoned" in str(e["detail"]) for e in detail["timeline"]),
+        "page": any(word in page for word in ("Escalation", f"/drafts/{escalation.id}",
+                                              "Bob phoned", escalation.subject)),
+    }
+    expected = role in MAY["escalation"]
+    assert seen == dict.fromkeys(seen, expected)
+    assert any(n["kind"] == "delay_notice" for n in detail["notices"])

@@ -6,7 +6,15 @@ from pathlib import Path
 import pytest
 from conftest import Cli
 from helpers import at
-from scenarios import START, agency_with, past_promises, q3_report, tick, wednesday_draft
+from scenarios import (
+    START,
+    agency_with,
+    notices_of,
+    past_promises,
+    q3_report,
+    tick,
+    wednesday_draft,
+)
 from sqlmodel import Session, col, select
 
 from reliability import notices
@@ -164,6 +172,38 @@ def test_mistake_cli_logs_and_lists(drafted: Cli) -> None:
     bad = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
                   "--summary", "x", "--prevention", "y", "--credit", "lots", "EUR")
     assert bad.exit_code == 2 and "not a number" in bad.stderr
+
+
+@pytest.mark.parametrize(("amount", "currency"), [
+    ("Infinity", "USD"), ("1e400", "USD"), ("NaN", "USD"), ("sNaN", "USD"), ("-5", "USD"),
+    ("0", "USD"), ("0.0000000001", "USD"), ("1e-400", "USD"), ("\u0661\u0662", "USD"),
+    ("99999999999999999999999999999999", "USD"), ("1000000000.01", "SEK"), ("12.345", "CNY"),
+    ("0.5", "JPY"), ("1e3", "USD"), ("12,50", "EUR"), (" ", "USD"),
+])
+def test_a_credit_the_letter_could_not_state_exactly_is_refused_before_anything_is_written(
+        amount: str, currency: str, drafted: Cli, ledger: Ledger) -> None:
+    refused = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
+                      "--summary", "s", "--prevention", "p", "--fixed",
+                      "--credit", amount, currency)
+    assert refused.exit_code == 2, refused.stdout + refused.stderr
+    assert refused.stderr.startswith(f"error: --credit: credit amount {amount!r} is not a "
+                                     "number from "), refused.stderr
+    assert "1,000,000,000" in refused.stderr and "e.g. 500" in refused.stderr
+    assert notices_of(ledger, "mistake_remediation") == []
+
+
+@pytest.mark.parametrize(("amount", "currency", "letter"), [
+    ("0.01", "USD", "$0.01"), ("1000000000", "SEK", "1,000,000,000.00"),
+    ("12.50", "CNY", "12.50"), ("7", "JPY", "7"),
+])
+def test_a_credit_from_the_smallest_unit_to_a_billion_reaches_the_letter_as_typed(
+        amount: str, currency: str, letter: str, drafted: Cli, ledger: Ledger) -> None:
+    added = drafted("mistake", "add", "--client", "Acme", "--owner", "alice@example.com",
+                    "--summary", "s", "--prevention", "p", "--fixed",
+                    "--credit", amount, currency)
+    assert added.exit_code == 0, added.stderr
+    [draft] = notices_of(ledger, "mistake_remediation")
+    assert letter in draft.text
 
 
 def test_a_cli_error_names_the_option_to_fix_and_what_would_work(drafted: Cli) -> None:

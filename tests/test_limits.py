@@ -69,6 +69,45 @@ def test_a_control_character_in_a_client_name_is_refused_on_both_backends(
     assert ledger.clients() == []
 
 
+@pytest.mark.parametrize(("field", "char"), [
+    ("client name", "\u200b"), ("member name", "\u200b"), ("client name", "\u202e"),
+    ("promise title", "\u202e"), ("member name", "\u2066"), ("client name", "\ufeff"),
+    ("promise title", "\u200f"), ("member name", "\u2060"),
+])
+def test_an_invisible_character_that_changes_how_a_name_displays_is_refused(
+        agency: Ledger, field: str, char: str) -> None:
+    """"Erin\u200b" would show exactly like the admin Erin; U+202E turns text around."""
+    with pytest.raises(UserError, match=rf"the {field} contains an invisible character, "
+                                        rf"U\+{ord(char):04X} \(.+\), at character 5: "
+                                        "remove it"):
+        if field == "client name":
+            agency.add_client(name=f"Acme{char}", email="a@b.example", now=MONDAY_9, actor="t")
+        elif field == "member name":
+            agency.add_member(email="erin2@example.com", name=f"Erin{char}", now=MONDAY_9,
+                              actor="t")
+        else:
+            agency.add_promise(title=f"Plan{char}", client_name="Acme",
+                               owner_email="alice@example.com", due_at=FRIDAY_5PM,
+                               now=MONDAY_9, actor="t")
+    assert [c.name for c in agency.clients()] == ["Acme"] and len(agency.members()) == 2
+
+
+def test_joiners_that_scripts_and_emoji_need_are_kept_in_names(agency: Ledger) -> None:
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # a ZWNJ inside
+    for name in (persian, "Team \U0001f469\u200d\U0001f4bb"):
+        assert agency.add_client(name=name, email="a@b.example", now=MONDAY_9,
+                                 actor="t").name == name
+
+
+@pytest.mark.parametrize("twin", ["\uff21cme", "ACME", "\uff41\uff43\uff4d\uff45"])
+def test_a_client_that_only_looks_different_is_the_same_client(
+        agency: Ledger, twin: str) -> None:
+    with pytest.raises(UserError, match="a client called 'Acme' already exists"):
+        agency.add_client(name=twin, email="a@b.example", now=MONDAY_9, actor="t")
+    with agency.session() as session:
+        assert agency.find_client(session, twin).name == "Acme"
+
+
 def test_a_100000_character_client_name_is_refused(ledger: Ledger) -> None:
     with pytest.raises(UserError, match="the client name is 100,000 characters long: keep it "
                                         "to 200 at most"):

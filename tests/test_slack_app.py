@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -214,7 +215,9 @@ def test_looks_right_logs_the_promise_for_the_caller_created_from_their_slack_pr
     assert reply["replace_original"] is True
     assert "Logged #1" in shown(reply)
     [promise] = promises(agency)
-    assert (promise.title, promise.due_at, promise.source) == ("Q3 report", FRIDAY_5PM, "slack")
+    # Read in the team's time zone: a newcomer's echo does not show whose clients exist.
+    assert (promise.title, promise.due_at, promise.source) == (
+        "Q3 report", at("2026-11-20T17:00Z"), "slack")
     nora = member(agency, "nora@example.com")
     assert promise.owner_id == nora.id
     assert (nora.name, nora.slack_user_id, nora.timezone, nora.digest_channel) == (
@@ -387,7 +390,7 @@ def test_a_slack_user_no_admin_added_may_log_their_own_promise_and_nothing_else(
     _, url = slack.command(f"done {promise_id}", user="UNEW")
     assert "nora@example.com is not a member of this team yet" in shown(api.replies(url)[0])
 
-    response = slack.answer("Brand audit for Globex by Friday", user="UNEW")
+    response = slack.answer("Brand audit for Globex by Friday")  # Alice's echo, Nora's click
     slack.click("client_add", button(response, "client_add"), user="UNEW")
     [modal] = api.opened()
     refused = slack.submit(modal, {"name": "Globex", "email": "ops@globex.example",
@@ -617,3 +620,28 @@ def test_looks_right_keeps_the_date_asked_and_records_the_day_offered(
     assert (promise.due_at, promise.asked_due_at) == (FRIDAY_5PM, None)
     assert promise.suggested_due_at == at("2026-11-27T17:00-05:00")
     assert promise.capture_p_late is not None and promise.capture_p_late > 0.5
+
+
+def test_a_slack_user_not_yet_a_member_may_not_name_a_colleague_or_read_their_record(
+        slack: SlackWorkspace, late_alice: Ledger, api: SlackApi) -> None:
+    named = slack.answer("<@UALICE|alice> Q4 plan for Acme by Friday", user="UNEW")
+    assert "<@UNEW> is not a member of this team yet" in shown(named)
+    assert "promise_confirm" not in json.dumps(named) and "Alice" not in shown(named)
+    own = shown(slack.answer("Q4 plan for Acme by Friday", user="UNEW"))
+    assert "so this is a rough guess" in own
+    assert "Alice" not in own and "team's" not in own
+    assert len(promises(late_alice)) == 5 and {m.email for m, _ in late_alice.members()} == {
+        "alice@example.com", "bob@example.com"}
+
+
+def test_a_slack_user_not_yet_a_member_cannot_tell_from_the_echo_whether_a_client_exists(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    known = shown(slack.answer("Report for Acme by Friday", user="UNEW"))
+    unknown = slack.answer("Report for Zeta Corp by Friday", user="UNEW")
+    assert known.replace("Acme", "X") == shown(unknown).replace("Zeta Corp", "X")
+    assert "known clients" not in shown(slack.answer("Report by Friday", user="UNEW"))
+    _, url = slack.click("promise_confirm", button(unknown, "promise_confirm"), user="UNEW")
+    refused = shown(api.replies(url)[0])
+    assert "Zeta Corp is not a client of this team" in refused and "Acme" not in refused
+    assert promises(agency) == [] and {m.email for m, _ in agency.members()} == {
+        "alice@example.com", "bob@example.com"}

@@ -230,3 +230,20 @@ def test_the_ledger_range_indexes_come_and_go_with_their_migration(tmp_path) -> 
     assert not ranges & indexes() and "ix_promise_client_id" in indexes()
     assert upgrade(engine) == head_revision()
     assert ranges <= indexes() and "ix_promise_client_id" not in indexes()
+
+
+def test_a_client_stored_full_width_or_decomposed_is_found_by_its_plain_name_after_upgrading(
+        tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'keys.db'}")
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0011")
+        for name in ("\uff21cme", "Cafe\u0301", "Globex"):
+            connection.execute(sa.text(
+                "INSERT INTO client (name, name_key, email, locale, timezone, channel, "
+                "auto_send, confirm_promises, created_at) VALUES (:name, :key, 'a@b.example', "
+                "'en', 'UTC', 'email', 0, 0, '2026-11-01 00:00:00')"),
+                {"name": name, "key": name.casefold()})
+    assert upgrade(engine) == head_revision()
+    with Session(engine) as session:
+        keys = sorted(session.exec(select(Client.name_key)).all())
+    assert keys == ["acme", "caf\u00e9", "globex"]

@@ -159,12 +159,14 @@ def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime)
                                  .order_by(col(CheckIn.at))).all())
     assessments = session.exec(select(Assessment).where(Assessment.promise_id == promise_id)
                                .order_by(col(Assessment.at), col(Assessment.id))).all()
-    notice_rows = list(session.exec(select(Notice).where(Notice.promise_id == promise_id)
-                                    .order_by(col(Notice.created_at), col(Notice.id))).all())
+    notice_rows = [n for n, _ in session.exec(
+        notices_in_scope(scope).where(Notice.promise_id == promise_id)
+        .order_by(col(Notice.created_at), col(Notice.id))).all()]
+    shown_ids = {n.id for n in notice_rows}
     changes = list(session.exec(select(DueChange).where(DueChange.promise_id == promise_id)
                                 .order_by(col(DueChange.changed_at))).all())
     timeline = [TimelineEntry(e.at, e.kind, _event_title(e), _event_detail(e))
-                for e in events if e.kind not in SHOWN_AS_ROWS]
+                for e in events if e.kind not in SHOWN_AS_ROWS and _shown(e, shown_ids)]
     timeline += [TimelineEntry(c.at, "checkin", f"Check-in: {c.status.replace('_', ' ')}"
                                + (f" ({c.progress}%)" if c.progress is not None else ""), c.note)
                  for c in checkins]
@@ -181,6 +183,13 @@ def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime)
                                n.subject) for n in notice_rows]
     timeline.sort(key=lambda entry: entry.at)
     return PromisePage(row, timeline, notice_rows, checkins, changes)
+
+
+def _shown(event: Event, notice_ids: set[int | None]) -> bool:
+    """An event about a message the viewer may not see (an escalation about them) is hidden
+    with the message."""
+    notice_id = (event.payload or {}).get("notice_id")
+    return notice_id is None or notice_id in notice_ids
 
 
 def _event_title(event: Event) -> str:
