@@ -257,6 +257,26 @@ def test_a_nul_in_an_api_query_or_json_field_is_a_400_with_a_json_detail(
     assert delay_draft(web_agency).status == "draft"
 
 
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ('{"reason":"\\ud800"}', 400, "the field 'reason' is not UTF-8 text"),
+    ('{"reason":' + "[" * 50_000 + "]" * 50_000 + "}", 400, "nested more than 32 deep"),
+    ('{"reason":1e999999}', 400, "a number too large"),
+    ('{"reason":NaN}', 400, "a number too large"),
+    ('{"reason":', 422, ""),
+])
+def test_an_odd_json_body_on_the_api_is_a_json_refusal_never_a_500(
+    app: FastAPI, web_agency: Ledger, body: str, status: int, words: str,
+) -> None:
+    client = TestClient(app, raise_server_exceptions=False, headers={
+        "Authorization": f"Bearer {token_for(web_agency, 'bob@example.com')}",
+        "Content-Type": "application/json"})
+    draft = delay_draft(web_agency)
+    response = client.post(f"/api/drafts/{draft.id}/cancel", content=body.encode())
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"] if words else response.json()["detail"]
+    assert delay_draft(web_agency).status == "draft"
+
+
 def test_a_nul_in_the_sign_in_email_is_a_400(app: FastAPI) -> None:
     client = TestClient(app)
     page = client.get("/sign-in")
