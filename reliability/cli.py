@@ -212,10 +212,7 @@ def root(
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema (safe to run again)."""
     runtime = runtime_of(ctx)
-    try:
-        revision = upgrade(runtime.engine)
-    except sa.exc.OperationalError as exc:
-        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+    revision = upgrade(runtime.engine)
     url = sa.make_url(runtime.settings.database.url).render_as_string(hide_password=True)
     typer.echo(f"database ready: {url} (schema {revision})")
 

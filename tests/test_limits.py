@@ -185,6 +185,19 @@ def test_cli_a_database_url_of_no_known_kind(url: str, message: str) -> None:
     refused(CliRunner().invoke(app, ["--db", url, "client", "list"]), message)
 
 
+@pytest.mark.parametrize("command", [["client", "list"], ["init"]])
+def test_cli_a_file_that_is_not_a_database(tmp_path: Path, command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from reliability.cli import app
+
+    notes = tmp_path / "x.txt"
+    notes.write_text("not a database, just notes\n" * 100, encoding="utf-8")
+    refused(CliRunner().invoke(app, ["--db", f"sqlite:///{notes}", *command]),
+            "cannot open the database: file is not a database")
+    assert notes.read_text(encoding="utf-8").startswith("not a database")
+
+
 def test_cli_an_export_folder_that_cannot_be_written(team: Cli) -> None:
     refused(team("export", "--out", "/proc/nope"), "cannot use /proc/")
 
