@@ -29,7 +29,7 @@ from reliability.commands.runtime import (
     table,
 )
 from reliability.config import load_settings
-from reliability.db import DatabaseError, upgrade
+from reliability.db import upgrade
 from reliability.deadlines import resolve, resolve_due
 from reliability.drafting import rendering, samples
 from reliability.drafting.contexts import KINDS, LOCALES
@@ -93,10 +93,7 @@ def root(
 def init(ctx: typer.Context) -> None:
     """Create or upgrade the database schema (safe to run again)."""
     runtime = runtime_of(ctx)
-    try:
-        revision = upgrade(runtime.engine)
-    except sa.exc.OperationalError as exc:
-        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+    revision = upgrade(runtime.engine)
     url = sa.make_url(runtime.settings.database.url).render_as_string(hide_password=True)
     typer.echo(f"database ready: {url} (schema {revision})")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -156,9 +157,20 @@ def _alembic_config(connection: sa.Connection) -> AlembicConfig:
 
 def upgrade(engine: Engine) -> str:
     """Bring the schema to the newest revision; safe to run any number of times."""
-    with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "head")
-    return current_revision(engine) or ""
+    with _opening():
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "head")
+        return current_revision(engine) or ""
+
+
+@contextmanager
+def _opening() -> Iterator[None]:
+    """A server that cannot be reached, or a file that is not a database (SQLite opens any
+    file and only fails on the first read), is a DatabaseError: one line, not a bug."""
+    try:
+        yield
+    except sa.exc.DatabaseError as exc:
+        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -179,10 +191,8 @@ def check_schema(engine: Engine) -> None:
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and not Path(database).exists():
         raise DatabaseError(f"there is no database at {database}: run `reliability init` first")
-    try:
+    with _opening():
         revision = current_revision(engine)
-    except sa.exc.OperationalError as exc:
-        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
     if revision != head_revision():
         raise DatabaseError(
             "the database schema is not up to date "

@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -273,10 +273,14 @@ def _csv_value(column: sa.Column[Any], text: Any) -> Any:
 
 
 def _moment(text: str) -> datetime:
+    """A moment with its offset, in UTC as it is stored."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} falls outside the years 1 to 9999 in UTC") from None
 
 
 @dataclass

@@ -9,11 +9,13 @@ request from Slack costs what its answer costs and no more. In order:
    timestamp within 5 minutes); anything else, a non-numeric timestamp or a body that is not
    UTF-8 included, gets 401;
 4. a body Slack could have sent: a form, a form whose `payload` is a JSON object, or a JSON
-   object (400 otherwise).
+   object, nested at most `MAX_DEPTH` deep, whose fields have Slack's types and which has
+   what Bolt and our listeners read for its kind (`REQUIRED`; 400 otherwise).
 
 Refusals are one short sentence; no body is logged and no traceback written. Only a request
-that passed all four reaches the app. `/promise <a promise>` is acknowledged at once with an
-empty 200 and its echo follows through the command's response_url (ack first, as Netflix
+that passed all four reaches the app; one that still breaks a listener is answered 400 with
+one warning line naming the error's type. `/promise <a promise>` is acknowledged at once with
+an empty 200 and its echo follows through the command's response_url (ack first, as Netflix
 Dispatch does: no database work and no Slack Web API call before the answer); `/promise help`
 is answered in the ack; everything else goes to Bolt, which never calls `auth.test` either
 (see `slack_app.build`).
@@ -35,6 +37,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +50,7 @@ from reliability.slack_commands import parse as parse_command
 log = logging.getLogger(__name__)
 PATH = "/slack/events"
 MAX_BODY = 1024 * 1024  # Slack's own payloads stay far below this
+MAX_DEPTH = 32  # Slack's deepest (rich text in a view's blocks) stay far below this
 NOT_SIGNED = "This request is not signed by Slack (or is more than 5 minutes old)."
 TOO_LARGE = f"A Slack request is at most {MAX_BODY} bytes."
 MALFORMED = "This is not a request Slack sends: expected a form or a JSON object."
@@ -159,11 +163,52 @@ def parse(text: str, content_type: str) -> dict[str, Any]:
         else:
             fields = dict(parse_qsl(text, keep_blank_values=True))
             found = json.loads(fields["payload"]) if "payload" in fields else fields
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, RecursionError):
         raise Refused(400, MALFORMED) from None
-    if not _shaped(found):
+    if not (_shallow(found) and _shaped(found) and _complete(found)):
         raise Refused(400, MALFORMED)
     return found
+
+
+def _shallow(found: Any) -> bool:
+    """Nested at most MAX_DEPTH deep (looked at without recursion)."""
+    level = [found]
+    for _ in range(MAX_DEPTH):
+        level = [child for value in level
+                 for child in (value.values() if isinstance(value, dict)
+                               else value if isinstance(value, list) else ())]
+        if not level:
+            return True
+    return False
+
+
+def _text(found: Any, *names: str) -> bool:
+    return isinstance(found, dict) and all(isinstance(found.get(name), str) for name in names)
+
+
+# What Bolt and our listeners index for each kind of request, beyond the types `_shaped`
+# checks: without it a signed but incomplete request is a KeyError or IndexError in them.
+REQUIRED = {
+    "block_actions": lambda found: (  # our actions are all buttons, each with a value
+        _text(found, "trigger_id") and _text(found.get("user"), "id")
+        and isinstance(found.get("actions"), list) and bool(found["actions"])
+        and all(_text(a, "action_id", "value") for a in found["actions"])),
+    "view_submission": lambda found: (
+        _text(found.get("user"), "id") and _text(found.get("view"), "type", "callback_id")
+        and isinstance(found["view"].get("private_metadata", ""), str)),
+    "shortcut": lambda found: (_text(found, "callback_id", "trigger_id")
+                               and _text(found.get("user"), "id")),
+    "event_callback": lambda found: _text(found.get("event"), "type"),
+}
+REQUIRED["view_closed"] = REQUIRED["view_submission"]
+REQUIRED["message_action"] = REQUIRED["shortcut"]
+
+
+def _complete(found: dict[str, Any]) -> bool:
+    """Has what its kind needs; a slash command its name."""
+    if (command := found.get("command")) is not None and not command.startswith("/"):
+        return False
+    return REQUIRED.get(found.get("type") or "", lambda _: True)(found)
 
 
 # The fields Bolt reads before a listener runs, by the types Slack gives them; any other
@@ -172,7 +217,7 @@ IDS = ("id", "team_id", "enterprise_id", "user_id", "channel_id", "type", "callb
        "action_id", "block_id", "value", "user_team", "execution_id", "command", "text",
        "response_url", "trigger_id", "api_app_id", "token", "ssl_check", "challenge",
        "thread_ts", "function_execution_id", "bot_access_token", "app_installed_team_id",
-       "context_team_id", "context_enterprise_id")
+       "context_team_id", "context_enterprise_id", "private_metadata")
 NESTED = ("user", "team", "enterprise", "channel", "container", "view", "message", "event",
           "previous_message", "item", "assistant_thread", "function_data", "state")
 LISTS = ("actions", "authorizations")
@@ -204,6 +249,7 @@ class Endpoint:
         self.verifier = SignatureVerifier(slack.signing_secret.get_secret_value())
         self.listeners = listeners_for(ledger, clock)
         self.bolt: AsyncApp = build(ledger, clock=clock, listeners=self.listeners)
+        self.bolt.error(_unhandled)
 
     async def answer(self, headers: dict[str, str], body: bytes) -> Answer:
         if _ssl_check(body):
@@ -259,6 +305,13 @@ class Endpoint:
         response = await self.bolt.async_dispatch(request)
         content_type = (response.headers.get("content-type") or ["text/plain;charset=utf-8"])[0]
         return Answer(response.status, response.body.encode(), content_type)
+
+
+async def _unhandled(error: Exception) -> BoltResponse:
+    """Bolt's own handler would log a traceback (and maybe the body) for a signed request a
+    listener could not handle; here it is one line and a 400."""
+    log.warning("a signed Slack request could not be handled: %s", type(error).__name__)
+    return BoltResponse(status=400, body=MALFORMED)
 
 
 @functools.cache

@@ -240,6 +240,24 @@ def test_a_broken_export_is_refused_with_its_line_and_nothing_is_written(
     assert sum(row_counts(fresh).values()) == 0
 
 
+def test_a_moment_beyond_the_year_9999_in_utc_is_refused_with_its_row_and_nothing_is_written(
+    cli: Cli, busy: dict[str, str], tmp_path: Path, fresh: str,
+) -> None:
+    lines = cli("export").stdout.splitlines()
+    promise_line = next(i for i, line in enumerate(lines) if '"table": "promise"' in line)
+    record = json.loads(lines[promise_line])
+    record["row"]["due_at"] = "9999-12-31T23:59:59-12:00"  # in UTC, the year 10000
+    lines[promise_line] = json.dumps(record)
+    path = tmp_path / "far.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = cli_on(fresh, "import", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert "promise, row 1, column due_at" in result.stderr  # the first promise line
+    assert "outside the years 1 to 9999 in UTC" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sum(row_counts(fresh).values()) == 0
+
+
 @pytest.mark.parametrize("content, message", [
     ("", "is not a reliability export"),
     ('{"format": "reliability-export", "version": 9}\n', "format version 9"),

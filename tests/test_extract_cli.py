@@ -127,3 +127,17 @@ def test_notes_can_come_from_stdin(team: Cli, database_url: str) -> None:
               "Acme", "--json"], input="Bob will send the invoice by Friday.\n")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert [f["owner"] for f in json.loads(result.stdout)] == ["bob@example.com"]
+
+
+def test_notes_over_1_mib_are_refused_before_reading_further(
+    team: Cli, tmp_path: Path, database_url: str,
+) -> None:
+    notes = tmp_path / "huge.txt"
+    notes.write_bytes(b"Bob will send the invoice by Friday.\n".rjust(1024 * 1024 + 1, b" "))
+    from_file = team("promise", "extract", str(notes))
+    from_stdin = CliRunner().invoke(app, ["--db", database_url, "promise", "extract", "-"],
+                                    input=notes.read_bytes())
+    for result, source in ((from_file, str(notes)), (from_stdin, "-")):
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr == (f"error: {source!r} is over 1 MiB (1,048,576 bytes): "
+                                 "extract from a shorter part of it\n")

@@ -224,6 +224,19 @@ def test_cli_a_database_url_of_no_known_kind(url: str, message: str) -> None:
     refused(CliRunner().invoke(app, ["--db", url, "client", "list"]), message)
 
 
+@pytest.mark.parametrize("command", [["client", "list"], ["init"]])
+def test_cli_a_file_that_is_not_a_database(tmp_path: Path, command: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from reliability.cli import app
+
+    notes = tmp_path / "x.txt"
+    notes.write_text("not a database, just notes\n" * 100, encoding="utf-8")
+    refused(CliRunner().invoke(app, ["--db", f"sqlite:///{notes}", *command]),
+            "cannot open the database: file is not a database")
+    assert notes.read_text(encoding="utf-8").startswith("not a database")
+
+
 def test_cli_an_export_folder_that_cannot_be_written(team: Cli) -> None:
     refused(team("export", "--out", "/proc/nope"), "cannot use /proc/")
 
@@ -293,6 +306,26 @@ def test_a_nul_in_an_api_query_or_json_field_is_a_400_with_a_json_detail(
     cancel = client.post(f"/api/drafts/{draft.id}/cancel", json={"reason": "no\x00"})
     assert cancel.status_code == 400
     assert "the field 'reason' contains a control character" in cancel.json()["detail"]
+    assert delay_draft(web_agency).status == "draft"
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ('{"reason":"\\ud800"}', 400, "the field 'reason' is not UTF-8 text"),
+    ('{"reason":' + "[" * 50_000 + "]" * 50_000 + "}", 400, "nested more than 32 deep"),
+    ('{"reason":1e999999}', 400, "a number too large"),
+    ('{"reason":NaN}', 400, "a number too large"),
+    ('{"reason":', 422, ""),
+])
+def test_an_odd_json_body_on_the_api_is_a_json_refusal_never_a_500(
+    app: FastAPI, web_agency: Ledger, body: str, status: int, words: str,
+) -> None:
+    client = TestClient(app, raise_server_exceptions=False, headers={
+        "Authorization": f"Bearer {token_for(web_agency, 'bob@example.com')}",
+        "Content-Type": "application/json"})
+    draft = delay_draft(web_agency)
+    response = client.post(f"/api/drafts/{draft.id}/cancel", content=body.encode())
+    assert response.status_code == status, response.text
+    assert words in response.json()["detail"] if words else response.json()["detail"]
     assert delay_draft(web_agency).status == "draft"
 
 

@@ -305,6 +305,40 @@ def test_the_access_log_of_a_real_server_shows_no_link_feed_or_token(
     assert "/calendar/[redacted].ics" in logged and "/calendar/[redacted]/team.ics" in logged
 
 
+def test_the_access_log_redacts_a_feed_or_link_token_in_any_path_or_query_shape(
+    agency: Ledger, caplog: pytest.LogCaptureFixture,
+) -> None:
+    feed = calendar_token(agency, member(agency, "bob@example.com").id, now=WEDNESDAY_10,
+                          actor="test")
+    shapes = [f"/calendar/{feed}", f"//calendar/{feed}.ics", f"/calendar/x.ics?token={feed}",
+              f"/sign-in//link/{feed}", f"/x?api_key={feed}&a=1", f"/calendar///{feed}/team.ics"]
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app_for(agency), log_config=None, access_log=True))
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    listening.listen()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]})
+    thread.start()
+    try:
+        for shape in shapes:  # raw requests: an HTTP client would tidy the odd paths
+            with socket.create_connection(listening.getsockname(), timeout=10) as raw:
+                raw.sendall(f"GET {shape} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                            .encode())
+                while raw.recv(65536):
+                    pass
+    finally:
+        server.should_exit = True
+        thread.join()
+        listening.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert len(lines) == len(shapes)
+    logged = "\n".join(lines)
+    assert feed not in logged, logged
+    assert "/calendar/[redacted] " in logged and "ics?token=[redacted] " in logged
+    assert "/sign-in//link/[redacted]" in logged and "api_key=[redacted]&a=1" in logged
+    assert "/calendar///[redacted]/team.ics" in logged
+
+
 def test_our_own_log_lines_lose_bearer_and_personal_tokens() -> None:
     assert redact("Authorization: Bearer abc.def-123 sent") == (
         "Authorization: Bearer [redacted] sent")

@@ -131,3 +131,14 @@ def test_the_manifest_carries_the_command_scopes_and_this_servers_request_url(cl
     assert manifest["settings"]["interactivity"]["request_url"] == command["url"]
     assert {"commands", "chat:write", "im:write", "users:read", "users:read.email",
             "channels:history"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+@pytest.mark.parametrize("address", ["javascript:alert(1)", "http://a b", "https://", "ftp://x",
+                                     "https://x.example/\x07", "//x.example"])
+def test_the_manifest_refuses_an_address_that_is_not_an_absolute_http_url(
+    cli, address: str,
+) -> None:
+    result = cli("slack", "manifest", "--base-url", address)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"error: --base-url: {address!r} is not an absolute http(s) "
+                             "address without spaces, like https://promises.example.com\n")

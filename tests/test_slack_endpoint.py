@@ -102,6 +102,65 @@ def test_a_malformed_request_gets_one_clear_answer_and_no_traceback(
     no_traceback_and_no_body(logged)
 
 
+DEEP = '{"type":"event_callback","event":' + "[" * 50_000 + "]" * 50_000 + "}"
+
+
+@pytest.mark.parametrize(("how", "payload"), [
+    ("a view_submission whose view has no type",
+     {"type": "view_submission", "user": {"id": "UALICE"}, "view": {"callback_id": "x"}}),
+    ("a view_closed whose private_metadata is a number",
+     {"type": "view_closed", "user": {"id": "UALICE"},
+      "view": {"type": "modal", "callback_id": "x", "private_metadata": 7}}),
+    ("block_actions without actions", {"type": "block_actions", "user": {"id": "x"},
+                                       "actions": []}),
+    ("block_actions whose action has no action_id",
+     {"type": "block_actions", "user": {"id": "x"}, "trigger_id": "t",
+      "actions": [{"value": "1"}]}),
+    ("block_actions whose button has no value",
+     {"type": "block_actions", "user": {"id": "x"}, "trigger_id": "t",
+      "actions": [{"action_id": "promise_change_date"}]}),
+    ("block_actions without a trigger_id",
+     {"type": "block_actions", "user": {"id": "x"},
+      "actions": [{"action_id": "promise_change_date", "value": "v"}]}),
+    ("a shortcut without a callback_id", {"type": "shortcut", "user": {"id": "x"}}),
+    ("an event_callback without an event", {"type": "event_callback"}),
+])
+def test_a_signed_payload_missing_what_bolt_reads_is_a_400_without_a_traceback(
+        slack: SlackWorkspace, logged: pytest.LogCaptureFixture, how: str,
+        payload: dict[str, object]) -> None:
+    for body, kind in ((urlencode({"payload": json.dumps(payload)}).encode(), None),
+                       (json.dumps(payload).encode(), "application/json")):
+        headers = signed_bytes(body) | ({"Content-Type": kind} if kind else {})
+        response = slack.http.post(slack.url, content=body, headers=headers)
+        assert response.status_code == 400, (how, response.text)
+    no_traceback_and_no_body(logged)
+
+
+def test_a_signed_request_a_listener_cannot_handle_is_a_400_with_one_line_and_no_body(
+        slack: SlackWorkspace, logged: pytest.LogCaptureFixture) -> None:
+    payload = {"type": "view_submission", "user": {"id": "UALICE"},
+               "view": {"type": "modal", "callback_id": "client_add",
+                        "state": {"values": {"name": "Acme Secret"}}}}  # a block is an object
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    logged.clear()
+    response = slack.http.post(slack.url, content=body, headers=signed_bytes(body))
+    assert response.status_code == 400, response.text
+    no_traceback_and_no_body(logged, marker="Acme Secret")
+    warnings = [r.getMessage() for r in logged.records if r.levelno >= logging.WARNING]
+    assert "a signed Slack request could not be handled: AttributeError" in warnings
+
+
+@pytest.mark.parametrize("body", [DEEP.encode(), urlencode({"payload": DEEP}).encode()])
+def test_a_signed_body_nested_50000_deep_is_a_400_without_a_traceback(
+        slack: SlackWorkspace, logged: pytest.LogCaptureFixture, body: bytes) -> None:
+    headers = signed_bytes(body)
+    if body.startswith(b"{"):
+        headers["Content-Type"] = "application/json"
+    response = slack.http.post(slack.url, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    no_traceback_and_no_body(logged)
+
+
 def test_a_10_mb_body_is_refused_from_its_length_and_never_logged(
         slack: SlackWorkspace, logged: pytest.LogCaptureFixture) -> None:
     body = b"payload=" + b"A" * (10 * 1024 * 1024)

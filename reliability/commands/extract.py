@@ -19,10 +19,13 @@ from reliability.commitments import Finding
 from reliability.deadlines import echo
 from reliability.errors import UserError
 
+MAX_BYTES = 1024 * 1024  # notes and emails are far shorter; more is not a conversation
+
 
 def promise_extract(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="A notes or email file, or - for stdin.")],
+    source: Annotated[str, typer.Argument(
+        help="A notes or email file, or - for stdin: UTF-8 text of at most 1 MiB.")],
     client: Annotated[str | None, typer.Option(
         help="The conversation's client (else the author's, when a client contact wrote it)."
     )] = None,
@@ -41,13 +44,20 @@ def promise_extract(
 
 
 def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
+    """The text, read no further than one byte past MAX_BYTES (a device never ends)."""
     try:
-        return path.read_text(encoding="utf-8")
+        if source == "-":
+            data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        else:
+            with Path(source).open("rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise UserError(f"cannot read {source!r}: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise UserError(f"{source!r} is over 1 MiB ({MAX_BYTES:,} bytes): extract from a "
+                        "shorter part of it")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{source!r} is not UTF-8 text") from None
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
 from reliability.commands.runtime import JsonOption, emit, runtime_of, sub_app
+from reliability.errors import UserError
 
 slack_group = sub_app("Slack: the app manifest, and drafts offered to their owners.")
 MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yml"
@@ -22,8 +24,18 @@ def manifest(
         help="The server's public address (default: web.base_url).")] = None,
 ) -> None:
     """Print the Slack app manifest with this server's request URL filled in."""
-    address = (base_url or runtime_of(ctx).settings.web.base_url).rstrip("/")
+    address = _absolute_http(base_url or runtime_of(ctx).settings.web.base_url).rstrip("/")
     typer.echo(MANIFEST.read_text(encoding="utf-8").replace(PLACEHOLDER, address), nl=False)
+
+
+def _absolute_http(address: str) -> str:
+    """Slack posts to this address: an http(s) URL with a host, no spaces or control codes."""
+    parts = urlsplit(address)
+    if parts.scheme in ("http", "https") and parts.hostname and address.isprintable() and (
+            " " not in address):
+        return address
+    raise UserError(f"{address!r} is not an absolute http(s) address without spaces, like "
+                    "https://promises.example.com", field="base_url")
 
 
 @slack_group.command("offer-drafts")

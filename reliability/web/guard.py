@@ -2,13 +2,16 @@
 
 PostgreSQL refuses a NUL byte in text where SQLite stores it, so without this a NUL in an
 address, a query string or a form field would be a 500 on one backend and stored junk on
-the other. Here it is one 400 with a plain message, the same on both. Field bounds (length,
+the other. Here it is one 400 with a plain message, the same on both. A JSON body is parsed
+here once, bounded: nesting deeper than MAX_JSON_DEPTH, a number no float holds, NaN, and
+a lone surrogate (no UTF-8 text has one) are 400s too, never a 500 further in. Field bounds (length,
 line breaks) are the service layer's, through reliability.limits.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -16,11 +19,14 @@ from urllib.parse import parse_qsl, unquote
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reliability.limits import control_character, describe
+from reliability.limits import _stray_byte, control_character, describe
 
 # Bodies are forms and small JSON documents; the longest field (a message) is 20,000 chars.
 MAX_BODY_BYTES = 1024 * 1024
 FORM = "application/x-www-form-urlencoded"
+# No form or API document nests this deep; Python's parser would overflow its stack far below
+# what fits in MAX_BODY_BYTES.
+MAX_JSON_DEPTH = 32
 # Slack signs the exact bytes it sends and answers each person in Slack's own words.
 UNGUARDED_BODIES = ("/slack/",)
 
@@ -76,7 +82,13 @@ def _body_problem(content_type: str, body: bytes) -> str | None:
         fields: Iterator[tuple[str, str]] = iter(parse_qsl(text, keep_blank_values=True))
     elif content_type == "application/json":
         try:
-            fields = _json_strings(json.loads(text), "")
+            fields = _json_strings(json.loads(text, parse_constant=_too_large,
+                                              parse_float=_finite), "", 0)
+            fields = iter(list(fields))
+        except (RecursionError, TooDeep):
+            return f"the JSON body is nested more than {MAX_JSON_DEPTH} deep"
+        except OutOfRange:
+            return "the JSON body holds a number too large for any field"
         except ValueError:
             return None  # FastAPI answers malformed JSON with its own 422
     else:
@@ -86,21 +98,45 @@ def _body_problem(content_type: str, body: bytes) -> str | None:
             if (char := control_character(piece, multiline=what == "value")) is not None:
                 return (f"the field {name!r} contains a control character, {describe(char)}: "
                         "remove it and send plain text (line breaks and tabs are fine)")
+            if (char := _stray_byte(piece)) is not None:
+                return (f"the field {name!r} is not UTF-8 text (a stray byte at character "
+                        f"{piece.index(char) + 1}): send it as UTF-8")
     return None
 
 
-def _json_strings(document: Any, path: str) -> Iterator[tuple[str, str]]:
+class TooDeep(Exception):
+    """A JSON document nested deeper than MAX_JSON_DEPTH."""
+
+
+class OutOfRange(Exception):
+    """A JSON number no float holds (1e999999), or NaN/Infinity, which JSON does not have."""
+
+
+def _too_large(constant: str) -> float:
+    raise OutOfRange(constant)
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if math.isinf(value):
+        raise OutOfRange(number)
+    return value
+
+
+def _json_strings(document: Any, path: str, depth: int) -> Iterator[tuple[str, str]]:
     """(field path, string) for every string in a JSON document, keys included."""
+    if depth > MAX_JSON_DEPTH:
+        raise TooDeep
     if isinstance(document, str):
         yield path or "body", document
     elif isinstance(document, dict):
         for key, value in document.items():
             name = f"{path}.{key}" if path else str(key)
             yield name, ""
-            yield from _json_strings(value, name)
+            yield from _json_strings(value, name, depth + 1)
     elif isinstance(document, list):
         for index, value in enumerate(document):
-            yield from _json_strings(value, f"{path}[{index}]")
+            yield from _json_strings(value, f"{path}[{index}]", depth + 1)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

@@ -1,7 +1,9 @@
 """Secrets out of the logs: sign-in links, calendar-feed addresses and bearer tokens.
 
 A request path is a secret when it holds one (`/sign-in/link/<token>`, `/calendar/<token>.ics`),
-and access logs keep paths. The filter rewrites each record's message and arguments in
+and access logs keep paths, including the ones no route answers (`//calendar/<token>`,
+`?token=<token>`): the patterns are looser than the routes, so a mistyped or probing address
+is redacted too. The filter rewrites each record's message and arguments in
 place, so a formatter that reads the arguments (uvicorn's access log does) sees them redacted.
 """
 
@@ -12,8 +14,11 @@ import re
 
 REDACTED = "[redacted]"
 _SECRETS = re.compile(
-    r"(?P<keep>/sign-in/link/)[^/?#\s\"']+"  # a link's path segment is its secret
-    r"|(?P<feed>/calendar/)[^/?#\s.\"']+(?=(?:/team)?\.ics)"  # and so is a feed's
+    # the segment after a `calendar` or `link` segment, however many slashes: a feed's or a
+    # link's secret, whatever the rest of the path (a route or not); a feed keeps its `.ics`
+    r"(?P<keep>/(?:calendar|link)/+)[^/?#\s\"']+?(?P<ics>\.ics)?(?=[/?#\s\"']|$)"
+    # any query parameter whose name says token, key, secret, code or signature
+    r"|(?P<param>[?&;][^=&#\s\"']*(?:token|key|secret|code|sig)[^=&#\s\"']*=)[^&#\s\"']*"
     r"|(?P<scheme>bearer\s+)\S+"  # an Authorization header's value
     r"|\brel_[A-Za-z0-9_-]+",  # a personal token wherever it appears
     re.IGNORECASE)
@@ -22,7 +27,8 @@ LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 def redact(text: str) -> str:
-    return _SECRETS.sub(lambda m: (m["keep"] or m["feed"] or m["scheme"] or "") + REDACTED, text)
+    return _SECRETS.sub(lambda m: (m["keep"] or m["param"] or m["scheme"] or "") + REDACTED
+                        + (m["ics"] or ""), text)
 
 
 class RedactSecrets(logging.Filter):
