@@ -38,9 +38,9 @@ from reliability.cli import app as cli_app
 from reliability.config import Settings
 from reliability.db import insert_rows, make_engine, upgrade
 from reliability.ledger import Ledger
+from reliability.members import calendar_token, issue_personal_token
 from reliability.models import CheckIn, Client, DueChange, Member, Notice, Promise
 from reliability.web.app import create_app
-from reliability.web.tokens import calendar_token, issue_personal_token
 
 NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
 RECENT = 10_000
