@@ -232,7 +232,7 @@ class Outbox:
 
     def _apply_delay(self, session: Session, notice: Notice, now: datetime) -> None:
         """A sent delay notice moves the promise to the date it proposed; the original stays."""
-        promise = session.get(Promise, notice.promise_id)
+        promise = session.get(Promise, notice.promise_id) if notice.promise_id else None
         if promise is None or promise.status != PromiseStatus.open:
             return
         new_due = notice.proposed_due_at
