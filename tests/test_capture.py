@@ -4,12 +4,12 @@ is offered when it is later than the one asked. Nothing is stored until the pers
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import time
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Cli
-from helpers import at
+from helpers import at, history
 from scenarios import FRIDAY_5PM, MONDAY_9, past_promises
 from sqlmodel import Session, col, select
 
@@ -31,17 +31,6 @@ ACME = BusinessCalendar(timezone="America/New_York", country="US", start_of_day=
 MONDAY_23_CLOSE = at("2026-11-23T17:00-05:00")
 
 
-def weeks(late: int, total: int, owner: str = "alice") -> list[PastPromise]:
-    """`total` Monday-to-Friday promises; the most recent `late` delivered a business day late."""
-    promises = []
-    for week in range(total):
-        made = datetime(2026, 11, 9, 9, tzinfo=NEW_YORK) - timedelta(weeks=week + 1)
-        due = made + timedelta(days=4, hours=8)
-        done = due + timedelta(days=3) if week < late else due - timedelta(days=1)
-        promises.append(PastPromise(owner=owner, made_at=made, due_at=due, done_at=done))
-    return promises
-
-
 def at_capture(owner_history: list[PastPromise], team_history: tuple[PastPromise, ...] = (),
                load: tuple[OpenLoad, ...] = (), name: str = "Alice") -> CaptureForecast:
     """Alice promises on Monday 16 Nov 09:00 the Q3 report for Friday 17:00."""
@@ -52,7 +41,7 @@ def at_capture(owner_history: list[PastPromise], team_history: tuple[PastPromise
 
 
 def test_an_owner_who_usually_runs_a_day_late_is_offered_the_day_she_will_likely_be_done() -> None:
-    made = at_capture(weeks(late=4, total=5))
+    made = at_capture(history(late=4, total=5))
     assert made.chance == "Likely to run late"
     assert made.reason == ("4 of Alice's last 5 promises were late, by a median of 1 business "
                            "day")
@@ -66,13 +55,13 @@ def test_an_owner_who_usually_runs_a_day_late_is_offered_the_day_she_will_likely
 
 
 def test_a_reliable_owner_is_told_the_promise_will_likely_be_kept_and_offered_nothing() -> None:
-    made = at_capture(weeks(late=1, total=10))
+    made = at_capture(history(late=1, total=10))
     assert made.chance == "Very likely to be kept"
     assert made.likely_done_by <= FRIDAY_5PM and made.suggested_due_at is None
 
 
 def test_a_newcomer_is_judged_by_the_teams_record_in_plain_words() -> None:
-    made = at_capture(weeks(late=0, total=2, owner="bob"), tuple(weeks(late=6, total=12)),
+    made = at_capture(history(late=0, total=2, owner="bob"), tuple(history(late=6, total=12)),
                       name="Bob")
     assert made.evidence == "team"
     assert made.reason == ("Little history for Bob yet; 6 of the team's last 12 promises were "
@@ -89,7 +78,7 @@ def test_with_no_record_at_all_the_day_is_a_rough_guess_shown_but_not_offered() 
 
 
 def test_a_week_crowded_beyond_her_usual_load_is_the_reason_named() -> None:
-    record = weeks(late=2, total=10)
+    record = history(late=2, total=10)
     crowded = tuple(OpenLoad(at(f"2026-11-{day}T12:00-05:00")) for day in (17, 18, 19, 20)
                     for _ in range(2))
     busy, calm = at_capture(record, load=crowded), at_capture(record)
@@ -101,7 +90,7 @@ def test_a_week_crowded_beyond_her_usual_load_is_the_reason_named() -> None:
 
 
 def test_the_forecast_reads_as_plain_json() -> None:
-    document = json.loads(json.dumps(at_capture(weeks(late=4, total=5)).to_json()))
+    document = json.loads(json.dumps(at_capture(history(late=4, total=5)).to_json()))
     assert document["suggested_due_at"] == "2026-11-23T17:00:00-05:00"
     assert document["evidence"] == "owner" and 0 < document["p_late"] < 1
 

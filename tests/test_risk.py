@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import history
 
 from reliability.calendar import BusinessCalendar
 from reliability.config import PolicySettings
@@ -32,17 +33,6 @@ AD_DATA = "waiting on the ad account data"
 def ny(day: int, hour: int = 9, minute: int = 0) -> datetime:
     """A moment in November 2026, New York time."""
     return datetime(2026, 11, day, hour, minute, tzinfo=NEW_YORK)
-
-
-def history(late: int, total: int, owner: str = "alice") -> list[PastPromise]:
-    """`total` Monday-to-Friday promises, the most recent `late` of them delivered a day late."""
-    promises = []
-    for week in range(total):
-        made = datetime(2026, 11, 9, 9, tzinfo=NEW_YORK) - timedelta(weeks=week + 1)
-        due = made + timedelta(days=4, hours=8)
-        done = due + timedelta(days=3) if week < late else due - timedelta(days=1)
-        promises.append(PastPromise(owner=owner, made_at=made, due_at=due, done_at=done))
-    return promises
 
 
 Q3_REPORT = PromiseFacts(
