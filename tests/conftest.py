@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from scenarios import agency_with
+from slack_harness import Swappable, serve
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
@@ -159,3 +160,12 @@ def fresh(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> 
         return
     with _throwaway_database(database_url, "reliability_fresh") as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[Swappable, str]]:
+    """The web app (Slack endpoint included) served on a port, one per test module; each
+    test swaps in its own app."""
+    target = Swappable()
+    with serve(target) as url:
+        yield target, url

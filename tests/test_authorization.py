@@ -21,7 +21,7 @@ from helpers import at
 from pydantic import SecretStr
 from scenarios import START, agency_with, notices_of, tick
 from servers.slack_api import SlackApi, slack_api
-from slack_harness import SIGNING_SECRET, SlackWorkspace, Swappable, serve
+from slack_harness import SIGNING_SECRET, SlackWorkspace, Swappable
 from sqlmodel import Session, col, func, select
 from web_helpers import csrf_of, signed_in, token_for, wednesday_agency
 
@@ -52,13 +52,6 @@ CASES = [(message, interface, action, role)
          for action in actions
          for role in PEOPLE
          if interface == "slack" or role != "newcomer"]  # Nora has only Slack
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Swappable, str]]:
-    target = Swappable()
-    with serve(target) as url:
-        yield target, url
 
 
 @pytest.fixture

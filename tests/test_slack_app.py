@@ -21,7 +21,6 @@ from slack_harness import (
     SlackWorkspace,
     Swappable,
     command_body,
-    serve,
     signed_headers,
 )
 from slack_sdk.signature import SignatureVerifier
@@ -36,13 +35,6 @@ from reliability.scan import Scanner
 from reliability.web.app import create_app
 
 MONDAY_10 = at("2026-11-16T10:00-05:00")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Swappable, str]]:
-    target = Swappable()
-    with serve(target) as url:
-        yield target, url
 
 
 @pytest.fixture

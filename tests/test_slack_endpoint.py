@@ -30,10 +30,9 @@ from reliability.models import NoticeKind
 from reliability.outbox import Outbox
 from reliability.slack_http import MAX_BODY
 
-# The Slack app's fixtures: one server for the module, a workspace per test.
-server, api, clock, agency, slack = (test_slack_app.server, test_slack_app.api,
-                                     test_slack_app.clock, test_slack_app.agency,
-                                     test_slack_app.slack)
+# The Slack app's fixtures, a workspace per test (the server, one per module, is conftest's).
+api, clock, agency, slack = (test_slack_app.api, test_slack_app.clock, test_slack_app.agency,
+                             test_slack_app.slack)
 INJECTED = "<!channel> <@U123> <https://evil.example|click> Q3 report"
 RAW = ("<!channel>", "<@U123>", "<https://evil.example|click>")
 
