@@ -104,6 +104,9 @@ class Member(SQLModel, table=True):
     slack_user_id: str | None = Field(default=None, max_length=64, unique=True)
     timezone: str = Field(max_length=64)
     country: str | None = Field(default=None, max_length=8)
+    # The language of what the member reads (check-in requests, escalations, digests,
+    # pages); None: the team's default (`[team] locale`).
+    locale: str | None = Field(default=None, max_length=8)
     manager_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     role: str = Field(default=Role.member, max_length=16)
     digest_channel: str = Field(default=DeliveryChannel.email, max_length=16)
