@@ -40,6 +40,11 @@ class Source(StrEnum):
     web = "web"
     api = "api"
     rule = "rule"
+    # Found in a conversation and confirmed by a person (reliability.commitments):
+    slack_shortcut = "slack_shortcut"  # "Log as promise" on a Slack message
+    slack_watch = "slack_watch"  # suggested from a watched Slack channel
+    email = "email"  # suggested from client mail (`reliability inbox`)
+    notes = "notes"  # found in meeting notes (`promise extract`, the web's Paste notes)
 
 
 class CheckInStatus(StrEnum):
