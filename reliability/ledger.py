@@ -453,7 +453,7 @@ class Ledger:
         """`forecast` is the one shown at capture (reliability.capture); `asked_due_at` the
         date first asked for, when the person took the later date it offered."""
         with self.transaction() as session:
-            return self._make_promise(session, title=title, client_name=client_name,
+            return self.make_promise(session, title=title, client_name=client_name,
                                       owner_email=owner_email, due_at=due_at, now=now,
                                       actor=actor, source=source, raw_text=raw_text,
                                       forecast=forecast, asked_due_at=asked_due_at)
@@ -472,27 +472,37 @@ class Ledger:
     ) -> tuple[PromiseView, Notice | None]:
         """A client asked for something: promise a reply by a date, and draft the receipt
         that tells them so, in one transaction."""
-        summary = _text(summary, "request summary", "summary")
         with self.transaction() as session:
-            view = self._make_promise(session, title=f"Reply: {summary}", raw_text=summary,
-                                      client_name=client_name, owner_email=owner_email,
-                                      due_at=reply_by, now=now, actor=actor, source=source)
-            notice = notices.create(
-                session, self.settings, kind=NoticeKind.request_acknowledgement,
-                key=f"request_acknowledgement:{view.promise.id}",
-                recipient=notices.client_recipient(view.client), client=view.client,
-                context=compose.request_acknowledgement(
-                    self.settings, summary=summary, received_at=received_at or now,
-                    reply_by=reply_by, client=view.client, owner=view.owner, now=now),
-                now=now, created_by=actor, promise_id=view.promise.id,
-                reply_to=view.owner.email)
-            return view, notice
+            return self.acknowledge_in(session, summary=summary, client_name=client_name,
+                                       owner_email=owner_email, reply_by=reply_by, now=now,
+                                       actor=actor, received_at=received_at, source=source)
 
-    def _make_promise(self, session: Session, *, title: str, client_name: str,
-                      owner_email: str, due_at: datetime, now: datetime, actor: str,
-                      source: str, raw_text: str | None,
-                      forecast: CaptureForecast | None = None,
-                      asked_due_at: datetime | None = None) -> PromiseView:
+    def acknowledge_in(self, session: Session, *, summary: str, client_name: str,
+                       owner_email: str, reply_by: datetime, now: datetime, actor: str,
+                       received_at: datetime | None = None,
+                       source: str = Source.cli) -> tuple[PromiseView, Notice | None]:
+        """`acknowledge_request` in the caller's transaction (a suggestion taken up)."""
+        summary = _text(summary, "request summary", "summary")
+        view = self.make_promise(session, title=f"Reply: {summary}", raw_text=summary,
+                                 client_name=client_name, owner_email=owner_email,
+                                 due_at=reply_by, now=now, actor=actor, source=source)
+        notice = notices.create(
+            session, self.settings, kind=NoticeKind.request_acknowledgement,
+            key=f"request_acknowledgement:{view.promise.id}",
+            recipient=notices.client_recipient(view.client), client=view.client,
+            context=compose.request_acknowledgement(
+                self.settings, summary=summary, received_at=received_at or now,
+                reply_by=reply_by, client=view.client, owner=view.owner, now=now),
+            now=now, created_by=actor, promise_id=view.promise.id,
+            reply_to=view.owner.email)
+        return view, notice
+
+    def make_promise(self, session: Session, *, title: str, client_name: str,
+                     owner_email: str, due_at: datetime, now: datetime, actor: str,
+                     source: str, raw_text: str | None,
+                     forecast: CaptureForecast | None = None,
+                     asked_due_at: datetime | None = None) -> PromiseView:
+        """A new promise, in the caller's transaction."""
         title = _text(title, "promise title", "title")
         limits.optional_text(raw_text, "promise text", "text")
         _choice(source, Source, "source", "source")

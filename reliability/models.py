@@ -20,6 +20,7 @@ from reliability.vocabulary import (
     Role,
     Severity,
     Source,
+    SuggestionStatus,
 )
 from reliability.vocabulary import NoticeKind as NoticeKind
 from reliability.vocabulary import RiskLevel as RiskLevel
@@ -361,3 +362,49 @@ class Rating(SQLModel, table=True):
     would_recommend: int | None = Field(default=None, ge=1, le=5)
     to_make_it_5: str | None = None
     recorded_by: str = Field(max_length=200)
+
+
+class Suggestion(SQLModel, table=True):
+    """A promise or a client's request found in a conversation, offered to a person to log.
+
+    Nothing becomes a promise without their yes. `origin_key` names where it was found
+    (a Slack message, a mail message's finding) under a unique index, so a redelivered
+    event or a re-read mailbox never offers it twice. The sentence is kept only while the
+    offer is open: a declined or expired offer keeps the title's fingerprint (so the same
+    person is not asked about the same thing again), not the words.
+    """
+
+    __table_args__ = (sa.Index("ix_suggestion_member_fingerprint", "member_id", "fingerprint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # commitments.FindingKind
+    source: str = Field(max_length=16)  # where it was found: Source.slack_watch, email, ...
+    origin_key: str = Field(max_length=300, unique=True)
+    # Who is asked to confirm: the member who made the commitment, or the owner of the
+    # client's request.
+    member_id: int = Field(foreign_key="member.id")
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    title: str = Field(max_length=500)
+    sentence: str | None = None
+    due_at: datetime | None = utc_field(nullable=True)
+    confidence: float
+    fingerprint: str = Field(max_length=64)
+    status: str = Field(default=SuggestionStatus.offered, max_length=16, index=True)
+    created_at: datetime = required_utc_field(index=True)
+    decided_at: datetime | None = utc_field(nullable=True)
+    decided_by: str | None = Field(default=None, max_length=200)
+    promise_id: int | None = Field(default=None, foreign_key="promise.id")
+    # The hash of a single-use link's token (mail confirmations); None once decided.
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+
+
+class WatchedChannel(SQLModel, table=True):
+    """A Slack channel whose messages are read for promises: opted in by `/promise watch`,
+    linked to the client the conversation is with. Unwatched channels are never read."""
+
+    __tablename__ = "watched_channel"
+
+    slack_channel_id: str = Field(max_length=64, primary_key=True)
+    client_id: int = Field(foreign_key="client.id")
+    watched_by_id: int = Field(foreign_key="member.id")
+    created_at: datetime = required_utc_field()

@@ -47,6 +47,13 @@ class Source(StrEnum):
     notes = "notes"  # found in meeting notes (`promise extract`, the web's Paste notes)
 
 
+class SuggestionStatus(StrEnum):
+    offered = "offered"
+    accepted = "accepted"
+    declined = "declined"  # "Not a promise": remembered, the words forgotten
+    expired = "expired"  # nobody answered in time: the words forgotten
+
+
 class CheckInStatus(StrEnum):
     on_track = "on_track"
     at_risk = "at_risk"
