@@ -10,8 +10,8 @@ machine slows them alike:
 - `/promise help`, which the product answers in the ack itself: what the endpoint costs
   around the answer (checks, parsing, dispatch);
 - `/promise <a promise>`: the ack is an empty 200 and the echo follows through the
-  response_url, composed on a worker thread in the same process; the echo's arrival is
-  timed too (from the request's send).
+  response_url, composed in the echo process (a second process at a lower priority); the
+  echo's arrival is timed too (from the request's send).
 
 Under a closed loop of 50 the echoes queue up behind each other, so their figure is what a
 burst of that size costs, not what one person waits at an ordinary moment. The heap is

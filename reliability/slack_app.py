@@ -148,7 +148,7 @@ class Listeners:
     async def ack_command(self, ack: Any, command: dict[str, Any],
                           client: AsyncWebClient | None = None) -> None:
         """Help, or the echo of a promise with its buttons (`client`: Bolt's, or one made
-        here for the HTTP endpoint's echo worker)."""
+        here for the HTTP endpoint's echo process)."""
         parsed = parse(command.get("text") or "")
         if isinstance(parsed, Log):
             by = command["user_id"]

@@ -16,7 +16,8 @@ Refusals are one short sentence; no body is logged and no traceback written. Onl
 that passed all four reaches the app; one that still breaks a listener is answered 400 with
 one warning line naming the error's type. `/promise <a promise>` is acknowledged at once with
 an empty 200 and its echo follows through the command's response_url (ack first, as Netflix
-Dispatch does: no database work and no Slack Web API call before the answer); `/promise help`
+Dispatch does: no database work and no Slack Web API call before the answer), composed in a
+process of its own at a lower priority, so a burst of echoes never slows the answers; `/promise help`
 is answered in the ack; everything else goes to Bolt, which never calls `auth.test` either
 (see `slack_app.build`).
 """
@@ -27,10 +28,11 @@ import asyncio
 import functools
 import json
 import logging
-import threading
-from collections.abc import Coroutine
-from concurrent.futures import Future
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -42,8 +44,17 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reliability.config import Settings
+from reliability.db import make_engine
 from reliability.ledger import Ledger
-from reliability.slack_app import NOT_CONFIGURED, _answered_later, build, listeners_for, utc_now
+from reliability.slack_app import (
+    NOT_CONFIGURED,
+    Listeners,
+    _answered_later,
+    build,
+    listeners_for,
+    utc_now,
+)
 from reliability.slack_commands import Log
 from reliability.slack_commands import parse as parse_command
 
@@ -55,6 +66,7 @@ NOT_SIGNED = "This request is not signed by Slack (or is more than 5 minutes old
 TOO_LARGE = f"A Slack request is at most {MAX_BODY} bytes."
 MALFORMED = "This is not a request Slack sends: expected a form or a JSON object."
 JSON = "application/json;charset=utf-8"
+ECHO_NICENESS = 10  # the echo process runs after the server's acks when the CPU is short
 
 
 class Refused(Exception):
@@ -247,9 +259,12 @@ class Endpoint:
         slack = ledger.settings.slack
         assert slack.signing_secret is not None
         self.verifier = SignatureVerifier(slack.signing_secret.get_secret_value())
+        self.ledger = ledger
+        self.clock = clock
         self.listeners = listeners_for(ledger, clock)
         self.bolt: AsyncApp = build(ledger, clock=clock, listeners=self.listeners)
         self.bolt.error(_unhandled)
+        _echo_process().submit(_lower_priority)  # started now, not on the first echo
 
     async def answer(self, headers: dict[str, str], body: bytes) -> Answer:
         if _ssl_check(body):
@@ -258,7 +273,7 @@ class Endpoint:
         request = parse(text, headers.get("content-type", ""))
         if request.get("command") == "/promise" and not await _answered_later(request):
             if isinstance(parse_command(str(request.get("text") or "")), Log):
-                self._later(self._echo(request))
+                self._later(request)
                 return Answer(200)
             return await self._help(request)
         return await self._bolt(text, headers)
@@ -273,28 +288,11 @@ class Endpoint:
         await self.listeners.ack_command(ack, command)
         return Answer(200, json.dumps(said, ensure_ascii=False).encode(), JSON)
 
-    async def _echo(self, command: dict[str, Any]) -> None:
-        """The echo of a promise, composed after the ack and posted to the command's
-        response_url; runs on the echo worker, so a slow or locked database never holds up
-        an answer to Slack."""
-        said: dict[str, Any] = {}
-
-        async def ack(**reply: Any) -> None:
-            said.update(reply)
-
-        await self.listeners.ack_command(ack, command)
-        url = str(command.get("response_url") or "")
-        if not url.startswith(("https://", "http://")):
-            log.warning("a /promise from Slack came without a response_url; no echo sent")
-            return
-        try:
-            await AsyncWebhookClient(url).send(**said)
-        except (OSError, aiohttp.ClientError) as exc:
-            log.warning("could not post the echo of a /promise to Slack: %s", exc)
-
-    @staticmethod
-    def _later(work: Coroutine[Any, Any, None]) -> None:
-        asyncio.run_coroutine_threadsafe(work, _echo_worker()).add_done_callback(_failed)
+    def _later(self, command: dict[str, Any]) -> None:
+        """Hand the echo to the echo process, with the moment the command arrived."""
+        job = _echo_process().submit(echo_in_process, self.ledger.settings, command,
+                                     self.clock())
+        job.add_done_callback(_failed)
 
     async def _bolt(self, text: str, headers: dict[str, str]) -> Answer:
         try:
@@ -315,13 +313,47 @@ async def _unhandled(error: Exception) -> BoltResponse:
 
 
 @functools.cache
-def _echo_worker() -> asyncio.AbstractEventLoop:
-    """One thread with its own event loop for the work after the acks: under a burst, acks
-    keep at least half the interpreter and echoes queue up behind each other, not in front
-    of the answers Slack waits 3 seconds for."""
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="slack-echoes", daemon=True).start()
-    return loop
+def _echo_process() -> ProcessPoolExecutor:
+    """One process, at a lower priority, for the work after the acks: under a burst the
+    server's interpreter is left to the answers Slack waits 3 seconds for, and the echoes
+    queue up behind each other (and yield the CPU to the acks) instead of sharing it."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_lower_priority)
+
+
+def _lower_priority() -> None:
+    if os.nice(0) < ECHO_NICENESS:
+        os.nice(ECHO_NICENESS)
+
+
+# In the echo process: a ledger (and its connection pool) for each team's settings.
+_ECHO_LEDGERS: dict[str, Ledger] = {}
+
+
+def echo_in_process(settings: Settings, command: dict[str, Any], now: datetime) -> None:
+    """Compose the echo of a promise as it reads at `now` and post it to the command's
+    response_url (in the echo process)."""
+    key = settings.model_dump_json()
+    if key not in _ECHO_LEDGERS:
+        _ECHO_LEDGERS[key] = Ledger(make_engine(settings.database.url), settings)
+    asyncio.run(_echo(listeners_for(_ECHO_LEDGERS[key], lambda: now), command))
+
+
+async def _echo(listeners: Listeners, command: dict[str, Any]) -> None:
+    said: dict[str, Any] = {}
+
+    async def ack(**reply: Any) -> None:
+        said.update(reply)
+
+    await listeners.ack_command(ack, command)
+    url = str(command.get("response_url") or "")
+    if not url.startswith(("https://", "http://")):
+        log.warning("a /promise from Slack came without a response_url; no echo sent")
+        return
+    try:
+        await AsyncWebhookClient(url).send(**said)
+    except (OSError, aiohttp.ClientError) as exc:
+        log.warning("could not post the echo of a /promise to Slack: %s", exc)
 
 
 def _failed(done: Future[None]) -> None:
