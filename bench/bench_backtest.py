@@ -1,4 +1,5 @@
-"""Backtest at scale: generate a synthetic history, replay it, print the time and the scores.
+"""Backtest at scale: generate a synthetic history, replay it, print the time and the scores,
+and the bound no forecast at capture can beat (the generator's own chances).
 
 Usage: .venv/bin/python bench/bench_backtest.py [--rows 100000] [--seed 7] [--lead 2]
        [--effort]
@@ -33,7 +34,7 @@ def main() -> None:
         path = Path(folder) / "history.csv"
         started = time.perf_counter()
         with path.open("w", newline="", encoding="utf-8") as handle:
-            write(handle, args.rows, seed=args.seed, bad=args.bad)
+            truth = write(handle, args.rows, seed=args.seed, bad=args.bad)
         generated = time.perf_counter()
         history = backtest.read_history(path)
         read = time.perf_counter()
@@ -54,6 +55,19 @@ def main() -> None:
         print(f"{point}: Brier {model.brier:.4f}, {100 * gain:.1f}% better than the better "
               f"baseline ({better:.4f}; goal 10%), calibration error {model.ece:.3f} "
               "(goal at most 0.05)")
+    print(oracle(history, truth, result.capture["owner_rate"].brier or 1.0))
+
+
+def oracle(history: backtest.History, truth: dict[str, float], owner_rate: float) -> str:
+    """The bound at capture: the Brier score of the world's own chances (each owner's true
+    habit, spread and load, which no history shows), on the rows the backtest scored."""
+    rows = history.rows
+    end = max(moment for row in rows for moment in (row.made_at, row.done_at) if moment)
+    scored = [row for row in rows if row.done_at is not None or row.due_at < end]
+    brier = sum((truth[row.id] - row.late) ** 2 for row in scored) / len(scored)
+    return (f"bound at capture: the generator's true chances score Brier {brier:.4f}, "
+            f"{100 * (1 - brier / owner_rate):.1f}% better than the owner rate "
+            f"({owner_rate:.4f})")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import TextIO
 
 from reliability.calendar import BusinessCalendar
@@ -39,6 +40,7 @@ CALENDARS = (
 )
 COLUMNS = ["id", "owner", "client", "made_at", "due_at", "done_at", "estimate_hours",
            "actual_hours", "country", "timezone"]
+TRUTH = "true_p_late"  # not written to the CSV: bench_oracle.py scores it
 PLANNED_DAYS = (1, 2, 3, 5, 8, 10, 15)
 PLANNED_WEIGHTS = (10, 15, 15, 25, 15, 10, 10)
 LOAD_STRETCH = 0.03  # each other open promise adds 3% to the time a job takes
@@ -121,8 +123,8 @@ def _promise(number: int, owner: Owner, client: tuple[str, BusinessCalendar], da
     due_day = calendar.add_business_days(day, planned_days)
     due_at = calendar.at(due_day, time(17) if rng.random() < 0.8 else time(12))
     planned = calendar.business_hours(made_at, due_at)
-    ratio = math.exp(rng.gauss(owner.level, owner.spread))
-    ratio *= 1 + LOAD_STRETCH * owner.busy(made_at)
+    stretch = 1 + LOAD_STRETCH * owner.busy(made_at)
+    ratio = math.exp(rng.gauss(owner.level, owner.spread)) * stretch
     if rng.random() < SHOCK_CHANCE:
         ratio *= SHOCK
     done_at: datetime | None = calendar.add_business_hours(made_at, ratio * planned)
@@ -145,7 +147,17 @@ def _promise(number: int, owner: Owner, client: tuple[str, BusinessCalendar], da
         "done_at": _iso(done_at, calendar) if done_at else "",
         "estimate_hours": estimate, "actual_hours": actual,
         "country": calendar.country or "", "timezone": calendar.timezone,
+        TRUTH: f"{true_p_late(owner, stretch):.6f}",
     }
+
+
+def true_p_late(owner: Owner, stretch: float) -> float:
+    """The chance this job runs late, from what only this world knows: the owner's habit
+    and spread today and their load. A job is late when its ratio passes 1 (a dropped job
+    has passed 3), with or without a shock: the best any forecast could say at capture."""
+    normal = NormalDist(owner.level + math.log(stretch), owner.spread)
+    return ((1 - SHOCK_CHANCE) * (1 - normal.cdf(0.0))
+            + SHOCK_CHANCE * (1 - normal.cdf(-math.log(SHOCK))))
 
 
 BAD_ROWS = (
@@ -159,16 +171,20 @@ BAD_ROWS = (
 
 
 def write(out: TextIO, rows: int, *, owners: int | None = None, seed: int = 7,
-          bad: int = 0) -> None:
-    """The CSV, with `bad` unreadable rows scattered through it (each of a known kind)."""
+          bad: int = 0) -> dict[str, float]:
+    """The CSV, with `bad` unreadable rows scattered through it (each of a known kind); the
+    true chance each row had of running late, by id."""
     rng = random.Random(seed + 1)
     spoil = set(rng.sample(range(1, rows + 1), min(bad, rows)))
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
+    truth = {}
     for index, row in enumerate(generate(rows, owners=owners, seed=seed), start=1):
+        truth[row["id"]] = float(row[TRUTH])
         if index in spoil:
             row = {**row, **BAD_ROWS[index % len(BAD_ROWS)]}
         writer.writerow(row)
+    return truth
 
 
 def main() -> None:

@@ -159,6 +159,17 @@ def test_generated_rows_are_all_readable_without_spoiling() -> None:
     assert len(rows) == 300 and backtest.parse_rows(buffer).problems == ()
 
 
+def test_the_generators_true_chances_stay_out_of_the_history_it_writes() -> None:
+    """The bound bench_backtest prints comes from chances no history shows."""
+    buffer = io.StringIO()
+    truth = write(buffer, 300, owners=3, seed=11)
+    buffer.seek(0)
+    rows = list(csv.DictReader(buffer))
+    assert "true_p_late" not in rows[0]
+    assert set(truth) == {row["id"] for row in rows}
+    assert all(0 < chance < 1 for chance in truth.values())
+
+
 def test_every_promise_is_scored_at_capture_and_short_ones_are_counted_apart() -> None:
     """A promise made Thursday for Friday cannot be warned about two business days ahead,
     but it can be judged when it is made."""
