@@ -52,10 +52,14 @@ def main() -> None:
         model = scores["model"]
         better = min(scores[name].brier or 1.0 for name in ("calendar", "owner_rate"))
         gain = 1 - (model.brier or 1.0) / better
-        print(f"{point}: Brier {model.brier:.4f}, {100 * gain:.1f}% better than the better "
+        print(f"{point}: Brier {model.brier:.4f}, {_percent(gain)} than the better "
               f"baseline ({better:.4f}; goal 10%), calibration error {model.ece:.3f} "
               "(goal at most 0.05)")
     print(oracle(history, truth, result.capture["owner_rate"].brier or 1.0))
+
+
+def _percent(gain: float) -> str:
+    return f"{100 * abs(gain):.1f}% {'better' if gain >= 0 else 'worse'}"
 
 
 def oracle(history: backtest.History, truth: dict[str, float], owner_rate: float) -> str:
@@ -66,7 +70,7 @@ def oracle(history: backtest.History, truth: dict[str, float], owner_rate: float
     scored = [row for row in rows if row.done_at is not None or row.due_at < end]
     brier = sum((truth[row.id] - row.late) ** 2 for row in scored) / len(scored)
     return (f"bound at capture: the generator's true chances score Brier {brier:.4f}, "
-            f"{100 * (1 - brier / owner_rate):.1f}% better than the owner rate "
+            f"{_percent(1 - brier / owner_rate)} than the owner rate "
             f"({owner_rate:.4f})")
 
 
