@@ -93,7 +93,9 @@ class Delivery:
 
 def add_endpoint(ledger: Ledger, actor: Actor, *, url: str, events: Sequence[str],
                  now: datetime, description: str | None = None) -> Registered:
-    """Register a URL for some events; its signing secret is made here and returned once."""
+    """Register a URL for some events; its signing secret is made here and returned once.
+    The URL is checked (and its host resolved) before the transaction opens."""
+    ledger.read(_require_admin, actor)
     url = check_url(url, ledger.settings)
     wanted = check_events(events)
     limits.optional_text(description, "webhook description", "description")
