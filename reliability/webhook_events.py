@@ -60,7 +60,7 @@ class Recorded:
 def webhook_type(kind: str, payload: Mapping[str, Any]) -> str | None:
     """The webhook event type of a recorded event, or None when receivers never see it."""
     if kind == "promise.assessed":
-        return _LEVELS.get(payload.get("to"))  # type: ignore[call-overload]
+        return _LEVELS.get(str(payload.get("to")))
     if kind.startswith("notice.") and payload.get("notice_kind") in _SILENT_NOTICES:
         return None
     return _RENAMED.get(kind)
@@ -101,12 +101,12 @@ def publish_rows(session: Session, events: Sequence[Recorded]) -> None:
         if kind in _LEVELS.values() and document["data"]["promise"] is not None:
             document["data"]["promise"]["level"] = event.payload.get("to")
         body = json.dumps(document, ensure_ascii=False, sort_keys=True)
-        session.add_all([_delivery(endpoint, document, body) for endpoint in subscribers])
+        session.add_all([_delivery(endpoint, document, body, event.at)
+                         for endpoint in subscribers])
 
 
-def _delivery(endpoint: WebhookEndpoint, document: Mapping[str, Any], body: str) -> Notice:
-    at = document["created_at"]
-    moment = datetime.fromisoformat(at)
+def _delivery(endpoint: WebhookEndpoint, document: Mapping[str, Any], body: str,
+              moment: datetime) -> Notice:
     return Notice(
         kind=NoticeKind.webhook, idempotency_key=f"webhook:{endpoint.id}:{document['id']}",
         channel="webhook", recipient=endpoint.url, locale="en", subject=document["type"],

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
 from reliability.access import Actor, Forbidden
-from reliability.channels.webhook import address_refusal, url_refusal
+from reliability.channels.webhook import addresses_refusal, url_refusal
 from reliability.config import Settings
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -188,13 +188,14 @@ def recent_deliveries(session: Session, actor: Actor, endpoint_id: int,
 
 
 def signing_key(session: Session, notice: Notice) -> str | None:
-    """The secret a delivery is signed with now; None when its endpoint is off or removed."""
+    """The secret a delivery is signed with now; None when its endpoint is off or removed,
+    or has no secret (an imported one, until it is given a new secret)."""
     if notice.webhook_endpoint_id is None:
         return None
     endpoint = session.get(WebhookEndpoint, notice.webhook_endpoint_id)
     if endpoint is None or not endpoint.enabled or endpoint.removed_at is not None:
         return None
-    return endpoint.secret
+    return endpoint.secret or None
 
 
 def delivered(session: Session, notice: Notice) -> None:
@@ -255,16 +256,14 @@ def check_url(url: str, settings: Settings) -> str:
     refusal = url_refusal(url, settings.webhooks)
     if refusal is None:
         parts = urlsplit(url)
+        host = parts.hostname or ""
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            found = socket.getaddrinfo(parts.hostname or "", port, type=socket.SOCK_STREAM)
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            refusal = f"its host could not be resolved ({exc})"
+            refusal = f"its host {host!r} could not be resolved ({exc})"
         else:
-            refusal = next((f"its host resolves to {problem}" for info in found
-                            if (problem := address_refusal(
-                                str(info[4][0]),
-                                allow_private=settings.webhooks.allow_private_addresses))), None)
+            refusal = addresses_refusal(host, found, settings.webhooks)
     if refusal is not None:
         raise UserError(f"{url!r} cannot receive events: {refusal}", field="url", hint=hint)
     return url

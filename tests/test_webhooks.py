@@ -356,7 +356,7 @@ def test_the_webhooks_page_shows_deliveries_to_admins_and_switches_an_endpoint(
         added = admin.post("/webhooks", data={
             "url": receiver.url, "events": ["promise.created", "promise.done"],
             "csrf_token": csrf_of(page.text)})
-        assert added.status_code == 200
+        assert added.status_code == 200 and added.headers["cache-control"] == "no-store"
         [secret] = re.findall(r"<code>(whsec_[^<]+)</code>", added.text)
         ledger.add_promise(title="Deck", client_name="Acme", owner_email="alice@example.com",
                            due_at=at("2026-11-20T12:00-05:00"), now=WEDNESDAY_10, actor="t")

@@ -17,9 +17,10 @@ import json
 import socket
 import ssl
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -79,6 +80,12 @@ async def resolve_refusal(url: str, settings: WebhookSettings) -> str | None:
             type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         return f"its host {host!r} could not be resolved ({exc})"
+    return addresses_refusal(host, infos, settings)
+
+
+def addresses_refusal(host: str, infos: Sequence[tuple[Any, ...]],
+                      settings: WebhookSettings) -> str | None:
+    """Why any of the addresses a host resolved to (getaddrinfo's answer) is refused."""
     for info in infos:
         refusal = address_refusal(str(info[4][0]), allow_private=settings.allow_private_addresses)
         if refusal is not None:
@@ -116,7 +123,9 @@ class WebhookChannel:
     async def prepare(self, message: OutgoingMessage, *,
                       unknown_since: datetime | None = None) -> Commit | SendResult:
         if message.signing_key is None:
-            raise DeliveryError("the endpoint is switched off or removed", permanent=True)
+            raise DeliveryError("the endpoint is switched off, removed, or has no secret "
+                                "(give it one with `reliability webhook rotate-secret`)",
+                                permanent=True)
         url = message.recipient
         refusal = url_refusal(url, self.settings) or await resolve_refusal(url, self.settings)
         if refusal is not None:

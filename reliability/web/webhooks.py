@@ -34,8 +34,10 @@ def _page(request: Request, viewer: Viewer, *, status_code: int = 200,
     listed = ledger.read(webhooks.endpoints, actor)
     rows = [ledger.read(webhooks.recent_deliveries, actor, row.id, DELIVERIES_SHOWN)
             for row in listed]
-    return render(request, "webhooks.html", viewer, status_code=status_code, rows=rows,
-                  events=webhooks.EVENTS, secret=secret, error=error,
+    # A page showing a secret must not be kept by the browser or a proxy.
+    headers = {"Cache-Control": "no-store"} if secret else None
+    return render(request, "webhooks.html", viewer, status_code=status_code, headers=headers,
+                  rows=rows, events=webhooks.EVENTS, secret=secret, error=error,
                   form=form or {"url": "", "events": [], "description": ""}, page="webhooks")
 
 
