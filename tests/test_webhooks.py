@@ -379,3 +379,26 @@ def test_the_webhooks_page_shows_deliveries_to_admins_and_switches_an_endpoint(
     member = signed_in(app, ledger, "alice@example.com")
     assert member.get("/webhooks").status_code == 403
     assert TestClient(app).get("/webhooks", follow_redirects=False).status_code == 303
+
+
+def test_an_imported_endpoint_sends_nothing_until_it_has_a_new_secret(
+    ledger: Ledger, open_settings: Settings
+) -> None:
+    with webhook_receiver() as receiver:
+        hook = register(agency_with(ledger, "en"), receiver, ["promise.created"]).endpoint
+        with ledger.transaction() as session:  # as `import` leaves it: the secret withheld
+            imported = session.get(WebhookEndpoint, hook.id)
+            assert imported is not None
+            imported.secret = ""
+            session.add(imported)
+        ledger.add_promise(title="Deck", client_name="Acme", owner_email="alice@example.com",
+                           due_at=at("2026-11-20T12:00-05:00"), now=WEDNESDAY_10, actor="t")
+        assert Outbox(ledger).deliver(WEDNESDAY_10).dead
+        assert "rotate-secret" in (deliveries(ledger)[0].last_error or "")
+        secret = webhooks.rotate_secret(ledger, OPERATOR, hook.id, now=WEDNESDAY_10).secret
+        ledger.add_promise(title="Plan", client_name="Acme", owner_email="alice@example.com",
+                           due_at=at("2026-11-20T12:00-05:00"), now=WEDNESDAY_10, actor="t")
+        Outbox(ledger).deliver(WEDNESDAY_10)
+        [request] = receiver.requests
+    assert verify_signature(secret, request.headers["Reliability-Signature"], request.body)
+    assert json.loads(request.body)["data"]["promise"]["title"] == "Plan"
