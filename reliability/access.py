@@ -114,12 +114,13 @@ def notice_visible(scope: Scope) -> ColumnElement[bool]:
 
 
 def notices_in_scope(scope: Scope) -> Any:
-    """Notices with their client, in `scope`; callers add filters and ordering."""
+    """Notices with their client, in `scope`; callers add filters and ordering. Webhook
+    deliveries are machine traffic, shown on the webhooks page instead."""
     return (select(Notice, Client)
             .join(Promise, col(Notice.promise_id) == Promise.id, isouter=True)
             .join(Mistake, col(Notice.mistake_id) == Mistake.id, isouter=True)
             .join(Client, col(Notice.client_id) == Client.id, isouter=True)
-            .where(notice_visible(scope)))
+            .where(notice_visible(scope), Notice.kind != NoticeKind.webhook))
 
 
 def notice_for(session: Session, scope: Scope, notice_id: int) -> tuple[Notice, Client | None]:

@@ -145,6 +145,20 @@ class WebSettings(Section):
     metrics_token: SecretStr | None = None
 
 
+class WebhookSettings(Section):
+    """Outgoing webhooks (docs/api.md, Webhooks). A URL must be https on a public address:
+    plain http and private, loopback or link-local addresses are refused unless allowed
+    here (for a receiver on the same machine or network), so that an admin's URL cannot
+    make the worker reach inside the network."""
+
+    allow_http: bool = False
+    allow_private_addresses: bool = False
+    timeout_seconds: float = Field(10, gt=0, le=120)
+    # Deliveries given up on in a row (each after [delivery] max_attempts tries) before the
+    # endpoint is switched off and the admins are emailed.
+    disable_after: int = Field(10, ge=1, le=1000)
+
+
 class SignInSettings(Section):
     """Emailed sign-in links: how many may be asked for, per address and per client IP."""
 
@@ -178,6 +192,7 @@ class Settings(BaseSettings):
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     sign_in: SignInSettings = Field(default_factory=SignInSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     @classmethod

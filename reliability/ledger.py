@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from reliability import compose, limits, notices
+from reliability import compose, limits, notices, webhook_events
 from reliability.access import EVERYONE, Actor, promise_for, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
@@ -151,6 +151,7 @@ class Ledger:
     ) -> Event:
         event = Event(at=now, actor=actor, kind=kind, promise_id=promise_id, payload=payload)
         session.add(event)
+        webhook_events.publish(session, event)
         return event
 
     def calendar_for(self, client: Client | None = None, owner: Member | None = None) -> (
@@ -726,11 +727,10 @@ def move_promise(session: Session, promise: Promise, *, due_at: datetime, reason
     notices.cancel_pending_for_promise(
         session, promise.id or 0, now=now, actor=actor,
         reason="the due date was renegotiated" + (" with the client" if client_told else ""))
-    session.add(Event(at=now, actor=actor, kind="promise.moved", promise_id=promise.id,
-                      payload={"old_due_at": old_due_at.isoformat(),
-                               "new_due_at": due_at.isoformat(), "reason": reason,
-                               "client_told": client_told,
-                               "notice_lead_business_days": notice_lead_business_days}))
+    Ledger.record(session, now=now, actor=actor, kind="promise.moved", promise_id=promise.id,
+                  old_due_at=old_due_at.isoformat(), new_due_at=due_at.isoformat(),
+                  reason=reason, client_told=client_told,
+                  notice_lead_business_days=notice_lead_business_days)
 
 
 def _plain(value: Any) -> Any:

@@ -48,6 +48,8 @@ TEXT: dict[str, TextLimit] = {
     "rating comment": TextLimit(2000),
     "message text": TextLimit(20000, multiline=True),
     "search text": TextLimit(200),
+    "webhook URL": TextLimit(320),
+    "webhook description": TextLimit(200),
 }
 
 LINE_BREAKS = frozenset("\n\r\t")

@@ -313,6 +313,33 @@ class Notice(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=300)
     last_error: str | None = None
     cancel_reason: str | None = None
+    # A webhook delivery's endpoint (kind `webhook`); None for every other message.
+    webhook_endpoint_id: int | None = Field(default=None, foreign_key="webhook_endpoint.id",
+                                            index=True)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL an admin registered to receive events, signed with its own secret.
+
+    The secret is kept as is, not hashed: the worker must sign every delivery with it
+    (docs/api.md, Webhooks). A removed endpoint keeps its row for its deliveries' history."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=320)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    description: str | None = Field(default=None, max_length=200)
+    secret: str = Field(max_length=100)
+    enabled: bool = True
+    # Deliveries given up on since the last one that arrived; at the limit the endpoint is
+    # switched off ([webhooks] disable_after).
+    failures_in_a_row: int = 0
+    disabled_reason: str | None = None
+    created_by: str = Field(max_length=200)
+    created_at: datetime = required_utc_field()
+    disabled_at: datetime | None = utc_field(nullable=True)
+    removed_at: datetime | None = utc_field(nullable=True)
 
 
 class NoticeAttempt(SQLModel, table=True):

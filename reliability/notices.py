@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reliability import compose, limits
+from reliability import compose, limits, webhook_events
 from reliability.config import Settings
 from reliability.db import among, insert_rows
 from reliability.drafting import rendering
@@ -191,8 +191,10 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
 
 def record_event(session: Session, notice: Notice, *, now: datetime, actor: str, kind: str,
                  **payload: Any) -> None:
-    session.add(Event(at=now, actor=actor, kind=kind, promise_id=notice.promise_id,
-                      payload={"notice_id": notice.id, "notice_kind": notice.kind, **payload}))
+    event = Event(at=now, actor=actor, kind=kind, promise_id=notice.promise_id,
+                  payload={"notice_id": notice.id, "notice_kind": notice.kind, **payload})
+    session.add(event)
+    webhook_events.publish(session, event)
 
 
 def get(session: Session, notice_id: int) -> Notice:

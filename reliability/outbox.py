@@ -8,7 +8,9 @@ known, and only if this worker still holds the lease. A worker that dies mid-sen
 lease that expires; the next claim knows the earlier outcome is unknown and hands that to
 the transport, which looks for the earlier send where it can (Slack). Email cannot ask, so
 its commits run one at a time per worker: a crash repeats at most one email, under the
-same Message-ID (see `reliability.channels.send_all`)."""
+same Message-ID (see `reliability.channels.send_all`). Webhook deliveries are messages of
+this outbox too (channel `webhook`), and follow the same rules; `reliability.webhooks`
+adds their signing key and what their outcome does to the endpoint."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
-from reliability import notices
+from reliability import notices, webhooks
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
 from reliability.channels.registry import channel_for
 from reliability.db import on_postgresql
@@ -122,7 +124,8 @@ class Outbox:
                                         outcome="sending")
                 session.add_all([notice, attempt])
                 session.flush()
-                claims.append(_Claim(notice.id or 0, notice.channel, _message(notice),
+                claims.append(_Claim(notice.id or 0, notice.channel,
+                                     _message(notice, webhooks.signing_key(session, notice)),
                                      attempt.id or 0, unknown_since))
             return claims
 
@@ -185,6 +188,7 @@ class Outbox:
                     notices.record_event(session, notice, now=now, actor=ACTOR,
                                          kind="notice.dead", reason=result.reason,
                                          attempts=notice.attempts)
+                    webhooks.gave_up(session, self.settings, notice, now=now)
                     report.dead.append(claim.notice_id)
                 else:
                     attempt.outcome = "retry"
@@ -216,6 +220,7 @@ class Outbox:
                              provider_id=result.provider_id)
         if notice.kind == NoticeKind.delay_notice:
             self._apply_delay(session, notice, now)
+        webhooks.delivered(session, notice)
         report.sent.append(notice.id or 0)
 
     def _record_late(self, session: Session, notice: Notice, attempt: NoticeAttempt,
@@ -246,7 +251,7 @@ class Outbox:
                      notice_lead_business_days=lead)
 
 
-def _message(notice: Notice) -> OutgoingMessage:
+def _message(notice: Notice, signing_key: str | None) -> OutgoingMessage:
     return OutgoingMessage(
         idempotency_key=notice.idempotency_key,
         recipient=notice.recipient,
@@ -256,4 +261,5 @@ def _message(notice: Notice) -> OutgoingMessage:
         blocks=notice.blocks,
         reply_to=notice.reply_to,
         recipient_name=notice.recipient_name,
+        signing_key=signing_key,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from reliability import compose, notices
+from reliability import compose, notices, webhook_events
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.db import among, insert_rows, on_postgresql
 from reliability.forecast import HISTORY_PER_OWNER, TEAM_HISTORY
@@ -422,6 +422,7 @@ class Scanner:
                                 changes)
         insert_rows(session, Assessment, work.assessments)
         insert_rows(session, Event, work.events)
+        webhook_events.publish_batch(session, work.events)
 
     @staticmethod
     def _told_for_current_due(batch: _Batch, promise: Promise) -> datetime | None:

@@ -17,9 +17,9 @@ that passed all four reaches the app; one that still breaks a listener is answer
 one warning line naming the error's type. `/promise <a promise>` is acknowledged at once with
 an empty 200 and its echo follows through the command's response_url (ack first, as Netflix
 Dispatch does: no database work and no Slack Web API call before the answer), composed in a
-process of its own at a lower priority, so a burst of echoes never slows the answers; `/promise help`
-is answered in the ack; everything else goes to Bolt, which never calls `auth.test` either
-(see `slack_app.build`).
+process of its own at a lower priority, so a burst of echoes never slows the answers;
+`/promise help` is answered in the ack; everything else goes to Bolt, which never calls
+`auth.test` either (see `slack_app.build`).
 """
 
 from __future__ import annotations

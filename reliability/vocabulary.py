@@ -104,6 +104,8 @@ class NoticeKind(StrEnum):
     escalation = "escalation"
     digest = "digest"
     draft_offer = "draft_offer"  # a draft shown to its owner in Slack, with Send / Edit
+    webhook = "webhook"  # one event POSTed to one registered endpoint (reliability.webhooks)
+    webhook_disabled = "webhook_disabled"  # tells the admins an endpoint was switched off
 
 
 # The kinds a client reads; the rest go to the team.
@@ -113,6 +115,19 @@ CLIENT_KINDS = frozenset({
     NoticeKind.promise_confirmation,
     NoticeKind.request_acknowledgement,
 })
+
+
+class WebhookEvent(StrEnum):
+    """The events an endpoint may subscribe to, as receivers see them in `type`."""
+
+    promise_created = "promise.created"
+    promise_at_risk = "promise.at_risk"
+    promise_overdue = "promise.overdue"
+    promise_done = "promise.done"
+    promise_moved = "promise.moved"
+    notice_sent = "notice.sent"
+    notice_dead = "notice.dead"
+    mistake_logged = "mistake.logged"
 
 
 class NoticeStatus(StrEnum):

@@ -78,7 +78,7 @@ def test_a_bug_in_one_message_fails_that_message_alone_and_says_what_happened() 
 def test_transports_are_found_by_the_name_a_message_carries() -> None:
     settings = Settings()
     settings.slack.bot_token = None
-    assert sorted(TRANSPORTS) == ["email", "slack"]
+    assert sorted(TRANSPORTS) == ["email", "slack", "webhook"]
     assert channel_for("email", settings).name == "email"
     with pytest.raises(DeliveryError, match="Slack is not set up") as not_set_up:
         channel_for("slack", settings)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self
@@ -32,6 +32,8 @@ class OutgoingMessage:
     blocks: list[dict[str, Any]] | None = None
     reply_to: str | None = None
     recipient_name: str | None = None
+    # The key a webhook delivery is signed with; the other transports have none.
+    signing_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

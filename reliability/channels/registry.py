@@ -9,12 +9,14 @@ from collections.abc import Callable
 from reliability.channels import Channel, DeliveryError
 from reliability.channels.email import EmailChannel
 from reliability.channels.slack import SlackChannel
+from reliability.channels.webhook import WebhookChannel
 from reliability.config import Settings
 
 Factory = Callable[[Settings, ssl.SSLContext | None], Channel]
 TRANSPORTS: dict[str, Factory] = {
     EmailChannel.name: EmailChannel.from_settings,
     SlackChannel.name: SlackChannel.from_settings,
+    WebhookChannel.name: WebhookChannel.from_settings,
 }
 
 

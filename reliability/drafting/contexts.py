@@ -20,6 +20,7 @@ KINDS: tuple[str, ...] = (
     NoticeKind.checkin_request,
     NoticeKind.escalation,
     NoticeKind.digest,
+    NoticeKind.webhook_disabled,
 )
 LOCALES: tuple[str, ...] = (Locale.en, Locale.zh, Locale.sv)
 # Slack buttons a check-in request carries: action_id is f"checkin_{status}", value the promise id.
@@ -213,6 +214,19 @@ class DigestContext(BaseContext):
     reliability: ReliabilityView | None
 
 
+class DisabledEndpoint(TypedDict):
+    url: str
+    failures: int  # deliveries given up on in a row
+    last_error: str  # what went wrong with the last one, as the outbox recorded it
+
+
+class WebhookDisabledContext(BaseContext):
+    """To an admin: an endpoint was switched off after failing too often."""
+
+    endpoint: DisabledEndpoint
+    webhooks_url: str  # the webhooks page, where it is switched on again
+
+
 CONTEXTS: dict[str, type] = {
     NoticeKind.delay_notice: DelayNoticeContext,
     NoticeKind.mistake_remediation: MistakeRemediationContext,
@@ -221,4 +235,5 @@ CONTEXTS: dict[str, type] = {
     NoticeKind.checkin_request: CheckinRequestContext,
     NoticeKind.escalation: EscalationContext,
     NoticeKind.digest: DigestContext,
+    NoticeKind.webhook_disabled: WebhookDisabledContext,
 }

@@ -20,6 +20,7 @@ from reliability.drafting.contexts import (
     CreditView,
     DeadDeliveryItem,
     Decisions,
+    DisabledEndpoint,
     DraftItem,
     EscalationItem,
     MistakeItem,
@@ -70,7 +71,8 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
             url=f"https://reliability.example.com/promises/{number}",
         )
 
-    staff = kind in (NoticeKind.checkin_request, NoticeKind.escalation, NoticeKind.digest)
+    staff = kind in (NoticeKind.checkin_request, NoticeKind.escalation, NoticeKind.digest,
+                     NoticeKind.webhook_disabled)
     base: dict[str, Any] = {
         "timezone": words["timezone"],
         "now": at(18, 10),
@@ -78,6 +80,7 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
             NoticeKind.checkin_request: words["owner_first"],
             NoticeKind.escalation: words["manager"],
             NoticeKind.digest: words["manager"],
+            NoticeKind.webhook_disabled: words["manager"],
         }.get(kind, words["recipient"]),
         "sender_name": "Reliability" if staff else words["owner"],
         "team_name": words["team"],
@@ -158,6 +161,12 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
             {**base, "risk": risk, "mistake": None},
             {**base, "risk": None, "mistake": repeated},
         ]
+    if kind == NoticeKind.webhook_disabled:
+        endpoint = DisabledEndpoint(url="https://hooks.example.com/reliability", failures=10,
+                                    last_error="https://hooks.example.com/reliability "
+                                               "answered HTTP 500")
+        return [{**base, "endpoint": endpoint,
+                 "webhooks_url": "https://reliability.example.com/webhooks"}]
     return _digest_samples(base, words, report, promise, at)
 
 

@@ -1,0 +1,72 @@
+"""A real HTTP receiver of webhooks on a free loopback port, in a thread.
+
+It records every request as it arrived (headers and raw body) and answers each with the
+next status of a script (then 200), so tests can make an endpoint fail, recover, or hold a
+request open while a worker is killed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    url: str
+    answers: list[int] = field(default_factory=list)  # statuses to answer with, in order
+    requests: list[Received] = field(default_factory=list)
+    # Set when a request has arrived; the answer waits until `release` is set.
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.release.set()
+
+    def take(self, received: Received) -> int:
+        with self._lock:
+            self.requests.append(received)
+            return self.answers.pop(0) if self.answers else 200
+
+
+@contextmanager
+def webhook_receiver(answers: list[int] | None = None) -> Iterator[Receiver]:
+    receiver: Receiver | None = None
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            assert receiver is not None
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status = receiver.take(Received(dict(self.headers.items()), body))
+            receiver.arrived.set()
+            receiver.release.wait(timeout=60)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the test reads what arrived from `requests`."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook",
+                        list(answers or []))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
