@@ -99,24 +99,31 @@ def scope_for(session: Session, actor: Actor) -> Scope:
 
 
 def manages_anyone(scope: Scope) -> bool:
-    """A manager by role, an admin, or anyone named as someone's manager."""
+    """A manager by role, an admin, anyone named as someone's manager, or the operator."""
     return (scope.owner_ids is None or len(scope.owner_ids) > 1
             or (scope.member is not None and scope.member.role == Role.manager))
 
 
-def require_manager(session: Session, actor: Actor, what: str) -> None:
+def check_manager(scope: Scope, what: str) -> None:
     """Changing a client's contact, channel or calendar touches every promise made to them:
     managers and admins do it (and the operator); a member is told who can."""
-    if not manages_anyone(scope_for(session, actor)):
+    if not manages_anyone(scope):
         raise Forbidden(f"only a manager or an admin can {what}",
                         hint="ask your manager to make the change")
 
 
-def require_admin(session: Session, actor: Actor, what: str) -> None:
+def check_admin(scope: Scope, what: str) -> None:
     """Who is on the team, and with what role, is an admin's to change (and the operator's)."""
-    scope = scope_for(session, actor)
     if scope.member is not None and scope.member.role != Role.admin:
         raise Forbidden(f"only an admin can {what}", hint="ask an admin to make the change")
+
+
+def require_manager(session: Session, actor: Actor, what: str) -> None:
+    check_manager(scope_for(session, actor), what)
+
+
+def require_admin(session: Session, actor: Actor, what: str) -> None:
+    check_admin(scope_for(session, actor), what)
 
 
 def notice_owner() -> ColumnElement[Any]:

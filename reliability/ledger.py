@@ -21,6 +21,7 @@ from reliability import compose, limits, notices
 from reliability.access import (
     EVERYONE,
     Actor,
+    NotFound,
     promise_for,
     require_admin,
     require_manager,
@@ -298,7 +299,7 @@ class Ledger:
             require_manager(session, by, "change a client's details")
             client = session.get(Client, limits.identifier(client_id, "client", "client"))
             if client is None:
-                raise UserError(f"there is no client #{client_id}", field="client",
+                raise NotFound(f"there is no client #{client_id}", field="client",
                                 hint="the list of clients shows the ones that exist")
             changed = {key: [getattr(client, key), value] for key, value in values.items()
                        if getattr(client, key) != value}
