@@ -276,7 +276,7 @@ class Ledger:
         client = Client(**values, name_key=limits.name_key(values["name"]), created_at=now)
         _reachable(client)
         with self.transaction() as session:
-            self._client_name_is_free(session, client)
+            self._client_name_is_free(session, client.name_key, None)
             session.add(client)
             session.flush()
             self.record(session, now=now, actor=actor, kind="client.added",
@@ -305,11 +305,12 @@ class Ledger:
                        if getattr(client, key) != value}
             if not changed:
                 return client, {}
+            self._client_name_is_free(session, limits.name_key(values.get("name", client.name)),
+                                      client.id)
             for key, (_, value) in changed.items():
                 setattr(client, key, value)
             client.name_key = limits.name_key(client.name)
             _reachable(client)
-            self._client_name_is_free(session, client)
             if "timezone" in changed or "country" in changed:
                 for promise in session.exec(select(Promise).where(
                         Promise.client_id == client.id,
@@ -322,9 +323,9 @@ class Ledger:
             return client, changed
 
     @staticmethod
-    def _client_name_is_free(session: Session, client: Client) -> None:
-        clash = session.exec(select(Client).where(Client.name_key == client.name_key)).first()
-        if clash is not None and clash is not client:
+    def _client_name_is_free(session: Session, name_key: str, client_id: int | None) -> None:
+        clash = session.exec(select(Client).where(Client.name_key == name_key)).first()
+        if clash is not None and clash.id != client_id:
             raise UserError(f"a client called {clash.name!r} already exists",
                             field="name", hint="pick another name, or use that client")
 
