@@ -53,6 +53,12 @@ def member_id(ledger: Ledger, email: str) -> int:
         return session.exec(select(Member.id).where(Member.email == email)).one() or 0
 
 
+def test_the_stylesheet_is_served_whole_behind_the_input_guard(app: FastAPI) -> None:
+    """The guard replays the body it read; a file response must not hear a disconnect."""
+    response = TestClient(app).get("/static/app.css")
+    assert response.status_code == 200 and ".field-error" in response.text
+
+
 CLIENT = {"name": "Globex", "email": "hank@globex.example", "contact_name": "Hank",
           "locale": "sv", "timezone": "Europe/Stockholm", "country": "SE", "channel": "email"}
 
