@@ -25,7 +25,8 @@ NOTES = {
     "sv": ("Nordbanken", "alice@example.com",
            "Avstämning\n- Erik skickar offerten senast fredag.\n"
            "- Vi levererar skisserna senast måndag.\n"),
-    "zh": ("华信", "alice@example.com", "周会纪要\n1. 李伟周五前把报价发给您。\n2. 我们下周一前交付设计稿。\n"),
+    "zh": ("华信", "alice@example.com",
+           "周会纪要\n1. 李伟周五前把报价发给您。\n2. 我们下周一前交付设计稿。\n"),
 }
 
 

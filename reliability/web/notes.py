@@ -123,14 +123,15 @@ def read_notes(request: Request, notes: str = Form(""), client: str = Form(""),
                            errors={field if field in ("client", "author") else "": str(exc)})
     if not findings:
         return _notes_form(request, viewer, values=values, found_nothing=True)
-    items = [_item(ledger, finding, viewer) for finding in findings[:MAX_FINDINGS]]
+    members = ledger.read(_member_emails)
+    items = [_item(ledger, finding, viewer, members) for finding in findings[:MAX_FINDINGS]]
     if len(findings) > MAX_FINDINGS:
         flash(request, f"{len(findings)} found; the first {MAX_FINDINGS} are listed. Paste the "
                        "rest of the notes after these.", "warn")
     return _review(request, items)
 
 
-def _item(ledger: Ledger, finding: Finding, viewer: Viewer) -> Item:
+def _item(ledger: Ledger, finding: Finding, viewer: Viewer, members: set[str]) -> Item:
     """A finding as the review form shows it; a request's owner is the member who answers
     (the viewer when a client wrote it)."""
     client = ledger.client_named(finding.client) if finding.client else None
@@ -138,7 +139,7 @@ def _item(ledger: Ledger, finding: Finding, viewer: Viewer) -> Item:
     if finding.due_at is not None:
         due = ledger.calendar_for(client).local(finding.due_at).strftime("%Y-%m-%d %H:%M")
     owner = finding.owner or viewer.member.email
-    if finding.kind == FindingKind.request and owner not in ledger.read(_member_emails):
+    if owner not in members:  # a client's contact wrote it: the reader answers
         owner = viewer.member.email
     return Item(kind=str(finding.kind), sentence=finding.sentence[:SENTENCE_SHOWN],
                 title=finding.title, owner=owner, client=finding.client or "", due=due)
