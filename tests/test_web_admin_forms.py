@@ -231,6 +231,12 @@ def test_pasted_notes_list_findings_and_store_only_what_is_logged(
     again = decide(bob, after, 0, "log", title="x", owner="alice@example.com", client="Acme",
                    due="Friday")
     assert again.status_code == 303 and count(agency, Promise) == promises + 1
+    back = decide(bob, page, 0, "log", title="Send the revised deck v3",  # the Back button
+                  owner="alice@example.com", client="Acme", due="Friday")
+    assert back.status_code == 303 and count(agency, Promise) == promises + 1
+    listed = bob.get(back.headers["location"]).text
+    assert "That finding was already decided: here is the list as it stands." in flash(listed)
+    assert f'href="/promises/{promise.id}"' in listed
 
 
 def test_a_clients_request_in_notes_is_acknowledged_with_a_receipt_draft(

@@ -44,7 +44,6 @@ ROLE_OPTIONS = [(Role.member, "Member: their own promises"),
 def choices(ledger: Ledger) -> dict[str, Any]:
     """What the forms' drop-downs offer: the product's words and the team's defaults."""
     return {"locales": LOCALE_NAMES, "role_options": ROLE_OPTIONS,
-            "default_timezone": ledger.settings.calendar.default_timezone,
             "default_country": ledger.settings.calendar.default_country or ""}
 
 

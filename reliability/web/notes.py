@@ -12,6 +12,7 @@ promise's text.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,8 @@ REVIEW_SECONDS = 12 * 3600
 MAX_FINDINGS = 30  # the review's address must stay well under servers' header limits
 SENTENCE_SHOWN = 300
 REVIEW_FIELDS = ("title", "owner", "client", "due")
+SESSION_LOGGED = "notes_logged"
+REMEMBERED = 40
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Item:
     owner: str
     client: str
     due: str  # as the form shows it: local "YYYY-MM-DD HH:MM" in the client's calendar
+    nonce: str = ""  # tells this finding apart from the same words pasted again
     state: str = ""
 
     @property
@@ -68,12 +72,22 @@ def _token(request: Request, items: list[Item]) -> str:
 
 
 def _items(request: Request, token: str) -> list[Item]:
+    """The findings of a review, with the ones this session logged marked so, even in an
+    earlier address (the browser's Back button): none is offered twice."""
     try:
-        rows = _serializer(request).loads(token, max_age=REVIEW_SECONDS)
-        return [Item(*row) for row in rows]
+        items = [Item(*row) for row in _serializer(request).loads(token, max_age=REVIEW_SECONDS)]
     except (BadSignature, TypeError, ValueError):
         raise UserError("this list of findings has expired or was made in another session",
                         field="notes", hint="paste the notes again") from None
+    logged = dict(request.session.get(SESSION_LOGGED, []))
+    return [replace(item, state=f"logged:{logged[item.nonce]}")
+            if not item.state and item.nonce in logged else item for item in items]
+
+
+def _remember(request: Request, item: Item, promise_id: int) -> None:
+    """The session keeps the latest findings it logged: a few bytes each in its cookie."""
+    logged = [pair for pair in request.session.get(SESSION_LOGGED, []) if pair[0] != item.nonce]
+    request.session[SESSION_LOGGED] = [*logged, [item.nonce, promise_id]][-REMEMBERED:]
 
 
 def _review(request: Request, items: list[Item]) -> Response:
@@ -142,7 +156,8 @@ def _item(ledger: Ledger, finding: Finding, viewer: Viewer, members: set[str]) -
     if owner not in members:  # a client's contact wrote it: the reader answers
         owner = viewer.member.email
     return Item(kind=str(finding.kind), sentence=finding.sentence[:SENTENCE_SHOWN],
-                title=finding.title, owner=owner, client=finding.client or "", due=due)
+                title=finding.title, owner=owner, client=finding.client or "", due=due,
+                nonce=secrets.token_urlsafe(6))
 
 
 def _member_emails(session: Session) -> set[str]:
@@ -195,7 +210,7 @@ def decide(request: Request, token: str = Form(""), index: int = Form(-1),
         flash(request, str(exc), "error")
         return RedirectResponse("/notes", status_code=303)
     if not 0 <= index < len(items) or items[index].state or action not in ("log", "drop"):
-        flash(request, "That finding was already decided; here is the list as it stands.",
+        flash(request, "That finding was already decided: here is the list as it stands.",
               "warn")
         return _review(request, items)
     item = items[index]
@@ -211,6 +226,7 @@ def decide(request: Request, token: str = Form(""), index: int = Form(-1),
         return _review_page(request, viewer, token, items, editing=index, typed=typed,
                             status_code=400, errors=_review_errors(exc))
     items[index] = replace(item, **typed, state=f"logged:{promise_id}")
+    _remember(request, item, promise_id)
     flash(request, f"Logged #{promise_id}: {title.strip()}."
           + (" The receipt to the client awaits approval in Drafts."
              if item.kind == FindingKind.request else ""))
