@@ -12,6 +12,7 @@ from web_helpers import app_for, csrf_of, signed_in, wednesday_agency
 
 from reliability.ledger import Ledger
 from reliability.models import Client, Event, Member, Notice, Promise
+from reliability.web.logs import redact
 
 FIELD_ERROR = re.compile(r'<p class="field-error" id="([^"]+)-error">([^<]*)</p>')
 NOTES = ("Acme weekly sync\n- Alice will send the revised deck by Friday.\n"
@@ -273,3 +274,8 @@ def test_notes_with_nothing_an_unknown_author_or_another_sessions_list_are_told_
     alice = signed_in(app, agency, "alice@example.com")
     elsewhere = alice.get(f"/notes/review?token={html.unescape(token)}")
     assert "made in another session" in flash(elsewhere.text)[0]
+
+
+def test_the_findings_in_a_review_address_stay_out_of_access_logs() -> None:
+    assert (redact('"GET /notes/review?token=eJyLjgUAARUAuQ.Z1x.abc HTTP/1.1" 200')
+            == '"GET /notes/review?token=[redacted] HTTP/1.1" 200')
