@@ -73,14 +73,19 @@ def scope_of(session: Session, member: Member) -> Scope:
     """The member and everyone below them in the reporting tree."""
     if member.role == Role.admin:
         return Scope(member, None)
-    found = {member.id or 0}
+    return Scope(member, team_of(session, member.id or 0))
+
+
+def team_of(session: Session, member_id: int) -> frozenset[int]:
+    """The member and everyone below them in the reporting tree, whatever their role."""
+    found = {member_id}
     layer = found
     while layer:
         below = session.exec(select(Member.id).where(
             col(Member.manager_id).in_(sorted(layer)))).all()
         layer = {m for m in below if m is not None} - found
         found |= layer
-    return Scope(member, frozenset(found))
+    return frozenset(found)
 
 
 def scope_for(session: Session, actor: Actor) -> Scope:
@@ -91,6 +96,34 @@ def scope_for(session: Session, actor: Actor) -> Scope:
     if member is None:
         raise NotFound("you are no longer a member of this team; ask an admin to add you")
     return scope_of(session, member)
+
+
+def manages_anyone(scope: Scope) -> bool:
+    """A manager by role, an admin, anyone named as someone's manager, or the operator."""
+    return (scope.owner_ids is None or len(scope.owner_ids) > 1
+            or (scope.member is not None and scope.member.role == Role.manager))
+
+
+def check_manager(scope: Scope, what: str) -> None:
+    """Changing a client's contact, channel or calendar touches every promise made to them:
+    managers and admins do it (and the operator); a member is told who can."""
+    if not manages_anyone(scope):
+        raise Forbidden(f"only a manager or an admin can {what}",
+                        hint="ask your manager to make the change")
+
+
+def check_admin(scope: Scope, what: str) -> None:
+    """Who is on the team, and with what role, is an admin's to change (and the operator's)."""
+    if scope.member is not None and scope.member.role != Role.admin:
+        raise Forbidden(f"only an admin can {what}", hint="ask an admin to make the change")
+
+
+def require_manager(session: Session, actor: Actor, what: str) -> None:
+    check_manager(scope_for(session, actor), what)
+
+
+def require_admin(session: Session, actor: Actor, what: str) -> None:
+    check_admin(scope_for(session, actor), what)
 
 
 def notice_owner() -> ColumnElement[Any]:

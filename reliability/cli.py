@@ -133,6 +133,50 @@ def client_add(
           f"client #{client.id} {client.name} ({client.locale}, {client.timezone}) added")
 
 
+@client_app.command("edit")
+def client_edit(
+    ctx: typer.Context,
+    client: Annotated[str, typer.Argument(help="The client's current name.")],
+    name: Annotated[str | None, typer.Option(help="A new name.")] = None,
+    email: Annotated[str | None, typer.Option(help="Where client messages go.")] = None,
+    contact_name: Annotated[str | None, typer.Option(help='Who we write to ("" for nobody).')]
+    = None,
+    greeting: Annotated[str | None, typer.Option(
+        help='How letters greet them ("" to derive it from the contact).')] = None,
+    locale: Annotated[str | None, typer.Option(help="en | zh | sv")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone.")] = None,
+    country: Annotated[str | None, typer.Option(
+        help='ISO country for public holidays ("" for none).')] = None,
+    channel: Annotated[str | None, typer.Option(help="email | slack")] = None,
+    slack_channel: Annotated[str | None, typer.Option(help='Slack channel id ("" for none).')]
+    = None,
+    auto_send: Annotated[bool | None, typer.Option(
+        "--auto-send/--no-auto-send", help="Send notices without approval.")] = None,
+    confirm_promises: Annotated[bool | None, typer.Option(
+        "--confirm-promises/--no-confirm-promises",
+        help="Send the client a confirmation of each new promise.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a client's details; only the options given change."""
+    runtime = runtime_of(ctx)
+    ledger = runtime.ledger
+    found, changed = ledger.edit_client(
+        ledger.client_named(client).id or 0, now=runtime.now, actor=runtime.actor, name=name,
+        email=email, contact_name=contact_name, greeting=greeting, locale=locale,
+        timezone=timezone, country=country, channel=channel, slack_channel=slack_channel,
+        auto_send=auto_send, confirm_promises=confirm_promises)
+    emit(as_json, client_record(found),
+         f"client #{found.id} {found.name}: " + _changes(changed))
+
+
+def _changes(changed: dict[str, list[object]]) -> str:
+    if not changed:
+        return "nothing changed"
+    return "; ".join(f"{key} {before if before not in (None, '') else '-'} -> "
+                     f"{after if after not in (None, '') else '-'}"
+                     for key, (before, after) in changed.items())
+
+
 @client_app.command("list")
 def client_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List clients."""
@@ -156,13 +200,16 @@ def member_add(
     country: Annotated[str | None, typer.Option(help="ISO country for public holidays.")] = None,
     slack_user: Annotated[str | None, typer.Option(help="Slack user id, e.g. U0123ABCD.")] = None,
     role: Annotated[str, typer.Option(help="member | manager | admin")] = "member",
+    locale: Annotated[str | None, typer.Option(
+        help="en | zh | sv: what they read (default: the team's language).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a team member."""
     runtime = runtime_of(ctx)
     member = runtime.ledger.add_member(
         email=email, name=name, manager_email=manager, timezone=timezone, country=country,
-        slack_user_id=slack_user, role=role, now=runtime.now, actor=runtime.actor,
+        slack_user_id=slack_user, role=role, locale=locale, now=runtime.now,
+        actor=runtime.actor,
     )
     emit(as_json, member_record(member), f"member #{member.id} {member.name} <{member.email}>"
           " added")
@@ -177,6 +224,31 @@ def member_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
             for m, boss in members]
     emit(as_json, [member_record(m, boss) for m, boss in members],
           table(rows, ["id", "email", "name", "role", "manager", "timezone"]))
+
+
+@member_app.command("edit")
+def member_edit(
+    ctx: typer.Context,
+    email: str,
+    name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    manager: Annotated[str | None, typer.Option(help='The manager\'s email ("" for none).')]
+    = None,
+    locale: Annotated[str | None, typer.Option(
+        help='en | zh | sv ("" for the team\'s language).')] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone.")] = None,
+    country: Annotated[str | None, typer.Option(
+        help='ISO country for public holidays ("" for none).')] = None,
+    digest_channel: Annotated[str | None, typer.Option(help="email | slack")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a member's details (the role has `member role`); only the options given
+    change."""
+    runtime = runtime_of(ctx)
+    member, changed = runtime.ledger.edit_member(
+        email, name=name, manager_email=manager, locale=locale, timezone=timezone,
+        country=country, digest_channel=digest_channel, now=runtime.now, actor=runtime.actor)
+    boss = next((b for m, b in runtime.ledger.members() if m.id == member.id), None)
+    emit(as_json, member_record(member, boss), f"{member.email}: " + _changes(changed))
 
 
 @member_app.command("role")

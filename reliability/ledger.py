@@ -18,7 +18,16 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices, webhook_events
-from reliability.access import EVERYONE, Actor, promise_for, scope_for
+from reliability.access import (
+    EVERYONE,
+    Actor,
+    NotFound,
+    promise_for,
+    require_admin,
+    require_manager,
+    scope_for,
+    team_of,
+)
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
 from reliability.db import read_session
@@ -92,6 +101,45 @@ def _text(value: str, what: str, field: str) -> str:
     if not cleaned:
         raise UserError(f"the {what} is empty", field=field, hint="write a few words")
     return cleaned
+
+
+# What `Ledger.edit_client` may change, in the order forms and `client edit` show them.
+CLIENT_FIELDS = ("name", "contact_name", "greeting", "email", "locale", "timezone", "country",
+                 "channel", "slack_channel", "auto_send", "confirm_promises")
+
+
+def _optional(value: str | None, what: str, field: str) -> str | None:
+    """Optional text, stripped; empty means none."""
+    return (limits.optional_text(value, what, field) or "").strip() or None
+
+
+def _client_values(**given: Any) -> dict[str, Any]:
+    """Each client field given, checked and cleaned the one way for adding and editing."""
+    clean: dict[str, Callable[[Any], Any]] = {
+        "name": lambda v: _text(v, "client name", "name"),
+        "contact_name": lambda v: _optional(v, "contact name", "contact_name"),
+        "greeting": lambda v: _optional(v, "greeting", "greeting"),
+        "email": normalise_email,
+        "locale": lambda v: _choice(v, Locale, "locale", "locale"),
+        "timezone": _timezone,
+        "country": lambda v: _country(v.strip() or None if isinstance(v, str) else v),
+        "channel": lambda v: _choice(v, DeliveryChannel, "channel", "channel"),
+        "slack_channel": lambda v: _optional(v, "Slack id", "slack_channel"),
+        "auto_send": bool,
+        "confirm_promises": bool,
+    }
+    return {key: clean[key](value) for key, value in given.items()}
+
+
+def _member_locale(value: str | None) -> str | None:
+    """A member's language; empty or None reads the team's default."""
+    return _choice(value.strip(), Locale, "locale", "locale") if value and value.strip() else None
+
+
+def _reachable(client: Client) -> None:
+    if client.channel == DeliveryChannel.slack and not client.slack_channel:
+        raise UserError("a client reached by Slack needs a Slack channel",
+                        field="slack_channel", hint="e.g. C0123ABCD")
 
 
 def calendar_for(settings: Settings, *, client: Client | None = None,
@@ -220,38 +268,67 @@ class Ledger:
         auto_send: bool = False,
         confirm_promises: bool = False,
     ) -> Client:
-        name = _text(name, "client name", "name")
-        client = Client(
-            name=name,
-            name_key=limits.name_key(name),
-            contact_name=(limits.optional_text(contact_name, "contact name", "contact_name")
-                          or "").strip() or None,
-            greeting=(limits.optional_text(greeting, "greeting", "greeting") or "").strip()
-            or None,
-            email=normalise_email(email),
-            slack_channel=limits.optional_text(slack_channel, "Slack id", "slack_channel") or None,
-            locale=_choice(locale, Locale, "locale", "locale"),
-            timezone=_timezone(timezone or self.settings.calendar.default_timezone),
-            country=_country(country if country is not None
-                             else self.settings.calendar.default_country),
-            channel=_choice(channel, DeliveryChannel, "channel", "channel"),
-            auto_send=auto_send,
-            confirm_promises=confirm_promises,
-            created_at=now,
-        )
-        if client.channel == DeliveryChannel.slack and not client.slack_channel:
-            raise UserError("a client reached by Slack needs a Slack channel",
-                            field="slack_channel", hint="e.g. C0123ABCD")
+        values = _client_values(
+            name=name, email=email, contact_name=contact_name, greeting=greeting,
+            locale=locale, timezone=timezone or self.settings.calendar.default_timezone,
+            country=country if country is not None else self.settings.calendar.default_country,
+            channel=channel, slack_channel=slack_channel, auto_send=auto_send,
+            confirm_promises=confirm_promises)
+        client = Client(**values, name_key=limits.name_key(values["name"]), created_at=now)
+        _reachable(client)
         with self.transaction() as session:
-            clash = session.exec(select(Client).where(Client.name_key == client.name_key)).first()
-            if clash is not None:
-                raise UserError(f"a client called {clash.name!r} already exists",
-                                field="name", hint="pick another name, or use that client")
+            self._client_name_is_free(session, client.name_key, None)
             session.add(client)
             session.flush()
             self.record(session, now=now, actor=actor, kind="client.added",
                         client_id=client.id, name=client.name)
         return client
+
+    def edit_client(self, client_id: int, *, now: datetime, actor: str | Actor,
+                    **changes: str | bool | None) -> tuple[Client, dict[str, list[Any]]]:
+        """Change any of a client's fields (`CLIENT_FIELDS`; None keeps a field, an empty
+        text clears an optional one); managers and admins only. A new timezone or country
+        moves the client's open promises to the new calendar: the scan assesses them again
+        at once. Returns the client and what changed (field: [before, after])."""
+        by, label = _who(actor)
+        unknown = sorted(set(changes) - set(CLIENT_FIELDS))
+        if unknown:
+            raise UserError(f"a client has no field {unknown[0]!r}", field=unknown[0],
+                            hint=f"change one of {', '.join(CLIENT_FIELDS)}")
+        values = _client_values(**{k: v for k, v in changes.items() if v is not None})
+        with self.transaction() as session:
+            require_manager(session, by, "change a client's details")
+            client = session.get(Client, limits.identifier(client_id, "client", "client"))
+            if client is None:
+                raise NotFound(f"there is no client #{client_id}", field="client",
+                                hint="the list of clients shows the ones that exist")
+            changed = {key: [getattr(client, key), value] for key, value in values.items()
+                       if getattr(client, key) != value}
+            if not changed:
+                return client, {}
+            self._client_name_is_free(session, limits.name_key(values.get("name", client.name)),
+                                      client.id)
+            for key, (_, value) in changed.items():
+                setattr(client, key, value)
+            client.name_key = limits.name_key(client.name)
+            _reachable(client)
+            if "timezone" in changed or "country" in changed:
+                for promise in session.exec(select(Promise).where(
+                        Promise.client_id == client.id,
+                        Promise.status == PromiseStatus.open)).all():
+                    promise.next_check_at = now
+                    session.add(promise)
+            session.add(client)
+            self.record(session, now=now, actor=label, kind="client.edited",
+                        client_id=client.id, name=client.name, changes=changed)
+            return client, changed
+
+    @staticmethod
+    def _client_name_is_free(session: Session, name_key: str, client_id: int | None) -> None:
+        clash = session.exec(select(Client).where(Client.name_key == name_key)).first()
+        if clash is not None and clash.id != client_id:
+            raise UserError(f"a client called {clash.name!r} already exists",
+                            field="name", hint="pick another name, or use that client")
 
     def add_member(
         self,
@@ -259,30 +336,98 @@ class Ledger:
         email: str,
         name: str,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         manager_email: str | None = None,
         timezone: str | None = None,
         country: str | None = None,
         slack_user_id: str | None = None,
         role: str = Role.member,
         digest_channel: str = DeliveryChannel.email,
+        locale: str | None = None,
     ) -> Member:
+        """A new member (admins only); `locale` None reads the team's default language."""
+        by, label = _who(actor)
         member = self._new_member(email=email, name=name, timezone=timezone, country=country,
                                   slack_user_id=slack_user_id, role=role,
                                   digest_channel=digest_channel, now=now)
+        member.locale = _member_locale(locale)
         with self.transaction() as session:
+            require_admin(session, by, "add members")
             if session.exec(select(Member).where(Member.email == member.email)).first():
                 raise UserError(f"a member with email {member.email} already exists",
                                 field="email")
             self._slack_user_is_free(session, member.slack_user_id, member)
             if manager_email:
                 boss = normalise_email(manager_email, "manager")
-                member.manager_id = self.find_member(session, boss, "manager").id
+                member.manager_id = self.find_current_member(session, boss, "manager").id
             session.add(member)
             session.flush()
-            self.record(session, now=now, actor=actor, kind="member.added",
+            self.record(session, now=now, actor=label, kind="member.added",
                         member_id=member.id, email=member.email)
         return member
+
+    def edit_member(self, email: str, *, now: datetime, actor: str | Actor,
+                    name: str | None = None, manager_email: str | None = None,
+                    locale: str | None = None, timezone: str | None = None,
+                    country: str | None = None,
+                    digest_channel: str | None = None) -> tuple[Member, dict[str, list[Any]]]:
+        """Change a member's name, manager, language, calendar or digest channel (admins
+        only; the role has `change_role`). None keeps a field; an empty `manager_email`
+        means no manager, an empty `locale` the team's default, an empty `country` no
+        public holidays. Returns the member and what changed (field: [before, after])."""
+        by, label = _who(actor)
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = _text(name, "member name", "name")
+        if locale is not None:
+            values["locale"] = _member_locale(locale)
+        if timezone is not None:
+            values["timezone"] = _timezone(timezone)
+        if country is not None:
+            values["country"] = _country(country.strip() or None)
+        if digest_channel is not None:
+            values["digest_channel"] = _choice(digest_channel, DeliveryChannel,
+                                               "digest channel", "digest_channel")
+        boss_email = (normalise_email(manager_email, "manager") if manager_email
+                      else manager_email)
+        with self.transaction() as session:
+            require_admin(session, by, "change a member's details")
+            member = self.find_current_member(session, email, "email")
+            changed = {key: [getattr(member, key), value] for key, value in values.items()
+                       if getattr(member, key) != value}
+            for key, (_, value) in changed.items():
+                setattr(member, key, value)
+            if boss_email is not None:
+                boss_id = self._manager_for(session, member, boss_email)
+                if boss_id != member.manager_id:
+                    before = session.get(Member, member.manager_id or 0)
+                    changed["manager"] = [before.email if before else None, boss_email or None]
+                    member.manager_id = boss_id
+            if not changed:
+                return member, {}
+            if "timezone" in changed or "country" in changed:
+                # Their own day moved: their next check-in request and digest follow it.
+                for promise in session.exec(select(Promise).where(
+                        Promise.owner_id == member.id,
+                        Promise.status == PromiseStatus.open)).all():
+                    promise.next_check_at = now
+                    session.add(promise)
+            session.add(member)
+            self.record(session, now=now, actor=label, kind="member.edited",
+                        member_id=member.id, email=member.email, changes=changed)
+            return member, changed
+
+    def _manager_for(self, session: Session, member: Member, boss_email: str) -> int | None:
+        """The id of the member's new manager (None for none); never themselves or someone
+        below them, which would make a loop of managers."""
+        if not boss_email:
+            return None
+        boss = self.find_current_member(session, boss_email, "manager")
+        if boss.id in team_of(session, member.id or 0):
+            who = "themselves" if boss.id == member.id else f"{boss.email}, who reports to them"
+            raise UserError(f"{member.email} cannot report to {who}", field="manager",
+                            hint="choose someone outside their team")
+        return boss.id
 
     def _new_member(self, *, email: str, name: str, now: datetime, timezone: str | None = None,
                     country: str | None = None, slack_user_id: str | None = None,
@@ -344,20 +489,30 @@ class Ledger:
         """Every browser session and unused sign-in link of the member stops working."""
         member.session_generation += 1
 
-    def sign_out_everywhere(self, member_id: int, *, now: datetime, actor: str) -> None:
+    def sign_out_everywhere(self, member_id: int, *, now: datetime,
+                            actor: str | Actor) -> Member:
+        """End every session of a member: their own, or (for an admin) anyone's."""
+        by, label = _who(actor)
         with self.transaction() as session:
-            member = session.get(Member, member_id)
+            if by.member_id != member_id:
+                require_admin(session, by, "sign another member out")
+            member = session.get(Member, limits.identifier(member_id, "member", "member"))
             if member is None:
                 raise UserError(f"there is no member #{member_id}")
             self.end_sessions(member)
             session.add(member)
-            self.record(session, now=now, actor=actor, kind="member.signed_out_everywhere",
+            self.record(session, now=now, actor=label, kind="member.signed_out_everywhere",
                         member_id=member.id)
+            return member
 
-    def change_role(self, email: str, role: str, *, now: datetime, actor: str) -> Member:
-        """A new role takes effect at once: the member signs in again to use it."""
+    def change_role(self, email: str, role: str, *, now: datetime,
+                    actor: str | Actor) -> Member:
+        """A new role takes effect at once (admins only): the member signs in again to use
+        it."""
+        by, label = _who(actor)
         new_role = _choice(role, Role, "role", "role")
         with self.transaction() as session:
+            require_admin(session, by, "change a member's role")
             member = self.find_current_member(session, email)
             if member.role == new_role:
                 raise UserError(f"{member.email} is already {new_role}", field="role",
@@ -365,14 +520,17 @@ class Ledger:
             previous, member.role = member.role, new_role
             self.end_sessions(member)
             session.add(member)
-            self.record(session, now=now, actor=actor, kind="member.role_changed",
+            self.record(session, now=now, actor=label, kind="member.role_changed",
                         member_id=member.id, previous=previous, role=new_role)
             return member
 
-    def remove_member(self, email: str, *, now: datetime, actor: str) -> Member:
-        """Take a member off the team. Their history stays; their open promises must be
-        completed or cancelled first, so no promise is left without someone keeping it."""
+    def remove_member(self, email: str, *, now: datetime, actor: str | Actor) -> Member:
+        """Take a member off the team (admins only). Their history stays; their open
+        promises must be completed or cancelled first, so no promise is left without
+        someone keeping it."""
+        by, label = _who(actor)
         with self.transaction() as session:
+            require_admin(session, by, "remove members")
             member = self.find_current_member(session, email)
             open_ids = session.exec(select(Promise.id).where(
                 Promise.owner_id == member.id, Promise.status == PromiseStatus.open)
@@ -393,7 +551,7 @@ class Ledger:
             member.token_hash = member.calendar_token = member.slack_user_id = None
             self.end_sessions(member)
             session.add(member)
-            self.record(session, now=now, actor=actor, kind="member.removed",
+            self.record(session, now=now, actor=label, kind="member.removed",
                         member_id=member.id, email=member.email, role=previous_role,
                         reports=[report.email for report in reports])
             return member

@@ -27,6 +27,7 @@ def client_record(client: Client) -> dict[str, Any]:
         "id": client.id,
         "name": client.name,
         "contact_name": client.contact_name,
+        "greeting": client.greeting,
         "email": client.email,
         "slack_channel": client.slack_channel,
         "locale": client.locale,
@@ -46,6 +47,7 @@ def member_record(member: Member, manager: Member | None = None) -> dict[str, An
         "slack_user_id": member.slack_user_id,
         "timezone": member.timezone,
         "country": member.country,
+        "locale": member.locale,
         "manager": manager.email if manager else None,
         "role": member.role,
     }

@@ -51,7 +51,7 @@ class InputGuard:
                               f"the request body is over {MAX_BODY_BYTES:,} bytes")
                 return
             problem = _body_problem(_content_type(scope), body)
-            receive = _replay(body)
+            receive = _replay(body, receive)
         if problem is not None:
             await _refuse(scope, receive, send, api, 400, problem)
             return
@@ -156,13 +156,15 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, then: Receive) -> Receive:
+    """The body read above, then the connection's own messages: a response that listens for
+    the client going away (a file streamed by StaticFiles) must not hear it at once."""
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await then()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 

@@ -46,8 +46,9 @@ TEMPLATES.env.globals["CSRF_FIELD"] = CSRF_FIELD
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """A one-time message shown on the next page, after a redirect."""
-    request.session.setdefault("flash", []).append([kind, message])
+    """A one-time message shown on the next page, after a redirect. The list is assigned
+    anew: the session cookie is rewritten only when the session itself is set."""
+    request.session["flash"] = [*request.session.get("flash", []), [kind, message]]
 
 
 def render(request: Request, template: str, viewer: Viewer | None, *, status_code: int = 200,
