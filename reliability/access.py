@@ -93,6 +93,15 @@ def scope_for(session: Session, actor: Actor) -> Scope:
     return scope_of(session, member)
 
 
+def require_admin(session: Session, actor: Actor, action: str) -> Member | None:
+    """The admin (None: the operator) doing something only an admin may do; anyone else is
+    refused before anything is written."""
+    scope = scope_for(session, actor)
+    if scope.owner_ids is not None:
+        raise Forbidden(f"only an admin can {action}", hint="ask an admin to do it")
+    return scope.member
+
+
 def notice_owner() -> ColumnElement[Any]:
     """Whose a message is: its promise's owner, else its mistake's, else the member it is
     addressed to. Select from Notice outer-joined to Promise and Mistake to use it."""

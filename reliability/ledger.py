@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
-from reliability.access import EVERYONE, Actor, promise_for, scope_for
+from reliability.access import EVERYONE, Actor, promise_for, require_admin, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError, check_country, zone
 from reliability.config import Settings
 from reliability.db import read_session
@@ -258,7 +258,7 @@ class Ledger:
         email: str,
         name: str,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         manager_email: str | None = None,
         timezone: str | None = None,
         country: str | None = None,
@@ -266,10 +266,13 @@ class Ledger:
         role: str = Role.member,
         digest_channel: str = DeliveryChannel.email,
     ) -> Member:
+        """A member is added by an admin (or the operator)."""
+        by, actor = _who(actor)
         member = self._new_member(email=email, name=name, timezone=timezone, country=country,
                                   slack_user_id=slack_user_id, role=role,
                                   digest_channel=digest_channel, now=now)
         with self.transaction() as session:
+            require_admin(session, by, "add a member")
             if session.exec(select(Member).where(Member.email == member.email)).first():
                 raise UserError(f"a member with email {member.email} already exists",
                                 field="email")
@@ -353,10 +356,13 @@ class Ledger:
             self.record(session, now=now, actor=actor, kind="member.signed_out_everywhere",
                         member_id=member.id)
 
-    def change_role(self, email: str, role: str, *, now: datetime, actor: str) -> Member:
+    def change_role(self, email: str, role: str, *, now: datetime,
+                    actor: str | Actor) -> Member:
         """A new role takes effect at once: the member signs in again to use it."""
+        by, actor = _who(actor)
         new_role = _choice(role, Role, "role", "role")
         with self.transaction() as session:
+            require_admin(session, by, "change a member's role")
             member = self.find_current_member(session, email)
             if member.role == new_role:
                 raise UserError(f"{member.email} is already {new_role}", field="role",
@@ -368,10 +374,12 @@ class Ledger:
                         member_id=member.id, previous=previous, role=new_role)
             return member
 
-    def remove_member(self, email: str, *, now: datetime, actor: str) -> Member:
+    def remove_member(self, email: str, *, now: datetime, actor: str | Actor) -> Member:
         """Take a member off the team. Their history stays; their open promises must be
         completed or cancelled first, so no promise is left without someone keeping it."""
+        by, actor = _who(actor)
         with self.transaction() as session:
+            require_admin(session, by, "remove a member")
             member = self.find_current_member(session, email)
             open_ids = session.exec(select(Promise.id).where(
                 Promise.owner_id == member.id, Promise.status == PromiseStatus.open)

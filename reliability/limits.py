@@ -48,6 +48,8 @@ TEXT: dict[str, TextLimit] = {
     "rating comment": TextLimit(2000),
     "message text": TextLimit(20000, multiline=True),
     "search text": TextLimit(200),
+    "token name": TextLimit(100),
+    "idempotency key": TextLimit(255),
 }
 
 LINE_BREAKS = frozenset("\n\r\t")
