@@ -55,7 +55,7 @@ def understand(ledger: Ledger, text: str, *, client: str | None, due: str | None
             raise UserError(
                 "which client is it for? name a known client in the text or use --client"
                 + (f" ({found.client_hint!r} is not a client yet)" if found.client_hint else ""),
-                field="client")
+                field="client", hint="add the client first if it is new")
         if client is None:
             calendar = ledger.calendar_for(ledger.find_client(session, client_name))
             found = resolve(text, now=now, calendar=calendar, client_names=names)

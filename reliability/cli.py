@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import typer
 
 from reliability import capture, compose, drafts, exchange, limits
-from reliability.commands import digests, extract, reports, server, slack
+from reliability.commands import digests, extract, reports, server, slack, tokens
 from reliability.commands.runtime import (
     JsonOption,
     Runtime,
@@ -698,3 +698,4 @@ app.add_typer(reports.rating_app, name="rating")
 client_app.command("trust")(reports.client_trust)
 app.command("backtest")(reports.backtest_command)
 app.add_typer(slack.slack_group, name="slack")
+app.add_typer(tokens.token_app, name="token")

@@ -78,7 +78,8 @@ def validation_error(exc: RequestValidationError) -> JSONResponse:
     first = errors[0] if errors else {"loc": (), "msg": "the request is malformed"}
     location = [str(part) for part in first.get("loc", ())]
     where = location[0] if location else ""
-    field = ".".join(location[1:]) or None
+    field = ".".join(location[1:]) if first.get("type") != "json_invalid" else ""
+    field = field or None
     message = str(first.get("msg", "invalid input"))
     if first.get("type") == "missing":
         hint = f"send the {where} field {field!r}" if field else "send a JSON body"
