@@ -32,6 +32,21 @@ CLIENT_FIELDS = frozenset({"name", "email", "contact_name", "greeting", "locale"
                            "confirm_promises"})
 MEMBER_FIELDS = frozenset({"name", "role", "manager", "timezone", "country", "locale",
                            "slack_user_id", "digest_channel"})
+# Fields that always hold a value: `None` for one of these is refused, not stored.
+CLIENT_REQUIRED = frozenset({"name", "email", "locale", "timezone", "channel", "auto_send",
+                             "confirm_promises"})
+MEMBER_REQUIRED = frozenset({"name", "role", "timezone", "digest_channel"})
+
+
+def _check_fields(changes: dict[str, Any], known: frozenset[str], required: frozenset[str],
+                  what: str) -> None:
+    for name in sorted(changes):
+        if name not in known:
+            raise UserError(f"a {what} has no field {name!r}", field=name,
+                            hint=f"change any of {', '.join(sorted(known))}")
+        if changes[name] is None and name in required:
+            raise UserError(f"a {what}'s {name} cannot be empty", field=name,
+                            hint="leave the field out to keep it as it is")
 
 
 def _client_value(name: str, value: Any, ledger: Ledger) -> Any:
@@ -48,7 +63,7 @@ def _client_value(name: str, value: Any, ledger: Ledger) -> Any:
     if name == "locale":
         return _choice(value, Locale, "locale", "locale")
     if name == "timezone":
-        return _timezone(value or ledger.settings.calendar.default_timezone)
+        return _timezone(value)
     if name == "country":
         return _country(value)
     if name == "channel":
@@ -60,10 +75,7 @@ def update_client(ledger: Ledger, actor: Actor, client_id: int, changes: dict[st
                   now: datetime) -> Client:
     """Change some of a client's details; fields not named stay as they are."""
     limits.identifier(client_id, "client", "client")
-    unknown = sorted(set(changes) - CLIENT_FIELDS)
-    if unknown:
-        raise UserError(f"a client has no field {unknown[0]!r}", field=unknown[0],
-                        hint=f"change any of {', '.join(sorted(CLIENT_FIELDS))}")
+    _check_fields(changes, CLIENT_FIELDS, CLIENT_REQUIRED, "client")
     values = {name: _client_value(name, value, ledger) for name, value in changes.items()}
     with ledger.transaction() as session:
         _manager_or_admin(session, actor)
@@ -105,10 +117,7 @@ def update_member(ledger: Ledger, actor: Actor, member_id: int, changes: dict[st
     `Ledger.change_role` does, so they sign in again to use it. Returns the member and
     their manager."""
     limits.identifier(member_id, "member", "member")
-    unknown = sorted(set(changes) - MEMBER_FIELDS)
-    if unknown:
-        raise UserError(f"a member has no field {unknown[0]!r}", field=unknown[0],
-                        hint=f"change any of {', '.join(sorted(MEMBER_FIELDS))}")
+    _check_fields(changes, MEMBER_FIELDS, MEMBER_REQUIRED, "member")
     with ledger.transaction() as session:
         require_admin(session, actor, "change a member")
         member = session.get(Member, member_id)
@@ -124,7 +133,7 @@ def update_member(ledger: Ledger, actor: Actor, member_id: int, changes: dict[st
             elif name == "role":
                 values[name] = _choice(value, Role, "role", "role")
             elif name == "timezone":
-                values[name] = _timezone(value or ledger.settings.calendar.default_timezone)
+                values[name] = _timezone(value)
             elif name == "country":
                 values[name] = _country(value)
             elif name == "locale":

@@ -29,9 +29,10 @@ from reliability.records import iso
 from reliability.web import queries
 from reliability.web.auth import Viewer, api_viewer, ledger_of
 from reliability.web.idempotent import Once, writing
+from reliability.web.problems import ERRORS
 from reliability.web.queries import FilterId, RowId
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 MAX_RANGE = timedelta(days=800)
 
 PromiseStatusName = Literal["open", "done", "cancelled"]

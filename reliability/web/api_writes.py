@@ -32,16 +32,9 @@ from reliability.web import queries
 from reliability.web.api import NoticeOut, PromiseOut, _notice_out, _promise_out
 from reliability.web.auth import Viewer, api_viewer, api_writer, ledger_of
 from reliability.web.idempotent import Once, reading, writing
-from reliability.web.problems import ErrorOut
+from reliability.web.problems import ERRORS
 from reliability.web.queries import RowId
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut, "description": what} for status, what in (
-        (401, "no valid token or session"),
-        (403, "not yours to do (another manager's member, a read-only token, no CSRF header)"),
-        (404, "not there, or not yours to see"),
-        (409, "not possible in the current state, or an Idempotency-Key reused"),
-        (422, "an input at fault: `field` names it, `hint` says what would work"))}
 router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 
 LocaleName = Literal["en", "sv", "zh"]

@@ -36,6 +36,17 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
+# Documented on every API route, so the OpenAPI document says what an error looks like.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": what} for status, what in (
+        (400, "a control character or malformed JSON in the request"),
+        (401, "no valid token or session"),
+        (403, "not yours to do (another's member, a read-only token, no CSRF header)"),
+        (404, "not there, or not yours to see"),
+        (409, "not possible in the current state, or an Idempotency-Key reused"),
+        (422, "an input at fault: `field` names it, `hint` says what would work"))}
+
+
 def is_api(path: str) -> bool:
     return path.startswith("/api/") or path == "/openapi.json"
 
