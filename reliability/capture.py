@@ -53,7 +53,7 @@ def understand(ledger: Ledger, text: str, *, client: str | None, due: str | None
         client_name = client or found.client
         if client_name is None:
             raise UserError(
-                "which client is it for? name a known client in the text or use --client"
+                "which client is it for? name a known client in the text, or give the client apart"
                 + (f" ({found.client_hint!r} is not a client yet)" if found.client_hint else ""),
                 field="client", hint="add the client first if it is new")
         if client is None:
