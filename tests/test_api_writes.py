@@ -15,7 +15,7 @@ import pytest
 from conftest import Cli
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from scenarios import MONDAY_9, past_promises
+from scenarios import MONDAY_9, agency_with, past_promises
 from slack_harness import Swappable
 from sqlmodel import Session, col, func, select
 from web_helpers import WEDNESDAY_10, app_for, csrf_of, signed_in, token_for, wednesday_agency
@@ -32,6 +32,7 @@ from reliability.models import (
     Promise,
     ServiceToken,
 )
+from reliability.web import idempotent
 
 
 @pytest.fixture
@@ -112,8 +113,6 @@ def test_parse_says_what_a_line_would_be_logged_as_and_stores_nothing(
 def test_use_suggested_date_promises_the_likely_day_and_keeps_the_ask(
     ledger: Ledger,
 ) -> None:
-    from scenarios import agency_with
-
     agency = agency_with(ledger, "en")
     past_promises(agency, late=4, on_time=1)
     app = app_for(agency, MONDAY_9)
@@ -445,6 +444,25 @@ def test_a_refusal_is_replayed_too_and_a_key_expires_after_a_day(agency: Ledger)
     fresh = next_day.post(f"/api/promises/{promise_id}/done", headers=key)
     assert fresh.status_code == 409 and "idempotent-replayed" not in fresh.headers
     assert count(agency, IdempotencyKey, IdempotencyKey.key == "cancel-q3-once") == 1
+
+
+def test_a_copy_never_runs_while_the_first_has_no_answer_it_is_told_to_retry(
+    app: FastAPI, agency: Ledger, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    alice = as_(app, agency, "alice@example.com")
+    key = {"Idempotency-Key": "made-by-a-process-that-died"}
+    line = {"text": "Brand deck for Acme by Friday"}
+    assert alice.post("/api/promises", json=line, headers=key).status_code == 201
+    with Session(agency.engine) as session:  # as if its process died before answering
+        row = session.exec(select(IdempotencyKey)).one()
+        row.status_code = row.response = None
+        session.add(row)
+        session.commit()
+    monkeypatch.setattr(idempotent, "WAIT_SECONDS", 0.2)
+    waited = alice.post("/api/promises", json=line, headers=key)
+    assert waited.status_code == 409
+    assert error_of(waited)["code"] == "idempotency_key_in_use"
+    assert count(agency, Promise, Promise.title == "Brand deck") == 1
 
 
 def test_a_key_that_is_not_printable_ascii_is_refused(app: FastAPI, agency: Ledger) -> None:
