@@ -204,6 +204,16 @@ def test_the_owner_their_manager_and_an_admin_act_on_a_promise_another_manager_c
     assert last is not None and last.actor == who
 
 
+def test_a_promise_that_does_not_exist_is_a_404_like_one_that_is_not_yours(
+    app: FastAPI, agency: Ledger,
+) -> None:
+    carol = as_(app, agency, "carol@example.com")
+    missing = carol.post("/api/promises/999/done")
+    not_hers = carol.post(f"/api/promises/{q3_report(agency).id}/done")
+    assert missing.status_code == not_hers.status_code == 404
+    assert error_of(missing)["code"] == error_of(not_hers)["code"] == "not_found"
+
+
 def test_a_check_in_keeps_the_note_for_the_team_and_asks_the_client_for_what_is_missing(
     app: FastAPI, agency: Ledger,
 ) -> None:
