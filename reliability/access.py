@@ -171,7 +171,7 @@ def promise_for(session: Session, scope: Scope, promise_id: int) -> Promise:
     """A promise the scope may change: its owner, their managers or an admin."""
     promise = session.get(Promise, limits.identifier(promise_id, "promise", "promise"))
     if promise is None:
-        raise UserError(f"there is no promise #{promise_id}", field="promise",
+        raise NotFound(f"there is no promise #{promise_id}", field="promise",
                         hint="the list of promises shows the ones that exist")
     if not scope.covers(promise.owner_id):
         owner = session.get(Member, promise.owner_id)

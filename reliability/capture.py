@@ -47,14 +47,15 @@ def understand(ledger: Ledger, text: str, *, client: str | None, due: str | None
         calendar = ledger.calendar_for(ledger.find_client(session, client) if client else None)
         if due is not None:
             if client is None:
-                raise UserError("with --due, say which client: --client NAME")
+                raise UserError("with --due, say which client: --client NAME", field="client")
             return text, client, resolve_due(due, now=now, calendar=calendar)
         found = resolve(text, now=now, calendar=calendar, client_names=names)
         client_name = client or found.client
         if client_name is None:
             raise UserError(
-                "which client is it for? name a known client in the text or use --client"
-                + (f" ({found.client_hint!r} is not a client yet)" if found.client_hint else ""))
+                "which client is it for? name a known client in the text, or give the client apart"
+                + (f" ({found.client_hint!r} is not a client yet)" if found.client_hint else ""),
+                field="client", hint="add the client first if it is new")
         if client is None:
             calendar = ledger.calendar_for(ledger.find_client(session, client_name))
             found = resolve(text, now=now, calendar=calendar, client_names=names)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import typer
 
 from reliability import capture, compose, drafts, exchange, limits
-from reliability.commands import digests, extract, reports, server, slack, webhooks
+from reliability.commands import digests, extract, reports, server, slack, tokens, webhooks
 from reliability.commands.runtime import (
     JsonOption,
     Runtime,
@@ -771,3 +771,4 @@ client_app.command("trust")(reports.client_trust)
 app.command("backtest")(reports.backtest_command)
 app.add_typer(slack.slack_group, name="slack")
 app.add_typer(webhooks.webhook_app, name="webhook")
+app.add_typer(tokens.token_app, name="token")

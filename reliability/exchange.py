@@ -70,6 +70,9 @@ EXCLUDED: dict[str, str] = {
     "sign_in_link": "sign-in links are single-use secrets, useless outside this installation",
     "sign_in_request": "rate-limit counts for sign-in requests, kept only for an hour",
     "ended_session": "signed-out browser sessions: sign-in state, not team data",
+    "service_token": "integration credentials of this installation: make new ones after an "
+                     "import",
+    "idempotency_key": "answers to repeated API requests, kept for a day",
 }
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")

@@ -370,13 +370,17 @@ class Ledger:
                     name: str | None = None, manager_email: str | None = None,
                     locale: str | None = None, timezone: str | None = None,
                     country: str | None = None,
-                    digest_channel: str | None = None) -> tuple[Member, dict[str, list[Any]]]:
-        """Change a member's name, manager, language, calendar or digest channel (admins
-        only; the role has `change_role`). None keeps a field; an empty `manager_email`
-        means no manager, an empty `locale` the team's default, an empty `country` no
-        public holidays. Returns the member and what changed (field: [before, after])."""
+                    digest_channel: str | None = None,
+                    role: str | None = None) -> tuple[Member, dict[str, list[Any]]]:
+        """Change a member's name, manager, language, calendar, digest channel or role
+        (admins only), all or nothing. None keeps a field; an empty `manager_email` means no
+        manager, an empty `locale` the team's default, an empty `country` no public
+        holidays; a new role ends their sessions, as `change_role` does. Returns the member
+        and what changed (field: [before, after])."""
         by, label = _who(actor)
         values: dict[str, Any] = {}
+        if role is not None:
+            values["role"] = _choice(role, Role, "role", "role")
         if name is not None:
             values["name"] = _text(name, "member name", "name")
         if locale is not None:
@@ -405,6 +409,8 @@ class Ledger:
                     member.manager_id = boss_id
             if not changed:
                 return member, {}
+            if "role" in changed:
+                self.end_sessions(member)
             if "timezone" in changed or "country" in changed:
                 # Their own day moved: their next check-in request and digest follow it.
                 for promise in session.exec(select(Promise).where(

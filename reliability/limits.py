@@ -50,6 +50,8 @@ TEXT: dict[str, TextLimit] = {
     "search text": TextLimit(200),
     "webhook URL": TextLimit(320),
     "webhook description": TextLimit(200),
+    "token name": TextLimit(100),
+    "idempotency key": TextLimit(255),
 }
 
 LINE_BREAKS = frozenset("\n\r\t")

@@ -17,6 +17,7 @@ from babel.numbers import get_currency_precision
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
+from reliability.access import Actor, Forbidden, promise_for, scope_for
 from reliability.drafting.contexts import CREDIT_BASES, CREDIT_METHODS
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -80,7 +81,7 @@ def log_mistake(
     summary: str,
     prevention: str,
     now: datetime,
-    actor: str,
+    actor: str | Actor,
     owner_email: str | None,
     promise_id: int | None = None,
     category: str = "general",
@@ -90,6 +91,10 @@ def log_mistake(
     fix_due_at: datetime | None = None,
     prevention_due_at: datetime | None = None,
 ) -> LoggedMistake:
+    """A member logs mistakes of their own; a manager also their reports'; an admin or the
+    operator (a plain string `actor`) anyone's."""
+    by = actor if isinstance(actor, Actor) else Actor(actor)
+    actor = by.label
     summary = limits.text(summary, "mistake summary", "summary").strip()
     prevention = limits.text(prevention, "prevention step", "prevention").strip()
     category = limits.text(category, "category", "category")
@@ -112,7 +117,8 @@ def log_mistake(
     settings = ledger.settings
     with ledger.transaction() as session:
         client = ledger.find_client(session, client_name)
-        promise = ledger.find_promise(session, promise_id) if promise_id is not None else None
+        scope = scope_for(session, by)
+        promise = promise_for(session, scope, promise_id) if promise_id is not None else None
         if promise is not None and promise.client_id != client.id:
             raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
         if owner_email:
@@ -124,6 +130,9 @@ def log_mistake(
         else:
             raise UserError("say who owns the mistake", field="owner",
                             hint="give their email, or the promise it concerns")
+        if not scope.covers(owner.id):
+            raise Forbidden(f"{owner.email} is not in your team", field="owner",
+                            hint="log a mistake of your own, or of someone who reports to you")
         calendar = ledger.calendar_for(client)
         window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
         earlier = list(session.exec(

@@ -21,6 +21,7 @@ from reliability.vocabulary import (
     Severity,
     Source,
     SuggestionStatus,
+    TokenScope,
 )
 from reliability.vocabulary import NoticeKind as NoticeKind
 from reliability.vocabulary import RiskLevel as RiskLevel
@@ -435,3 +436,37 @@ class WatchedChannel(SQLModel, table=True):
     client_id: int = Field(foreign_key="client.id")
     watched_by_id: int = Field(foreign_key="member.id")
     created_at: datetime = required_utc_field()
+
+
+class ServiceToken(SQLModel, table=True):
+    """An integration's bearer token, made by an admin: only its hash is kept. It acts as
+    that admin (never beyond what they may do now) and only within its scope."""
+
+    __tablename__ = "service_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    scope: str = Field(default=TokenScope.read, max_length=8)
+    created_by_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = required_utc_field()
+    revoked_at: datetime | None = utc_field(nullable=True)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An API POST sent with an Idempotency-Key, claimed before its action runs: a repeat
+    within a day (or a duplicate arriving at the same time) gets the first answer instead of
+    running the action again. `caller` is whose key it is ("member:7", "token:3")."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (sa.UniqueConstraint("caller", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    caller: str = Field(max_length=32)
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    # None while the first request runs; then the answer every repeat gets.
+    status_code: int | None = None
+    response: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
+    created_at: datetime = required_utc_field()
+    expires_at: datetime = required_utc_field(index=True)

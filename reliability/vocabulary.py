@@ -26,6 +26,13 @@ class Role(StrEnum):
     admin = "admin"
 
 
+class TokenScope(StrEnum):
+    """What a service token may do: read everything its creator may see, or change it too."""
+
+    read = "read"
+    write = "write"
+
+
 class PromiseStatus(StrEnum):
     open = "open"
     done = "done"

@@ -293,19 +293,22 @@ def test_a_control_character_in_an_address_is_a_400_without_sign_in(
     assert "contains a control character" in response.text
 
 
-def test_a_nul_in_an_api_query_or_json_field_is_a_400_with_a_json_detail(
+def test_a_nul_in_an_api_query_or_json_field_is_a_400_in_the_api_error_shape(
     app: FastAPI, web_agency: Ledger,
 ) -> None:
     client = TestClient(app, headers={
         "Authorization": f"Bearer {token_for(web_agency, 'bob@example.com')}"})
     response = client.get("/api/promises", params={"q": "Q3\x00"})
     assert response.status_code == 400
-    assert response.json() == {"detail": "the query string contains a control character, "
-                                         "U+0000 (NUL): remove it and try again"}
+    assert response.json() == {"error": {
+        "code": "bad_request", "message": "the query string contains a control character, "
+                                          "U+0000 (NUL): remove it and try again",
+        "field": None, "hint": None}}
     draft = delay_draft(web_agency)
     cancel = client.post(f"/api/drafts/{draft.id}/cancel", json={"reason": "no\x00"})
     assert cancel.status_code == 400
-    assert "the field 'reason' contains a control character" in cancel.json()["detail"]
+    assert ("the field 'reason' contains a control character"
+            in cancel.json()["error"]["message"])
     assert delay_draft(web_agency).status == "draft"
 
 
@@ -325,7 +328,7 @@ def test_an_odd_json_body_on_the_api_is_a_json_refusal_never_a_500(
     draft = delay_draft(web_agency)
     response = client.post(f"/api/drafts/{draft.id}/cancel", content=body.encode())
     assert response.status_code == status, response.text
-    assert words in response.json()["detail"] if words else response.json()["detail"]
+    assert words in response.json()["error"]["message"]
     assert delay_draft(web_agency).status == "draft"
 
 

@@ -256,9 +256,9 @@ def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
     assert approved.status_code == 200 and approved.json()["status"] == "queued"
     again = client.post(f"/api/drafts/{draft['id']}/approve")
     assert again.status_code == 409
-    assert again.json() == {"error": f"cannot approve draft #{draft['id']}: it is queued",
-                            "field": None, "hint": None,
-                            "detail": f"cannot approve draft #{draft['id']}: it is queued"}
+    assert again.json() == {"error": {
+        "code": "conflict", "message": f"cannot approve draft #{draft['id']}: it is queued",
+        "field": None, "hint": None}}
     assert client.get("/api/drafts").json() == []
 
 
@@ -301,7 +301,8 @@ def test_the_api_promise_detail_and_metrics(app: FastAPI, agency: Ledger) -> Non
                                            "end": "2026-11-01T00:00:00Z"}).status_code == 400
     too_early = bob.get("/api/metrics", params={"end": "0001-01-01T00:00:00Z"})
     assert too_early.status_code == 400
-    assert "the end falls in 1: give a date between 1970 and 2999" in too_early.json()["detail"]
+    assert ("the end falls in 1: give a date between 1970 and 2999"
+            in too_early.json()["error"]["message"])
 
 
 def test_web_actions_are_recorded_as_the_signed_in_member(app: FastAPI, agency: Ledger) -> None:

@@ -1,10 +1,14 @@
-"""The JSON API under /api: what the dashboard shows, for scripts and other tools.
+"""The JSON API under /api: what the dashboard shows, and every action, for scripts and
+other tools (docs/api.md).
 
-Authenticate with `Authorization: Bearer <personal token>` (from `reliability member token`);
-a browser session works too, and then changes need the session's X-CSRF-Token header.
-Errors are `{"detail": "..."}`: 400 for a control character (NUL and the like) in the
-request, 401 without sign-in, 404 for what is not yours to see, 409 when the change is not
-possible in the current state.
+Authenticate with `Authorization: Bearer <token>`: a member's personal token (from
+`reliability member token`) or a service token an admin made (read or write). A browser
+session works too, and then changes need the session's X-CSRF-Token header. Every POST
+takes an `Idempotency-Key` header. Every error is `{"error": {"code": ..., "message": ...,
+"field": ..., "hint": ...}}`: 400 for a control character (NUL and the like) in the request,
+401 without sign-in, 403 for what is not yours to do, 404 for what is not yours to see, 409
+when the change is not possible in the current state (or an Idempotency-Key is reused), 422
+for an input at fault.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from reliability import drafts, metrics
@@ -22,10 +27,12 @@ from reliability.errors import UserError
 from reliability.limits import TEXT, ledger_year
 from reliability.records import iso
 from reliability.web import queries
-from reliability.web.auth import Viewer, api_viewer, check_api_csrf, ledger_of
+from reliability.web.auth import Viewer, api_viewer, ledger_of
+from reliability.web.idempotent import Once, writing
+from reliability.web.problems import ERRORS
 from reliability.web.queries import FilterId, RowId
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 MAX_RANGE = timedelta(days=800)
 
 PromiseStatusName = Literal["open", "done", "cancelled"]
@@ -185,21 +192,29 @@ def list_drafts(request: Request, status: NoticeStatusName = "draft",
 
 @router.post("/drafts/{notice_id}/approve", response_model=NoticeOut)
 def approve_draft(request: Request, notice_id: RowId,
-                  viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
+                  once: Once = Depends(writing)) -> Response:
     """Approve a draft: it joins the outbox and is sent."""
-    view = drafts.approve(ledger_of(request), Actor.of(viewer.member), notice_id,
-                          now=_now(request))
-    return _notice_out(queries.NoticeRow(view.notice, view.client))
+
+    def run() -> NoticeOut:
+        view = drafts.approve(ledger_of(request), once.viewer.acting, notice_id,
+                              now=_now(request))
+        return _notice_out(queries.NoticeRow(view.notice, view.client))
+
+    return once.run(run)
 
 
 @router.post("/drafts/{notice_id}/cancel", response_model=NoticeOut)
 def cancel_draft(request: Request, notice_id: RowId, body: CancelIn | None = None,
-                 viewer: Viewer = Depends(check_api_csrf)) -> NoticeOut:
+                 once: Once = Depends(writing)) -> Response:
     """Call off a message that has not been sent."""
-    reason = (body.reason.strip() if body else "") or "cancelled through the API"
-    view = drafts.cancel(ledger_of(request), Actor.of(viewer.member), notice_id,
-                         reason=reason, now=_now(request))
-    return _notice_out(queries.NoticeRow(view.notice, view.client))
+
+    def run() -> NoticeOut:
+        reason = (body.reason.strip() if body else "") or "cancelled through the API"
+        view = drafts.cancel(ledger_of(request), once.viewer.acting, notice_id,
+                             reason=reason, now=_now(request))
+        return _notice_out(queries.NoticeRow(view.notice, view.client))
+
+    return once.run(run)
 
 
 @router.get("/digest", response_model=dict[str, Any])

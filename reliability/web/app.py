@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
@@ -20,7 +24,18 @@ from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.signins import SESSION_LIFETIME
-from reliability.web import admin, api, dashboard, ical, notes, prometheus, signin, webhooks
+from reliability.web import (
+    admin,
+    api,
+    api_writes,
+    dashboard,
+    ical,
+    notes,
+    problems,
+    prometheus,
+    signin,
+    webhooks,
+)
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
 from reliability.web.guard import InputGuard
 from reliability.web.logs import redact_secrets_in_logs
@@ -71,6 +86,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
 
     @app.exception_handler(UserError)
     def _user_error(request: Request, exc: UserError) -> Response:
+        if problems.is_api(request.url.path):
+            return problems.user_error(exc)
         status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
         if _wants_html(request):
             return render(request, "error.html", None, status_code=status, message=str(exc))
@@ -79,15 +96,24 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
+        if problems.is_api(request.url.path):
+            return problems.http_error(exc)
         if _wants_html(request) and exc.status_code != 401:
             return render(request, "error.html", None, status_code=exc.status_code,
                           message=str(exc.detail))
         return await http_exception_handler(request, exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if problems.is_api(request.url.path):
+            return problems.validation_error(exc)
+        return await request_validation_exception_handler(request, exc)
+
     app.include_router(signin.router)
     app.include_router(admin.router)  # before dashboard: /clients/new is not a client id
     app.include_router(dashboard.router)
     app.include_router(api.router)
+    app.include_router(api_writes.router)
     app.include_router(ical.router)
     app.include_router(notes.router)
     app.include_router(prometheus.router)

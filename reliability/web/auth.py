@@ -13,8 +13,8 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 
-from reliability import signins
-from reliability.access import Scope
+from reliability import service_tokens, signins
+from reliability.access import Actor, Scope
 from reliability.ledger import Ledger
 from reliability.models import Member
 from reliability.signins import new_session_key
@@ -30,13 +30,30 @@ MAX_NEXT = 2000
 
 @dataclass(frozen=True)
 class Viewer:
+    """Who is asking. A service token's viewer is the admin who made it (`member`, `scope`),
+    with `service_token` naming the token; `can_write` is False for a read-only token."""
+
     member: Member
     scope: Scope
     by_bearer: bool = False
+    service_token: str | None = None
+    token_id: int | None = None
+    can_write: bool = True
 
     @property
     def actor(self) -> str:
-        return self.member.email
+        return f"token:{self.service_token}" if self.service_token else self.member.email
+
+    @property
+    def acting(self) -> Actor:
+        """The actor changes are checked against and recorded as."""
+        return Actor(self.actor, self.member.id)
+
+    @property
+    def caller(self) -> str:
+        """Whose idempotency keys these are: one member's (any of their credentials), or
+        one service token's."""
+        return f"token:{self.token_id}" if self.token_id else f"member:{self.member.id}"
 
     @property
     def sees_a_team(self) -> bool:
@@ -76,7 +93,13 @@ def _viewer(request: Request) -> Viewer | None:
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials:
-        found = signins.by_token(ledger, credentials.strip())
+        token = credentials.strip()
+        if token.startswith(service_tokens.SERVICE_PREFIX):
+            service = service_tokens.signed_in(ledger, token)
+            return Viewer(service.member, service.scope, by_bearer=True,
+                          service_token=service.token.name, token_id=service.token.id,
+                          can_write=service.can_write) if service else None
+        found = signins.by_token(ledger, token)
         return Viewer(found.member, found.scope, by_bearer=True) if found else None
     member_id = request.session.get(SESSION_MEMBER)
     if not isinstance(member_id, int):
@@ -126,6 +149,14 @@ def check_api_csrf(request: Request, viewer: Viewer = Depends(api_viewer)) -> Vi
     sent = request.headers.get(CSRF_HEADER, "")
     if not (isinstance(expected, str) and secrets.compare_digest(sent, expected)):
         raise HTTPException(403, f"send the session's CSRF token in the {CSRF_HEADER} header")
+    return viewer
+
+
+def api_writer(request: Request, viewer: Viewer = Depends(check_api_csrf)) -> Viewer:
+    """Someone who may change things: a person, or a service token with the write scope."""
+    if not viewer.can_write:
+        raise HTTPException(403, f"the service token {viewer.service_token!r} may only read: "
+                                 "an admin makes a token with the write scope for changes")
     return viewer
 
 

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reliability.limits import _stray_byte, control_character, describe
+from reliability.web import problems
 
 # Bodies are forms and small JSON documents; the longest field (a message) is 20,000 chars.
 MAX_BODY_BYTES = 1024 * 1024
@@ -173,6 +174,9 @@ def _replay(body: bytes, then: Receive) -> Receive:
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, api: bool, status: int,
                   message: str) -> None:
-    response: Response = (JSONResponse({"detail": message}, status_code=status) if api
-                          else PlainTextResponse(message, status_code=status))
+    response: Response = (
+        JSONResponse(problems.body("too_large", message, hint="send at most 1 MiB")
+                     if status == 413 else problems.body("bad_request", message),
+                     status_code=status) if api
+        else PlainTextResponse(message, status_code=status))
     await response(scope, receive, send)

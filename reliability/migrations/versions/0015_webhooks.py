@@ -4,7 +4,7 @@ Endpoints an admin registers for events; each delivery is a row of the outbox (`
 kind `webhook`) that names its endpoint.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-30 05:10:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import reliability.models
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
