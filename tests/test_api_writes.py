@@ -347,7 +347,7 @@ def test_anyone_adds_a_client_and_managers_change_its_details(app: FastAPI,
     assert clash.status_code == 422 and error_of(clash)["field"] == "name"
     with Session(agency.engine) as session:
         stored = session.exec(select(Client).where(Client.name == "Globex")).one()
-        events = session.exec(select(Event).where(Event.kind == "client.updated")).all()
+        events = session.exec(select(Event).where(Event.kind == "client.edited")).all()
     assert (stored.greeting, stored.timezone) == ("Hej Hank", "Europe/Stockholm")
     assert [e.payload["changes"] for e in events] == [
         {"greeting": [None, "Hej Hank"], "country": ["SE", None]}]
