@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.commitments import Finding, Person, detect
 from reliability.deadlines import MONTH_NAMES, WEEKDAY_NAMES, resolve, resolve_due
@@ -100,7 +101,7 @@ def rough_guess(ledger: Ledger, *, due_at: datetime, now: datetime) -> CaptureFo
 
 
 def log_promise(ledger: Ledger, *, title: str, client_name: str, owner_email: str,
-                due_at: datetime, now: datetime, actor: str, source: str = Source.cli,
+                due_at: datetime, now: datetime, actor: str | Actor, source: str = Source.cli,
                 raw_text: str | None = None,
                 asked_due_at: datetime | None = None) -> tuple[PromiseView, CaptureForecast]:
     """Store a promise for `due_at` with the forecast it was made under. When the person

@@ -17,6 +17,7 @@ from babel.numbers import get_currency_precision
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
+from reliability.access import Actor, actor_of, owner_for, promise_for, scope_for
 from reliability.drafting.contexts import CREDIT_BASES, CREDIT_METHODS
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -80,7 +81,7 @@ def log_mistake(
     summary: str,
     prevention: str,
     now: datetime,
-    actor: str,
+    actor: str | Actor,
     owner_email: str | None,
     promise_id: int | None = None,
     category: str = "general",
@@ -110,9 +111,12 @@ def log_mistake(
                               "fix date", "fix_due")
     category = category.strip().lower() or "general"
     settings = ledger.settings
+    by = actor_of(actor)
+    actor = by.label
     with ledger.transaction() as session:
+        scope = scope_for(session, by)
         client = ledger.find_client(session, client_name)
-        promise = ledger.find_promise(session, promise_id) if promise_id is not None else None
+        promise = promise_for(session, scope, promise_id) if promise_id is not None else None
         if promise is not None and promise.client_id != client.id:
             raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
         if owner_email:
@@ -124,6 +128,7 @@ def log_mistake(
         else:
             raise UserError("say who owns the mistake", field="owner",
                             hint="give their email, or the promise it concerns")
+        owner_for(scope, owner, "log a mistake")
         calendar = ledger.calendar_for(client)
         window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
         earlier = list(session.exec(

@@ -20,7 +20,7 @@ from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.signins import SESSION_LIFETIME
-from reliability.web import api, dashboard, ical, prometheus, signin
+from reliability.web import actions, api, dashboard, ical, prometheus, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
 from reliability.web.guard import InputGuard
 from reliability.web.logs import redact_secrets_in_logs
@@ -49,6 +49,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
                   description=api.__doc__, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.ledger = ledger
     app.state.clock = clock
+    app.state.secret = secret  # signs what a form carries between two steps (web.actions)
     redact_secrets_in_logs()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="reliability_session",
                        max_age=int(SESSION_LIFETIME.total_seconds()), same_site="lax",
@@ -85,6 +86,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
         return await http_exception_handler(request, exc)
 
     app.include_router(signin.router)
+    app.include_router(actions.router)  # before dashboard: /promises/new is not a promise id
     app.include_router(dashboard.router)
     app.include_router(api.router)
     app.include_router(ical.router)
