@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-import uvicorn
 from conftest import Cli
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,8 +18,16 @@ from helpers import at
 from pydantic import SecretStr
 from scenarios import FRIDAY_5PM, MONDAY_9, START, agency_with, past_promises
 from sqlmodel import Session, col, select
-from test_browser import CHROMIUM, browser, database_url, free_port  # noqa: F401
-from web_helpers import csrf_of, signed_in, token_for
+from web_helpers import (
+    CHROMIUM,
+    chromium,
+    csrf_of,
+    served,
+    shoot,
+    signed_in,
+    sqlite_copy,
+    token_for,
+)
 
 from reliability.ledger import Ledger
 from reliability.models import CheckIn, DueChange, Mistake, Notice, Promise
@@ -82,6 +88,7 @@ def test_the_echo_stores_nothing_and_the_confirmation_stores_exactly_what_it_sho
                 "/promises/new")
     assert echo.status_code == 200
     assert "Fri 20 Nov 2026, 17:00 (America/New_York)" in echo.text
+    assert "the same time for Acme" in echo.text
     assert "4 of Alice&#39;s last 5 promises were late" in echo.text
     assert "Promise Fri 27 Nov instead" in echo.text
     assert count(ledger, Promise) == before
@@ -93,6 +100,12 @@ def test_the_echo_stores_nothing_and_the_confirmation_stores_exactly_what_it_sho
     bob = signed_in(app, ledger, "bob@example.com")
     assert post(bob, "/promises/new/confirm", {"proposal": proposal,
                                                "choice": "asked"}).status_code == 400
+
+    erin = signed_in(app, ledger, "erin@example.com")  # an admin in Stockholm
+    far = post(erin, "/promises/new", {"text": "Q3 report for Acme by Friday",
+                                       "owner": "alice@example.com"}, "/promises/new")
+    assert "Fri 20 Nov 2026, 23:00 (Europe/Stockholm)" in far.text
+    assert "Fri 20 Nov 2026, 17:00 (America/New_York) for Acme" in far.text
 
     done = post(alice, "/promises/new/confirm", {"proposal": proposal, "choice": "suggested"})
     assert done.status_code == 303
@@ -193,21 +206,22 @@ def test_what_the_client_may_be_told_reaches_the_delay_letter_and_the_team_note_
 
 
 @pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """SQLite only: these tests are about forms; the services run on both backends in
+    their own tests."""
+    return sqlite_copy(tmp_path, sqlite_template)
+
+
+@pytest.fixture
 def server(ledger: Ledger) -> Iterator[str]:
-    monday_agency(ledger)
-    port = free_port()
-    config = uvicorn.Config(create_app(ledger, clock=lambda: MONDAY_9), host="127.0.0.1",
-                            port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(monday_agency(ledger), clock=lambda: MONDAY_9)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with chromium() as launched:
+        yield launched
 
 
 def page_for(browser: object, base: str, ledger: Ledger, email: str, **options: object) -> object:
@@ -220,7 +234,10 @@ def page_for(browser: object, base: str, ledger: Ledger, email: str, **options: 
 
 
 def fits(page: object) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    """Styled by app.css, and no wider than the phone: nothing scrolls sideways."""
+    styled = page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth")
+    return styled == "1100px" and (
+        page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"])
 
 
 def flash(page: object) -> str:
@@ -289,6 +306,7 @@ def test_the_log_form_works_at_phone_width_and_without_javascript(
     page.click("text=Check it")
     assert "Tue 17 Nov 2026, 17:00 (America/New_York)" in page.locator("#echo").inner_text()
     assert fits(page)
+    shoot(page, f"log-echo-{mode}", "phone")
     page.locator("#confirm-form button").last.click()
     assert "owned by Alice" in flash(page)
     assert promise_named(ledger, "Brochure").source == "web"
@@ -307,6 +325,8 @@ def test_moving_a_date_from_the_promise_page(browser: object, server: str,
     page.fill("#reason", "The print house moved our slot")
     page.click("text=Move it")
     assert "Fryday" in page.locator("#due-error").inner_text()
+    assert fits(page)
+    shoot(page, "promise-move-error", "phone")
     assert page.input_value("#reason") == "The print house moved our slot"
     page.fill("#due", "Dec 1")
     page.check("input[name=client_told]")
@@ -326,6 +346,7 @@ def test_cancelling_a_promise_and_marking_one_done_from_the_board(
     Scanner(ledger).tick(MONDAY_9)  # Alice's brand guide is at risk on the board
     page = page_for(browser, server, ledger, "alice@example.com", java_script_enabled=False)
     card = page.locator("article.card.risk", has_text="Brand guide")
+    shoot(page, "board-actions", "phone")
     card.locator("text=Mark done").click()
     assert "Brand guide for Acme is done" in flash(page)
     assert page.url.endswith("/board")
@@ -372,6 +393,7 @@ def test_logging_a_mistake_with_its_prevention_step_and_credit(browser: object, 
     page.select_option("#credit_method", "credit_note")
     page.select_option("#credit_basis", "overcharge")
     page.check("input[name=fixed]")
+    shoot(page, "log-mistake", "phone")
     page.click("text=Log the mistake")
     assert "Mistake #1 logged for Acme" in flash(page)
     assert fits(page)

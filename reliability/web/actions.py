@@ -93,7 +93,7 @@ def _when(calendar_moment: datetime, timezone: str) -> str:
 
 def _moments(ledger: Ledger, moment: datetime, viewer: Viewer,
              client_name: str) -> tuple[str, str | None]:
-    """A moment in the reader's zone, named, and in the client's when that zone differs."""
+    """A moment in the reader's zone, named, and in the client's (None when the same)."""
     client = ledger.client_named(client_name)
     mine = _when(ledger.calendar_for(owner=viewer.member).local(moment), viewer.member.timezone)
     if client.timezone == viewer.member.timezone:

@@ -51,7 +51,7 @@ class InputGuard:
                               f"the request body is over {MAX_BODY_BYTES:,} bytes")
                 return
             problem = _body_problem(_content_type(scope), body)
-            receive = _replay(body)
+            receive = _replay(body, receive)
         if problem is not None:
             await _refuse(scope, receive, send, api, 400, problem)
             return
@@ -156,13 +156,16 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, original: Receive) -> Receive:
+    """The body read once, then the connection's own messages: a response that listens for
+    the client going away (a file response does) must not hear a disconnect that did not
+    happen, or it sends headers and no body."""
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await original()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
