@@ -713,9 +713,8 @@ class Ledger:
 
 
 def _who(actor: str | Actor) -> tuple[Actor, str]:
-    """A plain string is the operator's (the CLI, the scheduler), who may do anything; an
-    Actor is a member, checked against their scope."""
-    by = actor if isinstance(actor, Actor) else Actor(actor)
+    """The actor (see `access.actor_of`) and the label its events carry."""
+    by = actor_of(actor)
     return by, by.label
 
 
