@@ -29,7 +29,10 @@ from web_helpers import (
     token_for,
 )
 
+from reliability import capture
+from reliability.access import Actor, Forbidden
 from reliability.ledger import Ledger
+from reliability.mistakes import log_mistake
 from reliability.models import CheckIn, DueChange, Mistake, Notice, Promise
 from reliability.scan import Scanner
 from reliability.web.app import create_app
@@ -200,6 +203,26 @@ def test_what_the_client_may_be_told_reaches_the_delay_letter_and_the_team_note_
                                                   Notice.kind == "delay_notice")).one()
     assert "The print house moved our slot to Tuesday." in draft.text
     assert "logo files" not in draft.text and "logo files" in draft.approver_note
+
+
+def test_the_services_refuse_a_promise_or_mistake_for_someone_outside_the_actors_scope(
+    app: FastAPI, ledger: Ledger,
+) -> None:
+    people = {member.email: member for member, _ in ledger.members()}
+    alice, bob = Actor.of(people["alice@example.com"]), Actor.of(people["bob@example.com"])
+    before = count(ledger, Promise)
+    with pytest.raises(Forbidden, match="you cannot log a promise for Bob"):
+        capture.log_promise(ledger, title="Deck", client_name="Acme",
+                            owner_email="bob@example.com", due_at=FRIDAY_5PM, now=MONDAY_9,
+                            actor=alice, source="web")
+    with pytest.raises(Forbidden, match="you cannot log a mistake for Bob"):
+        log_mistake(ledger, client_name="Acme", summary="wrong file", prevention="a checklist",
+                    owner_email="bob@example.com", now=MONDAY_9, actor=alice)
+    assert count(ledger, Promise) == before and count(ledger, Mistake) == 0
+    view, _ = capture.log_promise(ledger, title="Deck", client_name="Acme",
+                                  owner_email="alice@example.com", due_at=FRIDAY_5PM,
+                                  now=MONDAY_9, actor=bob, source="web")
+    assert view.owner.name == "Alice"
 
 
 # -- in Chromium ----------------------------------------------------------------------------
