@@ -54,8 +54,10 @@ def understand(ledger: Ledger, text: str, *, client: str | None, due: str | None
         client_name = client or found.client
         if client_name is None:
             raise UserError(
-                "which client is it for? name a known client in the text or use --client"
-                + (f" ({found.client_hint!r} is not a client yet)" if found.client_hint else ""))
+                "which client is it for?"
+                + (f" {found.client_hint!r} is not a client yet" if found.client_hint else ""),
+                field="client", hint="name a known client in the text (the CLI also takes "
+                                     "--client NAME), or add the client first")
         if client is None:
             calendar = ledger.calendar_for(ledger.find_client(session, client_name))
             found = resolve(text, now=now, calendar=calendar, client_names=names)
