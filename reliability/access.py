@@ -69,6 +69,22 @@ class Scope:
 EVERYONE = Scope(None, None)
 
 
+def actor_of(actor: str | Actor) -> Actor:
+    """A plain string is the operator's (the CLI, the scheduler), who may do anything; an
+    Actor is a member, checked against their scope."""
+    return actor if isinstance(actor, Actor) else Actor(actor)
+
+
+def owner_for(scope: Scope, owner: Member, what: str) -> Member:
+    """A member the scope may make a promise, a reply or a mistake theirs: a member
+    themselves, a manager anyone below them, an admin anyone."""
+    if not scope.covers(owner.id):
+        raise Forbidden(f"you cannot {what} for {owner.name}", field="owner",
+                        hint="choose yourself or someone who reports to you; their manager "
+                             "or an admin can log it for them")
+    return owner
+
+
 def scope_of(session: Session, member: Member) -> Scope:
     """The member and everyone below them in the reporting tree."""
     if member.role == Role.admin:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.commitments import Finding, Person, detect
 from reliability.deadlines import MONTH_NAMES, WEEKDAY_NAMES, resolve, resolve_due
@@ -53,9 +54,10 @@ def understand(ledger: Ledger, text: str, *, client: str | None, due: str | None
         client_name = client or found.client
         if client_name is None:
             raise UserError(
-                "which client is it for? name a known client in the text, or give the client apart"
-                + (f" ({found.client_hint!r} is not a client yet)" if found.client_hint else ""),
-                field="client", hint="add the client first if it is new")
+                "which client is it for?"
+                + (f" {found.client_hint!r} is not a client yet" if found.client_hint else ""),
+                field="client", hint="name a known client in the text (the CLI also takes "
+                                     "--client NAME), or add the client first")
         if client is None:
             calendar = ledger.calendar_for(ledger.find_client(session, client_name))
             found = resolve(text, now=now, calendar=calendar, client_names=names)
@@ -101,7 +103,7 @@ def rough_guess(ledger: Ledger, *, due_at: datetime, now: datetime) -> CaptureFo
 
 
 def log_promise(ledger: Ledger, *, title: str, client_name: str, owner_email: str,
-                due_at: datetime, now: datetime, actor: str, source: str = Source.cli,
+                due_at: datetime, now: datetime, actor: str | Actor, source: str = Source.cli,
                 raw_text: str | None = None,
                 asked_due_at: datetime | None = None) -> tuple[PromiseView, CaptureForecast]:
     """Store a promise for `due_at` with the forecast it was made under. When the person

@@ -22,6 +22,8 @@ from reliability.access import (
     EVERYONE,
     Actor,
     NotFound,
+    actor_of,
+    owner_for,
     promise_for,
     require_admin,
     require_manager,
@@ -609,14 +611,15 @@ class Ledger:
         owner_email: str,
         due_at: datetime,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         source: str = Source.cli,
         raw_text: str | None = None,
         forecast: CaptureForecast | None = None,
         asked_due_at: datetime | None = None,
     ) -> PromiseView:
         """`forecast` is the one shown at capture (reliability.capture); `asked_due_at` the
-        date first asked for, when the person took the later date it offered."""
+        date first asked for, when the person took the later date it offered. A member
+        logs for themselves, a manager for anyone below them too (`access.owner_for`)."""
         with self.transaction() as session:
             return self.make_promise(session, title=title, client_name=client_name,
                                       owner_email=owner_email, due_at=due_at, now=now,
@@ -631,7 +634,7 @@ class Ledger:
         owner_email: str,
         reply_by: datetime,
         now: datetime,
-        actor: str,
+        actor: str | Actor,
         received_at: datetime | None = None,
         source: str = Source.cli,
     ) -> tuple[PromiseView, Notice | None]:
@@ -643,14 +646,15 @@ class Ledger:
                                        actor=actor, received_at=received_at, source=source)
 
     def acknowledge_in(self, session: Session, *, summary: str, client_name: str,
-                       owner_email: str, reply_by: datetime, now: datetime, actor: str,
-                       received_at: datetime | None = None,
+                       owner_email: str, reply_by: datetime, now: datetime,
+                       actor: str | Actor, received_at: datetime | None = None,
                        source: str = Source.cli) -> tuple[PromiseView, Notice | None]:
         """`acknowledge_request` in the caller's transaction (a suggestion taken up)."""
         summary = _text(summary, "request summary", "summary")
+        by = actor_of(actor)
         view = self.make_promise(session, title=f"Reply: {summary}", raw_text=summary,
                                  client_name=client_name, owner_email=owner_email,
-                                 due_at=reply_by, now=now, actor=actor, source=source)
+                                 due_at=reply_by, now=now, actor=by, source=source)
         notice = notices.create(
             session, self.settings, kind=NoticeKind.request_acknowledgement,
             key=f"request_acknowledgement:{view.promise.id}",
@@ -658,21 +662,23 @@ class Ledger:
             context=compose.request_acknowledgement(
                 self.settings, summary=summary, received_at=received_at or now,
                 reply_by=reply_by, client=view.client, owner=view.owner, now=now),
-            now=now, created_by=actor, promise_id=view.promise.id,
+            now=now, created_by=by.label, promise_id=view.promise.id,
             reply_to=view.owner.email)
         return view, notice
 
     def make_promise(self, session: Session, *, title: str, client_name: str,
-                     owner_email: str, due_at: datetime, now: datetime, actor: str,
+                     owner_email: str, due_at: datetime, now: datetime, actor: str | Actor,
                      source: str, raw_text: str | None,
                      forecast: CaptureForecast | None = None,
                      asked_due_at: datetime | None = None) -> PromiseView:
         """A new promise, in the caller's transaction."""
+        by, actor = _who(actor)
         title = _text(title, "promise title", "title")
         limits.optional_text(raw_text, "promise text", "text")
         _choice(source, Source, "source", "source")
         client = self.find_client(session, client_name)
-        owner = self.find_current_member(session, owner_email)
+        owner = owner_for(scope_for(session, by), self.find_current_member(session, owner_email),
+                          "log a promise")
         self.check_due(due_at, now, self.calendar_for(client))
         promise = Promise(title=title, client_id=client.id, owner_id=owner.id, made_at=now,
                           due_at=due_at, original_due_at=due_at, source=source,
@@ -733,12 +739,17 @@ class Ledger:
         note: str | None = None,
         member_email: str | None = None,
         waiting_for: str | None = None,
+        client_reason: str | None = None,
     ) -> CheckIn:
-        """The owner's word on a promise; "done" also completes it."""
+        """The owner's word on a promise; "done" also completes it. `note` is for the team
+        only; `client_reason` is what the client may be told about a slip, the reason a
+        delay letter gives (see `latest_client_reason`)."""
         by, actor = _who(actor)
         _choice(status, CheckInStatus, "check-in status", "status")
         limits.optional_text(note, "check-in note", "note")
         limits.optional_text(waiting_for, "waiting for", "waiting_for")
+        limits.optional_text(client_reason, "what the client may be told", "client_reason")
+        client_reason = " ".join((client_reason or "").split()) or None
         if progress is not None and not 0 <= progress <= 100:
             raise UserError(f"progress is a percentage from 0 to 100, not {progress}",
                             field="progress")
@@ -758,14 +769,15 @@ class Ledger:
             session.add(checkin)
             self.record(session, now=now, actor=actor, kind="promise.checked_in",
                         promise_id=promise.id, status=status, progress=checkin.progress,
-                        note=checkin.note)
+                        note=checkin.note, client_reason=client_reason)
             if status == CheckInStatus.on_track:
                 notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
                                                    reason="the owner reported it on track")
-            elif ((checkin.note or checkin.waiting_for)
+            elif ((checkin.note or checkin.waiting_for or client_reason)
                   and status in (CheckInStatus.at_risk, CheckInStatus.blocked)):
                 notices.refresh_reason(session, self.settings, promise_id, reason=checkin.note,
-                                       now=now, actor=actor, waiting_for=checkin.waiting_for)
+                                       now=now, actor=actor, waiting_for=checkin.waiting_for,
+                                       client_reason=client_reason)
             if status == CheckInStatus.done:
                 self._mark_done(session, promise, now=now, actor=actor)
             else:
@@ -840,6 +852,15 @@ class Ledger:
             )
         return promise
 
+    @staticmethod
+    def latest_client_reason(session: Session, promise_id: int) -> str | None:
+        """What the owner last said the client may be told about the promise slipping, from
+        the check-in events (a check-in keeps no client-facing text of its own)."""
+        payloads = session.exec(select(Event.payload).where(
+            Event.promise_id == promise_id, Event.kind == "promise.checked_in")
+            .order_by(col(Event.id).desc())).all()
+        return next((p["client_reason"] for p in payloads if p.get("client_reason")), None)
+
     def _mark_done(self, session: Session, promise: Promise, *, now: datetime, actor: str) -> None:
         promise.status = PromiseStatus.done
         promise.done_at = now
@@ -869,9 +890,8 @@ class Ledger:
 
 
 def _who(actor: str | Actor) -> tuple[Actor, str]:
-    """A plain string is the operator's (the CLI, the scheduler), who may do anything; an
-    Actor is a member, checked against their scope."""
-    by = actor if isinstance(actor, Actor) else Actor(actor)
+    """The actor (see `access.actor_of`) and the label its events carry."""
+    by = actor_of(actor)
     return by, by.label
 
 

@@ -17,7 +17,7 @@ from babel.numbers import get_currency_precision
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
-from reliability.access import Actor, Forbidden, promise_for, scope_for
+from reliability.access import Actor, actor_of, owner_for, promise_for, scope_for
 from reliability.drafting.contexts import CREDIT_BASES, CREDIT_METHODS
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -115,9 +115,11 @@ def log_mistake(
                               "fix date", "fix_due")
     category = category.strip().lower() or "general"
     settings = ledger.settings
+    by = actor_of(actor)
+    actor = by.label
     with ledger.transaction() as session:
-        client = ledger.find_client(session, client_name)
         scope = scope_for(session, by)
+        client = ledger.find_client(session, client_name)
         promise = promise_for(session, scope, promise_id) if promise_id is not None else None
         if promise is not None and promise.client_id != client.id:
             raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
@@ -130,9 +132,7 @@ def log_mistake(
         else:
             raise UserError("say who owns the mistake", field="owner",
                             hint="give their email, or the promise it concerns")
-        if not scope.covers(owner.id):
-            raise Forbidden(f"{owner.email} is not in your team", field="owner",
-                            hint="log a mistake of your own, or of someone who reports to you")
+        owner_for(scope, owner, "log a mistake")
         calendar = ledger.calendar_for(client)
         window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
         earlier = list(session.exec(

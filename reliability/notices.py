@@ -313,11 +313,12 @@ def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
 
 def refresh_reason(session: Session, settings: Settings, promise_id: int, *,
                    reason: str | None, now: datetime, actor: str,
-                   waiting_for: str | None = None) -> list[Notice]:
+                   waiting_for: str | None = None,
+                   client_reason: str | None = None) -> list[Notice]:
     """The owner has just said why it slips. Their note was written for the team, so it goes
     to whoever approves the pending delay drafts, never into the client's letter as it
-    stands. What the client still has to send was written for the client: a draft nobody
-    has edited is re-rendered to ask for it."""
+    stands. What the client may be told (`client_reason`) and what the client still has to
+    send were written for the client: a draft nobody has edited is re-rendered with them."""
     pending = session.exec(select(Notice).where(
         Notice.promise_id == promise_id, Notice.kind == NoticeKind.delay_notice,
         col(Notice.status).in_(PENDING))).all()
@@ -326,15 +327,17 @@ def refresh_reason(session: Session, settings: Settings, promise_id: int, *,
             notice.approver_note = f"The owner's latest check-in note: {reason}"
             record_event(session, notice, now=now, actor=actor, kind="notice.noted",
                          approver_note=notice.approver_note)
-        if (waiting_for and "edited_by" not in notice.context
+        if ((waiting_for or client_reason) and "edited_by" not in notice.context
                 and notice.proposed_due_at is not None):
             before = _wording(notice)
             _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
-                            reason=notice.context.get("reason"), now=now,
-                            waiting_for=waiting_for)
+                            reason=client_reason or notice.context.get("reason"), now=now,
+                            waiting_for=waiting_for or notice.context.get("waiting_for"))
             record_event(session, notice, now=now, actor=actor, kind="notice.edited",
                          before=before, after=_wording(notice),
-                         why="the owner's check-in said what the client still has to send")
+                         why="the owner's check-in said what the client may be told"
+                         if client_reason else
+                         "the owner's check-in said what the client still has to send")
         session.add(notice)
     return list(pending)
 

@@ -389,8 +389,9 @@ class Scanner:
         if result.next_action == NextAction.checkin or result.ask_checkin:
             work.drafts.append(self._checkin_request(promise, client, owner, calendar, now))
         if result.next_action in (NextAction.delay_notice, NextAction.escalate):
-            work.drafts.append(self._delay_draft(promise, client, owner, batch, calendar,
-                                                 result, now))
+            work.drafts.append(self._delay_draft(
+                promise, client, owner, batch, calendar, result, now,
+                client_reason=self.ledger.latest_client_reason(session, promise.id)))
         manager = batch.managers.get(owner.manager_id or 0)
         if result.next_action == NextAction.escalate and manager is not None:
             work.escalations.append((promise, client, owner, manager, result))
@@ -441,8 +442,8 @@ class Scanner:
         )
 
     def _delay_draft(self, promise: Promise, client: Client, owner: Member, batch: _Batch,
-                     calendar: BusinessCalendar, result: RiskAssessment,
-                     now: datetime) -> notices.Draft:
+                     calendar: BusinessCalendar, result: RiskAssessment, now: datetime,
+                     client_reason: str | None = None) -> notices.Draft:
         proposed = result.forecast_done_at
         if proposed <= promise.due_at:
             proposed = calendar.end_of(calendar.next_business_day(
@@ -459,11 +460,11 @@ class Scanner:
             kind=NoticeKind.delay_notice, key=_delay_key(promise),
             recipient=notices.client_recipient(client), client=client,
             context=compose.delay_notice(self.settings, promise=promise, client=client,
-                                         owner=owner, new_due_at=proposed, reason=None,
-                                         interim=None, now=now,
+                                         owner=owner, new_due_at=proposed,
+                                         reason=client_reason, interim=None, now=now,
                                          progress=progress / 100 if progress is not None
                                          else None, waiting_for=waiting_for),
-            inputs={"reason": None, "interim": None, "waiting_for": waiting_for,
+            inputs={"reason": client_reason, "interim": None, "waiting_for": waiting_for,
                     "progress": progress / 100 if progress is not None else None},
             approver_note=f"The owner's latest check-in note: {latest_note}"
             if latest_note else None,

@@ -5,75 +5,52 @@ Screenshots of every page land in test-artifacts/ (desktop and phone) for people
 
 import re
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from servers.smtp import smtp_server
 from sqlmodel import Session, select
-from web_helpers import app_for, token_for, wednesday_agency
+from web_helpers import (
+    CHROMIUM,
+    app_for,
+    chromium,
+    served,
+    shoot,
+    sqlite_copy,
+    token_for,
+    wednesday_agency,
+)
 
 from reliability.ledger import Ledger
 from reliability.models import Notice
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None,
                                 reason="needs Debian's chromium: apt-get install -y chromium")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def database_url(tmp_path: Path, sqlite_template: Path) -> str:
     """One backend is enough here: the browser tests the pages, not the storage."""
-    path = tmp_path / "reliability.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_copy(tmp_path, sqlite_template)
 
 
 @pytest.fixture
 def server(ledger: Ledger) -> Iterator[str]:
     wednesday_agency(ledger)
-    port = free_port()
-    config = uvicorn.Config(app_for(ledger), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    with served(app_for(ledger)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
-
-
-def shoot(page: object, name: str, width: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
 
 
 def sign_in(page: object, base: str, token: str) -> None:

@@ -25,6 +25,7 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.signins import SESSION_LIFETIME
 from reliability.web import (
+    actions,
     admin,
     api,
     api_writes,
@@ -64,6 +65,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
                   description=api.__doc__, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.ledger = ledger
     app.state.clock = clock
+    app.state.secret = secret  # signs what a form carries between two steps (web.actions)
     redact_secrets_in_logs()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="reliability_session",
                        max_age=int(SESSION_LIFETIME.total_seconds()), same_site="lax",
@@ -110,6 +112,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
         return await request_validation_exception_handler(request, exc)
 
     app.include_router(signin.router)
+    app.include_router(actions.router)  # before dashboard: /promises/new is not a promise id
     app.include_router(admin.router)  # before dashboard: /clients/new is not a client id
     app.include_router(dashboard.router)
     app.include_router(api.router)
