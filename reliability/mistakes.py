@@ -93,7 +93,7 @@ def log_mistake(
 ) -> LoggedMistake:
     """A member logs mistakes of their own; a manager also their reports'; an admin or the
     operator (a plain string `actor`) anyone's."""
-    by = actor if isinstance(actor, Actor) else Actor(actor)
+    by = actor_of(actor)
     actor = by.label
     summary = limits.text(summary, "mistake summary", "summary").strip()
     prevention = limits.text(prevention, "prevention step", "prevention").strip()
@@ -115,8 +115,6 @@ def log_mistake(
                               "fix date", "fix_due")
     category = category.strip().lower() or "general"
     settings = ledger.settings
-    by = actor_of(actor)
-    actor = by.label
     with ledger.transaction() as session:
         scope = scope_for(session, by)
         client = ledger.find_client(session, client_name)
