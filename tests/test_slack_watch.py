@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import test_slack_app
+import yaml
+from conftest import Cli
 from helpers import at
 from pydantic import SecretStr
 from servers.slack_api import SlackApi
@@ -303,3 +305,16 @@ def test_the_offer_speaks_the_members_language() -> None:
     assert chinese.text == "把这个承诺记录给 Acme，截止 12月3日周四 17:00？"
     assert set(slack_views.OFFER_WORDS["sv"]) == set(slack_views.OFFER_WORDS["en"]) == set(
         slack_views.OFFER_WORDS["zh"])
+
+
+def test_the_manifest_asks_for_the_message_events_history_scopes_and_the_shortcut(
+        cli: Cli) -> None:
+    result = cli("slack", "manifest", "--base-url", "https://promises.agency.example")
+    manifest = yaml.safe_load(result.stdout)
+    events = manifest["settings"]["event_subscriptions"]
+    assert events["request_url"] == "https://promises.agency.example/slack/events"
+    assert set(events["bot_events"]) == {"message.channels", "message.groups"}
+    assert {"channels:history", "groups:history", "chat:write", "commands"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"])
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", slack_views.SHORTCUT)
