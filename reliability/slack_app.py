@@ -416,8 +416,12 @@ class Listeners:
         """A message in a channel the app is in: offered to the person it concerns when the
         channel is watched and it holds a promise or a request; otherwise nothing."""
         message = _channel_message(body, event)
-        if message is None:
+        if message is None or await asyncio.to_thread(
+                suggestions.watched_client, self.ledger, message.channel_id) is None:
             return
+        # A colleague who has not used the app yet is matched by their Slack email, so
+        # their promise is not taken for a client's request.
+        await self._is_member(client, message.user_id)
         try:
             found = await asyncio.to_thread(slack_actions.offer_from_message, self.ledger,
                                             message, now=self.clock())

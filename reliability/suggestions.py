@@ -366,8 +366,8 @@ def offer_from_slack(ledger: Ledger, message: SlackMessage, *, now: datetime) ->
         author = session.exec(select(Member).where(
             Member.slack_user_id == message.user_id,
             col(Member.removed_at).is_(None))).first()
-        members = {m.email for m in session.exec(
-            select(Member).where(col(Member.removed_at).is_(None))).all()}
+        reachable = {m.email for m in session.exec(select(Member).where(
+            col(Member.removed_at).is_(None), col(Member.slack_user_id).is_not(None))).all()}
     if client is None or watcher is None:
         return None
     findings, _ = capture.extract(
@@ -379,7 +379,7 @@ def offer_from_slack(ledger: Ledger, message: SlackMessage, *, now: datetime) ->
         return None
     best = max(candidates, key=lambda found: found.confidence)
     fallback = author.email if author else watcher.email
-    asked = best.owner if best.owner in members else fallback
+    asked = best.owner if best.owner in reachable else fallback
     return offer(ledger, best, member_email=asked, source=Source.slack_watch,
                  origin_key=message.origin_key, now=now)
 

@@ -166,6 +166,35 @@ def test_a_clients_request_in_a_slack_connect_channel_goes_to_the_watcher_and_lo
     assert rows(agency, Promise)[0].source == Source.slack_watch
 
 
+def test_a_colleague_new_to_the_app_is_matched_by_email_and_asked_about_their_own_promise(
+        watched: Channel, agency: Ledger, api: SlackApi) -> None:
+    watched.say(DECK, user="UBOB")
+    [offer] = offers(api, 1)
+    assert (offer["user"], offer["text"]) == (
+        "UBOB", "Log this promise to Acme, due Thu 19 Nov 17:00?")
+    assert test_slack_app.member(agency, "bob@example.com").slack_user_id == "UBOB"
+
+
+def test_someone_not_in_the_channel_any_more_is_asked_by_dm(
+        watched: Channel, agency: Ledger, api: SlackApi) -> None:
+    api.channels[WATCHED].people = {"UBOB"}
+    watched.say(DECK)
+    api.wait_until(lambda: api.posted("DALICE"))
+    [offer] = api.posted("DALICE")
+    assert offer["text"] == "Log this promise to Acme, due Thu 19 Nov 17:00?"
+    assert api.ephemerals(WATCHED) == []
+
+
+def test_slacks_url_check_of_the_events_address_is_answered_with_its_challenge(
+        slack: SlackWorkspace) -> None:
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "legacy", "challenge": challenge, "type": "url_verification"})
+    response = slack.post(body, headers={**signed_headers(body),
+                                         "Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert challenge in response.text
+
+
 def test_change_opens_the_offer_prefilled_and_logs_it_as_changed(
         watched: Channel, agency: Ledger, api: SlackApi, slack: SlackWorkspace) -> None:
     watched.say(DECK)
