@@ -428,9 +428,14 @@ class Listeners:
         except EXPECTED as exc:
             log.warning("a watched message could not be offered: %s", type(exc).__name__)
             return
-        if found is not None:
-            user_id, reply = found
+        if found is None:
+            return
+        user_id, reply = found
+        try:
             await _tell(client, message.channel_id, user_id, reply)
+        except (SlackApiError, OSError, aiohttp.ClientError) as exc:
+            # The offer stays open (and expires unanswered): the person can still log it.
+            log.warning("could not show an offer in Slack: %s", type(exc).__name__)
 
     async def open_shortcut(self, body: dict[str, Any], respond: Any,
                             client: AsyncWebClient) -> None:
