@@ -26,6 +26,7 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Event, Notice, NoticeKind, Promise, Source, Suggestion
 from reliability.slack_actions import offer_from_message
+from reliability.slack_commands import Log, Unwatch, Watch, parse
 
 # The Slack app's fixtures, a workspace per test (the server, one per module, is conftest's).
 api, clock, agency, slack = (test_slack_app.api, test_slack_app.clock, test_slack_app.agency,
@@ -347,3 +348,15 @@ def test_the_manifest_asks_for_the_message_events_history_scopes_and_the_shortcu
         manifest["oauth_config"]["scopes"]["bot"])
     [shortcut] = manifest["features"]["shortcuts"]
     assert (shortcut["type"], shortcut["callback_id"]) == ("message", slack_views.SHORTCUT)
+
+
+@pytest.mark.parametrize(("line", "read"), [
+    ("watch", Watch(None)),
+    ("watch Acme Corp", Watch("Acme Corp")),
+    ("bevaka Acme", Watch("Acme")),
+    ("unwatch", Unwatch()),
+    ("watch the launch demo for Acme by Friday",
+     Log("watch the launch demo for Acme by Friday", None)),
+])
+def test_watch_is_read_only_in_a_shape_that_cannot_be_a_promise(line: str, read: object) -> None:
+    assert parse(line) == read
