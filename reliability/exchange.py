@@ -61,6 +61,10 @@ EXPORTED: dict[str, frozenset[str]] = {
     "notice_attempt": frozenset(),
     "mistake": frozenset(),
     "rating": frozenset(),
+    # A mailed offer's link token is a single-use secret; an open offer's sentence is kept
+    # only while it waits for an answer, not in a lasting copy.
+    "suggestion": frozenset({"token_hash", "sentence"}),
+    "watched_channel": frozenset(),
 }
 # Tables that hold only secrets or sign-in state, and why they stay behind.
 EXCLUDED: dict[str, str] = {
