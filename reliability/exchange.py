@@ -464,9 +464,10 @@ def _insert(session: Session, model: Any, batch: list[dict[str, Any]], where: st
 
 
 def _reset_sequences(session: Session, tables: list[sa.Table]) -> None:
-    """The next id PostgreSQL hands out follows the highest one imported."""
+    """The next id PostgreSQL hands out follows the highest one imported (a table keyed
+    by something else, a watched channel by its Slack id, has no sequence)."""
     quote = session.get_bind().dialect.identifier_preparer
-    for table in tables:
+    for table in (table for table in tables if "id" in table.columns):
         session.execute(sa.text(
             "SELECT setval(pg_get_serial_sequence(:table, 'id'), "
             f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {quote.format_table(table)}"),
