@@ -65,12 +65,13 @@ def understand(ledger: Ledger, text: str, *, client: str | None, due: str | None
 
 
 def extract(ledger: Ledger, text: str, *, client: str | None, author: str | None,
-            now: datetime) -> tuple[list[Finding], BusinessCalendar]:
+            now: datetime, from_client: bool = False) -> tuple[list[Finding], BusinessCalendar]:
     """The promises and requests in a text, read against the team and the clients; the
-    calendar its dates were read in. Stores nothing."""
+    calendar its dates were read in. Stores nothing. `from_client`: written by one of the
+    client's people whose address is unknown (a Slack Connect guest), so it holds requests."""
     with ledger.session() as session:
         conversation = ledger.find_client(session, client) if client else None
-        author_is_member = True
+        author_is_member = not from_client
         if author is not None:
             writer = session.exec(select(Client).where(
                 sa.func.lower(Client.email) == author.strip().lower())).first()

@@ -64,6 +64,10 @@ EXPORTED: dict[str, frozenset[str]] = {
     # A webhook's signing secret signs as us; after an import each endpoint needs a new one
     # (`reliability webhook rotate-secret`), and sends nothing until it has it.
     "webhook_endpoint": frozenset({"secret"}),
+    # A mailed offer's link token is a single-use secret; an open offer's sentence is kept
+    # only while it waits for an answer, not in a lasting copy.
+    "suggestion": frozenset({"token_hash", "sentence"}),
+    "watched_channel": frozenset(),
 }
 # Tables that hold only secrets or sign-in state, and why they stay behind.
 EXCLUDED: dict[str, str] = {
@@ -466,9 +470,10 @@ def _insert(session: Session, model: Any, batch: list[dict[str, Any]], where: st
 
 
 def _reset_sequences(session: Session, tables: list[sa.Table]) -> None:
-    """The next id PostgreSQL hands out follows the highest one imported."""
+    """The next id PostgreSQL hands out follows the highest one imported (a table keyed
+    by something else, a watched channel by its Slack id, has no sequence)."""
     quote = session.get_bind().dialect.identifier_preparer
-    for table in tables:
+    for table in (table for table in tables if "id" in table.columns):
         session.execute(sa.text(
             "SELECT setval(pg_get_serial_sequence(:table, 'id'), "
             f"COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {quote.format_table(table)}"),

@@ -663,7 +663,9 @@ class Ledger:
                 self.settings, summary=summary, received_at=received_at or now,
                 reply_by=reply_by, client=view.client, owner=view.owner, now=now),
             now=now, created_by=by.label, promise_id=view.promise.id,
-            reply_to=view.owner.email)
+            reply_to=view.owner.email,
+            # Kept with the receipt: how fast requests are acknowledged is counted from it.
+            inputs={"request": {"received_at": (received_at or now).isoformat()}})
         return view, notice
 
     def make_promise(self, session: Session, *, title: str, client_name: str,

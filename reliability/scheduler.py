@@ -20,7 +20,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from reliability import telemetry
+from reliability import suggestions, telemetry
 from reliability.ledger import Ledger
 from reliability.outbox import Outbox
 from reliability.scan import Scanner, ScanReport
@@ -41,7 +41,7 @@ def _utc_now() -> datetime:
 
 
 class Jobs:
-    """The three periodic jobs, each a thin call into the service layer."""
+    """The periodic jobs, each a thin call into the service layer."""
 
     def __init__(self, ledger: Ledger, clock: Clock = _utc_now,
                  offer_drafts: OfferDrafts | None = None) -> None:
@@ -85,6 +85,13 @@ class Jobs:
 
         queue_due_digests(self.ledger, now=self.clock())
 
+    def expire_offers(self) -> None:
+        """Offers of promises found in conversations that nobody answered are dropped, with
+        the words they quoted."""
+        expired = suggestions.expire(self.ledger, now=self.clock())
+        if expired:
+            log.info("suggestions: %d unanswered offers expired", expired)
+
 
 def settle_heap() -> None:
     """Once, after the first tick that assessed something has imported, compiled and cached
@@ -109,7 +116,7 @@ def build(ledger: Ledger, *, background: bool, clock: Clock = _utc_now,
     every = ledger.settings.scheduler
     start = clock()
     periodic = [(jobs.scan, every.scan_interval_seconds), (jobs.digests, 60),
-                (jobs.deliver, every.deliver_interval_seconds)]
+                (jobs.deliver, every.deliver_interval_seconds), (jobs.expire_offers, 3600)]
     if offer_drafts is not None and ledger.settings.slack.bot_token is not None:
         periodic.append((jobs.slack_drafts, every.deliver_interval_seconds))
     for job, seconds in periodic:

@@ -7,16 +7,18 @@ UserError (or DeadlineError / CalendarError) with one message for the person.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from reliability import capture, drafts, limits, slack_views
+from reliability import capture, drafts, limits, slack_views, suggestions
 from reliability.access import Actor
-from reliability.calendar import BusinessCalendar
-from reliability.deadlines import Resolution, echo, resolve, resolve_due
+from reliability.calendar import BusinessCalendar, CalendarError
+from reliability.commitments import FindingKind
+from reliability.deadlines import DeadlineError, Resolution, echo, resolve, resolve_due
 from reliability.drafts import DraftView
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
@@ -36,6 +38,7 @@ from reliability.slack_commands import (
     Proposal,
     Status,
     client_prefix,
+    plain,
     seal,
 )
 from reliability.slack_views import Reply, text_reply
@@ -484,3 +487,162 @@ def parse_meta(raw: str | None) -> dict[str, Any]:
         return {}
     return found if isinstance(found, dict) else {}
 
+
+
+# -- watched channels and the promises found in them -------------------------------------------
+
+
+def watch_channel(ledger: Ledger, member: Member, channel_id: str, client_name: str | None,
+                  *, now: datetime) -> Reply:
+    """`/promise watch [client]`: without a client, which one, or what it is watched for."""
+    if client_name is None:
+        current = suggestions.watched_client(ledger, channel_id)
+        names = ", ".join(client.name for client in ledger.clients()[:10]) or "none yet"
+        if current is not None:
+            return text_reply(f"This channel is watched for *{slack_views.mrkdwn(current)}*. "
+                              "`/promise unwatch` stops it; `/promise watch OtherClient` "
+                              "moves it.")
+        raise UserError(f"Which client is this channel with? Say `/promise watch Acme` "
+                        f"(known clients: {names}).", field="client")
+    done = suggestions.watch(ledger, channel_id=channel_id, client_name=client_name,
+                             actor=actor_of(member), now=now)
+    client = slack_views.mrkdwn(done.client)
+    if not done.changed:
+        return text_reply(f"This channel is already watched for *{client}*.")
+    return text_reply(
+        f":eyes: Watching this channel for promises to *{client}*. When a member writes one "
+        "here, I'll ask them (only them) whether to log it; a request from "
+        f"{client}'s people goes to you, or to the member they @mention. Nothing is stored "
+        "unless someone clicks Log. Invite me with `/invite @Reliability` so Slack sends me "
+        "the messages; `/promise unwatch` stops it.")
+
+
+def unwatch_channel(ledger: Ledger, member: Member, channel_id: str, *,
+                    now: datetime) -> Reply:
+    client = suggestions.unwatch(ledger, channel_id=channel_id, actor=actor_of(member), now=now)
+    if client is None:
+        return text_reply("This channel was not watched; nothing changed.")
+    return text_reply(f"Stopped watching this channel for *{slack_views.mrkdwn(client)}*: "
+                      "its messages are no longer read.")
+
+
+def offer_from_message(ledger: Ledger, message: suggestions.SlackMessage, *,
+                       now: datetime) -> tuple[str, Reply] | None:
+    """The Slack user to ask and the offer to show them, for a message in a watched channel;
+    None when there is nothing new to ask (or nobody to ask in Slack)."""
+    found = suggestions.offer_from_slack(ledger, message, now=now)
+    if found is None or found.member_slack_user_id is None:
+        return None
+    return found.member_slack_user_id, _offer_reply(ledger, found)
+
+
+def _offer_reply(ledger: Ledger, found: suggestions.Offer) -> Reply:
+    client = _client(ledger, found.client) if found.client else None
+    due = (slack_views.when(found.due_at, client.timezone if client else
+                            ledger.calendar_for().timezone, found.member_locale)
+           if found.due_at else None)
+    return slack_views.suggestion_offer(
+        suggestion_id=found.id, request=found.kind == FindingKind.request,
+        client=found.client or "?", title=found.title, sentence=found.sentence, due=due,
+        locale=found.member_locale)
+
+
+def accept_offer(ledger: Ledger, member: Member, suggestion_id: int, *, now: datetime,
+                 title: str | None = None, client_name: str | None = None,
+                 due_at: datetime | None = None) -> Reply:
+    logged = suggestions.accept(ledger, suggestion_id, actor=actor_of(member), now=now,
+                                title=title, client_name=client_name, due_at=due_at)
+    return _logged(logged.view, member,
+                   logged.acknowledgement.id if logged.acknowledgement else None)
+
+
+def _logged(view: PromiseView, member: Member, draft_id: int | None) -> Reply:
+    return slack_views.suggestion_logged(
+        promise_id=view.promise.id or 0, title=view.promise.title, client=view.client.name,
+        due=slack_views.when(view.promise.due_at, view.client.timezone, member.locale),
+        draft_id=draft_id, locale=member.locale)
+
+
+def decline_offer(ledger: Ledger, member: Member, suggestion_id: int, *,
+                  now: datetime) -> Reply:
+    found = suggestions.open_offer(ledger, suggestion_id, actor=actor_of(member))
+    suggestions.decline(ledger, suggestion_id, actor=actor_of(member), now=now)
+    return slack_views.suggestion_declined(title=found.title, locale=member.locale)
+
+
+def offer_form(ledger: Ledger, member: Member, suggestion_id: int,
+               meta: dict[str, Any]) -> dict[str, Any]:
+    """*Change*: the offer in the log form, each part editable."""
+    found = suggestions.open_offer(ledger, suggestion_id, actor=actor_of(member))
+    client = _client(ledger, found.client) if found.client else None
+    return slack_views.log_modal(
+        title=found.title, client=found.client or "", locale=member.locale,
+        due=_typed(found.due_at, ledger.calendar_for(client)) if found.due_at else "",
+        meta={**meta, "suggestion_id": found.id})
+
+
+def shortcut_form(ledger: Ledger, member: Member, text: str, *, channel_id: str | None,
+                  now: datetime, meta: dict[str, Any]) -> dict[str, Any]:
+    """"Log as promise" on a message: the form filled from the message, with the likeliest
+    promise or request found in it (in a watched channel, for its client), else with what
+    the words say as a /promise line, else with the words themselves."""
+    words = plain(text)
+    watched = suggestions.watched_client(ledger, channel_id) if channel_id else None
+    findings, calendar = capture.extract(ledger, words, client=watched, author=member.email,
+                                         now=now)
+    title, client, due = words, watched, None
+    if findings:
+        best = max(findings, key=lambda found: found.confidence)
+        title, client, due = best.title, best.client or watched, best.due_at
+    else:
+        with contextlib.suppress(UserError, DeadlineError, CalendarError):  # just the words
+            title, client, due = capture.understand(ledger, words, client=watched, due=None,
+                                                    now=now)
+    if client is not None:
+        calendar = ledger.calendar_for(_client(ledger, client))
+    return slack_views.log_modal(
+        title=title, client=client or "", due=_typed(due, calendar) if due else "",
+        locale=member.locale, meta={**meta, "text": words[:1500]})
+
+
+def read_log_form(ledger: Ledger, values: dict[str, str | None], *,
+                  now: datetime) -> tuple[str, str, datetime]:
+    """The title, client and due moment the form says, or the first thing wrong with it
+    (a UserError whose `field` names the form's input)."""
+    title = (values.get("what") or "").strip()
+    if not title:
+        raise UserError("say what is promised", field="what")
+    name = (values.get("client") or "").strip()
+    if not name:
+        raise UserError("name the client", field="client")
+    try:
+        client = _client(ledger, name)
+    except UserError as exc:
+        raise UserError(str(exc), field="client") from None
+    calendar = ledger.calendar_for(client)
+    try:
+        due = limits.within_horizon(resolve_due(values.get("when") or "", now=now,
+                                                calendar=calendar),
+                                    now, ledger.settings.policy.due_horizon_years)
+    except (UserError, DeadlineError, CalendarError) as exc:
+        raise UserError(str(exc), field="when") from None
+    return title, client.name, due
+
+
+def log_from_form(ledger: Ledger, member: Member, values: dict[str, str | None],
+                  meta: dict[str, Any], *, now: datetime) -> Reply:
+    """The form submitted: the offer taken up as changed, or the shortcut's promise logged."""
+    title, client, due = read_log_form(ledger, values, now=now)
+    if meta.get("suggestion_id") is not None:
+        return accept_offer(ledger, member, int(meta["suggestion_id"]), now=now, title=title,
+                            client_name=client, due_at=due)
+    view, _ = capture.log_promise(ledger, title=title, client_name=client,
+                                  owner_email=member.email, due_at=due, now=now,
+                                  actor=actor_of(member).label, source=Source.slack_shortcut,
+                                  raw_text=str(meta.get("text") or "") or None)
+    return _logged(view, member, None)
+
+
+def _typed(moment: datetime, calendar: BusinessCalendar) -> str:
+    """A due moment as the form's input takes it back: '2026-12-03 17:00'."""
+    return f"{calendar.local(moment):%Y-%m-%d %H:%M}"

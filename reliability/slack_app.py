@@ -25,13 +25,22 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from reliability import slack_actions, slack_views
+from reliability import slack_actions, slack_views, suggestions
 from reliability.calendar import CalendarError
 from reliability.deadlines import DeadlineError, echo
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Member
-from reliability.slack_commands import HELP, Help, Log, SealError, parse, unseal
+from reliability.slack_commands import (
+    HELP,
+    Help,
+    Log,
+    SealError,
+    Unwatch,
+    Watch,
+    parse,
+    unseal,
+)
 from reliability.slack_views import Reply, submitted
 
 log = logging.getLogger(__name__)
@@ -139,6 +148,13 @@ class Listeners:
                                                                  lazy=[self.decide_draft])
         app.action("draft_edit")(ack=self.ack, lazy=[self.open_edit_draft])
         app.view("draft_edit")(ack=self.ack_edit_draft, lazy=[self.show_edited_draft])
+        # Watched channels and the "Log as promise" shortcut (see slack_views.log_modal).
+        app.event("message")(ack=self.ack, lazy=[self.on_message])
+        app.shortcut(slack_views.SHORTCUT)(ack=self.ack, lazy=[self.open_shortcut])
+        app.action("suggestion_log")(ack=self.ack, lazy=[self.log_offer])
+        app.action("suggestion_decline")(ack=self.ack, lazy=[self.decline_offer])
+        app.action("suggestion_change")(ack=self.ack, lazy=[self.open_offer_form])
+        app.view(slack_views.LOG_FORM)(ack=self.ack_log_form, lazy=[self.save_log_form])
 
     async def ack(self, ack: Any) -> None:
         await ack()
@@ -169,8 +185,18 @@ class Listeners:
         parsed = parse(command.get("text") or "")
         if isinstance(parsed, Help | Log):
             return
-        reply = await self._as_member(client, command["user_id"], lambda member: (
-            slack_actions.run(self.ledger, parsed, member=member, now=self.clock())))
+        channel = str(command.get("channel_id") or "")
+
+        def work(member: Member) -> Reply:
+            if isinstance(parsed, Watch):
+                return slack_actions.watch_channel(self.ledger, member, channel, parsed.client,
+                                                   now=self.clock())
+            if isinstance(parsed, Unwatch):
+                return slack_actions.unwatch_channel(self.ledger, member, channel,
+                                                     now=self.clock())
+            return slack_actions.run(self.ledger, parsed, member=member, now=self.clock())
+
+        reply = await self._as_member(client, command["user_id"], work)
         await respond(**reply.message())
 
     async def confirm(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
@@ -383,6 +409,99 @@ class Listeners:
         else:
             await _post(meta, reply)
 
+    # -- watched channels, offers and the "Log as promise" shortcut -----------------------
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any],
+                         client: AsyncWebClient) -> None:
+        """A message in a channel the app is in: offered to the person it concerns when the
+        channel is watched and it holds a promise or a request; otherwise nothing."""
+        message = _channel_message(body, event)
+        if message is None or await asyncio.to_thread(
+                suggestions.watched_client, self.ledger, message.channel_id) is None:
+            return
+        # A colleague who has not used the app yet is matched by their Slack email, so
+        # their promise is not taken for a client's request.
+        await self._is_member(client, message.user_id)
+        try:
+            found = await asyncio.to_thread(slack_actions.offer_from_message, self.ledger,
+                                            message, now=self.clock())
+        except EXPECTED as exc:
+            log.warning("a watched message could not be offered: %s", type(exc).__name__)
+            return
+        if found is None:
+            return
+        user_id, reply = found
+        try:
+            await _tell(client, message.channel_id, user_id, reply)
+        except (SlackApiError, OSError, aiohttp.ClientError) as exc:
+            # The offer stays open (and expires unanswered): the person can still log it.
+            log.warning("could not show an offer in Slack: %s", type(exc).__name__)
+
+    async def open_shortcut(self, body: dict[str, Any], respond: Any,
+                            client: AsyncWebClient) -> None:
+        async def view() -> dict[str, Any]:
+            member = await self._member(client, body["user"]["id"])
+            message = body.get("message") or {}
+            return await asyncio.to_thread(
+                slack_actions.shortcut_form, self.ledger, member, str(message.get("text") or ""),
+                channel_id=(body.get("channel") or {}).get("id"), now=self.clock(),
+                meta={"response_url": body.get("response_url")})
+
+        await self._open(client, body, respond, view)
+
+    async def log_offer(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                        client: AsyncWebClient) -> None:
+        suggestion_id = _number(action.get("value"))
+        reply = await self._as_member(client, body["user"]["id"], lambda member: (
+            slack_actions.accept_offer(self.ledger, member, suggestion_id, now=self.clock())))
+        await respond(replace_original=not reply.failed, **reply.message())
+
+    async def decline_offer(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
+                            client: AsyncWebClient) -> None:
+        suggestion_id = _number(action.get("value"))
+        reply = await self._as_member(client, body["user"]["id"], lambda member: (
+            slack_actions.decline_offer(self.ledger, member, suggestion_id, now=self.clock())))
+        await respond(replace_original=not reply.failed, **reply.message())
+
+    async def open_offer_form(self, body: dict[str, Any], action: dict[str, Any],
+                              respond: Any, client: AsyncWebClient) -> None:
+        suggestion_id = _number(action.get("value"))
+
+        async def view() -> dict[str, Any]:
+            member = await self._member(client, body["user"]["id"])
+            return await asyncio.to_thread(
+                slack_actions.offer_form, self.ledger, member, suggestion_id,
+                {"response_url": body.get("response_url"), "replace": True})
+
+        await self._open(client, body, respond, view)
+
+    async def ack_log_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any],
+                           client: AsyncWebClient) -> None:
+        """Checked here, because a wrong client or date must be shown in the form."""
+        values = _log_values(view)
+        try:
+            await self._member(client, body["user"]["id"])
+            await asyncio.to_thread(slack_actions.read_log_form, self.ledger, values,
+                                    now=self.clock())
+        except EXPECTED as exc:
+            field = getattr(exc, "field", None)
+            await ack(response_action="errors",
+                      errors={field if field in values else "what": str(exc)[:300]})
+            return
+        await ack()
+
+    async def save_log_form(self, body: dict[str, Any], view: dict[str, Any],
+                            client: AsyncWebClient) -> None:
+        meta = slack_actions.parse_meta(view.get("private_metadata"))
+        values = _log_values(view)
+        reply = await self._as_member(client, body["user"]["id"], lambda member: (
+            slack_actions.log_from_form(self.ledger, member, values, meta, now=self.clock())))
+        url = meta.get("response_url")
+        if url:
+            await AsyncWebhookClient(str(url)).send(
+                replace_original=bool(meta.get("replace")) and not reply.failed,
+                **reply.message())
+
     # -- plumbing -----------------------------------------------------------------------
 
     async def _member(self, client: AsyncWebClient, user_id: str, *,
@@ -458,6 +577,36 @@ class Listeners:
         except Exception:
             log.exception("opening a Slack modal failed")
             await respond(replace_original=False, text=SORRY)
+
+
+def _channel_message(body: dict[str, Any],
+                     event: dict[str, Any]) -> suggestions.SlackMessage | None:
+    """A person's new message in a channel; None for bots, edits, deletions, broadcasts of a
+    thread reply (the reply itself came already) and anything without words."""
+    if event.get("subtype") or event.get("bot_id") or event.get("channel_type") not in (
+            "channel", "group", None):
+        return None
+    fields = (event.get("channel"), event.get("ts"), event.get("user"), event.get("text"))
+    if not all(isinstance(value, str) and value for value in fields):
+        return None
+    channel, ts, user, text = (str(value) for value in fields)
+    team = str(body.get("team_id") or event.get("team") or "")
+    return suggestions.SlackMessage(team_id=team, channel_id=channel, ts=ts, user_id=user,
+                                    text=text)
+
+
+async def _tell(client: AsyncWebClient, channel_id: str, user_id: str, reply: Reply) -> None:
+    """Only that person sees it: an ephemeral message in the channel, or a DM when Slack
+    will not show them one there (they left it, say)."""
+    try:
+        await client.chat_postEphemeral(channel=channel_id, user=user_id, **reply.message())
+    except SlackApiError:
+        opened = await client.conversations_open(users=user_id)
+        await client.chat_postMessage(channel=opened["channel"]["id"], **reply.message())
+
+
+def _log_values(view: dict[str, Any]) -> dict[str, str | None]:
+    return {block: submitted(view, block) for block in ("what", "client", "when")}
 
 
 async def _answered_later(command: dict[str, Any]) -> bool:

@@ -57,6 +57,9 @@ HELP = "\n".join([
     f"• {USAGE['status']}: a check-in.",
     f"• {USAGE['move']}: renegotiate the date.",
     f"• {USAGE['mistake']}: own a mistake; a remediation draft and a prevention step follow.",
+    "• `/promise watch Acme`: in a channel with Acme (a Slack Connect channel too), offer "
+    "to log the promises and requests written there; `/promise unwatch` stops it.",
+    "• Message menu → *Log as promise*: log a promise from any message.",
     "• `/promise help`: this list.",
     "Deadlines can be written in English, Swedish or Chinese: `by Friday`, `senast fredag`, "
     "`周五前`, `in 3 business days`, `EOM`, `Dec 5 at 3pm`.",
@@ -114,7 +117,20 @@ class LogMistake:
     prevention: str
 
 
-Command = Help | Log | ListMine | ListTeam | Done | Status | Move | LogMistake
+@dataclass(frozen=True)
+class Watch:
+    """`/promise watch [client]` in a channel: offer the promises written there."""
+
+    client: str | None
+
+
+@dataclass(frozen=True)
+class Unwatch:
+    """`/promise unwatch`: stop reading the channel."""
+
+
+Command = Help | Log | ListMine | ListTeam | Done | Status | Move | LogMistake | Watch | Unwatch
+WATCH_WORDS = 4  # "watch" and a client's name; a longer line is a promise about a watch
 
 
 def plain(text: str) -> str:
@@ -147,6 +163,10 @@ def parse(text: str) -> Command:
         return _move(cleaned)
     if word == "mistake":
         return _mistake(rest)
+    if word in ("watch", "bevaka", "关注") and len(rest.split()) <= WATCH_WORDS:
+        return Watch(rest.strip() or None)
+    if cleaned.casefold() in ("unwatch", "sluta bevaka", "取消关注"):
+        return Unwatch()
     return Log(cleaned, owner)
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
 
 from reliability.drafting.rendering import mrkdwn, slack_text
 
@@ -272,3 +275,131 @@ def submitted(view: dict[str, Any], block_id: str) -> str | None:
     found = (value.get("value") or value.get("selected_date")
              or (value.get("selected_option") or {}).get("value"))
     return str(found).strip() or None if found is not None else None
+
+
+# -- promises found in conversations: the offer, the log form --------------------------------
+
+# Every sentence the offers and their answers show, by the reader's language (Member.locale):
+# one place to translate. Placeholders: {client}, {due}, {title}, {id}.
+OFFER_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "commitment": "Log this promise to {client}, due {due}?",
+        "commitment_undated": "Log this promise to {client}? It names no date: use *Change*.",
+        "request": "{client} asked for *{title}*. Log a promise to reply by {due} and draft "
+                   "an acknowledgement for them?",
+        "request_undated": "{client} asked for *{title}*. Log a promise to reply by the end "
+                           "of the next business day and draft an acknowledgement for them?",
+        "log": "Log", "change": "Change", "decline": "Not a promise",
+        "logged": ":white_check_mark: Logged #{id}: *{title}* for {client}, due {due}.",
+        "drafted": "The acknowledgement to {client} is drafted (#{id}) and waits for your "
+                   "approval.",
+        "declined": "Noted: not a promise. I won't suggest *{title}* to you again.",
+        "form_title": "Log a promise", "form_submit": "Log it", "form_cancel": "Cancel",
+        "form_what": "What is promised", "form_client": "To which client",
+        "form_when": "Due (e.g. Friday 5pm, 2026-12-04 17:00, in 3 business days)",
+    },
+    "sv": {
+        "commitment": "Logga det här löftet till {client}, klart {due}?",
+        "commitment_undated": "Logga det här löftet till {client}? Inget datum nämns: "
+                              "välj *Ändra*.",
+        "request": "{client} bad om *{title}*. Logga ett löfte att svara senast {due} och "
+                   "skriv ett utkast till bekräftelse?",
+        "request_undated": "{client} bad om *{title}*. Logga ett löfte att svara före nästa "
+                           "arbetsdags slut och skriv ett utkast till bekräftelse?",
+        "log": "Logga", "change": "Ändra", "decline": "Inget löfte",
+        "logged": ":white_check_mark: Loggat #{id}: *{title}* till {client}, klart {due}.",
+        "drafted": "Bekräftelsen till {client} är skriven (#{id}) och väntar på ditt "
+                   "godkännande.",
+        "declined": "Noterat: inget löfte. Jag föreslår inte *{title}* för dig igen.",
+        "form_title": "Logga ett löfte", "form_submit": "Logga", "form_cancel": "Avbryt",
+        "form_what": "Vad som är lovat", "form_client": "Till vilken kund",
+        "form_when": "Klart (t.ex. fredag 17:00, 2026-12-04 17:00, om 3 arbetsdagar)",
+    },
+    "zh": {
+        "commitment": "把这个承诺记录给 {client}，截止 {due}？",
+        "commitment_undated": "把这个承诺记录给 {client}？没有提到日期：请点 *修改*。",
+        "request": "{client} 请求：*{title}*。记录一个在 {due} 前回复的承诺，并起草一封确认函？",
+        "request_undated": "{client} 请求：*{title}*。记录一个在下一个工作日结束前回复的承诺，"
+                           "并起草一封确认函？",
+        "log": "记录", "change": "修改", "decline": "不是承诺",
+        "logged": ":white_check_mark: 已记录 #{id}：给 {client} 的 *{title}*，截止 {due}。",
+        "drafted": "给 {client} 的确认函已起草（#{id}），等待你的批准。",
+        "declined": "已记下：不是承诺。我不会再向你建议 *{title}*。",
+        "form_title": "记录承诺", "form_submit": "记录", "form_cancel": "取消",
+        "form_what": "承诺的内容", "form_client": "客户",
+        "form_when": "截止（例如 周五 17:00、2026-12-04 17:00、3个工作日内）",
+    },
+}
+_WHEN_PATTERNS = {"en": "EEE d MMM HH:mm", "sv": "EEE d MMM HH:mm", "zh": "M月d日EEE HH:mm"}
+SUGGESTION_ACTIONS = ("suggestion_log", "suggestion_change", "suggestion_decline")
+LOG_FORM = "promise_log"
+SHORTCUT = "log_as_promise"  # the message shortcut's callback id (slack-app-manifest.yml)
+
+
+def words(locale: str | None) -> dict[str, str]:
+    """The offer's sentences in the reader's language; English for any other."""
+    return OFFER_WORDS.get((locale or "en").split("-")[0].split("_")[0].lower(),
+                           OFFER_WORDS["en"])
+
+
+def when(moment: datetime, timezone: str, locale: str | None) -> str:
+    """'Thu 3 Dec 17:00', 'tors 3 dec. 17:00', '12月3日周四 17:00': in the client's zone."""
+    language = (locale or "en").split("-")[0].split("_")[0].lower()
+    language = language if language in _WHEN_PATTERNS else "en"
+    local = moment.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    return format_datetime(local, _WHEN_PATTERNS[language], locale=language)
+
+
+def suggestion_offer(*, suggestion_id: int, request: bool, client: str, title: str,
+                     sentence: str, due: str | None, locale: str | None) -> Reply:
+    """'Log this promise to Acme, due Thu 3 Dec 17:00?' with Log / Change / Not a promise."""
+    said = words(locale)
+    key = ("request" if request else "commitment") + ("" if due else "_undated")
+    question = said[key].format(client=mrkdwn(client), due=due or "", title=mrkdwn(title))
+    value = str(suggestion_id)
+    return Reply(question.replace("*", ""), [
+        section(question),
+        context(">" + mrkdwn(sentence[:500]).replace("\n", "\n>")),
+        actions(f"suggestion:{suggestion_id}",
+                button(said["log"], "suggestion_log", value, "primary"),
+                button(said["change"], "suggestion_change", value),
+                button(said["decline"], "suggestion_decline", value)),
+    ])
+
+
+def suggestion_logged(*, promise_id: int, title: str, client: str, due: str,
+                      draft_id: int | None, locale: str | None) -> Reply:
+    said = words(locale)
+    lines = [said["logged"].format(id=promise_id, title=mrkdwn(title), client=mrkdwn(client),
+                                   due=due)]
+    if draft_id is not None:
+        lines.append(said["drafted"].format(client=mrkdwn(client), id=draft_id))
+    return text_reply("\n".join(lines))
+
+
+def suggestion_declined(*, title: str, locale: str | None) -> Reply:
+    return text_reply(words(locale)["declined"].format(title=mrkdwn(title)))
+
+
+def log_modal(*, title: str, client: str, due: str, locale: str | None,
+              meta: dict[str, Any]) -> Block:
+    """The promise as found (or as the message says), each part changeable before it is
+    logged: the form behind *Change* and the "Log as promise" shortcut."""
+    said = words(locale)
+
+    def field(block_id: str, label: str, value: str, limit: int) -> Block:
+        element: Block = {"type": "plain_text_input", "action_id": "value", "max_length": limit}
+        if value:
+            element["initial_value"] = value[:limit]
+        return _input(block_id, label, element)
+
+    return {
+        "type": "modal", "callback_id": LOG_FORM,
+        "private_metadata": json.dumps(meta)[:3000],
+        "title": {"type": "plain_text", "text": said["form_title"]},
+        "submit": {"type": "plain_text", "text": said["form_submit"]},
+        "close": {"type": "plain_text", "text": said["form_cancel"]},
+        "blocks": [field("what", said["form_what"], title, 500),
+                   field("client", said["form_client"], client, 200),
+                   field("when", said["form_when"], due, 200)],
+    }

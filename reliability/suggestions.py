@@ -18,18 +18,31 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from reliability import capture
 from reliability.access import Actor, NotFound, scope_for
 from reliability.commitments import Finding, FindingKind
+from reliability.config import Settings
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
 from reliability.limits import name_key
 from reliability.members import token_hash
-from reliability.models import Client, Member, Notice, Source, Suggestion, SuggestionStatus
+from reliability.models import (
+    Client,
+    Member,
+    Notice,
+    NoticeKind,
+    Promise,
+    Source,
+    Suggestion,
+    SuggestionStatus,
+    WatchedChannel,
+)
 
 # An offer nobody answered is dropped after this long (and its words with it).
 OFFER_LIFETIME = timedelta(days=14)
@@ -52,6 +65,8 @@ class Offer:
     due_at: datetime | None
     confidence: float
     token: str | None = None
+    member_slack_user_id: str | None = None
+    member_locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,15 @@ def offer(ledger: Ledger, finding: Finding, *, member_email: str, source: Source
           origin_key: str, now: datetime, with_link: bool = False) -> Offer | None:
     """Offer `finding` to the member at `member_email`; None when it was offered before
     from the same origin or the member said no to the same deliverable."""
+    try:
+        return _offer_once(ledger, finding, member_email=member_email, source=source,
+                           origin_key=origin_key, now=now, with_link=with_link)
+    except IntegrityError:  # the same origin offered at the same moment by another worker
+        return None
+
+
+def _offer_once(ledger: Ledger, finding: Finding, *, member_email: str, source: Source,
+                origin_key: str, now: datetime, with_link: bool) -> Offer | None:
     printed = fingerprint(finding.title)
     token = secrets.token_urlsafe(32) if with_link else None
     with ledger.transaction() as session:
@@ -235,4 +259,223 @@ def _offer(row: Suggestion, member: Member, client: Client | None,
     return Offer(id=row.id, kind=FindingKind(row.kind), source=Source(row.source),
                  title=row.title, sentence=row.sentence or "", member_email=member.email,
                  member_name=member.name, client=client.name if client else None,
-                 due_at=row.due_at, confidence=row.confidence, token=token)
+                 due_at=row.due_at, confidence=row.confidence, token=token,
+                 member_slack_user_id=member.slack_user_id, member_locale=member.locale)
+
+
+# -- Slack channels watched for promises ----------------------------------------------------
+
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,30}$")
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watched channel as the person who asked sees it; `changed` is False when it was
+    already watched for that client (nothing was written)."""
+
+    channel_id: str
+    client: str
+    watched_by: str
+    changed: bool
+
+
+def watch(ledger: Ledger, *, channel_id: str, client_name: str, actor: Actor,
+          now: datetime) -> Watch:
+    """Read the channel's new messages for promises to `client_name` from now on.
+
+    Any current member may ask, for a channel they are in (Slack runs a slash command only
+    where the person may post); asked again for another client, the channel moves to it and
+    to the member who asked. A direct message is never watched."""
+    if not CHANNEL_ID.match(channel_id):
+        raise UserError("only a channel can be watched, not a direct message",
+                        field="channel", hint="run `/promise watch` in the channel shared "
+                        "with the client")
+    with ledger.transaction() as session:
+        member = _acting_member(session, actor)
+        client = ledger.find_client(session, client_name)
+        row = session.get(WatchedChannel, channel_id)
+        if row is not None and row.client_id == client.id:
+            return Watch(channel_id, client.name, _name_of(session, row.watched_by_id), False)
+        previous = row.client_id if row is not None else None
+        if row is None:
+            row = WatchedChannel(slack_channel_id=channel_id, client_id=client.id or 0,
+                                 watched_by_id=member.id or 0, created_at=now)
+        else:
+            row.client_id, row.watched_by_id, row.created_at = client.id or 0, member.id or 0, now
+        session.add(row)
+        session.flush()
+        ledger.record(session, now=now, actor=actor.label, kind="channel.watched",
+                      slack_channel_id=channel_id, client_id=client.id,
+                      previous_client_id=previous, member_id=member.id)
+        return Watch(channel_id, client.name, member.name, True)
+
+
+def unwatch(ledger: Ledger, *, channel_id: str, actor: Actor, now: datetime) -> str | None:
+    """Stop reading the channel; the client it was watched for, None if it was not watched.
+    Any current member may: stopping the reading is always the safe direction."""
+    with ledger.transaction() as session:
+        _acting_member(session, actor)
+        row = session.get(WatchedChannel, channel_id)
+        if row is None:
+            return None
+        client = session.get(Client, row.client_id)
+        session.delete(row)
+        ledger.record(session, now=now, actor=actor.label, kind="channel.unwatched",
+                      slack_channel_id=channel_id, client_id=row.client_id)
+        return client.name if client else None
+
+
+def watched_client(ledger: Ledger, channel_id: str) -> str | None:
+    """The client a channel is watched for; None for a channel nobody opted in (nothing else
+    is read about it)."""
+    with ledger.session() as session:
+        row = session.get(WatchedChannel, channel_id)
+        client = session.get(Client, row.client_id) if row is not None else None
+        return client.name if client else None
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """A message posted in a channel, as the Events API delivers it."""
+
+    team_id: str
+    channel_id: str
+    ts: str
+    user_id: str
+    text: str
+
+    @property
+    def origin_key(self) -> str:
+        """Slack's own identity of a message: a redelivery carries the same."""
+        return f"slack:{self.team_id}:{self.channel_id}:{self.ts}"
+
+
+def offer_from_slack(ledger: Ledger, message: SlackMessage, *, now: datetime) -> Offer | None:
+    """At most one offer for a message in a watched channel: its likeliest finding.
+
+    A member's message yields their commitments, offered to the member who commits; a
+    message by someone who is not a member (the client's people in a Slack Connect channel)
+    yields requests, offered to the member they name or else to whoever watches the channel.
+    In a channel nobody watches, nothing beyond the channel's id is looked at."""
+    with ledger.session() as session:
+        row = session.get(WatchedChannel, message.channel_id)
+        if row is None:
+            return None
+        client = session.get(Client, row.client_id)
+        watcher = session.get(Member, row.watched_by_id)
+        author = session.exec(select(Member).where(
+            Member.slack_user_id == message.user_id,
+            col(Member.removed_at).is_(None))).first()
+        reachable = {m.email for m in session.exec(select(Member).where(
+            col(Member.removed_at).is_(None), col(Member.slack_user_id).is_not(None))).all()}
+    if client is None or watcher is None:
+        return None
+    findings, _ = capture.extract(
+        ledger, message.text, client=client.name, now=now,
+        author=author.email if author else None, from_client=author is None)
+    wanted = FindingKind.commitment if author else FindingKind.request
+    candidates = [found for found in findings if found.kind == wanted]
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda found: found.confidence)
+    fallback = author.email if author else watcher.email
+    asked = best.owner if best.owner in reachable else fallback
+    return offer(ledger, best, member_email=asked, source=Source.slack_watch,
+                 origin_key=message.origin_key, now=now)
+
+
+def _acting_member(session: Session, actor: Actor) -> Member:
+    member = session.get(Member, actor.member_id) if actor.member_id is not None else None
+    if member is None or member.removed_at is not None:
+        raise UserError("only a member of the team may do this", field="member",
+                        hint="an admin adds you with `reliability member add`")
+    return member
+
+
+def _name_of(session: Session, member_id: int) -> str:
+    member = session.get(Member, member_id)
+    return member.name if member else "?"
+
+
+# -- what the ledger report counts ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureFigures:
+    """How promises came into the ledger over a range, and how fast clients' requests were
+    acknowledged: suggestions by where they were found, promises by how they were captured,
+    and each acknowledgement's wait in the client's business hours."""
+
+    suggestions: dict[str, dict[str, int]]  # source -> made, accepted, declined, expired, open
+    promises_by_source: dict[str, int]
+    requests: int  # acknowledgements drafted for requests received in the range
+    acknowledged_within_a_day: int
+    acknowledged_later: int
+    not_acknowledged: int  # drafted, not sent (yet, or ever)
+    later_business_days: list[float]  # how long each of the later ones took
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "suggestions": self.suggestions,
+            "promises_by_source": self.promises_by_source,
+            "requests": {
+                "received": self.requests,
+                "acknowledged_within_one_business_day": self.acknowledged_within_a_day,
+                "acknowledged_later": self.acknowledged_later,
+                "not_acknowledged": self.not_acknowledged,
+                "later_business_days": self.later_business_days,
+            },
+        }
+
+
+def capture_figures(session: Session, settings: Settings, *, start: datetime,
+                    end: datetime) -> CaptureFigures:
+    """Suggestions made in [start, end) and what became of them; promises made in it by
+    source; requests received in it, acknowledged (the receipt sent) within one business day
+    of their receipt or later."""
+    made = sa.and_(col(Suggestion.created_at) >= start, col(Suggestion.created_at) < end)
+    table: dict[str, dict[str, int]] = {}
+    for source, status, count in session.execute(
+            sa.select(Suggestion.source, Suggestion.status, sa.func.count())
+            .where(made).group_by(Suggestion.source, Suggestion.status)).all():
+        row = table.setdefault(source, dict.fromkeys(
+            ("made", *(str(s) for s in SuggestionStatus)), 0))
+        row["made"] += count
+        row[status] += count
+    promises = {source: count for source, count in session.execute(
+        sa.select(Promise.source, sa.func.count())
+        .where(col(Promise.made_at) >= start, col(Promise.made_at) < end)
+        .group_by(Promise.source)).all()}
+    within = later = waiting = received = 0
+    took: list[float] = []
+    for context, sent_at, timezone, country in session.execute(
+            sa.select(Notice.context, Notice.sent_at, Client.timezone, Client.country)
+            .join(Client, col(Notice.client_id) == Client.id)
+            .where(Notice.kind == NoticeKind.request_acknowledgement,
+                   col(Notice.created_at) >= start - OFFER_LIFETIME,
+                   col(Notice.created_at) < end)).all():
+        asked = _moment(((context or {}).get("request") or {}).get("received_at"))
+        if asked is None or not start <= asked < end:
+            continue
+        received += 1
+        if sent_at is None:
+            waiting += 1
+            continue
+        calendar = settings.calendar.calendar(timezone, country)
+        days = calendar.business_hours(asked, sent_at) / calendar.hours_per_day
+        if days <= 1:
+            within += 1
+        else:
+            later += 1
+            took.append(round(days, 1))
+    return CaptureFigures(dict(sorted(table.items())), dict(sorted(promises.items())), received,
+                          within, later, waiting, sorted(took))
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None

@@ -15,13 +15,16 @@ from scenarios import MONDAY_9, START, q3_report, tick
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-from reliability import exchange
+from reliability import exchange, suggestions
+from reliability.access import Actor
 from reliability.cli import app
+from reliability.commitments import Finding, FindingKind
 from reliability.db import make_engine
 from reliability.demo import Demo
 from reliability.ledger import Ledger
 from reliability.members import calendar_token, issue_personal_token, token_hash
 from reliability.mistakes import log_mistake
+from reliability.models import Source
 from reliability.ratings import add_rating
 
 SECRET_WORDS = ("token", "secret", "hash", "password", "session", "nonce")
@@ -298,3 +301,26 @@ def test_an_export_never_overwrites_and_leaves_nothing_half_written(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert (tmp_path / "empty" / "manifest.json").exists()
 
+
+
+def test_watched_channels_and_offers_move_without_their_secrets_or_quoted_words(
+    cli: Cli, agency: Ledger, tmp_path: Path, fresh: str,
+) -> None:
+    alice = agency.link_slack_user(email="alice@example.com", slack_user_id="UALICE",
+                                   name="Alice", timezone=None, now=MONDAY_9, actor="t")
+    suggestions.watch(agency, channel_id="C0000GENERAL", client_name="Acme",
+                      actor=Actor.of(alice), now=MONDAY_9)
+    finding = Finding(kind=FindingKind.commitment, sentence="I'll send the deck by Friday.",
+                      title="Send the deck", owner="alice@example.com", client="Acme",
+                      due_at=at("2026-11-20T17:00-05:00"), confidence=0.9)
+    assert suggestions.offer(agency, finding, member_email="alice@example.com",
+                             source=Source.email, origin_key="mail:1", now=MONDAY_9,
+                             with_link=True) is not None
+    assert cli("export", "--out", str(tmp_path / "out.jsonl")).exit_code == 0
+    assert cli_on(fresh, "import", str(tmp_path / "out.jsonl")).exit_code == 0
+    rows = [json.loads(line) for line in cli_on(fresh, "export").stdout.splitlines()[1:]]
+    [watched] = [r["row"] for r in rows if r["table"] == "watched_channel"]
+    [offered] = [r["row"] for r in rows if r["table"] == "suggestion"]
+    assert watched["slack_channel_id"] == "C0000GENERAL"
+    assert offered["title"] == "Send the deck"
+    assert "token_hash" not in offered and "sentence" not in offered

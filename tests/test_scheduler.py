@@ -8,8 +8,12 @@ from datetime import timedelta
 import pytest
 from helpers import at
 from scenarios import notices_of, q3_report
+from sqlmodel import Session
 
+from reliability import suggestions
+from reliability.commitments import Finding, FindingKind
 from reliability.ledger import Ledger
+from reliability.models import Source, Suggestion
 from reliability.scheduler import Jobs, _logged, build
 
 TUESDAY_9 = at("2026-11-17T09:00-05:00")
@@ -30,11 +34,12 @@ def test_scan_digest_and_delivery_jobs_run_one_at_a_time_and_coalesce(agency: Le
         jobs = {job.id: job for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
-    assert set(jobs) == {"scan", "digests", "deliver"}
+    assert set(jobs) == {"scan", "digests", "deliver", "expire_offers"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     assert jobs["scan"].trigger.interval == timedelta(seconds=60)
     assert jobs["deliver"].trigger.interval == timedelta(seconds=15)
+    assert jobs["expire_offers"].trigger.interval == timedelta(hours=1)
 
 
 def test_the_scan_job_assesses_and_asks_for_check_ins(agency: Ledger) -> None:
@@ -88,3 +93,17 @@ def test_drafts_are_offered_in_slack_only_when_slack_is_set_up(agency: Ledger) -
     assert "slack_drafts" not in job_ids()
     agency.settings.slack.bot_token = SecretStr("xoxb-test")
     assert "slack_drafts" in job_ids()
+
+
+def test_the_expiry_job_drops_offers_nobody_answered_with_their_words(agency: Ledger) -> None:
+    finding = Finding(kind=FindingKind.commitment, sentence="I'll send the deck by Friday.",
+                      title="Send the deck", owner="alice@example.com", client="Acme",
+                      due_at=at("2026-11-20T17:00-05:00"), confidence=0.9)
+    offered = suggestions.offer(agency, finding, member_email="alice@example.com",
+                                source=Source.slack_watch, origin_key="slack:T:C:1.0",
+                                now=TUESDAY_9)
+    assert offered is not None
+    Jobs(agency, clock=lambda: TUESDAY_9 + timedelta(days=15)).expire_offers()
+    with Session(agency.engine) as session:
+        row = session.get(Suggestion, offered.id)
+    assert row is not None and (row.status, row.sentence) == ("expired", None)

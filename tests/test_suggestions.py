@@ -3,19 +3,23 @@ remembered, the words forgotten once answered."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from conftest import Cli
 from scenarios import at
+from servers.smtp import smtp_server
 from sqlmodel import select
 
-from reliability import suggestions
+from reliability import drafts, suggestions
 from reliability.access import Actor
 from reliability.commitments import Finding, FindingKind
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Notice, NoticeKind, Promise, Source, Suggestion
+from reliability.outbox import Outbox
 
 MONDAY = at("2026-11-16T09:00-05:00")
 THURSDAY_5PM = at("2026-11-19T17:00-05:00")
@@ -160,3 +164,46 @@ def test_unanswered_offers_expire_with_their_words(agency: Ledger) -> None:
             "expired", None, None)
     with pytest.raises(UserError, match="already used or has expired"):
         suggestions.offer_by_token(agency, offer.token)
+
+
+def test_the_report_counts_suggestions_by_source_and_how_fast_requests_were_acknowledged(
+        agency: Ledger, cli: Cli) -> None:
+    kept = offered(agency, commitment())
+    assert kept is not None
+    suggestions.accept(agency, kept.id, actor=alice(agency), now=MONDAY)
+    dropped = offered(agency, commitment("Send the media plan"), key="slack:C1:2.0")
+    assert dropped is not None
+    suggestions.decline(agency, dropped.id, actor=alice(agency), now=MONDAY)
+    receipts = []
+    for key in ("mail:1", "mail:2"):
+        asked = suggestions.offer(agency, request(), member_email="alice@example.com",
+                                  source=Source.email, origin_key=key, now=MONDAY)
+        assert asked is not None
+        logged = suggestions.accept(agency, asked.id, actor=alice(agency), now=MONDAY)
+        assert logged.acknowledgement is not None
+        receipts.append(logged.acknowledgement.id or 0)
+    with smtp_server() as server:
+        agency.settings.smtp.host, agency.settings.smtp.port = server.host, server.port
+        # One receipt goes out an hour after the request came; the other on Thursday.
+        drafts.approve(agency, alice(agency), receipts[0], now=MONDAY)
+        Outbox(agency).deliver(MONDAY + timedelta(hours=1))
+        drafts.approve(agency, alice(agency), receipts[1], now=THURSDAY_5PM)
+        Outbox(agency).deliver(THURSDAY_5PM)
+        assert len(server.messages) == 2
+
+    shown = cli("report", "--json", "--from", "2026-11-16", "--to", "2026-11-20",
+                as_of="2026-11-20T18:00-05:00")
+    assert shown.exit_code == 0, shown.stderr
+    capture = json.loads(shown.stdout)["capture"]
+    assert capture["suggestions"] == {
+        "email": {"made": 2, "offered": 0, "accepted": 2, "declined": 0, "expired": 0},
+        "slack_watch": {"made": 2, "offered": 0, "accepted": 1, "declined": 1, "expired": 0}}
+    assert capture["promises_by_source"] == {"email": 2, "slack_watch": 1}
+    assert capture["requests"] == {
+        "received": 2, "acknowledged_within_one_business_day": 1, "acknowledged_later": 1,
+        "not_acknowledged": 0, "later_business_days": [4.0]}
+    text = cli("report", "--from", "2026-11-16", "--to", "2026-11-20",
+               as_of="2026-11-20T18:00-05:00").stdout
+    assert "promises made, by how they were captured: 2 email, 1 slack_watch" in text
+    assert ("client requests: 2 received, 1 acknowledged within one business day, 1 later, "
+            "0 not yet; the rest took 4 business days") in text

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from reliability import backtest, limits, metrics
+from reliability import backtest, limits, metrics, suggestions
 from reliability.calendar import BusinessCalendar
 from reliability.commands.runtime import JsonOption, emit, runtime_of, sub_app, table
 from reliability.errors import UserError
@@ -64,6 +64,8 @@ def report(
     begin, finish = _range(calendar, runtime.now, _day(start, "--from"), _day(end, "--to"))
     total, groups, weeks = ledger.read(metrics.report_figures, ledger.settings, start=begin,
                                        end=finish, by=by, now=runtime.now)
+    captured = ledger.read(suggestions.capture_figures, ledger.settings, start=begin,
+                           end=finish)
     document = {
         "from": begin.date().isoformat(),
         "to": (finish - timedelta(days=1)).date().isoformat(),
@@ -72,6 +74,7 @@ def report(
         "total": total.to_json(),
         "groups": [{"group": name, **figures.to_json()} for name, figures in groups.items()],
         "weeks": weeks,
+        "capture": captured.to_json(),
     }
     emit(as_json, document, _report_text(document))
 
@@ -99,7 +102,33 @@ def _report_text(document: dict[str, Any]) -> str:
         f"Reliability {document['from']} to {document['to']}",
         table(rows, headers),
         f"credits given: {credits or 'none'}",
+        *_capture_text(document["capture"]),
     ])
+
+
+def _capture_text(capture: dict[str, Any]) -> list[str]:
+    """How promises were captured, the suggestions' fate, and how fast requests were
+    acknowledged."""
+    made = ", ".join(f"{count} {source}"
+                     for source, count in capture["promises_by_source"].items())
+    lines = [f"promises made, by how they were captured: {made or 'none'}"]
+    if capture["suggestions"]:
+        lines.append(table(
+            [[source, str(row["made"]), str(row["accepted"]), str(row["declined"]),
+              str(row["expired"]), str(row["offered"])]
+             for source, row in capture["suggestions"].items()],
+            ["suggested from", "made", "accepted", "declined", "expired", "open"]))
+    requests = capture["requests"]
+    if requests["received"]:
+        later = requests["later_business_days"]
+        took = (f"; the rest took {', '.join(f'{days:g}' for days in later)} business days"
+                if later else "")
+        lines.append(
+            f"client requests: {requests['received']} received, "
+            f"{requests['acknowledged_within_one_business_day']} acknowledged within one "
+            f"business day, {requests['acknowledged_later']} later, "
+            f"{requests['not_acknowledged']} not yet{took}")
+    return lines
 
 
 @rating_app.command("add")

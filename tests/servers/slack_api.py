@@ -48,6 +48,8 @@ class Channel:
     member: bool = True
     archived: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)  # each with its `user`
+    people: set[str] | None = None  # who is in it; None: anyone
 
 
 @dataclass
@@ -75,9 +77,17 @@ class SlackApi:
         """Slack settings that point the channel at this server."""
         return SlackSettings(bot_token=SecretStr(token or self.token), base_url=self.base_url)
 
-    def add_channel(self, channel_id: str, *, member: bool = True, archived: bool = False) -> None:
+    def add_channel(self, channel_id: str, *, member: bool = True, archived: bool = False,
+                    people: set[str] | None = None) -> None:
         with self._lock:
-            self.channels[channel_id] = Channel(channel_id, member=member, archived=archived)
+            self.channels[channel_id] = Channel(channel_id, member=member, archived=archived,
+                                                people=people)
+
+    def ephemerals(self, channel_id: str) -> list[dict[str, Any]]:
+        """Messages shown to one person in a channel (chat.postEphemeral), oldest first."""
+        with self._lock:
+            channel = self.channels.get(channel_id)
+            return [dict(message) for message in channel.ephemerals] if channel else []
 
     def add_user(
         self, user_id: str, name: str, *, email: str | None = None, tz: str = "UTC"
@@ -216,6 +226,28 @@ def _post_message(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "channel": channel.id, "ts": message["ts"], "message": message}
 
 
+def _post_ephemeral(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
+    channel = api.channels.get(str(args.get("channel", "")))
+    user = str(args.get("user", ""))
+    if channel is None:
+        return _error("channel_not_found")
+    if not channel.member:
+        return _error("not_in_channel")
+    if user not in api.users:
+        return _error("user_not_found")
+    if channel.people is not None and user not in channel.people:
+        return _error("user_not_in_channel")
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not args.get("text") and not blocks:
+        return _error("no_text")
+    message = {"type": "message", "user": user, "text": args.get("text", ""),
+               "blocks": blocks or [], "ts": api._next_ts()}
+    channel.ephemerals.append(message)
+    return {"ok": True, "message_ts": message["ts"]}
+
+
 def _update(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
     channel = api.channels.get(str(args.get("channel", "")))
     if channel is None:
@@ -311,6 +343,7 @@ def _auth_test(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
 
 _METHODS: dict[str, Callable[[SlackApi, dict[str, Any]], dict[str, Any]]] = {
     "chat.postMessage": _post_message,
+    "chat.postEphemeral": _post_ephemeral,
     "chat.update": _update,
     "conversations.open": _open,
     "conversations.history": _history,
