@@ -153,6 +153,22 @@ class SignInSettings(Section):
     window_minutes: int = Field(60, ge=1, le=24 * 60)
 
 
+class InboxSettings(Section):
+    """The IMAP mailbox `reliability inbox --imap` reads: where the team BCCs or forwards
+    client mail. The password comes from the environment (RELIABILITY_INBOX__PASSWORD)."""
+
+    host: str | None = None
+    port: int = Field(993, ge=1, le=65535)
+    ssl: bool = True
+    user: str | None = None
+    password: SecretStr | None = None
+    folder: str = "INBOX"
+    # The IMAP keyword set on every message read, besides \Seen.
+    keyword: str = Field("$Reliability", pattern=r"^\$?[A-Za-z0-9_.-]{1,64}$")
+    poll_seconds: int = Field(60, ge=5, le=24 * 3600)
+    timeout_seconds: float = Field(30, gt=0)
+
+
 class SchedulerSettings(Section):
     scan_interval_seconds: int = Field(60, ge=1)
     scan_batch_size: int = Field(500, ge=1)
@@ -179,6 +195,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     sign_in: SignInSettings = Field(default_factory=SignInSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -50,6 +50,10 @@ TEXT: dict[str, TextLimit] = {
     "search text": TextLimit(200),
 }
 
+# A mail message read by the inbox, headers and attachments included: client mail with a
+# promise in it is far smaller; a larger one is skipped, not read.
+MAX_MAIL_BYTES = 10 * 1024 * 1024
+
 LINE_BREAKS = frozenset("\n\r\t")
 
 

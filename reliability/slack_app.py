@@ -139,6 +139,8 @@ class Listeners:
                                                                  lazy=[self.decide_draft])
         app.action("draft_edit")(ack=self.ack, lazy=[self.open_edit_draft])
         app.view("draft_edit")(ack=self.ack_edit_draft, lazy=[self.show_edited_draft])
+        # A mailed suggestion's Log / Not a promise buttons open the web's confirm page.
+        app.action(re.compile(r"^suggestion_link_(log|decline)$"))(self.ack)
 
     async def ack(self, ack: Any) -> None:
         await ack()

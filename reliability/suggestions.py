@@ -16,6 +16,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,9 +71,12 @@ def fingerprint(title: str) -> str:
 
 
 def offer(ledger: Ledger, finding: Finding, *, member_email: str, source: Source,
-          origin_key: str, now: datetime, with_link: bool = False) -> Offer | None:
+          origin_key: str, now: datetime, with_link: bool = False,
+          confirm: Callable[[Session, Offer, Member], None] | None = None) -> Offer | None:
     """Offer `finding` to the member at `member_email`; None when it was offered before
-    from the same origin or the member said no to the same deliverable."""
+    from the same origin or the member said no to the same deliverable. `confirm` queues
+    the question to the member in the same transaction, so an offer is never stored
+    without it, nor asked twice."""
     printed = fingerprint(finding.title)
     token = secrets.token_urlsafe(32) if with_link else None
     with ledger.transaction() as session:
@@ -95,7 +99,10 @@ def offer(ledger: Ledger, finding: Finding, *, member_email: str, source: Source
         ledger.record(session, now=now, actor="reliability", kind="suggestion.offered",
                       suggestion_id=row.id, finding=str(finding.kind), source=str(source),
                       member_id=member.id)
-        return _offer(row, member, client, token)
+        made = _offer(row, member, client, token)
+        if confirm is not None:
+            confirm(session, made, member)
+        return made
 
 
 def open_offer(ledger: Ledger, suggestion_id: int, *, actor: Actor) -> Offer:

@@ -104,6 +104,8 @@ class NoticeKind(StrEnum):
     escalation = "escalation"
     digest = "digest"
     draft_offer = "draft_offer"  # a draft shown to its owner in Slack, with Send / Edit
+    # A promise found in mail, put to its author (Slack DM or email) with Log / Not a promise
+    suggestion_offer = "suggestion_offer"
 
 
 # The kinds a client reads; the rest go to the team.

@@ -20,7 +20,7 @@ from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.signins import SESSION_LIFETIME
-from reliability.web import api, dashboard, ical, prometheus, signin
+from reliability.web import api, confirm, dashboard, ical, prometheus, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
 from reliability.web.guard import InputGuard
 from reliability.web.logs import redact_secrets_in_logs
@@ -85,6 +85,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
         return await http_exception_handler(request, exc)
 
     app.include_router(signin.router)
+    app.include_router(confirm.router)
     app.include_router(dashboard.router)
     app.include_router(api.router)
     app.include_router(ical.router)
