@@ -53,6 +53,15 @@ PUBLIC_DOMAINS = frozenset({
 })
 
 
+# Why a message offered nothing, by the outcome recorded for it.
+WHY_NOTHING = {
+    "no sender": "the message names no sender",
+    "no client": "a member wrote it, but to no client's address",
+    "stranger": "the sender is neither a member nor a client",
+    "no member": "no member received it and the client has no promises yet",
+}
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What reading one message did: its key, the outcome, and the offers made."""
@@ -92,7 +101,7 @@ def receive(ledger: Ledger, raw: bytes, *, now: datetime, via: str = "stdin") ->
     conversation = mail.forwarded or mail
     roles = _roles(ledger, mail, conversation)
     if isinstance(roles, str):
-        log.info("mail %s: nothing offered: %s", key, roles)
+        log.info("mail %s: nothing offered: %s", key, WHY_NOTHING[roles])
         return _done(ledger, key, via, roles, [], now)
     text = conversation.text
     if len(text) > limits.TEXT["message text"].maximum:
@@ -169,7 +178,8 @@ def _done(ledger: Ledger, key: str, via: str, outcome: str,
 
 
 def _roles(ledger: Ledger, mail: Mail, conversation: Mail) -> _Roles | str:
-    """Whose words these are and for which client, or why nothing can be offered."""
+    """Whose words these are and for which client, or why nothing can be offered (a key
+    of WHY_NOTHING)."""
     with ledger.session() as session:
         members = {m.email: m for m in session.exec(
             select(Member).where(col(Member.removed_at).is_(None))).all()}
@@ -181,18 +191,18 @@ def _roles(ledger: Ledger, mail: Mail, conversation: Mail) -> _Roles | str:
             client = next((c for a in conversation.recipients
                            if (c := _client_for(a, clients, members)) is not None), None)
             if client is None:
-                return "no client among the recipients"
+                return "no client"
             return _Roles(client, author, None, from_member=True)
         client = _client_for(author, clients, members)
         if client is None:
-            return "the sender is neither a member nor a client"
+            return "stranger"
         receivers = [*conversation.recipients,
                      *([mail.sender] if mail.forwarded and mail.sender else []),
                      *(mail.recipients if mail.forwarded else ())]
         member = next((members[a] for a in receivers if a in members), None)
         member = member or _usual_owner(session, client)
         if member is None:
-            return "no member received it and the client has no promises yet"
+            return "no member"
         return _Roles(client, client.email.lower(), member, from_member=False)
 
 
@@ -213,9 +223,9 @@ def _client_for(address: str, clients: Sequence[Client],
 def _usual_owner(session: Session, client: Client) -> Member | None:
     """The member who owns the client's most recent promise, still on the team."""
     return session.exec(
-        select(Member).join(Promise, sa.and_(Promise.owner_id == Member.id))
+        select(Member).join(Promise, col(Promise.owner_id) == col(Member.id))
         .where(Promise.client_id == client.id, col(Member.removed_at).is_(None))
-        .order_by(col(Promise.created_at).desc(), col(Promise.id).desc())).first()
+        .order_by(col(Promise.made_at).desc(), col(Promise.id).desc())).first()
 
 
 def _asked(ledger: Ledger, finding: Finding, roles: _Roles) -> str:

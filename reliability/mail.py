@@ -11,9 +11,12 @@ forwarded it. Pure: bytes in, plain data out.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
 import email.policy
 import hashlib
+import quopri
 import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -160,10 +163,28 @@ def _attached(message: Message) -> Message | None:
         return None
     for part in message.walk():
         if part.get_content_type() == "message/rfc822":
+            if part.get("content-transfer-encoding", "").lower() in ("base64",
+                                                                      "quoted-printable"):
+                # Against RFC 2046, yet sent: the whole message encoded.
+                raw = _encoded_payload(part)
+                return email.message_from_bytes(raw, policy=email.policy.default)
             inner = part.get_payload()
             if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                 return inner[0]
     return None
+
+
+def _encoded_payload(part: Message) -> bytes:
+    inner = part.get_payload()
+    body = inner[0].get_payload() if isinstance(inner, list) and inner else inner
+    text = body if isinstance(body, str) else ""
+    encoding = part.get("content-transfer-encoding", "").lower()
+    try:
+        if encoding == "base64":
+            return base64.b64decode(text)
+        return quopri.decodestring(text.encode("ascii", errors="replace"))
+    except (ValueError, binascii.Error):
+        return b""
 
 
 def _inline_forward(body: str, subject: str, key: str) -> tuple[str, Mail | None]:
