@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -253,7 +252,7 @@ def _confirm(ledger: Ledger, session: Session, offer: suggestions.Offer, member:
         reply_by = f"reply by {due}" if offer.due_at else "reply by the next business day"
         question = (f"{what} from {offer.client} ({reply_by})? “{offer.title}” Log drafts "
                     "the acknowledgement for your review.")
-    slack = bool(member.slack_user_id)
+    slack = bool(member.slack_user_id) and ledger.settings.slack.bot_token is not None
     text = (f"{question}\nFrom an email: “{offer.sentence}”\n" if slack else
             f"Hi {member.name},\n\nIn an email, we found: “{offer.sentence}”\n\n"
             f"{question}\n\nLog it: {base}?answer=log\n"
@@ -264,7 +263,7 @@ def _confirm(ledger: Ledger, session: Session, offer: suggestions.Offer, member:
         kind=NoticeKind.suggestion_offer, idempotency_key=f"suggestion_offer:{offer.id}",
         member_id=member.id,
         channel=DeliveryChannel.slack if slack else DeliveryChannel.email,
-        recipient=member.slack_user_id if slack else member.email,
+        recipient=member.slack_user_id if slack and member.slack_user_id else member.email,
         recipient_name=member.name, locale=Locale.en,
         subject=f"{what}? {offer.title}"[:200], text=text,
         blocks=_blocks(question, offer, base) if slack else None,

@@ -112,10 +112,15 @@ def open_offer(ledger: Ledger, suggestion_id: int, *, actor: Actor) -> Offer:
         return _offer(row, _member(session, row), _client_of(session, row))
 
 
-def offer_by_token(ledger: Ledger, token: str) -> tuple[Offer, Actor]:
-    """The offer a mailed link stands for, and the member it speaks for."""
+def offer_by_token(ledger: Ledger, token: str,
+                   now: datetime | None = None) -> tuple[Offer, Actor]:
+    """The offer a mailed link stands for, and the member it speaks for; at `now`, a link
+    older than `OFFER_LIFETIME` is expired even before `expire` has run."""
     with ledger.session() as session:
         row = _by_token(session, token)
+        if now is not None and row.created_at + OFFER_LIFETIME <= now:
+            raise NotFound("this link was already used or has expired", field="token",
+                           hint="log the promise with /promise or the web's Log a promise")
         member = _member(session, row)
         return _offer(row, member, _client_of(session, row)), Actor.of(member)
 

@@ -88,3 +88,15 @@ def test_drafts_are_offered_in_slack_only_when_slack_is_set_up(agency: Ledger) -
     assert "slack_drafts" not in job_ids()
     agency.settings.slack.bot_token = SecretStr("xoxb-test")
     assert "slack_drafts" in job_ids()
+
+
+def test_the_mailbox_is_read_every_poll_seconds_only_once_it_is_set_up(agency: Ledger) -> None:
+    agency.settings.inbox.host = "imap.example.com"
+    agency.settings.inbox.poll_seconds = 120
+    scheduler = build(agency, background=True, clock=lambda: TUESDAY_9)
+    scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+    assert jobs["mail"].trigger.interval == timedelta(seconds=120)

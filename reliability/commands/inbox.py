@@ -21,6 +21,7 @@ from reliability import inbox as service
 from reliability import limits
 from reliability.channels.imap import MailboxError
 from reliability.commands.runtime import JsonOption, emit, runtime_of
+from reliability.db import DatabaseError
 from reliability.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -54,23 +55,23 @@ def inbox(
                              "inbox --imap (the [inbox] mailbox)")
     if loop and not imap:
         raise UserError("--loop reads a mailbox", hint="use it with --imap")
-    ledger = runtime.ledger
     if from_stdin:
         raw = sys.stdin.buffer.read(limits.MAX_MAIL_BYTES + 1)
         try:
-            receipts = [service.receive(ledger, raw, now=runtime.now, via="stdin")]
-        except sa.exc.OperationalError as exc:
-            typer.echo(f"error: the database could not take the message ({exc.orig}); the "
-                       "mail server should try again later", err=True)
+            receipts = [service.receive(runtime.ledger, raw, now=runtime.now, via="stdin")]
+        except (sa.exc.OperationalError, DatabaseError) as exc:
+            typer.echo(f"error: the database could not take the message ({exc}); the mail "
+                       "server should try again later", err=True)
             raise typer.Exit(TEMPFAIL) from None
         _show(as_json, receipts)
         return
+    ledger = runtime.ledger
     seconds = every or ledger.settings.inbox.poll_seconds
     while True:
         now = runtime.as_of or datetime.now(UTC)
         try:
             _show(as_json, service.poll(ledger, now=now))
-        except MailboxError as exc:
+        except (MailboxError, sa.exc.OperationalError) as exc:
             if not loop:
                 raise UserError(str(exc)) from None
             typer.echo(f"inbox: {exc}; trying again in {seconds} s", err=True)

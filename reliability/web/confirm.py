@@ -42,7 +42,7 @@ def show(request: Request, token: str, answer: str = "log") -> HTMLResponse:
     """What Log would store; nothing changes."""
     ledger = ledger_of(request)
     try:
-        offer, _ = suggestions.offer_by_token(ledger, token)
+        offer, _ = suggestions.offer_by_token(ledger, token, _now(request))
     except NotFound:
         return _page(request, "This link does not work", USED, "error", 410)
     with ledger.session() as session:
@@ -67,7 +67,7 @@ def show(request: Request, token: str, answer: str = "log") -> HTMLResponse:
 def log_it(request: Request, token: str) -> HTMLResponse:
     ledger = ledger_of(request)
     try:
-        offer, actor = suggestions.offer_by_token(ledger, token)
+        offer, actor = suggestions.offer_by_token(ledger, token, _now(request))
         logged = suggestions.accept(ledger, offer.id, actor=actor, now=_now(request))
     except NotFound:
         return _page(request, "This link does not work", USED, "error", 410)
@@ -86,7 +86,7 @@ def log_it(request: Request, token: str) -> HTMLResponse:
 def decline(request: Request, token: str) -> HTMLResponse:
     ledger = ledger_of(request)
     try:
-        offer, actor = suggestions.offer_by_token(ledger, token)
+        offer, actor = suggestions.offer_by_token(ledger, token, _now(request))
         suggestions.decline(ledger, offer.id, actor=actor, now=_now(request))
     except NotFound:
         return _page(request, "This link does not work", USED, "error", 410)

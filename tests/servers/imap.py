@@ -8,9 +8,9 @@ user's. Tests put mail in with IMAP APPEND, as a mail server's delivery would.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
-import grp
 import shutil
 import socket
 import subprocess
@@ -24,9 +24,9 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 from pydantic import SecretStr
-from servers.smtp import free_port
 
 from reliability.config import InboxSettings
+from servers.smtp import free_port
 
 HOST = "127.0.0.1"
 USER = "promises@example.com"
