@@ -26,6 +26,7 @@ from reliability import capture, limits, notices, suggestions
 from reliability.channels.imap import Mailbox, MailboxError
 from reliability.commitments import Finding, FindingKind
 from reliability.deadlines import echo
+from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.mail import Mail, message_key, parse
 from reliability.models import (
@@ -85,6 +86,7 @@ class _Roles:
     author: str  # the member's email, or the client's contact address
     member: Member | None  # for a client's mail: the member who owns the request
     from_member: bool
+    team: frozenset[str]  # the current members' addresses
 
 
 def receive(ledger: Ledger, raw: bytes, *, now: datetime, via: str = "stdin") -> Receipt:
@@ -111,12 +113,17 @@ def receive(ledger: Ledger, raw: bytes, *, now: datetime, via: str = "stdin") ->
                                   now=now)
     wanted = FindingKind.commitment if roles.from_member else FindingKind.request
     made = []
+    # Keyed by the conversation's own Message-ID: a client's mail that arrives CC'd and
+    # again forwarded as an attachment is the same mail, offered once.
     for index, finding in enumerate(f for f in findings if f.kind == wanted):
-        asked = _asked(ledger, finding, roles)
-        offer = suggestions.offer(ledger, finding, member_email=asked, source=Source.email,
-                                  origin_key=f"mail:{key}:{index}", now=now, with_link=True,
-                                  confirm=lambda session, o, m: _confirm(ledger, session, o,
-                                                                         m, now))
+        try:
+            offer = suggestions.offer(
+                ledger, finding, member_email=_asked(finding, roles), source=Source.email,
+                origin_key=f"mail:{conversation.key}:{index}", now=now, with_link=True,
+                confirm=lambda session, o, m: _confirm(ledger, session, o, m, now))
+        except UserError as exc:
+            log.warning("mail %s: finding %s not offered: %s", key, index, exc)
+            continue
         if offer is not None:
             made.append(offer)
     outcome = "offered" if made else "nothing found" if not findings else "nothing new"
@@ -191,7 +198,7 @@ def _roles(ledger: Ledger, mail: Mail, conversation: Mail) -> _Roles | str:
                            if (c := _client_for(a, clients, members)) is not None), None)
             if client is None:
                 return "no client"
-            return _Roles(client, author, None, from_member=True)
+            return _Roles(client, author, None, from_member=True, team=frozenset(members))
         client = _client_for(author, clients, members)
         if client is None:
             return "stranger"
@@ -202,7 +209,8 @@ def _roles(ledger: Ledger, mail: Mail, conversation: Mail) -> _Roles | str:
         member = member or _usual_owner(session, client)
         if member is None:
             return "no member"
-        return _Roles(client, client.email.lower(), member, from_member=False)
+        return _Roles(client, client.email.lower(), member, from_member=False,
+                      team=frozenset(members))
 
 
 def _client_for(address: str, clients: Sequence[Client],
@@ -227,12 +235,12 @@ def _usual_owner(session: Session, client: Client) -> Member | None:
         .order_by(col(Promise.made_at).desc(), col(Promise.id).desc())).first()
 
 
-def _asked(ledger: Ledger, finding: Finding, roles: _Roles) -> str:
+def _asked(finding: Finding, roles: _Roles) -> str:
     """A commitment is put to its owner (the author, or the member named); a request to
     the member who owns it."""
     if roles.member is not None:
         return roles.member.email
-    return finding.owner if finding.owner and "@" in finding.owner else roles.author
+    return finding.owner if finding.owner in roles.team else roles.author
 
 
 def _confirm(ledger: Ledger, session: Session, offer: suggestions.Offer, member: Member,

@@ -18,6 +18,7 @@ import email.policy
 import hashlib
 import quopri
 import re
+import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
@@ -40,6 +41,7 @@ _FORWARD_MARKER = re.compile(
     r"^[ \t>]*(?:-{2,}\s*(?:forwarded message|original message|vidarebefordrat meddelande"
     r"|ursprungligt meddelande|转发的邮件|原始邮件)\s*-{2,}|begin forwarded message:)[ \t]*$",
     re.IGNORECASE | re.MULTILINE)
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>])")
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|vb|vs|转发)\s*[:：]", re.IGNORECASE)
 _HEADER_LINE = re.compile(r"^[ \t>]*\*?([^\s:：*]{1,20})\*?\s*[:：]\s*(.*)$")
 _FROM_NAMES = frozenset({"from", "från", "发件人", "寄件者", "de", "von"})
@@ -93,10 +95,17 @@ def newest_words(text: str) -> str:
     """The text without the quoted message it answers and without the signature."""
     if not text.strip():
         return ""
-    replies = EmailReplyParser(languages=list(LANGUAGES)).read(text).replies
+    replies = EmailReplyParser(languages=list(LANGUAGES)).read(_printable(text)).replies
     newest = replies[0].body if replies else ""
     return "\n".join(line for line in newest.splitlines()
                      if not line.lstrip().startswith(">")).strip()
+
+
+def _printable(text: str) -> str:
+    """Control characters (a NUL, an escape) become spaces: no database stores them alike,
+    and no sentence needs them. Line breaks and tabs stay."""
+    return "".join(" " if unicodedata.category(char) == "Cc" and char not in "\n\t"
+                   else char for char in text)
 
 
 def _key(message: Message, raw: bytes) -> str:
@@ -154,7 +163,9 @@ def _html_text(html: str) -> str:
     converter.ignore_images = True
     converter.ignore_emphasis = True
     converter.ignore_tables = True
-    return converter.handle(html)
+    # html2text writes Markdown; its escapes ("1\\." at a line's start) are no one's words.
+    text = _MARKDOWN_ESCAPE.sub(r"\1", converter.handle(html))
+    return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def _attached(message: Message) -> Message | None:

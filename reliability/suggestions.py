@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from reliability import capture
+from reliability import capture, limits
 from reliability.access import Actor, NotFound, scope_for
 from reliability.commitments import Finding, FindingKind
 from reliability.errors import UserError
@@ -77,6 +77,7 @@ def offer(ledger: Ledger, finding: Finding, *, member_email: str, source: Source
     from the same origin or the member said no to the same deliverable. `confirm` queues
     the question to the member in the same transaction, so an offer is never stored
     without it, nor asked twice."""
+    limits.text(finding.title, "promise title", "title")
     printed = fingerprint(finding.title)
     token = secrets.token_urlsafe(32) if with_link else None
     with ledger.transaction() as session:

@@ -8,9 +8,12 @@ restart, a lost mark, a rebuilt folder or the same message piped again.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
 import re
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,34 @@ def test_the_promise_quoted_in_a_reply_and_the_one_in_the_signature_are_not_offe
     receipt = inbox.receive(agency, eml("reply_quoted.eml"), now=MONDAY)
     assert (receipt.outcome, receipt.offers) == ("nothing found", [])
     assert rows(agency, Suggestion) == []
+
+
+def test_a_commitment_naming_a_colleague_is_offered_to_that_colleague(agency: Ledger) -> None:
+    raw = eml("multipart_sent.eml").replace(b"I'll send the revised deck",
+                                            b"Bob will send the revised deck")
+    [offer] = inbox.receive(agency, raw, now=MONDAY).offers
+    assert (offer.title, offer.member_email) == ("Send the revised deck", "bob@example.com")
+
+
+def test_control_characters_in_mail_are_read_as_spaces_on_both_databases(
+        agency: Ledger) -> None:
+    raw = eml("multipart_sent.eml").replace(b"the revised deck", b"the revised\x00deck")
+    [offer] = inbox.receive(agency, raw, now=MONDAY).offers
+    assert offer.sentence == "I'll send the revised deck by Thursday."
+
+
+def test_a_clients_mail_cced_and_then_forwarded_as_an_attachment_is_offered_once(
+        agency: Ledger) -> None:
+    assert inbox.receive(agency, eml("plain_request.eml"), now=MONDAY).outcome == "offered"
+    outer = EmailMessage()
+    outer["From"], outer["To"] = "alice@example.com", "promises@example.com"
+    outer["Message-ID"] = "<forward-of-plain@example.com>"
+    outer.set_content("For the ledger.")
+    outer.add_attachment(email.message_from_bytes(eml("plain_request.eml"),
+                                                  policy=email.policy.default))
+    receipt = inbox.receive(agency, outer.as_bytes(), now=MONDAY)
+    assert (receipt.outcome, receipt.offers) == ("nothing new", [])
+    assert len(offers_sent(agency)) == 1
 
 
 def test_the_same_message_twice_is_read_once(agency: Ledger) -> None:

@@ -31,6 +31,12 @@ def test_an_html_only_message_is_read_as_text_and_its_signature_dropped() -> Non
     assert mail.text == "Hi Alice,\n\nPlease send the workshop agenda by Wednesday."
 
 
+def test_html_is_read_as_words_without_markdown_escapes() -> None:
+    raw = (b"From: dana@acme.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+           b"<ol><li>Send the deck</li></ol><p>1. Review - then + sign.</p>")
+    assert parse(raw).text == "1. Send the deck\n\n1. Review - then + sign."
+
+
 def test_multipart_alternative_is_read_from_its_plain_part() -> None:
     mail = parse(read("multipart_sent.eml"))
     assert "I'll send the revised deck by Thursday." in mail.text
