@@ -45,6 +45,7 @@ from reliability.models import (
 )
 from reliability.outbox import Outbox
 from reliability.web.app import create_app
+from reliability.web.logs import redact
 
 MAIL = Path(__file__).parent / "mail"
 MONDAY = at("2026-11-16T09:30-05:00")
@@ -269,6 +270,13 @@ def test_not_a_promise_is_remembered_and_the_same_deliverable_is_not_offered_aga
     assert rows(agency, Promise) == []
 
 
+@pytest.mark.parametrize("path", ["/confirm/SECRET?answer=log", "/confirm/SECRET/log",
+                                  "//confirm//SECRET/decline"])
+def test_the_links_token_never_reaches_a_log(path: str) -> None:
+    assert "SECRET" not in redact(f'127.0.0.1:5000 - "GET {path} HTTP/1.1" 200')
+    assert "confirm/" in redact(path)
+
+
 def test_a_post_without_the_pages_csrf_token_changes_nothing(agency: Ledger) -> None:
     inbox.receive(agency, eml("multipart_sent.eml"), now=MONDAY)
     path = link_in(agency)
@@ -387,6 +395,23 @@ def test_nothing_is_offered_twice_after_a_restart_a_lost_mark_or_a_rebuilt_folde
     agency.settings.inbox = dovecot.settings(rebuilt)
     assert [r.outcome for r in inbox.poll(agency, now=MONDAY)] == ["already read"] * 2
     assert len(rows(agency, Suggestion)) == 2 and len(offers_sent(agency)) == 2
+
+
+def test_a_connection_dropped_before_the_mark_reads_nothing_twice_after_reconnecting(
+        agency: Ledger, dovecot: ImapServer, folder: str) -> None:
+    dovecot.append(folder, eml("plain_request.eml"))
+    box = Mailbox(agency.settings.inbox, max_bytes=MAX_MAIL_BYTES)
+    with pytest.raises(MailboxError, match="failed mid-way"), box:
+        [uid] = box.waiting()
+        fetched = box.fetch(uid)
+        assert fetched is not None and fetched.raw is not None
+        assert inbox.receive(agency, fetched.raw, now=MONDAY, via="imap").outcome == "offered"
+        dovecot.kick()  # the round dies between recording the message and marking it
+        box.mark(uid)
+    assert not READ & dovecot.flags(folder)[0]
+    assert [r.outcome for r in inbox.poll(agency, now=MONDAY)] == ["already read"]
+    assert READ.issubset(dovecot.flags(folder)[0])
+    assert len(rows(agency, Suggestion)) == 1 and len(offers_sent(agency)) == 1
 
 
 def test_the_mailbox_command_reads_one_round_then_finds_no_new_mail(

@@ -33,6 +33,7 @@ USER = "promises@example.com"
 PASSWORD = "imap-test-password"
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot"
                                       if os.path.exists("/usr/sbin/dovecot") else None)
+DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
 MISSING = ("Dovecot is not installed: `apt-get install dovecot-imapd` (as .ci/run does) to "
            "run the IMAP tests")
 
@@ -77,6 +78,11 @@ class ImapServer:
         with self.client() as client:
             client.select_folder(folder)
             client.remove_flags(client.search(["ALL"]), flags, silent=True)
+
+    def kick(self) -> None:
+        """Drop every connection of the test user, as a server restart or a network does."""
+        subprocess.run([DOVEADM, "-c", str(self.folder_root / "dovecot.conf"), "kick", USER],
+                       check=True, capture_output=True)
 
     def copy_all(self, source: str, target: str) -> None:
         """The messages again, under new UIDs: a folder rebuilt (a new UIDVALIDITY)."""
