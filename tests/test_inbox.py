@@ -439,6 +439,18 @@ def test_a_message_larger_than_the_inbox_reads_is_skipped_and_marked(
     assert READ.issubset(dovecot.flags(folder)[0])
 
 
+def test_the_mailbox_is_read_over_tls_and_an_untrusted_certificate_is_refused(
+        agency: Ledger, dovecot: ImapServer, folder: str) -> None:
+    dovecot.append(folder, eml("plain_request.eml"))
+    settings = dovecot.settings(folder, tls=True)
+    with pytest.raises(MailboxError, match="certificate verify failed"):
+        inbox.poll(agency, now=MONDAY, mailbox=Mailbox(settings, max_bytes=MAX_MAIL_BYTES))
+    trusted = Mailbox(settings, max_bytes=MAX_MAIL_BYTES,
+                      ssl_context=dovecot.client_tls_context())
+    [receipt] = inbox.poll(agency, now=MONDAY, mailbox=trusted)
+    assert receipt.outcome == "offered"
+
+
 def test_an_unreachable_mailbox_is_one_clear_line_and_the_worker_tries_again(
         agency: Ledger, caplog: pytest.LogCaptureFixture) -> None:
     agency.settings.inbox.host = "127.0.0.1"

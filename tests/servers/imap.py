@@ -1,9 +1,10 @@
 """A real IMAP server: a private Dovecot, from the distribution, on a free loopback port.
 
 Its configuration, mail (Maildir) and state live in a temporary folder; one test user logs
-in with a plain password. Run as root, the mail belongs to `nobody` and Dovecot's own users
-(dovecot, dovenull) serve it, as Dovecot requires; run as anyone else, everything is that
-user's. Tests put mail in with IMAP APPEND, as a mail server's delivery would.
+in with a plain password, in the clear or over TLS (IMAPS, with a certificate from a
+throw-away authority made by trustme). Run as root, the mail belongs to `nobody` and
+Dovecot's own users (dovecot, dovenull) serve it, as Dovecot requires; run as anyone else,
+everything is that user's. Tests put mail in with IMAP APPEND, as a mail server's delivery would.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import trustme
 from imapclient import IMAPClient
 from pydantic import SecretStr
 
@@ -42,12 +45,21 @@ MISSING = ("Dovecot is not installed: `apt-get install dovecot-imapd` (as .ci/ru
 class ImapServer:
     host: str
     port: int
+    tls_port: int  # implicit TLS (IMAPS), with a certificate from a throw-away authority
     folder_root: Path
+    ca: trustme.CA
 
-    def settings(self, folder: str = "INBOX") -> InboxSettings:
+    def settings(self, folder: str = "INBOX", *, tls: bool = False) -> InboxSettings:
         """Inbox settings that point `reliability inbox --imap` at this server."""
-        return InboxSettings(host=self.host, port=self.port, ssl=False, user=USER,
-                             password=SecretStr(PASSWORD), folder=folder, timeout_seconds=5)
+        return InboxSettings(host=self.host, port=self.tls_port if tls else self.port,
+                             ssl=tls, user=USER, password=SecretStr(PASSWORD), folder=folder,
+                             timeout_seconds=5)
+
+    def client_tls_context(self) -> ssl.SSLContext:
+        """A client context that trusts this server's certificate authority."""
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
 
     def client(self) -> IMAPClient:
         client = IMAPClient(self.host, port=self.port, ssl=False, timeout=5)
@@ -91,7 +103,7 @@ class ImapServer:
             client.copy(client.search(["ALL"]), target)
 
 
-def _config(root: Path, port: int) -> str:
+def _config(root: Path, port: int, tls_port: int) -> str:
     if os.geteuid() == 0:
         # Dovecot runs no mail process as root, and its login process as its own user.
         mail_uid, mail_gid = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
@@ -106,7 +118,9 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = {HOST}
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
@@ -128,7 +142,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {HOST}
+    port = {tls_port}
+    ssl = yes
   }}
   chroot =
 }}
@@ -144,7 +160,11 @@ def dovecot_server() -> Iterator[ImapServer]:
     assert DOVECOT is not None, MISSING
     root = Path(tempfile.mkdtemp(prefix="reliability-imap-"))
     root.chmod(0o755)  # Dovecot's own users walk into it
-    port = free_port()
+    port, tls_port = free_port(), free_port()
+    ca = trustme.CA()
+    certificate = ca.issue_cert(HOST)
+    certificate.cert_chain_pems[0].write_to_path(root / "cert.pem")
+    certificate.private_key_pem.write_to_path(root / "key.pem")
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     for folder in ("mail", "home"):
         (root / folder).mkdir()
@@ -152,12 +172,12 @@ def dovecot_server() -> Iterator[ImapServer]:
             os.chown(root / folder, pwd.getpwnam("nobody").pw_uid,
                      grp.getgrnam("nogroup").gr_gid)
     config = root / "dovecot.conf"
-    config.write_text(_config(root, port))
+    config.write_text(_config(root, port, tls_port))
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         _wait_for(process, port, root)
-        yield ImapServer(HOST, port, root)
+        yield ImapServer(HOST, port, tls_port, root, ca)
     finally:
         process.terminate()
         process.wait(timeout=10)
