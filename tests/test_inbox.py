@@ -11,10 +11,16 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from select import select as readable_within
 
 import pytest
 from fastapi.testclient import TestClient
@@ -426,6 +432,45 @@ def test_the_mailbox_command_reads_one_round_then_finds_no_new_mail(
     code, out, _ = run(database_url, "inbox", "--imap", "--json")
     assert code == 0 and '"outcome": "offered"' in out and "workshop agenda" in out
     assert run(database_url, "inbox", "--imap")[:2] == (0, "(no new mail)\n")
+
+
+def test_the_loop_reads_mail_as_it_arrives_and_stops_cleanly_on_ctrl_c(
+        agency: Ledger, dovecot: ImapServer, folder: str, database_url: str) -> None:
+    settings = dovecot.settings(folder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELIABILITY_")}
+    env.update({"RELIABILITY_DATABASE__URL": database_url, "PYTHONUNBUFFERED": "1",
+                "RELIABILITY_AS_OF": MONDAY.isoformat(),
+                "RELIABILITY_INBOX__HOST": str(settings.host),
+                "RELIABILITY_INBOX__PORT": str(settings.port), "RELIABILITY_INBOX__SSL": "0",
+                "RELIABILITY_INBOX__USER": str(settings.user),
+                "RELIABILITY_INBOX__PASSWORD": "imap-test-password",
+                "RELIABILITY_INBOX__FOLDER": folder})
+    dovecot.append(folder, eml("plain_request.eml"))
+    worker = subprocess.Popen([sys.executable, "-m", "reliability", "inbox", "--imap", "--loop",
+                               "--every", "5"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert "plain-request-1@acme.example: offered" in line_with(worker, "offered")
+        dovecot.append(folder, eml("multipart_sent.eml"))  # read in the next round
+        assert "multipart-sent-1@example.com: offered" in line_with(worker, "multipart")
+    finally:
+        worker.send_signal(signal.SIGINT)
+        _, errors = worker.communicate(timeout=30)
+    assert worker.returncode == 0, errors
+    assert len(rows(agency, Suggestion)) == 2
+
+
+def line_with(process: subprocess.Popen[str], text: str, timeout: float = 30) -> str:
+    """The first line of the process's output holding `text`, waiting for it as it comes."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = readable_within([process.stdout], [], [], left)
+        line = process.stdout.readline() if ready else ""
+        if text in line:
+            return line
+        assert line or not ready, "the process ended before printing it"
+    raise AssertionError(f"no line with {text!r} within {timeout} s")
 
 
 def test_a_message_larger_than_the_inbox_reads_is_skipped_and_marked(

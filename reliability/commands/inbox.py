@@ -67,20 +67,20 @@ def inbox(
         return
     ledger = runtime.ledger
     seconds = every or ledger.settings.inbox.poll_seconds
-    while True:
-        now = runtime.as_of or datetime.now(UTC)
-        try:
-            _show(as_json, service.poll(ledger, now=now))
-        except (MailboxError, sa.exc.OperationalError) as exc:
+    try:
+        while True:
+            now = runtime.as_of or datetime.now(UTC)
+            try:
+                _show(as_json, service.poll(ledger, now=now))
+            except (MailboxError, sa.exc.OperationalError) as exc:
+                if not loop:
+                    raise UserError(str(exc)) from None
+                typer.echo(f"inbox: {exc}; trying again in {seconds} s", err=True)
             if not loop:
-                raise UserError(str(exc)) from None
-            typer.echo(f"inbox: {exc}; trying again in {seconds} s", err=True)
-        if not loop:
-            return
-        try:
+                return
             time.sleep(seconds)
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:  # Ctrl-C or SIGINT: a message half-read is read again
+        return
 
 
 def _show(as_json: bool, receipts: list[service.Receipt]) -> None:
