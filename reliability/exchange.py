@@ -67,6 +67,8 @@ EXCLUDED: dict[str, str] = {
     "sign_in_link": "sign-in links are single-use secrets, useless outside this installation",
     "sign_in_request": "rate-limit counts for sign-in requests, kept only for an hour",
     "ended_session": "signed-out browser sessions: sign-in state, not team data",
+    "processed_mail": "which messages this installation's inbox has read (Message-IDs, no "
+                      "words); the mailbox's own $Reliability marks go with the mailbox",
 }
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
