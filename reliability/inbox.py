@@ -112,10 +112,11 @@ def receive(ledger: Ledger, raw: bytes, *, now: datetime, via: str = "stdin") ->
     findings, _ = capture.extract(ledger, text, client=roles.client.name, author=roles.author,
                                   now=now)
     wanted = FindingKind.commitment if roles.from_member else FindingKind.request
+    found = [finding for finding in findings if finding.kind == wanted]
     made = []
     # Keyed by the conversation's own Message-ID: a client's mail that arrives CC'd and
     # again forwarded as an attachment is the same mail, offered once.
-    for index, finding in enumerate(f for f in findings if f.kind == wanted):
+    for index, finding in enumerate(found):
         try:
             offer = suggestions.offer(
                 ledger, finding, member_email=_asked(finding, roles), source=Source.email,
@@ -124,9 +125,11 @@ def receive(ledger: Ledger, raw: bytes, *, now: datetime, via: str = "stdin") ->
         except UserError as exc:
             log.warning("mail %s: finding %s not offered: %s", key, index, exc)
             continue
+        except IntegrityError:  # another reader offered it at the same moment
+            continue
         if offer is not None:
             made.append(offer)
-    outcome = "offered" if made else "nothing found" if not findings else "nothing new"
+    outcome = "offered" if made else "nothing new" if found else "nothing found"
     return _done(ledger, key, via, outcome, made, now)
 
 

@@ -109,7 +109,7 @@ def _printable(text: str) -> str:
 
 
 def _key(message: Message, raw: bytes) -> str:
-    found = re.search(r"<([^<>\s]{1,250})>", _header(message, "message-id"))
+    found = re.search(r"<([!-;=?-~]{1,250})>", _header(message, "message-id"))
     if found:
         return found.group(1)
     return "sha256:" + hashlib.sha256(raw).hexdigest()
