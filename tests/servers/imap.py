@@ -29,7 +29,6 @@ from imapclient import IMAPClient
 from pydantic import SecretStr
 
 from reliability.config import InboxSettings
-from servers.smtp import free_port
 
 HOST = "127.0.0.1"
 USER = "promises@example.com"
@@ -101,6 +100,12 @@ class ImapServer:
         with self.client() as client:
             client.select_folder(source)
             client.copy(client.search(["ALL"]), target)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
 
 
 def _config(root: Path, port: int, tls_port: int) -> str:
