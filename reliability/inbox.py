@@ -148,7 +148,12 @@ def poll(ledger: Ledger, *, now: datetime, mailbox: Mailbox | None = None) -> li
                             uid, f"{fetched.size:,}", f"{limits.MAX_MAIL_BYTES:,}")
                 box.mark(uid)
                 continue
-            receipts.append(receive(ledger, fetched.raw, now=now, via="imap"))
+            try:
+                receipts.append(receive(ledger, fetched.raw, now=now, via="imap"))
+            except Exception:  # one message that cannot be read must not stop the rest
+                log.exception("mail uid %s could not be read; it is tried again next round",
+                              uid)
+                continue
             box.mark(uid)
     return receipts
 
