@@ -167,6 +167,9 @@ class InboxSettings(Section):
     keyword: str = Field("$Reliability", pattern=r"^\$?[A-Za-z0-9_.-]{1,64}$")
     poll_seconds: int = Field(60, ge=5, le=24 * 3600)
     timeout_seconds: float = Field(30, gt=0)
+    # Where `reliability inbox --smtp` listens for mail delivered by the mail server.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=1, le=65535)
 
 
 class SchedulerSettings(Section):

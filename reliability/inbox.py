@@ -1,7 +1,8 @@
 """The inbox: client mail read for promises, each offered to its author for a yes.
 
-A message comes in piped from a mail server (`reliability inbox -`) or from the IMAP
-mailbox the team BCCs or forwards client mail to (`reliability inbox --imap`). A member's
+A message comes in piped from a mail server (`reliability inbox -`), from the IMAP
+mailbox the team BCCs or forwards client mail to (`reliability inbox --imap`), or delivered
+to an SMTP listener (`reliability inbox --smtp`). A member's
 sent mail to a client yields the member's commitments; a client's mail yields requests,
 offered to the member it was sent to (else the member who forwarded it, else the member who
 owns the client's latest promise). Each finding becomes one offer (`suggestions.offer`,
@@ -14,7 +15,7 @@ none is read twice: not after a restart, a reconnect or the same message piped a
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from reliability import capture, limits, notices, suggestions
 from reliability.channels.imap import Mailbox, MailboxError
+from reliability.channels.listener import MailListener
 from reliability.commitments import Finding, FindingKind
 from reliability.deadlines import echo
 from reliability.errors import UserError
@@ -156,6 +158,15 @@ def poll(ledger: Ledger, *, now: datetime, mailbox: Mailbox | None = None) -> li
                 continue
             box.mark(uid)
     return receipts
+
+
+def listener(ledger: Ledger, *, clock: Callable[[], datetime]) -> MailListener:
+    """An SMTP listener on `[inbox] listen_host:listen_port` that reads each message it is
+    given before it answers 250 (a failure is a 451: the sender tries again)."""
+    settings = ledger.settings.inbox
+    return MailListener(lambda raw: receive(ledger, raw, now=clock(), via="smtp"),
+                        host=settings.listen_host, port=settings.listen_port,
+                        max_bytes=limits.MAX_MAIL_BYTES)
 
 
 def read_mailbox(ledger: Ledger, *, now: datetime) -> list[Receipt]:

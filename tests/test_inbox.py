@@ -14,6 +14,8 @@ import logging
 import os
 import re
 import signal
+import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -36,7 +38,10 @@ from web_helpers import csrf_of
 
 from reliability import inbox, suggestions
 from reliability.channels.imap import Mailbox, MailboxError
+from reliability.channels.listener import MailListener
 from reliability.cli import app as cli_app
+from reliability.config import Settings
+from reliability.db import make_engine
 from reliability.ledger import Ledger
 from reliability.limits import MAX_MAIL_BYTES
 from reliability.models import (
@@ -331,6 +336,57 @@ def test_the_inbox_command_says_where_mail_may_come_from(database_url: str) -> N
     assert code == 2 and "say where the mail comes from" in err and "--imap" in err
     code, _, err = run(database_url, "inbox", "-", "--loop")
     assert code == 2 and "--loop reads a mailbox" in err
+
+
+# -- SMTP ----------------------------------------------------------------------------------
+
+
+def deliver_by_smtp(port: int, raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as relay:
+        relay.sendmail("dana@acme.example", ["promises@example.com"], raw)
+
+
+def test_mail_delivered_to_the_listener_is_read_before_it_is_accepted_and_only_once(
+        agency: Ledger) -> None:
+    agency.settings.inbox.listen_port = free_port()
+    with inbox.listener(agency, clock=lambda: MONDAY):
+        deliver_by_smtp(agency.settings.inbox.listen_port, eml("plain_request.eml"))
+        [offer] = [s for s in rows(agency, Suggestion)]  # recorded before the 250
+        deliver_by_smtp(agency.settings.inbox.listen_port, eml("plain_request.eml"))
+    assert offer.title == "Send the invoice copies"
+    assert len(rows(agency, Suggestion)) == 1
+    assert [(m.via, m.outcome) for m in rows(agency, ProcessedMail)] == [("smtp", "offered")]
+
+
+def test_the_listener_refuses_mail_over_the_limit_while_it_is_sent(agency: Ledger) -> None:
+    port = free_port()
+    accept = lambda raw: inbox.receive(agency, raw, now=MONDAY, via="smtp")  # noqa: E731
+    with MailListener(accept, host="127.0.0.1", port=port, max_bytes=200), \
+            pytest.raises(smtplib.SMTPException, match="552"):
+        deliver_by_smtp(port, eml("plain_request.eml"))
+    assert rows(agency, ProcessedMail) == []
+
+
+def test_a_message_the_database_cannot_take_is_a_451_so_the_sender_tries_again(
+        tmp_path: Path) -> None:
+    broken = Ledger(make_engine(f"sqlite:///{tmp_path}/gone/none.db"), Settings())
+    port = free_port()
+    accept = lambda raw: inbox.receive(broken, raw, now=MONDAY, via="smtp")  # noqa: E731
+    with MailListener(accept, host="127.0.0.1", port=port, max_bytes=MAX_MAIL_BYTES), \
+            pytest.raises(smtplib.SMTPDataError) as refused:
+        deliver_by_smtp(port, eml("plain_request.eml"))
+    assert refused.value.smtp_code == 451
+
+
+def test_a_taken_port_is_one_clear_line(database_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner(env={"RELIABILITY_INBOX__LISTEN_PORT": str(port)}).invoke(
+            cli_app, ["--db", database_url, "inbox", "--smtp"])
+    assert result.exit_code == 2
+    assert f"cannot listen for mail on 127.0.0.1:{port}" in result.stderr
 
 
 # -- IMAP ----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """`reliability inbox`: client mail read for promises and requests, each offered once.
 
-Three ways in: one message on stdin (`reliability inbox -`, for a mail server's pipe, as
-Redmine and Request Tracker take mail), one round over the IMAP mailbox (`--imap`), or
-rounds every `--every` seconds (`--imap --loop`, for a worker). A round that cannot reach
+Ways in: one message on stdin (`reliability inbox -`, for a mail server's pipe, as
+Redmine and Request Tracker take mail), one round over the IMAP mailbox (`--imap`),
+rounds every `--every` seconds (`--imap --loop`, for a worker), or an SMTP listener the
+mail server delivers to (`--smtp`). A round that cannot reach
 the mailbox is logged and tried again; nothing is marked read before it is recorded.
 """
 
@@ -20,9 +21,11 @@ import typer
 from reliability import inbox as service
 from reliability import limits
 from reliability.channels.imap import MailboxError
+from reliability.channels.listener import ListenerError
 from reliability.commands.runtime import JsonOption, emit, runtime_of
 from reliability.db import DatabaseError
 from reliability.errors import UserError
+from reliability.ledger import Ledger
 
 log = logging.getLogger(__name__)
 # sysexits' EX_TEMPFAIL: a mail server keeps the message and pipes it again later.
@@ -36,6 +39,9 @@ def inbox(
     stdin: Annotated[bool, typer.Option("--stdin", help="The same as -.")] = False,
     imap: Annotated[bool, typer.Option(
         "--imap", help="Read the waiting messages of the [inbox] IMAP mailbox.")] = False,
+    smtp: Annotated[bool, typer.Option(
+        "--smtp", help="Listen for mail delivered by SMTP on [inbox] listen_host:listen_port "
+                       "until Ctrl-C.")] = False,
     loop: Annotated[bool, typer.Option(
         "--loop", help="With --imap: keep reading, every --every seconds.")] = False,
     every: Annotated[int | None, typer.Option(
@@ -49,10 +55,11 @@ def inbox(
     if source not in (None, "-"):
         raise UserError(f"unknown message source {source!r}",
                         hint="use - (or --stdin) for one message on stdin, or --imap")
-    if from_stdin == imap:
-        raise UserError("say where the mail comes from",
-                        hint="reliability inbox - (one message on stdin) or reliability "
-                             "inbox --imap (the [inbox] mailbox)")
+    if [from_stdin, imap, smtp].count(True) != 1:
+        raise UserError("say where the mail comes from, one way",
+                        hint="reliability inbox - (one message on stdin), reliability inbox "
+                             "--imap (the [inbox] mailbox) or reliability inbox --smtp "
+                             "(a listener for the mail server)")
     if loop and not imap:
         raise UserError("--loop reads a mailbox", hint="use it with --imap")
     if from_stdin:
@@ -66,6 +73,9 @@ def inbox(
         _show(as_json, receipts)
         return
     ledger = runtime.ledger
+    if smtp:
+        _listen(ledger, runtime.as_of)
+        return
     seconds = every or ledger.settings.inbox.poll_seconds
     try:
         while True:
@@ -80,6 +90,20 @@ def inbox(
                 return
             time.sleep(seconds)
     except KeyboardInterrupt:  # Ctrl-C or SIGINT: a message half-read is read again
+        return
+
+
+def _listen(ledger: Ledger, as_of: datetime | None) -> None:
+    settings = ledger.settings.inbox
+    try:
+        with service.listener(ledger, clock=lambda: as_of or datetime.now(UTC)):
+            typer.echo(f"listening for mail on {settings.listen_host}:{settings.listen_port} "
+                       "(Ctrl-C to stop)", err=True)
+            while True:
+                time.sleep(3600)
+    except ListenerError as exc:
+        raise UserError(str(exc), hint="choose a free port with [inbox] listen_port") from None
+    except KeyboardInterrupt:
         return
 
 
