@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import typer
 
 from reliability import capture, compose, drafts, exchange, limits
-from reliability.commands import digests, extract, reports, server, slack, tokens, webhooks
+from reliability.commands import digests, extract, inbox, reports, server, slack, tokens, webhooks
 from reliability.commands.runtime import (
     JsonOption,
     Runtime,
@@ -765,6 +765,7 @@ app.command()(server.serve)
 app.command()(server.worker)
 app.command()(server.demo)
 promise_app.command("extract")(extract.promise_extract)
+app.command("inbox")(inbox.inbox)
 app.command()(reports.report)
 app.add_typer(reports.rating_app, name="rating")
 client_app.command("trust")(reports.client_trust)

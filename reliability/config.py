@@ -167,6 +167,25 @@ class SignInSettings(Section):
     window_minutes: int = Field(60, ge=1, le=24 * 60)
 
 
+class InboxSettings(Section):
+    """The IMAP mailbox `reliability inbox --imap` reads: where the team BCCs or forwards
+    client mail. The password comes from the environment (RELIABILITY_INBOX__PASSWORD)."""
+
+    host: str | None = None
+    port: int = Field(993, ge=1, le=65535)
+    ssl: bool = True
+    user: str | None = None
+    password: SecretStr | None = None
+    folder: str = "INBOX"
+    # The IMAP keyword set on every message read, besides \Seen.
+    keyword: str = Field("$Reliability", pattern=r"^\$?[A-Za-z0-9_.-]{1,64}$")
+    poll_seconds: int = Field(60, ge=5, le=24 * 3600)
+    timeout_seconds: float = Field(30, gt=0)
+    # Where `reliability inbox --smtp` listens for mail delivered by the mail server.
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=1, le=65535)
+
+
 class SchedulerSettings(Section):
     scan_interval_seconds: int = Field(60, ge=1)
     scan_batch_size: int = Field(500, ge=1)
@@ -194,6 +213,7 @@ class Settings(BaseSettings):
     sign_in: SignInSettings = Field(default_factory=SignInSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    inbox: InboxSettings = Field(default_factory=InboxSettings)
 
     @classmethod
     def settings_customise_sources(

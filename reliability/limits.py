@@ -55,6 +55,10 @@ TEXT: dict[str, TextLimit] = {
     "idempotency key": TextLimit(255),
 }
 
+# A mail message read by the inbox, headers and attachments included: client mail with a
+# promise in it is far smaller; a larger one is skipped, not read.
+MAX_MAIL_BYTES = 10 * 1024 * 1024
+
 LINE_BREAKS = frozenset("\n\r\t")
 
 

@@ -470,3 +470,17 @@ class IdempotencyKey(SQLModel, table=True):
     response: str | None = Field(default=None, sa_column=Column(sa.Text(), nullable=True))
     created_at: datetime = required_utc_field()
     expires_at: datetime = required_utc_field(index=True)
+
+class ProcessedMail(SQLModel, table=True):
+    """A mail message the inbox has read, by its Message-ID (else a hash of its bytes), so
+    no message is read twice: not after a restart, a reconnect, a new UIDVALIDITY, or the
+    same message piped in again. Only what happened is kept, never the words."""
+
+    __tablename__ = "processed_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_key: str = Field(max_length=300, unique=True)
+    via: str = Field(max_length=16)  # stdin, imap
+    outcome: str = Field(max_length=32)  # offered, nothing found, no client, too large, ...
+    offers: int = 0
+    processed_at: datetime = required_utc_field()

@@ -21,6 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reliability import suggestions, telemetry
+from reliability.inbox import read_mailbox
 from reliability.ledger import Ledger
 from reliability.outbox import Outbox
 from reliability.scan import Scanner, ScanReport
@@ -80,6 +81,10 @@ class Jobs:
         if self.offer_drafts is not None:
             self.offer_drafts(self.ledger, now=self.clock())
 
+    def mail(self) -> None:
+        """The team mailbox, read for promises and requests (when [inbox] host is set)."""
+        read_mailbox(self.ledger, now=self.clock())
+
     def digests(self) -> None:
         from reliability.digest import queue_due_digests
 
@@ -119,6 +124,8 @@ def build(ledger: Ledger, *, background: bool, clock: Clock = _utc_now,
                 (jobs.deliver, every.deliver_interval_seconds), (jobs.expire_offers, 3600)]
     if offer_drafts is not None and ledger.settings.slack.bot_token is not None:
         periodic.append((jobs.slack_drafts, every.deliver_interval_seconds))
+    if ledger.settings.inbox.host:
+        periodic.append((jobs.mail, ledger.settings.inbox.poll_seconds))
     for job, seconds in periodic:
         scheduler.add_job(_logged(job), IntervalTrigger(seconds=seconds, timezone=UTC),
                           id=job.__name__, name=job.__name__, next_run_time=start)

@@ -155,6 +155,8 @@ class Listeners:
         app.action("suggestion_decline")(ack=self.ack, lazy=[self.decline_offer])
         app.action("suggestion_change")(ack=self.ack, lazy=[self.open_offer_form])
         app.view(slack_views.LOG_FORM)(ack=self.ack_log_form, lazy=[self.save_log_form])
+        # A mailed suggestion's Log / Not a promise buttons open the web's confirm page.
+        app.action(re.compile(r"^suggestion_link_(log|decline)$"))(self.ack)
 
     async def ack(self, ack: Any) -> None:
         await ack()

@@ -16,6 +16,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reliability import capture
+from reliability import capture, limits
 from reliability.access import Actor, NotFound, scope_for
 from reliability.commitments import Finding, FindingKind
 from reliability.config import Settings
@@ -85,18 +86,24 @@ def fingerprint(title: str) -> str:
 
 
 def offer(ledger: Ledger, finding: Finding, *, member_email: str, source: Source,
-          origin_key: str, now: datetime, with_link: bool = False) -> Offer | None:
+          origin_key: str, now: datetime, with_link: bool = False,
+          confirm: Callable[[Session, Offer, Member], None] | None = None) -> Offer | None:
     """Offer `finding` to the member at `member_email`; None when it was offered before
-    from the same origin or the member said no to the same deliverable."""
+    from the same origin or the member said no to the same deliverable. `confirm` queues
+    the question to the member in the same transaction, so an offer is never stored
+    without it, nor asked twice."""
+    limits.text(finding.title, "promise title", "title")
     try:
         return _offer_once(ledger, finding, member_email=member_email, source=source,
-                           origin_key=origin_key, now=now, with_link=with_link)
+                           origin_key=origin_key, now=now, with_link=with_link,
+                           confirm=confirm)
     except IntegrityError:  # the same origin offered at the same moment by another worker
         return None
 
 
 def _offer_once(ledger: Ledger, finding: Finding, *, member_email: str, source: Source,
-                origin_key: str, now: datetime, with_link: bool) -> Offer | None:
+                origin_key: str, now: datetime, with_link: bool,
+                confirm: Callable[[Session, Offer, Member], None] | None) -> Offer | None:
     printed = fingerprint(finding.title)
     token = secrets.token_urlsafe(32) if with_link else None
     with ledger.transaction() as session:
@@ -119,7 +126,10 @@ def _offer_once(ledger: Ledger, finding: Finding, *, member_email: str, source: 
         ledger.record(session, now=now, actor="reliability", kind="suggestion.offered",
                       suggestion_id=row.id, finding=str(finding.kind), source=str(source),
                       member_id=member.id)
-        return _offer(row, member, client, token)
+        made = _offer(row, member, client, token)
+        if confirm is not None:
+            confirm(session, made, member)
+        return made
 
 
 def open_offer(ledger: Ledger, suggestion_id: int, *, actor: Actor) -> Offer:
@@ -129,10 +139,15 @@ def open_offer(ledger: Ledger, suggestion_id: int, *, actor: Actor) -> Offer:
         return _offer(row, _member(session, row), _client_of(session, row))
 
 
-def offer_by_token(ledger: Ledger, token: str) -> tuple[Offer, Actor]:
-    """The offer a mailed link stands for, and the member it speaks for."""
+def offer_by_token(ledger: Ledger, token: str,
+                   now: datetime | None = None) -> tuple[Offer, Actor]:
+    """The offer a mailed link stands for, and the member it speaks for; at `now`, a link
+    older than `OFFER_LIFETIME` is expired even before `expire` has run."""
     with ledger.session() as session:
         row = _by_token(session, token)
+        if now is not None and row.created_at + OFFER_LIFETIME <= now:
+            raise NotFound("this link was already used or has expired", field="token",
+                           hint="log the promise with /promise or the web's Log a promise")
         member = _member(session, row)
         return _offer(row, member, _client_of(session, row)), Actor.of(member)
 

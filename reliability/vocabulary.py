@@ -113,6 +113,8 @@ class NoticeKind(StrEnum):
     draft_offer = "draft_offer"  # a draft shown to its owner in Slack, with Send / Edit
     webhook = "webhook"  # one event POSTed to one registered endpoint (reliability.webhooks)
     webhook_disabled = "webhook_disabled"  # tells the admins an endpoint was switched off
+    # A promise found in mail, put to its author (Slack DM or email) with Log / Not a promise
+    suggestion_offer = "suggestion_offer"
 
 
 # The kinds a client reads; the rest go to the team.

@@ -107,3 +107,15 @@ def test_the_expiry_job_drops_offers_nobody_answered_with_their_words(agency: Le
     with Session(agency.engine) as session:
         row = session.get(Suggestion, offered.id)
     assert row is not None and (row.status, row.sentence) == ("expired", None)
+
+
+def test_the_mailbox_is_read_every_poll_seconds_only_once_it_is_set_up(agency: Ledger) -> None:
+    agency.settings.inbox.host = "imap.example.com"
+    agency.settings.inbox.poll_seconds = 120
+    scheduler = build(agency, background=True, clock=lambda: TUESDAY_9)
+    scheduler.start(paused=True)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+    finally:
+        scheduler.shutdown(wait=False)
+    assert jobs["mail"].trigger.interval == timedelta(seconds=120)

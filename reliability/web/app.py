@@ -29,6 +29,7 @@ from reliability.web import (
     admin,
     api,
     api_writes,
+    confirm,
     dashboard,
     ical,
     notes,
@@ -114,6 +115,7 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     app.include_router(signin.router)
     app.include_router(actions.router)  # before dashboard: /promises/new is not a promise id
     app.include_router(admin.router)  # before dashboard: /clients/new is not a client id
+    app.include_router(confirm.router)
     app.include_router(dashboard.router)
     app.include_router(api.router)
     app.include_router(api_writes.router)

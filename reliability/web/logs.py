@@ -1,6 +1,7 @@
 """Secrets out of the logs: sign-in links, calendar-feed addresses and bearer tokens.
 
-A request path is a secret when it holds one (`/sign-in/link/<token>`, `/calendar/<token>.ics`),
+A request path is a secret when it holds one (`/sign-in/link/<token>`, `/calendar/<token>.ics`,
+a mailed suggestion's `/confirm/<token>`),
 and access logs keep paths, including the ones no route answers (`//calendar/<token>`,
 `?token=<token>`): the patterns are looser than the routes, so a mistyped or probing address
 is redacted too. The filter rewrites each record's message and arguments in
@@ -14,9 +15,10 @@ import re
 
 REDACTED = "[redacted]"
 _SECRETS = re.compile(
-    # the segment after a `calendar` or `link` segment, however many slashes: a feed's or a
-    # link's secret, whatever the rest of the path (a route or not); a feed keeps its `.ics`
-    r"(?P<keep>/(?:calendar|link)/+)[^/?#\s\"']+?(?P<ics>\.ics)?(?=[/?#\s\"']|$)"
+    # the segment after a `calendar`, `link` or `confirm` segment, however many slashes: a
+    # feed's or a link's secret, whatever the rest of the path (a route or not); a feed
+    # keeps its `.ics`
+    r"(?P<keep>/(?:calendar|link|confirm)/+)[^/?#\s\"']+?(?P<ics>\.ics)?(?=[/?#\s\"']|$)"
     # any query parameter whose name says token, key, secret, code or signature
     r"|(?P<param>[?&;][^=&#\s\"']*(?:token|key|secret|code|sig)[^=&#\s\"']*=)[^&#\s\"']*"
     r"|(?P<scheme>bearer\s+)\S+"  # an Authorization header's value
