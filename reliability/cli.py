@@ -33,6 +33,7 @@ from reliability.db import upgrade
 from reliability.deadlines import resolve, resolve_due
 from reliability.drafting import rendering, samples
 from reliability.drafting.contexts import KINDS, LOCALES
+from reliability.drafting.reasons import reason_text
 from reliability.errors import UserError
 from reliability.ledger import PromiseView
 from reliability.mistakes import Credit, log_mistake
@@ -156,6 +157,8 @@ def member_add(
     country: Annotated[str | None, typer.Option(help="ISO country for public holidays.")] = None,
     slack_user: Annotated[str | None, typer.Option(help="Slack user id, e.g. U0123ABCD.")] = None,
     role: Annotated[str, typer.Option(help="member | manager | admin")] = "member",
+    locale: Annotated[str | None, typer.Option(
+        help="en | sv | zh: the language of what they read (default: [team] locale).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a team member."""
@@ -163,6 +166,7 @@ def member_add(
     member = runtime.ledger.add_member(
         email=email, name=name, manager_email=manager, timezone=timezone, country=country,
         slack_user_id=slack_user, role=role, now=runtime.now, actor=runtime.actor,
+        locale=locale,
     )
     emit(as_json, member_record(member), f"member #{member.id} {member.name} <{member.email}>"
           " added")
@@ -241,7 +245,7 @@ def promise_add(
         asked_due_at=due_at if suggested else None)
     calendar = ledger.calendar_for(view.client)
     lines = [_promise_line(view), *capture.describe(made, owner_name=view.owner.name,
-                                                    calendar=calendar)]
+                                                    calendar=calendar, now=runtime.now)]
     if suggested:
         lines.append(f"Promised {capture.day(suggested, calendar)} instead of the "
                      f"{capture.day(due_at, calendar)} asked for.")
@@ -342,13 +346,16 @@ def promise_checkin(
     waiting_for: Annotated[str | None, typer.Option(
         help="What the client still has to send, in their language; the delay letter asks "
              "for it.")] = None,
+    client_reason: Annotated[str | None, typer.Option(
+        help="What the client may be told about the delay, written for them; the delay "
+             "letter uses it (the note never reaches the client).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record the owner's check-in on a promise."""
     runtime = runtime_of(ctx)
     checkin = runtime.ledger.check_in(promise_id, status=status, progress=progress, note=note,
                                       now=runtime.now, actor=runtime.actor,
-                                      waiting_for=waiting_for)
+                                      waiting_for=waiting_for, client_reason=client_reason)
     emit(as_json, checkin_record(checkin),
           f"check-in on #{promise_id}: {checkin.status}"
           + (f", {checkin.progress}% done" if checkin.progress is not None else ""))
@@ -404,15 +411,22 @@ def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     runtime = runtime_of(ctx)
     report = Scanner(runtime.ledger).tick(runtime.now)
+    document = report.to_json()
+    # Reasons in the team's language and zone: the CLI has no member of its own.
+    words = {"locale": runtime.settings.team.locale,
+             "timezone": runtime.settings.calendar.default_timezone, "now": runtime.now}
+    for change in document["changes"]:
+        change["reasons"] = [{**reason, "text": reason_text(reason, **words)}
+                             for reason in change["reasons"]]
     lines = [f"assessed {report.assessed} promise(s)"]
     lines += [f"  #{c['promise_id']}: {c['from']} -> {c['to']} (p_late {c['p_late']:.0%})"
-              + "".join(f"\n      - {reason}" for reason in c["reasons"])
-              for c in report.changes]
+              + "".join(f"\n      - {reason['text']}" for reason in c["reasons"])
+              for c in document["changes"]]
     lines += [f"  {a['kind']} #{a['notice_id']} for promise #{a['promise_id']}"
               for a in report.actions]
     lines += [f"  could not assess promise #{f['promise_id']}: {f['reason']}"
               for f in report.failed]
-    emit(as_json, report.to_json(), "\n".join(lines))
+    emit(as_json, document, "\n".join(lines))
 
 
 # -- drafts -----------------------------------------------------------------------------

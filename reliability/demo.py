@@ -29,6 +29,7 @@ from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.db import make_engine, upgrade
 from reliability.digest import digest_key, queue_due_digests
+from reliability.drafting.reasons import reason_texts
 from reliability.ledger import Ledger
 from reliability.models import Member, Notice, NoticeKind
 from reliability.outbox import Outbox
@@ -201,7 +202,9 @@ class Demo:
         for change in report.changes:
             self.say(f"    #{change['promise_id']} {change['from']} -> {change['to']} "
                      f"(p_late {change['p_late']:.0%})")
-            for reason in change["reasons"]:
+            for reason in reason_texts(change["reasons"], self.ledger.settings.team.locale,
+                                       timezone=self.ledger.settings.calendar.default_timezone,
+                                       now=moment):
                 self.say(f"        - {reason}")
         for action in report.actions:
             self.say(f"    {action['kind'].replace('_', ' ')} #{action['notice_id']} "

@@ -42,6 +42,7 @@ TEXT: dict[str, TextLimit] = {
     "reason": TextLimit(1000),
     "check-in note": TextLimit(2000),
     "waiting for": TextLimit(2000),
+    "reason for the client": TextLimit(1000),
     "mistake summary": TextLimit(2000),
     "prevention step": TextLimit(2000),
     "category": TextLimit(64),

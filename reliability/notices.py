@@ -54,7 +54,9 @@ def client_recipient(client: Client) -> Recipient:
     return Recipient(DeliveryChannel.email, client.email, client.contact_name, client.locale)
 
 
-def member_recipient(member: Member, locale: str = "en") -> Recipient:
+def member_recipient(settings: Settings, member: Member) -> Recipient:
+    """A member, reached where they read their messages, in their own language."""
+    locale = compose.member_locale(settings, member)
     if member.digest_channel == DeliveryChannel.slack and member.slack_user_id:
         return Recipient(DeliveryChannel.slack, member.slack_user_id, member.name, locale)
     return Recipient(DeliveryChannel.email, member.email, member.name, locale)
@@ -309,30 +311,45 @@ def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
     notice.context = {**notice.context, "reason": reason, "waiting_for": waiting_for}
 
 
+def approver_note(reason: str | None, note: str | None) -> str | None:
+    """What the approver of a delay draft must know: that it has no reason the client may be
+    told yet (the letter then says only what is known), and the owner's note for the team."""
+    parts = []
+    if not reason:
+        parts.append("No reason for the client yet: the letter says only what is late and "
+                     "the new date. Add a sentence the client may read before sending.")
+    if note:
+        parts.append(f"The owner's latest check-in note (for the team, not the client): {note}")
+    return " ".join(parts) or None
+
+
 def refresh_reason(session: Session, settings: Settings, promise_id: int, *,
-                   reason: str | None, now: datetime, actor: str,
+                   note: str | None, client_reason: str | None, now: datetime, actor: str,
                    waiting_for: str | None = None) -> list[Notice]:
     """The owner has just said why it slips. Their note was written for the team, so it goes
-    to whoever approves the pending delay drafts, never into the client's letter as it
-    stands. What the client still has to send was written for the client: a draft nobody
-    has edited is re-rendered to ask for it."""
+    to whoever approves the pending delay drafts, never into the client's letter. What the
+    client may be told, and what the client still has to send, were written for the client:
+    a draft nobody has edited is re-rendered with them."""
     pending = session.exec(select(Notice).where(
         Notice.promise_id == promise_id, Notice.kind == NoticeKind.delay_notice,
         col(Notice.status).in_(PENDING))).all()
     for notice in pending:
-        if reason:
-            notice.approver_note = f"The owner's latest check-in note: {reason}"
+        reason = client_reason or notice.context.get("reason")
+        flagged = approver_note(reason, note)
+        if flagged != notice.approver_note:
+            notice.approver_note = flagged
             record_event(session, notice, now=now, actor=actor, kind="notice.noted",
                          approver_note=notice.approver_note)
-        if (waiting_for and "edited_by" not in notice.context
+        if ((waiting_for or client_reason) and "edited_by" not in notice.context
                 and notice.proposed_due_at is not None):
             before = _wording(notice)
             _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
-                            reason=notice.context.get("reason"), now=now,
-                            waiting_for=waiting_for)
+                            reason=reason, now=now,
+                            waiting_for=waiting_for or notice.context.get("waiting_for"))
             record_event(session, notice, now=now, actor=actor, kind="notice.edited",
                          before=before, after=_wording(notice),
-                         why="the owner's check-in said what the client still has to send")
+                         why="the owner's check-in said what the client may be told or "
+                             "still has to send")
         session.add(notice)
     return list(pending)
 

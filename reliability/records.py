@@ -48,6 +48,7 @@ def member_record(member: Member, manager: Member | None = None) -> dict[str, An
         "country": member.country,
         "manager": manager.email if manager else None,
         "role": member.role,
+        "locale": member.locale,
     }
 
 
@@ -82,6 +83,8 @@ def checkin_record(checkin: CheckIn, timezone: str | None = None) -> dict[str, A
         "status": checkin.status,
         "progress": checkin.progress,
         "note": checkin.note,
+        "waiting_for": checkin.waiting_for,
+        "client_reason": checkin.client_reason,
     }
 
 

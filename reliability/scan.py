@@ -433,7 +433,7 @@ class Scanner:
         day = calendar.local(now).date().isoformat()
         return notices.Draft(
             kind=NoticeKind.checkin_request, key=f"checkin_request:{promise.id}:{day}",
-            recipient=notices.member_recipient(owner), member_id=owner.id,
+            recipient=notices.member_recipient(self.settings, owner), member_id=owner.id,
             context=compose.checkin_request(self.settings, promise=promise, client=client,
                                             owner=owner, now=now),
             created_by=ACTOR, promise_id=promise.id,
@@ -449,6 +449,8 @@ class Scanner:
         checkins = batch.checkins.get(promise.id or 0, [])
         # The owner's note is written for the team: the approver sees it, the client does not.
         latest_note = next((c.note for c in reversed(checkins) if c.note), None)
+        client_reason = next((c.client_reason for c in reversed(checkins) if c.client_reason),
+                             None)
         progress = next((c.progress for c in reversed(checkins) if c.progress is not None),
                         None)
         waiting_for = checkins[-1].waiting_for if checkins else None
@@ -458,14 +460,14 @@ class Scanner:
             kind=NoticeKind.delay_notice, key=_delay_key(promise),
             recipient=notices.client_recipient(client), client=client,
             context=compose.delay_notice(self.settings, promise=promise, client=client,
-                                         owner=owner, new_due_at=proposed, reason=None,
+                                         owner=owner, new_due_at=proposed,
+                                         reason=client_reason,
                                          interim=None, now=now,
                                          progress=progress / 100 if progress is not None
                                          else None, waiting_for=waiting_for),
-            inputs={"reason": None, "interim": None, "waiting_for": waiting_for,
+            inputs={"reason": client_reason, "interim": None, "waiting_for": waiting_for,
                     "progress": progress / 100 if progress is not None else None},
-            approver_note=f"The owner's latest check-in note: {latest_note}"
-            if latest_note else None,
+            approver_note=notices.approver_note(client_reason, latest_note),
             created_by=ACTOR, promise_id=promise.id, reply_to=owner.email,
             proposed_due_at=proposed, escalate_at=escalate_at,
         )
@@ -475,7 +477,7 @@ class Scanner:
         return notices.Draft(
             kind=NoticeKind.escalation,
             key=f"escalation:{promise.id}:{notices.key_moment(promise.due_at)}",
-            recipient=notices.member_recipient(manager), member_id=manager.id,
+            recipient=notices.member_recipient(self.settings, manager), member_id=manager.id,
             context=compose.risk_escalation(
                 self.settings, promise=promise, client=client, owner=owner, manager=manager,
                 p_late=result.p_late, reasons=list(result.reasons), notice_by=result.notice_by,

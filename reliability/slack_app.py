@@ -311,11 +311,13 @@ class Listeners:
         meta = slack_actions.parse_meta(view.get("private_metadata"))
         promise_id, status = _number(meta.get("promise_id")), str(meta.get("status"))
         note, progress = submitted(view, "note"), submitted(view, "progress")
+        client_reason = submitted(view, "client_reason")
         now = self.clock()
 
         def record(member: Member) -> Reply:
             slack_actions.check_in(self.ledger, member, promise_id, status, now=now, note=note,
-                                   progress=int(progress) if progress else None)
+                                   progress=int(progress) if progress else None,
+                                   client_reason=client_reason)
             return slack_views.checkin_recorded(
                 question=str(meta.get("question", "")), status=status, promise_id=promise_id,
                 when=echo(now, self.ledger.calendar_for(owner=member), now), note=note)
@@ -393,7 +395,7 @@ class Listeners:
         if member is not None:
             return member
         try:
-            found = await client.users_info(user=user_id)
+            found = await client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
             raise UserError(f"I couldn't look <@{user_id}> up in Slack "
                             f"({exc.response.get('error')}); try again in a minute.") from None

@@ -68,6 +68,7 @@ class TimelineEntry:
     kind: str
     title: str
     detail: str | None = None
+    reasons: list[dict[str, Any]] | None = None  # an assessment's, worded by the page
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime)
             timeline.append(TimelineEntry(
                 assessment.at, "assessment",
                 f"Assessed {assessment.level.replace('_', ' ')}, "
-                f"{assessment.p_late:.0%} likely late", "; ".join(assessment.reasons) or None))
+                f"{assessment.p_late:.0%} likely late", reasons=assessment.reasons))
             previous = assessment.level
     timeline += [TimelineEntry(n.created_at, "notice",
                                f"{n.kind.replace('_', ' ').capitalize()} made ({n.status})",
