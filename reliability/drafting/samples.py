@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reliability.calendar import zone
+from reliability.drafting.reasons import reason_texts
 from reliability.drafting.contexts import (
     CREDIT_BASES,
     CREDIT_METHODS,
@@ -83,6 +84,17 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
         "team_name": words["team"],
     }
     report = promise(42, words["title"], 20)
+    # Risk reasons as the scan stores them, worded by the one function every reader sees.
+    reasons = reason_texts([
+        {"code": "progress", "done": 20, "time_left": 25, "at": at(17, 16).isoformat()},
+        {"code": "reported_status", "owner": words["owner"], "status": "at_risk",
+         "at": at(17, 11).isoformat(), "days_ago": None, "note": None},
+        {"code": "track_record", "whose": "owner", "owner": words["owner"], "count": 8,
+         "late": 3, "broken": 0, "median_late_hours": 12.0, "hours_per_day": 8.0},
+        {"code": "little_history", "owner": words["owner"], "count": 0, "team_count": 2,
+         "slip_rate": 0.25},
+    ], locale, timezone=words["timezone"], now=at(18, 10))
+    words = {**words, "reasons": reasons}
     if kind == NoticeKind.delay_notice:
         full = {
             **base,
