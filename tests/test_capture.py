@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 
 from reliability import capture
 from reliability.calendar import BusinessCalendar
+from reliability.drafting.reasons import reason_text
 from reliability.ledger import Ledger
 from reliability.models import Event, Promise
-from reliability.drafting.reasons import reason_text
 from reliability.risk import (
     CaptureForecast,
     OpenLoad,

@@ -50,7 +50,8 @@ def queue_team_messages(ledger: Ledger, count: int, now=WEDNESDAY_10) -> list[in
         for index in range(count):
             notice = notices.create(
                 session, ledger.settings, kind=NoticeKind.checkin_request,
-                key=f"test:{index}", recipient=notices.member_recipient(ledger.settings, view.owner),
+                key=f"test:{index}",
+                recipient=notices.member_recipient(ledger.settings, view.owner),
                 context=compose.checkin_request(
                     ledger.settings, promise=view.promise, client=view.client,
                     owner=view.owner, now=now),

@@ -84,7 +84,8 @@ def test_silence_and_a_late_track_record_raise_the_risk_by_wednesday(agency: Led
                               .order_by(col(Assessment.id).desc())).first()
     assert promise.level == "at_risk"
     assert latest is not None
-    assert {"code": "no_answer", "asked_at": TUESDAY_9.astimezone(UTC).isoformat()} in latest.reasons
+    asked = TUESDAY_9.astimezone(UTC).isoformat()
+    assert {"code": "no_answer", "asked_at": asked} in latest.reasons
     assert any(reason["code"] == "track_record" and reason["late"] == 4
                for reason in latest.reasons)
     assert len(notices_of(agency, "delay_notice")) == 1

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from reliability.calendar import zone
-from reliability.drafting.reasons import reason_texts
 from reliability.drafting.contexts import (
     CREDIT_BASES,
     CREDIT_METHODS,
@@ -35,6 +34,7 @@ from reliability.drafting.contexts import (
     UnassessedItem,
     check_names,
 )
+from reliability.drafting.reasons import reason_texts
 from reliability.vocabulary import DeliveryChannel, NoticeKind
 
 SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
