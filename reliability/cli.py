@@ -16,7 +16,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from reliability import capture, compose, drafts, exchange, limits
+from reliability import capture, compose, drafts, exchange, limits, notices
 from reliability.commands import digests, extract, reports, server, slack
 from reliability.commands.runtime import (
     JsonOption,
@@ -438,6 +438,7 @@ def _notice_out(runtime: Runtime, notice_id: int, as_json: bool) -> None:
     record = notice_record(notice, client.name if client else None,
                            client.timezone if client else None)
     human = (f"#{notice.id} {notice.kind} to {notice.recipient} [{notice.status}]\n"
+             + f"state: {notices.state_words(notice, _reader_zone(runtime))}\n"
              + (f"note for the approver: {notice.approver_note}\n" if notice.approver_note
                 else "")
              + f"subject: {notice.subject}\n\n{notice.text}")
@@ -654,8 +655,17 @@ def deliver(
         total.dead += report.dead
         if once or report.claimed == 0:
             break
-    emit(as_json, total.to_json(),
-          f"sent {len(total.sent)}, retrying {len(total.retrying)}, dead {len(total.dead)}")
+    lines = [f"sent {len(total.sent)}, retrying {len(total.retrying)}, dead {len(total.dead)}"]
+    for notice_id in [*total.retrying, *total.dead]:
+        notice = drafts.show(runtime.ledger, runtime.operator, notice_id).notice
+        lines.append(f"  #{notice_id} {notice.kind} to {notice.recipient}: "
+                     f"{notices.state_words(notice, _reader_zone(runtime))}")
+    emit(as_json, total.to_json(), "\n".join(lines))
+
+
+def _reader_zone(runtime: Runtime) -> str:
+    """The CLI's reader has no member row: times are in the team's zone, named."""
+    return runtime.settings.calendar.default_timezone
 
 
 # -- export and import ------------------------------------------------------------------

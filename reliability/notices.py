@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits
+from reliability.calendar import zone
 from reliability.config import Settings
 from reliability.db import among, insert_rows
 from reliability.drafting import rendering
@@ -60,6 +61,37 @@ def member_recipient(settings: Settings, member: Member) -> Recipient:
     if member.digest_channel == DeliveryChannel.slack and member.slack_user_id:
         return Recipient(DeliveryChannel.slack, member.slack_user_id, member.name, locale)
     return Recipient(DeliveryChannel.email, member.email, member.name, locale)
+
+
+def reader_time(moment: datetime, timezone: str) -> str:
+    """A moment as a person reads it in lists and replies: their zone, named."""
+    local = moment.astimezone(zone(timezone))
+    return f"{local:%a %d %b, %H:%M} {rendering.zone_label(timezone, 'en')}"
+
+
+def state_words(notice: Notice, timezone: str) -> str:
+    """Where a message stands, in plain words; when it failed, the last error and what to do,
+    so nobody has to open a log to learn a client was never told."""
+    error = (notice.last_error or "no reason recorded").rstrip(".")
+    if notice.status == NoticeStatus.draft:
+        return "Waiting for approval."
+    if notice.status in (NoticeStatus.approved, NoticeStatus.queued):
+        return "Approved; it goes out with the next delivery round."
+    if notice.status == NoticeStatus.sending:
+        return "Being sent now."
+    if notice.status == NoticeStatus.sent and notice.sent_at is not None:
+        return f"Sent {reader_time(notice.sent_at, timezone)}."
+    if notice.status == NoticeStatus.retry:
+        again = (f" {reader_time(notice.next_attempt_at, timezone)}"
+                 if notice.next_attempt_at else "")
+        tries = "once" if notice.attempts == 1 else f"{notice.attempts} times"
+        return (f"Not sent yet: {error}. Tried {tries}; it will be tried again{again}. "
+                "Nothing to do unless it keeps failing.")
+    if notice.status == NoticeStatus.dead:
+        return (f"Not delivered: {error}. It will not be tried again: check the recipient's "
+                "address or Slack channel, then reach them another way or make the message "
+                "again.")
+    return "Called off."
 
 
 def key_moment(moment: datetime) -> str:

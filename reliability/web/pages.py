@@ -16,6 +16,7 @@ from reliability.calendar import zone
 from reliability.compose import member_locale
 from reliability.drafting.reasons import reason_texts
 from reliability.drafting.rendering import money_text
+from reliability.notices import state_words
 from reliability.web.auth import CSRF_FIELD, Viewer, csrf_token, ledger_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -53,7 +54,7 @@ def _reasons(ctx: Context, reasons: list[dict[str, Any]] | None) -> list[str]:
 
 
 TEMPLATES.env.filters.update(when=_when, day=_day, pct=_pct, label=_label, money=money_text,
-                             reasons=_reasons)
+                             reasons=_reasons, state=state_words)
 TEMPLATES.env.globals["CSRF_FIELD"] = CSRF_FIELD
 
 

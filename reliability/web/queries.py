@@ -31,6 +31,7 @@ from reliability.models import (
     Rating,
     RiskLevel,
 )
+from reliability.notices import UNSENT
 from reliability.promises import PromiseView, is_overdue, promise_views
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
@@ -101,7 +102,8 @@ def _with_context(session: Session, rows: list[PromiseRow]) -> list[PromiseRow]:
     for notice in session.exec(select(Notice).where(col(Notice.promise_id).in_(ids))
                                .order_by(col(Notice.created_at), col(Notice.id))).all():
         pid = notice.promise_id or 0
-        if notice.status == NoticeStatus.draft and notice.kind == NoticeKind.delay_notice:
+        # The latest delay notice not yet sent: a draft, or one approved that failed.
+        if notice.status in UNSENT and notice.kind == NoticeKind.delay_notice:
             drafts[pid] = notice
         if notice.status == NoticeStatus.sent and notice.client_id is not None:
             told[pid].append(Told(notice.sent_at or notice.created_at, _told_text(notice)))
