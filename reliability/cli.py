@@ -43,7 +43,6 @@ from reliability.records import (
     client_record,
     due_change_record,
     event_record,
-    iso,
     member_record,
     mistake_record,
     notice_record,
@@ -206,8 +205,9 @@ def member_remove(ctx: typer.Context, email: str) -> None:
 
 def _promise_line(view: PromiseView) -> str:
     record = promise_record(view.promise, view.client, view.owner)
+    due = notices.reader_time(view.promise.due_at, view.client.timezone)
     return (f"#{record['id']} {record['title']} for {record['client']}, owner {record['owner']},"
-            f" due {record['due_at']} [{record['status']}]")
+            f" due {due} [{record['status']}]")
 
 
 def _promise_out(view: PromiseView, as_json: bool) -> None:
@@ -290,8 +290,9 @@ def promise_list(
     """List promises, soonest due first."""
     views = runtime_of(ctx).ledger.promises(status=status, client_name=client, owner_email=owner)
     records = [promise_record(v.promise, v.client, v.owner) for v in views]
-    rows = [[str(r["id"]), r["title"], r["client"], r["owner"], r["due_at"], r["status"]]
-            for r in records]
+    rows = [[str(r["id"]), r["title"], r["client"], r["owner"],
+             notices.reader_time(v.promise.due_at, v.client.timezone), r["status"]]
+            for r, v in zip(records, views, strict=True)]
     emit(as_json, records, table(rows, ["id", "title", "client", "owner", "due", "status"]))
 
 
@@ -308,7 +309,7 @@ def promise_show(ctx: typer.Context, promise_id: int, as_json: JsonOption = Fals
         "timeline": [event_record(e, tz) for e in history.events],
     }
     timeline = "\n".join(
-        f"  {iso(e.at, tz)}  {e.kind:<20} {e.actor}  "
+        f"  {notices.reader_time(e.at, tz)}  {e.kind:<20} {e.actor}  "
         + ", ".join(f"{k}={v}" for k, v in e.payload.items() if v is not None)
         for e in history.events
     )

@@ -247,7 +247,7 @@ def test_escalation_gives_p_late_reasons_and_the_notice_deadline() -> None:
     text = render("escalation", "en", sample_context("escalation", "en")).text
 
     assert "72%" in text
-    assert "- Check-in says blocked on client data" in text
+    assert "- Priya Raman reported it at risk yesterday\n" in text
     assert "waiting for approval" in text
     assert "Wednesday, November 18, 5:00 PM" in text
 

@@ -585,7 +585,7 @@ def test_the_echo_says_how_likely_the_promise_is_kept_and_offers_the_likely_day(
     response = slack.answer("Q3 report for Acme by Friday")
     words = shown(response)
     assert "Likely to run late (" in words
-    assert "4 of Alice's last 5 promises were late, by a median of 1 business day." in words
+    assert "Four of Alice's last five promises were late, typically by 1 business day." in words
     assert "Alice will likely be done by Fri 27 Nov (80% of similar promises were)." in words
     assert [e["text"]["text"] for e in response["blocks"][-1]["elements"]] == [
         "Looks right", "Promise Fri 27 Nov instead", "Change date", "Cancel"]

@@ -92,7 +92,7 @@ def test_bob_sees_alices_q3_report_at_risk_with_reasons_and_the_pending_draft(
     page = signed_in(app, agency, "bob@example.com").get("/board").text
     assert "Q3 report" in page and "Acme" in page and "Alice" in page
     assert "At risk" in page and "likely late" in page
-    assert "Waiting on the ad account data." in page
+    assert "Alice reported it at risk yesterday: “Waiting on the ad account data”" in page
     assert f'href="/drafts/{delay_draft(agency).id}"' in page
     assert "Wed 18 Nov 2026, 17:00" in page  # tell the client by: Wednesday's end of day
     assert "Nothing yet" in page  # the client has not been told
@@ -249,7 +249,9 @@ def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
     assert (risk["title"], risk["level"], risk["owner"]) == ("Q3 report", "at_risk",
                                                               "alice@example.com")
     assert risk["notice_by"] == "2026-11-18T17:00:00-05:00"
-    assert any("ad account data" in reason for reason in risk["reasons"])
+    [said] = [reason for reason in risk["reasons"] if reason["code"] == "reported_status"]
+    assert said["facts"]["note"] == "Waiting on the ad account data."
+    assert said["text"] == "Alice reported it at risk yesterday: “Waiting on the ad account data”"
     [draft] = client.get("/api/drafts").json()
     assert draft["id"] == risk["pending_draft_id"]
     approved = client.post(f"/api/drafts/{draft['id']}/approve")

@@ -164,8 +164,7 @@ def _en(reason: Reason, w: _Words) -> str:
         return (f"Little time to warn the client: promised {w.day(reason['made_at'])} "
                 f"for {w.day(reason['due_at']).removeprefix('on ')}")
     if code == "moved":
-        moved_from = w.day(reason["from"]).removeprefix("on ")
-        return f"The due date has already moved once, from {moved_from}"
+        return f"The due date has already moved once; it was first due {w.day(reason['from'])}"
     return ""
 
 
@@ -250,8 +249,7 @@ def _sv(reason: Reason, w: _Words) -> str:
         return (f"Kort tid att förvarna kunden: lovat {w.day(reason['made_at'])} till "
                 f"{_sv_bare_day(w.day(reason['due_at']))}")
     if code == "moved":
-        return ("Leveransdatumet har redan flyttats en gång, från "
-                f"{_sv_bare_day(w.day(reason['from']))}")
+        return f"Leveransdatumet har redan flyttats en gång, ursprungligen {w.day(reason['from'])}"
     return ""
 
 

@@ -91,8 +91,7 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
          "at": at(17, 11).isoformat(), "days_ago": None, "note": None},
         {"code": "track_record", "whose": "owner", "owner": words["owner"], "count": 8,
          "late": 3, "broken": 0, "median_late_hours": 12.0, "hours_per_day": 8.0},
-        {"code": "little_history", "owner": words["owner"], "count": 0, "team_count": 2,
-         "slip_rate": 0.25},
+        {"code": "crowded", "owner": words["owner"], "others": 3, "by": at(20, 17).isoformat()},
     ], locale, timezone=words["timezone"], now=at(18, 10))
     words = {**words, "reasons": reasons}
     if kind == NoticeKind.delay_notice:

@@ -31,7 +31,7 @@ from reliability.models import (
     Rating,
     RiskLevel,
 )
-from reliability.notices import UNSENT
+from reliability.notices import UNSENT, reader_time
 from reliability.promises import PromiseView, is_overdue, promise_views
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
@@ -168,7 +168,8 @@ def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime)
     shown_ids = {n.id for n in notice_rows}
     changes = list(session.exec(select(DueChange).where(DueChange.promise_id == promise_id)
                                 .order_by(col(DueChange.changed_at))).all())
-    timeline = [TimelineEntry(e.at, e.kind, _event_title(e), _event_detail(e))
+    timeline = [TimelineEntry(e.at, e.kind, _event_title(e),
+                              _event_detail(e, row.client.timezone))
                 for e in events if e.kind not in SHOWN_AS_ROWS and _shown(e, shown_ids)]
     timeline += [TimelineEntry(c.at, "checkin", f"Check-in: {c.status.replace('_', ' ')}"
                                + (f" ({c.progress}%)" if c.progress is not None else ""), c.note)
@@ -196,17 +197,33 @@ def _shown(event: Event, notice_ids: set[int | None]) -> bool:
 
 
 def _event_title(event: Event) -> str:
-    return event.kind.replace(".", " ").replace("_", " ").capitalize()
+    """'Check-in request sent', not 'Notice sent': a message's event names the message."""
+    subject, _, verb = event.kind.partition(".")
+    kind = (event.payload or {}).get("notice_kind")
+    if subject == "notice" and isinstance(kind, str):
+        subject = kind
+    return f"{subject} {verb}".replace("_", " ").capitalize()
 
 
-def _event_detail(event: Event) -> str | None:
+def _event_detail(event: Event, timezone: str) -> str | None:
+    """What the event says, with moments in the client's zone, named; never raw ISO."""
     payload = event.payload or {}
-    for key in ("reason", "title", "error", "why"):
-        if isinstance(payload.get(key), str) and payload[key]:
-            return str(payload[key])
+    detail = next((str(payload[key]) for key in ("reason", "title", "error", "why")
+                   if isinstance(payload.get(key), str) and payload[key]), None)
     if event.kind == "promise.moved":
-        return f"{payload.get('old_due_at')} → {payload.get('new_due_at')}"
-    return None
+        old, new = (_moment(payload.get(key), timezone) for key in ("old_due_at", "new_due_at"))
+        moved = f"{old} → {new}" if old and new else None
+        return f"{detail} ({moved})" if detail and moved else detail or moved
+    return detail
+
+
+def _moment(value: object, timezone: str) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return reader_time(datetime.fromisoformat(value), timezone)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
