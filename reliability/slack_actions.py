@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from reliability import capture, drafts, limits, slack_views
+from babel.numbers import format_percent
+
+from reliability import capture, compose, drafts, limits, slack_views
 from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.deadlines import Resolution, echo, resolve, resolve_due
@@ -362,11 +364,15 @@ def check_in(ledger: Ledger, member: Member, promise_id: int, status: str, *, no
     checkin = ledger.check_in(promise_id, status=status, note=note, progress=progress, now=now,
                               actor=actor_of(member), member_email=member.email,
                               client_reason=client_reason)
-    words = slack_views.CHECKIN_WORDS[checkin.status]
-    extra = f", {checkin.progress}% done" if checkin.progress is not None else ""
-    return text_reply(f"Check-in on #{promise_id} *{slack_views.mrkdwn(view.promise.title)}*: "
-                      f"{words}{extra}." + (f"\n> {slack_views.mrkdwn(checkin.note)}"
-                                             if checkin.note else ""))
+    locale = compose.member_locale(ledger.settings, member)
+    words = slack_views.CHECKIN_SAID[locale]
+    extra = (words["progress"].format(percent=format_percent(checkin.progress / 100,
+                                                             locale=locale))
+             if checkin.progress is not None else "")
+    said = words["reply"].format(id=promise_id, title=slack_views.mrkdwn(view.promise.title),
+                                 status=words[checkin.status], progress=extra)
+    return text_reply(said + (f"\n> {slack_views.mrkdwn(checkin.note)}" if checkin.note
+                              else ""))
 
 
 def move(ledger: Ledger, member: Member, command: Move, *, now: datetime) -> Reply:

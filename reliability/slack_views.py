@@ -19,6 +19,23 @@ LEVEL_MARKS = {"on_track": ":large_green_circle: on track", "watch": ":large_yel
                "at_risk": ":large_orange_circle: at risk", "overdue": ":red_circle: overdue"}
 CHECKIN_WORDS = {"on_track": "on track", "at_risk": "at risk", "blocked": "blocked",
                  "done": "done"}
+# A check-in's answer in the member's language, and the words around it.
+CHECKIN_SAID: dict[str, dict[str, str]] = {
+    "en": {**CHECKIN_WORDS, "said": "You said *{status}* {when}.", "noted": "Add a note",
+           "recorded": "Check-in recorded: {status}",
+           "reply": "Check-in on #{id} *{title}*: {status}{progress}.",
+           "progress": ", {percent} done"},
+    "sv": {"on_track": "går enligt plan", "at_risk": "riskerar att bli sent",
+           "blocked": "står still", "done": "klart", "said": "Du svarade *{status}* {when}.",
+           "noted": "Lägg till en kommentar", "recorded": "Avstämning sparad: {status}",
+           "reply": "Avstämning för #{id} *{title}*: {status}{progress}.",
+           "progress": ", {percent} klart"},
+    "zh": {"on_track": "进展正常", "at_risk": "有延误风险", "blocked": "受阻", "done": "已完成",
+           "said": "你的回答：*{status}*（{when}）。", "noted": "补充说明",
+           "recorded": "进度已记录：{status}",
+           "reply": "#{id} *{title}* 进度已记录：{status}{progress}。",
+           "progress": "，已完成{percent}"},
+}
 DRAFT_ACTIONS = ("draft_send", "draft_edit", "draft_snooze", "draft_cancel")
 
 
@@ -132,15 +149,18 @@ def listing(heading: str, lines: list[str], empty: str) -> Reply:
 
 
 def checkin_recorded(*, question: str, status: str, when: str, promise_id: int,
-                     note: str | None = None) -> Reply:
-    said = f":white_check_mark: You said *{CHECKIN_WORDS.get(status, status)}* ({when})."
+                     note: str | None = None, locale: str = "en") -> Reply:
+    """The answer to a check-in button, in the member's language; `when` is worded already."""
+    words = CHECKIN_SAID.get(locale, CHECKIN_SAID["en"])
+    shown = words.get(status, status)
+    said = ":white_check_mark: " + words["said"].format(status=shown, when=when)
     if note:
         said += f"\n> {mrkdwn(note)}"
     blocks = [section(question), section(said)]
     if status != "done":
         blocks.append(actions(f"checkin_note:{promise_id}",
-                              button("Add a note", "checkin_note", f"{promise_id}:{status}")))
-    return Reply(f"Check-in recorded: {CHECKIN_WORDS.get(status, status)}", blocks)
+                              button(words["noted"], "checkin_note", f"{promise_id}:{status}")))
+    return Reply(words["recorded"].format(status=shown), blocks)
 
 
 def checkin_note_modal(*, promise_id: int, status: str, title: str, meta: dict[str, Any]) -> Block:

@@ -370,6 +370,12 @@ def _bare(note: str) -> str:
 _WRITERS: dict[str, Callable[[Reason, _Words], str]] = {"en": _en, "sv": _sv, "zh": _zh}
 
 
+def moment_words(moment: datetime, locale: str, *, timezone: str, now: datetime) -> str:
+    """A moment as the reader says it, the same way reasons do: 'today at 9:40 AM',
+    'i tisdags kl. 09.00', '今天09:40'."""
+    return _Words(locale if locale in _WRITERS else "en", timezone, now).when(moment.isoformat())
+
+
 def reason_text(reason: Reason, locale: str, *, timezone: str, now: datetime) -> str:
     """One reason as a sentence without a closing full stop, in `locale` and the reader's
     `timezone`; days within a week of `now` are named by weekday."""
