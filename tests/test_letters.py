@@ -284,7 +284,7 @@ def test_a_credit_says_how_the_money_comes_back_and_what_it_is_for(
 
 @pytest.mark.parametrize(
     ("locale", "amount"),
-    [("en", "$200.00"), ("sv", "200,00\xa0US$"), ("zh", "US$200.00")],
+    [("en", "$200.00"), ("sv", "200\xa0US$"), ("zh", "US$200.00")],
 )
 def test_a_credit_reads_the_same_in_the_letter_and_on_the_web(locale: str, amount: str) -> None:
     assert money_text(200.0, "usd", locale) == amount
@@ -491,3 +491,24 @@ def test_a_repeat_mistake_happened_twice_not_two_times() -> None:
     message = render("escalation", "en", context)
 
     assert "twice" in message.subject and "2 times" not in message.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "quoted"),
+    [("en", "“The ‘big’ review (v2) [draft]”"), ("sv", "”The ’big’ review (v2) [draft]”"),
+     ("zh", "“The ‘big’ review (v2) [draft]”")],
+)
+def test_quotes_inside_a_title_become_the_locales_inner_quotes(locale: str, quoted: str) -> None:
+    context = sample_context("delay_notice", locale)
+    context["promise"] = {**context["promise"], "title": 'The "big" review (v2) [draft].'}
+
+    assert quoted in render("delay_notice", locale, context).text
+
+
+def test_english_says_noon_and_swedish_whole_amounts_have_no_ore() -> None:
+    context = sample_context("delay_notice", "en")
+    context["new_due_at"] = context["new_due_at"].replace(hour=12)
+
+    assert "Tuesday, November 24, noon" in render("delay_notice", "en", context).text
+    assert money_text(Decimal("1250"), "SEK", "sv") == "1\xa0250\xa0kr"
+    assert money_text(Decimal("1250.50"), "SEK", "sv") == "1\xa0250,50\xa0kr"
