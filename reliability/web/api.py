@@ -130,7 +130,7 @@ class _Reader:
                           facts={k: v for k, v in reason.items() if k != "code"},
                           text=reason_text(reason, self.locale, timezone=self.timezone,
                                            now=self.now))
-                for reason in reasons or []]
+                for reason in reasons or [] if isinstance(reason, dict)]
 
 
 def _promise_out(row: queries.PromiseRow, reader: _Reader) -> PromiseOut:

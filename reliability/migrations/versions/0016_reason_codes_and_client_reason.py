@@ -31,7 +31,7 @@ def upgrade() -> None:
                        sa.column("next_check_at", sa.DateTime(timezone=True)),
                        sa.column("assessed_at", sa.DateTime(timezone=True)))
     op.execute(promise.update().where(promise.c.risk_reasons.is_not(None))
-               .values(risk_reasons=None))
+               .values(risk_reasons=sa.null()))
     op.execute(promise.update()
                .where(promise.c.status == "open", promise.c.assessed_at.is_not(None))
                .values(next_check_at=promise.c.assessed_at))
