@@ -260,3 +260,15 @@ def test_a_member_language_outside_the_three_is_refused_with_the_choices(team: C
 
     assert result.exit_code == 2
     assert "fr" in result.stderr and "en" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scan_words_each_reason_and_keeps_its_code_and_facts_in_json(team: Cli) -> None:
+    add_q3(team)
+    scanned = team("scan", "--json", as_of="2026-11-30T10:00-05:00")
+    said = team("scan", as_of="2026-12-01T10:00-05:00")
+
+    [change] = json.loads(scanned.stdout)["changes"]
+    past_due = next(r for r in change["reasons"] if r["code"] == "past_due")
+    assert past_due["due_at"] == "2026-11-27T22:00:00+00:00"
+    assert past_due["text"] == "Past due since Friday at 10:00 PM, not reported done"
+    assert said.exit_code == 0 and "T22:00" not in said.stdout
