@@ -240,6 +240,23 @@ def test_a_client_rating_is_recorded_from_the_client_page(app: FastAPI, agency: 
     assert (rating.overall, rating.would_continue, rating.would_recommend) == (4, 5, None)
 
 
+def test_a_member_who_reads_chinese_sees_the_boards_reasons_in_chinese_in_their_zone(
+    app: FastAPI, agency: Ledger,
+) -> None:
+    agency.add_member(email="chen@example.com", name="陈梅", role="admin", locale="zh",
+                      timezone="Asia/Shanghai", now=WEDNESDAY_10, actor="t")
+
+    page = signed_in(app, agency, "chen@example.com").get("/board").text
+    api = TestClient(app, headers={"Authorization":
+                                   f"Bearer {token_for(agency, 'chen@example.com')}"})
+    [risk] = api.get("/api/at-risk").json()
+
+    assert "Alice昨天报告有延误风险：“Waiting on the ad account data”" in page
+    assert "Alice昨天报告有延误风险：“Waiting on the ad account data”" in [
+        reason["text"] for reason in risk["reasons"]]
+    assert "reported it at risk" not in page
+
+
 def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
     app: FastAPI, agency: Ledger,
 ) -> None:
