@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,7 +123,8 @@ def test_an_unanswered_check_in_counts_only_from_the_next_business_morning() -> 
     next_morning = run(ASKED_TUESDAY, now=ny(18))
     assert not any(reason["code"] == "no_answer" for reason in same_day.reasons)
     never_asked = run(Q3_REPORT, now=ny(18))
-    assert {"code": "no_answer", "asked_at": ny(17).isoformat()} in next_morning.reasons
+    asked = ny(17).astimezone(UTC).isoformat()
+    assert {"code": "no_answer", "asked_at": asked} in next_morning.reasons
     assert next_morning.p_late > never_asked.p_late
     assert run(ASKED_TUESDAY, now=ny(17, 16)).p_late == run(Q3_REPORT, now=ny(17, 16)).p_late
 
