@@ -17,6 +17,7 @@ from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.commitments import Finding, Person, detect
 from reliability.deadlines import MONTH_NAMES, WEEKDAY_NAMES, resolve, resolve_due
+from reliability.drafting.reasons import reason_text
 from reliability.errors import UserError
 from reliability.forecast import PastPromise, Record
 from reliability.ledger import Ledger, PromiseView
@@ -124,11 +125,13 @@ def day(moment: datetime, calendar: BusinessCalendar) -> str:
     return f"{WEEKDAY_NAMES[local.weekday()]} {local.day} {MONTH_NAMES[local.month - 1]}"
 
 
-def describe(made: CaptureForecast, *, owner_name: str, calendar: BusinessCalendar) -> list[str]:
+def describe(made: CaptureForecast, *, owner_name: str, calendar: BusinessCalendar,
+             now: datetime) -> list[str]:
     """The forecast in plain words: the chance, the reason, the likely day."""
     who = owner_name[:1].upper() + owner_name[1:]
+    reason = reason_text(made.reason, "en", timezone=calendar.timezone, now=now)
     return [
-        f"{made.chance} ({round(100 * made.p_late)}% chance it runs late): {made.reason}.",
+        f"{made.chance} ({round(100 * made.p_late)}% chance it runs late): {reason}.",
         f"{who} will likely be done by {day(made.likely_done_by, calendar)} "
         "(80% of similar promises were).",
     ]

@@ -16,7 +16,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from reliability import capture, compose, drafts, exchange, limits
+from reliability import capture, compose, drafts, exchange, limits, notices
 from reliability.commands import digests, extract, inbox, reports, server, slack, tokens, webhooks
 from reliability.commands.runtime import (
     JsonOption,
@@ -33,6 +33,7 @@ from reliability.db import upgrade
 from reliability.deadlines import resolve, resolve_due
 from reliability.drafting import rendering, samples
 from reliability.drafting.contexts import KINDS, LOCALES
+from reliability.drafting.reasons import reason_text
 from reliability.errors import UserError
 from reliability.ledger import PromiseView
 from reliability.mistakes import Credit, log_mistake
@@ -42,7 +43,6 @@ from reliability.records import (
     client_record,
     due_change_record,
     event_record,
-    iso,
     member_record,
     mistake_record,
     notice_record,
@@ -201,7 +201,7 @@ def member_add(
     slack_user: Annotated[str | None, typer.Option(help="Slack user id, e.g. U0123ABCD.")] = None,
     role: Annotated[str, typer.Option(help="member | manager | admin")] = "member",
     locale: Annotated[str | None, typer.Option(
-        help="en | zh | sv: what they read (default: the team's language).")] = None,
+        help="en | sv | zh: the language of what they read (default: [team] locale).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a team member."""
@@ -274,8 +274,9 @@ def member_remove(ctx: typer.Context, email: str) -> None:
 
 def _promise_line(view: PromiseView) -> str:
     record = promise_record(view.promise, view.client, view.owner)
+    due = notices.reader_time(view.promise.due_at, view.client.timezone)
     return (f"#{record['id']} {record['title']} for {record['client']}, owner {record['owner']},"
-            f" due {record['due_at']} [{record['status']}]")
+            f" due {due} [{record['status']}]")
 
 
 def _promise_out(view: PromiseView, as_json: bool) -> None:
@@ -313,7 +314,7 @@ def promise_add(
         asked_due_at=due_at if suggested else None)
     calendar = ledger.calendar_for(view.client)
     lines = [_promise_line(view), *capture.describe(made, owner_name=view.owner.name,
-                                                    calendar=calendar)]
+                                                    calendar=calendar, now=runtime.now)]
     if suggested:
         lines.append(f"Promised {capture.day(suggested, calendar)} instead of the "
                      f"{capture.day(due_at, calendar)} asked for.")
@@ -358,8 +359,9 @@ def promise_list(
     """List promises, soonest due first."""
     views = runtime_of(ctx).ledger.promises(status=status, client_name=client, owner_email=owner)
     records = [promise_record(v.promise, v.client, v.owner) for v in views]
-    rows = [[str(r["id"]), r["title"], r["client"], r["owner"], r["due_at"], r["status"]]
-            for r in records]
+    rows = [[str(r["id"]), r["title"], r["client"], r["owner"],
+             notices.reader_time(v.promise.due_at, v.client.timezone), r["status"]]
+            for r, v in zip(records, views, strict=True)]
     emit(as_json, records, table(rows, ["id", "title", "client", "owner", "due", "status"]))
 
 
@@ -376,7 +378,7 @@ def promise_show(ctx: typer.Context, promise_id: int, as_json: JsonOption = Fals
         "timeline": [event_record(e, tz) for e in history.events],
     }
     timeline = "\n".join(
-        f"  {iso(e.at, tz)}  {e.kind:<20} {e.actor}  "
+        f"  {notices.reader_time(e.at, tz)}  {e.kind:<20} {e.actor}  "
         + ", ".join(f"{k}={v}" for k, v in e.payload.items() if v is not None)
         for e in history.events
     )
@@ -414,13 +416,16 @@ def promise_checkin(
     waiting_for: Annotated[str | None, typer.Option(
         help="What the client still has to send, in their language; the delay letter asks "
              "for it.")] = None,
+    client_reason: Annotated[str | None, typer.Option(
+        help="What the client may be told about the delay, written for them; the delay "
+             "letter uses it (the note never reaches the client).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record the owner's check-in on a promise."""
     runtime = runtime_of(ctx)
     checkin = runtime.ledger.check_in(promise_id, status=status, progress=progress, note=note,
                                       now=runtime.now, actor=runtime.actor,
-                                      waiting_for=waiting_for)
+                                      waiting_for=waiting_for, client_reason=client_reason)
     emit(as_json, checkin_record(checkin),
           f"check-in on #{promise_id}: {checkin.status}"
           + (f", {checkin.progress}% done" if checkin.progress is not None else ""))
@@ -476,15 +481,22 @@ def scan(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
     runtime = runtime_of(ctx)
     report = Scanner(runtime.ledger).tick(runtime.now)
+    document = report.to_json()
+    # Reasons in the team's language and zone: the CLI has no member of its own.
+    words = {"locale": runtime.settings.team.locale,
+             "timezone": runtime.settings.calendar.default_timezone, "now": runtime.now}
+    for change in document["changes"]:
+        change["reasons"] = [{**reason, "text": reason_text(reason, **words)}
+                             for reason in change["reasons"]]
     lines = [f"assessed {report.assessed} promise(s)"]
     lines += [f"  #{c['promise_id']}: {c['from']} -> {c['to']} (p_late {c['p_late']:.0%})"
-              + "".join(f"\n      - {reason}" for reason in c["reasons"])
-              for c in report.changes]
+              + "".join(f"\n      - {reason['text']}" for reason in c["reasons"])
+              for c in document["changes"]]
     lines += [f"  {a['kind']} #{a['notice_id']} for promise #{a['promise_id']}"
               for a in report.actions]
     lines += [f"  could not assess promise #{f['promise_id']}: {f['reason']}"
               for f in report.failed]
-    emit(as_json, report.to_json(), "\n".join(lines))
+    emit(as_json, document, "\n".join(lines))
 
 
 # -- drafts -----------------------------------------------------------------------------
@@ -496,6 +508,7 @@ def _notice_out(runtime: Runtime, notice_id: int, as_json: bool) -> None:
     record = notice_record(notice, client.name if client else None,
                            client.timezone if client else None)
     human = (f"#{notice.id} {notice.kind} to {notice.recipient} [{notice.status}]\n"
+             + f"state: {notices.state_words(notice, _reader_zone(runtime))}\n"
              + (f"note for the approver: {notice.approver_note}\n" if notice.approver_note
                 else "")
              + f"subject: {notice.subject}\n\n{notice.text}")
@@ -712,8 +725,17 @@ def deliver(
         total.dead += report.dead
         if once or report.claimed == 0:
             break
-    emit(as_json, total.to_json(),
-          f"sent {len(total.sent)}, retrying {len(total.retrying)}, dead {len(total.dead)}")
+    lines = [f"sent {len(total.sent)}, retrying {len(total.retrying)}, dead {len(total.dead)}"]
+    for notice_id in [*total.retrying, *total.dead]:
+        notice = drafts.show(runtime.ledger, runtime.operator, notice_id).notice
+        lines.append(f"  #{notice_id} {notice.kind} to {notice.recipient}: "
+                     f"{notices.state_words(notice, _reader_zone(runtime))}")
+    emit(as_json, total.to_json(), "\n".join(lines))
+
+
+def _reader_zone(runtime: Runtime) -> str:
+    """The CLI's reader has no member row: times are in the team's zone, named."""
+    return runtime.settings.calendar.default_timezone
 
 
 # -- export and import ------------------------------------------------------------------

@@ -6,11 +6,13 @@ for, in which language and timezone, and which facts of the promise it states.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from reliability.config import Settings
+from reliability.drafting.reasons import reason_texts
 from reliability.models import Client, Member, Mistake, Promise
 
 # The signature's second line when `[team] name` is unset: visible to the owner at review.
@@ -45,6 +47,20 @@ def team_name(settings: Settings) -> str:
     """The team's name from `[team] name`; never the mail server's from-name, which is
     often a person's or the product's."""
     return (settings.team.name or "").strip() or TEAM_NAME_PLACEHOLDER
+
+
+def member_locale(settings: Settings, member: Member) -> str:
+    """The language a member reads: their own, else the team's (`[team] locale`)."""
+    return member.locale or settings.team.locale
+
+
+def member_greeting_name(settings: Settings, member: Member) -> str:
+    """How a message to a colleague greets them: the first name ("Hi Alice,"), the full
+    name in Chinese (陈梅，你好), where a given name alone would read oddly."""
+    name = member.name.strip()
+    if member_locale(settings, member) == "zh" or not name:
+        return name
+    return name.split()[0]
 
 
 def promise_view(settings: Settings, promise: Promise, client: Client,
@@ -102,23 +118,25 @@ def promise_confirmation(settings: Settings, *, promise: Promise, client: Client
 def checkin_request(settings: Settings, *, promise: Promise, client: Client, owner: Member,
                     now: datetime) -> dict[str, Any]:
     return {
-        **base_context(settings, timezone=owner.timezone, now=now, recipient=owner.name,
-                sender=PRODUCT),
+        **base_context(settings, timezone=owner.timezone, now=now,
+                       recipient=member_greeting_name(settings, owner), sender=PRODUCT),
         "promise": promise_view(settings, promise, client, owner),
         "checkin_url": promise_url(settings, promise.id),
     }
 
 
 def risk_escalation(settings: Settings, *, promise: Promise, client: Client, owner: Member,
-                    manager: Member, p_late: float, reasons: list[str], notice_by: datetime,
-                    draft_id: int | None, now: datetime) -> dict[str, Any]:
+                    manager: Member, p_late: float, reasons: Sequence[Mapping[str, Any]],
+                    notice_by: datetime, draft_id: int | None, now: datetime) -> dict[str, Any]:
+    """An escalation's context, its reasons in the manager's language and timezone."""
     return {
-        **base_context(settings, timezone=manager.timezone, now=now, recipient=manager.name,
-                sender=PRODUCT),
+        **base_context(settings, timezone=manager.timezone, now=now,
+                       recipient=member_greeting_name(settings, manager), sender=PRODUCT),
         "risk": {
             "promise": promise_view(settings, promise, client, owner),
             "p_late": p_late,
-            "reasons": reasons,
+            "reasons": reason_texts(reasons, member_locale(settings, manager),
+                                    timezone=manager.timezone, now=now),
             "notice_by": notice_by,
             "draft_url": notice_url(settings, draft_id),
         },
@@ -130,8 +148,8 @@ def repeat_escalation(settings: Settings, *, mistake: Mistake, client: Client, o
                       manager: Member, occurrences: int, first_at: datetime,
                       now: datetime) -> dict[str, Any]:
     return {
-        **base_context(settings, timezone=manager.timezone, now=now, recipient=manager.name,
-                sender=PRODUCT),
+        **base_context(settings, timezone=manager.timezone, now=now,
+                       recipient=member_greeting_name(settings, manager), sender=PRODUCT),
         "risk": None,
         "mistake": {
             "summary": mistake.summary,

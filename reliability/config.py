@@ -128,9 +128,11 @@ class SlackSettings(Section):
 
 class TeamSettings(Section):
     """The team's own name, second line of every letter's signature. Left unset, letters
-    carry a bracketed placeholder the owner sees at review, not the mail server's name."""
+    carry a bracketed placeholder the owner sees at review, not the mail server's name.
+    `locale` is the language of what members read unless a member has one of their own."""
 
     name: str | None = Field(None, max_length=200)
+    locale: Literal["en", "sv", "zh"] = "en"
 
 
 class TemplateSettings(Section):

@@ -29,6 +29,7 @@ from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.db import make_engine, upgrade
 from reliability.digest import digest_key, queue_due_digests
+from reliability.drafting.reasons import reason_texts
 from reliability.ledger import Ledger
 from reliability.models import Member, Notice, NoticeKind
 from reliability.outbox import Outbox
@@ -73,6 +74,7 @@ class Person:
     role: str = "member"
     manager: str | None = None
     late_share: float = 0.1
+    locale: str = "en"  # what they read: check-in requests, escalations, digests
 
 
 CLIENTS = [
@@ -85,13 +87,15 @@ CLIENTS = [
 ]
 PEOPLE = [
     Person("bob@agency.example", "Bob Hale", "America/New_York", "US", "manager"),
-    Person("sara@agency.example", "Sara Lind", "Europe/Stockholm", "SE", "manager"),
+    Person("sara@agency.example", "Sara Lind", "Europe/Stockholm", "SE", "manager",
+           locale="sv"),
+    Person("fang@agency.example", "王芳", "Asia/Shanghai", "CN", "manager", locale="zh"),
     Person("alice@agency.example", "Alice Ng", "America/New_York", "US",
            manager="bob@agency.example", late_share=0.5),
     Person("erik@agency.example", "Erik Holm", "Europe/Stockholm", "SE",
-           manager="sara@agency.example", late_share=0.45),
-    Person("mei@agency.example", "Mei Chen", "Asia/Shanghai", "CN",
-           manager="sara@agency.example", late_share=0.4),
+           manager="sara@agency.example", late_share=0.45, locale="sv"),
+    Person("mei@agency.example", "陈梅", "Asia/Shanghai", "CN",
+           manager="fang@agency.example", late_share=0.4, locale="zh"),
 ]
 # This week's promises, as people typed them on Monday morning.
 THIS_WEEK = [
@@ -100,20 +104,35 @@ THIS_WEEK = [
     ("mei@agency.example", "给华信咨询的市场分析 周五前"),
     ("alice@agency.example", "Dashboard walkthrough for Acme Analytics by Thursday 3pm"),
     ("erik@agency.example", "Workshop notes for Norrsken AB by Wednesday"),
+    ("alice@agency.example", "Campaign brief for Acme Analytics by Friday"),
+    ("erik@agency.example", "Budgetunderlaget till Norrsken AB senast fredag"),
+    ("mei@agency.example", "给华信咨询的竞品报告 周五前"),
 ]
-# How the owners answer the check-in requests, by day (a promise missing: no answer).
-TUESDAY_ANSWERS = {
-    "Q3 report": ("at_risk", 40, "Waiting on the ad account data from Acme's agency."),
-    "Kvartalsrapporten": ("at_risk", 35, "Exporten från affärssystemet är försenad."),
-    "市场分析": ("blocked", 30, "客户的销售数据还没有到。"),
-    "Dashboard walkthrough": ("on_track", 80, None),
-    "Workshop notes": ("done", 100, None),
+# How the owners answer the check-in requests, by day (a promise missing: no answer): status,
+# progress, the note for the team and what the client may be told (None: the draft is
+# flagged for its owner to add it before sending).
+Answer = tuple[str, int, str | None, str | None]
+TUESDAY_ANSWERS: dict[str, Answer] = {
+    "Q3 report": ("at_risk", 40, "Waiting on the ad account data from Acme's agency.",
+                  "The ad account figures the report is built on reached us later than "
+                  "planned, and we want to check them properly before we draw conclusions."),
+    "Kvartalsrapporten": ("at_risk", 35, "Exporten från affärssystemet är försenad.",
+                          "Underlaget från affärssystemet kom senare än planerat, och vi vill "
+                          "hinna kontrollera siffrorna ordentligt."),
+    "市场分析": ("blocked", 30, "客户的销售数据还没有到。",
+             "分析所需的销售数据比预期晚到，我们需要时间完成核对。"),
+    "Campaign brief": ("at_risk", 30, "Bob pulled me onto the Q3 report all week.", None),
+    "Budgetunderlaget": ("at_risk", 25, "Jag har suttit med kvartalsrapporten hela veckan.",
+                         None),
+    "竞品报告": ("at_risk", 20, "这周一直在赶市场分析。", None),
+    "Dashboard walkthrough": ("on_track", 80, None, None),
+    "Workshop notes": ("done", 100, None, None),
 }
-THURSDAY_ANSWERS = {
-    "Q3 report": ("on_track", 70, "The data arrived; on course for the new date."),
-    "Kvartalsrapporten": ("on_track", 60, "Exporten kom i går, vi är i fas."),
-    "市场分析": ("on_track", 55, "数据已经收到，按新日期推进。"),
-    "Dashboard walkthrough": ("done", 100, None),
+THURSDAY_ANSWERS: dict[str, Answer] = {
+    "Q3 report": ("on_track", 70, "The data arrived; on course for the new date.", None),
+    "Kvartalsrapporten": ("on_track", 60, "Exporten kom i går, vi är i fas.", None),
+    "市场分析": ("on_track", 55, "数据已经收到，按新日期推进。", None),
+    "Dashboard walkthrough": ("done", 100, None, None),
 }
 
 
@@ -149,9 +168,11 @@ class Demo:
         for person in PEOPLE:
             self.ledger.add_member(email=person.email, name=person.name, role=person.role,
                                    manager_email=person.manager, timezone=person.timezone,
-                                   country=person.country, now=start, actor="demo")
+                                   country=person.country, now=start, actor="demo",
+                                   locale=person.locale)
         self.say(f"An agency with {len(CLIENTS)} clients (English, Swedish, Chinese) and "
-                 f"{len(PEOPLE)} people, two of them managers.")
+                 f"{len(PEOPLE)} people, three of them managers; each reads in their own "
+                 "language.")
 
     def history(self) -> None:
         """Six weeks of promises made and kept (or not), so the forecast has evidence."""
@@ -201,7 +222,9 @@ class Demo:
         for change in report.changes:
             self.say(f"    #{change['promise_id']} {change['from']} -> {change['to']} "
                      f"(p_late {change['p_late']:.0%})")
-            for reason in change["reasons"]:
+            for reason in reason_texts(change["reasons"], self.ledger.settings.team.locale,
+                                       timezone=self.ledger.settings.calendar.default_timezone,
+                                       now=moment):
                 self.say(f"        - {reason}")
         for action in report.actions:
             self.say(f"    {action['kind'].replace('_', ' ')} #{action['notice_id']} "
@@ -219,8 +242,7 @@ class Demo:
         if report.retrying or report.dead:
             self.say(f"    {len(report.retrying)} to retry, {len(report.dead)} failed")
 
-    def answer_checkins(self, moment: datetime, answers: dict[str, tuple[str, int, str | None]],
-                        ) -> None:
+    def answer_checkins(self, moment: datetime, answers: dict[str, Answer]) -> None:
         asked = self.ledger.read(notices.listing, kinds=(NoticeKind.checkin_request,))
         answered: set[int] = set()
         for notice, _client in asked:
@@ -233,11 +255,27 @@ class Demo:
             answer = next((a for key, a in answers.items() if key in title), None)
             if answer is None:
                 continue
-            status, progress, note = answer
+            status, progress, note, client_reason = answer
             self.ledger.check_in(notice.promise_id, status=status, progress=progress,
-                                 note=note, now=moment, actor="demo:owner")
+                                 note=note, now=moment, actor="demo:owner",
+                                 client_reason=client_reason)
             self.say(f"  #{notice.promise_id} {title}: {status.replace('_', ' ')}, "
-                     f"{progress}% done" + (f' - "{note}"' if note else ""))
+                     f"{progress}% done" + (f' - note for the team: "{note}"' if note else "")
+                     + (f' - for the client: "{client_reason}"' if client_reason else ""))
+
+    def show_checkin_requests(self, day: date) -> None:
+        """The first check-in request each owner got that day, in their own language."""
+        asked = self.ledger.read(notices.listing, kinds=(NoticeKind.checkin_request,))
+        shown: set[str] = set()
+        for notice, _client in reversed(asked):
+            local = notice.created_at.astimezone(self.calendar.tz).date()
+            if local != day or notice.recipient in shown:
+                continue
+            shown.add(notice.recipient)
+            self.say(f"\n  --- check-in request to {notice.recipient} ({notice.locale}) ---")
+            self.say(f"  Subject: {notice.subject}")
+            for line in notice.text.splitlines():
+                self.say(f"  {line}")
 
     def show_drafts(self) -> list[Notice]:
         waiting = [n for n, _ in self.ledger.read(notices.listing, status="draft",
@@ -245,6 +283,8 @@ class Demo:
         for draft in waiting:
             self.say(f"\n  --- delay notice #{draft.id} to {draft.recipient} "
                      f"({draft.locale}) ---")
+            if draft.approver_note:
+                self.say(f"  [for the owner, not the client] {draft.approver_note}")
             self.say(f"  Subject: {draft.subject}")
             for line in draft.text.splitlines():
                 self.say(f"  {line}")
@@ -296,6 +336,7 @@ class Demo:
             self.say("\nTuesday: three business days before Friday, owners are asked to "
                      "check in")
             self.scan(self.at(tuesday, time(9)))
+            self.show_checkin_requests(tuesday)
             self.answer_checkins(self.at(tuesday, time(11)), TUESDAY_ANSWERS)
             wednesday = MONDAY + timedelta(days=2)
             self.say("\nWednesday morning: the notice deadline is today for Friday promises")
@@ -310,7 +351,8 @@ class Demo:
             self.answer_checkins(self.at(thursday, time(11)), THURSDAY_ANSWERS)
             self.say("\nFriday")
             self.scan(self.at(friday, time(9)))
-            self.show_digest(PEOPLE[0].email, wednesday)
+            for manager in (p for p in PEOPLE if p.role == "manager"):
+                self.show_digest(manager.email, wednesday)
             self.show_ledger(self.at(MONDAY + timedelta(days=4), time(18)))
             self.say(f"\nThe SMTP sink received {len(self.sink.messages)} message(s) this "
                      "week.")
@@ -337,7 +379,7 @@ class Demo:
         link = f"{self.settings.web.base_url}/sign-in/link/{made.token}"
         self.say(f"\nThe dashboard is at {self.settings.web.base_url} (Ctrl-C to stop).")
         self.say(f"Sign in as {made.name}, a manager, with this link (it works once): {link}")
-        q3 = next(v for v in self.ledger.promises(owner_email=PEOPLE[2].email)
+        q3 = next(v for v in self.ledger.promises(owner_email="alice@agency.example")
                   if v.promise.title == "Q3 report")
         self.say(f"The Q3 report's week, step by step: {self.settings.web.base_url}/promises/"
                  f"{q3.promise.id}; the week's figures: {self.settings.web.base_url}/reliability")

@@ -44,6 +44,7 @@ from reliability.drafting.contexts import (
     RiskItem,
     UnassessedItem,
 )
+from reliability.drafting.reasons import reason_texts
 from reliability.errors import UserError
 from reliability.ledger import Ledger, calendar_for
 from reliability.models import (
@@ -91,7 +92,7 @@ def build_digest(session: Session, settings: Settings, manager: Member,
     decisions = Decisions(drafts=_drafts(session, settings, scope),
                           escalations=_escalations(session, settings, manager, cal, now),
                           dead_deliveries=_dead(session, settings, scope))
-    at_risk = _at_risk(session, settings, scope, now)
+    at_risk = _at_risk(session, settings, scope, now, manager)
     listed = {item["promise"]["id"] for item in at_risk}
     due_soon = [p for p in _due_soon(session, settings, scope, cal, now) if p["id"] not in listed]
     unanswered = _unanswered_checkins(session, settings, scope, now)
@@ -102,7 +103,8 @@ def build_digest(session: Session, settings: Settings, manager: Member,
                  or mistakes)
     return DigestContext(
         **compose.base_context(settings, timezone=manager.timezone, now=now,
-                               recipient=manager.name, sender=compose.PRODUCT),
+                               recipient=compose.member_greeting_name(settings, manager),
+                               sender=compose.PRODUCT),
         all_clear=quiet,
         decisions=decisions,
         at_risk=at_risk,
@@ -167,14 +169,17 @@ def _dead(session: Session, settings: Settings, scope: Scope) -> list[DeadDelive
             for notice, _ in rows]
 
 
-def _at_risk(session: Session, settings: Settings, scope: Scope,
-             now: datetime) -> list[RiskItem]:
+def _at_risk(session: Session, settings: Settings, scope: Scope, now: datetime,
+             reader: Member) -> list[RiskItem]:
+    """Promises at risk or overdue, their reasons in the reader's language and zone."""
+    locale = compose.member_locale(settings, reader)
     rows = _promise_rows(session, scope, or_(
         col(Promise.level).in_([RiskLevel.at_risk, RiskLevel.overdue]),
         col(Promise.due_at) <= now))
     items = [RiskItem(promise=compose.promise_view(settings, promise, client, owner),
                       p_late=1.0 if is_overdue(promise, now) else promise.p_late or 0.0,
-                      reasons=list(promise.risk_reasons or []),
+                      reasons=reason_texts(promise.risk_reasons, locale,
+                                           timezone=reader.timezone, now=now),
                       overdue=is_overdue(promise, now))
              for promise, client, owner in rows]
     return sorted(items, key=lambda item: (not item["overdue"], -item["p_late"]))
@@ -275,7 +280,7 @@ def queue_digest(session: Session, settings: Settings, manager: Member, *, now: 
     context = build_digest(session, settings, manager, now)
     notice = notices.create(
         session, settings, kind=NoticeKind.digest, key=digest_key(manager, day),
-        recipient=notices.member_recipient(manager), context=dict(context), now=now,
+        recipient=notices.member_recipient(settings, manager), context=dict(context), now=now,
         created_by=actor, member_id=manager.id, inputs={"day": day.isoformat()})
     if notice is not None and context["all_clear"] and quiet_day == "nothing":
         notices.cancel(session, notice.id or 0, reason="quiet day: nothing to report",

@@ -440,7 +440,8 @@ class Ledger:
     def _new_member(self, *, email: str, name: str, now: datetime, timezone: str | None = None,
                     country: str | None = None, slack_user_id: str | None = None,
                     role: str = Role.member,
-                    digest_channel: str = DeliveryChannel.email) -> Member:
+                    digest_channel: str = DeliveryChannel.email,
+                    locale: str | None = None) -> Member:
         """A validated, unsaved member, with the team's default timezone and country."""
         return Member(
             email=normalise_email(email),
@@ -452,6 +453,7 @@ class Ledger:
             role=_choice(role, Role, "role", "role"),
             digest_channel=_choice(digest_channel, DeliveryChannel, "digest channel",
                                    "digest_channel"),
+            locale=_choice(locale, Locale, "locale", "locale") if locale else None,
             created_at=now,
         )
 
@@ -465,10 +467,11 @@ class Ledger:
 
     def link_slack_user(self, *, email: str, slack_user_id: str, name: str,
                         timezone: str | None, now: datetime, actor: str,
-                        create: bool = False) -> Member:
+                        create: bool = False, locale: str | None = None) -> Member:
         """The member behind a Slack user: linked by email, or (with `create`, when they log
         a promise of their own) added. From then on their check-in requests and digests come
-        to Slack, where they answer."""
+        to Slack, where they answer, in Slack's language for them (`locale`) unless the
+        member already chose one."""
         address = normalise_email(email)
         with self.transaction() as session:
             member = session.exec(select(Member).where(Member.email == address)).first()
@@ -478,7 +481,7 @@ class Ledger:
                                      "their own, which adds them")
             if member is None:
                 member = self._new_member(email=address, name=name or address,
-                                          timezone=timezone, now=now)
+                                          timezone=timezone, now=now, locale=locale)
             elif member.removed_at is not None:
                 raise UserError(f"{member.email} was removed from the team")
             elif member.slack_user_id not in (None, slack_user_id):
@@ -486,6 +489,8 @@ class Ledger:
             self._slack_user_is_free(session, slack_user_id, member)
             member.slack_user_id = slack_user_id
             member.digest_channel = DeliveryChannel.slack
+            if member.locale is None and locale:
+                member.locale = _choice(locale, Locale, "locale", "locale")
             session.add(member)
             session.flush()
             self.record(session, now=now, actor=actor, kind="member.linked",
@@ -743,15 +748,13 @@ class Ledger:
         waiting_for: str | None = None,
         client_reason: str | None = None,
     ) -> CheckIn:
-        """The owner's word on a promise; "done" also completes it. `note` is for the team
-        only; `client_reason` is what the client may be told about a slip, the reason a
-        delay letter gives (see `latest_client_reason`)."""
+        """The owner's word on a promise; "done" also completes it. `note` is for the team;
+        `client_reason` is what the client may be told, the pending delay letter's reason."""
         by, actor = _who(actor)
         _choice(status, CheckInStatus, "check-in status", "status")
         limits.optional_text(note, "check-in note", "note")
         limits.optional_text(waiting_for, "waiting for", "waiting_for")
-        limits.optional_text(client_reason, "what the client may be told", "client_reason")
-        client_reason = " ".join((client_reason or "").split()) or None
+        limits.optional_text(client_reason, "reason for the client", "client_reason")
         if progress is not None and not 0 <= progress <= 100:
             raise UserError(f"progress is a percentage from 0 to 100, not {progress}",
                             field="progress")
@@ -767,19 +770,21 @@ class Ledger:
                 note=note.strip() if note and note.strip() else None,
                 waiting_for=waiting_for.strip() if waiting_for and waiting_for.strip()
                 else None,
+                client_reason=client_reason.strip() if client_reason and client_reason.strip()
+                else None,
             )
             session.add(checkin)
             self.record(session, now=now, actor=actor, kind="promise.checked_in",
                         promise_id=promise.id, status=status, progress=checkin.progress,
-                        note=checkin.note, client_reason=client_reason)
+                        note=checkin.note, client_reason=checkin.client_reason)
             if status == CheckInStatus.on_track:
                 notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
                                                    reason="the owner reported it on track")
-            elif ((checkin.note or checkin.waiting_for or client_reason)
+            elif ((checkin.note or checkin.waiting_for or checkin.client_reason)
                   and status in (CheckInStatus.at_risk, CheckInStatus.blocked)):
-                notices.refresh_reason(session, self.settings, promise_id, reason=checkin.note,
-                                       now=now, actor=actor, waiting_for=checkin.waiting_for,
-                                       client_reason=client_reason)
+                notices.refresh_reason(session, self.settings, promise_id, note=checkin.note,
+                                       client_reason=checkin.client_reason, now=now,
+                                       actor=actor, waiting_for=checkin.waiting_for)
             if status == CheckInStatus.done:
                 self._mark_done(session, promise, now=now, actor=actor)
             else:
@@ -853,15 +858,6 @@ class Ledger:
                 + (f" (since {when.isoformat()})" if when else "")
             )
         return promise
-
-    @staticmethod
-    def latest_client_reason(session: Session, promise_id: int) -> str | None:
-        """What the owner last said the client may be told about the promise slipping, from
-        the check-in events (a check-in keeps no client-facing text of its own)."""
-        payloads = session.exec(select(Event.payload).where(
-            Event.promise_id == promise_id, Event.kind == "promise.checked_in")
-            .order_by(col(Event.id).desc())).all()
-        return next((p["client_reason"] for p in payloads if p.get("client_reason")), None)
 
     def _mark_done(self, session: Session, promise: Promise, *, now: datetime, actor: str) -> None:
         promise.status = PromiseStatus.done

@@ -42,7 +42,7 @@ TEXT: dict[str, TextLimit] = {
     "reason": TextLimit(1000),
     "check-in note": TextLimit(2000),
     "waiting for": TextLimit(2000),
-    "what the client may be told": TextLimit(1000),
+    "reason for the client": TextLimit(1000),
     "mistake summary": TextLimit(2000),
     "prevention step": TextLimit(2000),
     "category": TextLimit(64),

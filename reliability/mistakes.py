@@ -198,7 +198,7 @@ def _escalate_repeat(session: Session, ledger: Ledger, mistake: Mistake, client:
     notice = notices.create(
         session, ledger.settings, kind=NoticeKind.escalation,
         key=f"escalation:mistake:{mistake.id}",
-        recipient=notices.member_recipient(manager), member_id=manager.id,
+        recipient=notices.member_recipient(ledger.settings, manager), member_id=manager.id,
         context=compose.repeat_escalation(ledger.settings, mistake=mistake, client=client,
                                           owner=owner, manager=manager,
                                           occurrences=occurrences, first_at=first_at, now=now),

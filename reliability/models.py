@@ -200,7 +200,8 @@ class Promise(SQLModel, table=True):
     # rows whose next_check_at has come, never the whole table.
     level: str = Field(default="on_track", max_length=16)
     p_late: float | None = None
-    risk_reasons: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # Codes with their facts (reliability.drafting.reasons), put in words for each reader.
+    risk_reasons: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     assessed_at: datetime | None = utc_field(nullable=True)
     next_check_at: datetime | None = utc_field(nullable=True)
     # Why the scan could not assess it (an `AssessError` code); the scan skips it until a
@@ -225,6 +226,9 @@ class CheckIn(SQLModel, table=True):
     # What the client still has to send, written for the client ("the October returns
     # figures"): the delay letter asks for it and makes the new date depend on it.
     waiting_for: str | None = Field(default=None, max_length=500)
+    # What the client may be told about a slip, written for the client by the owner: the
+    # delay letter's reason. The note above never reaches a client.
+    client_reason: str | None = Field(default=None, max_length=1000)
 
 
 class DueChange(SQLModel, table=True):
@@ -262,7 +266,8 @@ class Assessment(SQLModel, table=True):
     at: datetime = required_utc_field()
     level: str = Field(max_length=16)
     p_late: float
-    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reasons: list[dict[str, Any]] = Field(default_factory=list,
+                                          sa_column=Column(JSON, nullable=False))
     notice_by: datetime = required_utc_field()
     next_action: str = Field(max_length=16)
     forecast_done_at: datetime = required_utc_field()

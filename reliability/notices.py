@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, webhook_events
+from reliability.calendar import zone
 from reliability.config import Settings
 from reliability.db import among, insert_rows
 from reliability.drafting import rendering
@@ -54,10 +55,43 @@ def client_recipient(client: Client) -> Recipient:
     return Recipient(DeliveryChannel.email, client.email, client.contact_name, client.locale)
 
 
-def member_recipient(member: Member, locale: str = "en") -> Recipient:
+def member_recipient(settings: Settings, member: Member) -> Recipient:
+    """A member, reached where they read their messages, in their own language."""
+    locale = compose.member_locale(settings, member)
     if member.digest_channel == DeliveryChannel.slack and member.slack_user_id:
         return Recipient(DeliveryChannel.slack, member.slack_user_id, member.name, locale)
     return Recipient(DeliveryChannel.email, member.email, member.name, locale)
+
+
+def reader_time(moment: datetime, timezone: str) -> str:
+    """A moment as a person reads it in lists and replies: their zone, named."""
+    local = moment.astimezone(zone(timezone))
+    return f"{local:%a %d %b, %H:%M} {rendering.zone_label(timezone, 'en')}"
+
+
+def state_words(notice: Notice, timezone: str) -> str:
+    """Where a message stands, in plain words; when it failed, the last error and what to do,
+    so nobody has to open a log to learn a client was never told."""
+    error = (notice.last_error or "no reason recorded").rstrip(".")
+    if notice.status == NoticeStatus.draft:
+        return "Waiting for approval."
+    if notice.status in (NoticeStatus.approved, NoticeStatus.queued):
+        return "Approved; it goes out with the next delivery round."
+    if notice.status == NoticeStatus.sending:
+        return "Being sent now."
+    if notice.status == NoticeStatus.sent and notice.sent_at is not None:
+        return f"Sent {reader_time(notice.sent_at, timezone)}."
+    if notice.status == NoticeStatus.retry:
+        again = (f" {reader_time(notice.next_attempt_at, timezone)}"
+                 if notice.next_attempt_at else "")
+        tries = "once" if notice.attempts == 1 else f"{notice.attempts} times"
+        return (f"Not sent yet: {error}. Tried {tries}; it will be tried again{again}. "
+                "Nothing to do unless it keeps failing.")
+    if notice.status == NoticeStatus.dead:
+        return (f"Not delivered: {error}. It will not be tried again: check the recipient's "
+                "address or Slack channel, then reach them another way or make the message "
+                "again.")
+    return "Called off."
 
 
 def key_moment(moment: datetime) -> str:
@@ -311,33 +345,45 @@ def _rerender_delay(session: Session, settings: Settings, notice: Notice, *,
     notice.context = {**notice.context, "reason": reason, "waiting_for": waiting_for}
 
 
+def approver_note(reason: str | None, note: str | None) -> str | None:
+    """What the approver of a delay draft must know: that it has no reason the client may be
+    told yet (the letter then says only what is known), and the owner's note for the team."""
+    parts = []
+    if not reason:
+        parts.append("No reason for the client yet: the letter says only what is late and "
+                     "the new date. Add a sentence the client may read before sending.")
+    if note:
+        parts.append(f"The owner's latest check-in note (for the team, not the client): {note}")
+    return " ".join(parts) or None
+
+
 def refresh_reason(session: Session, settings: Settings, promise_id: int, *,
-                   reason: str | None, now: datetime, actor: str,
-                   waiting_for: str | None = None,
-                   client_reason: str | None = None) -> list[Notice]:
+                   note: str | None, client_reason: str | None, now: datetime, actor: str,
+                   waiting_for: str | None = None) -> list[Notice]:
     """The owner has just said why it slips. Their note was written for the team, so it goes
-    to whoever approves the pending delay drafts, never into the client's letter as it
-    stands. What the client may be told (`client_reason`) and what the client still has to
-    send were written for the client: a draft nobody has edited is re-rendered with them."""
+    to whoever approves the pending delay drafts, never into the client's letter. What the
+    client may be told, and what the client still has to send, were written for the client:
+    a draft nobody has edited is re-rendered with them."""
     pending = session.exec(select(Notice).where(
         Notice.promise_id == promise_id, Notice.kind == NoticeKind.delay_notice,
         col(Notice.status).in_(PENDING))).all()
     for notice in pending:
-        if reason:
-            notice.approver_note = f"The owner's latest check-in note: {reason}"
+        reason = client_reason or notice.context.get("reason")
+        flagged = approver_note(reason, note)
+        if flagged != notice.approver_note:
+            notice.approver_note = flagged
             record_event(session, notice, now=now, actor=actor, kind="notice.noted",
                          approver_note=notice.approver_note)
         if ((waiting_for or client_reason) and "edited_by" not in notice.context
                 and notice.proposed_due_at is not None):
             before = _wording(notice)
             _rerender_delay(session, settings, notice, proposed_due_at=notice.proposed_due_at,
-                            reason=client_reason or notice.context.get("reason"), now=now,
+                            reason=reason, now=now,
                             waiting_for=waiting_for or notice.context.get("waiting_for"))
             record_event(session, notice, now=now, actor=actor, kind="notice.edited",
                          before=before, after=_wording(notice),
-                         why="the owner's check-in said what the client may be told"
-                         if client_reason else
-                         "the owner's check-in said what the client still has to send")
+                         why="the owner's check-in said what the client may be told or "
+                             "still has to send")
         session.add(notice)
     return list(pending)
 

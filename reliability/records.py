@@ -84,6 +84,8 @@ def checkin_record(checkin: CheckIn, timezone: str | None = None) -> dict[str, A
         "status": checkin.status,
         "progress": checkin.progress,
         "note": checkin.note,
+        "waiting_for": checkin.waiting_for,
+        "client_reason": checkin.client_reason,
     }
 
 

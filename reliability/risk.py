@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from reliability.calendar import BusinessCalendar
@@ -46,8 +46,6 @@ __all__ = [
 ]
 
 FRESH_BUSINESS_DAYS = 1  # an answer from today or the previous business day counts in full
-STATUS_WORDS = {CheckInStatus.at_risk: "at risk", CheckInStatus.blocked: "blocked",
-                CheckInStatus.on_track: "on track"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,9 @@ class Policy:
 class RiskAssessment:
     level: str  # a RiskLevel, or CheckInStatus.done once the owner reported it done
     p_late: float
-    reasons: tuple[str, ...]
+    # Each reason is a code and its facts (see reliability.drafting.reasons), words only
+    # when a person reads them, in their language.
+    reasons: tuple[dict[str, Any], ...]
     notice_by: datetime
     next_action: NextAction
     forecast_done_at: datetime  # 80th percentile, the end of a business day
@@ -153,7 +153,7 @@ def assess(
         return RiskAssessment(
             level=CheckInStatus.done,
             p_late=0.0,
-            reasons=(f"{name} reported it done on {_when(cal, latest.at, now)}",),
+            reasons=({"code": "reported_done", "owner": name, "at": _iso(latest.at)},),
             notice_by=notice_by,
             next_action=NextAction.none,
             forecast_done_at=latest.at,
@@ -161,10 +161,10 @@ def assess(
             evidence=Evidence.owner,
         )
 
-    reasons: list[str] = []
+    reasons: list[dict[str, Any]] = []
     overdue = now > promise.due_at
     if overdue:
-        reasons.append(f"Past due since {_when(cal, promise.due_at, now)}, not reported done")
+        reasons.append({"code": "past_due", "due_at": _iso(promise.due_at)})
 
     likelihoods: list[float] = []
     said = latest
@@ -173,7 +173,7 @@ def assess(
     if said is not None and said.status in STATUS_LIKELIHOOD:
         weight = _freshness(cal, said.at, now)
         likelihoods.append(STATUS_LIKELIHOOD[said.status] ** weight)
-        reasons.append(_status_sentence(cal, name, said, now))
+        reasons.append(_status_reason(cal, name, said, now))
 
     requested = promise.checkin_requested_at
     answer_due = None
@@ -182,7 +182,7 @@ def assess(
         answer_due = cal.next_business_morning(requested)
         if now >= answer_due:
             likelihoods.append(UNANSWERED_LIKELIHOOD)
-            reasons.append(f"No answer to the check-in asked {_when(cal, requested, now)}")
+            reasons.append({"code": "no_answer", "asked_at": _iso(requested)})
 
     planned = cal.business_hours(promise.made_at, promise.due_at)
     elapsed = max(cal.business_hours(promise.made_at, now), 0.0)
@@ -194,10 +194,9 @@ def assess(
             elapsed=at, done=reported.progress / 100, weight=_freshness(cal, reported.at, now)
         )
         left = 1 - at / planned if planned > 0 else 0.0
-        reasons.append(
-            f"{reported.progress}% done with {round(100 * min(max(left, 0.0), 1.0))}% of the "
-            f"time left (reported {_when(cal, reported.at, now)})"
-        )
+        reasons.append({"code": "progress", "done": reported.progress,
+                        "time_left": round(100 * min(max(left, 0.0), 1.0)),
+                        "at": _iso(reported.at)})
 
     evidence, distribution, history_reasons = _evidence(
         name, _record(owner_history, cal), lambda: _record(team_history, cal)
@@ -206,23 +205,16 @@ def assess(
 
     other_open = _crowding(cal, promise.due_at, open_load)
     if other_open:
-        plural = "promise" if other_open == 1 else "promises"
-        reasons.append(
-            f"{name} has {other_open} other {plural} due in the same window "
-            f"(by {_day(cal, promise.due_at, now)})"
-        )
+        reasons.append({"code": "crowded", "owner": name, "others": other_open,
+                        "by": _iso(promise.due_at)})
 
     if cal.business_days_between(promise.made_at, promise.due_at) < (
         policy.notice_lead_business_days
     ):
-        reasons.append(
-            "The notice window is already short: made "
-            f"{_day(cal, promise.made_at, now)} for {_day(cal, promise.due_at, now)}"
-        )
+        reasons.append({"code": "short_window", "made_at": _iso(promise.made_at),
+                        "due_at": _iso(promise.due_at)})
     if promise.original_due_at != promise.due_at:
-        reasons.append(
-            f"The due date has already moved, from {_day(cal, promise.original_due_at, now)}"
-        )
+        reasons.append({"code": "moved", "from": _iso(promise.original_due_at)})
 
     view = outlook(
         distribution, planned=planned, elapsed=elapsed, progress=progress, other_open=other_open
@@ -294,7 +286,7 @@ class CaptureForecast:
 
     p_late: float
     chance: str
-    reason: str
+    reason: dict[str, Any]  # the one that matters most, as code and facts
     likely_done_by: datetime  # the end of a business day
     # The likely day, offered instead of the ask when it is a later day and rests on a
     # record (the owner's or the team's); None otherwise.
@@ -340,8 +332,8 @@ def forecast_at_capture(
                        owner_history=owner_record, team_history=team_record, open_load=(),
                        policy=policy)
         if result.p_late - alone.p_late >= LOAD_MATTERS:
-            reason = (f"{name} has {crowded} other promises due by "
-                      f"{_day(calendar, due_at, now)}, more than usual")
+            reason = {"code": "crowded", "owner": name, "others": crowded,
+                      "by": _iso(due_at), "unusual": True}
     likely = result.forecast_done_at
     # With no record to go on the day is a rough guess: it is shown, not offered instead.
     later = (result.evidence != Evidence.prior
@@ -363,14 +355,14 @@ def _crowding(cal: BusinessCalendar, due_at: datetime, open_load: Sequence[OpenL
     return sum(load.due_at <= window_ends for load in open_load)
 
 
-def _capture_reason(name: str, evidence: Evidence, owner: Record, team: Record) -> str:
-    """The record the forecast rests on, in plain words."""
+def _capture_reason(name: str, evidence: Evidence, owner: Record,
+                    team: Record) -> dict[str, Any]:
+    """The record the forecast rests on, as a reason."""
     if evidence == Evidence.owner:
-        return _track_sentence(f"{name}'s", owner)
+        return _track_reason("owner", name, owner)
     if evidence == Evidence.team:
-        track = _track_sentence("the team's", team)
-        return f"Little history for {name} yet; {track[0].lower()}{track[1:]}"
-    return f"Little history for {name} or the team yet, so this is a rough guess"
+        return {**_track_reason("team", name, team), "newcomer": True}
+    return {"code": "rough_guess", "owner": name}
 
 
 def _record(history: Record | Sequence[PastPromise], calendar: BusinessCalendar) -> Record:
@@ -379,73 +371,42 @@ def _record(history: Record | Sequence[PastPromise], calendar: BusinessCalendar)
 
 def _evidence(
     name: str, owner: Record, team_record: Callable[[], Record]
-) -> tuple[Evidence, Distribution, list[str]]:
-    """Which history speaks for this owner, and the sentences that say so; the team's record
+) -> tuple[Evidence, Distribution, list[dict[str, Any]]]:
+    """Which history speaks for this owner, and the reasons that say so; the team's record
     is only built when the owner's own is too short."""
     if owner.size >= MIN_OWNER_SAMPLES:
-        return Evidence.owner, owner.distribution, [_track_sentence(f"{name}'s", owner)]
-    little = f"Little history for {name} ({_count(owner.size)})"
+        return Evidence.owner, owner.distribution, [_track_reason("owner", name, owner)]
     team = team_record()
     if team.size >= MIN_TEAM_SAMPLES:
         return (
             Evidence.team,
             team.distribution,
-            [
-                f"{little}: using the team's record",
-                _track_sentence("the team's", team),
-            ],
+            [{"code": "little_history_team", "owner": name, "count": owner.size},
+             _track_reason("team", name, team)],
         )
-    share = round(100 * PRIOR.share_late())
     return (
         Evidence.prior,
         PRIOR,
-        [
-            f"{little} and for the team ({_count(team.size)}): using a wide prior "
-            f"in which {share}% of promises run late"
-        ],
+        [{"code": "little_history", "owner": name, "count": owner.size,
+          "team_count": team.size, "slip_rate": round(PRIOR.share_late(), 3)}],
     )
 
 
-def _count(size: int) -> str:
-    return f"{size} promise" if size == 1 else f"{size} promises"
+def _track_reason(whose: str, name: str, record: Record) -> dict[str, Any]:
+    """The history used, e.g. 4 of Alice's last 5 promises were late, by a median of 2 days."""
+    return {"code": "track_record", "whose": whose, "owner": name, "count": record.size,
+            "late": record.late, "broken": record.broken,
+            "median_late_hours": (round(record.median_lateness_hours, 2)
+                                  if record.median_lateness_hours is not None else None),
+            "hours_per_day": record.hours_per_day}
 
 
-def _track_sentence(whose: str, record: Record) -> str:
-    """The sentence that names the history used, e.g. 4 of Alice's last 5 promises were late."""
-    if record.size == 1:
-        kept = "late" if record.late else "on time"
-        sentence = f"{whose[0].upper()}{whose[1:]} only recorded promise was {kept}"
-    elif record.late == 0:
-        return f"All of {whose} last {record.size} promises were on time"
-    else:
-        verb = "was" if record.late == 1 else "were"
-        sentence = f"{record.late} of {whose} last {record.size} promises {verb} late"
-    if record.broken:
-        sentence += f" ({record.broken} never delivered)"
-    if record.median_lateness_hours is not None:
-        by = ", by " if record.late == 1 else ", by a median of "
-        sentence += by + _span(record.median_lateness_hours, record.hours_per_day)
-    return sentence
-
-
-def _span(hours: float, day: float) -> str:
-    if hours < 1:
-        return "under a business hour"
-    if hours < day:
-        whole = round(hours)
-        return f"{whole} business hour" + ("" if whole == 1 else "s")
-    days = f"{hours / day:.1f}".removesuffix(".0")
-    return f"{days} business day" + ("" if days == "1" else "s")
-
-
-def _status_sentence(cal: BusinessCalendar, name: str, checkin: CheckInFact, now: datetime) -> str:
-    sentence = f"{name} reported {STATUS_WORDS[checkin.status]} on {_day(cal, checkin.at, now)}"
+def _status_reason(cal: BusinessCalendar, name: str, checkin: CheckInFact,
+                   now: datetime) -> dict[str, Any]:
     age = cal.business_days_between(checkin.at, now)
-    if age > FRESH_BUSINESS_DAYS:
-        sentence += f", {age} business days ago"
-    if checkin.note:
-        sentence += f": {checkin.note.strip()}"
-    return sentence
+    return {"code": "reported_status", "owner": name, "status": checkin.status,
+            "at": _iso(checkin.at), "days_ago": age if age > FRESH_BUSINESS_DAYS else None,
+            "note": checkin.note.strip() if checkin.note else None}
 
 
 def _freshness(cal: BusinessCalendar, at: datetime, now: datetime) -> float:
@@ -494,12 +455,6 @@ def _forecast_day(
     return cal.end_of(cal.next_business_day(cal.local(finish).date(), inclusive=True))
 
 
-def _day(cal: BusinessCalendar, moment: datetime, now: datetime) -> str:
-    """A weekday name within a week of now (the way people say it), with the date further away."""
-    local = cal.local(moment)
-    near = abs((local.date() - cal.local(now).date()).days) <= 6
-    return local.strftime("%A") if near else f"{local:%A} {local.day} {local:%b}"
-
-
-def _when(cal: BusinessCalendar, moment: datetime, now: datetime) -> str:
-    return f"{_day(cal, moment, now)} {cal.local(moment):%H:%M}"
+def _iso(moment: datetime) -> str:
+    """Moments inside reasons are stored as JSON; the reader's zone is applied when shown."""
+    return moment.astimezone(UTC).isoformat()

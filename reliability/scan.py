@@ -389,9 +389,8 @@ class Scanner:
         if result.next_action == NextAction.checkin or result.ask_checkin:
             work.drafts.append(self._checkin_request(promise, client, owner, calendar, now))
         if result.next_action in (NextAction.delay_notice, NextAction.escalate):
-            work.drafts.append(self._delay_draft(
-                promise, client, owner, batch, calendar, result, now,
-                client_reason=self.ledger.latest_client_reason(session, promise.id)))
+            work.drafts.append(self._delay_draft(promise, client, owner, batch, calendar,
+                                                 result, now))
         manager = batch.managers.get(owner.manager_id or 0)
         if result.next_action == NextAction.escalate and manager is not None:
             work.escalations.append((promise, client, owner, manager, result))
@@ -435,15 +434,15 @@ class Scanner:
         day = calendar.local(now).date().isoformat()
         return notices.Draft(
             kind=NoticeKind.checkin_request, key=f"checkin_request:{promise.id}:{day}",
-            recipient=notices.member_recipient(owner), member_id=owner.id,
+            recipient=notices.member_recipient(self.settings, owner), member_id=owner.id,
             context=compose.checkin_request(self.settings, promise=promise, client=client,
                                             owner=owner, now=now),
             created_by=ACTOR, promise_id=promise.id,
         )
 
     def _delay_draft(self, promise: Promise, client: Client, owner: Member, batch: _Batch,
-                     calendar: BusinessCalendar, result: RiskAssessment, now: datetime,
-                     client_reason: str | None = None) -> notices.Draft:
+                     calendar: BusinessCalendar, result: RiskAssessment,
+                     now: datetime) -> notices.Draft:
         proposed = result.forecast_done_at
         if proposed <= promise.due_at:
             proposed = calendar.end_of(calendar.next_business_day(
@@ -451,6 +450,8 @@ class Scanner:
         checkins = batch.checkins.get(promise.id or 0, [])
         # The owner's note is written for the team: the approver sees it, the client does not.
         latest_note = next((c.note for c in reversed(checkins) if c.note), None)
+        client_reason = next((c.client_reason for c in reversed(checkins) if c.client_reason),
+                             None)
         progress = next((c.progress for c in reversed(checkins) if c.progress is not None),
                         None)
         waiting_for = checkins[-1].waiting_for if checkins else None
@@ -461,13 +462,13 @@ class Scanner:
             recipient=notices.client_recipient(client), client=client,
             context=compose.delay_notice(self.settings, promise=promise, client=client,
                                          owner=owner, new_due_at=proposed,
-                                         reason=client_reason, interim=None, now=now,
+                                         reason=client_reason,
+                                         interim=None, now=now,
                                          progress=progress / 100 if progress is not None
                                          else None, waiting_for=waiting_for),
             inputs={"reason": client_reason, "interim": None, "waiting_for": waiting_for,
                     "progress": progress / 100 if progress is not None else None},
-            approver_note=f"The owner's latest check-in note: {latest_note}"
-            if latest_note else None,
+            approver_note=notices.approver_note(client_reason, latest_note),
             created_by=ACTOR, promise_id=promise.id, reply_to=owner.email,
             proposed_due_at=proposed, escalate_at=escalate_at,
         )
@@ -477,7 +478,7 @@ class Scanner:
         return notices.Draft(
             kind=NoticeKind.escalation,
             key=f"escalation:{promise.id}:{notices.key_moment(promise.due_at)}",
-            recipient=notices.member_recipient(manager), member_id=manager.id,
+            recipient=notices.member_recipient(self.settings, manager), member_id=manager.id,
             context=compose.risk_escalation(
                 self.settings, promise=promise, client=client, owner=owner, manager=manager,
                 p_late=result.p_late, reasons=list(result.reasons), notice_by=result.notice_by,

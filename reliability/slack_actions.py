@@ -14,11 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from reliability import capture, drafts, limits, slack_views, suggestions
+from babel.numbers import format_percent
+
+from reliability import capture, compose, drafts, limits, slack_views, suggestions
 from reliability.access import Actor
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.commitments import FindingKind
 from reliability.deadlines import DeadlineError, Resolution, echo, resolve, resolve_due
+from reliability.drafting import rendering
 from reliability.drafts import DraftView
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
@@ -55,14 +58,17 @@ class SlackUser:
     name: str
     email: str | None
     timezone: str | None
+    locale: str | None = None  # one we write in, from Slack's language for this person
 
     @classmethod
     def from_api(cls, user: dict[str, Any]) -> SlackUser:
         profile = user.get("profile") or {}
         name = (profile.get("real_name") or user.get("real_name") or profile.get("display_name")
                 or user.get("name") or user.get("id") or "")
+        tag = user.get("locale")
         return cls(id=str(user.get("id", "")), name=str(name), email=profile.get("email"),
-                   timezone=user.get("tz"))
+                   timezone=user.get("tz"),
+                   locale=rendering.choose_locale(tag) if isinstance(tag, str) else None)
 
 
 def actor_of(member: Member) -> Actor:
@@ -86,7 +92,7 @@ def enrol(ledger: Ledger, user: SlackUser, *, now: datetime, create: bool = Fals
     timezone = user.timezone if user.timezone and _known_zone(user.timezone) else None
     return ledger.link_slack_user(email=user.email, slack_user_id=user.id,
                                   name=user.name or user.email, timezone=timezone, now=now,
-                                  actor=f"slack:{user.id}", create=create)
+                                  actor=f"slack:{user.id}", create=create, locale=user.locale)
 
 
 def _known_zone(name: str) -> bool:
@@ -191,7 +197,7 @@ def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
         owner_user_id=proposal.owner_user_id, sealed=_sealed(proposal, secret),
         ambiguous=ambiguous, suggested=suggested,
         forecast=capture.describe(made, owner_name=owner.name if owner else capture.NEWCOMER,
-                                  calendar=calendar))
+                                  calendar=calendar, now=now))
 
 
 def _named_client(text: str, clients: list[Client]) -> Client | None:
@@ -355,15 +361,21 @@ def done(ledger: Ledger, member: Member, promise_id: int, *, now: datetime) -> R
 
 
 def check_in(ledger: Ledger, member: Member, promise_id: int, status: str, *, now: datetime,
-             note: str | None = None, progress: int | None = None) -> Reply:
+             note: str | None = None, progress: int | None = None,
+             client_reason: str | None = None) -> Reply:
     view = _may_change(ledger, member, promise_id)
     checkin = ledger.check_in(promise_id, status=status, note=note, progress=progress, now=now,
-                              actor=actor_of(member), member_email=member.email)
-    words = slack_views.CHECKIN_WORDS[checkin.status]
-    extra = f", {checkin.progress}% done" if checkin.progress is not None else ""
-    return text_reply(f"Check-in on #{promise_id} *{slack_views.mrkdwn(view.promise.title)}*: "
-                      f"{words}{extra}." + (f"\n> {slack_views.mrkdwn(checkin.note)}"
-                                             if checkin.note else ""))
+                              actor=actor_of(member), member_email=member.email,
+                              client_reason=client_reason)
+    locale = compose.member_locale(ledger.settings, member)
+    words = slack_views.CHECKIN_SAID[locale]
+    extra = (words["progress"].format(percent=format_percent(checkin.progress / 100,
+                                                             locale=locale))
+             if checkin.progress is not None else "")
+    said = words["reply"].format(id=promise_id, title=slack_views.mrkdwn(view.promise.title),
+                                 status=words[checkin.status], progress=extra)
+    return text_reply(said + (f"\n> {slack_views.mrkdwn(checkin.note)}" if checkin.note
+                              else ""))
 
 
 def move(ledger: Ledger, member: Member, command: Move, *, now: datetime) -> Reply:

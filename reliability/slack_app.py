@@ -25,9 +25,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from reliability import slack_actions, slack_views, suggestions
+from reliability import compose, slack_actions, slack_views, suggestions
 from reliability.calendar import CalendarError
-from reliability.deadlines import DeadlineError, echo
+from reliability.deadlines import DeadlineError
+from reliability.drafting.reasons import moment_words
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Member
@@ -311,9 +312,10 @@ class Listeners:
 
         def record(member: Member) -> Reply:
             slack_actions.check_in(self.ledger, member, promise_id, status, now=now)
+            locale = compose.member_locale(self.ledger.settings, member)
             return slack_views.checkin_recorded(
-                question=question, status=status, promise_id=promise_id,
-                when=echo(now, self.ledger.calendar_for(owner=member), now))
+                question=question, status=status, promise_id=promise_id, locale=locale,
+                when=moment_words(now, locale, timezone=member.timezone, now=now))
 
         reply = await self._as_member(client, body["user"]["id"], record)
         await respond(replace_original=not reply.failed, **reply.message())
@@ -339,14 +341,18 @@ class Listeners:
         meta = slack_actions.parse_meta(view.get("private_metadata"))
         promise_id, status = _number(meta.get("promise_id")), str(meta.get("status"))
         note, progress = submitted(view, "note"), submitted(view, "progress")
+        client_reason = submitted(view, "client_reason")
         now = self.clock()
 
         def record(member: Member) -> Reply:
             slack_actions.check_in(self.ledger, member, promise_id, status, now=now, note=note,
-                                   progress=int(progress) if progress else None)
+                                   progress=int(progress) if progress else None,
+                                   client_reason=client_reason)
+            locale = compose.member_locale(self.ledger.settings, member)
             return slack_views.checkin_recorded(
                 question=str(meta.get("question", "")), status=status, promise_id=promise_id,
-                when=echo(now, self.ledger.calendar_for(owner=member), now), note=note)
+                when=moment_words(now, locale, timezone=member.timezone, now=now), note=note,
+                locale=locale)
 
         await _post(meta, await self._as_member(client, body["user"]["id"], record))
 
@@ -514,7 +520,7 @@ class Listeners:
         if member is not None:
             return member
         try:
-            found = await client.users_info(user=user_id)
+            found = await client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
             raise UserError(f"I couldn't look <@{user_id}> up in Slack "
                             f"({exc.response.get('error')}); try again in a minute.") from None

@@ -22,6 +22,23 @@ LEVEL_MARKS = {"on_track": ":large_green_circle: on track", "watch": ":large_yel
                "at_risk": ":large_orange_circle: at risk", "overdue": ":red_circle: overdue"}
 CHECKIN_WORDS = {"on_track": "on track", "at_risk": "at risk", "blocked": "blocked",
                  "done": "done"}
+# A check-in's answer in the member's language, and the words around it.
+CHECKIN_SAID: dict[str, dict[str, str]] = {
+    "en": {**CHECKIN_WORDS, "said": "You said *{status}* {when}.", "noted": "Add a note",
+           "recorded": "Check-in recorded: {status}",
+           "reply": "Check-in on #{id} *{title}*: {status}{progress}.",
+           "progress": ", {percent} done"},
+    "sv": {"on_track": "går enligt plan", "at_risk": "riskerar att bli sent",
+           "blocked": "står still", "done": "klart", "said": "Du svarade *{status}* {when}.",
+           "noted": "Lägg till en kommentar", "recorded": "Avstämning sparad: {status}",
+           "reply": "Avstämning för #{id} *{title}*: {status}{progress}.",
+           "progress": ", {percent} klart"},
+    "zh": {"on_track": "进展正常", "at_risk": "有延误风险", "blocked": "受阻", "done": "已完成",
+           "said": "你的回答：*{status}*（{when}）。", "noted": "补充说明",
+           "recorded": "进度已记录：{status}",
+           "reply": "#{id} *{title}* 进度已记录：{status}{progress}。",
+           "progress": "，已完成{percent}"},
+}
 DRAFT_ACTIONS = ("draft_send", "draft_edit", "draft_snooze", "draft_cancel")
 
 
@@ -135,15 +152,18 @@ def listing(heading: str, lines: list[str], empty: str) -> Reply:
 
 
 def checkin_recorded(*, question: str, status: str, when: str, promise_id: int,
-                     note: str | None = None) -> Reply:
-    said = f":white_check_mark: You said *{CHECKIN_WORDS.get(status, status)}* ({when})."
+                     note: str | None = None, locale: str = "en") -> Reply:
+    """The answer to a check-in button, in the member's language; `when` is worded already."""
+    words = CHECKIN_SAID.get(locale, CHECKIN_SAID["en"])
+    shown = words.get(status, status)
+    said = ":white_check_mark: " + words["said"].format(status=shown, when=when)
     if note:
         said += f"\n> {mrkdwn(note)}"
     blocks = [section(question), section(said)]
     if status != "done":
         blocks.append(actions(f"checkin_note:{promise_id}",
-                              button("Add a note", "checkin_note", f"{promise_id}:{status}")))
-    return Reply(f"Check-in recorded: {CHECKIN_WORDS.get(status, status)}", blocks)
+                              button(words["noted"], "checkin_note", f"{promise_id}:{status}")))
+    return Reply(words["recorded"].format(status=shown), blocks)
 
 
 def checkin_note_modal(*, promise_id: int, status: str, title: str, meta: dict[str, Any]) -> Block:
@@ -158,6 +178,9 @@ def checkin_note_modal(*, promise_id: int, status: str, title: str, meta: dict[s
             _input("note", "What's the news? (the client never sees this)",
                    {"type": "plain_text_input", "action_id": "value", "multiline": True,
                     "max_length": 2000}, optional=True),
+            _input("client_reason", "What may the client be told? (goes into the delay letter)",
+                   {"type": "plain_text_input", "action_id": "value", "multiline": True,
+                    "max_length": 1000}, optional=True),
             _input("progress", "Roughly how far along (% done)?",
                    {"type": "number_input", "action_id": "value", "is_decimal_allowed": False,
                     "min_value": "0", "max_value": "100"}, optional=True),

@@ -192,7 +192,7 @@ def test_a_manager_cannot_read_the_digest_of_a_manager_who_reports_to_them(
         session.add(audit)
         dave = session.exec(select(Member).where(Member.email == "dave@example.com")).one()
         queued = digest.queue_digest(session, ledger.settings, dave, now=NOW, actor="t")
-        assert queued is not None and "Brand audit for Acme (Frank)" in queued.text
+        assert queued is not None and "“Brand audit” for Acme (Frank)" in queued.text
     app = create_app(ledger, clock=lambda: NOW)
 
     def queued_for(email: str) -> list[dict[str, Any]]:

@@ -78,7 +78,8 @@ def test_bob_signs_in_edits_and_approves_the_draft_and_sees_it_leave_the_inbox(
 
     card = page.locator("article.card.risk", has_text="Q3 report")
     assert card.is_visible()
-    assert "Waiting on the ad account data." in card.inner_text()
+    assert "Alice reported it at risk yesterday: “Waiting on the ad account data”" in (
+        card.inner_text())
     assert "likely late" in card.inner_text()
     shoot(page, "board", width)
 

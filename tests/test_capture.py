@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from reliability import capture
 from reliability.calendar import BusinessCalendar
+from reliability.drafting.reasons import reason_text
 from reliability.ledger import Ledger
 from reliability.models import Event, Promise
 from reliability.risk import (
@@ -43,13 +44,12 @@ def at_capture(owner_history: list[PastPromise], team_history: tuple[PastPromise
 def test_an_owner_who_usually_runs_a_day_late_is_offered_the_day_she_will_likely_be_done() -> None:
     made = at_capture(history(late=4, total=5))
     assert made.chance == "Likely to run late"
-    assert made.reason == ("4 of Alice's last 5 promises were late, by a median of 1 business "
-                           "day")
+    assert made.reason["code"] == "track_record" and made.reason["late"] == 4
     assert made.likely_done_by == MONDAY_23_CLOSE
     assert made.suggested_due_at == MONDAY_23_CLOSE
-    assert capture.describe(made, owner_name="Alice", calendar=ACME) == [
-        f"Likely to run late ({round(100 * made.p_late)}% chance it runs late): 4 of Alice's "
-        "last 5 promises were late, by a median of 1 business day.",
+    assert capture.describe(made, owner_name="Alice", calendar=ACME, now=MONDAY_9) == [
+        f"Likely to run late ({round(100 * made.p_late)}% chance it runs late): Four of "
+        "Alice's last five promises were late, typically by 1 business day.",
         "Alice will likely be done by Mon 23 Nov (80% of similar promises were).",
     ]
 
@@ -64,16 +64,19 @@ def test_a_newcomer_is_judged_by_the_teams_record_in_plain_words() -> None:
     made = at_capture(history(late=0, total=2, owner="bob"), tuple(history(late=6, total=12)),
                       name="Bob")
     assert made.evidence == "team"
-    assert made.reason == ("Little history for Bob yet; 6 of the team's last 12 promises were "
-                           "late, by a median of 1 business day")
+    assert reason_text(made.reason, "en", timezone=ACME.timezone, now=MONDAY_9) == (
+        "Bob has little history yet; six of the team's last 12 promises were late, typically "
+        "by 1 business day")
     assert made.suggested_due_at == MONDAY_23_CLOSE
 
 
 def test_with_no_record_at_all_the_day_is_a_rough_guess_shown_but_not_offered() -> None:
     made = at_capture([], name="Nora")
     assert made.evidence == "prior"
-    assert made.reason == "Little history for Nora or the team yet, so this is a rough guess"
-    assert "prior" not in " ".join(capture.describe(made, owner_name="Nora", calendar=ACME))
+    assert reason_text(made.reason, "en", timezone=ACME.timezone, now=MONDAY_9) == (
+        "Neither Nora nor the team has a track record yet, so this is a rough guess")
+    assert "prior" not in " ".join(capture.describe(made, owner_name="Nora", calendar=ACME,
+                                                    now=MONDAY_9))
     assert made.suggested_due_at is None
 
 
@@ -83,8 +86,10 @@ def test_a_week_crowded_beyond_her_usual_load_is_the_reason_named() -> None:
                     for _ in range(2))
     busy, calm = at_capture(record, load=crowded), at_capture(record)
     assert busy.p_late > calm.p_late + 0.1
-    assert busy.reason == "Alice has 8 other promises due by Friday, more than usual"
-    assert calm.reason.startswith("2 of Alice's last 10 promises were late")
+    assert reason_text(busy.reason, "en", timezone=ACME.timezone, now=MONDAY_9) == (
+        "Alice has eight other promises due by Friday, more than usual")
+    assert reason_text(calm.reason, "en", timezone=ACME.timezone, now=MONDAY_9).startswith(
+        "Two of Alice's last ten promises were late")
     # A usual week (her record was made under it) changes nothing.
     assert at_capture(record, load=crowded[:5]) == calm
 
@@ -114,7 +119,8 @@ def test_the_forecast_is_read_from_the_ledger_as_the_scan_reads_it(agency: Ledge
     made = capture.forecast(agency, client_name="Acme", owner_email="alice@example.com",
                             due_at=FRIDAY_5PM, now=MONDAY_9)
     assert made.evidence == "owner"
-    assert made.reason.startswith("4 of Alice's last 5 promises were late")
+    assert (made.reason["code"], made.reason["late"], made.reason["count"]) == (
+        "track_record", 4, 5)
     assert made.suggested_due_at is not None and made.suggested_due_at > FRIDAY_5PM
 
 
@@ -161,7 +167,7 @@ def test_promise_add_prints_the_forecast_and_the_flag_that_takes_the_likely_day(
     past_promises(agency, late=4, on_time=1)
     _, out = add(cli)
     assert "Likely to run late (" in out
-    assert "4 of Alice's last 5 promises were late, by a median of 1 business day." in out
+    assert "Four of Alice's last five promises were late, typically by 1 business day." in out
     # Her late ones ran up to a week over (Thanksgiving, Thursday 26, is not a business day).
     assert "Alice will likely be done by Fri 27 Nov (80% of similar promises were)." in out
     assert ("Logged for the date asked; --due-suggested would have promised Fri 27 Nov, "
@@ -195,5 +201,6 @@ def test_a_forecast_for_someone_not_yet_a_member_is_a_rough_guess(agency: Ledger
     made = capture.forecast(agency, client_name="Acme", owner_email=None, due_at=FRIDAY_5PM,
                             now=MONDAY_9)
     assert made.suggested_due_at is None
-    assert capture.describe(made, owner_name=capture.NEWCOMER, calendar=ACME)[1].startswith(
+    assert capture.describe(made, owner_name=capture.NEWCOMER, calendar=ACME,
+                            now=MONDAY_9)[1].startswith(
         "The owner will likely be done by")

@@ -224,3 +224,51 @@ def test_promise_add_refuses_a_weekday_and_day_of_month_that_disagree(team: Cli)
     assert result.exit_code == 2
     assert "Fri 11 Dec" in result.stderr and "Sat 12 Dec" in result.stderr
     assert json.loads(team("promise", "list", "--json").stdout) == []
+
+
+def test_a_member_added_in_chinese_reads_their_check_in_request_in_chinese(team: Cli) -> None:
+    from servers.smtp import smtp_server
+
+    added = team("member", "add", "chen@example.com", "--name", "陈梅", "--locale", "zh",
+                 "--manager", "bob@example.com", "--timezone", "Asia/Shanghai", "--json")
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["locale"] == "zh"
+    made = team("promise", "add", "Q3 report", "--client", "Acme", "--owner",
+                "chen@example.com", "--due", "2026-12-04T17:00-05:00", as_of=AS_OF)
+    assert made.exit_code == 0, made.stderr
+    scanned = team("scan", "--json", as_of="2026-12-01T09:00-05:00")
+    assert scanned.exit_code == 0, scanned.stderr
+    with smtp_server() as server:
+        env = {"RELIABILITY_SMTP__HOST": server.host, "RELIABILITY_SMTP__PORT": str(server.port)}
+        os.environ.update(env)
+        try:
+            sent = team("deliver", "--once", as_of="2026-12-01T09:01-05:00")
+        finally:
+            for key in env:
+                os.environ.pop(key)
+    assert sent.exit_code == 0, sent.stderr
+    [email] = [m for m in server.messages
+               if m["To"].addresses[0].addr_spec == "chen@example.com"]
+    body = email.get_body(("plain",)).get_content()
+    assert email["Subject"].startswith("进度确认：Acme的“Q3 report”")
+    assert body.startswith("陈梅，你好！")
+    assert "12月5日（周六）06:00" in body  # Friday 17:00 in New York, read in Beijing
+
+
+def test_a_member_language_outside_the_three_is_refused_with_the_choices(team: Cli) -> None:
+    result = team("member", "add", "fr@example.com", "--name", "Amélie", "--locale", "fr")
+
+    assert result.exit_code == 2
+    assert "fr" in result.stderr and "en" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scan_words_each_reason_and_keeps_its_code_and_facts_in_json(team: Cli) -> None:
+    add_q3(team)
+    scanned = team("scan", "--json", as_of="2026-11-30T10:00-05:00")
+    said = team("scan", as_of="2026-12-01T10:00-05:00")
+
+    [change] = json.loads(scanned.stdout)["changes"]
+    past_due = next(r for r in change["reasons"] if r["code"] == "past_due")
+    assert past_due["due_at"] == "2026-11-27T22:00:00+00:00"
+    assert past_due["text"] == "Past due since Friday at 10:00 PM, not reported done"
+    assert said.exit_code == 0 and "T22:00" not in said.stdout

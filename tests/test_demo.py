@@ -24,6 +24,24 @@ def test_the_demo_shows_a_wednesday_delay_draft_in_three_languages_and_a_matchin
     assert "交付日期调整为" in wednesday
     assert "sent to Dana Reed <dana@acme.example>: New delivery date for “Q3 report”" in demo.stdout
     assert "Bob Hale's digest for Wednesday 18 November (sent)" in demo.stdout
+    # Each language: a delay notice with the reason the owner gave for the client, and one
+    # without, flagged for its owner; the team note reaches neither client.
+    drafts = wednesday.split("--- delay notice #")[1:]
+    for locale, given, note in (
+            ("en", "reached us later than planned", "Bob pulled me onto"),
+            ("sv", "kom senare än planerat", "Jag har suttit med"),
+            ("zh", "比预期晚到", "这周一直在赶")):
+        mine = [d for d in drafts if f"({locale}) ---" in d.split("\n")[0]]
+        letters = [d.split("Subject:", 1)[1] for d in mine]
+        assert sum(given in letter for letter in letters) == 1, locale
+        assert not any(note in letter for letter in letters), locale
+        assert sum("No reason for the client yet" in d.split("Subject:")[0] for d in mine) == 1
+    # Each member reads their check-in request and each manager their digest in their language.
+    assert "Hi Alice,\n" in demo.stdout.replace("  ", "")
+    assert "Hej Erik,\n" in demo.stdout.replace("  ", "")
+    assert "陈梅，你好！" in demo.stdout
+    assert "Hej Sara," in demo.stdout.split("Sara Lind's digest")[1]
+    assert "王芳，你好！" in demo.stdout.split("王芳's digest")[1]
     command = demo.stdout.split("The same figures from the CLI: reliability ")[1].split("\n")[0]
     report = run(*command.split(), cwd=tmp_path)
     assert report.returncode == 0, report.stderr

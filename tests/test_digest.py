@@ -57,10 +57,31 @@ def test_bobs_wednesday_digest_lists_alices_q3_report_at_risk_with_the_draft_to_
     assert decision < risk
     approve = "Approve the delay notice to Acme (New delivery date for “Q3 report”"
     assert approve in text[decision:risk]
-    assert "Q3 report for Acme (Alice): due Friday, November 20" in text[risk:]
+    assert "“Q3 report” for Acme (Alice): due Friday, November 20" in text[risk:]
     assert "Waiting on the ad account data" in text[risk:]
     assert ".;" not in text
     assert "Reliability digest for Wednesday, November 18: 1 decision today" in notice.subject
+
+
+@pytest.mark.parametrize(
+    ("locale", "greeting", "said"),
+    [("sv", "Hej Sara,", "Varför: Alice sa i går att det riskerar att bli sent: ”Waiting on "
+                         "the ad account data”."),
+     ("zh", "Sara Lind，你好！",
+      "原因：Alice昨天报告有延误风险：“Waiting on the ad account data”")],
+)
+def test_a_manager_reads_the_digest_and_its_reasons_in_their_own_language(
+    wednesday: Ledger, locale: str, greeting: str, said: str
+) -> None:
+    wednesday.add_member(email="sara@example.com", name="Sara Lind", role="admin",
+                         timezone="Europe/Stockholm", locale=locale, now=START, actor="t")
+
+    queue_due_digests(wednesday, now=WEDNESDAY_9)
+
+    [sara] = [n for n in digests(wednesday) if n.recipient == "sara@example.com"]
+    assert sara.locale == locale
+    assert sara.text.startswith(greeting)
+    assert said in sara.text
 
 
 def test_the_digest_context_carries_p_late_reasons_and_the_drafts_send_by_time(

@@ -253,7 +253,27 @@ def test_an_at_risk_note_reaches_the_approver_and_stays_out_of_the_letter(
         refreshed = session.get(Notice, draft.id)
     assert refreshed is not None and "The ad account data is late." not in refreshed.text
     assert refreshed.approver_note == (
-        "The owner's latest check-in note: The ad account data is late.")
+        "No reason for the client yet: the letter says only what is late and the new date. "
+        "Add a sentence the client may read before sending. The owner's latest check-in note "
+        "(for the team, not the client): The ad account data is late.")
+
+
+def test_what_the_client_may_be_told_becomes_the_letters_reason_and_the_note_stays_inside(
+    ledger: Ledger,
+) -> None:
+    agency_with(ledger, "en")
+    past_promises(ledger, late=4, on_time=1)
+    promise_id = q3_report(ledger)
+    tick(ledger, at("2026-11-16T09:05-05:00"))
+    ledger.check_in(promise_id, status="at_risk", note="Acme's agency is sitting on the data.",
+                    client_reason="The campaign figures we need arrived later than planned.",
+                    now=at("2026-11-17T09:40-05:00"), actor="alice@example.com")
+    with Session(ledger.engine) as session:
+        [draft] = session.exec(select(Notice).where(Notice.kind == "delay_notice")).all()
+    assert "campaign figures we need arrived later than planned" in draft.text
+    assert "sitting on the data" not in draft.text and "sitting on the data" not in draft.subject
+    assert draft.approver_note == ("The owner's latest check-in note (for the team, not the "
+                                   "client): Acme's agency is sitting on the data.")
 
 
 def test_a_draft_a_person_edited_keeps_their_words(ledger: Ledger, tmp_path: Path) -> None:

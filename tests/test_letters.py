@@ -17,7 +17,9 @@ import pytest
 from reliability import compose
 from reliability.calendar import zone
 from reliability.config import Settings
+from reliability.drafting import samples
 from reliability.drafting.contexts import LOCALES
+from reliability.drafting.reasons import reason_texts
 from reliability.drafting.rendering import money_text, render
 from reliability.drafting.samples import sample_context
 from reliability.models import Client, Member, Mistake
@@ -282,7 +284,7 @@ def test_a_credit_says_how_the_money_comes_back_and_what_it_is_for(
 
 @pytest.mark.parametrize(
     ("locale", "amount"),
-    [("en", "$200.00"), ("sv", "200,00\xa0US$"), ("zh", "US$200.00")],
+    [("en", "$200.00"), ("sv", "200\xa0US$"), ("zh", "US$200.00")],
 )
 def test_a_credit_reads_the_same_in_the_letter_and_on_the_web(locale: str, amount: str) -> None:
     assert money_text(200.0, "usd", locale) == amount
@@ -358,3 +360,155 @@ def test_the_finished_letters_in_the_docs_are_what_the_templates_write(
     message = render(kind, locale, context)
 
     assert f"Subject: {message.subject}\n\n{message.text.strip()}\n```" in docs
+
+
+# -- what the team reads -------------------------------------------------------------------
+
+INTERNAL_KINDS = ("checkin_request", "escalation", "digest")
+NOTES = [None, "Waiting on data.", 'They said "soon"; we\'ll see…', "数据还没到。"]
+OWNERS = ["Erik", "陈梅", "Anna-Karin O'Neil"]
+OPENING = {"en": re.compile(r"Hi [^ ,]+,\n"), "sv": re.compile(r"Hej [^ ,]+,\n"),
+           "zh": re.compile(r"\S+，你好！\n")}
+# Chinese sets digits against its characters: "最近8项", never "最近 8 项".
+SPACED_DIGITS = re.compile(r"[\u4e00-\u9fff] \d|\d [\u4e00-\u9fff]")
+
+
+def _reasons(locale: str, context: dict[str, Any], owner: str, note: str | None) -> list[str]:
+    now = context["now"]
+    return reason_texts([
+        {"code": "reported_status", "owner": owner, "status": "blocked",
+         "at": (now - timedelta(days=1)).isoformat(), "days_ago": None, "note": note},
+        {"code": "track_record", "whose": "owner", "owner": owner, "count": 8, "late": 2,
+         "broken": 1, "median_late_hours": 2.0, "hours_per_day": 8.0},
+        {"code": "little_history", "owner": owner, "count": 1, "team_count": 1,
+         "slip_rate": 0.25},
+        {"code": "past_due", "due_at": (now - timedelta(days=9)).isoformat()},
+        {"code": "no_answer", "asked_at": now.replace(hour=12, minute=0).isoformat()},
+    ], locale, timezone=context["timezone"], now=now)
+
+
+def _internal_variants(kind: str, locale: str) -> list[dict[str, Any]]:
+    variants = []
+    for base, title, owner, note in itertools.product(
+            samples.variants(kind, locale), TITLES, OWNERS, NOTES):
+        context = {**base, "team_name": TEAM}
+        reasons = _reasons(locale, context, owner, note)
+        if "promise" in context:
+            context["promise"] = {**context["promise"], "title": title, "owner_name": owner}
+        if context.get("risk"):
+            context["risk"] = {**context["risk"], "reasons": reasons,
+                               "promise": {**context["risk"]["promise"], "title": title}}
+        if context.get("at_risk"):
+            context["at_risk"] = [{**item, "reasons": reasons,
+                                   "promise": {**item["promise"], "title": title}}
+                                  for item in context["at_risk"]]
+        variants.append(context)
+    return variants
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", INTERNAL_KINDS)
+def test_every_message_to_the_team_reads_cleanly_in_the_members_language(
+    kind: str, locale: str
+) -> None:
+    for context in _internal_variants(kind, locale):
+        message = render(kind, locale, context)
+        everything = "\n".join([message.subject, message.text])
+
+        assert OPENING[locale].match(message.text), message.text[:80]
+        assert not ISO.search(everything), ISO.search(everything)
+        assert not DOUBLED.search(everything), DOUBLED.search(everything)
+        assert "None" not in everything and not re.search(r"\S  ", message.text)
+        assert "prior" not in everything
+        if locale == "zh":
+            assert not SPACED_DIGITS.search(everything), SPACED_DIGITS.search(everything)
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [("en", "Erik has no track record yet, nor has the team; we assume one promise in four "
+            "slips"),
+     ("sv", "Erik har ingen historik ännu, och inte teamet heller; vi räknar med att ett "
+            "löfte av fyra blir försenat"),
+     ("zh", "Erik还没有记录，团队的记录也不足；我们假设每四项承诺中有一项会延误")],
+)
+def test_a_risk_reason_is_worded_for_a_manager_in_each_language(locale: str, said: str) -> None:
+    reason = {"code": "little_history", "owner": "Erik", "count": 0, "team_count": 0,
+              "slip_rate": 0.25}
+    now = datetime(2026, 11, 18, 10, tzinfo=zone("UTC"))
+
+    assert reason_texts([reason], locale, timezone="Europe/Stockholm", now=now) == [said]
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [("en", "Two of 陈梅's last eight promises were late (one never delivered), typically by "
+            "3 business hours"),
+     ("sv", "Två av 陈梅s senaste åtta löften blev försenade (ett levererades aldrig), oftast "
+            "med 3 arbetstimmar"),
+     ("zh", "陈梅最近8项承诺中有2项延误（1项未交付），通常晚3个工作小时")],
+)
+def test_a_track_record_reads_naturally_in_each_language(locale: str, said: str) -> None:
+    reason = {"code": "track_record", "whose": "owner", "owner": "陈梅", "count": 8, "late": 2,
+              "broken": 1, "median_late_hours": 3.0, "hours_per_day": 8.0}
+    now = datetime(2026, 11, 18, 10, tzinfo=zone("UTC"))
+
+    assert reason_texts([reason], locale, timezone="Asia/Shanghai", now=now) == [said]
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [("en", "No answer yet to the check-in request sent yesterday at noon"),
+     ("sv", "Inget svar ännu på avstämningen som skickades i går kl. 12.00"),
+     ("zh", "昨天12:00发出的进度询问尚未回复")],
+)
+def test_a_reasons_moment_is_in_the_readers_zone_and_words(locale: str, said: str) -> None:
+    stockholm = zone("Europe/Stockholm")
+    reason = {"code": "no_answer", "asked_at": datetime(2026, 11, 17, 12, tzinfo=stockholm)
+              .astimezone(zone("UTC")).isoformat()}
+    now = datetime(2026, 11, 18, 10, tzinfo=stockholm)
+
+    assert reason_texts([reason], locale, timezone="Europe/Stockholm", now=now) == [said]
+
+
+@pytest.mark.parametrize(
+    ("locale", "name", "greeted"),
+    [("en", "Alice Smith", "Alice"), ("sv", "Karin Berg", "Karin"), ("zh", "陈梅", "陈梅"),
+     ("zh", "Alice Smith", "Alice Smith")],
+)
+def test_colleagues_are_greeted_by_first_name_and_in_chinese_by_full_name(
+    locale: str, name: str, greeted: str
+) -> None:
+    member = Member(name=name, email="m@example.com", timezone="Europe/Stockholm",
+                    locale=locale)
+    assert compose.member_greeting_name(Settings(), member) == greeted
+
+
+def test_a_repeat_mistake_happened_twice_not_two_times() -> None:
+    context = samples.variants("escalation", "en")[1]
+    context = {**context, "mistake": {**context["mistake"], "occurrences": 2}}
+
+    message = render("escalation", "en", context)
+
+    assert "twice" in message.subject and "2 times" not in message.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "quoted"),
+    [("en", "“The ‘big’ review (v2) [draft]”"), ("sv", "”The ’big’ review (v2) [draft]”"),
+     ("zh", "“The ‘big’ review (v2) [draft]”")],
+)
+def test_quotes_inside_a_title_become_the_locales_inner_quotes(locale: str, quoted: str) -> None:
+    context = sample_context("delay_notice", locale)
+    context["promise"] = {**context["promise"], "title": 'The "big" review (v2) [draft].'}
+
+    assert quoted in render("delay_notice", locale, context).text
+
+
+def test_english_says_noon_and_swedish_whole_amounts_have_no_ore() -> None:
+    context = sample_context("delay_notice", "en")
+    context["new_due_at"] = context["new_due_at"].replace(hour=12)
+
+    assert "Tuesday, November 24, noon" in render("delay_notice", "en", context).text
+    assert money_text(Decimal("1250"), "SEK", "sv") == "1\xa0250\xa0kr"
+    assert money_text(Decimal("1250.50"), "SEK", "sv") == "1\xa0250,50\xa0kr"

@@ -50,7 +50,8 @@ def queue_team_messages(ledger: Ledger, count: int, now=WEDNESDAY_10) -> list[in
         for index in range(count):
             notice = notices.create(
                 session, ledger.settings, kind=NoticeKind.checkin_request,
-                key=f"test:{index}", recipient=notices.member_recipient(view.owner),
+                key=f"test:{index}",
+                recipient=notices.member_recipient(ledger.settings, view.owner),
                 context=compose.checkin_request(
                     ledger.settings, promise=view.promise, client=view.client,
                     owner=view.owner, now=now),
@@ -120,6 +121,42 @@ def test_a_refused_address_is_dead_at_once_with_the_reason(ledger: Ledger,
         [attempt] = session.exec(select(NoticeAttempt).where(
             NoticeAttempt.notice_id == draft.id)).all()
     assert attempt.outcome == "dead" and attempt.duration_ms is None
+
+
+def test_a_message_that_failed_says_why_and_what_to_do_in_deliver_and_drafts_show(
+    ledger: Ledger, cli: Cli
+) -> None:
+    draft = wednesday_draft(agency_with(ledger, "en"))
+    approve(ledger, draft.id or 0)
+    with smtp_server(refuse={"dana@acme.example": "550 5.1.1 no such user"}) as server:
+        env = {"RELIABILITY_SMTP__HOST": server.host, "RELIABILITY_SMTP__PORT": str(server.port)}
+        os.environ.update(env)
+        try:
+            delivered = cli("deliver", "--once", as_of="2026-11-18T10:05-05:00")
+        finally:
+            for key in env:
+                os.environ.pop(key)
+    shown = cli("drafts", "show", str(draft.id))
+
+    assert delivered.exit_code == 0, delivered.stderr
+    assert f"#{draft.id} delay_notice to dana@acme.example: Not delivered: " in delivered.stdout
+    for out in (delivered.stdout, shown.stdout):
+        assert "550" in out and "It will not be tried again: check the recipient's address" in out
+
+
+def test_a_message_waiting_to_be_retried_says_when_and_that_nothing_is_needed_yet(
+    ledger: Ledger, settings: Settings
+) -> None:
+    draft = wednesday_draft(agency_with(ledger, "en"))
+    approve(ledger, draft.id or 0)
+    settings.smtp.host, settings.smtp.port = "127.0.0.1", free_port()
+    Outbox(ledger).deliver(WEDNESDAY_10)
+
+    words = notices.state_words(notice(ledger, draft.id or 0), "America/New_York")
+
+    assert words.startswith("Not sent yet: ")
+    assert "Tried once; it will be tried again Wed 18 Nov, " in words
+    assert words.endswith("ET. Nothing to do unless it keeps failing.")
 
 
 def test_while_the_mail_server_is_down_messages_wait_and_all_go_out_once_it_is_back(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +12,7 @@ from helpers import history
 
 from reliability.calendar import BusinessCalendar
 from reliability.config import PolicySettings
+from reliability.drafting.reasons import reason_texts
 from reliability.risk import (
     CheckInFact,
     OpenLoad,
@@ -72,6 +73,11 @@ def run(
     )
 
 
+def said(assessment: RiskAssessment, now: datetime, locale: str = "en") -> list[str]:
+    """The reasons as a New York manager reads them at `now`."""
+    return reason_texts(assessment.reasons, locale, timezone="America/New_York", now=now)
+
+
 def progress_report(promise: PromiseFacts, percent: int, at: datetime) -> PromiseFacts:
     return replace(
         promise, checkins=(CheckInFact(at=at, status="on_track", progress=percent, note=None),)
@@ -84,8 +90,8 @@ def progress_report(promise: PromiseFacts, percent: int, at: datetime) -> Promis
 def test_delay_notice_is_due_on_wednesday_for_a_friday_promise_reported_at_risk() -> None:
     assessment = run(AT_RISK_TUESDAY, now=ny(18))
     assert assessment.level == "at_risk"
-    assert "Alice reported at risk on Tuesday: waiting on the ad account data" in (
-        assessment.reasons
+    assert "Alice reported it at risk yesterday: “waiting on the ad account data”" in (
+        said(assessment, ny(18))
     )
     assert assessment.notice_by == ny(18, 17)
     assert assessment.notice_by.utcoffset() == timedelta(hours=-5)
@@ -97,25 +103,28 @@ def test_a_new_promise_from_a_reliable_owner_is_not_at_risk_on_monday() -> None:
     assert assessment.level in ("on_track", "watch")
     assert assessment.next_action == "none"
     assert assessment.evidence == "owner"
-    assert "1 of Alice's last 10 promises was late, by 1 business day" in assessment.reasons
+    assert "One of Alice's last ten promises was late, by 1 business day" in (
+        said(assessment, ny(16)))
 
 
 def test_silence_and_a_late_record_put_the_promise_at_risk_by_wednesday_morning() -> None:
     assessment = run(ASKED_TUESDAY, now=ny(18), owner_history=UNRELIABLE)
     assert assessment.level == "at_risk"
     assert assessment.next_action == "delay_notice"
-    assert "No answer to the check-in asked Tuesday 09:00" in assessment.reasons
-    assert "4 of Alice's last 5 promises were late, by a median of 1 business day" in (
-        assessment.reasons
+    assert "No answer yet to the check-in request sent yesterday at 9:00 AM" in (
+        said(assessment, ny(18)))
+    assert "Four of Alice's last five promises were late, typically by 1 business day" in (
+        said(assessment, ny(18))
     )
 
 
 def test_an_unanswered_check_in_counts_only_from_the_next_business_morning() -> None:
     same_day = run(ASKED_TUESDAY, now=ny(17, 16))
     next_morning = run(ASKED_TUESDAY, now=ny(18))
-    assert not any(reason.startswith("No answer") for reason in same_day.reasons)
+    assert not any(reason["code"] == "no_answer" for reason in same_day.reasons)
     never_asked = run(Q3_REPORT, now=ny(18))
-    assert "No answer to the check-in asked Tuesday 09:00" in next_morning.reasons
+    asked = ny(17).astimezone(UTC).isoformat()
+    assert {"code": "no_answer", "asked_at": asked} in next_morning.reasons
     assert next_morning.p_late > never_asked.p_late
     assert run(ASKED_TUESDAY, now=ny(17, 16)).p_late == run(Q3_REPORT, now=ny(17, 16)).p_late
 
@@ -124,13 +133,14 @@ def test_a_thursday_promise_for_friday_is_flagged_at_once_with_a_short_window() 
     rushed = replace(Q3_REPORT, made_at=ny(19, 10))
     assessment = run(rushed, now=ny(19, 10), owner_history=UNRELIABLE)
     assert assessment.level == "at_risk"
-    assert "The notice window is already short: made Thursday for Friday" in assessment.reasons
+    assert "Little time to warn the client: promised today for tomorrow" in (
+        said(assessment, ny(19, 10)))
     assert assessment.next_action == "escalate"  # the notice deadline passed before it was made
 
 
 def test_a_promise_made_with_enough_lead_has_no_short_window_reason() -> None:
     assessment = run(Q3_REPORT, now=ny(16))
-    assert not any("notice window" in reason for reason in assessment.reasons)
+    assert not any(reason["code"] == "short_window" for reason in assessment.reasons)
 
 
 def test_an_owner_without_history_is_forecast_from_the_team_record() -> None:
@@ -142,22 +152,23 @@ def test_an_owner_without_history_is_forecast_from_the_team_record() -> None:
         team_history=history(3, 12, owner="team"),
     )
     assert assessment.evidence == "team"
-    assert "Little history for Bob (2 promises): using the team's record" in assessment.reasons
-    assert "3 of the team's last 12 promises were late, by a median of 1 business day" in (
-        assessment.reasons
-    )
+    assert said(assessment, ny(16))[:2] == [
+        "Bob has two finished promises on record, too few to judge, so we go by the team's "
+        "record",
+        "Three of the team's last 12 promises were late, typically by 1 business day"]
 
 
 def test_an_owner_and_team_without_history_fall_back_to_a_wide_prior() -> None:
     bob = replace(Q3_REPORT, owner="bob@agency.example", owner_name="Bob")
     assessment = run(bob, now=ny(16), owner_history=[], team_history=history(0, 3, "team"))
     assert assessment.evidence == "prior"
-    assert any(
-        reason.startswith(
-            "Little history for Bob (0 promises) and for the team (3 promises): using a wide prior"
-        )
-        for reason in assessment.reasons
-    )
+    assert said(assessment, ny(16)) == [
+        "Bob has no track record yet, nor has the team; we assume one promise in four slips"]
+    assert said(assessment, ny(16), "sv") == [
+        "Bob har ingen historik ännu, och inte teamet heller; vi räknar med att ett löfte av "
+        "fyra blir försenat"]
+    assert said(assessment, ny(16), "zh") == [
+        "Bob还没有记录，团队的记录也不足；我们假设每四项承诺中有一项会延误"]
     assert assessment.level == "on_track"
 
 
@@ -182,7 +193,8 @@ def test_more_progress_means_a_lower_slip_chance() -> None:
 def test_much_done_with_little_time_left_is_explained() -> None:
     # Thursday 17:00 is 32 of the 40 business hours from Monday 09:00 to Friday 17:00.
     assessment = run(progress_report(Q3_REPORT, 60, ny(19, 17)), now=ny(20))
-    assert "60% done with 20% of the time left (reported Thursday 17:00)" in assessment.reasons
+    assert "60% done with 20% of the time left (reported yesterday at 5:00 PM)" in (
+        said(assessment, ny(20)))
     assert assessment.level == "at_risk"
 
 
@@ -192,9 +204,8 @@ def test_an_old_at_risk_report_counts_less_than_a_fresh_one() -> None:
     stale = run(long_promise, now=ny(24))
     assert fresh.level == stale.level == "at_risk"  # the owner's own word stands until revised
     assert stale.p_late < fresh.p_late
-    assert "Alice reported at risk on Tuesday 17 Nov, 5 business days ago: " + AD_DATA in (
-        stale.reasons
-    )
+    assert ("Alice reported it at risk on Tuesday, November 17 (five business days ago): "
+            f"“{AD_DATA}”") in said(stale, ny(24))
 
 
 def test_more_than_the_usual_load_in_the_same_window_raises_the_slip_chance() -> None:
@@ -203,7 +214,7 @@ def test_more_than_the_usual_load_in_the_same_window_raises_the_slip_chance() ->
     later = (OpenLoad(ny(27)),)
     alone = run(Q3_REPORT, now=ny(17))
     loaded = run(Q3_REPORT, now=ny(17), open_load=busy)
-    assert "Alice has 7 other promises due in the same window (by Friday)" in loaded.reasons
+    assert "Alice has seven other promises due by Friday" in said(loaded, ny(17))
     assert loaded.p_late > alone.p_late
     # Her record was made under a usual load of a few promises: those add nothing.
     assert run(Q3_REPORT, now=ny(17), open_load=usual).p_late == alone.p_late
@@ -251,7 +262,8 @@ def test_an_overdue_promise_is_still_looked_at_every_business_morning() -> None:
     assert assessment.level == "overdue"
     assert assessment.p_late == 1.0
     assert assessment.next_check_at == ny(23, 9)
-    assert "Past due since Friday 17:00, not reported done" in assessment.reasons
+    assert "Past due since yesterday at 5:00 PM, not reported done" in (
+        said(assessment, ny(21, 10)))
     assert assessment.forecast_done_at > ny(21, 10)
 
 

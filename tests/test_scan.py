@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -47,7 +47,8 @@ def test_delay_notice_is_drafted_on_wednesday_for_a_friday_promise_at_risk(agenc
     wednesday = tick(agency, WEDNESDAY_9)
     [change] = wednesday.changes
     assert change["to"] == "at_risk"
-    assert any("waiting on the ad account data" in reason for reason in change["reasons"])
+    assert any(reason.get("note") == "waiting on the ad account data"
+               for reason in change["reasons"])
     assert [a["kind"] for a in wednesday.actions] == ["delay_notice"]
     [draft] = notices_of(agency, "delay_notice")
     assert draft.status == "draft" and draft.recipient == "dana@acme.example"
@@ -83,9 +84,10 @@ def test_silence_and_a_late_track_record_raise_the_risk_by_wednesday(agency: Led
                               .order_by(col(Assessment.id).desc())).first()
     assert promise.level == "at_risk"
     assert latest is not None
-    reasons = " ".join(latest.reasons)
-    assert "No answer to the check-in asked Tuesday 09:00" in reasons
-    assert "4 of" in reasons and "late" in reasons
+    asked = TUESDAY_9.astimezone(UTC).isoformat()
+    assert {"code": "no_answer", "asked_at": asked} in latest.reasons
+    assert any(reason["code"] == "track_record" and reason["late"] == 4
+               for reason in latest.reasons)
     assert len(notices_of(agency, "delay_notice")) == 1
     assert wednesday.assessed == 1
 
@@ -96,7 +98,7 @@ def test_a_promise_made_on_thursday_for_friday_is_flagged_at_once(agency: Ledger
     report = tick(agency, at("2026-11-19T10:00-05:00"))
     [change] = report.changes
     assert change["to"] == "at_risk"
-    assert any("notice window is already short" in reason for reason in change["reasons"])
+    assert any(reason["code"] == "short_window" for reason in change["reasons"])
     assert "delay_notice" in [a["kind"] for a in report.actions]
 
 
@@ -158,7 +160,8 @@ def test_the_owners_load_counts_her_other_open_client_promises_due_by_the_same_d
     assert promise is not None and promise.risk_reasons is not None
     # Deck, Copy and Audit; not next week's, not the finished one, not Bob's, and not the
     # internal prevention step from the mistake.
-    assert "Alice has 3 other promises due in the same window (by Friday)" in promise.risk_reasons
+    assert {"code": "crowded", "owner": "Alice", "others": 3,
+            "by": promise.due_at.isoformat()} in promise.risk_reasons
 
 
 def test_the_forecast_reads_the_owners_most_recently_finished_promises(
@@ -189,7 +192,8 @@ def test_the_forecast_reads_the_owners_most_recently_finished_promises(
         promise = session.get(Promise, promise_id)
     assert promise is not None and promise.risk_reasons is not None
     half = HISTORY_PER_OWNER // 2
-    assert any(reason.startswith(f"{half} of Alice's last {HISTORY_PER_OWNER} promises were late")
+    assert any((reason["code"], reason.get("late"), reason.get("count"))
+               == ("track_record", half, HISTORY_PER_OWNER)
                for reason in promise.risk_reasons), promise.risk_reasons
 
 
@@ -209,7 +213,8 @@ def test_every_batch_of_a_tick_sees_the_owners_whole_track_record(agency: Ledger
         reasons = session.exec(select(Promise.risk_reasons)
                                .where(Promise.status == "open")).all()
     assert len(reasons) == 5
-    assert all(any(r.startswith("3 of Alice's last 7 promises were late") for r in found or [])
+    assert all(any((r["code"], r.get("late"), r.get("count")) == ("track_record", 3, 7)
+                   for r in found or [])
                for found in reasons)
 
 

@@ -131,7 +131,7 @@ def test_the_digest_and_the_dashboard_show_what_could_not_be_assessed(
         context = build_digest(session, agency.settings, bob, TUESDAY_9)
     text = render("digest", "en", dict(context)).text
     assert "COULD NOT BE ASSESSED" in text
-    assert "Forever project for Acme (Alice): the due date is too far in the future" in text
+    assert "“Forever project” for Acme (Alice): the due date is too far in the future" in text
     assert "Lost in space" in text and "the client’s timezone or country is unknown" in text
     assert not context["all_clear"]
 

@@ -348,6 +348,22 @@ def test_team_lists_my_reports_promises_for_a_manager_only(slack: SlackWorkspace
     assert "Nobody reports to you" in shown(api.replies(mine)[0])
 
 
+def test_a_member_linked_from_slack_reads_in_their_slack_language(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    api.add_user("UKARIN", "Karin Berg", email="karin@example.com", tz="Europe/Stockholm",
+                 locale="sv-SE")
+    agency.add_member(email="karin@example.com", name="Karin Berg", role="admin",
+                      timezone="Europe/Stockholm", now=at("2026-11-16T09:00-05:00"), actor="t")
+    promise_id = q3_report(agency)
+
+    _, url = slack.command(f"status {promise_id} at-risk 40% data saknas", user="UKARIN")
+
+    said = shown(api.replies(url)[0])
+    assert (f"Avstämning för #{promise_id} *Q3 report*: riskerar att bli sent, 40\u00a0% klart."
+            in said), said
+    assert member(agency, "karin@example.com").locale == "sv"
+
+
 def test_done_status_and_move_change_the_promise_through_the_ledger(
         slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
     promise_id = q3_report(agency)
@@ -430,7 +446,7 @@ def test_a_check_in_button_records_the_answer_and_a_note_can_follow(
     [updated] = api.replies(url)
     assert updated["replace_original"] is True
     assert "*Q3 report* for Acme is due" in shown(updated)
-    assert "You said *at risk* (Tue 17 Nov, 09:40 (America/New_York))" in shown(updated)
+    assert "You said *at risk* today at 9:40 AM." in shown(updated)
 
     _, note_url = slack.click("checkin_note", button(updated, "checkin_note"), message=updated)
     [modal] = api.opened()
@@ -585,7 +601,7 @@ def test_the_echo_says_how_likely_the_promise_is_kept_and_offers_the_likely_day(
     response = slack.answer("Q3 report for Acme by Friday")
     words = shown(response)
     assert "Likely to run late (" in words
-    assert "4 of Alice's last 5 promises were late, by a median of 1 business day." in words
+    assert "Four of Alice's last five promises were late, typically by 1 business day." in words
     assert "Alice will likely be done by Fri 27 Nov (80% of similar promises were)." in words
     assert [e["text"]["text"] for e in response["blocks"][-1]["elements"]] == [
         "Looks right", "Promise Fri 27 Nov instead", "Change date", "Cancel"]

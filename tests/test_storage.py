@@ -247,3 +247,40 @@ def test_a_client_stored_full_width_or_decomposed_is_found_by_its_plain_name_aft
     with Session(engine) as session:
         keys = sorted(session.exec(select(Client.name_key)).all())
     assert keys == ["acme", "caf\u00e9", "globex"]
+
+
+def test_english_risk_sentences_stored_before_reason_codes_are_cleared_for_reassessment(
+        tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'reasons.db'}")
+    moment, later = "2026-11-18 14:00:00", "2026-11-25 14:00:00"
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0013")
+        connection.execute(sa.text(
+            "INSERT INTO client (id, name, name_key, email, locale, timezone, channel, "
+            "auto_send, confirm_promises, created_at) VALUES (1, 'Acme', 'acme', 'a@b.example', "
+            "'en', 'UTC', 'email', 0, 0, :at)"), {"at": moment})
+        connection.execute(sa.text(
+            "INSERT INTO member (id, email, name, timezone, role, digest_channel, created_at, "
+            "session_generation) VALUES (1, 'a@b.example', 'Alice', 'UTC', 'member', 'email', "
+            ":at, 0)"), {"at": moment})
+        connection.execute(sa.text(
+            "INSERT INTO promise (id, title, client_id, owner_id, made_at, due_at, "
+            "original_due_at, status, source, internal, level, risk_reasons, assessed_at, "
+            "next_check_at) VALUES (1, 'Q3', 1, 1, :at, :later, :later, 'open', 'cli', 0, "
+            "'watch', :reasons, :at, :later)"),
+            {"at": moment, "later": later, "reasons": '["Little history for Alice (0 promises)'
+                                                      ': using a wide prior"]'})
+        connection.execute(sa.text(
+            "INSERT INTO assessment (promise_id, at, level, p_late, reasons, notice_by, "
+            "next_action, forecast_done_at, evidence) VALUES (1, :at, 'watch', 0.3, :reasons, "
+            ":later, 'none', :later, 'prior')"),
+            {"at": moment, "later": later, "reasons": '["Past due since Friday 17:00"]'})
+
+    assert upgrade(engine) == head_revision()
+
+    with engine.connect() as connection:
+        promise = connection.execute(sa.text(
+            "SELECT risk_reasons, next_check_at FROM promise")).one()
+        reasons = connection.execute(sa.text("SELECT reasons FROM assessment")).scalar_one()
+    assert promise.risk_reasons is None and promise.next_check_at.startswith(moment)
+    assert reasons == "[]"

@@ -92,7 +92,7 @@ def test_bob_sees_alices_q3_report_at_risk_with_reasons_and_the_pending_draft(
     page = signed_in(app, agency, "bob@example.com").get("/board").text
     assert "Q3 report" in page and "Acme" in page and "Alice" in page
     assert "At risk" in page and "likely late" in page
-    assert "Waiting on the ad account data." in page
+    assert "Alice reported it at risk yesterday: “Waiting on the ad account data”" in page
     assert f'href="/drafts/{delay_draft(agency).id}"' in page
     assert "Wed 18 Nov 2026, 17:00" in page  # tell the client by: Wednesday's end of day
     assert "Nothing yet" in page  # the client has not been told
@@ -240,6 +240,23 @@ def test_a_client_rating_is_recorded_from_the_client_page(app: FastAPI, agency: 
     assert (rating.overall, rating.would_continue, rating.would_recommend) == (4, 5, None)
 
 
+def test_a_member_who_reads_chinese_sees_the_boards_reasons_in_chinese_in_their_zone(
+    app: FastAPI, agency: Ledger,
+) -> None:
+    agency.add_member(email="chen@example.com", name="陈梅", role="admin", locale="zh",
+                      timezone="Asia/Shanghai", now=WEDNESDAY_10, actor="t")
+
+    page = signed_in(app, agency, "chen@example.com").get("/board").text
+    api = TestClient(app, headers={"Authorization":
+                                   f"Bearer {token_for(agency, 'chen@example.com')}"})
+    [risk] = api.get("/api/at-risk").json()
+
+    assert "Alice昨天报告有延误风险：“Waiting on the ad account data”" in page
+    assert "Alice昨天报告有延误风险：“Waiting on the ad account data”" in [
+        reason["text"] for reason in risk["reasons"]]
+    assert "reported it at risk" not in page
+
+
 def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
     app: FastAPI, agency: Ledger,
 ) -> None:
@@ -249,7 +266,9 @@ def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
     assert (risk["title"], risk["level"], risk["owner"]) == ("Q3 report", "at_risk",
                                                               "alice@example.com")
     assert risk["notice_by"] == "2026-11-18T17:00:00-05:00"
-    assert any("ad account data" in reason for reason in risk["reasons"])
+    [said] = [reason for reason in risk["reasons"] if reason["code"] == "reported_status"]
+    assert said["facts"]["note"] == "Waiting on the ad account data."
+    assert said["text"] == "Alice reported it at risk yesterday: “Waiting on the ad account data”"
     [draft] = client.get("/api/drafts").json()
     assert draft["id"] == risk["pending_draft_id"]
     approved = client.post(f"/api/drafts/{draft['id']}/approve")

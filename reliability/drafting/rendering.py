@@ -77,6 +77,10 @@ _ZONE_NAMES: dict[str, dict[str, str]] = {
 }
 # Quotation marks around a title inserted into running text, per locale.
 QUOTES: dict[str, tuple[str, str]] = {"en": ("“", "”"), "sv": ("”", "”"), "zh": ("“", "”")}
+# Quotation marks inside a quoted title: the locale's secondary pair.
+INNER_QUOTES: dict[str, tuple[str, str]] = {"en": ("‘", "’"), "sv": ("’", "’"),
+                                            "zh": ("‘", "’")}
+_INNER = re.compile(r'["“”„](?P<inside>[^"“”„]*)["“”]')
 _QUOTE_CHARS = "\"'“”‘’«»《》「」"
 _SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "…")
 _FULL_STOP = {"en": ".", "sv": ".", "zh": "。"}
@@ -180,17 +184,28 @@ def _datetime_filter(ctx: Context, moment: datetime | None, in_zone: str | None 
     # would hand one zone's time to another.
     text = _DATETIME_JOINS[locale].format(
         date=_date_text(ctx, local.date()),
-        time=_babel(local.replace(tzinfo=None), _TIME_PATTERNS[locale], locale),
+        time=_clock_text(local, locale),
     )
     if shown_zone == own:
         return text
     return _ZONE_JOINS[locale].format(moment=text, zone=zone_label(shown_zone, locale))
 
 
+def _clock_text(local: datetime, locale: str) -> str:
+    """A time of day the locale's way; English says "noon" rather than "12:00 PM"."""
+    if locale == "en" and (local.hour, local.minute) == (12, 0):
+        return "noon"
+    return _babel(local.replace(tzinfo=None), _TIME_PATTERNS[locale], locale)
+
+
 def money_text(amount: Decimal | float | int, currency: str, locale: str) -> str:
     """An amount in its currency, written the locale's way: the one formatter the letters and
     the web share, so a credit reads the same wherever the owner and the client see it."""
-    text = format_currency(Decimal(str(amount)), currency.upper(), locale=locale)
+    value = Decimal(str(amount))
+    text = format_currency(value, currency.upper(), locale=locale)
+    if locale == "sv" and value == value.to_integral_value():
+        # Swedish writes a whole amount without öre: "1 250 kr", not "1 250,00 kr".
+        text = text.replace(",00\u00a0", "\u00a0")
     # Babel glues an ISO code to the digits in some locales ("SEK1,250.00").
     return re.sub(r"^([A-Z]{3})(?=\d)", "\\1\u00a0", text)
 
@@ -212,7 +227,9 @@ def _quoted_filter(ctx: Context, title: str) -> str:
     """A title inside the locale's quotation marks, without quotes or a full stop of its own,
     so it reads as a name wherever it falls in a sentence."""
     opening, closing = QUOTES[_locale(ctx)]
-    return f"{opening}{_strip_title(title)}{closing}"
+    inner_open, inner_close = INNER_QUOTES[_locale(ctx)]
+    core = _INNER.sub(lambda m: f"{inner_open}{m['inside']}{inner_close}", _strip_title(title))
+    return f"{opening}{core}{closing}"
 
 
 @pass_context

@@ -35,6 +35,7 @@ from reliability.drafting.contexts import (
     UnassessedItem,
     check_names,
 )
+from reliability.drafting.reasons import reason_texts
 from reliability.vocabulary import DeliveryChannel, NoticeKind
 
 SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
@@ -86,6 +87,16 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
         "team_name": words["team"],
     }
     report = promise(42, words["title"], 20)
+    # Risk reasons as the scan stores them, worded by the one function every reader sees.
+    reasons = reason_texts([
+        {"code": "progress", "done": 20, "time_left": 25, "at": at(17, 16).isoformat()},
+        {"code": "reported_status", "owner": words["owner"], "status": "at_risk",
+         "at": at(17, 11).isoformat(), "days_ago": None, "note": None},
+        {"code": "track_record", "whose": "owner", "owner": words["owner"], "count": 8,
+         "late": 3, "broken": 0, "median_late_hours": 12.0, "hours_per_day": 8.0},
+        {"code": "crowded", "owner": words["owner"], "others": 3, "by": at(20, 17).isoformat()},
+    ], locale, timezone=words["timezone"], now=at(18, 10))
+    words = {**words, "reasons": reasons}
     if kind == NoticeKind.delay_notice:
         full = {
             **base,

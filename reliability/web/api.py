@@ -13,6 +13,7 @@ for an input at fault.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -22,7 +23,9 @@ from pydantic import BaseModel, Field
 
 from reliability import drafts, metrics
 from reliability.access import Actor
+from reliability.compose import member_locale
 from reliability.digest import digest_for, to_json
+from reliability.drafting.reasons import reason_text
 from reliability.errors import UserError
 from reliability.limits import TEXT, ledger_year
 from reliability.records import iso
@@ -46,6 +49,12 @@ class Told(BaseModel):
     what: str
 
 
+class ReasonOut(BaseModel):
+    code: str = Field(description="what kind of reason, e.g. little_history or crowded")
+    facts: dict[str, Any] = Field(description="the facts the reason states; moments in ISO 8601")
+    text: str = Field(description="the reason in words, in your language and timezone")
+
+
 class PromiseOut(BaseModel):
     id: int
     title: str
@@ -56,7 +65,7 @@ class PromiseOut(BaseModel):
     status: str
     level: str = Field(description="on_track, watch, at_risk or overdue")
     p_late: float | None
-    reasons: list[str]
+    reasons: list[ReasonOut]
     made_at: str
     due_at: str = Field(description="ISO 8601 in the client's timezone")
     original_due_at: str
@@ -91,6 +100,7 @@ class TimelineOut(BaseModel):
     kind: str
     title: str
     detail: str | None
+    reasons: list[ReasonOut] = Field(default_factory=list, description="an assessment's")
 
 
 class PromiseDetailOut(BaseModel):
@@ -109,12 +119,33 @@ class MetricsOut(BaseModel):
     stats: metrics.Stats  # FastAPI documents the dataclass as it is
 
 
-def _promise_out(row: queries.PromiseRow) -> PromiseOut:
+@dataclass(frozen=True)
+class _Reader:
+    """Who reads the answer: reasons are worded in their language and timezone."""
+
+    locale: str
+    timezone: str
+    now: datetime
+
+    @classmethod
+    def of(cls, request: Request, viewer: Viewer) -> _Reader:
+        return cls(member_locale(ledger_of(request).settings, viewer.member),
+                   viewer.member.timezone, _now(request))
+
+    def reasons(self, reasons: list[dict[str, Any]] | None) -> list[ReasonOut]:
+        return [ReasonOut(code=str(reason.get("code")),
+                          facts={k: v for k, v in reason.items() if k != "code"},
+                          text=reason_text(reason, self.locale, timezone=self.timezone,
+                                           now=self.now))
+                for reason in reasons or [] if isinstance(reason, dict)]
+
+
+def _promise_out(row: queries.PromiseRow, reader: _Reader) -> PromiseOut:
     p, tz = row.promise, row.client.timezone
     return PromiseOut(
         id=p.id or 0, title=p.title, client=row.client.name, client_id=row.client.id or 0,
         owner=row.owner.email, owner_name=row.owner.name, status=p.status, level=row.level,
-        p_late=p.p_late, reasons=list(p.risk_reasons or []), made_at=iso(p.made_at, tz) or "",
+        p_late=p.p_late, reasons=reader.reasons(p.risk_reasons), made_at=iso(p.made_at, tz) or "",
         due_at=iso(p.due_at, tz) or "", original_due_at=iso(p.original_due_at, tz) or "",
         done_at=iso(p.done_at, tz), internal=p.internal, notice_by=iso(row.notice_by, tz),
         pending_draft_id=row.draft.id if row.draft else None,
@@ -158,7 +189,8 @@ def list_promises(request: Request, status: PromiseStatusName | None = None,
     """Promises you can see, soonest due first."""
     rows = ledger_of(request).read(queries.promise_list, viewer.scope, _now(request),
                  status=status, client_id=client_id, owner_id=owner_id, level=level, text=q)
-    return [_promise_out(row) for row in rows]
+    reader = _Reader.of(request, viewer)
+    return [_promise_out(row, reader) for row in rows]
 
 
 @router.get("/promises/{promise_id}", response_model=PromiseDetailOut)
@@ -168,10 +200,12 @@ def promise_detail(request: Request, promise_id: RowId,
     page = ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
                  _now(request))
     tz = page.row.client.timezone
+    reader = _Reader.of(request, viewer)
     return PromiseDetailOut(
-        promise=_promise_out(page.row),
+        promise=_promise_out(page.row, reader),
         timeline=[TimelineOut(at=iso(e.at, tz) or "", kind=e.kind, title=e.title,
-                              detail=e.detail) for e in page.timeline],
+                              detail=e.detail, reasons=reader.reasons(e.reasons))
+                  for e in page.timeline],
         notices=[_notice_out(queries.NoticeRow(n, page.row.client)) for n in page.notices])
 
 
@@ -179,7 +213,8 @@ def promise_detail(request: Request, promise_id: RowId,
 def at_risk(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
     """The at-risk board: overdue, at risk and watched promises, worst first."""
     rows = ledger_of(request).read(queries.board, viewer.scope, _now(request))
-    return [_promise_out(row) for row in rows]
+    reader = _Reader.of(request, viewer)
+    return [_promise_out(row, reader) for row in rows]
 
 
 @router.get("/drafts", response_model=list[NoticeOut])

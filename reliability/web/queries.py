@@ -31,6 +31,7 @@ from reliability.models import (
     Rating,
     RiskLevel,
 )
+from reliability.notices import UNSENT, reader_time
 from reliability.promises import PromiseView, is_overdue, promise_views
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
@@ -68,6 +69,7 @@ class TimelineEntry:
     kind: str
     title: str
     detail: str | None = None
+    reasons: list[dict[str, Any]] | None = None  # an assessment's, worded by the page
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ def _with_context(session: Session, rows: list[PromiseRow]) -> list[PromiseRow]:
     for notice in session.exec(select(Notice).where(col(Notice.promise_id).in_(ids))
                                .order_by(col(Notice.created_at), col(Notice.id))).all():
         pid = notice.promise_id or 0
-        if notice.status == NoticeStatus.draft and notice.kind == NoticeKind.delay_notice:
+        # The latest delay notice not yet sent: a draft, or one approved that failed.
+        if notice.status in UNSENT and notice.kind == NoticeKind.delay_notice:
             drafts[pid] = notice
         if notice.status == NoticeStatus.sent and notice.client_id is not None:
             told[pid].append(Told(notice.sent_at or notice.created_at, _told_text(notice)))
@@ -165,7 +168,8 @@ def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime)
     shown_ids = {n.id for n in notice_rows}
     changes = list(session.exec(select(DueChange).where(DueChange.promise_id == promise_id)
                                 .order_by(col(DueChange.changed_at))).all())
-    timeline = [TimelineEntry(e.at, e.kind, _event_title(e), _event_detail(e))
+    timeline = [TimelineEntry(e.at, e.kind, _event_title(e),
+                              _event_detail(e, row.client.timezone))
                 for e in events if e.kind not in SHOWN_AS_ROWS and _shown(e, shown_ids)]
     timeline += [TimelineEntry(c.at, "checkin", f"Check-in: {c.status.replace('_', ' ')}"
                                + (f" ({c.progress}%)" if c.progress is not None else ""), c.note)
@@ -176,7 +180,7 @@ def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime)
             timeline.append(TimelineEntry(
                 assessment.at, "assessment",
                 f"Assessed {assessment.level.replace('_', ' ')}, "
-                f"{assessment.p_late:.0%} likely late", "; ".join(assessment.reasons) or None))
+                f"{assessment.p_late:.0%} likely late", reasons=assessment.reasons))
             previous = assessment.level
     timeline += [TimelineEntry(n.created_at, "notice",
                                f"{n.kind.replace('_', ' ').capitalize()} made ({n.status})",
@@ -193,17 +197,33 @@ def _shown(event: Event, notice_ids: set[int | None]) -> bool:
 
 
 def _event_title(event: Event) -> str:
-    return event.kind.replace(".", " ").replace("_", " ").capitalize()
+    """'Check-in request sent', not 'Notice sent': a message's event names the message."""
+    subject, _, verb = event.kind.partition(".")
+    kind = (event.payload or {}).get("notice_kind")
+    if subject == "notice" and isinstance(kind, str):
+        subject = kind
+    return f"{subject} {verb}".replace("_", " ").capitalize()
 
 
-def _event_detail(event: Event) -> str | None:
+def _event_detail(event: Event, timezone: str) -> str | None:
+    """What the event says, with moments in the client's zone, named; never raw ISO."""
     payload = event.payload or {}
-    for key in ("reason", "title", "error", "why"):
-        if isinstance(payload.get(key), str) and payload[key]:
-            return str(payload[key])
+    detail = next((str(payload[key]) for key in ("reason", "title", "error", "why")
+                   if isinstance(payload.get(key), str) and payload[key]), None)
     if event.kind == "promise.moved":
-        return f"{payload.get('old_due_at')} → {payload.get('new_due_at')}"
-    return None
+        old, new = (_moment(payload.get(key), timezone) for key in ("old_due_at", "new_due_at"))
+        moved = f"{old} → {new}" if old and new else None
+        return f"{detail} ({moved})" if detail and moved else detail or moved
+    return detail
+
+
+def _moment(value: object, timezone: str) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return reader_time(datetime.fromisoformat(value), timezone)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,8 @@ class SlackApi:
             return [dict(message) for message in channel.ephemerals] if channel else []
 
     def add_user(
-        self, user_id: str, name: str, *, email: str | None = None, tz: str = "UTC"
+        self, user_id: str, name: str, *, email: str | None = None, tz: str = "UTC",
+        locale: str = "en-US",
     ) -> None:
         with self._lock:
             self.users[user_id] = {
@@ -98,6 +99,7 @@ class SlackApi:
                 "name": name.lower().replace(" ", "."),
                 "real_name": name,
                 "tz": tz,
+                "locale": locale,
                 "is_bot": False,
                 "deleted": False,
                 "profile": {"real_name": name, "display_name": name, "email": email},
@@ -326,7 +328,12 @@ def _views_update(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
 
 def _user_info(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:
     user = api.users.get(str(args.get("user", "")))
-    return {"ok": True, "user": user} if user else _error("user_not_found")
+    if not user:
+        return _error("user_not_found")
+    # As Slack does: the user's language only when asked for with include_locale.
+    asked = str(args.get("include_locale", "")).lower() in ("true", "1")
+    return {"ok": True, "user": user if asked else {k: v for k, v in user.items()
+                                                    if k != "locale"}}
 
 
 def _auth_test(api: SlackApi, args: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """promises found in conversations, offered for a yes; Slack channels watched for them
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-11-30 05:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from reliability.models import UTCDateTime
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
