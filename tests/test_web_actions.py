@@ -92,7 +92,7 @@ def test_the_echo_stores_nothing_and_the_confirmation_stores_exactly_what_it_sho
     assert echo.status_code == 200
     assert "Fri 20 Nov 2026, 17:00 (America/New_York)" in echo.text
     assert "the same time for Acme" in echo.text
-    assert "4 of Alice&#39;s last 5 promises were late" in echo.text
+    assert "Four of Alice&#39;s last five promises were late" in echo.text
     assert "Promise Fri 27 Nov instead" in echo.text
     assert count(ledger, Promise) == before
     proposal = re.search(r'name="proposal" value="([^"]+)"', echo.text).group(1)

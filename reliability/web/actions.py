@@ -153,7 +153,7 @@ async def log_echo(request: Request, viewer: Viewer = Depends(page_viewer)) -> H
     return render(request, "log_confirm.html", viewer, page="promises", form=form,
                   title=title, client=client, owner=owner, due_mine=due_mine,
                   due_client=due_client, forecast=capture.describe(
-                      made, owner_name=owner.name, calendar=calendar),
+                      made, owner_name=owner.name, calendar=calendar, now=now),
                   asked_day=capture.day(due_at, calendar),
                   suggested_day=capture.day(suggested, calendar) if suggested else None,
                   proposal=sealed)

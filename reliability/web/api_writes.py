@@ -29,7 +29,14 @@ from reliability.models import Client, Member, Source
 from reliability.records import iso, mistake_record
 from reliability.risk import CaptureForecast
 from reliability.web import queries
-from reliability.web.api import NoticeOut, PromiseOut, _notice_out, _promise_out
+from reliability.web.api import (
+    NoticeOut,
+    PromiseOut,
+    ReasonOut,
+    _notice_out,
+    _promise_out,
+    _Reader,
+)
 from reliability.web.auth import Viewer, api_viewer, api_writer, ledger_of
 from reliability.web.idempotent import Once, reading, writing
 from reliability.web.problems import ERRORS
@@ -61,7 +68,7 @@ class ForecastOut(BaseModel):
 
     p_late: float = Field(examples=[0.42])
     chance: str = Field(examples=["Likely late"])
-    reason: str = Field(examples=["Alice finished 2 of her last 6 promises late"])
+    reason: ReasonOut = Field(description="the one that matters most, worded for the reader")
     likely_done_by: str = Field(description="ISO 8601 in the client's timezone")
     suggested_due_at: str | None = Field(
         description="the likely day, offered when it is later than the date asked")
@@ -121,7 +128,8 @@ class PromiseCreated(BaseModel):
 class CheckInIn(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"status": "at_risk", "progress": 60, "note": "Waiting on the ad account data.",
-         "waiting_for": "the ad account export"}]})
+         "waiting_for": "the ad account export",
+         "client_reason": "the campaign figures need one more day of checking"}]})
 
     status: CheckInStatusName
     progress: int | None = Field(None, ge=0, le=100, description="percent done")
@@ -132,6 +140,10 @@ class CheckInIn(Strict):
         "waiting for", default=None,
         description="client-facing: what the client still has to send; a delay letter nobody "
                     "has edited asks them for it")
+    client_reason: str | None = _text(
+        "reason for the client", default=None,
+        description="client-facing: what the client may be told about the slip, the reason "
+                    "a delay letter gives")
 
 
 class CheckInOut(BaseModel):
@@ -142,6 +154,7 @@ class CheckInOut(BaseModel):
     progress: int | None
     note: str | None
     waiting_for: str | None
+    client_reason: str | None
     promise: PromiseOut
 
 
@@ -380,18 +393,25 @@ def _resolve(phrase: str, calendar: BusinessCalendar, now: datetime, field: str)
         return resolve_due(phrase, now=now, calendar=calendar)
 
 
-def _row(request: Request, promise_id: int, viewer: Viewer | None) -> queries.PromiseRow:
-    """The promise as the API lists it; `viewer` None for one just made for a colleague."""
-    scope = viewer.scope if viewer is not None else EVERYONE
+def _row(request: Request, promise_id: int, viewer: Viewer, *,
+         made_for_colleague: bool = False) -> queries.PromiseRow:
+    """The promise as the API lists it; one just made for a colleague outside the viewer's
+    scope is shown to the one who made it."""
+    scope = EVERYONE if made_for_colleague else viewer.scope
     return ledger_of(request).read(queries.promise_page, scope, promise_id, _now(request)).row
 
 
-def _promise(request: Request, promise_id: int, viewer: Viewer | None) -> PromiseOut:
-    return _promise_out(_row(request, promise_id, viewer))
+def _promise(request: Request, promise_id: int, viewer: Viewer, *,
+             made_for_colleague: bool = False) -> PromiseOut:
+    return _promise_out(_row(request, promise_id, viewer,
+                             made_for_colleague=made_for_colleague),
+                        _Reader.of(request, viewer))
 
 
-def _forecast(made: CaptureForecast, timezone: str) -> ForecastOut:
-    return ForecastOut(p_late=round(made.p_late, 3), chance=made.chance, reason=made.reason,
+def _forecast(request: Request, viewer: Viewer, made: CaptureForecast,
+              timezone: str) -> ForecastOut:
+    [reason] = _Reader.of(request, viewer).reasons([made.reason])
+    return ForecastOut(p_late=round(made.p_late, 3), chance=made.chance, reason=reason,
                        likely_done_by=iso(made.likely_done_by, timezone) or "",
                        suggested_due_at=iso(made.suggested_due_at, timezone),
                        evidence=str(made.evidence))
@@ -469,7 +489,7 @@ def parse_promise(request: Request, body: ParseIn, once: Once = Depends(reading)
         client = ledger.client_named(client_name)
         return ParseOut(title=title, client=client.name,
                         due_at=iso(due_at, client.timezone) or "",
-                        forecast=_forecast(made, client.timezone),
+                        forecast=_forecast(request, once.viewer, made, client.timezone),
                         suggested_due_at=iso(made.suggested_due_at, client.timezone))
 
     return once.run(run)
@@ -503,8 +523,9 @@ def log_promise(request: Request, body: PromiseIn, once: Once = Depends(writing)
             due_at=suggested or due_at, asked_due_at=due_at if suggested else None, now=now,
             actor=viewer.actor, source=Source.api, raw_text=body.text)
         tz = view.client.timezone
-        return PromiseCreated(promise=_promise(request, view.promise.id or 0, None),
-                              forecast=_forecast(made, tz),
+        return PromiseCreated(promise=_promise(request, view.promise.id or 0, viewer,
+                                               made_for_colleague=True),
+                              forecast=_forecast(request, viewer, made, tz),
                               asked_due_at=iso(due_at, tz) if suggested else None)
 
     return once.run(run, 201)
@@ -520,13 +541,16 @@ def check_in(request: Request, promise_id: RowId, body: CheckInIn,
         viewer = once.viewer
         checkin = ledger_of(request).check_in(
             promise_id, status=body.status, progress=body.progress, note=body.note,
-            waiting_for=body.waiting_for, now=_now(request), actor=viewer.acting,
+            waiting_for=body.waiting_for, client_reason=body.client_reason,
+            now=_now(request), actor=viewer.acting,
             member_email=None if viewer.service_token else viewer.member.email)
         row = _row(request, promise_id, viewer)
         return CheckInOut(id=checkin.id or 0, promise_id=promise_id,
                           at=iso(checkin.at, row.client.timezone) or "", status=checkin.status,
                           progress=checkin.progress, note=checkin.note,
-                          waiting_for=checkin.waiting_for, promise=_promise_out(row))
+                          waiting_for=checkin.waiting_for,
+                          client_reason=checkin.client_reason,
+                          promise=_promise_out(row, _Reader.of(request, viewer)))
 
     return once.run(run, 201)
 
@@ -584,7 +608,8 @@ def acknowledge_request(request: Request, body: RequestIn,
             owner_email=_owner(once.viewer, body.owner),
             reply_by=_resolve(body.reply_by, calendar, now, "reply_by"), now=now,
             actor=once.viewer.actor, source=Source.api)
-        return RequestOut(promise=_promise(request, view.promise.id or 0, None),
+        return RequestOut(promise=_promise(request, view.promise.id or 0, once.viewer,
+                                           made_for_colleague=True),
                           draft_id=notice.id if notice else None)
 
     return once.run(run, 201)
