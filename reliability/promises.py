@@ -3,6 +3,7 @@ ledger's lists, the digest, the dashboard and the API)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from reliability.access import EVERYONE, Scope
 from reliability.models import Client, Member, Promise, RiskLevel
+from reliability.paging import Key, Page, page
 
 
 @dataclass(frozen=True)
@@ -22,18 +24,53 @@ class PromiseView:
     owner: Member
 
 
+# Soonest due first: the due-date index gives this order without sorting.
+BY_DUE = (Key(col(Promise.due_at), lambda v: v.promise.due_at),
+          Key(col(Promise.id), lambda v: v.promise.id))
+
+
 def is_overdue(promise: Promise, now: datetime) -> bool:
     """Past due, or marked overdue by the scan: every reader counts it the same way."""
     return promise.level == RiskLevel.overdue or promise.due_at <= now
 
 
+def _query(conditions: Sequence[Any], scope: Scope) -> Any:
+    return (select(Promise, Client, Member)
+            .join(Client, col(Promise.client_id) == Client.id)
+            .join(Member, col(Promise.owner_id) == Member.id)
+            .where(scope.where(Promise.owner_id), *conditions))
+
+
+def _views(session: Session, query: Any) -> list[PromiseView]:
+    return [PromiseView(promise, client, owner)
+            for promise, client, owner in session.exec(query).all()]
+
+
 def promise_views(session: Session, *conditions: Any,
                   scope: Scope = EVERYONE) -> list[PromiseView]:
     """Promises in `scope` meeting `conditions`, soonest due first."""
-    query = (select(Promise, Client, Member)
-             .join(Client, col(Promise.client_id) == Client.id)
-             .join(Member, col(Promise.owner_id) == Member.id)
-             .where(scope.where(Promise.owner_id), *conditions)
-             .order_by(col(Promise.due_at), col(Promise.id)))
-    return [PromiseView(promise, client, owner)
-            for promise, client, owner in session.exec(query).all()]
+    return _views(session, _query(conditions, scope).order_by(col(Promise.due_at),
+                                                               col(Promise.id)))
+
+
+def promise_views_page(session: Session, *conditions: Any, scope: Scope = EVERYONE,
+                       after: str | None, limit: int,
+                       order: Sequence[Key] = BY_DUE) -> Page[PromiseView]:
+    """One keyset page of the same promises, in `order` (soonest due first by default)."""
+    return page(_query(conditions, scope), order, after=after, limit=limit,
+                fetch=lambda query: _views(session, query))
+
+
+def promise_views_in_batches(session: Session, *conditions: Any, scope: Scope = EVERYONE,
+                             batch: int = 500) -> Iterator[PromiseView]:
+    """The same promises soonest due first, read a page at a time, so a reader of every
+    promise holds one batch in memory, not the ledger."""
+    after: str | None = None
+    while True:
+        found = promise_views_page(session, *conditions, scope=scope, after=after,
+                                   limit=batch)
+        yield from found.items
+        if found.after is None:
+            return
+        session.expunge_all()
+        after = found.after

@@ -19,6 +19,7 @@ from reliability import slack_http
 from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
+from reliability.paging import BadRequest
 from reliability.signins import SESSION_LIFETIME
 from reliability.web import api, dashboard, ical, prometheus, signin
 from reliability.web.auth import SignInRequired, Viewer, api_viewer, sign_in_url
@@ -71,7 +72,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
 
     @app.exception_handler(UserError)
     def _user_error(request: Request, exc: UserError) -> Response:
-        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
+        status = (404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden)
+                  else 400 if isinstance(exc, BadRequest) else 409)
         if _wants_html(request):
             return render(request, "error.html", None, status_code=status, message=str(exc))
         return JSONResponse({"detail": str(exc), "error": exc.message, "field": exc.field,
