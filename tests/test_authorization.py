@@ -197,8 +197,8 @@ def test_a_manager_cannot_read_the_digest_of_a_manager_who_reports_to_them(
 
     def queued_for(email: str) -> list[dict[str, Any]]:
         client = TestClient(app, headers={"Authorization": f"Bearer {token_for(ledger, email)}"})
-        return [row for row in client.get("/api/drafts", params={"status": "queued"}).json()["items"]
-                if row["id"] == queued.id]
+        listed = client.get("/api/drafts", params={"status": "queued"}).json()["items"]
+        return [row for row in listed if row["id"] == queued.id]
 
     assert queued_for("bob@example.com") == []
     assert [row["recipient"] for row in queued_for("dave@example.com")] == ["dave@example.com"]
