@@ -224,3 +224,18 @@ def test_promise_add_refuses_a_weekday_and_day_of_month_that_disagree(team: Cli)
     assert result.exit_code == 2
     assert "Fri 11 Dec" in result.stderr and "Sat 12 Dec" in result.stderr
     assert json.loads(team("promise", "list", "--json").stdout) == []
+
+
+def test_promise_list_json_is_written_as_it_is_read_and_reads_as_one_document(
+        team: Cli) -> None:
+    add_q3(team)
+    for title in ("Deck", "Ünïcode “brief”"):
+        team("promise", "add", title, "--client", "Acme", "--owner", "alice@example.com",
+             "--due", "2026-12-04", as_of=AS_OF)
+    listed = team("promise", "list", "--json").stdout
+    records = json.loads(listed)
+    assert [r["title"] for r in records] == ["Q3 report", "Deck", "Ünïcode “brief”"]
+    assert listed == json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    assert team("promise", "list", "--status", "done", "--json").stdout == "[]\n"
+    refused = team("promise", "list", "--status", "finished", "--json")
+    assert refused.exit_code == 2 and refused.stdout == ""

@@ -187,3 +187,13 @@ def test_the_api_document_describes_the_page_size_and_the_cursor(
     assert parameters["limit"]["schema"]["default"] == 50
     assert "next" in parameters["after"]["description"]
     assert "next" in document["components"]["schemas"]["BoardOut"]["properties"]
+
+
+def test_each_promise_reads_in_batches_what_the_whole_list_holds(agency: Ledger) -> None:
+    whole = agency.promises()
+    batched = list(agency.each_promise(batch=4))
+    assert [v.promise.id for v in batched] == [v.promise.id for v in whole]
+    assert [(v.client.name, v.owner.email) for v in batched] == [
+        (v.client.name, v.owner.email) for v in whole]
+    open_ones = [v.promise.id for v in agency.each_promise(status="open", batch=5)]
+    assert open_ones == [v.promise.id for v in agency.promises(status="open")]
