@@ -158,6 +158,8 @@ def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int
         headers = {"Authorization": f"Bearer {token}"}
         with Session(ledger.engine) as session:
             member_id = session.exec(sa.select(Member.id).where(Member.email == email)).one()[0]
+            own = session.exec(sa.select(sa.func.min(Promise.id))
+                               .where(Promise.owner_id == member_id)).one()[0]
         feed = calendar_token(ledger, member_id, now=NOW, actor="bench")
 
         def get(path: str, headers: dict[str, str] = headers) -> Callable[[], int]:
@@ -168,11 +170,24 @@ def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int
                 return len(response.content)
             return run
 
-        for path in ("/reliability", "/board", "/promises", "/drafts", "/mistakes", "/clients",
-                     "/clients/1", "/api/metrics", "/api/promises", "/api/at-risk",
-                     "/api/drafts", "/api/digest", f"/calendar/{feed}.ics",
-                     f"/calendar/{feed}/team.ics"):
-            yield path.replace(feed, "<token>"), viewer, get(path)
+        def second_page(path: str, headers: dict[str, str] = headers) -> str:
+            """The address page 1's next link points at (read once, outside the timing)."""
+            response = web.get(path, headers=headers)
+            if response.status_code != 200 or not response.json()["next"]:
+                raise SystemExit(f"{path}: no second page ({response.status_code})")
+            return str(response.json()["next"])
+
+        for path in ("/reliability", "/board", "/promises", "/promises?status=done",
+                     "/drafts", "/mistakes", "/clients", "/clients/1", "/api/metrics",
+                     "/api/promises", "/api/promises?status=open",
+                     "/api/promises?status=done&limit=500", "/api/at-risk", "/api/drafts",
+                     "/api/drafts?status=sent", "/api/mistakes", "/api/clients/1/promises",
+                     "/api/clients/1/ratings", f"/api/promises/{own}/events", "/api/digest",
+                     f"/calendar/{feed}.ics", f"/calendar/{feed}/team.ics"):
+            yield (path.replace(feed, "<token>").replace(f"/{own}/", "/<own>/"), viewer,
+                   get(path))
+        for path in ("/api/promises", "/api/drafts?status=sent", "/api/clients/1/promises?limit=5"):
+            yield f"{path} (page 2)", viewer, get(second_page(path))
         yield "digest --json", viewer, cli("digest", "--manager", email, "--json")
     yield "report --json", "admin", cli("report", "--json")
     yield "report --by owner --json", "admin", cli("report", "--by", "owner", "--json")
