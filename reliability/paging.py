@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -32,10 +33,11 @@ class BadRequest(UserError):
 @dataclass(frozen=True)
 class Key:
     """One column of a list's order: the expression (never NULL), how to read its value
-    from a row the page shows, and its direction."""
+    from a row the page shows, the type of that value, and its direction."""
 
     column: Any
     value: Callable[[Any], Any]
+    kind: type = int  # what a cursor must hold for it: int, float, str or datetime
     descending: bool = False
 
 
@@ -82,11 +84,31 @@ def _values(after: str, keys: Sequence[Key]) -> list[Any]:
         values = [_decode(v) for v in json.loads(raw)]
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
         raise refused from None
-    if len(values) != len(keys) or any(
-            not isinstance(v, (int, float, str, datetime)) or isinstance(v, bool)
-            or (isinstance(v, datetime) and v.tzinfo is None) for v in values):
+    if len(values) != len(keys):
         raise refused
-    return values
+    checked = []
+    for value, key in zip(values, keys, strict=True):
+        if key.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not key.kind or not _storable(value):
+            raise refused
+        checked.append(value)
+    return checked
+
+
+def _storable(value: Any) -> bool:
+    """A value the database can compare: an aware moment it can convert, a finite number,
+    an integer of 63 bits."""
+    if isinstance(value, datetime):
+        try:
+            return value.tzinfo is not None and value.astimezone(UTC).year > 1
+        except OverflowError:
+            return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int):
+        return abs(value) < 2**63
+    return True
 
 
 def after_condition(keys: Sequence[Key], after: str) -> sa.ColumnElement[bool]:

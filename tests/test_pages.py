@@ -15,9 +15,11 @@ from web_helpers import WEDNESDAY_10, app_for, signed_in, token_for, wednesday_a
 from reliability.ledger import Ledger
 from reliability.mistakes import log_mistake
 from reliability.models import Promise
+from reliability.paging import cursor
 from reliability.ratings import add_rating
 
 MONDAY = at("2026-11-16T09:00-05:00")
+NOW = WEDNESDAY_10
 
 
 @pytest.fixture
@@ -103,12 +105,18 @@ def test_a_page_larger_than_500_or_a_foreign_cursor_is_refused_with_a_clear_400(
         "error": "a page holds 1 to 500 rows, not 501", "field": "limit",
         "hint": "give a limit between 1 and 500 (default 50) and follow the next link for more"}
     promise_cursor = bob.get("/api/promises", params={"limit": 1}).json()["next"]
-    board_cursor = promise_cursor.split("after=")[1]
-    for after in ("not-a-cursor", "W10", "eyJ0IjoxfQ", board_cursor):
-        refused = bob.get("/api/at-risk", params={"after": after})
-        assert refused.status_code == 400, after
-        assert refused.json()["field"] == "after"
-        assert refused.json()["error"] == "the cursor in 'after' is not one this list gave"
+    wrong = [cursor([1, 2]), cursor([NOW, "x"]), cursor([0, float("nan"), NOW, 1]),
+             cursor([0, 0.5, NOW.replace(tzinfo=None), 1]), cursor([0, 0.5, NOW, 2**70]),
+             cursor([True, 0.5, NOW, 1])]
+    promise_page_cursor = promise_cursor.split("after=")[1]
+    for after in ("not-a-cursor", "W10", "eyJ0IjoxfQ", promise_page_cursor, *wrong):
+        for path in ("/api/at-risk", "/api/promises"):
+            if path == "/api/promises" and after == promise_page_cursor:
+                continue  # the one it gave
+            refused = bob.get(path, params={"after": after})
+            assert refused.status_code == 400, (path, after)
+            assert refused.json()["field"] == "after"
+            assert refused.json()["error"] == "the cursor in 'after' is not one this list gave"
 
 
 def test_the_board_counts_each_group_and_shows_the_worst_first(

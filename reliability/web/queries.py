@@ -99,9 +99,10 @@ def _rows(session: Session, scope: Scope, now: datetime, *conditions: Any) -> li
 
 
 def _rows_page(session: Session, scope: Scope, now: datetime, *conditions: Any,
-               after: str | None, limit: int,
-               order: tuple[Key, ...] | None = None) -> Page[PromiseRow]:
+               after: str | None, limit: int, order: tuple[Key, ...] | None = None,
+               by_owner_index: bool = True) -> Page[PromiseRow]:
     found = promise_views_page(session, *conditions, scope=scope, after=after, limit=limit,
+                               by_owner_index=by_owner_index,
                                **({"order": order} if order else {}))
     return Page([_row(v, now) for v in found.items], found.after)
 
@@ -168,8 +169,8 @@ def board(session: Session, scope: Scope, now: datetime, *, after: str | None = 
     rank = _board_rank(now)
     order = (Key(rank, lambda v: LEVEL_ORDER.get(_row(v, now).level, 3)),
              Key(func.coalesce(col(Promise.p_late), 0.0), lambda v: v.promise.p_late or 0.0,
-                 descending=True),
-             Key(col(Promise.due_at), lambda v: v.promise.due_at),
+                 float, descending=True),
+             Key(col(Promise.due_at), lambda v: v.promise.due_at, datetime),
              Key(col(Promise.id), lambda v: v.promise.id))
     found = _rows_page(session, scope, now, *_on_board(now), after=after, limit=limit,
                        order=order)
@@ -184,19 +185,27 @@ def promise_list(session: Session, scope: Scope, now: datetime, *, status: str |
                  client_id: int | None = None, owner_id: int | None = None,
                  level: str | None = None, text: str | None = None, after: str | None = None,
                  limit: int = 50) -> Page[PromiseRow]:
-    """One page of the promises in scope matching the filters, soonest due first."""
+    """One page of the promises in scope matching the filters, soonest due first.
+
+    Open promises are the few: they are found by the status index and sorted. Any other
+    list walks the due-date index from the cursor and filters as it goes (finished promises
+    are most of the history), so owner, client and other statuses never lead the index: an
+    index that led with them would sort a client's or a team's whole history for each page."""
     conditions: list[Any] = []
-    if status:
+    if status == PromiseStatus.open:
         conditions.append(Promise.status == status)
+    elif status:
+        conditions.append(col(Promise.status).concat("") == status)
     if client_id:
-        conditions.append(Promise.client_id == client_id)
+        conditions.append(col(Promise.client_id) + 0 == client_id)
     if owner_id:
-        conditions.append(Promise.owner_id == owner_id)
+        conditions.append(col(Promise.owner_id) + 0 == owner_id)
     if level:
         conditions.append(Promise.level == level)
     if text:
         conditions.append(col(Promise.title).icontains(text.strip()))
-    return _rows_page(session, scope, now, *conditions, after=after, limit=limit)
+    return _rows_page(session, scope, now, *conditions, after=after, limit=limit,
+                      by_owner_index=status == PromiseStatus.open)
 
 
 def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime) -> PromisePage:
@@ -292,7 +301,7 @@ class MistakeRow:
 
 
 NEWEST_MISTAKE_FIRST = (Key(col(Mistake.created_at), lambda r: r.mistake.created_at,
-                            descending=True),
+                            datetime, descending=True),
                         Key(col(Mistake.id), lambda r: r.mistake.id, descending=True))
 
 
@@ -317,7 +326,7 @@ def mistake_cursor(session: Session, scope: Scope, mistake_id: int) -> str | Non
     return cursor([mistake.created_at, (mistake.id or 0) + 1])
 
 
-NEWEST_RATING_FIRST = (Key(col(Rating.at), lambda r: r.at, descending=True),
+NEWEST_RATING_FIRST = (Key(col(Rating.at), lambda r: r.at, datetime, descending=True),
                        Key(col(Rating.id), lambda r: r.id, descending=True))
 
 
@@ -329,7 +338,8 @@ def rating_rows(session: Session, client_id: int, *, after: str | None = None,
                 after=after, limit=limit, fetch=lambda q: list(session.exec(q).all()))
 
 
-EVENTS_IN_ORDER = (Key(col(Event.at), lambda e: e.at), Key(col(Event.id), lambda e: e.id))
+EVENTS_IN_ORDER = (Key(col(Event.at), lambda e: e.at, datetime),
+                   Key(col(Event.id), lambda e: e.id))
 
 
 def promise_events(session: Session, scope: Scope, promise_id: int, *,
