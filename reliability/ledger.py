@@ -39,7 +39,7 @@ from reliability.models import (
     Role,
     Source,
 )
-from reliability.promises import PromiseView, promise_views, promise_views_in_batches
+from reliability.promises import ListFilter, PromiseView, promise_views, promise_views_in_batches
 from reliability.risk import CaptureForecast
 
 
@@ -631,7 +631,14 @@ class Ledger:
         owner_email: str | None = None,
     ) -> list[PromiseView]:
         with self.session() as session:
-            conditions = self._promise_filters(session, status, client_name, owner_email)
+            conditions = []
+            if status is not None:
+                conditions.append(Promise.status == _choice(status, PromiseStatus, "status",
+                                                            "status"))
+            if client_name is not None:
+                conditions.append(Promise.client_id == self.find_client(session, client_name).id)
+            if owner_email is not None:
+                conditions.append(Promise.owner_id == self.find_member(session, owner_email).id)
             return promise_views(session, *conditions)
 
     def each_promise(
@@ -646,24 +653,18 @@ class Ledger:
         that writes each out as it comes (memory stays flat however many are stored). Bad
         filters are refused here, before anything is read or written."""
         with read_session(self.engine) as session:
-            conditions = self._promise_filters(session, status, client_name, owner_email)
-        return self._promises_in_batches(conditions, batch)
+            where = ListFilter.of(
+                status=None if status is None else _choice(status, PromiseStatus, "status",
+                                                           "status"),
+                client_id=None if client_name is None
+                else self.find_client(session, client_name).id,
+                owner_id=None if owner_email is None
+                else self.find_member(session, owner_email).id)
+        return self._promises_in_batches(where, batch)
 
-    def _promises_in_batches(self, conditions: list[Any], batch: int) -> Iterator[PromiseView]:
+    def _promises_in_batches(self, where: ListFilter, batch: int) -> Iterator[PromiseView]:
         with read_session(self.engine) as session:
-            yield from promise_views_in_batches(session, *conditions, batch=batch)
-
-    def _promise_filters(self, session: Session, status: str | None, client_name: str | None,
-                         owner_email: str | None) -> list[Any]:
-        conditions: list[Any] = []
-        if status is not None:
-            conditions.append(Promise.status == _choice(status, PromiseStatus, "status",
-                                                        "status"))
-        if client_name is not None:
-            conditions.append(Promise.client_id == self.find_client(session, client_name).id)
-        if owner_email is not None:
-            conditions.append(Promise.owner_id == self.find_member(session, owner_email).id)
-        return conditions
+            yield from promise_views_in_batches(session, where, batch=batch)
 
     def history(self, promise_id: int) -> PromiseHistory:
         with self.session() as session:

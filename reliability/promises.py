@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from reliability.access import EVERYONE, Scope
-from reliability.models import Client, Member, Promise, RiskLevel
+from reliability.models import Client, Member, Promise, PromiseStatus, RiskLevel
 from reliability.paging import Key, Page, page
 
 
@@ -64,14 +64,41 @@ def promise_views_page(session: Session, *conditions: Any, scope: Scope = EVERYO
                 limit=limit, fetch=lambda query: _views(session, query))
 
 
-def promise_views_in_batches(session: Session, *conditions: Any, scope: Scope = EVERYONE,
+@dataclass(frozen=True)
+class ListFilter:
+    """A list's filters, written so the database walks the index of the list's order.
+
+    Open promises are the few: they are found by the status index and sorted. Any other
+    list walks the due-date index from the cursor and filters as it goes (finished promises
+    are most of the history), so owner, client and other statuses never lead the index: an
+    index that led with them would sort a client's or a team's whole history for each page."""
+
+    conditions: tuple[Any, ...]
+    by_owner_index: bool
+
+    @classmethod
+    def of(cls, *, status: str | None = None, client_id: int | None = None,
+           owner_id: int | None = None) -> ListFilter:
+        conditions: list[Any] = []
+        if status == PromiseStatus.open:
+            conditions.append(Promise.status == status)
+        elif status:
+            conditions.append(col(Promise.status).concat("") == status)
+        if client_id:
+            conditions.append(col(Promise.client_id) + 0 == client_id)
+        if owner_id:
+            conditions.append(col(Promise.owner_id) + 0 == owner_id)
+        return cls(tuple(conditions), by_owner_index=status == PromiseStatus.open)
+
+
+def promise_views_in_batches(session: Session, where: ListFilter, *, scope: Scope = EVERYONE,
                              batch: int = 500) -> Iterator[PromiseView]:
-    """The same promises soonest due first, read a page at a time, so a reader of every
-    promise holds one batch in memory, not the ledger."""
+    """Promises soonest due first, read a page at a time, so a reader of every promise
+    holds one batch in memory, not the ledger."""
     after: str | None = None
     while True:
-        found = promise_views_page(session, *conditions, scope=scope, after=after,
-                                   limit=batch)
+        found = promise_views_page(session, *where.conditions, scope=scope, after=after,
+                                   limit=batch, by_owner_index=where.by_owner_index)
         yield from found.items
         if found.after is None:
             return

@@ -33,7 +33,13 @@ from reliability.models import (
     RiskLevel,
 )
 from reliability.paging import MAX_LIMIT, Key, Page, cursor, page
-from reliability.promises import PromiseView, is_overdue, promise_views, promise_views_page
+from reliability.promises import (
+    ListFilter,
+    PromiseView,
+    is_overdue,
+    promise_views,
+    promise_views_page,
+)
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,
@@ -185,27 +191,15 @@ def promise_list(session: Session, scope: Scope, now: datetime, *, status: str |
                  client_id: int | None = None, owner_id: int | None = None,
                  level: str | None = None, text: str | None = None, after: str | None = None,
                  limit: int = 50) -> Page[PromiseRow]:
-    """One page of the promises in scope matching the filters, soonest due first.
-
-    Open promises are the few: they are found by the status index and sorted. Any other
-    list walks the due-date index from the cursor and filters as it goes (finished promises
-    are most of the history), so owner, client and other statuses never lead the index: an
-    index that led with them would sort a client's or a team's whole history for each page."""
-    conditions: list[Any] = []
-    if status == PromiseStatus.open:
-        conditions.append(Promise.status == status)
-    elif status:
-        conditions.append(col(Promise.status).concat("") == status)
-    if client_id:
-        conditions.append(col(Promise.client_id) + 0 == client_id)
-    if owner_id:
-        conditions.append(col(Promise.owner_id) + 0 == owner_id)
+    """One page of the promises in scope matching the filters, soonest due first."""
+    where = ListFilter.of(status=status, client_id=client_id, owner_id=owner_id)
+    conditions = list(where.conditions)
     if level:
         conditions.append(Promise.level == level)
     if text:
         conditions.append(col(Promise.title).icontains(text.strip()))
     return _rows_page(session, scope, now, *conditions, after=after, limit=limit,
-                      by_owner_index=status == PromiseStatus.open)
+                      by_owner_index=where.by_owner_index)
 
 
 def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime) -> PromisePage:
