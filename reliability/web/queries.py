@@ -272,11 +272,14 @@ NEWEST_NOTICE_FIRST = (Key(col(Notice.id), lambda r: r.notice.id, descending=Tru
 def notice_rows(session: Session, scope: Scope, *, statuses: tuple[str, ...] | None = None,
                 kinds: tuple[str, ...] | None = None, after: str | None = None,
                 limit: int = 50) -> Page[NoticeRow]:
-    """One page of messages in scope, newest first (ids follow creation, and the status
-    index holds them in id order)."""
+    """One page of messages in scope, newest first (ids follow creation). One status is
+    read from the status index, which holds its messages in id order; several (the sent
+    and those on the way) filter a walk back from the newest, where they are most."""
     query = notices_in_scope(scope)
-    if statuses:
-        query = query.where(col(Notice.status).in_(statuses))
+    if statuses and len(statuses) == 1:
+        query = query.where(Notice.status == statuses[0])
+    elif statuses:
+        query = query.where(col(Notice.status).concat("").in_(statuses))
     if kinds:
         query = query.where(col(Notice.kind).in_(kinds))
     return page(query, NEWEST_NOTICE_FIRST, after=after, limit=limit,
