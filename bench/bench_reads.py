@@ -184,7 +184,7 @@ def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int
                      "/api/drafts?status=sent", "/api/mistakes", "/api/clients/1/promises",
                      "/api/clients/1/ratings", f"/api/promises/{own}/events", "/api/digest",
                      f"/calendar/{feed}.ics", f"/calendar/{feed}/team.ics"):
-            yield (path.replace(feed, "<token>").replace(f"/{own}/", "/<own>/"), viewer,
+            yield (path.replace(feed, "<token>").replace(f"/promises/{own}/", "/promises/<own>/"), viewer,
                    get(path))
         for path in ("/api/promises", "/api/drafts?status=sent", "/api/clients/1/promises?limit=5"):
             yield f"{path} (page 2)", viewer, get(second_page(path))
