@@ -184,9 +184,10 @@ def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int
                      "/api/drafts?status=sent", "/api/mistakes", "/api/clients/1/promises",
                      "/api/clients/1/ratings", f"/api/promises/{own}/events", "/api/digest",
                      f"/calendar/{feed}.ics", f"/calendar/{feed}/team.ics"):
-            yield (path.replace(feed, "<token>").replace(f"/promises/{own}/", "/promises/<own>/"), viewer,
-                   get(path))
-        for path in ("/api/promises", "/api/drafts?status=sent", "/api/clients/1/promises?limit=5"):
+            name = path.replace(feed, "<token>").replace(f"/promises/{own}/", "/promises/<own>/")
+            yield name, viewer, get(path)
+        for path in ("/api/promises", "/api/drafts?status=sent",
+                     "/api/clients/1/promises?limit=5"):
             yield f"{path} (page 2)", viewer, get(second_page(path))
         yield "digest --json", viewer, cli("digest", "--manager", email, "--json")
     yield "report --json", "admin", cli("report", "--json")
@@ -271,10 +272,11 @@ def main() -> None:
         smallest = {(t.read, t.viewer): t.median for t in by_size[min(by_size)]}
         for stored, timings in by_size.items():
             for t in timings:
-                ratio = t.median / smallest[(t.read, t.viewer)]
+                base = smallest.get((t.read, t.viewer))
+                ratio = f"{t.median / base:.1f}" if base else "–"
                 rows.append(f"| {backend} | {t.read} | {t.viewer} | {stored:,} "
                             f"| {t.median:.3f} | {t.p95:.3f} | {t.size:,} "
-                            f"| {t.peak / 2**20:.1f} | {ratio:.1f} |")
+                            f"| {t.peak / 2**20:.1f} | {ratio} |")
     print("\n| backend | read | viewer | promises stored | median (s) | p95 (s) | bytes "
           "| peak Python memory (MiB) | median / smallest size's |\n"
           "|---|---|---|---:|---:|---:|---:|---:|---:|")
