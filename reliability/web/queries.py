@@ -199,7 +199,7 @@ def promise_list(session: Session, scope: Scope, now: datetime, *, status: str |
     if text:
         conditions.append(col(Promise.title).icontains(text.strip()))
     return _rows_page(session, scope, now, *conditions, after=after, limit=limit,
-                      by_owner_index=where.by_owner_index)
+                      order=where.order, by_owner_index=where.by_owner_index)
 
 
 def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime) -> PromisePage:
