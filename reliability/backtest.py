@@ -13,7 +13,7 @@ import csv
 import heapq
 import math
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -429,10 +429,11 @@ MADE, ASSESS, FINISHED = 0, 1, 2  # at the same moment: made first, finished aft
 
 
 def run(history: History, *, lead_business_days: int = 2, policy: Policy | None = None,
-        effort: bool = False) -> Result:
+        effort: bool = False, progress: Callable[[int, int], None] | None = None) -> Result:
     """Replay every row; score the model and both baselines when each promise was made and N
     business days before its due. With `effort`, past overruns are read from the effort
-    columns where a row has them (docs/risk-model.md says why dates are the default)."""
+    columns where a row has them (docs/risk-model.md says why dates are the default).
+    `progress(done, total)` hears how far the replay is, about 200 times in all."""
     policy = policy or Policy(notice_lead_business_days=lead_business_days)
     rows = history.rows
     end_of_history = max((moment for row in rows for moment in (row.made_at, row.done_at)
@@ -452,7 +453,10 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
     known = _Histories()
     open_by_owner: dict[str, dict[int, datetime]] = defaultdict(dict)
     assessments = 0
-    for moment, kind, index in events:
+    step = max(len(events) // 200, 1)
+    for position, (moment, kind, index) in enumerate(events):
+        if progress is not None and position % step == 0:
+            progress(position, len(events))
         track = tracking[index]
         row = track.row
         if kind == MADE:
@@ -466,6 +470,8 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
                 known.add(row, effort=effort)
         else:
             assessments += _look(track, index, moment, known, open_by_owner[row.owner], policy)
+    if progress is not None:
+        progress(len(events), len(events))
     return _score(rows, tracking, history.problems, lead_business_days, end_of_history,
                   assessments)
 

@@ -22,6 +22,7 @@ from reliability.commands.runtime import (
     JsonOption,
     Runtime,
     emit,
+    emit_each,
     internal_error,
     parse_moment,
     runtime_of,
@@ -356,8 +357,12 @@ def promise_list(
     owner: Annotated[str | None, typer.Option(help="Only this owner's (email).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List promises, soonest due first."""
-    views = runtime_of(ctx).ledger.promises(status=status, client_name=client, owner_email=owner)
+    """List promises, soonest due first (as JSON, written as they are read)."""
+    views = runtime_of(ctx).ledger.each_promise(status=status, client_name=client,
+                                                owner_email=owner)
+    if as_json:
+        emit_each(promise_record(v.promise, v.client, v.owner) for v in views)
+        return
     records = [promise_record(v.promise, v.client, v.owner) for v in views]
     rows = [[str(r["id"]), r["title"], r["client"], r["owner"],
              notices.reader_time(v.promise.due_at, v.client.timezone), r["status"]]

@@ -145,6 +145,9 @@ class WebSettings(Section):
     port: int = Field(8000, ge=1, le=65535)
     secret_key: SecretStr | None = None
     metrics_token: SecretStr | None = None
+    # The calendar feeds' window: open promises due this many days back to this many ahead.
+    feed_days_back: int = Field(30, ge=0, le=3650)
+    feed_days_ahead: int = Field(365, ge=1, le=36500)
 
 
 class WebhookSettings(Section):

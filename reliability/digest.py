@@ -30,6 +30,7 @@ from reliability.access import (
 )
 from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
+from reliability.db import among
 from reliability.drafting.contexts import (
     CheckinItem,
     DeadDeliveryItem,
@@ -196,28 +197,34 @@ def _due_soon(session: Session, settings: Settings, scope: Scope, cal: BusinessC
 
 def _unanswered_checkins(session: Session, settings: Settings, scope: Scope,
                          now: datetime) -> list[CheckinItem]:
+    """Open promises asked for a check-in since the cutoff and not answered since: read from
+    the requests of those days (the kind-and-date index), not from every open promise."""
     since = now - timedelta(days=CHECKIN_ANSWER_DAYS)
-    rows = _promise_rows(session, scope)
-    by_id = {promise.id: (promise, client, owner) for promise, client, owner in rows}
-    if not by_id:
-        return []
     asked: dict[int, datetime] = {}
-    for notice in session.exec(select(Notice).where(
-            Notice.kind == NoticeKind.checkin_request, col(Notice.status).in_(ASKED),
-            col(Notice.promise_id).in_(sorted(by_id)), col(Notice.created_at) >= since)
+    for promise_id, sent_at, created_at in session.exec(
+            select(Notice.promise_id, Notice.sent_at, Notice.created_at)
+            .join(Promise, col(Notice.promise_id) == Promise.id)
+            .where(Notice.kind == NoticeKind.checkin_request, col(Notice.status).in_(ASKED),
+                   col(Notice.created_at) >= since, Promise.status == PromiseStatus.open,
+                   scope.where(Promise.owner_id))
             .order_by(col(Notice.created_at))).all():
-        asked[notice.promise_id or 0] = notice.sent_at or notice.created_at
+        asked[promise_id or 0] = sent_at or created_at
+    if not asked:
+        return []
     answered: dict[int, datetime] = {}
-    for checkin in session.exec(select(CheckIn).where(col(CheckIn.promise_id).in_(sorted(asked)))
-                                .order_by(col(CheckIn.at))).all():
-        answered[checkin.promise_id] = checkin.at
-    items = []
-    for promise_id, asked_at in asked.items():
-        if promise_id in answered and answered[promise_id] >= asked_at:
-            continue
-        promise, client, owner = by_id[promise_id]
-        items.append(CheckinItem(promise=compose.promise_view(settings, promise, client, owner),
-                                 asked_at=asked_at))
+    for promise_id, at in session.exec(
+            select(CheckIn.promise_id, CheckIn.at)
+            .where(among(session, CheckIn.promise_id, sorted(asked)), col(CheckIn.at) >= since)
+            .order_by(col(CheckIn.at))).all():
+        answered[promise_id] = at
+    waiting = [pid for pid, asked_at in asked.items()
+               if pid not in answered or answered[pid] < asked_at]
+    if not waiting:
+        return []
+    rows = {promise.id: (promise, client, owner) for promise, client, owner
+            in _promise_rows(session, scope, among(session, Promise.id, waiting))}
+    items = [CheckinItem(promise=compose.promise_view(settings, *rows[pid]),
+                         asked_at=asked[pid]) for pid in waiting]
     return sorted(items, key=lambda item: item["asked_at"])
 
 

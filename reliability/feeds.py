@@ -4,10 +4,10 @@ and the ledger's gauges for Prometheus. Reads only; each opens its own session."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from reliability.access import Scope, scope_of
 from reliability.ledger import Ledger
@@ -39,10 +39,19 @@ def feed_owner(ledger: Ledger, token: str) -> Member | None:
 
 
 def due_dates(ledger: Ledger, member: Member, now: datetime, *, team: bool) -> list[DueDate]:
-    """The member's open promises (with `team`, also those of everyone below them)."""
-    with ledger.session() as session:
-        scope = scope_of(session, member) if team else Scope(member, frozenset({member.id or 0}))
-        views = promise_views(session, Promise.status == PromiseStatus.open, scope=scope)
+    """The member's open promises (with `team`, also those of everyone below them) due in
+    the feeds' window around `now`, read from the due-date index."""
+    web = ledger.settings.web
+    return ledger.read(_due_dates, member, now, team=team,
+                       start=now - timedelta(days=web.feed_days_back),
+                       end=now + timedelta(days=web.feed_days_ahead))
+
+
+def _due_dates(session: Session, member: Member, now: datetime, *, team: bool,
+               start: datetime, end: datetime) -> list[DueDate]:
+    scope = scope_of(session, member) if team else Scope(member, frozenset({member.id or 0}))
+    views = promise_views(session, Promise.status == PromiseStatus.open,
+                          col(Promise.due_at) >= start, col(Promise.due_at) <= end, scope=scope)
     return [DueDate(view, RiskLevel.overdue if is_overdue(view.promise, now)
                     else view.promise.level) for view in views]
 

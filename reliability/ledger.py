@@ -50,7 +50,7 @@ from reliability.models import (
     Role,
     Source,
 )
-from reliability.promises import PromiseView, promise_views
+from reliability.promises import ListFilter, PromiseView, promise_views, promise_views_in_batches
 from reliability.risk import CaptureForecast
 
 
@@ -834,6 +834,31 @@ class Ledger:
             if owner_email is not None:
                 conditions.append(Promise.owner_id == self.find_member(session, owner_email).id)
             return promise_views(session, *conditions)
+
+    def each_promise(
+        self,
+        *,
+        status: str | None = None,
+        client_name: str | None = None,
+        owner_email: str | None = None,
+        batch: int = 500,
+    ) -> Iterator[PromiseView]:
+        """The same promises read `batch` at a time in one read-only session, for a reader
+        that writes each out as it comes (memory stays flat however many are stored). Bad
+        filters are refused here, before anything is read or written."""
+        with read_session(self.engine) as session:
+            where = ListFilter.of(
+                status=None if status is None else _choice(status, PromiseStatus, "status",
+                                                           "status"),
+                client_id=None if client_name is None
+                else self.find_client(session, client_name).id,
+                owner_id=None if owner_email is None
+                else self.find_member(session, owner_email).id)
+        return self._promises_in_batches(where, batch)
+
+    def _promises_in_batches(self, where: ListFilter, batch: int) -> Iterator[PromiseView]:
+        with read_session(self.engine) as session:
+            yield from promise_views_in_batches(session, where, batch=batch)
 
     def history(self, promise_id: int) -> PromiseHistory:
         with self.session() as session:

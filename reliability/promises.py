@@ -3,14 +3,16 @@ ledger's lists, the digest, the dashboard and the API)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from reliability.access import EVERYONE, Scope
-from reliability.models import Client, Member, Promise, RiskLevel
+from reliability.models import Client, Member, Promise, PromiseStatus, RiskLevel
+from reliability.paging import Key, Page, page
 
 
 @dataclass(frozen=True)
@@ -22,18 +24,94 @@ class PromiseView:
     owner: Member
 
 
+# Soonest due first: the due-date index gives this order without sorting.
+BY_DUE = (Key(col(Promise.due_at), lambda v: v.promise.due_at, datetime),
+          Key(col(Promise.id), lambda v: v.promise.id))
+# The same order, written so no planner walks the due-date index for it: open promises are
+# the newest few, and a walk from the oldest due date would pass every finished one first.
+BY_DUE_SORTED = (Key(func.coalesce(col(Promise.due_at), col(Promise.due_at)),
+                     lambda v: v.promise.due_at, datetime),
+                 Key(col(Promise.id), lambda v: v.promise.id))
+
+
 def is_overdue(promise: Promise, now: datetime) -> bool:
     """Past due, or marked overdue by the scan: every reader counts it the same way."""
     return promise.level == RiskLevel.overdue or promise.due_at <= now
 
 
+def _query(conditions: Sequence[Any], scope: Scope, *, by_owner_index: bool = True) -> Any:
+    owner = col(Promise.owner_id) if by_owner_index else col(Promise.owner_id) + 0
+    return (select(Promise, Client, Member)
+            .join(Client, col(Promise.client_id) == Client.id)
+            .join(Member, col(Promise.owner_id) == Member.id)
+            .where(scope.where(owner), *conditions))
+
+
+def _views(session: Session, query: Any) -> list[PromiseView]:
+    return [PromiseView(promise, client, owner)
+            for promise, client, owner in session.exec(query).all()]
+
+
 def promise_views(session: Session, *conditions: Any,
                   scope: Scope = EVERYONE) -> list[PromiseView]:
     """Promises in `scope` meeting `conditions`, soonest due first."""
-    query = (select(Promise, Client, Member)
-             .join(Client, col(Promise.client_id) == Client.id)
-             .join(Member, col(Promise.owner_id) == Member.id)
-             .where(scope.where(Promise.owner_id), *conditions)
-             .order_by(col(Promise.due_at), col(Promise.id)))
-    return [PromiseView(promise, client, owner)
-            for promise, client, owner in session.exec(query).all()]
+    return _views(session, _query(conditions, scope).order_by(col(Promise.due_at),
+                                                               col(Promise.id)))
+
+
+def promise_views_page(session: Session, *conditions: Any, scope: Scope = EVERYONE,
+                       after: str | None, limit: int, order: Sequence[Key] = BY_DUE,
+                       by_owner_index: bool = True) -> Page[PromiseView]:
+    """One keyset page of the same promises, in `order` (soonest due first by default).
+    Without `by_owner_index` the scope's owners only filter the rows, so the database walks
+    the index of the order from the cursor instead of sorting each owner's whole history."""
+    return page(_query(conditions, scope, by_owner_index=by_owner_index), order, after=after,
+                limit=limit, fetch=lambda query: _views(session, query))
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A list's filters, written so the database walks the index of the list's order.
+
+    Open promises are the few: they are found by the status index and sorted (in an order
+    no index offers, so no planner walks past every finished promise's due date to reach
+    them). Any other list walks the due-date index from the cursor and filters as it goes
+    (finished promises are most of the history), so owner, client and other statuses never
+    lead the index: one that led with them would sort a client's or a team's whole history
+    for each page."""
+
+    conditions: tuple[Any, ...]
+    by_owner_index: bool
+    order: tuple[Key, ...] = BY_DUE
+
+    @classmethod
+    def of(cls, *, status: str | None = None, client_id: int | None = None,
+           owner_id: int | None = None) -> ListFilter:
+        conditions: list[Any] = []
+        if status == PromiseStatus.open:
+            conditions.append(Promise.status == status)
+        elif status:
+            conditions.append(col(Promise.status).concat("") == status)
+        if client_id:
+            conditions.append(col(Promise.client_id) + 0 == client_id)
+        if owner_id:
+            conditions.append(col(Promise.owner_id) + 0 == owner_id)
+        if status == PromiseStatus.open:
+            return cls(tuple(conditions), by_owner_index=True, order=BY_DUE_SORTED)
+        return cls(tuple(conditions), by_owner_index=False)
+
+
+def promise_views_in_batches(session: Session, where: ListFilter, *, scope: Scope = EVERYONE,
+                             batch: int = 500) -> Iterator[PromiseView]:
+    """Promises soonest due first, read a page at a time, so a reader of every promise
+    holds one batch in memory, not the ledger."""
+    after: str | None = None
+    while True:
+        found = promise_views_page(session, *where.conditions, scope=scope, after=after,
+                                   limit=batch, by_owner_index=where.by_owner_index,
+                                   order=where.order)
+        yield from found.items
+        if found.after is None:
+            return
+        session.expunge_all()
+        after = found.after

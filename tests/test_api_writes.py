@@ -85,7 +85,8 @@ def test_a_line_in_any_language_is_logged_with_the_forecast_at_capture(
     assert (promise["title"], promise["client"], promise["owner"], promise["due_at"]) == (
         title, "Acme", "alice@example.com", "2026-11-20T17:00:00-05:00")
     assert made["forecast"]["chance"] == "Likely to be kept"
-    assert made["forecast"]["reason"]["text"].startswith("One of Alice's last six promises was late")
+    assert made["forecast"]["reason"]["text"].startswith(
+        "One of Alice's last six promises was late")
     assert alice.get(f"/api/promises/{promise['id']}").json()["promise"] == promise
     with Session(agency.engine) as session:
         stored = session.get(Promise, promise["id"])

@@ -125,7 +125,7 @@ def act(interface: str, action: str, person: str, notice_id: int, ledger: Ledger
         if action == "see":
             with Session(ledger.engine) as session:
                 status = (session.get(Notice, notice_id) or Notice()).status
-            listed = client.get("/api/drafts", params={"status": status}).json()
+            listed = client.get("/api/drafts", params={"status": status}).json()["items"]
             return "\n".join(row["text"] for row in listed if row["id"] == notice_id) or (
                 f"#{notice_id} is not listed")
         return client.post(f"/api/drafts/{notice_id}/{action}").text
@@ -197,8 +197,8 @@ def test_a_manager_cannot_read_the_digest_of_a_manager_who_reports_to_them(
 
     def queued_for(email: str) -> list[dict[str, Any]]:
         client = TestClient(app, headers={"Authorization": f"Bearer {token_for(ledger, email)}"})
-        return [row for row in client.get("/api/drafts", params={"status": "queued"}).json()
-                if row["id"] == queued.id]
+        listed = client.get("/api/drafts", params={"status": "queued"}).json()["items"]
+        return [row for row in listed if row["id"] == queued.id]
 
     assert queued_for("bob@example.com") == []
     assert [row["recipient"] for row in queued_for("dave@example.com")] == ["dave@example.com"]

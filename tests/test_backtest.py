@@ -145,6 +145,24 @@ def test_backtest_command_prints_json_scores(cli: Cli, tmp_path: Path) -> None:
     assert len(document["late_items"]) == 10
 
 
+def test_the_replay_reports_its_progress_to_the_end_without_changing_its_result() -> None:
+    heard: list[tuple[int, int]] = []
+    quiet = backtest.run(history(two_owners()), lead_business_days=1)
+    told = backtest.run(history(two_owners()), lead_business_days=1,
+                        progress=lambda done, total: heard.append((done, total)))
+    assert told == quiet
+    total = heard[-1][1]
+    assert heard[0] == (0, total) and heard[-1] == (total, total)
+    assert [done for done, _ in heard] == sorted(done for done, _ in heard)
+
+
+def test_backtest_command_draws_no_progress_bar_off_a_terminal(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([HEADER, *two_owners()]) + "\n")
+    result = cli("backtest", str(path), "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
 def test_backtest_command_refuses_a_missing_file(cli: Cli, tmp_path: Path) -> None:
     result = cli("backtest", str(tmp_path / "nope.csv"))
     assert result.exit_code == 2 and "no such file" in result.stderr

@@ -272,3 +272,18 @@ def test_scan_words_each_reason_and_keeps_its_code_and_facts_in_json(team: Cli) 
     assert past_due["due_at"] == "2026-11-27T22:00:00+00:00"
     assert past_due["text"] == "Past due since Friday at 10:00 PM, not reported done"
     assert said.exit_code == 0 and "T22:00" not in said.stdout
+
+
+def test_promise_list_json_is_written_as_it_is_read_and_reads_as_one_document(
+        team: Cli) -> None:
+    add_q3(team)
+    for title in ("Deck", "Ünïcode “brief”"):
+        team("promise", "add", title, "--client", "Acme", "--owner", "alice@example.com",
+             "--due", "2026-12-04", as_of=AS_OF)
+    listed = team("promise", "list", "--json").stdout
+    records = json.loads(listed)
+    assert [r["title"] for r in records] == ["Q3 report", "Deck", "Ünïcode “brief”"]
+    assert listed == json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    assert team("promise", "list", "--status", "done", "--json").stdout == "[]\n"
+    refused = team("promise", "list", "--status", "finished", "--json")
+    assert refused.exit_code == 2 and refused.stdout == ""

@@ -262,14 +262,14 @@ def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
 ) -> None:
     client = TestClient(app, headers={"Authorization":
                                       f"Bearer {token_for(agency, 'bob@example.com')}"})
-    [risk] = client.get("/api/at-risk").json()
+    [risk] = client.get("/api/at-risk").json()["items"]
     assert (risk["title"], risk["level"], risk["owner"]) == ("Q3 report", "at_risk",
                                                               "alice@example.com")
     assert risk["notice_by"] == "2026-11-18T17:00:00-05:00"
     [said] = [reason for reason in risk["reasons"] if reason["code"] == "reported_status"]
     assert said["facts"]["note"] == "Waiting on the ad account data."
     assert said["text"] == "Alice reported it at risk yesterday: “Waiting on the ad account data”"
-    [draft] = client.get("/api/drafts").json()
+    [draft] = client.get("/api/drafts").json()["items"]
     assert draft["id"] == risk["pending_draft_id"]
     approved = client.post(f"/api/drafts/{draft['id']}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "queued"
@@ -278,7 +278,7 @@ def test_the_api_serves_the_board_and_approves_with_a_bearer_token(
     assert again.json() == {"error": {
         "code": "conflict", "message": f"cannot approve draft #{draft['id']}: it is queued",
         "field": None, "hint": None}}
-    assert client.get("/api/drafts").json() == []
+    assert client.get("/api/drafts").json() == {"items": [], "next": None}
 
 
 def test_the_api_with_a_session_cookie_needs_the_csrf_header(
@@ -339,7 +339,7 @@ def test_member_token_prints_a_token_once_that_signs_in(cli: Cli, app: FastAPI) 
     assert result.exit_code == 0 and "shown only this once" in result.stderr
     token = result.stdout.strip()
     response = TestClient(app).get("/api/at-risk", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200 and response.json()[0]["title"] == "Q3 report"
+    assert response.status_code == 200 and response.json()["items"][0]["title"] == "Q3 report"
     assert cli("member", "token", "nobody@example.com").exit_code == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -214,6 +215,34 @@ def backtest_command(
         raise UserError("--lead-business-days is a number of business days, 0 or more")
     if not file.is_file():
         raise UserError(f"no such file: {file}")
-    result = backtest.run(backtest.read_history(file), lead_business_days=lead_business_days,
-                          effort=effort)
+    bar = _ProgressOnTerminal("replaying")
+    try:
+        result = backtest.run(backtest.read_history(file),
+                              lead_business_days=lead_business_days, effort=effort,
+                              progress=bar)
+    finally:
+        bar.close()
     emit(as_json, result.to_json(), result.summary())
+
+
+class _ProgressOnTerminal:
+    """A progress bar on stderr, drawn only when stderr is a terminal, so a log or a pipe
+    gets nothing (click would still print the label there)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            self.bar = typer.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)

@@ -8,6 +8,8 @@ import getpass
 import json
 import os
 import sys
+import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -134,6 +136,18 @@ def parse_moment(value: str, timezone: str, what: str) -> datetime:
 
 def emit(as_json: bool, document: Any, human: str) -> None:
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2) if as_json else human)
+
+
+def emit_each(documents: Iterable[Any]) -> None:
+    """A JSON array written element by element as it comes, byte for byte what `emit` would
+    print for the whole list, so a long list never sits in memory."""
+    first = True
+    for document in documents:
+        typer.echo(("[\n" if first else ",\n")
+                   + textwrap.indent(json.dumps(document, ensure_ascii=False, indent=2), "  "),
+                   nl=False)
+        first = False
+    typer.echo("[]" if first else "\n]")
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

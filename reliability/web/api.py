@@ -6,16 +6,21 @@ Authenticate with `Authorization: Bearer <token>`: a member's personal token (fr
 session works too, and then changes need the session's X-CSRF-Token header. Every POST
 takes an `Idempotency-Key` header. Every error is `{"error": {"code": ..., "message": ...,
 "field": ..., "hint": ...}}`: 400 for a control character (NUL and the like) in the request,
-401 without sign-in, 403 for what is not yours to do, 404 for what is not yours to see, 409
-when the change is not possible in the current state (or an Idempotency-Key is reused), 422
-for an input at fault.
+a page size outside 1 to 500 or a cursor no list gave, 401 without sign-in, 403 for what is
+not yours to do, 404 for what is not yours to see, 409 when the change is not possible in
+the current state (or an Idempotency-Key is reused), 422 for an input at fault.
+
+Lists come a page at a time: `{"items": [...], "next": "/api/...&after=..." or null}`.
+`limit` sets the page size (default 50, at most 500); follow `next` as it is for the page
+after. Pages are cut by the list's sort key (keyset), not by offset, so a page costs the
+same deep in a list, and rows added meanwhile move no row between pages.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -28,15 +33,17 @@ from reliability.digest import digest_for, to_json
 from reliability.drafting.reasons import reason_text
 from reliability.errors import UserError
 from reliability.limits import TEXT, ledger_year
+from reliability.paging import DEFAULT_LIMIT
 from reliability.records import iso
 from reliability.web import queries
 from reliability.web.auth import Viewer, api_viewer, ledger_of
 from reliability.web.idempotent import Once, writing
 from reliability.web.problems import ERRORS
-from reliability.web.queries import FilterId, RowId
+from reliability.web.queries import After, FilterId, Limit, RowId
 
 router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 MAX_RANGE = timedelta(days=800)
+Item = TypeVar("Item")
 
 PromiseStatusName = Literal["open", "done", "cancelled"]
 LevelName = Literal["on_track", "watch", "at_risk", "overdue"]
@@ -107,6 +114,49 @@ class PromiseDetailOut(BaseModel):
     promise: PromiseOut
     timeline: list[TimelineOut]
     notices: list[NoticeOut]
+
+
+class PageOut(BaseModel, Generic[Item]):
+    items: list[Item]
+    next: str | None = Field(description="the next page (same filters and size), or null "
+                                         "on the last")
+
+
+class BoardOut(PageOut[PromiseOut]):
+    counts: dict[str, int] = Field(description="promises on the whole board per group: "
+                                               "overdue, at_risk, watch, unassessed")
+
+
+class EventOut(BaseModel):
+    id: int
+    at: str
+    kind: str
+    actor: str
+    payload: dict[str, Any]
+
+
+class RatingOut(BaseModel):
+    id: int
+    at: str
+    overall: int
+    would_continue: int | None
+    would_recommend: int | None
+    to_make_it_5: str | None
+
+
+class MistakeOut(BaseModel):
+    id: int
+    created_at: str
+    client: str
+    client_id: int
+    owner: str
+    summary: str
+    category: str
+    severity: str
+    prevention: str
+    fixed: bool
+    repeat_of_id: int | None
+    prevention_promise_id: int | None
 
 
 class CancelIn(BaseModel):
@@ -180,17 +230,69 @@ def _moment(value: datetime, name: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-@router.get("/promises", response_model=list[PromiseOut])
+def _next(request: Request, after: str | None) -> str | None:
+    """The same request with the next page's cursor, as a path the API answers."""
+    if after is None:
+        return None
+    url = request.url.include_query_params(after=after)
+    return f"{url.path}?{url.query}"
+
+
+@router.get("/promises", response_model=PageOut[PromiseOut])
 def list_promises(request: Request, status: PromiseStatusName | None = None,
                   client_id: FilterId = None, owner_id: FilterId = None,
                   level: LevelName | None = None,
                   q: str | None = Query(None, max_length=TEXT["search text"].maximum),
-                  viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
-    """Promises you can see, soonest due first."""
-    rows = ledger_of(request).read(queries.promise_list, viewer.scope, _now(request),
-                 status=status, client_id=client_id, owner_id=owner_id, level=level, text=q)
-    reader = _Reader.of(request, viewer)
-    return [_promise_out(row, reader) for row in rows]
+                  limit: Limit = DEFAULT_LIMIT, after: After = None,
+                  viewer: Viewer = Depends(api_viewer)) -> PageOut[PromiseOut]:
+    """Promises you can see, soonest due first, a page at a time."""
+    found = ledger_of(request).read(
+        queries.promise_list, viewer.scope, _now(request), status=status,
+        client_id=client_id, owner_id=owner_id, level=level, text=q, after=after, limit=limit)
+    return PageOut(items=[_promise_out(row, _Reader.of(request, viewer)) for row in found.items],
+                   next=_next(request, found.after))
+
+
+@router.get("/clients/{client_id}/promises", response_model=PageOut[PromiseOut])
+def client_promises(request: Request, client_id: RowId, limit: Limit = DEFAULT_LIMIT,
+                    after: After = None,
+                    viewer: Viewer = Depends(api_viewer)) -> PageOut[PromiseOut]:
+    """A client's promises you can see, soonest due first, a page at a time."""
+    ledger = ledger_of(request)
+    ledger.read(queries.client_named, client_id)
+    found = ledger.read(queries.promise_list, viewer.scope, _now(request),
+                        client_id=client_id, after=after, limit=limit)
+    return PageOut(items=[_promise_out(row, _Reader.of(request, viewer)) for row in found.items],
+                   next=_next(request, found.after))
+
+
+@router.get("/clients/{client_id}/ratings", response_model=PageOut[RatingOut])
+def client_ratings(request: Request, client_id: RowId, limit: Limit = DEFAULT_LIMIT,
+                   after: After = None,
+                   viewer: Viewer = Depends(api_viewer)) -> PageOut[RatingOut]:
+    """A client's ratings, newest first, a page at a time."""
+    found = ledger_of(request).read(queries.rating_rows, client_id, after=after, limit=limit)
+    return PageOut(items=[RatingOut(id=r.id or 0, at=iso(r.at) or "", overall=r.overall,
+                                    would_continue=r.would_continue,
+                                    would_recommend=r.would_recommend,
+                                    to_make_it_5=r.to_make_it_5) for r in found.items],
+                   next=_next(request, found.after))
+
+
+@router.get("/mistakes", response_model=PageOut[MistakeOut])
+def list_mistakes(request: Request, client_id: FilterId = None, limit: Limit = DEFAULT_LIMIT,
+                  after: After = None,
+                  viewer: Viewer = Depends(api_viewer)) -> PageOut[MistakeOut]:
+    """Mistakes you can see, newest first, a page at a time."""
+    found = ledger_of(request).read(queries.mistake_rows, viewer.scope, client_id=client_id,
+                                    after=after, limit=limit)
+    return PageOut(items=[MistakeOut(
+        id=m.id or 0, created_at=iso(m.created_at, row.client.timezone) or "",
+        client=row.client.name, client_id=row.client.id or 0, owner=row.owner.email,
+        summary=m.summary, category=m.category, severity=m.severity, prevention=m.prevention,
+        fixed=m.fixed, repeat_of_id=m.repeat_of_id,
+        prevention_promise_id=m.prevention_promise_id)
+        for row in found.items for m in (row.mistake,)], next=_next(request, found.after))
 
 
 @router.get("/promises/{promise_id}", response_model=PromiseDetailOut)
@@ -209,20 +311,39 @@ def promise_detail(request: Request, promise_id: RowId,
         notices=[_notice_out(queries.NoticeRow(n, page.row.client)) for n in page.notices])
 
 
-@router.get("/at-risk", response_model=list[PromiseOut])
-def at_risk(request: Request, viewer: Viewer = Depends(api_viewer)) -> list[PromiseOut]:
-    """The at-risk board: overdue, at risk and watched promises, worst first."""
-    rows = ledger_of(request).read(queries.board, viewer.scope, _now(request))
-    reader = _Reader.of(request, viewer)
-    return [_promise_out(row, reader) for row in rows]
+@router.get("/promises/{promise_id}/events", response_model=PageOut[EventOut])
+def promise_events(request: Request, promise_id: RowId, limit: Limit = DEFAULT_LIMIT,
+                   after: After = None,
+                   viewer: Viewer = Depends(api_viewer)) -> PageOut[EventOut]:
+    """What happened to one promise, oldest first, a page at a time."""
+    found = ledger_of(request).read(queries.promise_events, viewer.scope, promise_id,
+                                    after=after, limit=limit)
+    return PageOut(items=[EventOut(id=e.id or 0, at=iso(e.at) or "", kind=e.kind,
+                                   actor=e.actor, payload=e.payload or {})
+                          for e in found.items], next=_next(request, found.after))
 
 
-@router.get("/drafts", response_model=list[NoticeOut])
+@router.get("/at-risk", response_model=BoardOut)
+def at_risk(request: Request, limit: Limit = DEFAULT_LIMIT, after: After = None,
+            viewer: Viewer = Depends(api_viewer)) -> BoardOut:
+    """The at-risk board: overdue, at risk and watched promises, worst first, a page at a
+    time, with how many the whole board holds in each group."""
+    found = ledger_of(request).read(queries.board, viewer.scope, _now(request), after=after,
+                                    limit=limit)
+    return BoardOut(items=[_promise_out(row, _Reader.of(request, viewer)) for row in found.rows],
+                    next=_next(request, found.after), counts=found.counts)
+
+
+@router.get("/drafts", response_model=PageOut[NoticeOut])
 def list_drafts(request: Request, status: NoticeStatusName = "draft",
-                viewer: Viewer = Depends(api_viewer)) -> list[NoticeOut]:
-    """Messages in one state (drafts awaiting approval by default), newest first."""
-    rows = ledger_of(request).read(queries.notice_rows, viewer.scope, statuses=(status,))
-    return [_notice_out(row) for row in rows]
+                limit: Limit = DEFAULT_LIMIT, after: After = None,
+                viewer: Viewer = Depends(api_viewer)) -> PageOut[NoticeOut]:
+    """Messages in one state (drafts awaiting approval by default), newest first, a page
+    at a time."""
+    found = ledger_of(request).read(queries.notice_rows, viewer.scope, statuses=(status,),
+                                    after=after, limit=limit)
+    return PageOut(items=[_notice_out(row) for row in found.items],
+                   next=_next(request, found.after))
 
 
 @router.post("/drafts/{notice_id}/approve", response_model=NoticeOut)

@@ -23,6 +23,7 @@ from reliability import slack_http
 from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.ledger import Ledger
+from reliability.paging import BadRequest
 from reliability.signins import SESSION_LIFETIME
 from reliability.web import (
     actions,
@@ -91,7 +92,8 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     def _user_error(request: Request, exc: UserError) -> Response:
         if problems.is_api(request.url.path):
             return problems.user_error(exc)
-        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 409
+        status = (404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden)
+                  else 400 if isinstance(exc, BadRequest) else 409)
         if _wants_html(request):
             return render(request, "error.html", None, status_code=status, message=str(exc))
         return JSONResponse({"detail": str(exc), "error": exc.message, "field": exc.field,

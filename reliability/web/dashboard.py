@@ -20,11 +20,12 @@ from reliability.models import NoticeStatus, PromiseStatus, RiskLevel
 from reliability.web import charts, queries
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer
 from reliability.web.pages import flash, render
-from reliability.web.queries import FilterId, RowId
+from reliability.web.queries import After, FilterId, RowId
 
 router = APIRouter(include_in_schema=False)
 WEEKS_SHOWN = 12
 RANKING_DAYS = 90
+RECENT_SHOWN = 20
 
 
 def now_of(request: Request) -> datetime:
@@ -43,26 +44,37 @@ def home(viewer: Viewer = Depends(page_viewer)) -> Response:
     return RedirectResponse("/board", status_code=303)
 
 
+def next_page(request: Request, after: str | None, param: str = "after") -> str | None:
+    """This page's address with the cursor of the page after it in `param`."""
+    if after is None:
+        return None
+    url = request.url.include_query_params(**{param: after})
+    return f"{url.path}?{url.query}"
+
+
 @router.get("/board", response_class=HTMLResponse)
-def board(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    rows = ledger_of(request).read(queries.board, viewer.scope, now_of(request))
-    return render(request, "board.html", viewer, rows=rows, page="board")
+def board(request: Request, after: After = None,
+          viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
+    found = ledger_of(request).read(queries.board, viewer.scope, now_of(request), after=after)
+    return render(request, "board.html", viewer, rows=found.rows, counts=found.counts,
+                  next=next_page(request, found.after), page="board")
 
 
 @router.get("/promises", response_class=HTMLResponse)
 def promise_list(request: Request, status: str = "open", client: FilterId = None,
-                 owner: FilterId = None, level: str = "", q: str = "",
+                 owner: FilterId = None, level: str = "", q: str = "", after: After = None,
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
-    rows = ledger.read(queries.promise_list, viewer.scope, now_of(request),
-                 status=status or None, client_id=client, owner_id=owner, level=level or None,
-                 text=q or None)
+    found = ledger.read(queries.promise_list, viewer.scope, now_of(request),
+                        status=status or None, client_id=client, owner_id=owner,
+                        level=level or None, text=q or None, after=after)
     clients = ledger.read(queries.clients)
     owners = ledger.read(queries.members_in_scope, viewer.scope)
     filters = {"status": status, "client": client, "owner": owner, "level": level, "q": q}
-    return render(request, "promises.html", viewer, rows=rows, clients=clients, owners=owners,
-                  filters=filters, statuses=[s.value for s in PromiseStatus],
-                  levels=[lvl.value for lvl in RiskLevel], page="promises")
+    return render(request, "promises.html", viewer, rows=found.items, clients=clients,
+                  owners=owners, filters=filters, statuses=[s.value for s in PromiseStatus],
+                  levels=[lvl.value for lvl in RiskLevel],
+                  next=next_page(request, found.after), page="promises")
 
 
 @router.get("/promises/{promise_id}", response_class=HTMLResponse)
@@ -74,14 +86,19 @@ def promise_page(request: Request, promise_id: RowId,
 
 
 @router.get("/drafts", response_class=HTMLResponse)
-def drafts_inbox(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
+def drafts_inbox(request: Request, after: After = None, dead_after: After = None,
+                 viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
-    drafts = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.draft,))
-    dead = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.dead,))
+    waiting = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.draft,),
+                          after=after)
+    dead = ledger.read(queries.notice_rows, viewer.scope, statuses=(NoticeStatus.dead,),
+                       after=dead_after)
     recent = ledger.read(queries.notice_rows, viewer.scope, statuses=(
-        NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry, NoticeStatus.sent))[:20]
-    return render(request, "drafts.html", viewer, drafts=drafts, dead=dead, recent=recent,
-                  page="drafts")
+        NoticeStatus.queued, NoticeStatus.sending, NoticeStatus.retry, NoticeStatus.sent),
+        limit=RECENT_SHOWN)
+    return render(request, "drafts.html", viewer, drafts=waiting.items, dead=dead.items,
+                  recent=recent.items, next=next_page(request, waiting.after),
+                  dead_next=next_page(request, dead.after, "dead_after"), page="drafts")
 
 
 @router.get("/drafts/{notice_id}", response_class=HTMLResponse)
@@ -128,14 +145,21 @@ def draft_cancel(request: Request, notice_id: RowId, reason: str = Form(""),
 
 
 @router.get("/mistakes", response_class=HTMLResponse)
-def mistakes(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
-    rows = ledger_of(request).read(queries.mistake_rows, viewer.scope)
-    return render(request, "mistakes.html", viewer, rows=rows, page="mistakes")
+def mistakes(request: Request, client: FilterId = None, after: After = None,
+             viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
+    found = ledger_of(request).read(queries.mistake_rows, viewer.scope, client_id=client,
+                                    after=after)
+    return render(request, "mistakes.html", viewer, rows=found.items,
+                  next=next_page(request, found.after), page="mistakes")
 
 
 @router.get("/mistakes/{mistake_id}")
-def mistake(mistake_id: RowId, viewer: Viewer = Depends(page_viewer)) -> Response:
-    return RedirectResponse(f"/mistakes#mistake-{mistake_id}", status_code=303)
+def mistake(request: Request, mistake_id: RowId,
+            viewer: Viewer = Depends(page_viewer)) -> Response:
+    """The page of mistakes that starts at this one."""
+    start = ledger_of(request).read(queries.mistake_cursor, viewer.scope, mistake_id)
+    where = f"/mistakes?after={start}" if start else "/mistakes"
+    return RedirectResponse(f"{where}#mistake-{mistake_id}", status_code=303)
 
 
 @router.get("/reliability", response_class=HTMLResponse)
@@ -159,12 +183,14 @@ def client_list(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTML
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
-def client_page(request: Request, client_id: RowId,
-                viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
+def client_page(request: Request, client_id: RowId, after: After = None,
+                ratings_after: After = None, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     ledger = ledger_of(request)
     page = ledger.read(queries.client_page, ledger.settings, viewer.scope, client_id,
-                 now_of(request))
-    return render(request, "client.html", viewer, c=page, page="clients")
+                       now_of(request), after=after, ratings_after=ratings_after)
+    return render(request, "client.html", viewer, c=page, page="clients",
+                  next=next_page(request, page.promises.after),
+                  ratings_next=next_page(request, page.ratings.after, "ratings_after"))
 
 
 @router.post("/clients/{client_id}/ratings", dependencies=[Depends(check_form_csrf)])

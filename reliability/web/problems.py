@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from reliability.access import Forbidden, NotFound
 from reliability.errors import UserError
 from reliability.idempotency import KeyReused
+from reliability.paging import BadRequest
 
 CODES = {400: "bad_request", 401: "sign_in_required", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
@@ -63,12 +64,15 @@ def response(status: int, code: str, message: str, *, field: str | None = None,
 
 
 def user_error(exc: UserError) -> JSONResponse:
-    """404 for what is not there or not yours, 403 for what you see but may not do, 409 for
+    """404 for what is not there or not yours, 403 for what you see but may not do, 400 for a
+    request that cannot be read as asked (a cursor from elsewhere, a page too large), 409 for
     what the current state does not allow, 422 for an input at fault (it has a field)."""
     if isinstance(exc, NotFound):
         status, code = 404, "not_found"
     elif isinstance(exc, Forbidden):
         status, code = 403, "forbidden"
+    elif isinstance(exc, BadRequest):
+        status, code = 400, "bad_request"
     elif isinstance(exc, KeyReused):
         status, code = 409, "idempotency_key_reused"
     elif exc.field is not None:

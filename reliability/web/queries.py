@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Path, Query
-from sqlmodel import Session, col, desc, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from reliability import metrics
 from reliability.access import NotFound, Scope, notice_for, notices_in_scope
@@ -32,13 +33,27 @@ from reliability.models import (
     RiskLevel,
 )
 from reliability.notices import UNSENT, reader_time
-from reliability.promises import PromiseView, is_overdue, promise_views
+from reliability.paging import MAX_LIMIT, Key, Page, cursor, page
+from reliability.promises import (
+    ListFilter,
+    PromiseView,
+    is_overdue,
+    promise_views,
+    promise_views_page,
+)
 
 BOARD_LEVELS = (RiskLevel.overdue, RiskLevel.at_risk, RiskLevel.watch)
 LEVEL_ORDER = {RiskLevel.overdue: 0, RiskLevel.at_risk: 1, RiskLevel.watch: 2,
                RiskLevel.on_track: 3}
+# The board's groups by rank; the last holds open promises on track the scan could not assess.
+BOARD_GROUPS = ("overdue", "at_risk", "watch", "unassessed")
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FilterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# Checked by `paging` itself, so a bad page is one 400 in the API's error shape.
+Limit = Annotated[int, Query(description=f"rows per page, 1 to {MAX_LIMIT}",
+                             json_schema_extra={"minimum": 1, "maximum": MAX_LIMIT})]
+After = Annotated[str | None, Query(description="where the page starts: the cursor the "
+                                                "previous page's `next` link carries")]
 # Events whose row is shown in full elsewhere on the timeline.
 SHOWN_AS_ROWS = frozenset({"promise.checked_in", "notice.created"})
 
@@ -81,11 +96,23 @@ class PromisePage:
     due_changes: list[DueChange]
 
 
+def _row(view: PromiseView, now: datetime) -> PromiseRow:
+    return PromiseRow(view.promise, view.client, view.owner,
+                      overdue=view.promise.status == PromiseStatus.open
+                      and is_overdue(view.promise, now))
+
+
 def _rows(session: Session, scope: Scope, now: datetime, *conditions: Any) -> list[PromiseRow]:
-    return [PromiseRow(v.promise, v.client, v.owner,
-                       overdue=v.promise.status == PromiseStatus.open
-                       and is_overdue(v.promise, now))
-            for v in promise_views(session, *conditions, scope=scope)]
+    return [_row(v, now) for v in promise_views(session, *conditions, scope=scope)]
+
+
+def _rows_page(session: Session, scope: Scope, now: datetime, *conditions: Any,
+               after: str | None, limit: int, order: tuple[Key, ...] | None = None,
+               by_owner_index: bool = True) -> Page[PromiseRow]:
+    found = promise_views_page(session, *conditions, scope=scope, after=after, limit=limit,
+                               by_owner_index=by_owner_index,
+                               **({"order": order} if order else {}))
+    return Page([_row(v, now) for v in found.items], found.after)
 
 
 def _with_context(session: Session, rows: list[PromiseRow]) -> list[PromiseRow]:
@@ -123,32 +150,59 @@ def _told_text(notice: Notice) -> str:
     return f"sent “{notice.subject}”"
 
 
-def board(session: Session, scope: Scope, now: datetime) -> list[PromiseRow]:
-    """Open promises that are overdue, at risk or worth watching, worst first, and those
-    the scan could not assess."""
-    rows = _rows(session, scope, now, Promise.status == PromiseStatus.open,
-                 or_(col(Promise.level).in_(BOARD_LEVELS), col(Promise.due_at) <= now,
-                     col(Promise.assess_error).is_not(None)))
-    rows = _with_context(session, rows)
-    return sorted(rows, key=lambda r: (LEVEL_ORDER.get(r.level, 9), -(r.promise.p_late or 0),
-                                       r.promise.due_at))
+def _board_rank(now: datetime) -> Any:
+    """The board's group as a number, worst first, as `PromiseRow.level` reads it."""
+    return sa.case((or_(Promise.level == RiskLevel.overdue, col(Promise.due_at) <= now), 0),
+                   (Promise.level == RiskLevel.at_risk, 1),
+                   (Promise.level == RiskLevel.watch, 2), else_=3)
+
+
+def _on_board(now: datetime) -> list[Any]:
+    return [Promise.status == PromiseStatus.open,
+            or_(col(Promise.level).in_(BOARD_LEVELS), col(Promise.due_at) <= now,
+                col(Promise.assess_error).is_not(None))]
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    rows: list[PromiseRow]
+    after: str | None
+    counts: dict[str, int]
+
+
+def board(session: Session, scope: Scope, now: datetime, *, after: str | None = None,
+          limit: int = 50) -> BoardPage:
+    """Open promises that are overdue, at risk or worth watching, worst first (then the
+    likeliest late, then the soonest due), and those the scan could not assess; with how
+    many the board holds in each group, counted in SQL."""
+    rank = _board_rank(now)
+    order = (Key(rank, lambda v: LEVEL_ORDER.get(_row(v, now).level, 3)),
+             Key(func.coalesce(col(Promise.p_late), 0.0), lambda v: v.promise.p_late or 0.0,
+                 float, descending=True),
+             Key(col(Promise.due_at), lambda v: v.promise.due_at, datetime),
+             Key(col(Promise.id), lambda v: v.promise.id))
+    found = _rows_page(session, scope, now, *_on_board(now), after=after, limit=limit,
+                       order=order)
+    counted = session.exec(select(rank, func.count()).where(scope.where(Promise.owner_id),
+                                                           *_on_board(now)).group_by(rank))
+    counts = dict.fromkeys(BOARD_GROUPS, 0)
+    counts.update({BOARD_GROUPS[group]: n for group, n in counted.all()})
+    return BoardPage(_with_context(session, found.items), found.after, counts)
 
 
 def promise_list(session: Session, scope: Scope, now: datetime, *, status: str | None = None,
                  client_id: int | None = None, owner_id: int | None = None,
-                 level: str | None = None, text: str | None = None) -> list[PromiseRow]:
-    conditions: list[Any] = []
-    if status:
-        conditions.append(Promise.status == status)
-    if client_id:
-        conditions.append(Promise.client_id == client_id)
-    if owner_id:
-        conditions.append(Promise.owner_id == owner_id)
+                 level: str | None = None, text: str | None = None, after: str | None = None,
+                 limit: int = 50) -> Page[PromiseRow]:
+    """One page of the promises in scope matching the filters, soonest due first."""
+    where = ListFilter.of(status=status, client_id=client_id, owner_id=owner_id)
+    conditions = list(where.conditions)
     if level:
         conditions.append(Promise.level == level)
     if text:
         conditions.append(col(Promise.title).icontains(text.strip()))
-    return _rows(session, scope, now, *conditions)
+    return _rows_page(session, scope, now, *conditions, after=after, limit=limit,
+                      order=where.order, by_owner_index=where.by_owner_index)
 
 
 def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime) -> PromisePage:
@@ -232,14 +286,24 @@ class NoticeRow:
     client: Client | None
 
 
+NEWEST_NOTICE_FIRST = (Key(col(Notice.id), lambda r: r.notice.id, descending=True),)
+
+
 def notice_rows(session: Session, scope: Scope, *, statuses: tuple[str, ...] | None = None,
-                kinds: tuple[str, ...] | None = None) -> list[NoticeRow]:
-    query = notices_in_scope(scope).order_by(desc(col(Notice.created_at)), desc(col(Notice.id)))
-    if statuses:
-        query = query.where(col(Notice.status).in_(statuses))
+                kinds: tuple[str, ...] | None = None, after: str | None = None,
+                limit: int = 50) -> Page[NoticeRow]:
+    """One page of messages in scope, newest first (ids follow creation). One status is
+    read from the status index, which holds its messages in id order; several (the sent
+    and those on the way) filter a walk back from the newest, where they are most."""
+    query = notices_in_scope(scope)
+    if statuses and len(statuses) == 1:
+        query = query.where(Notice.status == statuses[0])
+    elif statuses:
+        query = query.where(col(Notice.status).concat("").in_(statuses))
     if kinds:
         query = query.where(col(Notice.kind).in_(kinds))
-    return [NoticeRow(n, c) for n, c in session.exec(query).all()]
+    return page(query, NEWEST_NOTICE_FIRST, after=after, limit=limit,
+                fetch=lambda q: [NoticeRow(n, c) for n, c in session.exec(q).all()])
 
 
 def notice_in_scope(session: Session, scope: Scope, notice_id: int) -> NoticeRow:
@@ -253,16 +317,56 @@ class MistakeRow:
     owner: Member
 
 
-def mistake_rows(session: Session, scope: Scope, *, client_id: int | None = None) -> list[
-        MistakeRow]:
+NEWEST_MISTAKE_FIRST = (Key(col(Mistake.created_at), lambda r: r.mistake.created_at,
+                            datetime, descending=True),
+                        Key(col(Mistake.id), lambda r: r.mistake.id, descending=True))
+
+
+def mistake_rows(session: Session, scope: Scope, *, client_id: int | None = None,
+                 after: str | None = None, limit: int = 50) -> Page[MistakeRow]:
+    """One page of mistakes in scope, newest first."""
     query = (select(Mistake, Client, Member)
              .join(Client, col(Mistake.client_id) == Client.id)
              .join(Member, col(Mistake.owner_id) == Member.id)
-             .where(scope.where(Mistake.owner_id))
-             .order_by(desc(col(Mistake.created_at))))
+             .where(scope.where(Mistake.owner_id)))
     if client_id:
         query = query.where(Mistake.client_id == client_id)
-    return [MistakeRow(m, c, o) for m, c, o in session.exec(query).all()]
+    return page(query, NEWEST_MISTAKE_FIRST, after=after, limit=limit,
+                fetch=lambda q: [MistakeRow(m, c, o) for m, c, o in session.exec(q).all()])
+
+
+def mistake_cursor(session: Session, scope: Scope, mistake_id: int) -> str | None:
+    """The cursor of a mistakes page that starts at this one (None when not in scope)."""
+    mistake = session.get(Mistake, mistake_id)
+    if mistake is None or not scope.covers(mistake.owner_id):
+        return None
+    return cursor([mistake.created_at, (mistake.id or 0) + 1])
+
+
+NEWEST_RATING_FIRST = (Key(col(Rating.at), lambda r: r.at, datetime, descending=True),
+                       Key(col(Rating.id), lambda r: r.id, descending=True))
+
+
+def rating_rows(session: Session, client_id: int, *, after: str | None = None,
+                limit: int = 50) -> Page[Rating]:
+    """One page of a client's ratings, newest first."""
+    client_named(session, client_id)
+    return page(select(Rating).where(Rating.client_id == client_id), NEWEST_RATING_FIRST,
+                after=after, limit=limit, fetch=lambda q: list(session.exec(q).all()))
+
+
+EVENTS_IN_ORDER = (Key(col(Event.at), lambda e: e.at, datetime),
+                   Key(col(Event.id), lambda e: e.id))
+
+
+def promise_events(session: Session, scope: Scope, promise_id: int, *,
+                   after: str | None = None, limit: int = 50) -> Page[Event]:
+    """One page of a promise's events, oldest first."""
+    owner_id = session.exec(select(Promise.owner_id).where(Promise.id == promise_id)).first()
+    if owner_id is None or not scope.covers(owner_id):
+        raise NotFound(f"there is no promise #{promise_id} you can see")
+    return page(select(Event).where(Event.promise_id == promise_id), EVENTS_IN_ORDER,
+                after=after, limit=limit, fetch=lambda q: list(session.exec(q).all()))
 
 
 def clients(session: Session) -> list[Client]:
@@ -278,22 +382,24 @@ def members_in_scope(session: Session, scope: Scope) -> list[Member]:
 class ClientPage:
     client: Client
     stats: metrics.Stats
-    ratings: list[Rating]
-    promises: list[PromiseRow]
-    mistakes: list[MistakeRow]
+    latest_rating: Rating | None
+    ratings: Page[Rating]
+    promises: Page[PromiseRow]
 
 
 def client_page(session: Session, settings: Settings, scope: Scope, client_id: int,
-                now: datetime) -> ClientPage:
+                now: datetime, *, after: str | None = None, ratings_after: str | None = None,
+                limit: int = 50) -> ClientPage:
+    """A client's figures and one page of each of its lists (promises soonest due first)."""
     client = client_named(session, client_id)
     owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
     stats = metrics.stats(session, settings, start=now - timedelta(days=365), end=now,
                           owner_ids=owners, client_ids=[client_id])
-    ratings = list(session.exec(select(Rating).where(Rating.client_id == client_id)
-                                .order_by(desc(col(Rating.at)))).all())
-    return ClientPage(client, stats, ratings,
-                      _rows(session, scope, now, Promise.client_id == client_id),
-                      mistake_rows(session, scope, client_id=client_id))
+    latest = rating_rows(session, client_id, limit=1).items
+    return ClientPage(client, stats, latest[0] if latest else None,
+                      rating_rows(session, client_id, after=ratings_after, limit=limit),
+                      _rows_page(session, scope, now, Promise.client_id == client_id,
+                                 after=after, limit=limit))
 
 
 @dataclass(frozen=True)

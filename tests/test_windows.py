@@ -1,0 +1,112 @@
+"""Reads over a window: the digest's unanswered check-ins are the requests of the last ten
+days, and the calendar feeds hold the open promises due from 30 days back to a year ahead."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from helpers import at
+from icalendar import Calendar
+from scenarios import START, agency_with
+from sqlmodel import Session, select
+from web_helpers import app_for
+
+from reliability.digest import build_digest
+from reliability.ledger import Ledger
+from reliability.members import calendar_token
+from reliability.models import CheckIn, Member, Notice
+
+NOW = at("2026-11-18T10:00-05:00")
+
+
+@pytest.fixture
+def team(ledger: Ledger) -> Ledger:
+    """Acme, Bob and his report Alice; Carol manages Dan, in another team."""
+    agency_with(ledger, "en")
+    ledger.add_member(email="carol@example.com", name="Carol", role="manager",
+                      timezone="America/New_York", now=START, actor="t")
+    ledger.add_member(email="dan@example.com", name="Dan", manager_email="carol@example.com",
+                      timezone="America/New_York", now=START, actor="t")
+    return ledger
+
+
+def promise(ledger: Ledger, title: str, due: datetime, owner: str = "alice@example.com",
+            made: datetime | None = None) -> int:
+    view = ledger.add_promise(title=title, client_name="Acme", owner_email=owner, due_at=due,
+                              now=made or due - timedelta(days=3), actor="t")
+    return view.promise.id or 0
+
+
+def asked(ledger: Ledger, promise_id: int, when: datetime, *, answered: datetime | None = None,
+          status: str = "sent") -> None:
+    """A check-in request as the scan leaves it in the outbox, and maybe its answer."""
+    with Session(ledger.engine) as session:
+        session.add(Notice(kind="checkin_request", idempotency_key=f"ask:{promise_id}:{when}",
+                           promise_id=promise_id, channel="email",
+                           recipient="alice@example.com", locale="en", subject="How is it going?",
+                           text="Check in, please.", status=status, created_by="t",
+                           created_at=when, sent_at=when if status == "sent" else None))
+        if answered:
+            session.add(CheckIn(promise_id=promise_id, at=answered, status="on_track"))
+        session.commit()
+
+
+def unanswered(ledger: Ledger, email: str) -> list[tuple[str, datetime]]:
+    with Session(ledger.engine) as session:
+        manager = session.exec(select(Member).where(Member.email == email)).one()
+        digest = build_digest(session, ledger.settings, manager, NOW)
+    return [(item["promise"]["title"], item["asked_at"])
+            for item in digest["unanswered_checkins"]]
+
+
+def test_the_digest_lists_the_check_ins_asked_in_the_last_ten_days_and_still_unanswered(
+        team: Ledger) -> None:
+    friday = at("2026-11-20T17:00-05:00")
+    waiting = promise(team, "Waiting", friday)
+    asked(team, waiting, NOW - timedelta(days=3))
+    asked(team, waiting, NOW - timedelta(days=1))  # asked again: the later one counts
+    answered = promise(team, "Answered", friday)
+    asked(team, answered, NOW - timedelta(days=2), answered=NOW - timedelta(days=1))
+    answered_before = promise(team, "Answered before asking", friday)
+    asked(team, answered_before, NOW - timedelta(hours=23), answered=NOW - timedelta(days=2))
+    stale = promise(team, "Asked long ago", friday)
+    asked(team, stale, NOW - timedelta(days=11))
+    unsent = promise(team, "Still a draft", friday)
+    asked(team, unsent, NOW - timedelta(days=1), status="cancelled")
+    finished = promise(team, "Delivered", friday)
+    asked(team, finished, NOW - timedelta(days=1))
+    team.complete(finished, now=NOW - timedelta(hours=1), actor="t")
+    elsewhere = promise(team, "Dan's", friday, owner="dan@example.com")
+    asked(team, elsewhere, NOW - timedelta(days=4))
+
+    assert unanswered(team, "bob@example.com") == [
+        ("Waiting", NOW - timedelta(days=1)),
+        ("Answered before asking", NOW - timedelta(hours=23))]
+    assert unanswered(team, "carol@example.com") == [
+        ("Dan's", NOW - timedelta(days=4))]
+
+
+def feed_titles(ledger: Ledger, email: str) -> list[str]:
+    with Session(ledger.engine) as session:
+        member_id = session.exec(select(Member.id).where(Member.email == email)).one()
+    token = calendar_token(ledger, member_id, now=START, actor="t")
+    feed = TestClient(app_for(ledger, NOW)).get(f"/calendar/{token}.ics")
+    assert feed.status_code == 200
+    return [str(event["SUMMARY"]) for event in Calendar.from_ical(feed.content).walk("VEVENT")]
+
+
+def test_the_feed_holds_open_promises_due_from_30_days_back_to_a_year_ahead(
+        team: Ledger) -> None:
+    made = NOW - timedelta(days=60)
+    for title, days in (("Long overdue", -31), ("Overdue", -29), ("Next year", 364),
+                        ("After next year", 366)):
+        promise(team, title, NOW + timedelta(days=days), made=made)
+    done = promise(team, "Delivered", NOW + timedelta(days=2), made=made)
+    team.complete(done, now=NOW - timedelta(hours=1), actor="t")
+    assert feed_titles(team, "alice@example.com") == ["Due: Overdue (Acme)",
+                                                      "Due: Next year (Acme)"]
+    team.settings.web.feed_days_back = 60
+    team.settings.web.feed_days_ahead = 400
+    assert feed_titles(team, "alice@example.com") == [
+        "Due: Long overdue (Acme)", "Due: Overdue (Acme)", "Due: Next year (Acme)",
+        "Due: After next year (Acme)"]
