@@ -428,11 +428,15 @@ class CaptureFigures:
     acknowledged_later: int
     not_acknowledged: int  # drafted, not sent (yet, or ever)
     later_business_days: list[float]  # how long each of the later ones took
+    # Promises made in the range whose forecast at capture offered a later date: how often
+    # the later date was taken, and how many of each kind were kept on time once settled.
+    suggested_dates: dict[str, int]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "suggestions": self.suggestions,
             "promises_by_source": self.promises_by_source,
+            "suggested_dates": self.suggested_dates,
             "requests": {
                 "received": self.requests,
                 "acknowledged_within_one_business_day": self.acknowledged_within_a_day,
@@ -484,7 +488,29 @@ def capture_figures(session: Session, settings: Settings, *, start: datetime,
             later += 1
             took.append(round(days, 1))
     return CaptureFigures(dict(sorted(table.items())), dict(sorted(promises.items())), received,
-                          within, later, waiting, sorted(took))
+                          within, later, waiting, sorted(took),
+                          _suggested_dates(session, start=start, end=end))
+
+
+def _suggested_dates(session: Session, *, start: datetime, end: datetime) -> dict[str, int]:
+    """Taken: the person promised the later date the forecast offered (the ask is kept in
+    `asked_due_at`). Settled: done, or past its date by `end`; kept: done by its date."""
+    taken = col(Promise.asked_due_at).is_not(None)
+    settled = sa.or_(col(Promise.done_at).is_not(None), col(Promise.due_at) < end)
+    kept = sa.and_(col(Promise.done_at).is_not(None), col(Promise.done_at) <= Promise.due_at)
+
+    def count(condition: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    row = session.execute(
+        sa.select(sa.func.count(), count(taken), count(sa.and_(taken, settled)),
+                  count(sa.and_(taken, kept)), count(sa.and_(sa.not_(taken), settled)),
+                  count(sa.and_(sa.not_(taken), kept)))
+        .where(col(Promise.made_at) >= start, col(Promise.made_at) < end,
+               col(Promise.suggested_due_at).is_not(None))).one()
+    names = ("offered", "taken", "taken_settled", "taken_kept", "declined_settled",
+             "declined_kept")
+    return {name: int(value) for name, value in zip(names, row, strict=True)}
 
 
 def _moment(value: Any) -> datetime | None:

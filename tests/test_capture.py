@@ -4,7 +4,7 @@ is offered when it is later than the one asked. Nothing is stored until the pers
 from __future__ import annotations
 
 import json
-from datetime import time
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,7 @@ from helpers import at, history
 from scenarios import FRIDAY_5PM, MONDAY_9, past_promises
 from sqlmodel import Session, col, select
 
-from reliability import capture
+from reliability import capture, suggestions
 from reliability.calendar import BusinessCalendar
 from reliability.drafting.reasons import reason_text
 from reliability.ledger import Ledger
@@ -149,6 +149,27 @@ def test_keeping_the_date_asked_records_the_offer_that_was_declined(agency: Ledg
     promise = stored(agency)
     assert promise.due_at == FRIDAY_5PM and promise.asked_due_at is None
     assert promise.suggested_due_at == made.suggested_due_at is not None
+
+
+def test_the_ledger_says_how_often_a_later_date_was_taken_and_kept(agency: Ledger) -> None:
+    past_promises(agency, late=4, on_time=1)
+    offer = capture.forecast(agency, client_name="Acme", owner_email="alice@example.com",
+                             due_at=FRIDAY_5PM, now=MONDAY_9).suggested_due_at
+    assert offer is not None
+    taken, _ = capture.log_promise(
+        agency, title="Q3 report", client_name="Acme", owner_email="alice@example.com",
+        due_at=offer, asked_due_at=FRIDAY_5PM, now=MONDAY_9, actor="alice@example.com")
+    capture.log_promise(agency, title="Media plan", client_name="Acme",
+                        owner_email="alice@example.com", due_at=FRIDAY_5PM, now=MONDAY_9,
+                        actor="alice@example.com")
+    agency.complete(taken.promise.id or 0, now=offer, actor="alice@example.com")
+    week_after = offer + timedelta(days=7)
+    figures = agency.read(suggestions.capture_figures, agency.settings, start=MONDAY_9,
+                          end=week_after)
+    # The later date was kept; the date asked for the other has passed, not done.
+    assert figures.suggested_dates == {"offered": 2, "taken": 1, "taken_settled": 1,
+                                       "taken_kept": 1, "declined_settled": 1,
+                                       "declined_kept": 0}
 
 
 # -- the CLI ------------------------------------------------------------------------------

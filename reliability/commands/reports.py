@@ -119,6 +119,13 @@ def _capture_text(capture: dict[str, Any]) -> list[str]:
               str(row["expired"]), str(row["offered"])]
              for source, row in capture["suggestions"].items()],
             ["suggested from", "made", "accepted", "declined", "expired", "open"]))
+    dates = capture["suggested_dates"]
+    if dates["offered"]:
+        lines.append(
+            f"later dates offered at capture: {dates['offered']}, taken {dates['taken']}; "
+            f"kept on time: {dates['taken_kept']} of {dates['taken_settled']} settled when "
+            f"taken, {dates['declined_kept']} of {dates['declined_settled']} when the date "
+            "asked was kept")
     requests = capture["requests"]
     if requests["received"]:
         later = requests["later_business_days"]
