@@ -4,14 +4,13 @@ phone width, without JavaScript: forms, a message under the field at fault, flas
 from helpers import at
 from sqlmodel import Session, select
 from test_browser import (  # the browser, the server on SQLite and the sign-in steps
-    ARTIFACTS,
     browser,
     database_url,
     pytestmark,
     server,
     sign_in,
 )
-from web_helpers import token_for
+from web_helpers import ARTIFACTS, token_for
 
 from reliability.ledger import Ledger
 from reliability.models import Member, Promise
