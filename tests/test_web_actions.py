@@ -119,6 +119,12 @@ def test_the_echo_stores_nothing_and_the_confirmation_stores_exactly_what_it_sho
     page = alice.get(done.headers["location"])
     assert "Logged #" in page.text and "due Fri 27 Nov 2026, 17:00" in page.text
 
+    # A double click, or Back and confirm again, goes to the same promise and stores no other.
+    again = post(alice, "/promises/new/confirm", {"proposal": proposal, "choice": "asked"})
+    assert again.headers["location"] == f"/promises/{stored.id}"
+    assert count(ledger, Promise) == before + 1
+    assert "already logged" in alice.get(again.headers["location"]).text
+
 
 def test_a_member_cannot_act_for_someone_outside_their_scope(app: FastAPI,
                                                               ledger: Ledger) -> None:

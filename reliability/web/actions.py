@@ -10,6 +10,7 @@ a 403 page; success redirects with a flash message saying what happened (Post/Re
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from reliability import capture
+from reliability import capture, idempotency
 from reliability.access import Actor, Forbidden, NotFound
 from reliability.deadlines import DeadlineError, resolve_due
 from reliability.drafting.contexts import CREDIT_BASES, CREDIT_METHODS
@@ -146,7 +147,8 @@ async def log_echo(request: Request, viewer: Viewer = Depends(page_viewer)) -> H
     calendar = ledger.calendar_for(client)
     suggested = made.suggested_due_at
     sealed = _sealer(request).dumps({
-        "by": viewer.member.id, "title": title, "client": client.name, "owner": owner.email,
+        "by": viewer.member.id, "once": secrets.token_urlsafe(16), "title": title,
+        "client": client.name, "owner": owner.email,
         "text": form["text"], "due_at": due_at.isoformat(),
         "suggested_due_at": suggested.isoformat() if suggested else None})
     due_mine, due_client = _moments(ledger, due_at, viewer, client.name)
@@ -169,22 +171,37 @@ async def log_confirm(request: Request, viewer: Viewer = Depends(page_viewer)) -
     if not isinstance(proposal, dict) or proposal.get("by") != viewer.member.id:
         return render(request, "error.html", viewer, status_code=400, message=(
             "this confirmation has expired or was not made for you: log the promise again"))
+    # The echo is confirmed once: a double click (or Back and confirm again) finds the key
+    # of the first and goes where it went, storing nothing twice (reliability.idempotency).
+    ledger, now = ledger_of(request), _now(request)
+    caller, key = f"member:{viewer.member.id}", f"web-log:{proposal['once']}"
+    held = idempotency.claim(ledger, caller=caller, key=key, request_hash=key, now=now)
+    if not isinstance(held, idempotency.Claim):
+        logged = held.body if held is not None else "/promises"
+        return _done(request, logged, "This promise was already logged: here it is.")
     asked = datetime.fromisoformat(proposal["due_at"])
     took = proposal["suggested_due_at"] if form["choice"] == "suggested" else None
     try:
         view, _ = capture.log_promise(
-            ledger_of(request), title=proposal["title"], client_name=proposal["client"],
+            ledger, title=proposal["title"], client_name=proposal["client"],
             owner_email=proposal["owner"],
             due_at=datetime.fromisoformat(took) if took else asked,
-            asked_due_at=asked if took else None, now=_now(request),
+            asked_due_at=asked if took else None, now=now,
             actor=Actor.of(viewer.member), source=Source.web, raw_text=proposal["text"])
     except (NotFound, Forbidden) as exc:
+        idempotency.release(ledger, held)
         return _refused(request, viewer, exc)
     except UserError as exc:
+        idempotency.release(ledger, held)
         return _log_page(request, viewer, {"text": proposal["text"], "owner": proposal["owner"]},
                          _errors(exc, LOG_FIELDS, "text", "text"))
-    due, _ = _moments(ledger_of(request), view.promise.due_at, viewer, view.client.name)
-    return _done(request, f"/promises/{view.promise.id}",
+    except BaseException:
+        idempotency.release(ledger, held)
+        raise
+    where = f"/promises/{view.promise.id}"
+    idempotency.record(ledger, held, status_code=303, body=where)
+    due, _ = _moments(ledger, view.promise.due_at, viewer, view.client.name)
+    return _done(request, where,
                  f"Logged #{view.promise.id}: {view.promise.title} for {view.client.name}, "
                  f"due {due}, owned by {view.owner.name}.")
 
