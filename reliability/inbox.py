@@ -212,6 +212,10 @@ def _roles(ledger: Ledger, mail: Mail, conversation: Mail) -> _Roles | str:
         author = conversation.sender
         if author is None:
             return "no sender"
+        if mail.forwarded is not None and mail.sender not in members:
+            # A forward's inner headers are words in the body, written by whoever sent it:
+            # only a member's forward is read as the conversation it quotes.
+            return "stranger"
         if author in members:
             client = next((c for a in conversation.recipients
                            if (c := _client_for(a, clients, members)) is not None), None)

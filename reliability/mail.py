@@ -63,9 +63,14 @@ class Mail:
 
 
 def parse(raw: bytes, *, depth: int = 0) -> Mail:
-    """The message in `raw`; never raises on malformed mail (what cannot be read is empty)."""
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    return _read(message, raw, depth)
+    """The message in `raw`; never raises on malformed mail (what cannot be read is empty,
+    a message nested too deep for the parser included)."""
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        return _read(message, raw, depth)
+    except RecursionError:
+        return Mail(key=message_key(raw), sender=None, recipients=(), subject="", text="",
+                    forwarded=None)
 
 
 def message_key(raw: bytes) -> str:

@@ -75,14 +75,21 @@ def cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# A cursor this module makes holds a few sort keys: a few hundred characters at most.
+MAX_CURSOR = 512
+
+
 def _values(after: str, keys: Sequence[Key]) -> list[Any]:
     refused = BadRequest("the cursor in 'after' is not one this list gave", field="after",
                          hint="follow the list's next link as it is, or start again without "
                               "'after'")
+    if len(after) > MAX_CURSOR:
+        raise refused
     try:
         raw = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4))
         values = [_decode(v) for v in json.loads(raw)]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError,
+            RecursionError):
         raise refused from None
     if len(values) != len(keys):
         raise refused

@@ -530,7 +530,7 @@ def test_an_admin_makes_read_and_write_service_tokens_lists_and_revokes_them(
     promise_id = q3_report(agency).id
 
     read = TestClient(app, headers={"Authorization": f"Bearer {reader['token']}"})
-    assert [p["title"] for p in read.get("/api/at-risk").json()] == ["Q3 report"]
+    assert [p["title"] for p in read.get("/api/at-risk").json()["items"]] == ["Q3 report"]
     refused = read.post(f"/api/promises/{promise_id}/done")
     assert refused.status_code == 403 and "may only read" in error_of(refused)["message"]
     assert read.post("/api/promises/parse",

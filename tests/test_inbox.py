@@ -130,6 +130,30 @@ def test_a_forwarded_clients_mail_is_offered_to_the_member_who_forwarded_it(
         "request", "Share the budget figures", "alice@example.com")
 
 
+def test_a_forward_from_outside_the_team_is_not_read_as_the_mail_it_quotes(
+        agency: Ledger) -> None:
+    """The inner headers of a forward are the forwarder's words: a stranger could write any."""
+    raw = eml("forwarded.eml").replace(b"From: Alice <alice@example.com>",
+                                       b"From: Mallory <mallory@evil.example>", 1)
+    receipt = inbox.receive(agency, raw, now=MONDAY)
+    assert (receipt.outcome, receipt.offers) == ("stranger", [])
+    assert rows(agency, Suggestion) == []
+
+
+def test_mail_nested_deeper_than_the_parser_reads_is_recorded_once_and_never_retried(
+        agency: Ledger) -> None:
+    depth = 3000
+    raw = ("From: dana@acme.example\r\nTo: alice@example.com\r\n"
+           "Message-ID: <deep@evil.example>\r\n"
+           + "".join(f"Content-Type: multipart/mixed; boundary=b{n}\r\n\r\n--b{n}\r\n"
+                     for n in range(depth))
+           + "Content-Type: text/plain\r\n\r\nCan you share the budget figures by Friday?\r\n"
+           + "".join(f"--b{n}--\r\n" for n in reversed(range(depth)))).encode()
+    first = inbox.receive(agency, raw, now=MONDAY)
+    again = inbox.receive(agency, raw, now=MONDAY, via="imap")
+    assert (first.offers, again.outcome) == ([], "already read")
+
+
 def test_the_promise_quoted_in_a_reply_and_the_one_in_the_signature_are_not_offered(
         agency: Ledger) -> None:
     receipt = inbox.receive(agency, eml("reply_quoted.eml"), now=MONDAY)
