@@ -517,6 +517,22 @@ def test_twenty_copies_at_once_store_one_promise_and_get_the_same_answer(
 # -- service tokens ---------------------------------------------------------------------
 
 
+def test_a_copy_of_a_token_request_gets_no_secret_and_none_is_kept_for_copies(
+    app: FastAPI, agency: Ledger,
+) -> None:
+    erin = as_(app, agency, "erin@example.com")
+    # A copy of the request gets the same token back, without its secret, which is kept
+    # nowhere (not even in the answers kept for copies).
+    once = {"Idempotency-Key": "token-once"}
+    first = erin.post("/api/tokens", json={"name": "Wiki", "scope": "read"}, headers=once)
+    copy = erin.post("/api/tokens", json={"name": "Wiki", "scope": "read"}, headers=once)
+    assert first.json()["token"].startswith("rel_svc_")
+    assert copy.json() == {**first.json(), "token": None}
+    with Session(agency.engine) as session:
+        kept = session.exec(select(IdempotencyKey.response)).all()
+    assert not any(first.json()["token"] in (answer or "") for answer in kept)
+
+
 def test_an_admin_makes_read_and_write_service_tokens_lists_and_revokes_them(
     app: FastAPI, agency: Ledger,
 ) -> None:

@@ -365,7 +365,8 @@ class TokenOut(BaseModel):
 
 
 class TokenCreated(TokenOut):
-    token: str = Field(description="the secret, shown only this once")
+    token: str | None = Field(description="the secret, shown only this once: a copy of the "
+                                          "request (same Idempotency-Key) answers null")
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -775,7 +776,7 @@ def create_token(request: Request, body: TokenIn, once: Once = Depends(writing))
         listed = _token_out(service_tokens.TokenListing(issued.row, issued.creator))
         return TokenCreated(**listed.model_dump(), token=issued.token)
 
-    return once.run(run, 201)
+    return once.run(run, 201, withheld=frozenset({"token"}))
 
 
 @router.get("/tokens", response_model=list[TokenOut])

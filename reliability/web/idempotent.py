@@ -45,8 +45,10 @@ class Once:
     key: str | None
     request_hash: str
 
-    def run(self, action: Callable[[], BaseModel], status_code: int = 200) -> Response:
-        """Run `action` (or give the answer a copy of this request already had)."""
+    def run(self, action: Callable[[], BaseModel], status_code: int = 200,
+            withheld: frozenset[str] = frozenset()) -> Response:
+        """Run `action` (or give the answer a copy of this request already had). Fields in
+        `withheld` are secrets shown once: the answer kept for copies has them as null."""
         if self.key is None:
             return _respond(action, status_code)
         ledger = ledger_of(self.request)
@@ -74,8 +76,11 @@ class Once:
         except BaseException:
             idempotency.release(ledger, held)
             raise
-        idempotency.record(ledger, held, status_code=answer.status_code,
-                           body=bytes(answer.body).decode())
+        kept = bytes(answer.body).decode()
+        if withheld and answer.status_code < 300:
+            kept = json.dumps({name: None if name in withheld else value
+                               for name, value in json.loads(kept).items()})
+        idempotency.record(ledger, held, status_code=answer.status_code, body=kept)
         return answer
 
 
