@@ -9,6 +9,7 @@ restart, a lost mark, a rebuilt folder or the same message piped again.
 from __future__ import annotations
 
 import email
+import io
 import email.policy
 import logging
 import os
@@ -36,7 +37,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 from web_helpers import csrf_of
 
-from reliability import inbox, suggestions
+from reliability import exchange, inbox, suggestions
 from reliability.channels.imap import Mailbox, MailboxError
 from reliability.channels.listener import MailListener
 from reliability.cli import app as cli_app
@@ -100,6 +101,16 @@ def test_a_clients_request_is_offered_to_the_member_it_was_sent_to_by_an_email_w
     assert [answer for _, answer in LINK.findall(asked.text)] == ["log", "decline"]
     [row] = rows(agency, Suggestion)
     assert (row.source, row.origin_key) == (Source.email, "mail:plain-request-1@acme.example:0")
+
+
+def test_an_export_carries_no_live_link_of_a_mailed_offer(agency: Ledger) -> None:
+    inbox.receive(agency, eml("plain_request.eml"), now=MONDAY)
+    [asked] = offers_sent(agency)
+    [(token, _)] = LINK.findall(asked.text)[:1]
+    out = io.StringIO()
+    exchange.write_json_lines(agency.engine, out)
+    assert token not in out.getvalue()
+    assert "[withheld: it held single-use links]" in out.getvalue()
 
 
 def test_a_members_sent_mail_to_a_client_offers_her_commitment(agency: Ledger) -> None:
