@@ -56,7 +56,7 @@ def member_locale(settings: Settings, member: Member) -> str:
 
 def member_greeting_name(settings: Settings, member: Member) -> str:
     """How a message to a colleague greets them: the first name ("Hi Alice,"), the full
-    name in Chinese (陈梅，你好), where a given name alone would read oddly."""
+    name in Chinese (陈梅，您好), where a given name alone would read oddly."""
     name = member.name.strip()
     if member_locale(settings, member) == "zh" or not name:
         return name

@@ -251,7 +251,7 @@ def test_a_member_added_in_chinese_reads_their_check_in_request_in_chinese(team:
                if m["To"].addresses[0].addr_spec == "chen@example.com"]
     body = email.get_body(("plain",)).get_content()
     assert email["Subject"].startswith("进度确认：Acme的“Q3 report”")
-    assert body.startswith("陈梅，你好！")
+    assert body.startswith("陈梅，您好！")
     assert "12月5日（周六）06:00" in body  # Friday 17:00 in New York, read in Beijing
 
 

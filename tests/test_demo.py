@@ -39,9 +39,9 @@ def test_the_demo_shows_a_wednesday_delay_draft_in_three_languages_and_a_matchin
     # Each member reads their check-in request and each manager their digest in their language.
     assert "Hi Alice,\n" in demo.stdout.replace("  ", "")
     assert "Hej Erik,\n" in demo.stdout.replace("  ", "")
-    assert "陈梅，你好！" in demo.stdout
+    assert "陈梅，您好！" in demo.stdout
     assert "Hej Sara," in demo.stdout.split("Sara Lind's digest")[1]
-    assert "王芳，你好！" in demo.stdout.split("王芳's digest")[1]
+    assert "王芳，您好！" in demo.stdout.split("王芳's digest")[1]
     command = demo.stdout.split("The same figures from the CLI: reliability ")[1].split("\n")[0]
     report = run(*command.split(), cwd=tmp_path)
     assert report.returncode == 0, report.stderr

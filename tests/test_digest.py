@@ -67,7 +67,7 @@ def test_bobs_wednesday_digest_lists_alices_q3_report_at_risk_with_the_draft_to_
     ("locale", "greeting", "said"),
     [("sv", "Hej Sara,", "Varför: Alice sa i går att det riskerar att bli sent: ”Waiting on "
                          "the ad account data”."),
-     ("zh", "Sara Lind，你好！",
+     ("zh", "Sara Lind，您好！",
       "原因：Alice昨天报告有延误风险：“Waiting on the ad account data”")],
 )
 def test_a_manager_reads_the_digest_and_its_reasons_in_their_own_language(

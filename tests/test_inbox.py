@@ -9,8 +9,8 @@ restart, a lost mark, a rebuilt folder or the same message piped again.
 from __future__ import annotations
 
 import email
-import io
 import email.policy
+import io
 import logging
 import os
 import re

@@ -321,6 +321,22 @@ def test_swedish_letters_say_ni_to_the_client() -> None:
         assert not re.search(r"\b(du|dig|din|ditt|dina)\b", text), kind
 
 
+@pytest.mark.parametrize(("locale", "late", "early"), [
+    ("en", "isn't ready yet, and I'm sorry you didn't hear this from us sooner", "ahead of"),
+    ("sv", "är tyvärr inte klar ännu", "redan nu"),
+    ("zh", "目前尚未完成，未能及早告知，深表歉意", "提前告知"),
+])
+def test_a_delay_letter_drafted_on_or_after_the_due_day_never_claims_to_be_early(
+        locale: str, late: str, early: str) -> None:
+    sample = sample_context("delay_notice", locale)
+    due = sample["promise"]["due_at"]
+    for now in (due - timedelta(hours=2), due + timedelta(days=1)):
+        text = render("delay_notice", locale, {**sample, "now": now}).text
+        assert late in text and early not in text
+    ahead = render("delay_notice", locale, {**sample, "now": due - timedelta(days=2)}).text
+    assert early in ahead and late not in ahead
+
+
 def test_the_delay_letter_has_no_label_colon_fragments() -> None:
     for locale in LOCALES:
         text = render("delay_notice", locale, sample_context("delay_notice", locale)).text
@@ -368,7 +384,7 @@ INTERNAL_KINDS = ("checkin_request", "escalation", "digest")
 NOTES = [None, "Waiting on data.", 'They said "soon"; we\'ll see…', "数据还没到。"]
 OWNERS = ["Erik", "陈梅", "Anna-Karin O'Neil"]
 OPENING = {"en": re.compile(r"Hi [^ ,]+,\n"), "sv": re.compile(r"Hej [^ ,]+,\n"),
-           "zh": re.compile(r"\S+，你好！\n")}
+           "zh": re.compile(r"\S+，您好！\n")}
 # Chinese sets digits against its characters: "最近8项", never "最近 8 项".
 SPACED_DIGITS = re.compile(r"[\u4e00-\u9fff] \d|\d [\u4e00-\u9fff]")
 
