@@ -217,8 +217,9 @@ REQUIRED["message_action"] = REQUIRED["shortcut"]
 
 
 def _complete(found: dict[str, Any]) -> bool:
-    """Has what its kind needs; a slash command its name."""
-    if (command := found.get("command")) is not None and not command.startswith("/"):
+    """Has what its kind needs; a slash command its name and who ran it."""
+    if (command := found.get("command")) is not None and not (
+            command.startswith("/") and _text(found, "user_id")):
         return False
     return REQUIRED.get(found.get("type") or "", lambda _: True)(found)
 
@@ -326,7 +327,8 @@ def _lower_priority() -> None:
         os.nice(ECHO_NICENESS)
 
 
-# In the echo process: a ledger (and its connection pool) for each team's settings.
+# In the echo process: the ledger (and its connection pool) of the settings last seen; a
+# server has one, and a new one (a test's own database) closes the old pool's connections.
 _ECHO_LEDGERS: dict[str, Ledger] = {}
 
 
@@ -335,6 +337,9 @@ def echo_in_process(settings: Settings, command: dict[str, Any], now: datetime) 
     response_url (in the echo process)."""
     key = settings.model_dump_json()
     if key not in _ECHO_LEDGERS:
+        for old in _ECHO_LEDGERS.values():
+            old.engine.dispose()
+        _ECHO_LEDGERS.clear()
         _ECHO_LEDGERS[key] = Ledger(make_engine(settings.database.url), settings)
     asyncio.run(_echo(listeners_for(_ECHO_LEDGERS[key], lambda: now), command))
 

@@ -249,7 +249,7 @@ def test_a_member_who_reads_chinese_sees_the_boards_reasons_in_chinese_in_their_
     page = signed_in(app, agency, "chen@example.com").get("/board").text
     api = TestClient(app, headers={"Authorization":
                                    f"Bearer {token_for(agency, 'chen@example.com')}"})
-    [risk] = api.get("/api/at-risk").json()
+    [risk] = api.get("/api/at-risk").json()["items"]
 
     assert "Alice昨天报告有延误风险：“Waiting on the ad account data”" in page
     assert "Alice昨天报告有延误风险：“Waiting on the ad account data”" in [
