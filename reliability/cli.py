@@ -88,6 +88,7 @@ def root(
         settings.database.url = db
     pinned = parse_moment(as_of, settings.calendar.default_timezone, "--as-of") if as_of else None
     ctx.obj = Runtime(settings=settings, as_of=pinned)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()

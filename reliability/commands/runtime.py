@@ -113,6 +113,12 @@ class Runtime:
         check_schema(self.engine)
         return Ledger(self.engine, self.settings)
 
+    def close(self) -> None:
+        """Give the database its connections back when the command ends (the CLI may run
+        many commands in one process, as the tests and the demo do)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
 
 def runtime_of(ctx: typer.Context) -> Runtime:
     runtime = ctx.find_root().obj
