@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
-from reliability.access import Actor, Forbidden
+from reliability.access import Actor, require_admin
 from reliability.channels.webhook import addresses_refusal, url_refusal
 from reliability.config import Settings
 from reliability.errors import UserError
@@ -95,13 +95,13 @@ def add_endpoint(ledger: Ledger, actor: Actor, *, url: str, events: Sequence[str
                  now: datetime, description: str | None = None) -> Registered:
     """Register a URL for some events; its signing secret is made here and returned once.
     The URL is checked (and its host resolved) before the transaction opens."""
-    ledger.read(_require_admin, actor)
+    ledger.read(require_admin, actor, "manage webhooks")
     url = check_url(url, ledger.settings)
     wanted = check_events(events)
     limits.optional_text(description, "webhook description", "description")
     secret = new_secret()
     with ledger.transaction() as session:
-        _require_admin(session, actor)
+        require_admin(session, actor, "manage webhooks")
         endpoint = WebhookEndpoint(url=url, events=wanted, secret=secret,
                                    description=(description or "").strip() or None,
                                    created_by=actor.label, created_at=now)
@@ -163,7 +163,7 @@ def remove_endpoint(ledger: Ledger, actor: Actor, endpoint_id: int, *,
 
 def endpoints(session: Session, actor: Actor) -> list[EndpointView]:
     """The registered endpoints, oldest first; removed ones are left out."""
-    _require_admin(session, actor)
+    require_admin(session, actor, "manage webhooks")
     rows = session.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.removed_at).is_(None))
                         .order_by(col(WebhookEndpoint.id))).all()
     return [EndpointView.of(row) for row in rows]
@@ -281,17 +281,8 @@ def check_events(events: Sequence[str]) -> list[str]:
     return [event for event in EVENTS if event in chosen]
 
 
-def _require_admin(session: Session, actor: Actor) -> None:
-    """Webhooks send the team's data elsewhere: only admins (and the operator) manage them."""
-    if actor.member_id is None:
-        return
-    member = session.get(Member, actor.member_id)
-    if member is None or member.removed_at is not None or member.role != Role.admin:
-        raise Forbidden("only an admin can manage webhooks", hint="ask an admin of your team")
-
-
 def _endpoint(session: Session, actor: Actor, endpoint_id: int) -> WebhookEndpoint:
-    _require_admin(session, actor)
+    require_admin(session, actor, "manage webhooks")
     endpoint = session.get(WebhookEndpoint, limits.identifier(endpoint_id, "webhook", "webhook"))
     if endpoint is None or endpoint.removed_at is not None:
         raise UserError(f"there is no webhook #{endpoint_id}", field="webhook",
