@@ -324,7 +324,7 @@ def test_swedish_letters_say_ni_to_the_client() -> None:
 @pytest.mark.parametrize(("locale", "late", "early"), [
     ("en", "isn't ready yet, and I'm sorry you didn't hear this from us sooner", "ahead of"),
     ("sv", "är tyvärr inte klar ännu", "redan nu"),
-    ("zh", "目前尚未完成，未能及早告知，深表歉意", "提前告知"),
+    ("zh", "目前尚未完成，未能及早告知，敬请谅解", "提前告知"),
 ])
 def test_a_delay_letter_drafted_on_or_after_the_due_day_never_claims_to_be_early(
         locale: str, late: str, early: str) -> None:
