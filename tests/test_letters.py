@@ -121,7 +121,7 @@ def test_a_new_date_across_the_year_end_names_the_year(locale: str, year_end: st
 
 @pytest.mark.parametrize(
     ("locale", "moment"),
-    [("en", "Tuesday, November 24, 5:00 PM"), ("sv", "tisdag 24 november kl. 17.00"),
+    [("en", "5:00 PM on Tuesday, November 24"), ("sv", "tisdag 24 november kl. 17.00"),
      ("zh", "11月24日（周二）17:00")],
 )
 def test_a_time_in_the_readers_own_zone_carries_no_zone_label(locale: str, moment: str) -> None:
@@ -132,7 +132,7 @@ def test_a_time_in_the_readers_own_zone_carries_no_zone_label(locale: str, momen
 
 @pytest.mark.parametrize(
     ("locale", "reader_zone", "labelled"),
-    [("en", "Europe/Stockholm", "Thursday, November 19, 5:00 PM ET"),
+    [("en", "Europe/Stockholm", "5:00 PM ET on Thursday, November 19"),
      ("sv", "Asia/Shanghai", "torsdag 19 november kl. 17.00 svensk tid"),
      ("zh", "Europe/Stockholm", "11月19日（周四）17:00（北京时间）")],
 )
@@ -360,8 +360,8 @@ def test_one_instant_reads_in_each_readers_own_zone_in_the_same_process() -> Non
     new_york = {**sample_context("delay_notice", "en"), "new_due_at": instant}
     stockholm = {**new_york, "timezone": "Europe/Stockholm"}
 
-    assert "Tuesday, November 24, 5:00 PM" in render("delay_notice", "en", new_york).text
-    assert "Tuesday, November 24, 11:00 PM" in render("delay_notice", "en", stockholm).text
+    assert "5:00 PM on Tuesday, November 24" in render("delay_notice", "en", new_york).text
+    assert "11:00 PM on Tuesday, November 24" in render("delay_notice", "en", stockholm).text
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -525,6 +525,6 @@ def test_english_says_noon_and_swedish_whole_amounts_have_no_ore() -> None:
     context = sample_context("delay_notice", "en")
     context["new_due_at"] = context["new_due_at"].replace(hour=12)
 
-    assert "Tuesday, November 24, noon" in render("delay_notice", "en", context).text
+    assert "by noon on Tuesday, November 24" in render("delay_notice", "en", context).text
     assert money_text(Decimal("1250"), "SEK", "sv") == "1\xa0250\xa0kr"
     assert money_text(Decimal("1250.50"), "SEK", "sv") == "1\xa0250,50\xa0kr"
