@@ -87,8 +87,6 @@ INNER_QUOTES: dict[str, tuple[str, str]] = {"en": ("‘", "’"), "sv": ("’", 
 # Marks people put around words in a title; apostrophes are left alone, as they are usually
 # part of a word ("the Smiths' report", "'90s").
 _DOUBLE_MARKS = "\"“”„«»「」『』"
-# Words whose full stop belongs to them, not to the sentence: "Acme Inc." keeps it.
-_ABBREVIATIONS = {"inc", "ltd", "co", "corp", "bros", "jr", "sr", "st", "no", "etc", "vs"}
 _SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "…")
 _FULL_STOP = {"en": ".", "sv": ".", "zh": "。"}
 
@@ -251,14 +249,12 @@ def _money_filter(ctx: Context, amount: Decimal | float | int | None, currency: 
 
 
 def _without_full_stop(text: str) -> str:
-    """A title's closing full stop dropped, so the sentence around it can end its own way;
-    an ellipsis or an abbreviation's stop stays."""
-    if text.endswith("。"):
+    """A title's closing full stop dropped, so the sentence around it can end its own way
+    ("Acme Inc." too: a stop inside the quotes would double the sentence's); an ellipsis
+    stays."""
+    if text.endswith("。") or (text.endswith(".") and not text.endswith("..")):
         return text[:-1]
-    if not text.endswith(".") or text.endswith(".."):
-        return text
-    last = text[:-1].rsplit(" ", 1)[-1].lower()
-    return text if last in _ABBREVIATIONS else text[:-1]
+    return text
 
 
 def _is_opening(text: str, index: int) -> bool:
