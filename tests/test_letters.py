@@ -266,15 +266,27 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
 
 
 @pytest.mark.parametrize(
-    ("locale", "cause"),
-    [("en", "The delay is due to illness."), ("sv", "Förseningen beror på sjukdom i teamet."),
-     ("zh", "此次延期是由于项目成员生病。")],
+    ("locale", "reason", "said"),
+    [("en", "Illness", "The delay is due to illness. About 60% of the work is done already."),
+     ("en", "sick", "The delay is due to illness."),
+     ("en", "Waiting for legal.", "We've been held up waiting for legal. About 60%"),
+     ("en", "we underestimated the import", "\n\nWe underestimated the import.\n\n"),
+     ("en", "the vendor shipped the wrong files", "\n\nThe vendor shipped the wrong files.\n"),
+     ("en", "IT outage", "The delay is due to IT outage."),
+     ("sv", "sjukdom i teamet", "Förseningen beror på sjukdom i teamet. Ungefär 60 %"),
+     ("sv", "Sjuk", "Förseningen beror på sjukdom."),
+     ("sv", "väntar på juristerna", "Vi väntar på juristerna. Ungefär 60 %"),
+     ("sv", "vi underskattade importen", "\n\nVi underskattade importen.\n\n"),
+     ("zh", "项目成员生病", "此次延期是由于项目成员生病。目前工作已完成约60%。"),
+     ("zh", "等待法务审核。", "此次延期是由于等待法务审核。"),
+     ("zh", "我们低估了工作量", "\n\n我们低估了工作量。\n\n")],
 )
-def test_a_one_word_reason_becomes_a_sentence(locale: str, cause: str) -> None:
-    reason = {"en": "Illness", "sv": "sjukdom i teamet", "zh": "项目成员生病"}[locale]
+def test_a_reason_of_any_shape_reads_as_a_native_writer_would_put_it(
+    locale: str, reason: str, said: str
+) -> None:
     context = {**sample_context("delay_notice", locale), "reason": reason}
 
-    assert cause in render("delay_notice", locale, context).text
+    assert said.replace(" %", "\xa0%") in render("delay_notice", locale, context).text
 
 
 @pytest.mark.parametrize(
@@ -675,6 +687,29 @@ def test_quotes_inside_a_title_become_the_locales_inner_quotes(locale: str, quot
     context["promise"] = {**context["promise"], "title": 'The "big" review (v2) [draft].'}
 
     assert quoted in render("delay_notice", locale, context).text
+
+
+@pytest.mark.parametrize(
+    ("locale", "kind", "hour", "minute", "said"),
+    [("en", "delay_notice", 0, 0, "by end of day on Monday, November 23,"),
+     ("en", "delay_notice", 23, 59, "by end of day on Tuesday, November 24,"),
+     ("sv", "delay_notice", 0, 0, "senast måndag 23 november."),
+     ("zh", "delay_notice", 23, 59, "新的交付时间为11月24日（周二）。"),
+     ("en", "checkin_request", 0, 0, "is due by end of day ET on Monday, November 23."),
+     ("sv", "checkin_request", 0, 0, "ska levereras måndag 23 november svensk tid."),
+     ("zh", "checkin_request", 0, 0, "将于11月23日（周一，北京时间）到期")],
+)
+def test_a_deadline_at_the_end_of_a_day_is_said_as_the_locale_says_it(
+    locale: str, kind: str, hour: int, minute: int, said: str
+) -> None:
+    context = sample_context(kind, locale)
+    due = datetime(2026, 11, 24, hour, minute, tzinfo=zone(context["timezone"]))
+    if kind == "delay_notice":
+        context = {**context, "new_due_at": due, "now": due - timedelta(days=10)}
+    else:
+        context = {**context, "promise": {**context["promise"], "due_at": due}}
+
+    assert said in render(kind, locale, context).text
 
 
 def test_english_says_noon_and_swedish_whole_amounts_have_no_ore() -> None:
