@@ -678,13 +678,23 @@ def test_a_repeat_mistake_happened_twice_not_two_times() -> None:
 
 
 @pytest.mark.parametrize(
-    ("locale", "quoted"),
-    [("en", "“The ‘big’ review (v2) [draft]”"), ("sv", "”The ’big’ review (v2) [draft]”"),
-     ("zh", "“The ‘big’ review (v2) [draft]”")],
+    ("locale", "title", "quoted"),
+    [("en", 'The "big" review (v2) [draft].', "“The ‘big’ review (v2) [draft]”"),
+     ("sv", 'The "big" review (v2) [draft].', "”The ’big’ review (v2) [draft]”"),
+     ("zh", 'The "big" review (v2) [draft].', "“The ‘big’ review (v2) [draft]”"),
+     ("en", '"Q3" report', "“‘Q3’ report”"),
+     ("en", 'Report "final', "“Report ‘final”"),
+     ("en", "“Q3 report", "that “Q3 report” won't"),
+     ("sv", "The Smiths' '90s review", "”The Smiths' '90s review”"),
+     ("zh", "《三季度报告》", "交付的《三季度报告》，"),
+     ("zh", "《三季度报告", "交付的《三季度报告》，"),
+     ("en", "「Q3 report」", "that “Q3 report” won't")],
 )
-def test_quotes_inside_a_title_become_the_locales_inner_quotes(locale: str, quoted: str) -> None:
+def test_a_title_keeps_its_own_marks_and_gets_one_pair_of_the_locales_quotes(
+    locale: str, title: str, quoted: str
+) -> None:
     context = sample_context("delay_notice", locale)
-    context["promise"] = {**context["promise"], "title": 'The "big" review (v2) [draft].'}
+    context["promise"] = {**context["promise"], "title": title}
 
     assert quoted in render("delay_notice", locale, context).text
 
