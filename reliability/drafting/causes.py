@@ -62,7 +62,8 @@ _STATES = {
     "sv": {"sjuk": "sjukdom", "sjuka": "sjukdom", "sjukskriven": "sjukdom",
            "sjukskrivna": "sjukdom", "underbemannade": "personalbrist",
            "underbemannat": "personalbrist", "överbelastade": "hög arbetsbelastning"},
-    "zh": {},
+    # "由于生病" leaves a Chinese reader asking whose illness; the cause names the team's side.
+    "zh": {"生病": "项目人员生病", "病了": "项目人员生病", "病假": "项目人员休病假"},
 }
 
 
@@ -104,6 +105,8 @@ def _is_finite(word: str, index: int, locale: str) -> bool:
 
 def _shape(bare: str, locale: str) -> Cause:
     if locale == "zh":
+        if bare in _STATES["zh"]:
+            return Cause("cause", _STATES["zh"][bare])
         if bare.startswith(tuple(_SUBJECTS["zh"])) or re.search("[，。；！？,;]", bare):
             return Cause("sentence", _finish(bare, locale))
         return Cause("cause", bare)
