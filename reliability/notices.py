@@ -63,10 +63,25 @@ def member_recipient(settings: Settings, member: Member) -> Recipient:
     return Recipient(DeliveryChannel.email, member.email, member.name, locale)
 
 
-def reader_time(moment: datetime, timezone: str) -> str:
-    """A moment as a person reads it in lists and replies: their zone, named."""
+def reader_time(moment: datetime, timezone: str, *, year: bool = False) -> str:
+    """A moment as a person reads it in lists, pages and replies: their zone, named beside
+    the time ("Fri 04 Dec, 17:00 ET"); `year` for pages that span years."""
     local = moment.astimezone(zone(timezone))
-    return f"{local:%a %d %b, %H:%M} {rendering.zone_label(timezone, 'en')}"
+    day = f"{local:%a %d %b %Y}" if year else f"{local:%a %d %b}"
+    return f"{day}, {local:%H:%M} {rendering.zone_label(timezone, 'en')}"
+
+
+def reader_and_client_time(moment: datetime, timezone: str, client_zone: str | None) -> str:
+    """A moment in the reader's zone and, when the client keeps another clock, theirs beside
+    it, with the date again only when it differs: "Fri 20 Nov 2026, 23:00 Swedish time ·
+    17:00 ET for the client"."""
+    mine = reader_time(moment, timezone, year=True)
+    if client_zone is None or client_zone == timezone:
+        return mine
+    theirs = moment.astimezone(zone(client_zone))
+    same_day = theirs.date() == moment.astimezone(zone(timezone)).date()
+    day = "" if same_day else f"{theirs:%a %d %b}, "
+    return f"{mine} · {day}{theirs:%H:%M} {rendering.zone_label(client_zone, 'en')} for the client"
 
 
 def state_words(notice: Notice, timezone: str) -> str:

@@ -55,7 +55,7 @@ def test_bobs_wednesday_digest_lists_alices_q3_report_at_risk_with_the_draft_to_
     decision = text.index("NEEDS A DECISION TODAY")
     risk = text.index("AT RISK AND OVERDUE")
     assert decision < risk
-    approve = "Approve the delay notice to Acme (New delivery date for “Q3 report”"
+    approve = "Approve the delay notice to Acme, “New delivery date for ‘Q3 report’"
     assert approve in text[decision:risk]
     assert "“Q3 report” for Acme (Alice): due Friday, November 20" in text[risk:]
     assert "Waiting on the ad account data" in text[risk:]
@@ -65,10 +65,10 @@ def test_bobs_wednesday_digest_lists_alices_q3_report_at_risk_with_the_draft_to_
 
 @pytest.mark.parametrize(
     ("locale", "greeting", "said"),
-    [("sv", "Hej Sara,", "Varför: Alice sa i går att det riskerar att bli sent: ”Waiting on "
+    [("sv", "Hej Sara,", "Alice sa i går att det riskerar att bli sent: ”Waiting on "
                          "the ad account data”."),
      ("zh", "Sara Lind，您好！",
-      "原因：Alice昨天报告有延误风险：“Waiting on the ad account data”")],
+      "Alice昨天报告有延误风险：“Waiting on the ad account data”")],
 )
 def test_a_manager_reads_the_digest_and_its_reasons_in_their_own_language(
     wednesday: Ledger, locale: str, greeting: str, said: str

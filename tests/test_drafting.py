@@ -80,7 +80,7 @@ def test_delay_notice_names_promise_original_date_reason_and_new_date() -> None:
 
     assert "“Q3 performance report” won't be ready" in message.text
     assert "Friday, November 20" in message.text
-    assert "by Tuesday, November 24, 5:00 PM," in message.text
+    assert "by 5:00 PM on Tuesday, November 24," in message.text
     assert "two days late" in message.text
     assert "one-page summary" in message.text
     assert message.subject == (
@@ -132,8 +132,8 @@ def test_missing_variable_fails_naming_the_file_and_line() -> None:
         render("delay_notice", "en", context)
 
     assert caught.value.path.endswith("_letters/delay_notice/en.j2")
-    assert caught.value.line == 8
-    assert "_letters/delay_notice/en.j2:8" in str(caught.value)
+    assert caught.value.line == 3
+    assert "_letters/delay_notice/en.j2:3" in str(caught.value)
     assert "reason" in str(caught.value)
 
 
@@ -211,7 +211,7 @@ def test_mistake_not_yet_fixed_says_when_it_will_be() -> None:
 
     text = render("mistake_remediation", "en", context).text
 
-    assert "put right by Friday, November 20, noon." in text
+    assert "put right by noon on Friday, November 20." in text
     assert "have corrected" not in text
 
 
@@ -249,7 +249,7 @@ def test_escalation_gives_p_late_reasons_and_the_notice_deadline() -> None:
     assert "72%" in text
     assert "- Priya Raman reported it at risk yesterday\n" in text
     assert "waiting for approval" in text
-    assert "Wednesday, November 18, 5:00 PM" in text
+    assert "by 5:00 PM ET on Wednesday, November 18" in text
 
 
 def test_digest_lists_sections_in_decision_first_order() -> None:

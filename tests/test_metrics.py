@@ -171,6 +171,22 @@ def test_mistakes_repeats_and_credits_are_totalled_per_currency(ledger: Ledger) 
     assert week.credits == {"SEK": 300.0, "USD": 620.5}
 
 
+def test_the_report_writes_credits_as_money_not_as_bare_numbers(cli: Cli, ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    for day, credit in (("16", Credit.parse("120.5", "USD")), ("17", Credit.parse("300", "SEK"))):
+        log_mistake(ledger, client_name="Acme", summary="Wrong figures", prevention="Two-eyes",
+                    owner_email="alice@example.com", category="figures", credit=credit,
+                    now=at(f"2026-11-{day}T10:00-05:00"), actor="t")
+
+    result = cli("report", "--from", "2026-11-16", "--to", "2026-11-22",
+                 as_of="2026-11-24T12:00-05:00")
+
+    assert result.exit_code == 0, result.stderr
+    [credits] = [line for line in result.stdout.splitlines() if line.startswith("credits")]
+    assert "$120.50" in credits and "SEK\xa0300.00" in credits
+    assert "120.5 USD" not in credits
+
+
 def test_weekly_rows_per_owner_cover_every_week_of_the_range(ledger: Ledger) -> None:
     agency_with(ledger, "en")
     the_week_of_alice(ledger)

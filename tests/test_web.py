@@ -130,6 +130,19 @@ def test_the_promise_page_shows_its_timeline(app: FastAPI, agency: Ledger) -> No
         "Assessed at risk")
 
 
+def test_every_time_on_a_promise_page_names_its_zone_and_the_clients_clock_when_it_differs(
+    app: FastAPI, agency: Ledger,
+) -> None:
+    promise = f"/promises/{q3_report_id(agency)}"
+    stockholm = signed_in(app, agency, "erin@example.com").get(promise).text
+    new_york = signed_in(app, agency, "bob@example.com").get(promise).text
+
+    assert "Fri 20 Nov 2026, 23:00 Swedish time · 17:00 ET for the client" in stockholm
+    assert "Fri 20 Nov 2026, 17:00 ET" in new_york and "for the client" not in new_york
+    for page, zone_name in ((stockholm, "Swedish time"), (new_york, "ET")):
+        assert not re.findall(rf"\d{{4}}, \d{{2}}:\d{{2}}(?! {zone_name})", page)
+
+
 def test_a_form_without_the_csrf_token_is_refused(app: FastAPI, agency: Ledger) -> None:
     bob = signed_in(app, agency, "bob@example.com")
     draft = delay_draft(agency)

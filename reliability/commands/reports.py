@@ -12,6 +12,7 @@ import typer
 from reliability import backtest, limits, metrics, suggestions
 from reliability.calendar import BusinessCalendar
 from reliability.commands.runtime import JsonOption, emit, runtime_of, sub_app, table
+from reliability.drafting.rendering import money_text
 from reliability.errors import UserError
 from reliability.ratings import add_rating, rating_record, ratings
 from reliability.trust import trust_view
@@ -97,7 +98,8 @@ def _report_text(document: dict[str, Any]) -> str:
     rows = [row(group["group"], group) for group in document["groups"]
             if document["by"] is not None]
     rows.append(row("total", document["total"]))
-    credits = ", ".join(f"{amount:g} {currency}"
+    # The one money formatter the letters and the web use: "$200.00, SEK 1,250.00".
+    credits = ", ".join(money_text(amount, currency, "en")
                         for currency, amount in document["total"]["credits"].items())
     return "\n".join([
         f"Reliability {document['from']} to {document['to']}",

@@ -22,6 +22,9 @@ KINDS: tuple[str, ...] = (
     NoticeKind.digest,
     NoticeKind.webhook_disabled,
 )
+# Messages to the team rather than to a client: they name the zone beside every time.
+STAFF_KINDS: frozenset[str] = frozenset({NoticeKind.checkin_request, NoticeKind.escalation,
+                                         NoticeKind.digest, NoticeKind.webhook_disabled})
 LOCALES: tuple[str, ...] = (Locale.en, Locale.zh, Locale.sv)
 # Slack buttons a check-in request carries: action_id is f"checkin_{status}", value the promise id.
 CHECKIN_STATUSES: tuple[str, ...] = tuple(CheckInStatus)

@@ -16,7 +16,7 @@ import re
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from reliability.calendar import CalendarError, zone
 from reliability.drafting import samples
-from reliability.drafting.contexts import KINDS, LOCALES, check_names
+from reliability.drafting.causes import Cause, cause_of, lower_first
+from reliability.drafting.contexts import KINDS, LOCALES, STAFF_KINDS, check_names
 from reliability.vocabulary import DeliveryChannel, Locale
 
 PARTS: dict[str, str] = {
@@ -58,9 +59,12 @@ SLACK_SECTION_LIMIT = 3000
 # Each locale's own way of writing a day and a time (see docs/templates.md, "Style").
 _DATE_PATTERNS = {"en": "EEEE, MMMM d", "sv": "EEEE d MMMM", "zh": "M月d日（E）"}
 _DATE_WITH_YEAR_PATTERNS = {"en": "EEEE, MMMM d, y", "sv": "EEEE d MMMM y", "zh": "y年M月d日（E）"}
-_DATETIME_JOINS = {"en": "{date}, {time}", "sv": "{date} kl. {time}", "zh": "{date}{time}"}
+# English sets the time first, as a deadline is said: "by 5:00 PM on Tuesday, November 24".
+_DATETIME_JOINS = {"en": "{time} on {date}", "sv": "{date} kl. {time}", "zh": "{date}{time}"}
 _TIME_PATTERNS = {"en": "h:mm a", "sv": "HH.mm", "zh": "HH:mm"}
-_ZONE_JOINS = {"en": "{moment} {zone}", "sv": "{moment} {zone}", "zh": "{moment}（{zone}）"}
+# A moment at midnight or 23:59 is the end of a day, not a clock time: English says so, and
+# Swedish and Chinese give the date alone ("senast måndag 23 november", "11月23日（周一）").
+_END_OF_DAY = {"en": "end of day on {date}", "sv": "{date}", "zh": "{date}"}
 # How each locale names a zone that is not the reader's own; others fall back to Babel's
 # "Sweden Time" / "Sverigetid" / "瑞典时间" form.
 _ZONE_NAMES: dict[str, dict[str, str]] = {
@@ -80,8 +84,9 @@ QUOTES: dict[str, tuple[str, str]] = {"en": ("“", "”"), "sv": ("”", "”")
 # Quotation marks inside a quoted title: the locale's secondary pair.
 INNER_QUOTES: dict[str, tuple[str, str]] = {"en": ("‘", "’"), "sv": ("’", "’"),
                                             "zh": ("‘", "’")}
-_INNER = re.compile(r'["“”„](?P<inside>[^"“”„]*)["“”]')
-_QUOTE_CHARS = "\"'“”‘’«»《》「」"
+# Marks people put around words in a title; apostrophes are left alone, as they are usually
+# part of a word ("the Smiths' report", "'90s").
+_DOUBLE_MARKS = "\"“”„«»「」『』"
 _SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "…")
 _FULL_STOP = {"en": ".", "sv": ".", "zh": "。"}
 
@@ -141,8 +146,20 @@ def _local(ctx: Context, moment: datetime) -> datetime:
     return moment.astimezone(zone(name))
 
 
+def _day_of(moment: datetime) -> date:
+    """The day a local moment belongs to: midnight closes the day before."""
+    if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
+        return moment.date() - timedelta(days=1)
+    return moment.date()
+
+
+def _is_end_of_day(local: datetime) -> bool:
+    return (local.hour, local.minute) in ((0, 0), (23, 59)) and (
+        local.hour == 23 or (local.second, local.microsecond) == (0, 0))
+
+
 def _date_text(ctx: Context, moment: date) -> str:
-    day = _local(ctx, moment) if isinstance(moment, datetime) else moment
+    day = _day_of(_local(ctx, moment)) if isinstance(moment, datetime) else moment
     now = ctx.get("now")
     this_year = _local(ctx, now).year if isinstance(now, datetime) else day.year
     patterns = _DATE_PATTERNS if day.year == this_year else _DATE_WITH_YEAR_PATTERNS
@@ -172,23 +189,37 @@ def zone_label(zone_name: str, locale: str) -> str:
 
 @pass_context
 def _datetime_filter(ctx: Context, moment: datetime | None, in_zone: str | None = None) -> str:
-    """Date and time in the reader's zone, unlabelled; in another zone, labelled the way the
-    locale names it, so nobody has to guess whose 5 PM it is."""
+    """Date and time in the reader's zone. A client reading their own clock sees no zone
+    label; a team member sees the zone named beside every time, and a moment in another
+    zone is always labelled, so nobody has to guess whose 5 PM it is."""
     if not isinstance(moment, datetime):
         raise ValueError(f"the datetime filter needs a datetime, got {moment!r}")
     locale = _locale(ctx)
     own = str(ctx.get("timezone"))
     shown_zone = in_zone or own
-    local = moment.astimezone(zone(shown_zone)) if in_zone else _local(ctx, moment)
+    local = moment.astimezone(zone(shown_zone))
+    label = (zone_label(shown_zone, locale)
+             if shown_zone != own or ctx.get("kind") in STAFF_KINDS else None)
     # Babel gets the wall-clock time: aware datetimes of one instant are equal, so the cache
     # would hand one zone's time to another.
-    text = _DATETIME_JOINS[locale].format(
-        date=_date_text(ctx, local.date()),
-        time=_clock_text(local, locale),
-    )
-    if shown_zone == own:
+    end_of_day = _is_end_of_day(local)
+    day = _date_text(ctx, _day_of(local) if end_of_day else local.date())
+    if end_of_day:
+        text = _END_OF_DAY[locale].format(date=day)
+        if label is None:
+            return text
+        if locale == "zh" and text.endswith("）"):
+            return f"{text[:-1]}，{label}）"
+        if locale == "en":
+            return f"end of day {label} on {day}"
+        return f"{text} {label}"
+    clock = _clock_text(local, locale)
+    if label is not None and locale == "en":
+        clock = f"{clock} {label}"
+    text = _DATETIME_JOINS[locale].format(date=day, time=clock)
+    if label is None or locale == "en":
         return text
-    return _ZONE_JOINS[locale].format(moment=text, zone=zone_label(shown_zone, locale))
+    return f"{text}（{label}）" if locale == "zh" else f"{text} {label}"
 
 
 def _clock_text(local: datetime, locale: str) -> str:
@@ -217,19 +248,55 @@ def _money_filter(ctx: Context, amount: Decimal | float | int | None, currency: 
     return money_text(amount, currency, _locale(ctx))
 
 
-def _strip_title(text: str) -> str:
-    core = " ".join(str(text).split()).strip(_QUOTE_CHARS + " ")
-    return core[:-1] if core.endswith((".", "。")) and not core.endswith("..") else core
+def _without_full_stop(text: str) -> str:
+    """A title's closing full stop dropped, so the sentence around it can end its own way
+    ("Acme Inc." too: a stop inside the quotes would double the sentence's); an ellipsis
+    stays."""
+    if text.endswith("。") or (text.endswith(".") and not text.endswith("..")):
+        return text[:-1]
+    return text
+
+
+def _is_opening(text: str, index: int) -> bool:
+    return index == 0 or text[index - 1] in " (（[【/-–—"
+
+
+def quote_title(title: str, locale: str) -> str:
+    """A title as the locale sets it in running text, whatever marks it already carries.
+
+    A title wrapped in quotation marks (“…”, "…", «…», 「…」) loses that pair and gets the
+    locale's; a lone mark at either end, left from a half-typed pair, goes too. Marks inside
+    become the locale's inner quotes, each kept (an unpaired one included) and turned the
+    way its position says. A title already in book-title marks, 《…》, keeps them and gets no
+    second pair; one with only an opening or only a closing 《 》 gets the missing half."""
+    core = _without_full_stop(" ".join(str(title).split()))
+    if not core:
+        raise ValueError("the quoted filter got an empty title")
+    books = core.count("《"), core.count("》")
+    if books in ((1, 1), (1, 0), (0, 1)) and (core[0] == "《" or core[-1] == "》") and (
+            books != (1, 1) or (core[0] == "《" and core[-1] == "》")):
+        return f"《{core.strip('《》')}》"
+    marks = [i for i, char in enumerate(core) if char in _DOUBLE_MARKS]
+    wrapped = (len(marks) >= 2 and marks[0] == 0 and marks[-1] == len(core) - 1
+               and len(marks) % 2 == 0)
+    lone_at_end = len(marks) == 1 and marks[0] in (0, len(core) - 1)
+    if wrapped:
+        core = core[1:-1].strip()
+    elif lone_at_end:
+        core = core.strip(_DOUBLE_MARKS).strip()
+    inner_open, inner_close = INNER_QUOTES[locale]
+    core = "".join(
+        (inner_open if _is_opening(core, i) else inner_close) if char in _DOUBLE_MARKS
+        else char for i, char in enumerate(core))
+    opening, closing = QUOTES[locale]
+    return f"{opening}{core}{closing}"
 
 
 @pass_context
 def _quoted_filter(ctx: Context, title: str) -> str:
-    """A title inside the locale's quotation marks, without quotes or a full stop of its own,
-    so it reads as a name wherever it falls in a sentence."""
-    opening, closing = QUOTES[_locale(ctx)]
-    inner_open, inner_close = INNER_QUOTES[_locale(ctx)]
-    core = _INNER.sub(lambda m: f"{inner_open}{m['inside']}{inner_close}", _strip_title(title))
-    return f"{opening}{core}{closing}"
+    """A title inside the locale's quotation marks, without a full stop of its own, so it
+    reads as a name wherever it falls in a sentence (see `quote_title`)."""
+    return quote_title(title, _locale(ctx))
 
 
 @pass_context
@@ -246,19 +313,20 @@ def _sentence_filter(ctx: Context, text: str) -> str:
 def _clause_filter(text: str) -> str:
     """A fragment to set inside a sentence: trimmed, no closing full stop, and the capital of
     an ordinary first word dropped ("Illness" becomes "illness"; "IT" stays)."""
-    words = " ".join(str(text).split()).rstrip(".。")
-    first = words.split(" ", 1)[0]
-    if re.fullmatch(r"[A-ZÅÄÖ][a-zåäöé]+", first):
-        return words[0].lower() + words[1:]
-    return words
+    return lower_first(" ".join(str(text).split()).rstrip(".。"))
 
 
-def _is_fragment(text: object) -> bool:
-    """A few words without closing punctuation: a cause named, not a sentence written."""
-    words = " ".join(str(text or "").split())
-    if not words or words.endswith(_SENTENCE_ENDS):
-        return False
-    return len(words.split()) <= 4 if " " in words else len(words) <= 12
+@pass_context
+def _cause_filter(ctx: Context, text: str) -> Cause:
+    """A client-facing reason's shape and words (`drafting.causes`): the letter words a
+    sentence, an activity and a cause each its own way."""
+    return cause_of(text, _locale(ctx))
+
+
+@pass_context
+def _is_fragment(ctx: Context, text: object) -> bool:
+    """Words that are not a sentence of their own: a cause named or an activity."""
+    return bool(str(text or "").strip()) and cause_of(str(text), _locale(ctx)).shape != "sentence"
 
 
 @pass_context
@@ -329,6 +397,7 @@ def _environment(overrides: Path | None) -> ImmutableSandboxedEnvironment:
         "quoted": _quoted_filter,
         "sentence": _sentence_filter,
         "clause": _clause_filter,
+        "cause": _cause_filter,
         "list": _list_filter,
     }
     env.filters.update(filters)

@@ -16,6 +16,7 @@ from reliability.calendar import zone
 from reliability.drafting.contexts import (
     CREDIT_BASES,
     CREDIT_METHODS,
+    STAFF_KINDS,
     CheckinItem,
     CreditView,
     DeadDeliveryItem,
@@ -72,8 +73,7 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
             url=f"https://reliability.example.com/promises/{number}",
         )
 
-    staff = kind in (NoticeKind.checkin_request, NoticeKind.escalation, NoticeKind.digest,
-                     NoticeKind.webhook_disabled)
+    staff = kind in STAFF_KINDS
     base: dict[str, Any] = {
         "timezone": words["timezone"],
         "now": at(18, 10),

@@ -27,6 +27,7 @@ from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.mistakes import Credit, log_mistake
 from reliability.models import Member, Severity, Source
+from reliability.notices import reader_time
 from reliability.web import queries
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer, safe_next
 from reliability.web.pages import flash, render
@@ -88,18 +89,14 @@ def _owners(ledger: Ledger, viewer: Viewer) -> list[Member]:
             if m.removed_at is None]
 
 
-def _when(calendar_moment: datetime, timezone: str) -> str:
-    return f"{calendar_moment:%a %d %b %Y, %H:%M} ({timezone})"
-
-
 def _moments(ledger: Ledger, moment: datetime, viewer: Viewer,
              client_name: str) -> tuple[str, str | None]:
     """A moment in the reader's zone, named, and in the client's (None when the same)."""
     client = ledger.client_named(client_name)
-    mine = _when(ledger.calendar_for(owner=viewer.member).local(moment), viewer.member.timezone)
+    mine = reader_time(moment, viewer.member.timezone, year=True)
     if client.timezone == viewer.member.timezone:
         return mine, None
-    return mine, _when(ledger.calendar_for(client).local(moment), client.timezone)
+    return mine, reader_time(moment, client.timezone, year=True)
 
 
 # -- log a promise: the text box, the echo, the confirmation ------------------------------

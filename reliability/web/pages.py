@@ -16,7 +16,7 @@ from reliability.calendar import zone
 from reliability.compose import member_locale
 from reliability.drafting.reasons import reason_texts
 from reliability.drafting.rendering import money_text
-from reliability.notices import state_words
+from reliability.notices import reader_and_client_time, state_words
 from reliability.web.auth import CSRF_FIELD, Viewer, csrf_token, ledger_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -24,10 +24,11 @@ LEVEL_LABELS = {"on_track": "On track", "watch": "Watch", "at_risk": "At risk",
                 "overdue": "Overdue"}
 
 
-def _when(moment: datetime | None, timezone: str = "UTC") -> str:
+def _when(moment: datetime | None, timezone: str = "UTC", client_zone: str | None = None) -> str:
+    """A time with its zone named beside it, and the client's own time too when given."""
     if moment is None:
         return "–"
-    return moment.astimezone(zone(timezone)).strftime("%a %d %b %Y, %H:%M")
+    return reader_and_client_time(moment, timezone, client_zone)
 
 
 def _day(moment: datetime | None, timezone: str = "UTC") -> str:

@@ -1,0 +1,151 @@
+"""What shape a client-facing reason has, so a letter can set it the way a native writer would.
+
+Owners type the reason for the client in a hurry: "Illness", "sick", "waiting for legal",
+"we underestimated it", or whole sentences. No one frame fits all of these ("The delay is
+due to sick" is not English), so the letter asks for the reason's shape and words each one
+on its own terms:
+
+- `sentence`: it already says who did what ("we underestimated it", "the data arrived late",
+  anything with closing punctuation): it stands as its own sentence.
+- `doing`: an activity without a subject ("waiting for legal", "väntar på juristerna"): the
+  letter supplies the subject ("We've been held up waiting for legal.", "Vi väntar på …").
+- `cause`: a thing that caused the delay ("illness", "a supplier outage"): the letter names
+  it inside a sentence made for it ("The delay is due to illness."). A bare state word the
+  locale knows ("sick", "sjuk") becomes its noun first ("illness", "sjukdom").
+
+Chinese sets any clause after 由于, so only a sentence with its own subject or punctuation
+stands alone there. The word lists are short on purpose: they catch what people type, and
+anything else falls back to the frame that is right most often for its length.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_ENDS = (".", "!", "?", "。", "！", "？", "…")
+
+# Words that open a sentence with its subject.
+_SUBJECTS = {
+    "en": {"we", "i", "they", "it", "there", "he", "she", "we've", "we're", "i've", "i'm",
+           "it's", "they've", "they're", "there's", "we'd", "i'd", "nobody", "everyone"},
+    "sv": {"vi", "jag", "de", "det", "han", "hon", "man", "ingen", "alla"},
+    "zh": {"我们", "我方", "我", "他们", "对方", "团队"},
+}
+# Finite verbs that turn "the data arrived late" into a sentence rather than a named cause.
+_FINITE = {
+    "en": {"is", "are", "was", "were", "has", "have", "had", "will", "would", "can", "could",
+           "did", "does", "do", "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't",
+           "hadn't", "won't", "can't", "couldn't", "didn't", "doesn't", "don't", "took",
+           "came", "went", "got", "broke", "fell", "left", "ran", "lost", "needs", "takes",
+           "became", "kept", "found", "arrived", "failed", "crashed", "changed",
+           "slipped", "stalled", "needed"},
+    "sv": {"är", "var", "har", "hade", "blev", "kom", "tog", "gick", "låg", "kan", "kunde",
+           "ska", "skulle", "måste", "behöver", "behövde", "saknas", "saknades", "fattas",
+           "dröjer", "dröjde", "tar", "krånglar", "krånglade", "strular", "strulade"},
+}
+# Verbs a Swedish owner starts with when they leave out "vi": "väntar på juristerna".
+_SV_SUBJECTLESS = {"väntar", "väntade", "saknar", "saknade", "behöver", "behövde", "har",
+                   "hade", "är", "var", "jobbar", "arbetar", "håller", "underskattade",
+                   "missade", "fick", "måste", "hinner", "hann"}
+# Words after an English "-ing" word that show it is an activity ("waiting for legal"),
+# not a noun ("staffing problems").
+_EN_DOING_NEXT = {"for", "on", "to", "the", "a", "an", "our", "their", "your", "his", "her",
+                  "its", "this", "that", "these", "those", "back", "up", "out", "with", "in",
+                  "through", "over", "around", "about", "until", "till", "all", "some"}
+# A bare state someone types for a cause, as the noun the letter can name.
+_STATES = {
+    "en": {"sick": "illness", "ill": "illness", "unwell": "illness", "off sick": "illness",
+           "out sick": "illness", "understaffed": "a staff shortage",
+           "short-staffed": "a staff shortage", "short staffed": "a staff shortage",
+           "overloaded": "a heavy workload", "swamped": "a heavy workload"},
+    "sv": {"sjuk": "sjukdom", "sjuka": "sjukdom", "sjukskriven": "sjukdom",
+           "sjukskrivna": "sjukdom", "underbemannade": "personalbrist",
+           "underbemannat": "personalbrist", "överbelastade": "hög arbetsbelastning"},
+    # "由于生病" leaves a Chinese reader asking whose illness; the cause names the team's side.
+    "zh": {"生病": "项目人员生病", "病了": "项目人员生病", "病假": "项目人员休病假"},
+}
+
+
+class Cause(NamedTuple):
+    """A reason's shape (`sentence`, `doing` or `cause`) and its words, tidied for that shape."""
+
+    shape: str
+    text: str
+
+
+def _words(text: str) -> list[str]:
+    return [word.strip(",;:()\"“”'’").lower() for word in text.split()]
+
+
+def lower_first(text: str) -> str:
+    """"Illness" → "illness" inside a sentence; "IT outage" and "Acme's data" keep theirs."""
+    first = text.split(" ", 1)[0]
+    if re.fullmatch(r"[A-ZÅÄÖ][a-zåäöé]+", first):
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _capital(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def _finish(text: str, locale: str) -> str:
+    return text + ("。" if locale == "zh" else ".")
+
+
+def _is_finite(word: str, index: int, locale: str) -> bool:
+    """A verb that says something happened: "the vendor shipped", "datan försenades"."""
+    if word in _FINITE.get(locale, set()):
+        return True
+    if locale == "en":
+        return index >= 2 and len(word) > 4 and word.endswith("ed")
+    return locale == "sv" and index >= 1 and word.endswith("ades")
+
+
+def _shape(bare: str, locale: str) -> Cause:
+    if locale == "zh":
+        if bare in _STATES["zh"]:
+            return Cause("cause", _STATES["zh"][bare])
+        if bare.startswith(tuple(_SUBJECTS["zh"])) or re.search("[，。；！？,;]", bare):
+            return Cause("sentence", _finish(bare, locale))
+        return Cause("cause", bare)
+    folded = _words(bare)
+    first = bare.split()[0]
+    state = _STATES.get(locale, {}).get(" ".join(folded))
+    if state:
+        return Cause("cause", state)
+    subject = folded[0] in _SUBJECTS.get(locale, set()) and not (first.isupper() and len(first) > 1)
+    if subject or any(
+            _is_finite(word, index, locale) for index, word in enumerate(folded) if index):
+        return Cause("sentence", _finish(_capital(bare), locale))
+    if locale == "sv" and folded[0] in _SV_SUBJECTLESS:
+        return Cause("doing", lower_first(bare))
+    if (locale == "en" and len(folded) > 1 and folded[0].endswith("ing")
+            and len(folded[0]) > 4 and folded[1] in _EN_DOING_NEXT):
+        return Cause("doing", lower_first(bare))
+    if len(folded) > 6:
+        # Many words and no verb we know: most likely a sentence written without its stop.
+        return Cause("sentence", _finish(_capital(bare), locale))
+    return Cause("cause", lower_first(bare))
+
+
+def cause_of(text: str, locale: str) -> Cause:
+    """The shape of a client-facing reason in `locale`, with its words ready for that shape:
+    a sentence capitalised and closed, an activity or cause trimmed and lower-cased.
+
+    A full stop alone does not make a sentence: "Illness." and "Waiting for legal." are
+    still a cause and an activity, and read as such."""
+    words = " ".join(str(text).split()).strip()
+    if not words:
+        raise ValueError("a reason needs some words")
+    bare = words.rstrip(".。,;:，；： ")
+    if not bare:
+        raise ValueError("a reason needs some words")
+    if words.endswith(("!", "?", "！", "？", "…")):
+        return Cause("sentence", _capital(words))
+    shape = _shape(bare, locale)
+    short = len(bare) <= 24 and (locale == "zh" or len(bare.split()) <= 3)
+    if words == bare or shape.shape == "doing" or (shape.shape == "cause" and short):
+        return shape
+    return Cause("sentence", _capital(words))
