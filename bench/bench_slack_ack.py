@@ -10,7 +10,7 @@ machine slows them alike:
 - `/promise help`, which the product answers in the ack itself: what the endpoint costs
   around the answer (checks, parsing, dispatch);
 - `/promise <a promise>`: the ack is an empty 200 and the echo follows through the
-  response_url, composed in the echo process (a second process at a lower priority); the
+  response_url, composed in the echo process (`reliability.slack_echo`, at idle priority); the
   echo's arrival is timed too (from the request's send).
 
 Under a closed loop of 50 the echoes queue up behind each other, so their figure is what a
@@ -117,16 +117,20 @@ def minimal_app(secret: str) -> Starlette:
 
 def measure(app: Any, response_url: str, requests: int, concurrency: int,
             echoed: Callable[[], None] | None = None,
-            text: str | None = None) -> list[tuple[int, float, float]]:
+            text: str | None = None) -> tuple[list[tuple[int, float, float]], float]:
+    """The client's timings, and the CPU seconds the server (this process) spent meanwhile:
+    a figure a busy machine does not move, where latencies move with the load."""
     with serve(app) as url:
+        cpu = time.process_time()
         client = subprocess.run(
             [sys.executable, "-m", "bench.bench_slack_ack", "--client", url + "/slack/events",
              "--response-url", response_url, "--requests", str(requests),
              "--concurrency", str(concurrency), *(["--text", text] if text else [])],
             check=True, capture_output=True, text=True)
+        cpu = time.process_time() - cpu
         if echoed is not None:
             echoed()  # the server keeps running until the echoes posted after the acks are in
-    return [(index, sent, ms) for index, sent, ms in json.loads(client.stdout)]
+    return [(index, sent, ms) for index, sent, ms in json.loads(client.stdout)], cpu
 
 
 def summary(name: str, timings: list[float]) -> tuple[str, float]:
@@ -172,6 +176,7 @@ def main() -> None:
     helped: list[float] = []
     minimal: list[float] = []
     echoes: list[float] = []
+    cpu = {"minimal": 0.0, "help": 0.0, "promise": 0.0}  # server CPU seconds, all rounds
     slack = subprocess.Popen([sys.executable, "-m", "bench.bench_slack_ack", "--sink"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert slack.stdin is not None and slack.stdout is not None
@@ -198,15 +203,20 @@ def main() -> None:
                           timezone="America/New_York", now=moment, actor="bench")
         for round_ in range(args.rounds):
             base = api_url.removesuffix("/api/") + f"/response/r{round_}"
-            minimal += [ms for _, _, ms in measure(minimal_app(SIGNING_SECRET), base + "m",
-                                                   args.requests, args.concurrency)]
-            helped += [ms for _, _, ms in measure(create_app(ledger), base + "h", args.requests,
-                                                  args.concurrency, text="help")]
+            timings, spent = measure(minimal_app(SIGNING_SECRET), base + "m", args.requests,
+                                     args.concurrency)
+            minimal += [ms for _, _, ms in timings]
+            cpu["minimal"] += spent
+            timings, spent = measure(create_app(ledger), base + "h", args.requests,
+                                     args.concurrency, text="help")
+            helped += [ms for _, _, ms in timings]
+            cpu["help"] += spent
             names = [f"r{round_}-{index}" for index in range(args.requests)]
             arrived: dict[str, float] = {}
-            acks = measure(create_app(ledger), base, args.requests, args.concurrency,
-                           echoed=lambda names=names, arrived=arrived: arrived.update(
-                               arrivals(names)))
+            acks, spent = measure(create_app(ledger), base, args.requests, args.concurrency,
+                                  echoed=lambda names=names, arrived=arrived: arrived.update(
+                                      arrivals(names)))
+            cpu["promise"] += spent
             product += [ms for _, _, ms in acks]
             echoes += [(arrived[f"r{round_}-{index}"] - sent) * 1000 for index, sent, _ in acks]
         engine.dispose()
@@ -219,7 +229,9 @@ def main() -> None:
     print(f"{len(product)} signed requests to each, {args.concurrency} concurrent over "
           f"loopback, {args.rounds} alternating rounds\n  {base_line}\n  {help_line}: "
           f"{p99_help / p99_minimal:.2f}x\n  {ours}: {p99 / p99_minimal:.2f}x\n  {echo_line}"
-          f"\n(p99 against the minimal endpoint's; goal <= 1.3x)")
+          f"\n(p99 against the minimal endpoint's; goal <= 1.3x)\nserver CPU per request: "
+          + ", ".join(f"{name} {spent * 1000 / len(product):.2f} ms "
+                      f"({spent / cpu['minimal']:.2f}x)" for name, spent in cpu.items()))
 
 
 if __name__ == "__main__":

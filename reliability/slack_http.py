@@ -17,46 +17,36 @@ that passed all four reaches the app; one that still breaks a listener is answer
 one warning line naming the error's type. `/promise <a promise>` is acknowledged at once with
 an empty 200 and its echo follows through the command's response_url (ack first, as Netflix
 Dispatch does: no database work and no Slack Web API call before the answer), composed in a
-process of its own at a lower priority, so a burst of echoes never slows the answers;
+process of its own at idle priority (`slack_echo`), so a burst of echoes never slows the
+answers;
 `/promise help` is answered in the ack; everything else goes to Bolt, which never calls
 `auth.test` either (see `slack_app.build`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 import logging
-import multiprocessing
-import os
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
-import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reliability.config import Settings
-from reliability.db import make_engine
 from reliability.ledger import Ledger
 from reliability.slack_app import (
     NOT_CONFIGURED,
-    Listeners,
-    _answered_later,
     build,
     listeners_for,
     utc_now,
 )
-from reliability.slack_commands import Log
+from reliability.slack_commands import Help, Log
 from reliability.slack_commands import parse as parse_command
+from reliability.slack_echo import Echoes
 
 log = logging.getLogger(__name__)
 PATH = "/slack/events"
@@ -66,7 +56,6 @@ NOT_SIGNED = "This request is not signed by Slack (or is more than 5 minutes old
 TOO_LARGE = f"A Slack request is at most {MAX_BODY} bytes."
 MALFORMED = "This is not a request Slack sends: expected a form or a JSON object."
 JSON = "application/json;charset=utf-8"
-ECHO_NICENESS = 10  # the echo process runs after the server's acks when the CPU is short
 
 
 class Refused(Exception):
@@ -162,9 +151,24 @@ def _ssl_check(body: bytes) -> bool:
     200 and nothing else, as Bolt answers it; any other field makes it an ordinary request."""
     if len(body) > 200:
         return False
-    fields = parse_qsl(body.decode("latin-1"), keep_blank_values=True)
-    return dict(fields).get("ssl_check") == "1" and {name for name, _ in fields} <= {
-        "ssl_check", "token"}
+    fields = form(body.decode("latin-1"))
+    return fields.get("ssl_check") == "1" and fields.keys() <= {"ssl_check", "token"}
+
+
+def form(text: str) -> dict[str, str]:
+    """A urlencoded form's fields, read as `dict(parse_qsl(text, keep_blank_values=True))`
+    reads them (the last of a repeated name wins), in half its time: most of Slack's fields
+    have nothing to decode."""
+    fields: dict[str, str] = {}
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            fields[_decoded(name)] = _decoded(value)
+    return fields
+
+
+def _decoded(text: str) -> str:
+    return unquote_plus(text) if "%" in text or "+" in text else text
 
 
 def parse(text: str, content_type: str) -> dict[str, Any]:
@@ -173,7 +177,7 @@ def parse(text: str, content_type: str) -> dict[str, Any]:
         if content_type.startswith("application/json") or text.startswith("{"):
             found: Any = json.loads(text)
         else:
-            fields = dict(parse_qsl(text, keep_blank_values=True))
+            fields = form(text)
             found = json.loads(fields["payload"]) if "payload" in fields else fields
     except (ValueError, KeyError, RecursionError):
         raise Refused(400, MALFORMED) from None
@@ -226,31 +230,36 @@ def _complete(found: dict[str, Any]) -> bool:
 
 # The fields Bolt reads before a listener runs, by the types Slack gives them; any other
 # shape would break Bolt itself (and log a traceback), so it is refused here.
-IDS = ("id", "team_id", "enterprise_id", "user_id", "channel_id", "type", "callback_id",
-       "action_id", "block_id", "value", "user_team", "execution_id", "command", "text",
-       "response_url", "trigger_id", "api_app_id", "token", "ssl_check", "challenge",
-       "thread_ts", "function_execution_id", "bot_access_token", "app_installed_team_id",
-       "context_team_id", "context_enterprise_id", "private_metadata")
-NESTED = ("user", "team", "enterprise", "channel", "container", "view", "message", "event",
-          "previous_message", "item", "assistant_thread", "function_data", "state")
-LISTS = ("actions", "authorizations")
-WHO = ("user", "team", "enterprise", "channel")
+IDS = frozenset((
+    "id", "team_id", "enterprise_id", "user_id", "channel_id", "type", "callback_id",
+    "action_id", "block_id", "value", "user_team", "execution_id", "command", "text",
+    "response_url", "trigger_id", "api_app_id", "token", "ssl_check", "challenge", "thread_ts",
+    "function_execution_id", "bot_access_token", "app_installed_team_id", "context_team_id",
+    "context_enterprise_id", "private_metadata"))
+NESTED = frozenset(("user", "team", "enterprise", "channel", "container", "view", "message",
+                    "event", "previous_message", "item", "assistant_thread", "function_data",
+                    "state"))
+LISTS = frozenset(("actions", "authorizations"))
+WHO = frozenset(("user", "team", "enterprise", "channel"))
 
 
 def _shaped(found: Any, depth: int = 0) -> bool:
-    """Slack's field types: ids and words are text, parts are objects, lists hold objects."""
+    """Slack's field types: ids and words are text, parts are objects, lists hold objects.
+    One pass over the fields present: an ack pays for what the request holds."""
     if not isinstance(found, dict) or depth > 4:
         return False
-    if not all(isinstance(found.get(name, ""), str | None) for name in IDS):
-        return False
-    for name in NESTED:
-        value = found.get(name, "")
-        named = name in WHO and (value is None or isinstance(value, str))  # Slack's short forms
-        if not (named or value == "" or _shaped(value, depth + 1)):
+    for name, value in found.items():
+        if name in IDS:
+            if not (value is None or isinstance(value, str)):
+                return False
+        elif name in NESTED:
+            named = name in WHO and (value is None or isinstance(value, str))  # short forms
+            if not (named or value == "" or _shaped(value, depth + 1)):
+                return False
+        elif name in LISTS and not (isinstance(value, list)
+                                    and all(_shaped(item, depth + 1) for item in value)):
             return False
-    return all(isinstance(found.get(name, []), list)
-               and all(_shaped(item, depth + 1) for item in found.get(name, []))
-               for name in LISTS)
+    return True
 
 
 class Endpoint:
@@ -265,19 +274,21 @@ class Endpoint:
         self.listeners = listeners_for(ledger, clock)
         self.bolt: AsyncApp = build(ledger, clock=clock, listeners=self.listeners)
         self.bolt.error(_unhandled)
-        _echo_process().submit(_lower_priority)  # started now, not on the first echo
+        self.echoes = Echoes(ledger.settings)
 
     async def answer(self, headers: dict[str, str], body: bytes) -> Answer:
         if _ssl_check(body):
             return Answer(200)
         text = verify(self.verifier, headers, body)
         request = parse(text, headers.get("content-type", ""))
-        if request.get("command") == "/promise" and not await _answered_later(request):
-            if isinstance(parse_command(str(request.get("text") or "")), Log):
+        if request.get("command") == "/promise":
+            command = parse_command(str(request.get("text") or ""))
+            if isinstance(command, Log):
                 self._later(request)
                 return Answer(200)
-            return await self._help(request)
-        return await self._bolt(text, headers)
+            if isinstance(command, Help):
+                return await self._help(request)
+        return await self._bolt(text, headers)  # what reads or changes the ledger: Bolt's lazy
 
     async def _help(self, command: dict[str, Any]) -> Answer:
         """Help is fixed words: it is the answer itself."""
@@ -291,9 +302,7 @@ class Endpoint:
 
     def _later(self, command: dict[str, Any]) -> None:
         """Hand the echo to the echo process, with the moment the command arrived."""
-        job = _echo_process().submit(echo_in_process, self.ledger.settings, command,
-                                     self.clock())
-        job.add_done_callback(_failed)
+        self.echoes.send(command, self.clock())
 
     async def _bolt(self, text: str, headers: dict[str, str]) -> Answer:
         try:
@@ -311,59 +320,6 @@ async def _unhandled(error: Exception) -> BoltResponse:
     listener could not handle; here it is one line and a 400."""
     log.warning("a signed Slack request could not be handled: %s", type(error).__name__)
     return BoltResponse(status=400, body=MALFORMED)
-
-
-@functools.cache
-def _echo_process() -> ProcessPoolExecutor:
-    """One process, at a lower priority, for the work after the acks: under a burst the
-    server's interpreter is left to the answers Slack waits 3 seconds for, and the echoes
-    queue up behind each other (and yield the CPU to the acks) instead of sharing it."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_lower_priority)
-
-
-def _lower_priority() -> None:
-    if os.nice(0) < ECHO_NICENESS:
-        os.nice(ECHO_NICENESS)
-
-
-# In the echo process: the ledger (and its connection pool) of the settings last seen; a
-# server has one, and a new one (a test's own database) closes the old pool's connections.
-_ECHO_LEDGERS: dict[str, Ledger] = {}
-
-
-def echo_in_process(settings: Settings, command: dict[str, Any], now: datetime) -> None:
-    """Compose the echo of a promise as it reads at `now` and post it to the command's
-    response_url (in the echo process)."""
-    key = settings.model_dump_json()
-    if key not in _ECHO_LEDGERS:
-        for old in _ECHO_LEDGERS.values():
-            old.engine.dispose()
-        _ECHO_LEDGERS.clear()
-        _ECHO_LEDGERS[key] = Ledger(make_engine(settings.database.url), settings)
-    asyncio.run(_echo(listeners_for(_ECHO_LEDGERS[key], lambda: now), command))
-
-
-async def _echo(listeners: Listeners, command: dict[str, Any]) -> None:
-    said: dict[str, Any] = {}
-
-    async def ack(**reply: Any) -> None:
-        said.update(reply)
-
-    await listeners.ack_command(ack, command)
-    url = str(command.get("response_url") or "")
-    if not url.startswith(("https://", "http://")):
-        log.warning("a /promise from Slack came without a response_url; no echo sent")
-        return
-    try:
-        await AsyncWebhookClient(url).send(**said)
-    except (OSError, aiohttp.ClientError) as exc:
-        log.warning("could not post the echo of a /promise to Slack: %s", exc)
-
-
-def _failed(done: Future[None]) -> None:
-    if not done.cancelled() and done.exception() is not None:
-        log.error("an echo for Slack failed", exc_info=done.exception())
 
 
 def _endpoint(app: Any) -> Endpoint:

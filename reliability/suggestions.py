@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from reliability import capture, limits
 from reliability.access import Actor, NotFound, scope_for
+from reliability.calendar import BusinessCalendar
 from reliability.commitments import Finding, FindingKind
 from reliability.config import Settings
 from reliability.errors import UserError
@@ -150,6 +151,13 @@ def offer_by_token(ledger: Ledger, token: str,
                            hint="log the promise with /promise or the web's Log a promise")
         member = _member(session, row)
         return _offer(row, member, _client_of(session, row)), Actor.of(member)
+
+
+def calendar_of(ledger: Ledger, offer: Offer) -> BusinessCalendar:
+    """The calendar an offer's date reads in: its client's, else the team's."""
+    with ledger.session() as session:
+        client = ledger.find_client(session, offer.client) if offer.client else None
+        return ledger.calendar_for(client)
 
 
 def accept(ledger: Ledger, suggestion_id: int, *, actor: Actor, now: datetime,

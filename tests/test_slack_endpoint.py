@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import httpx
 import pytest
@@ -22,13 +22,13 @@ from servers.slack_api import SlackApi, slack_api
 from slack_harness import SIGNING_SECRET, SlackWorkspace, command_body, signed_headers
 from test_slack_app import shown
 
-from reliability import notices
+from reliability import notices, slack_echo
 from reliability.config import Settings
 from reliability.drafting import rendering, samples
 from reliability.ledger import Ledger
 from reliability.models import NoticeKind
 from reliability.outbox import Outbox
-from reliability.slack_http import MAX_BODY
+from reliability.slack_http import MAX_BODY, form
 
 # The Slack app's fixtures, a workspace per test (the server, one per module, is conftest's).
 api, clock, agency, slack = (test_slack_app.api, test_slack_app.clock, test_slack_app.agency,
@@ -260,6 +260,13 @@ def test_no_request_of_any_shape_gets_a_server_error_or_leaves_a_traceback(
     no_traceback_and_no_body(logged)
 
 
+@given(st.lists(st.tuples(st.text(), st.text())).map(
+    lambda pairs: "&".join(f"{quote_plus(n)}={quote_plus(v)}" for n, v in pairs))
+    | st.text(alphabet="ab=&%+2 0F"))
+def test_a_form_is_read_exactly_as_parse_qsl_reads_it(text: str) -> None:
+    assert form(text) == dict(parse_qsl(text, keep_blank_values=True))
+
+
 # -- the ack never waits on Slack's Web API --------------------------------------------------
 
 
@@ -273,6 +280,18 @@ def test_with_slacks_web_api_unreachable_a_promise_is_acked_and_echoed(
     assert (response.status_code, response.content) == (200, b"")
     [echo] = api.replies(api.response_url("down"))  # response_url is Slack's webhook host
     assert "*Q3 report* for *Acme*" in shown(echo)
+
+
+def test_a_promise_is_echoed_after_the_echo_process_died(
+        slack: SlackWorkspace, caplog: pytest.LogCaptureFixture) -> None:
+    assert "*Q3 report* for *Acme*" in shown(slack.answer("Q3 report for Acme by Friday"))
+    died = slack_echo.child().process
+    died.kill()
+    died.wait(10)
+    echo = slack.answer("Brand audit for Acme by Friday")
+    assert "*Brand audit* for *Acme*" in shown(echo)
+    assert slack_echo.child().process is not died
+    assert "the Slack echo process had stopped" in caplog.text
 
 
 def test_with_slacks_web_api_hanging_a_button_is_answered_in_time(

@@ -45,11 +45,8 @@ def show(request: Request, token: str, answer: str = "log") -> HTMLResponse:
         offer, _ = suggestions.offer_by_token(ledger, token, _now(request))
     except NotFound:
         return _page(request, "This link does not work", USED, "error", 410)
-    with ledger.session() as session:
-        client = ledger.find_client(session, offer.client) if offer.client else None
-        calendar = ledger.calendar_for(client)
     if offer.due_at is not None:
-        due = echo(offer.due_at, calendar)
+        due = echo(offer.due_at, suggestions.calendar_of(ledger, offer))
     else:
         due = "no date named: the end of the next business day"
     effect = ("Log stores this promise with its due date."

@@ -122,7 +122,7 @@ class SlackApi:
         assert found, "the app did not call the Slack API as expected in time"
         return found
 
-    def replies(self, url: str, count: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
+    def replies(self, url: str, count: int = 1, timeout: float = 30) -> list[dict[str, Any]]:
         """The first `count` posts to a response_url, waiting for them to arrive."""
         name = url.rsplit("/response/", 1)[-1]
         self.wait_until(lambda: len(self.responses.get(name, [])) >= count, timeout)
