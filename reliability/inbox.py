@@ -294,8 +294,10 @@ def _confirm(ledger: Ledger, session: Session, offer: suggestions.Offer, member:
         greeting = said["mail_greeting"].format(
             name=compose.member_greeting_name(ledger.settings, member))
         text = (f"{greeting}\n\n{said['mail_found'].format(sentence=offer.sentence)}\n\n"
-                f"{_quoted(question, locale)}\n\n{said['log']}: {base}?answer=log\n"
-                f"{said['decline']}: {base}?answer=decline\n\n"
+                f"{_quoted(question, locale)}\n\n"
+                f"{said['mail_link'].format(label=said['log'], url=base + '?answer=log')}\n"
+                f"{said['mail_link'].format(label=said['decline'], url=base + '?answer=decline')}"
+                "\n\n"
                 f"{said['mail_links'].format(days=suggestions.OFFER_LIFETIME.days)}\n")
     notices.store(session, Notice(
         kind=NoticeKind.suggestion_offer, idempotency_key=f"suggestion_offer:{offer.id}",

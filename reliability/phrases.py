@@ -196,6 +196,7 @@ _EN: dict[str, str] = {
     "form_when": "Due (e.g. Friday 5pm, 2026-12-04 17:00, in 3 business days)",
     # The same offer by email, when the member is not in Slack.
     "mail_greeting": "Hi {name},",
+    "mail_link": "{label}: {url}",
     "mail_found": "In an email, we found: “{sentence}”",
     "mail_title": "What: “{title}”",
     "commitment_undated_mail": "Log this promise to {client}? It names no date: the page "
@@ -381,6 +382,7 @@ _SV: dict[str, str] = {
     "form_what": "Vad som är lovat", "form_client": "Till vilken kund",
     "form_when": "Leverans (t.ex. fredag kl. 17, 2026-12-04 17:00, om 3 arbetsdagar)",
     "mail_greeting": "Hej {name}!",
+    "mail_link": "{label}: {url}",
     "mail_found": "I ett mejl hittade vi: ”{sentence}”",
     "mail_title": "Vad: ”{title}”",
     "commitment_undated_mail": "Logga löftet till {client}? Inget datum nämns: sidan "
@@ -544,6 +546,7 @@ _ZH: dict[str, str] = {
     "form_what": "承诺内容", "form_client": "客户",
     "form_when": "截止时间（例如：周五17:00、2026-12-04 17:00、3个工作日内）",
     "mail_greeting": "{name}，您好！",
+    "mail_link": "{label}：{url}",
     "mail_found": "我们在一封邮件中看到：“{sentence}”",
     "mail_title": "内容：“{title}”",
     "commitment_undated_mail": "要记录这项对{client}的承诺吗？原话没有提到日期，"
