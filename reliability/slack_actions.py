@@ -142,7 +142,7 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, by_user_id: str
     named = _named_client(text, clients)
     calendar = ledger.calendar_for(named)
     found = _with_title(resolve(text, now=now, calendar=calendar, client_names=names),
-                        ledger, now, locale)
+                        ledger, calendar, now, locale)
     if found.client is None and named is not None:  # a name inside a longer word
         found = resolve(text, now=now, calendar=ledger.calendar_for(), client_names=names)
     if found.client is None:
@@ -177,7 +177,7 @@ def _newcomer_echo(ledger: Ledger, text: str, *, owner_user_id: str, now: dateti
     it looks the same whether the client exists; Looks right checks the client."""
     calendar = ledger.calendar_for()
     found = _with_title(resolve(text, now=now, calendar=calendar, client_names=[]), ledger,
-                        now, locale)
+                        calendar, now, locale)
     if found.client_hint is None:
         raise UserError(say(locale, "which_client_newcomer", title=found.title,
                             matched=found.matched))
@@ -187,11 +187,13 @@ def _newcomer_echo(ledger: Ledger, text: str, *, owner_user_id: str, now: dateti
     return _preview(ledger, proposal, calendar, now=now, secret=secret, locale=locale)
 
 
-def _with_title(found: Resolution, ledger: Ledger, now: datetime, locale: str) -> Resolution:
+def _with_title(found: Resolution, ledger: Ledger, calendar: BusinessCalendar, now: datetime,
+                locale: str) -> Resolution:
     """A line with what is promised and a deadline within the horizon."""
     limits.within_horizon(found.due_at, now, ledger.settings.policy.due_horizon_years)
     if not found.title:
-        raise UserError(say(locale, "no_title", due=found.echo))
+        raise UserError(say(locale, "no_title", due=due_text(found.due_at, calendar, now,
+                                                              locale)))
     return found
 
 
