@@ -11,8 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from babel.dates import format_date
+from babel.numbers import format_percent
 from sqlmodel import Session, col, select
 
+from reliability import phrases
 from reliability.access import Actor
 from reliability.calendar import BusinessCalendar
 from reliability.commitments import Finding, Person, detect
@@ -22,10 +25,14 @@ from reliability.errors import UserError
 from reliability.forecast import PastPromise, Record
 from reliability.ledger import Ledger, PromiseView
 from reliability.models import Client, Member, Promise, PromiseStatus, Source
-from reliability.risk import CaptureForecast, OpenLoad, Policy, forecast_at_capture
+from reliability.phrases import say
+from reliability.risk import CHANCE_WORDS, CaptureForecast, OpenLoad, Policy, forecast_at_capture
 from reliability.scan import Scanner
 
 NEWCOMER = "the owner"  # a Slack user who has made no promise here yet
+# The forecast's chance in words, in order: phrases' chance_0 … chance_4 say each.
+CHANCE_BOUNDS = [words for _, words in CHANCE_WORDS]
+_DAY = {"sv": "EEE d MMM", "zh": "M月d日（E）"}
 
 
 def forecast(ledger: Ledger, *, client_name: str, owner_email: str | None, due_at: datetime,
@@ -119,21 +126,29 @@ def log_promise(ledger: Ledger, *, title: str, client_name: str, owner_email: st
     return view, made
 
 
-def day(moment: datetime, calendar: BusinessCalendar) -> str:
-    """'Mon 7 Dec': the way a suggested date is offered."""
+def day(moment: datetime, calendar: BusinessCalendar, locale: str = "en") -> str:
+    """'Mon 7 Dec', 'mån 7 dec.', '12月7日（周一）': the way a suggested date is offered."""
     local = calendar.local(moment)
+    if phrases.language(locale) != "en":
+        return format_date(local.date(), _DAY[phrases.language(locale)], locale=locale)
     return f"{WEEKDAY_NAMES[local.weekday()]} {local.day} {MONTH_NAMES[local.month - 1]}"
 
 
-def describe(made: CaptureForecast, *, owner_name: str, calendar: BusinessCalendar,
-             now: datetime) -> list[str]:
-    """The forecast in plain words: the chance, the reason, the likely day."""
-    who = owner_name[:1].upper() + owner_name[1:]
-    reason = reason_text(made.reason, "en", timezone=calendar.timezone, now=now)
+def describe(made: CaptureForecast, *, owner_name: str | None, calendar: BusinessCalendar,
+             now: datetime, locale: str = "en") -> list[str]:
+    """The forecast in the reader's words: the chance, the reason, the likely day
+    (`owner_name` None: someone not a member yet, named as "the owner")."""
+    name = owner_name or say(locale, "newcomer")
+    reason = dict(made.reason)
+    if reason.get("owner") == NEWCOMER:
+        reason["owner"] = name
+    words = reason_text(reason, phrases.language(locale), timezone=calendar.timezone, now=now)
+    chance = say(locale, f"chance_{CHANCE_BOUNDS.index(made.chance)}")
     return [
-        f"{made.chance} ({round(100 * made.p_late)}% chance it runs late): {reason}.",
-        f"{who} will likely be done by {day(made.likely_done_by, calendar)} "
-        "(80% of similar promises were).",
+        say(locale, "forecast_chance", chance=chance, reason=words,
+            percent=format_percent(made.p_late, locale=phrases.language(locale))),
+        say(locale, "forecast_likely", who=name[:1].upper() + name[1:],
+            day=day(made.likely_done_by, calendar, locale)),
     ]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from reliability import notices
+from reliability import compose, notices
 from reliability.access import Actor, notice_for, notices_in_scope, scope_for
 from reliability.calendar import BusinessCalendar
 from reliability.db import among
@@ -26,7 +26,6 @@ from reliability.ledger import Ledger
 from reliability.models import (
     Client,
     DeliveryChannel,
-    Locale,
     Member,
     Mistake,
     Notice,
@@ -154,10 +153,10 @@ def offer_key(draft: Notice, now: datetime) -> str:
 
 
 def queue_offers(ledger: Ledger, *, now: datetime, actor: str,
-                 review: Callable[[DraftView, datetime], dict[str, Any]]) -> list[int]:
+                 review: Callable[[DraftView, datetime, Member], dict[str, Any]]) -> list[int]:
     """Queue each draft whose owner is in Slack and has not been offered it since it was made
     or its snooze ended, as an outbox message to the owner's DM showing `review` (its `text`
-    and `blocks`); the drafts' ids.
+    and `blocks`, for that owner); the drafts' ids.
 
     The offer's key is unique, so several workers doing this at once queue it once."""
     queued = []
@@ -174,11 +173,12 @@ def queue_offers(ledger: Ledger, *, now: datetime, actor: str,
             client = session.get(Client, draft.client_id) if draft.client_id else None
             promise = session.get(Promise, draft.promise_id) if draft.promise_id else None
             view = DraftView(draft, client, promise, ledger.calendar_for(client))
-            shown = review(view, now)
+            shown = review(view, now, owner)
             offer = Notice(
                 kind=NoticeKind.draft_offer, idempotency_key=key, promise_id=draft.promise_id,
                 mistake_id=draft.mistake_id, member_id=owner.id, channel=DeliveryChannel.slack,
-                recipient=owner.slack_user_id, recipient_name=owner.name, locale=Locale.en,
+                recipient=owner.slack_user_id, recipient_name=owner.name,
+                locale=compose.member_locale(ledger.settings, owner),
                 subject=f"Draft #{draft.id} waits for you", text=shown["text"],
                 blocks=shown["blocks"], context={"draft_id": draft.id},
                 status=NoticeStatus.queued, created_by=actor, created_at=now,

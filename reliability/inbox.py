@@ -15,6 +15,7 @@ none is read twice: not after a restart, a reconnect or the same message piped a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,18 +24,17 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reliability import capture, limits, notices, suggestions
+from reliability import capture, compose, limits, notices, phrases, suggestions
 from reliability.channels.imap import Mailbox, MailboxError
 from reliability.channels.listener import MailListener
 from reliability.commitments import Finding, FindingKind
-from reliability.deadlines import echo
+from reliability.drafting.rendering import QUOTES
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.mail import Mail, message_key, parse
 from reliability.models import (
     Client,
     DeliveryChannel,
-    Locale,
     Member,
     Notice,
     NoticeKind,
@@ -268,50 +268,65 @@ def _asked(finding: Finding, roles: _Roles) -> str:
 
 def _confirm(ledger: Ledger, session: Session, offer: suggestions.Offer, member: Member,
              now: datetime) -> None:
-    """Queue the question to the member: a Slack DM when they are in Slack, else an email;
-    both with the offer's single-use Log / Not a promise links."""
+    """Queue the question to the member in their language, with the words of a Slack offer:
+    a Slack DM when they are in Slack, else an email greeting them by first name; both with
+    the offer's single-use Log / Not a promise links."""
     assert offer.token is not None
     base = f"{ledger.settings.web.base_url.rstrip('/')}/confirm/{offer.token}"
+    locale = compose.member_locale(ledger.settings, member)
+    said = phrases.words(locale)
     calendar = ledger.calendar_for(
         ledger.find_client(session, offer.client) if offer.client else None)
-    due = echo(offer.due_at, calendar) if offer.due_at else "no date named"
-    if offer.kind == FindingKind.commitment:
-        what = "Log this promise"
-        question = f"{what} to {offer.client}, due {due}? “{offer.title}”"
-    else:
-        what = "Acknowledge this request"
-        reply_by = f"reply by {due}" if offer.due_at else "reply by the next business day"
-        question = (f"{what} from {offer.client} ({reply_by})? “{offer.title}” Log drafts "
-                    "the acknowledgement for your review.")
     slack = bool(member.slack_user_id) and ledger.settings.slack.bot_token is not None
-    text = (f"{question}\nFrom an email: “{offer.sentence}”\n" if slack else
-            f"Hi {member.name},\n\nIn an email, we found: “{offer.sentence}”\n\n"
-            f"{question}\n\nLog it: {base}?answer=log\n"
-            f"Not a promise: {base}?answer=decline\n\n"
-            "Both links open a page that asks you to confirm; they work once, for "
-            f"{suggestions.OFFER_LIFETIME.days} days.\n")
+    request = offer.kind == FindingKind.request
+    key = ("request" if request else "commitment") + ("" if offer.due_at else "_undated")
+    if not slack and key == "commitment_undated":
+        key = "commitment_undated_mail"  # a mail has no Change button; the page asks
+    due = phrases.when(offer.due_at, calendar.timezone, locale) if offer.due_at else ""
+    question = said[key].format(client=offer.client or "?", due=due, title=offer.title)
+    if not request:
+        question += "\n" + said["mail_title"].format(title=offer.title)
+    subject = said["mail_subject_request" if request else "mail_subject_commitment"].format(
+        client=offer.client or "?", title=offer.title)
+    if slack:
+        text = f"{question}\n{said['from_email'].format(sentence=offer.sentence)}\n"
+    else:
+        greeting = said["mail_greeting"].format(
+            name=compose.member_greeting_name(ledger.settings, member))
+        text = (f"{greeting}\n\n{said['mail_found'].format(sentence=offer.sentence)}\n\n"
+                f"{_quoted(question, locale)}\n\n"
+                f"{said['mail_link'].format(label=said['log'], url=base + '?answer=log')}\n"
+                f"{said['mail_link'].format(label=said['decline'], url=base + '?answer=decline')}"
+                "\n\n"
+                f"{said['mail_links'].format(days=suggestions.OFFER_LIFETIME.days)}\n")
     notices.store(session, Notice(
         kind=NoticeKind.suggestion_offer, idempotency_key=f"suggestion_offer:{offer.id}",
         member_id=member.id,
         channel=DeliveryChannel.slack if slack else DeliveryChannel.email,
         recipient=member.slack_user_id if slack and member.slack_user_id else member.email,
-        recipient_name=member.name, locale=Locale.en,
-        subject=f"{what}? {offer.title}"[:200], text=text,
-        blocks=_blocks(question, offer, base) if slack else None,
+        recipient_name=member.name, locale=locale, subject=subject[:200], text=text,
+        blocks=_blocks(question, offer, base, said) if slack else None,
         context={"suggestion_id": offer.id}, status=NoticeStatus.queued, created_by=ACTOR,
         created_at=now, approved_at=now, next_attempt_at=now), now=now)
 
 
-def _blocks(question: str, offer: suggestions.Offer, link: str) -> list[dict[str, Any]]:
+def _quoted(text: str, locale: str) -> str:
+    """Slack's *bold* title as a mail writes it: in the locale's quotation marks."""
+    opening, closing = QUOTES.get(locale, QUOTES["en"])
+    return re.sub(r"\*([^*]+)\*", lambda found: f"{opening}{found.group(1)}{closing}", text)
+
+
+def _blocks(question: str, offer: suggestions.Offer, link: str,
+            said: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": question}},
         {"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"From an email: “{offer.sentence[:2800]}”"}]},
+            {"type": "mrkdwn", "text": said["from_email"].format(sentence=offer.sentence[:2800])}]},
         {"type": "actions", "elements": [
             {"type": "button", "action_id": "suggestion_link_log", "style": "primary",
-             "text": {"type": "plain_text", "text": "Log"}, "url": f"{link}?answer=log"},
+             "text": {"type": "plain_text", "text": said["log"]}, "url": f"{link}?answer=log"},
             {"type": "button", "action_id": "suggestion_link_decline",
-             "text": {"type": "plain_text", "text": "Not a promise"},
+             "text": {"type": "plain_text", "text": said["decline"]},
              "url": f"{link}?answer=decline"},
         ]},
     ]

@@ -16,12 +16,13 @@ from typing import Any
 
 from babel.numbers import format_percent
 
-from reliability import capture, compose, drafts, limits, slack_views, suggestions
+from reliability import capture, compose, drafts, limits, phrases, slack_views, suggestions
 from reliability.access import Actor
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.commitments import FindingKind
 from reliability.deadlines import DeadlineError, Resolution, echo, resolve, resolve_due
 from reliability.drafting import rendering
+from reliability.drafting.rendering import zone_label
 from reliability.drafts import DraftView
 from reliability.errors import UserError
 from reliability.ledger import Ledger, PromiseView
@@ -32,6 +33,7 @@ from reliability.models import (
     PromiseStatus,
     Source,
 )
+from reliability.phrases import say
 from reliability.slack_commands import (
     Done,
     ListMine,
@@ -75,6 +77,26 @@ def actor_of(member: Member) -> Actor:
     return Actor(f"slack:{member.email}", member.id)
 
 
+def reader_locale(ledger: Ledger, member: Member | None, slack_locale: str | None = None) -> str:
+    """The language a Slack user reads: a member's own (else the team's); someone not
+    matched to a member, Slack's language for them when known (what `enrol` would store as
+    theirs), else `[team] locale`."""
+    if member is not None:
+        return compose.member_locale(ledger.settings, member)
+    return phrases.language(slack_locale) if slack_locale else ledger.settings.team.locale
+
+
+def due_text(moment: datetime, calendar: BusinessCalendar, now: datetime, locale: str) -> str:
+    """A due moment in a reply, in the client's zone, which is named: 'Fri 20 Nov, 17:00
+    (America/New_York)', 'fre 20 nov. kl. 17.00 (New York-tid)', '11月20日（周五）17:00
+    （美国东部时间）'."""
+    if phrases.language(locale) == "en":
+        return echo(moment, calendar, now)
+    zone = zone_label(calendar.timezone, locale)
+    shown = phrases.when(moment, calendar.timezone, locale, now=now)
+    return f"{shown}（{zone}）" if locale == "zh" else f"{shown} ({zone})"
+
+
 # -- members ------------------------------------------------------------------------------
 
 
@@ -85,10 +107,7 @@ def enrol(ledger: Ledger, user: SlackUser, *, now: datetime, create: bool = Fals
 
     From then on their check-in requests and digests come to Slack, where they answer."""
     if not user.email:
-        raise UserError(
-            f"I can't see <@{user.id}>'s email address in Slack, so I can't tell which team "
-            "member this is. Ask an admin to run `reliability member add EMAIL --name NAME "
-            f"--slack-user {user.id}`.")
+        raise UserError(say(reader_locale(ledger, None, user.locale), "no_email", user=user.id))
     timezone = user.timezone if user.timezone and _known_zone(user.timezone) else None
     return ledger.link_slack_user(email=user.email, slack_user_id=user.id,
                                   name=user.name or user.email, timezone=timezone, now=now,
@@ -107,7 +126,7 @@ def _known_zone(name: str) -> bool:
 
 
 def understand(ledger: Ledger, text: str, *, owner_user_id: str, by_user_id: str,
-               member: bool, now: datetime, secret: str) -> Reply:
+               member: bool, now: datetime, secret: str, locale: str) -> Reply:
     """Echo what the line says, with buttons to confirm it; nothing is stored.
 
     `by_user_id` typed it; unless they are a `member` (matched to one) they may log only
@@ -115,72 +134,76 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, by_user_id: str
     clients exist: see `_newcomer_echo`."""
     if not member:
         if owner_user_id != by_user_id:
-            raise UserError(f"<@{by_user_id}> is not a member of this team yet",
-                            field="owner", hint="log a promise of your own first, which "
-                            "adds you, or ask an admin to add you; then you may name others")
+            raise UserError(say(locale, "not_member", user=by_user_id), field="owner")
         return _newcomer_echo(ledger, text, owner_user_id=owner_user_id, now=now,
-                              secret=secret)
+                              secret=secret, locale=locale)
     clients = ledger.clients()
     names = [client.name for client in clients]
     named = _named_client(text, clients)
     calendar = ledger.calendar_for(named)
     found = _with_title(resolve(text, now=now, calendar=calendar, client_names=names),
-                        ledger, now)
+                        ledger, calendar, now, locale)
     if found.client is None and named is not None:  # a name inside a longer word
         found = resolve(text, now=now, calendar=ledger.calendar_for(), client_names=names)
     if found.client is None:
         if found.client_hint is None:
-            known = ", ".join(names[:10]) if names else "none yet"
-            raise UserError(
-                f"Which client is *{found.title}* for? Name one in the line, e.g. "
-                f"`/promise {found.title} for Acme {found.matched}` (known clients: {known}).")
+            raise UserError(say(locale, "which_client", title=found.title,
+                                matched=found.matched, known=_known(names, locale)))
         proposal = Proposal(title=_without(found.title, found.client_hint), client=None,
                             due_at=found.due_at.isoformat(), owner_user_id=owner_user_id,
                             text=text, client_hint=found.client_hint)
         return slack_views.unknown_client(
-            name=found.client_hint, title=proposal.title,
-            due=echo(found.due_at, ledger.calendar_for(), now), sealed=_sealed(proposal, secret))
+            name=found.client_hint, title=proposal.title, locale=locale,
+            due=due_text(found.due_at, ledger.calendar_for(), now, locale),
+            sealed=_sealed(proposal, secret, locale))
     client = next(c for c in clients if c.name == found.client)
     if client is not named:
         calendar = ledger.calendar_for(client)
         found = resolve(text, now=now, calendar=calendar, client_names=names)
     proposal = Proposal(title=found.title, client=client.name, due_at=found.due_at.isoformat(),
                         owner_user_id=owner_user_id, text=text)
-    alternatives = ", ".join(echo(moment, calendar, now) for moment in found.alternatives)
+    alternatives = ", ".join(due_text(moment, calendar, now, locale)
+                             for moment in found.alternatives)
     return _preview(
-        ledger, proposal, calendar, now=now, secret=secret,
-        ambiguous=f"'{found.matched}' could also mean {alternatives}: use *Change date* if so."
+        ledger, proposal, calendar, now=now, secret=secret, locale=locale,
+        ambiguous=say(locale, "ambiguous", matched=found.matched, alternatives=alternatives)
         if found.ambiguous else None)
 
 
 def _newcomer_echo(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
-                   secret: str) -> Reply:
+                   secret: str, locale: str) -> Reply:
     """The echo for someone not a member yet: the line is read against no client names and
     in the team's time zone, and the forecast rests on no one's record (a rough guess), so
     it looks the same whether the client exists; Looks right checks the client."""
     calendar = ledger.calendar_for()
     found = _with_title(resolve(text, now=now, calendar=calendar, client_names=[]), ledger,
-                        now)
+                        calendar, now, locale)
     if found.client_hint is None:
-        raise UserError(f"Which client is *{found.title}* for? Name it in the line, e.g. "
-                        f"`/promise {found.title} for Acme {found.matched}`.")
+        raise UserError(say(locale, "which_client_newcomer", title=found.title,
+                            matched=found.matched))
     proposal = Proposal(title=_without(found.title, found.client_hint),
                         client=found.client_hint, due_at=found.due_at.isoformat(),
                         owner_user_id=owner_user_id, text=text, newcomer=True)
-    return _preview(ledger, proposal, calendar, now=now, secret=secret)
+    return _preview(ledger, proposal, calendar, now=now, secret=secret, locale=locale)
 
 
-def _with_title(found: Resolution, ledger: Ledger, now: datetime) -> Resolution:
+def _with_title(found: Resolution, ledger: Ledger, calendar: BusinessCalendar, now: datetime,
+                locale: str) -> Resolution:
     """A line with what is promised and a deadline within the horizon."""
     limits.within_horizon(found.due_at, now, ledger.settings.policy.due_horizon_years)
     if not found.title:
-        raise UserError(f"I found the deadline ({found.echo}) but not what is promised. "
-                        "Try `/promise Q3 report for Acme by Friday`.")
+        raise UserError(say(locale, "no_title", due=due_text(found.due_at, calendar, now,
+                                                              locale)))
     return found
 
 
+def _known(names: list[str], locale: str) -> str:
+    """The first clients' names, for an error that asks which one."""
+    return ", ".join(names[:10]) if names else say(locale, "none_yet")
+
+
 def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
-             now: datetime, secret: str, ambiguous: str | None = None) -> Reply:
+             now: datetime, secret: str, locale: str, ambiguous: str | None = None) -> Reply:
     """The echo with the forecast at capture, offering the likely day when it is later."""
     assert proposal.client is not None
     owner = None if proposal.newcomer else ledger.member_by_slack_id(proposal.owner_user_id)
@@ -189,15 +212,16 @@ def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
                                   owner_email=owner.email if owner else None,
                                   due_at=proposal.due, now=now))
     later = made.suggested_due_at
-    suggested = (capture.day(later, calendar), _sealed(replace(
-        proposal, due_at=later.isoformat(), asked_due_at=proposal.due_at), secret)
+    suggested = (capture.day(later, calendar, locale), _sealed(replace(
+        proposal, due_at=later.isoformat(), asked_due_at=proposal.due_at), secret, locale)
     ) if later else None
     return slack_views.preview(
-        title=proposal.title, client=proposal.client, due=echo(proposal.due, calendar, now),
-        owner_user_id=proposal.owner_user_id, sealed=_sealed(proposal, secret),
+        title=proposal.title, client=proposal.client,
+        due=due_text(proposal.due, calendar, now, locale), locale=locale,
+        owner_user_id=proposal.owner_user_id, sealed=_sealed(proposal, secret, locale),
         ambiguous=ambiguous, suggested=suggested,
-        forecast=capture.describe(made, owner_name=owner.name if owner else capture.NEWCOMER,
-                                  calendar=calendar, now=now))
+        forecast=capture.describe(made, owner_name=owner.name if owner else None,
+                                  calendar=calendar, now=now, locale=locale))
 
 
 def _named_client(text: str, clients: list[Client]) -> Client | None:
@@ -209,23 +233,23 @@ def _named_client(text: str, clients: list[Client]) -> Client | None:
 
 def confirm(ledger: Ledger, proposal: Proposal, *, owner: Member, by: Member,
             now: datetime) -> Reply:
+    locale = reader_locale(ledger, by)
     if proposal.client is None:
-        raise UserError("add the client first")
+        raise UserError(say(locale, "add_client_first"))
     view, _ = capture.log_promise(
         ledger, title=proposal.title, client_name=proposal.client, owner_email=owner.email,
         due_at=proposal.due, asked_due_at=proposal.asked, now=now, actor=actor_of(by).label,
         source=Source.slack, raw_text=proposal.text)
     calendar = ledger.calendar_for(view.client)
-    who = "you" if owner.id == by.id else f"<@{owner.slack_user_id}>"
-    return text_reply(
-        f":white_check_mark: Logged #{view.promise.id}: *{slack_views.mrkdwn(view.promise.title)}*"
-        f" for {slack_views.mrkdwn(view.client.name)}, due "
-        f"{echo(view.promise.due_at, calendar, now)}, owned by {who}. I'll check in before "
-        "it's due.")
+    who = say(locale, "you") if owner.id == by.id else f"<@{owner.slack_user_id}>"
+    return text_reply(say(
+        locale, "logged_promise", id=view.promise.id,
+        title=slack_views.mrkdwn(view.promise.title), client=slack_views.mrkdwn(view.client.name),
+        due=due_text(view.promise.due_at, calendar, now, locale), who=who))
 
 
 def with_new_date(ledger: Ledger, proposal: Proposal, phrase: str, *, now: datetime,
-                  secret: str) -> Reply:
+                  secret: str, locale: str) -> Reply:
     """The same promise with the date the person typed in the Change date modal."""
     client = (_client(ledger, proposal.client) if proposal.client and not proposal.newcomer
               else None)
@@ -235,20 +259,21 @@ def with_new_date(ledger: Ledger, proposal: Proposal, phrase: str, *, now: datet
     changed = replace(proposal, due_at=due.isoformat())
     if client is None and not proposal.newcomer:
         return slack_views.unknown_client(name=proposal.client_hint or "?", title=proposal.title,
-                                          due=echo(due, calendar, now),
-                                          sealed=_sealed(changed, secret))
-    return _preview(ledger, changed, calendar, now=now, secret=secret)
+                                          due=due_text(due, calendar, now, locale),
+                                          sealed=_sealed(changed, secret, locale),
+                                          locale=locale)
+    return _preview(ledger, changed, calendar, now=now, secret=secret, locale=locale)
 
 
 def with_client(ledger: Ledger, proposal: Proposal, client_name: str, *, now: datetime,
-                secret: str) -> Reply:
+                secret: str, locale: str) -> Reply:
     """The promise for the client just added: the same local day and hour, in its zone."""
     client = _client(ledger, client_name)
     calendar = ledger.calendar_for(client)
     local = ledger.calendar_for().local(proposal.due)
     due = calendar.at(local.date(), local.time().replace(tzinfo=None))
     changed = replace(proposal, client=client.name, due_at=due.isoformat())
-    return _preview(ledger, changed, calendar, now=now, secret=secret)
+    return _preview(ledger, changed, calendar, now=now, secret=secret, locale=locale)
 
 
 def add_client(ledger: Ledger, values: dict[str, str | None], *, by: Member,
@@ -261,16 +286,15 @@ def add_client(ledger: Ledger, values: dict[str, str | None], *, by: Member,
         now=now, actor=actor_of(by).label)
 
 
-def current_due(ledger: Ledger, proposal: Proposal, now: datetime) -> str:
+def current_due(ledger: Ledger, proposal: Proposal, now: datetime, locale: str) -> str:
     client = _client(ledger, proposal.client) if proposal.client else None
-    return echo(proposal.due, ledger.calendar_for(client), now)
+    return due_text(proposal.due, ledger.calendar_for(client), now, locale)
 
 
-def _sealed(proposal: Proposal, secret: str) -> str:
+def _sealed(proposal: Proposal, secret: str, locale: str) -> str:
     value = seal(proposal, secret)
     if len(value) > MAX_BUTTON_VALUE:
-        raise UserError("That line is too long for one promise: keep it to a sentence, like "
-                        "`/promise Q3 report for Acme by Friday`.")
+        raise UserError(say(locale, "too_long"))
     return value
 
 
@@ -280,13 +304,12 @@ def _without(title: str, hint: str) -> str:
     return " ".join(re.sub(pattern, " ", title, count=1).split()) or title
 
 
-def newcomers_client(ledger: Ledger, proposal: Proposal) -> None:
+def newcomers_client(ledger: Ledger, proposal: Proposal, locale: str) -> None:
     """Looks right on a newcomer's echo checks the client, before they are added as a
     member, naming no other client."""
     if proposal.newcomer and not client_exists(ledger, proposal.client or ""):
-        raise UserError(f"{proposal.client} is not a client of this team", field="client",
-                        hint="a member of the team adds the client first; then log the "
-                             "promise again")
+        raise UserError(say(locale, "not_our_client", client=proposal.client),
+                        field="client")
 
 
 def client_exists(ledger: Ledger, name: str) -> bool:
@@ -317,28 +340,29 @@ def run(ledger: Ledger, command: ListMine | ListTeam | Done | Status | Move | Lo
 
 
 def mine(ledger: Ledger, member: Member, *, now: datetime) -> Reply:
+    locale = reader_locale(ledger, member)
     views = ledger.promises(status=PromiseStatus.open, owner_email=member.email)
-    return slack_views.listing("Your open promises", _lines(ledger, views, now, owners=False),
-                               "You have no open promises. Log one with "
-                               "`/promise Q3 report for Acme by Friday`.")
+    return slack_views.listing(say(locale, "mine_heading"),
+                               _lines(ledger, views, now, owners=False, locale=locale),
+                               say(locale, "mine_empty"))
 
 
 def team(ledger: Ledger, member: Member, *, now: datetime) -> Reply:
+    locale = reader_locale(ledger, member)
     reports = [m for m, boss in ledger.members() if boss is not None and boss.id == member.id]
     if not reports:
-        return text_reply("Nobody reports to you in Reliability, so there is no team list. "
-                          "`/promise list` shows your own promises.")
+        return text_reply(say(locale, "team_nobody"))
     views = sorted((view for report in reports
                     for view in ledger.promises(status=PromiseStatus.open,
                                                 owner_email=report.email)),
                    key=lambda view: view.promise.due_at)
-    return slack_views.listing(f"Your team's open promises ({len(reports)} people)",
-                               _lines(ledger, views, now, owners=True),
-                               "Your team has no open promises.")
+    return slack_views.listing(say(locale, "team_heading", count=len(reports)),
+                               _lines(ledger, views, now, owners=True, locale=locale),
+                               say(locale, "team_empty"))
 
 
 def _lines(ledger: Ledger, views: list[PromiseView], now: datetime, *,
-           owners: bool) -> list[str]:
+           owners: bool, locale: str) -> list[str]:
     rows = []
     for view in views:
         if view.promise.internal:
@@ -348,16 +372,19 @@ def _lines(ledger: Ledger, views: list[PromiseView], now: datetime, *,
             owner = (f"<@{view.owner.slack_user_id}>" if view.owner.slack_user_id
                      else view.owner.name)
         rows.append((view.promise.id or 0, view.promise.title, view.client.name,
-                     echo(view.promise.due_at, ledger.calendar_for(view.client), now),
+                     due_text(view.promise.due_at, ledger.calendar_for(view.client), now,
+                              locale),
                      view.promise.level, owner))
-    return slack_views.promise_lines(rows)
+    return slack_views.promise_lines(rows, locale)
 
 
 def done(ledger: Ledger, member: Member, promise_id: int, *, now: datetime) -> Reply:
+    locale = reader_locale(ledger, member)
     view = ledger.complete(promise_id, now=now, actor=actor_of(member))
-    late = " (after the due date: it counts as late)" if now > view.promise.due_at else ""
-    return text_reply(f":tada: #{promise_id} *{slack_views.mrkdwn(view.promise.title)}* for "
-                      f"{slack_views.mrkdwn(view.client.name)} is done{late}.")
+    late = say(locale, "done_late") if now > view.promise.due_at else ""
+    return text_reply(say(locale, "done", id=promise_id,
+                          title=slack_views.mrkdwn(view.promise.title),
+                          client=slack_views.mrkdwn(view.client.name), late=late))
 
 
 def check_in(ledger: Ledger, member: Member, promise_id: int, status: str, *, now: datetime,
@@ -367,13 +394,13 @@ def check_in(ledger: Ledger, member: Member, promise_id: int, status: str, *, no
     checkin = ledger.check_in(promise_id, status=status, note=note, progress=progress, now=now,
                               actor=actor_of(member), member_email=member.email,
                               client_reason=client_reason)
-    locale = compose.member_locale(ledger.settings, member)
-    words = slack_views.CHECKIN_SAID[locale]
-    extra = (words["progress"].format(percent=format_percent(checkin.progress / 100,
-                                                             locale=locale))
+    locale = reader_locale(ledger, member)
+    extra = (say(locale, "checkin_progress",
+                 percent=format_percent(checkin.progress / 100, locale=locale))
              if checkin.progress is not None else "")
-    said = words["reply"].format(id=promise_id, title=slack_views.mrkdwn(view.promise.title),
-                                 status=words[checkin.status], progress=extra)
+    said = say(locale, "checkin_reply", id=promise_id,
+               title=slack_views.mrkdwn(view.promise.title),
+               status=say(locale, f"checkin_{checkin.status}"), progress=extra)
     return text_reply(said + (f"\n> {slack_views.mrkdwn(checkin.note)}" if checkin.note
                               else ""))
 
@@ -384,34 +411,35 @@ def move(ledger: Ledger, member: Member, command: Move, *, now: datetime) -> Rep
     due = resolve_due(command.when, now=now, calendar=calendar)
     ledger.move(command.promise_id, due_at=due, reason=command.reason, now=now,
                 actor=actor_of(member))
-    return text_reply(
-        f"Moved #{command.promise_id} *{slack_views.mrkdwn(view.promise.title)}* to "
-        f"{echo(due, calendar, now)} (was {echo(view.promise.due_at, calendar, now)}). "
-        f"Make sure {slack_views.mrkdwn(view.client.name)} knows.")
+    locale = reader_locale(ledger, member)
+    return text_reply(say(
+        locale, "moved", id=command.promise_id, title=slack_views.mrkdwn(view.promise.title),
+        due=due_text(due, calendar, now, locale),
+        was=due_text(view.promise.due_at, calendar, now, locale),
+        client=slack_views.mrkdwn(view.client.name)))
 
 
 def mistake(ledger: Ledger, member: Member, command: LogMistake, *, now: datetime) -> Reply:
+    locale = reader_locale(ledger, member)
     names = [client.name for client in ledger.clients()]
     found = client_prefix(command.rest, names)
     if found is None:
-        known = ", ".join(names[:10]) if names else "none yet"
-        raise UserError(f"Start with the client's name, e.g. `/promise mistake Acme formula "
-                        f"error; prevent: …` (known clients: {known}).")
+        raise UserError(say(locale, "mistake_client", known=_known(names, locale)))
     client_name, summary = found
     if not summary:
-        raise UserError(f"Say what went wrong for {client_name}, then `; prevent:` and the step.")
+        raise UserError(say(locale, "mistake_what", client=client_name))
     logged = log_mistake(ledger, client_name=client_name, summary=summary,
                          prevention=command.prevention, owner_email=member.email, now=now,
                          actor=actor_of(member).label)
     calendar = ledger.calendar_for(logged.client)
     prevention = ledger.promise_view(logged.prevention_promise_id, actor_of(member)).promise
-    lines = [f"Mistake #{logged.mistake.id} logged for {slack_views.mrkdwn(client_name)}.",
-             f"A remediation message to {slack_views.mrkdwn(client_name)} is drafted "
-             f"(#{logged.draft_id}) and waits for your approval.",
-             f"Prevention step #{prevention.id} is due {echo(prevention.due_at, calendar, now)}."]
+    client = slack_views.mrkdwn(client_name)
+    lines = [say(locale, "mistake_logged", id=logged.mistake.id, client=client),
+             say(locale, "mistake_drafted", id=logged.draft_id, client=client),
+             say(locale, "mistake_prevention", id=prevention.id,
+                 due=due_text(prevention.due_at, calendar, now, locale))]
     if logged.repeat_count:
-        lines.append(f":warning: This is a repeat ({logged.repeat_count + 1} of this kind): "
-                     "your manager has been told.")
+        lines.append(say(locale, "mistake_repeat", count=logged.repeat_count + 1))
     return text_reply("\n".join(lines))
 
 
@@ -426,36 +454,43 @@ def _may_change(ledger: Ledger, member: Member, promise_id: int) -> PromiseView:
 def review(ledger: Ledger, member: Member, notice_id: int, *, now: datetime,
            status_line: str | None = None) -> Reply:
     """The owner's view of a draft, with Send / Edit / Snooze / Not needed."""
-    return _review(drafts.show(ledger, actor_of(member), notice_id), now, status_line)
+    return _review(drafts.show(ledger, actor_of(member), notice_id), now, status_line,
+                   reader_locale(ledger, member))
 
 
-def _review(view: DraftView, now: datetime, status_line: str | None) -> Reply:
+def _review(view: DraftView, now: datetime, status_line: str | None, locale: str) -> Reply:
     notice, promise, calendar = view.notice, view.promise, view.calendar
     return slack_views.draft_review(
         notice_id=notice.id or 0, kind=notice.kind,
         client=view.client.name if view.client else notice.recipient,
         title=promise.title if promise else None,
-        due=echo(promise.due_at, calendar, now) if promise else None,
-        proposed=echo(notice.proposed_due_at, calendar, now) if notice.proposed_due_at else None,
-        text=notice.text, approver_note=notice.approver_note, status_line=status_line)
+        due=due_text(promise.due_at, calendar, now, locale) if promise else None,
+        proposed=(due_text(notice.proposed_due_at, calendar, now, locale)
+                  if notice.proposed_due_at else None),
+        text=notice.text, approver_note=notice.approver_note, status_line=status_line,
+        locale=locale)
 
 
 def queue_offers(ledger: Ledger, *, now: datetime) -> list[int]:
-    """Queue each waiting draft's offer, shown as its Slack review, in its owner's DM."""
-    return drafts.queue_offers(ledger, now=now, actor=OFFERED_BY,
-                               review=lambda view, at: _review(view, at, None).message())
+    """Queue each waiting draft's offer, shown as its Slack review, in its owner's DM and
+    language."""
+    return drafts.queue_offers(
+        ledger, now=now, actor=OFFERED_BY,
+        review=lambda view, at, owner: _review(view, at, None,
+                                               reader_locale(ledger, owner)).message())
 
 
 def send_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
     view = drafts.approve(ledger, actor_of(member), notice_id, now=now)
-    return _review(view, now, ":white_check_mark: Approved: it goes out with the next "
-                              "delivery round.")
+    locale = reader_locale(ledger, member)
+    return _review(view, now, say(locale, "approved"), locale)
 
 
 def cancel_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
     view = drafts.cancel(ledger, actor_of(member), notice_id,
                          reason="not needed (said in Slack)", now=now)
-    return _review(view, now, ":wastebasket: Not needed: it will not be sent.")
+    locale = reader_locale(ledger, member)
+    return _review(view, now, say(locale, "draft_cancelled"), locale)
 
 
 def snooze_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetime) -> Reply:
@@ -464,8 +499,9 @@ def snooze_draft(ledger: Ledger, member: Member, notice_id: int, *, now: datetim
     until = view.notice.snoozed_until
     assert until is not None
     calendar = ledger.calendar_for(owner=member)
-    return _review(view, now, f":zzz: Snoozed until {echo(until, calendar, now)}: I'll bring "
-                              "it back then.")
+    locale = reader_locale(ledger, member)
+    return _review(view, now, say(locale, "snoozed", until=due_text(until, calendar, now, locale)),
+                   locale)
 
 
 def draft_for_editing(ledger: Ledger, member: Member, notice_id: int) -> tuple[str, date | None]:
@@ -480,7 +516,7 @@ def edit_draft(ledger: Ledger, member: Member, notice_id: int, *, text: str | No
     """Save the member's changes; an unchanged field is left alone, so a new date alone
     re-renders the notice from its template."""
     view = drafts.edit(ledger, actor_of(member), notice_id, text=text, due=day, now=now)
-    return _review(view, now, None)
+    return _review(view, now, None, reader_locale(ledger, member))
 
 
 def checkin_note_target(ledger: Ledger, member: Member, promise_id: int) -> str:
@@ -507,35 +543,29 @@ def parse_meta(raw: str | None) -> dict[str, Any]:
 def watch_channel(ledger: Ledger, member: Member, channel_id: str, client_name: str | None,
                   *, now: datetime) -> Reply:
     """`/promise watch [client]`: without a client, which one, or what it is watched for."""
+    locale = reader_locale(ledger, member)
     if client_name is None:
         current = suggestions.watched_client(ledger, channel_id)
-        names = ", ".join(client.name for client in ledger.clients()[:10]) or "none yet"
         if current is not None:
-            return text_reply(f"This channel is watched for *{slack_views.mrkdwn(current)}*. "
-                              "`/promise unwatch` stops it; `/promise watch OtherClient` "
-                              "moves it.")
-        raise UserError(f"Which client is this channel with? Say `/promise watch Acme` "
-                        f"(known clients: {names}).", field="client")
+            return text_reply(say(locale, "watch_current", client=slack_views.mrkdwn(current)))
+        names = [client.name for client in ledger.clients()]
+        raise UserError(say(locale, "watch_which", known=_known(names, locale)),
+                        field="client")
     done = suggestions.watch(ledger, channel_id=channel_id, client_name=client_name,
                              actor=actor_of(member), now=now)
     client = slack_views.mrkdwn(done.client)
     if not done.changed:
-        return text_reply(f"This channel is already watched for *{client}*.")
-    return text_reply(
-        f":eyes: Watching this channel for promises to *{client}*. When a member writes one "
-        "here, I'll ask them (only them) whether to log it; a request from "
-        f"{client}'s people goes to you, or to the member they @mention. Nothing is stored "
-        "unless someone clicks Log. Invite me with `/invite @Reliability` so Slack sends me "
-        "the messages; `/promise unwatch` stops it.")
+        return text_reply(say(locale, "watch_already", client=client))
+    return text_reply(say(locale, "watching", client=client))
 
 
 def unwatch_channel(ledger: Ledger, member: Member, channel_id: str, *,
                     now: datetime) -> Reply:
+    locale = reader_locale(ledger, member)
     client = suggestions.unwatch(ledger, channel_id=channel_id, actor=actor_of(member), now=now)
     if client is None:
-        return text_reply("This channel was not watched; nothing changed.")
-    return text_reply(f"Stopped watching this channel for *{slack_views.mrkdwn(client)}*: "
-                      "its messages are no longer read.")
+        return text_reply(say(locale, "unwatch_none"))
+    return text_reply(say(locale, "unwatched", client=slack_views.mrkdwn(client)))
 
 
 def offer_from_message(ledger: Ledger, message: suggestions.SlackMessage, *,
@@ -550,8 +580,8 @@ def offer_from_message(ledger: Ledger, message: suggestions.SlackMessage, *,
 
 def _offer_reply(ledger: Ledger, found: suggestions.Offer) -> Reply:
     client = _client(ledger, found.client) if found.client else None
-    due = (slack_views.when(found.due_at, client.timezone if client else
-                            ledger.calendar_for().timezone, found.member_locale)
+    due = (phrases.when(found.due_at, client.timezone if client else
+                        ledger.calendar_for().timezone, found.member_locale)
            if found.due_at else None)
     return slack_views.suggestion_offer(
         suggestion_id=found.id, request=found.kind == FindingKind.request,
@@ -564,22 +594,24 @@ def accept_offer(ledger: Ledger, member: Member, suggestion_id: int, *, now: dat
                  due_at: datetime | None = None) -> Reply:
     logged = suggestions.accept(ledger, suggestion_id, actor=actor_of(member), now=now,
                                 title=title, client_name=client_name, due_at=due_at)
-    return _logged(logged.view, member,
+    return _logged(ledger, logged.view, member,
                    logged.acknowledgement.id if logged.acknowledgement else None)
 
 
-def _logged(view: PromiseView, member: Member, draft_id: int | None) -> Reply:
+def _logged(ledger: Ledger, view: PromiseView, member: Member, draft_id: int | None) -> Reply:
+    locale = reader_locale(ledger, member)
     return slack_views.suggestion_logged(
         promise_id=view.promise.id or 0, title=view.promise.title, client=view.client.name,
-        due=slack_views.when(view.promise.due_at, view.client.timezone, member.locale),
-        draft_id=draft_id, locale=member.locale)
+        due=phrases.when(view.promise.due_at, view.client.timezone, locale),
+        draft_id=draft_id, locale=locale)
 
 
 def decline_offer(ledger: Ledger, member: Member, suggestion_id: int, *,
                   now: datetime) -> Reply:
     found = suggestions.open_offer(ledger, suggestion_id, actor=actor_of(member))
     suggestions.decline(ledger, suggestion_id, actor=actor_of(member), now=now)
-    return slack_views.suggestion_declined(title=found.title, locale=member.locale)
+    return slack_views.suggestion_declined(title=found.title,
+                                           locale=reader_locale(ledger, member))
 
 
 def offer_form(ledger: Ledger, member: Member, suggestion_id: int,
@@ -588,7 +620,7 @@ def offer_form(ledger: Ledger, member: Member, suggestion_id: int,
     found = suggestions.open_offer(ledger, suggestion_id, actor=actor_of(member))
     client = _client(ledger, found.client) if found.client else None
     return slack_views.log_modal(
-        title=found.title, client=found.client or "", locale=member.locale,
+        title=found.title, client=found.client or "", locale=reader_locale(ledger, member),
         due=_typed(found.due_at, ledger.calendar_for(client)) if found.due_at else "",
         meta={**meta, "suggestion_id": found.id})
 
@@ -614,19 +646,19 @@ def shortcut_form(ledger: Ledger, member: Member, text: str, *, channel_id: str 
         calendar = ledger.calendar_for(_client(ledger, client))
     return slack_views.log_modal(
         title=title, client=client or "", due=_typed(due, calendar) if due else "",
-        locale=member.locale, meta={**meta, "text": words[:1500]})
+        locale=reader_locale(ledger, member), meta={**meta, "text": words[:1500]})
 
 
-def read_log_form(ledger: Ledger, values: dict[str, str | None], *,
-                  now: datetime) -> tuple[str, str, datetime]:
+def read_log_form(ledger: Ledger, values: dict[str, str | None], *, now: datetime,
+                  locale: str) -> tuple[str, str, datetime]:
     """The title, client and due moment the form says, or the first thing wrong with it
     (a UserError whose `field` names the form's input)."""
     title = (values.get("what") or "").strip()
     if not title:
-        raise UserError("say what is promised", field="what")
+        raise UserError(say(locale, "say_what"), field="what")
     name = (values.get("client") or "").strip()
     if not name:
-        raise UserError("name the client", field="client")
+        raise UserError(say(locale, "name_client"), field="client")
     try:
         client = _client(ledger, name)
     except UserError as exc:
@@ -644,7 +676,8 @@ def read_log_form(ledger: Ledger, values: dict[str, str | None], *,
 def log_from_form(ledger: Ledger, member: Member, values: dict[str, str | None],
                   meta: dict[str, Any], *, now: datetime) -> Reply:
     """The form submitted: the offer taken up as changed, or the shortcut's promise logged."""
-    title, client, due = read_log_form(ledger, values, now=now)
+    title, client, due = read_log_form(ledger, values, now=now,
+                                       locale=reader_locale(ledger, member))
     if meta.get("suggestion_id") is not None:
         return accept_offer(ledger, member, int(meta["suggestion_id"]), now=now, title=title,
                             client_name=client, due_at=due)
@@ -652,7 +685,7 @@ def log_from_form(ledger: Ledger, member: Member, values: dict[str, str | None],
                                   owner_email=member.email, due_at=due, now=now,
                                   actor=actor_of(member).label, source=Source.slack_shortcut,
                                   raw_text=str(meta.get("text") or "") or None)
-    return _logged(view, member, None)
+    return _logged(ledger, view, member, None)
 
 
 def _typed(moment: datetime, calendar: BusinessCalendar) -> str:

@@ -32,8 +32,8 @@ from reliability.drafting.reasons import moment_words
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Member
+from reliability.phrases import say
 from reliability.slack_commands import (
-    HELP,
     Help,
     Log,
     SealError,
@@ -51,8 +51,6 @@ EXPECTED = (UserError, DeadlineError, CalendarError, SealError)
 MATCH_SECONDS = 2  # to match a caller to a member by their Slack email before the echo
 NOT_CONFIGURED = ("Slack is not configured: set RELIABILITY_SLACK__SIGNING_SECRET and "
                   "RELIABILITY_SLACK__BOT_TOKEN (see the README's Slack section)")
-SORRY = ("Something went wrong on our side and nothing was changed. Please try again in a "
-         "minute; if it keeps happening, tell whoever runs Reliability.")
 CHECKIN_ACTION = re.compile(r"^checkin_(on_track|at_risk|blocked|done)$")
 
 # The draft editor's block for each field a service error names.
@@ -169,19 +167,23 @@ class Listeners:
         """Help, or the echo of a promise with its buttons (`client`: Bolt's, or one made
         here for the HTTP endpoint's echo process)."""
         parsed = parse(command.get("text") or "")
+        by = command["user_id"]
         if isinstance(parsed, Log):
-            by = command["user_id"]
             owner = parsed.owner_user_id or by
-            member = await self._is_member(client or self._client(), by)
+            member = await self._matched(client or self._client(), by)
+            locale = slack_actions.reader_locale(self.ledger, member, _carried_locale(command))
             # Inline, not in a worker thread: one indexed read and pure parsing take about a
             # millisecond, less than a thread hop costs under load (the GIL hand-over).
             reply = self._inline(lambda: slack_actions.understand(
-                self.ledger, parsed.text, owner_user_id=owner, by_user_id=by, member=member,
-                now=self.clock(), secret=self.secret))
-            await ack(**_with_help_hint(reply).message())
+                self.ledger, parsed.text, owner_user_id=owner, by_user_id=by,
+                member=member is not None, now=self.clock(), secret=self.secret,
+                locale=locale), locale)
+            await ack(**_with_help_hint(reply, locale).message())
         else:
-            note = parsed.note if isinstance(parsed, Help) else ""
-            await ack(**slack_views.help_reply(HELP, note).message())
+            locale = self._locale(by, command)
+            note = (say(locale, parsed.note, percent=parsed.percent)
+                    if isinstance(parsed, Help) and parsed.note else "")
+            await ack(**slack_views.help_reply(locale, note).message())
 
     async def run_command(self, command: dict[str, Any], respond: Any,
                           client: AsyncWebClient) -> None:
@@ -199,7 +201,7 @@ class Listeners:
                                                      now=self.clock())
             return slack_actions.run(self.ledger, parsed, member=member, now=self.clock())
 
-        reply = await self._as_member(client, command["user_id"], work)
+        reply = await self._as_member(client, command["user_id"], work, command)
         await respond(**reply.message())
 
     async def confirm(self, body: dict[str, Any], action: dict[str, Any], respond: Any,
@@ -209,49 +211,56 @@ class Listeners:
         async def store() -> Reply:
             proposal = unseal(action["value"], self.secret)
             mine = proposal.owner_user_id == user_id
-            await asyncio.to_thread(slack_actions.newcomers_client, self.ledger, proposal)
+            locale = await asyncio.to_thread(self._locale, user_id, body)
+            await asyncio.to_thread(slack_actions.newcomers_client, self.ledger, proposal,
+                                    locale)
             by = await self._member(client, user_id, create=mine)
             owner = by if mine else await self._member(client, proposal.owner_user_id)
             return await asyncio.to_thread(slack_actions.confirm, self.ledger, proposal,
                                            owner=owner, by=by, now=self.clock())
 
-        reply = await self._guarded_async(store)
+        reply = await self._guarded_async(store, user_id, body)
         await respond(replace_original=not reply.failed, **reply.message())
 
-    async def cancel_proposal(self, respond: Any) -> None:
-        await respond(replace_original=True, text="Cancelled: nothing was logged.")
+    async def cancel_proposal(self, body: dict[str, Any], respond: Any) -> None:
+        locale = await asyncio.to_thread(self._locale, body["user"]["id"], body)
+        await respond(replace_original=True, text=say(locale, "cancelled"))
 
     async def open_change_date(self, body: dict[str, Any], action: dict[str, Any],
                                respond: Any, client: AsyncWebClient) -> None:
         async def view() -> dict[str, Any]:
             proposal = unseal(action["value"], self.secret)
+            locale = await asyncio.to_thread(self._locale, body["user"]["id"], body)
             current = await asyncio.to_thread(slack_actions.current_due, self.ledger, proposal,
-                                               self.clock())
+                                               self.clock(), locale)
             return slack_views.change_date_modal(
-                title=proposal.title, current=current,
+                title=proposal.title, current=current, locale=locale,
                 meta={"value": action["value"], "response_url": body.get("response_url")})
 
         await self._open(client, body, respond, view)
 
-    async def ack_change_date(self, ack: Any, view: dict[str, Any]) -> None:
-        reply_or_error = await self._new_date(view)
+    async def ack_change_date(self, ack: Any, body: dict[str, Any],
+                              view: dict[str, Any]) -> None:
+        reply_or_error = await self._new_date(body, view)
         if isinstance(reply_or_error, str):
             await ack(response_action="errors", errors={"when": reply_or_error})
         else:
             await ack()
 
-    async def show_new_date(self, view: dict[str, Any]) -> None:
-        reply = await self._new_date(view)
+    async def show_new_date(self, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reply = await self._new_date(body, view)
         if isinstance(reply, Reply):
             await _post(slack_actions.parse_meta(view.get("private_metadata")), reply)
 
-    async def _new_date(self, view: dict[str, Any]) -> Reply | str:
+    async def _new_date(self, body: dict[str, Any], view: dict[str, Any]) -> Reply | str:
         meta = slack_actions.parse_meta(view.get("private_metadata"))
         try:
             proposal = unseal(str(meta.get("value")), self.secret)
+            locale = await asyncio.to_thread(self._locale, body["user"]["id"], body)
             return await asyncio.to_thread(
                 slack_actions.with_new_date, self.ledger, proposal,
-                submitted(view, "when") or "", now=self.clock(), secret=self.secret)
+                submitted(view, "when") or "", now=self.clock(), secret=self.secret,
+                locale=locale)
         except EXPECTED as exc:
             return str(exc)[:300]
 
@@ -259,8 +268,9 @@ class Listeners:
                               client: AsyncWebClient) -> None:
         async def view() -> dict[str, Any]:
             proposal = unseal(action["value"], self.secret)
+            locale = await asyncio.to_thread(self._locale, body["user"]["id"], body)
             return slack_views.new_client_modal(
-                name=proposal.client_hint or "",
+                name=proposal.client_hint or "", locale=locale,
                 timezone=self.ledger.settings.calendar.default_timezone,
                 meta={"value": action["value"], "response_url": body.get("response_url")})
 
@@ -282,11 +292,11 @@ class Listeners:
             return
         except Exception:
             log.exception("adding a client from Slack failed")
-            await ack(response_action="errors", errors={"name": SORRY})
+            await ack(response_action="errors", errors={"name": await self._sorry(body)})
             return
         await ack()
 
-    async def show_with_client(self, view: dict[str, Any]) -> None:
+    async def show_with_client(self, body: dict[str, Any], view: dict[str, Any]) -> None:
         """After a form that was accepted; a refused one is still open and says why."""
         meta = slack_actions.parse_meta(view.get("private_metadata"))
         name = submitted(view, "name") or ""
@@ -295,10 +305,12 @@ class Listeners:
 
         async def preview() -> Reply:
             proposal = unseal(str(meta.get("value")), self.secret)
+            locale = await asyncio.to_thread(self._locale, body["user"]["id"], body)
             return await asyncio.to_thread(slack_actions.with_client, self.ledger, proposal,
-                                           name, now=self.clock(), secret=self.secret)
+                                           name, now=self.clock(), secret=self.secret,
+                                           locale=locale)
 
-        await _post(meta, await self._guarded_async(preview))
+        await _post(meta, await self._guarded_async(preview, body["user"]["id"], body))
 
     # -- check-ins ----------------------------------------------------------------------
 
@@ -331,6 +343,7 @@ class Listeners:
                                             member, promise_id)
             return slack_views.checkin_note_modal(
                 promise_id=promise_id, status=status, title=title,
+                locale=slack_actions.reader_locale(self.ledger, member),
                 meta={"response_url": body.get("response_url"),
                       "question": _question(body)[:1500]})
 
@@ -379,6 +392,7 @@ class Listeners:
             container = body.get("container") or {}
             return slack_views.edit_draft_modal(
                 notice_id=notice_id, text=text, proposed_day=day,
+                locale=slack_actions.reader_locale(self.ledger, member),
                 meta={"channel": container.get("channel_id"), "ts": container.get("message_ts"),
                       "response_url": body.get("response_url")})
 
@@ -402,7 +416,7 @@ class Listeners:
             return
         except Exception:
             log.exception("editing a draft from Slack failed")
-            await ack(response_action="errors", errors={"text": SORRY})
+            await ack(response_action="errors", errors={"text": await self._sorry(body)})
             return
         await ack()
 
@@ -429,7 +443,7 @@ class Listeners:
             return
         # A colleague who has not used the app yet is matched by their Slack email, so
         # their promise is not taken for a client's request.
-        await self._is_member(client, message.user_id)
+        await self._matched(client, message.user_id)
         try:
             found = await asyncio.to_thread(slack_actions.offer_from_message, self.ledger,
                                             message, now=self.clock())
@@ -488,9 +502,10 @@ class Listeners:
         """Checked here, because a wrong client or date must be shown in the form."""
         values = _log_values(view)
         try:
-            await self._member(client, body["user"]["id"])
+            member = await self._member(client, body["user"]["id"])
             await asyncio.to_thread(slack_actions.read_log_form, self.ledger, values,
-                                    now=self.clock())
+                                    now=self.clock(),
+                                    locale=slack_actions.reader_locale(self.ledger, member))
         except EXPECTED as exc:
             field = getattr(exc, "field", None)
             await ack(response_action="errors",
@@ -522,8 +537,8 @@ class Listeners:
         try:
             found = await client.users_info(user=user_id, include_locale=True)
         except SlackApiError as exc:
-            raise UserError(f"I couldn't look <@{user_id}> up in Slack "
-                            f"({exc.response.get('error')}); try again in a minute.") from None
+            raise UserError(say(slack_actions.reader_locale(self.ledger, None), "lookup_failed",
+                                user=user_id, error=exc.response.get("error"))) from None
         user = slack_actions.SlackUser.from_api(found["user"])
         return await asyncio.to_thread(slack_actions.enrol, self.ledger, user, now=self.clock(),
                                        create=create)
@@ -533,39 +548,50 @@ class Listeners:
         token = slack.bot_token.get_secret_value() if slack.bot_token else None
         return AsyncWebClient(token=token, base_url=slack.base_url)
 
-    async def _is_member(self, client: AsyncWebClient, user_id: str) -> bool:
-        """Matched to a member: by Slack id (one indexed read), else once by the email in
-        their Slack profile, as any sub-command would, if Slack answers in MATCH_SECONDS."""
-        if self.ledger.member_by_slack_id(user_id) is not None:
-            return True
+    async def _matched(self, client: AsyncWebClient, user_id: str) -> Member | None:
+        """The member: by Slack id (one indexed read), else once by the email in their
+        Slack profile, as any sub-command would, if Slack answers in MATCH_SECONDS."""
+        member = self.ledger.member_by_slack_id(user_id)
+        if member is not None:
+            return member
         try:
-            await asyncio.wait_for(self._member(client, user_id), MATCH_SECONDS)
+            return await asyncio.wait_for(self._member(client, user_id), MATCH_SECONDS)
         except (*EXPECTED, OSError, aiohttp.ClientError, TimeoutError):
-            return False  # Slack unreachable too: echoed as for a newcomer, safely
-        return True
+            return None  # Slack unreachable too: echoed as for a newcomer, safely
+
+    def _locale(self, user_id: str, body: dict[str, Any] | None = None) -> str:
+        """The language of the Slack user behind a request (see `reader_locale`)."""
+        return slack_actions.reader_locale(self.ledger, self.ledger.member_by_slack_id(user_id),
+                                           _carried_locale(body or {}))
+
+    async def _sorry(self, body: dict[str, Any]) -> str:
+        """Our failure, said to the person in their language."""
+        user = str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+        return say(await asyncio.to_thread(self._locale, user, body), "sorry")
 
     async def _as_member(self, client: AsyncWebClient, user_id: str,
-                         work: Callable[[Member], Reply]) -> Reply:
+                         work: Callable[[Member], Reply],
+                         body: dict[str, Any] | None = None) -> Reply:
         async def run() -> Reply:
             member = await self._member(client, user_id)
             return await asyncio.to_thread(work, member)
 
-        return await self._guarded_async(run)
+        return await self._guarded_async(run, user_id, body)
 
     @staticmethod
-    def _inline(work: Callable[[], Reply]) -> Reply:
+    def _inline(work: Callable[[], Reply], locale: str) -> Reply:
         try:
             return work()
         except EXPECTED as exc:
             return slack_views.failure(str(exc))
         except Exception:
             log.exception("a Slack request failed")
-            return slack_views.failure(SORRY)
+            return slack_views.failure(say(locale, "sorry"))
 
-    @staticmethod
-    async def _guarded_async(work: Callable[[], Any]) -> Reply:
+    async def _guarded_async(self, work: Callable[[], Any], user_id: str,
+                             body: dict[str, Any] | None = None) -> Reply:
         """Any failure becomes a reply for the person: their mistake in their words, ours
-        as an apology (and a log line for whoever runs the app)."""
+        as an apology in their language (and a log line for whoever runs the app)."""
         try:
             reply = await work()
             assert isinstance(reply, Reply)
@@ -574,7 +600,7 @@ class Listeners:
             return slack_views.failure(str(exc))
         except Exception:
             log.exception("a Slack request failed")
-            return slack_views.failure(SORRY)
+            return slack_views.failure(await self._sorry({**(body or {}), "user_id": user_id}))
 
     async def _open(self, client: AsyncWebClient, body: dict[str, Any], respond: Any,
                     view: Callable[[], Any]) -> None:
@@ -584,7 +610,7 @@ class Listeners:
             await respond(replace_original=False, text=str(exc))
         except Exception:
             log.exception("opening a Slack modal failed")
-            await respond(replace_original=False, text=SORRY)
+            await respond(replace_original=False, text=await self._sorry(body))
 
 
 def _channel_message(body: dict[str, Any],
@@ -622,12 +648,20 @@ async def _answered_later(command: dict[str, Any]) -> bool:
     return not isinstance(parse(command.get("text") or ""), Help | Log)
 
 
-def _with_help_hint(reply: Reply) -> Reply:
+def _with_help_hint(reply: Reply, locale: str) -> Reply:
     """A line the app could not use also says where the full list of commands is."""
     if reply.blocks and reply.blocks[-1].get("type") == "actions":
         return reply
     return Reply(reply.text, [*reply.message()["blocks"],
-                              slack_views.context("`/promise help` lists everything I can do.")])
+                              slack_views.context(say(locale, "help_hint"))])
+
+
+def _carried_locale(body: dict[str, Any]) -> str | None:
+    """Slack's language for the person, when the request carries it (`locale` beside the
+    user, or on a payload's user); most requests do not."""
+    user = body.get("user")
+    found = (user.get("locale") if isinstance(user, dict) else None) or body.get("locale")
+    return found if isinstance(found, str) and found else None
 
 
 def _number(value: Any) -> int:

@@ -38,37 +38,13 @@ PREVENT = re.compile(
     r"[;,.]?\s*\b(?:prevent(?:ion)?|förebygg|förhindra)\s*:\s*|[;；]?\s*预防[:：]\s*",
     re.IGNORECASE)
 
-USAGE = {
-    "done": "`/promise done 42`",
-    "status": "`/promise status 42 at-risk waiting on data` (on-track, at-risk, blocked or "
-              "done; a % done and a note are optional)",
-    "move": "`/promise move 42 to Monday because the data came late`",
-    "mistake": "`/promise mistake Acme formula error in the report; prevent: second person "
-               "checks formula edits`",
-}
-HELP = "\n".join([
-    "*/promise* logs and follows the promises you make to clients.",
-    "• `/promise Q3 report for Acme by Friday`: log a promise (you own it); I echo what I "
-    "understood and store it when you click *Looks right*.",
-    "• `/promise @dana Q3 report for Acme by Friday`: log it for someone else.",
-    "• `/promise list`: your open promises with their risk levels.",
-    "• `/promise team`: the open promises of the people who report to you.",
-    f"• {USAGE['done']}: mark promise #42 delivered.",
-    f"• {USAGE['status']}: a check-in.",
-    f"• {USAGE['move']}: renegotiate the date.",
-    f"• {USAGE['mistake']}: own a mistake; a remediation draft and a prevention step follow.",
-    "• `/promise watch Acme`: in a channel with Acme (a Slack Connect channel too), offer "
-    "to log the promises and requests written there; `/promise unwatch` stops it.",
-    "• Message menu → *Log as promise*: log a promise from any message.",
-    "• `/promise help`: this list.",
-    "Deadlines can be written in English, Swedish or Chinese: `by Friday`, `senast fredag`, "
-    "`周五前`, `in 3 business days`, `EOM`, `Dec 5 at 3pm`.",
-])
-
-
 @dataclass(frozen=True)
 class Help:
+    """`/promise help`, or a line that could not be used: `note` names why (a key of
+    `reliability.phrases`, worded in the reader's language by the caller)."""
+
     note: str = ""
+    percent: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,14 +149,14 @@ def parse(text: str) -> Command:
 def _status(text: str) -> Command:
     found = STATUS.match(text)
     if found is None:
-        return Help(f"I could not read that check-in. Write it like {USAGE['status']}.")
+        return Help("note_status")
     promise_id, word, rest = found.groups()
     progress = PROGRESS.search(rest)
     if progress is not None:
         rest = (rest[: progress.start()] + rest[progress.end():]).strip(" ,;:-")
     percent = int(progress.group(1)) if progress else None
     if percent is not None and percent > 100:
-        return Help(f"{percent}% is more than done: progress is 0 to 100%.")
+        return Help("note_percent", percent)
     status = STATUS_WORDS[" ".join(re.split(r"[-_ ]+", word.casefold()))]
     return Status(int(promise_id), status, " ".join(rest.split()) or None, percent)
 
@@ -188,18 +164,17 @@ def _status(text: str) -> Command:
 def _move(text: str) -> Command:
     found = MOVE.match(text)
     if found is None or not found.group(2).strip():
-        return Help(f"Say the new date and why, like {USAGE['move']}.")
+        return Help("note_move_when")
     promise_id, when, reason = found.groups()
     if not reason.strip():
-        return Help(f"Say why it moves, like {USAGE['move']}.")
+        return Help("note_move_why")
     return Move(int(promise_id), when.strip(" ,"), reason.strip())
 
 
 def _mistake(rest: str) -> Command:
     parts = PREVENT.split(rest, maxsplit=1)
     if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-        return Help("A mistake needs the client, what went wrong and the step that stops it "
-                    f"happening again, like {USAGE['mistake']}.")
+        return Help("note_mistake")
     return LogMistake(parts[0].strip(" ;,."), parts[1].strip())
 
 

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reliability import capture, limits
+from reliability import capture, compose, limits
 from reliability.access import Actor, NotFound, scope_for
 from reliability.calendar import BusinessCalendar
 from reliability.commitments import Finding, FindingKind
@@ -127,7 +127,7 @@ def _offer_once(ledger: Ledger, finding: Finding, *, member_email: str, source: 
         ledger.record(session, now=now, actor="reliability", kind="suggestion.offered",
                       suggestion_id=row.id, finding=str(finding.kind), source=str(source),
                       member_id=member.id)
-        made = _offer(row, member, client, token)
+        made = _offer(ledger, row, member, client, token)
         if confirm is not None:
             confirm(session, made, member)
         return made
@@ -137,7 +137,7 @@ def open_offer(ledger: Ledger, suggestion_id: int, *, actor: Actor) -> Offer:
     """An offer the actor may answer (theirs, or someone's below them)."""
     with ledger.session() as session:
         row = _claimable(session, suggestion_id, actor)
-        return _offer(row, _member(session, row), _client_of(session, row))
+        return _offer(ledger, row, _member(session, row), _client_of(session, row))
 
 
 def offer_by_token(ledger: Ledger, token: str,
@@ -150,7 +150,7 @@ def offer_by_token(ledger: Ledger, token: str,
             raise NotFound("this link was already used or has expired", field="token",
                            hint="log the promise with /promise or the web's Log a promise")
         member = _member(session, row)
-        return _offer(row, member, _client_of(session, row)), Actor.of(member)
+        return _offer(ledger, row, member, _client_of(session, row)), Actor.of(member)
 
 
 def calendar_of(ledger: Ledger, offer: Offer) -> BusinessCalendar:
@@ -276,14 +276,15 @@ def _member(session: Session, row: Suggestion) -> Member:
     return member
 
 
-def _offer(row: Suggestion, member: Member, client: Client | None,
+def _offer(ledger: Ledger, row: Suggestion, member: Member, client: Client | None,
            token: str | None = None) -> Offer:
     assert row.id is not None
     return Offer(id=row.id, kind=FindingKind(row.kind), source=Source(row.source),
                  title=row.title, sentence=row.sentence or "", member_email=member.email,
                  member_name=member.name, client=client.name if client else None,
                  due_at=row.due_at, confidence=row.confidence, token=token,
-                 member_slack_user_id=member.slack_user_id, member_locale=member.locale)
+                 member_slack_user_id=member.slack_user_id,
+                 member_locale=compose.member_locale(ledger.settings, member))
 
 
 # -- Slack channels watched for promises ----------------------------------------------------

@@ -36,7 +36,7 @@ from reliability.models import (
     Role,
     WebhookEndpoint,
 )
-from reliability.vocabulary import DeliveryChannel, Locale, WebhookEvent
+from reliability.vocabulary import DeliveryChannel, WebhookEvent
 
 SECRET_PREFIX = "whsec_"
 ACTOR = "webhooks"
@@ -208,7 +208,7 @@ def delivered(session: Session, notice: Notice) -> None:
 
 def gave_up(session: Session, settings: Settings, notice: Notice, *, now: datetime) -> None:
     """A delivery was given up on. At `[webhooks] disable_after` in a row the endpoint is
-    switched off, and each admin gets an email through the outbox."""
+    switched off, and each admin gets an email through the outbox, in their language."""
     endpoint = _of(session, notice)
     if endpoint is None or not endpoint.enabled:
         return
@@ -228,7 +228,7 @@ def gave_up(session: Session, settings: Settings, notice: Notice, *, now: dateti
             session, settings, kind=NoticeKind.webhook_disabled,
             key=f"webhook_disabled:{endpoint.id}:{notices.key_moment(now)}:{admin.id}",
             recipient=notices.Recipient(DeliveryChannel.email, admin.email, admin.name,
-                                        admin.locale or Locale.en),
+                                        compose.member_locale(settings, admin)),
             context={
                 **compose.base_context(settings, timezone=admin.timezone, now=now,
                                        recipient=admin.name, sender=compose.PRODUCT),

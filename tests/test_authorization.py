@@ -137,7 +137,8 @@ def act(interface: str, action: str, person: str, notice_id: int, ledger: Ledger
     if action == "edit":
         url = api.response_url("edit")
         modal = slack_views.edit_draft_modal(notice_id=notice_id, text="", proposed_day=None,
-                                             meta={"notice_id": notice_id, "response_url": url})
+                                             meta={"notice_id": notice_id, "response_url": url},
+                                             locale="en")
         answer = slack.submit(modal, {"text": f"Rewritten by {person}."}, user=user).text
         return answer + str(api.replies(url))  # the draft as it now reads, or the refusal
     button = {"approve": "draft_send", "snooze": "draft_snooze", "cancel": "draft_cancel"}

@@ -606,3 +606,30 @@ def test_a_refused_login_names_the_user_never_the_password(
         inbox.poll(agency, now=MONDAY)
     assert "refused 'promises@example.com'" in str(refused.value)
     assert "wrong-password-123" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("locale", "name", "subject", "expected"), [
+    ("en", "Alice Smith", "Log this promise? “Send the revised deck”",
+     ["Hi Alice,", "In an email, we found: “I'll send the revised deck",
+      "Log this promise to Acme, due Thu 19 Nov 17:00?", "What: “Send the revised deck”",
+      "Log: http", "Not a promise: http", "they work once, for 14 days."]),
+    ("sv", "Karin Berg", "Logga löftet? ”Send the revised deck”",
+     ["Hej Karin!", "I ett mejl hittade vi: ”I'll send the revised deck",
+      "Logga löftet till Acme med leverans tors 19 nov. kl. 17.00?",
+      "Vad: ”Send the revised deck”", "Logga: http", "Inget löfte: http",
+      "De fungerar en gång, i 14 dagar."]),
+    ("zh", "陈梅", "要记录这项承诺吗？“Send the revised deck”",
+     ["陈梅，您好！", "我们在一封邮件中看到：“I'll send the revised deck",
+      "要记录这项对Acme的承诺吗？11月19日（周四）17:00截止。", "内容：“Send the revised deck”",
+      "记录：http", "不是承诺：http", "每个链接只能用一次，14天内有效。"]),
+])
+def test_a_mailed_offer_greets_the_member_by_first_name_in_their_language(
+        agency: Ledger, locale: str, name: str, subject: str, expected: list[str]) -> None:
+    agency.add_member(email="m@example.com", name=name, locale=locale,
+                      timezone="Europe/Stockholm", now=START, actor="t")
+    raw = eml("multipart_sent.eml").replace(b"alice@example.com", b"m@example.com")
+    inbox.receive(agency, raw, now=MONDAY)
+    [asked] = offers_sent(agency)
+    assert (asked.channel, asked.locale) == ("email", locale)
+    assert asked.subject == subject
+    assert all(line in asked.text for line in expected), asked.text

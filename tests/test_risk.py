@@ -325,3 +325,29 @@ def test_the_assessment_serialises_to_json() -> None:
 def test_the_policy_follows_the_team_settings() -> None:
     policy = Policy.from_settings(PolicySettings(notice_lead_business_days=3))
     assert run(Q3_REPORT, now=ny(16), policy=policy).notice_by == ny(17, 17)
+
+
+# Read on Wednesday, November 18, at 10:00 in New York.
+@pytest.mark.parametrize(("reason", "locale", "expected"), [
+    ({"code": "crowded", "owner": "陈梅", "others": 2, "by": ny(18, 17).isoformat()}, "zh",
+     "陈梅今天还有2项其他承诺到期"),
+    ({"code": "crowded", "owner": "陈梅", "others": 1, "by": ny(21, 17).isoformat(),
+      "unusual": True}, "zh", "截至11月21日（周六），陈梅还有1项其他承诺到期，比平时多"),
+    ({"code": "reported_status", "owner": "陈梅", "status": "at_risk",
+      "at": ny(13, 17).isoformat(), "days_ago": 3}, "zh",
+     "陈梅于11月13日（周五）报告有延误风险（3个工作日前）"),
+    ({"code": "short_window", "made_at": ny(16).isoformat(), "due_at": ny(20, 17).isoformat()},
+     "zh", "提醒客户的时间很紧：前天做出承诺，后天到期"),
+    ({"code": "progress", "done": 40, "time_left": 20, "at": ny(16).isoformat()}, "zh",
+     "前天09:00报告已完成40%，剩余时间20%"),
+    ({"code": "short_window", "made_at": ny(16).isoformat(), "due_at": ny(20, 17).isoformat()},
+     "sv", "Kort tid att förvarna kunden: lovat i måndags med leverans på fredag"),
+    ({"code": "crowded", "owner": "Erik", "others": 2, "by": ny(18, 17).isoformat()}, "sv",
+     "Erik har två andra löften att leverera senast i dag"),
+    ({"code": "crowded", "owner": "Alice", "others": 2, "by": ny(18, 17).isoformat()}, "en",
+     "Alice has two other promises due today"),
+])
+def test_days_near_now_are_named_the_way_each_language_says_them(
+        reason: dict[str, object], locale: str, expected: str) -> None:
+    assert reason_texts([reason], locale, timezone="America/New_York", now=ny(18, 10)) == [
+        expected]

@@ -653,3 +653,87 @@ def test_a_slack_user_not_yet_a_member_cannot_tell_from_the_echo_whether_a_clien
     assert "Zeta Corp is not a client of this team" in refused and "Acme" not in refused
     assert promises(agency) == [] and {m.email for m, _ in agency.members()} == {
         "alice@example.com", "bob@example.com"}
+
+
+# -- every reply in the reader's language ----------------------------------------------------
+
+# A Swedish and a Chinese colleague, each linked to Slack with their own language.
+READERS = {"sv": ("UKARIN", "Karin Berg", "karin@example.com"),
+           "zh": ("UCHEN", "陈梅", "chen@example.com")}
+
+
+def reader(agency: Ledger, api: SlackApi, locale: str) -> str:
+    """The Slack user id of a member who reads `locale` (Slack itself says English)."""
+    user, name, email = READERS[locale]
+    api.add_user(user, name, email=email, tz="Europe/Stockholm")
+    agency.add_member(email=email, name=name, timezone="Europe/Stockholm", locale=locale,
+                      slack_user_id=user, now=at("2026-11-16T09:00-05:00"), actor="t")
+    return user
+
+
+@pytest.mark.parametrize(("locale", "echo", "buttons"), [
+    ("sv", ["Stämmer det här?\n*Q3 report* till *Acme*\n"
+            "Leverans *fre 20 nov. kl. 17.00 (New York-tid)*"],
+     ["Det stämmer", "Ändra datum", "Avbryt"]),
+    ("zh", ["请确认以下信息：\n*Acme*：*Q3 report*\n"
+            "截止时间：*11月20日（周五）17:00（美国东部时间）*"],
+     ["确认无误", "修改日期", "取消"]),
+])
+def test_a_member_reads_the_echo_and_its_buttons_in_their_language(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi, locale: str, echo: list[str],
+        buttons: list[str]) -> None:
+    user = reader(agency, api, locale)
+    reply = slack.answer("Q3 report for Acme by Friday", user=user)
+    words = shown(reply)
+    assert all(line in words for line in echo), words
+    assert [e["text"]["text"] for e in reply["blocks"][-1]["elements"]] == buttons
+    assert "chance it runs late" not in words and "Due" not in words
+
+    _, url = slack.click("promise_confirm", button(reply, "promise_confirm"), user=user)
+    [logged] = api.replies(url)
+    assert {"sv": "ansvarig: du", "zh": "负责人：您"}[locale] in shown(logged)
+    assert [p.title for p in promises(agency)] == ["Q3 report"]
+
+
+@pytest.mark.parametrize(("locale", "expected", "later"), [
+    ("sv", ["Vilken kund gäller *Q3 report*?", "`/promise hjälp` visar allt jag kan göra."],
+     "Börja med kundens namn, t.ex. `/promise mistake Acme fel i formeln; förebygg: …` "
+     "(kunder: Acme)."),
+    ("zh", ["*Q3 report*是给哪位客户的？", "`/promise 帮助` 可查看全部用法。"],
+     "请以客户名称开头，例如 `/promise mistake Acme 公式错误；预防：…`（已有客户：Acme）。"),
+])
+def test_a_member_is_told_what_went_wrong_in_their_language(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi, locale: str,
+        expected: list[str], later: str) -> None:
+    user = reader(agency, api, locale)
+    words = shown(slack.answer("Q3 report by Friday", user=user))
+    assert all(line in words for line in expected), words
+    _, url = slack.command("mistake Zeta oops; prevent: check", user=user)
+    assert shown(api.replies(url)[0]).startswith(later)
+
+
+@pytest.mark.parametrize(("locale", "expected", "listed"), [
+    ("sv", ["*/promise* loggar och följer upp de löften du ger kunder.", "`/promise lista`"],
+     "#1 *Q3 report* · Acme · leverans fre 20 nov. kl. 17.00 (New York-tid) · "
+     ":large_green_circle: enligt plan"),
+    ("zh", ["*/promise* 用于记录并跟进您对客户的承诺。", "`/promise 帮助`"],
+     "#1 *Q3 report* · Acme · 11月20日（周五）17:00（美国东部时间）截止 · "
+     ":large_green_circle: 正常"),
+])
+def test_help_and_lists_are_in_the_readers_language(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi, locale: str,
+        expected: list[str], listed: str) -> None:
+    user = reader(agency, api, locale)
+    words = shown(slack.answer("help", user=user))
+    assert all(line in words for line in expected), words
+    agency.add_promise(title="Q3 report", client_name="Acme", owner_email=READERS[locale][2],
+                       due_at=FRIDAY_5PM, now=MONDAY_10, actor="t")
+    _, url = slack.command("list", user=user)
+    assert listed in shown(api.replies(url)[0])
+
+
+def test_someone_not_a_member_reads_the_teams_language(slack: SlackWorkspace, agency: Ledger,
+                                                       api: SlackApi) -> None:
+    agency.settings.team.locale = "sv"
+    api.add_user("USTRANGER", "Sam Stranger", email=None)
+    assert "*/promise* loggar" in shown(slack.answer("help", user="USTRANGER"))

@@ -16,6 +16,7 @@ from test_slack_app import MONDAY_10
 from reliability.config import Settings
 from reliability.db import make_engine, upgrade
 from reliability.ledger import Ledger
+from reliability.phrases import say
 from reliability.slack_commands import (
     Done,
     Help,
@@ -53,11 +54,15 @@ def test_a_promise_line_is_read_as_the_person_meant(text: str, expected: object)
     assert parse(text) == expected
 
 
+@pytest.mark.parametrize("locale", ["en", "sv", "zh"])
 @pytest.mark.parametrize("text", ["status 4 sideways", "status 4 done 140%", "move 4 Monday",
                                   "mistake Acme oops"])
-def test_a_malformed_sub_command_gets_its_usage(text: str) -> None:
+def test_a_malformed_sub_command_gets_its_usage_in_the_readers_language(text: str,
+                                                                        locale: str) -> None:
     found = parse(text)
-    assert isinstance(found, Help) and ("/promise" in found.note or "100%" in found.note)
+    assert isinstance(found, Help)
+    said = say(locale, found.note, percent=found.percent)
+    assert "`/promise " in said or "140" in said
 
 
 def test_a_sealed_proposal_opens_only_with_the_same_secret() -> None:

@@ -20,7 +20,7 @@ from servers.socket_mode import socket_mode_server
 from slack_harness import SlackWorkspace, payload_body, signed_headers
 from sqlmodel import Session, col, select
 
-from reliability import slack_app, slack_views, suggestions
+from reliability import phrases, slack_app, slack_views, suggestions
 from reliability.access import Actor
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -322,19 +322,34 @@ def test_only_a_member_watches_and_never_a_direct_message(agency: Ledger) -> Non
     assert suggestions.watched_client(agency, WATCHED) is None
 
 
-def test_the_offer_speaks_the_members_language() -> None:
-    due = slack_views.when(at("2026-12-03T17:00-05:00"), "America/New_York", "sv")
-    offer = slack_views.suggestion_offer(suggestion_id=1, request=False, client="Acme",
-                                         title="Skicka rapporten", sentence="…", due=due,
-                                         locale="sv")
-    assert offer.text == "Logga det här löftet till Acme, klart tors 3 dec. 17:00?"
-    chinese = slack_views.suggestion_offer(
-        suggestion_id=1, request=False, client="Acme", title="发送报告", sentence="…",
-        due=slack_views.when(at("2026-12-03T17:00-05:00"), "America/New_York", "zh"),
-        locale="zh")
-    assert chinese.text == "把这个承诺记录给 Acme，截止 12月3日周四 17:00？"
-    assert set(slack_views.OFFER_WORDS["sv"]) == set(slack_views.OFFER_WORDS["en"]) == set(
-        slack_views.OFFER_WORDS["zh"])
+@pytest.mark.parametrize(("locale", "question", "buttons", "logged", "declined"), [
+    ("sv", "Logga löftet till Acme med leverans tors 19 nov. kl. 17.00?",
+     ["Logga", "Ändra", "Inget löfte"],
+     ":white_check_mark: Loggat #1: *Send the revised deck* till Acme, leverans "
+     "tors 19 nov. kl. 17.00.",
+     "Noterat: inget löfte. Jag föreslår inte *Send the media plan* för dig igen."),
+    ("zh", "要记录这项对Acme的承诺吗？11月19日（周四）17:00截止。", ["记录", "修改", "不是承诺"],
+     ":white_check_mark: 已记录 #1：Acme的*Send the revised deck*，11月19日（周四）17:00截止。",
+     "好的，不算承诺。以后不会再就*Send the media plan*提醒您。"),
+])
+def test_a_member_is_offered_a_promise_and_answered_in_their_language(
+        watched: Channel, agency: Ledger, api: SlackApi, slack: SlackWorkspace, locale: str,
+        question: str, buttons: list[str], logged: str, declined: str) -> None:
+    user = test_slack_app.reader(agency, api, locale)
+    watched.say(DECK, user=user)
+    watched.say("I'll send the media plan by Friday.", user=user)
+    deck, plan = sorted(offers(api, 2), key=lambda offer: "media plan" in shown(offer))
+    assert (deck["user"], deck["text"]) == (user, question)
+    assert [e["text"]["text"] for e in deck["blocks"][-1]["elements"]] == buttons
+
+    _, url = slack.click("suggestion_log", button(deck, "suggestion_log"), user=user)
+    assert shown(api.replies(url)[0]).startswith(logged)
+    _, url = slack.click("suggestion_decline", button(plan, "suggestion_decline"), user=user)
+    assert shown(api.replies(url)[0]).startswith(declined)
+
+
+def test_every_locale_has_every_sentence() -> None:
+    assert set(phrases.WORDS["sv"]) == set(phrases.WORDS["en"]) == set(phrases.WORDS["zh"])
 
 
 def test_the_manifest_asks_for_the_message_events_history_scopes_and_the_shortcut(

@@ -402,3 +402,34 @@ def test_an_imported_endpoint_sends_nothing_until_it_has_a_new_secret(
         [request] = receiver.requests
     assert verify_signature(secret, request.headers["Reliability-Signature"], request.body)
     assert json.loads(request.body)["data"]["promise"]["title"] == "Plan"
+
+
+def test_each_admin_is_told_of_a_switched_off_endpoint_in_their_own_language(
+        ledger: Ledger, open_settings: Settings) -> None:
+    open_settings.delivery.max_attempts = 1
+    open_settings.webhooks.disable_after = 1
+    open_settings.team.locale = "sv"  # the language of an admin who has none of their own
+    agency_with(ledger, "en")
+    for email, name, locale in [("erin@example.com", "Erin Admin", None),
+                                ("dana@example.com", "Dana Reed", "en"),
+                                ("chen@example.com", "陈梅", "zh")]:
+        ledger.add_member(email=email, name=name, role="admin", locale=locale,
+                          timezone="Europe/Stockholm", now=START, actor="t")
+    url = "http://127.0.0.1:9/hook"  # nothing listens: every delivery fails at once
+    webhooks.add_endpoint(ledger, OPERATOR, url=url, events=["promise.created"], now=START)
+    ledger.add_promise(title="Deck", client_name="Acme", owner_email="alice@example.com",
+                       due_at=at("2026-11-20T12:00-05:00"), now=WEDNESDAY_10, actor="t")
+    Outbox(ledger, worker="w").deliver(WEDNESDAY_10)
+    with Session(ledger.engine) as session:
+        told = {n.recipient: n for n in session.exec(
+            select(Notice).where(Notice.kind == "webhook_disabled")).all()}
+    assert {email: (n.locale, n.subject) for email, n in told.items()} == {
+        "erin@example.com": ("sv", f"Webhook avstängd: {url}"),
+        "dana@example.com": ("en", f"Webhook switched off: {url}"),
+        "chen@example.com": ("zh", f"Webhook 已停用：{url}"),
+    }
+    assert told["erin@example.com"].text.startswith(
+        f"Hej Erin,\n\nVi har slutat skicka händelser till {url}")
+    assert told["dana@example.com"].text.startswith(
+        f"Hi Dana,\n\nWe stopped sending events to {url}")
+    assert told["chen@example.com"].text.startswith(f"陈梅，您好！\n\n我们已停止向 {url} 发送事件")

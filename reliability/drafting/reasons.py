@@ -55,20 +55,21 @@ class _Words:
         return format_percent(value / 100, locale=self.locale)
 
     def day(self, iso: str) -> str:
-        """'Wednesday' within a week of now (as people say it), else the date."""
+        """'on Wednesday' within a week of now (as people say it), else the date. Chinese
+        names two days either side (前天 … 后天) and otherwise the date with its weekday,
+        11月13日（周五）: a bare 周五, or 上周五 / 本周六, leaves the reader counting weeks."""
         local = datetime.fromisoformat(iso).astimezone(self.zone)
         delta = (local.date() - self.now.date()).days
+        if self.locale == "zh" and abs(delta) <= 2:
+            return ("前天", "昨天", "今天", "明天", "后天")[delta + 2]
         if -1 <= delta <= 1:
             return {"en": ("yesterday", "today", "tomorrow"),
-                    "sv": ("i går", "i dag", "i morgon"),
-                    "zh": ("昨天", "今天", "明天")}[self.locale][delta + 1]
+                    "sv": ("i går", "i dag", "i morgon")}[self.locale][delta + 1]
         weekday = format_datetime(local, "EEEE", tzinfo=self.zone, locale=self.locale)
-        if abs(delta) <= _NEAR_DAYS:
+        if abs(delta) <= _NEAR_DAYS and self.locale != "zh":
             if self.locale == "en":
                 return f"on {weekday}"
-            if self.locale == "sv":
-                return f"i {weekday}s" if delta < 0 else f"på {weekday}"
-            return format_datetime(local, "E", tzinfo=self.zone, locale="zh")
+            return f"i {weekday}s" if delta < 0 else f"på {weekday}"
         pattern = {"en": "EEEE, MMMM d", "sv": "EEEE d MMMM", "zh": "M月d日（E）"}[self.locale]
         text = format_datetime(local, pattern, tzinfo=self.zone, locale=self.locale)
         if self.locale == "en":
@@ -159,7 +160,8 @@ def _en(reason: Reason, w: _Words) -> str:
         by = w.day(reason["by"]).removeprefix("on ")
         more = ", more than usual" if reason.get("unusual") else ""
         noun = "promise" if reason["others"] == 1 else "promises"
-        return f"{owner} has {w.number(reason['others'])} other {noun} due by {by}{more}"
+        due = "due today" if by == "today" else f"due by {by}"
+        return f"{owner} has {w.number(reason['others'])} other {noun} {due}{more}"
     if code == "short_window":
         return (f"Little time to warn the client: promised {w.day(reason['made_at'])} "
                 f"for {w.day(reason['due_at']).removeprefix('on ')}")
@@ -246,8 +248,8 @@ def _sv(reason: Reason, w: _Words) -> str:
         return (f"{owner} har {w.number(reason['others'])} {noun} att leverera senast "
                 f"{_sv_bare_day(w.day(reason['by']))}{more}")
     if code == "short_window":
-        return (f"Kort tid att förvarna kunden: lovat {w.day(reason['made_at'])} till "
-                f"{_sv_bare_day(w.day(reason['due_at']))}")
+        return (f"Kort tid att förvarna kunden: lovat {w.day(reason['made_at'])} med "
+                f"leverans {w.day(reason['due_at'])}")
     if code == "moved":
         return f"Leveransdatumet har redan flyttats en gång, ursprungligen {w.day(reason['from'])}"
     return ""
@@ -307,15 +309,16 @@ def _zh(reason: Reason, w: _Words) -> str:
     if code == "past_due":
         return f"已于{w.when(reason['due_at'])}到期，尚未报告完成"
     if code == "reported_status":
-        text = f"{owner}{w.day(reason['at'])}报告{_STATUS['zh'][reason['status']]}"
+        text = f"{owner}{_zh_on(w.day(reason['at']))}报告{_STATUS['zh'][reason['status']]}"
         if reason.get("days_ago"):
             text += f"（{reason['days_ago']}个工作日前）"
         return text + (f"：“{_bare(reason['note'])}”" if reason.get("note") else "")
     if code == "no_answer":
         return f"{w.when(reason['asked_at'])}发出的进度询问尚未回复"
     if code == "progress":
-        return (f"已完成{reason['done']}%，剩余时间{reason['time_left']}%"
-                f"（{w.when(reason['at'])}报告）")
+        # The report's moment leads, so its weekday's brackets never sit inside others.
+        return (f"{w.when(reason['at'])}报告已完成{reason['done']}%，"
+                f"剩余时间{reason['time_left']}%")
     if code == "track_record":
         whose = "团队" if reason["whose"] == "team" else owner
         track = _track_zh(reason, whose, w)
@@ -330,13 +333,21 @@ def _zh(reason: Reason, w: _Words) -> str:
         return f"{owner}和团队都还没有记录，这只是粗略估计"
     if code == "crowded":
         more = "，比平时多" if reason.get("unusual") else ""
-        return f"{owner}在{w.day(reason['by'])}前还有{reason['others']}项其他承诺到期{more}"
+        by, others = w.day(reason["by"]), reason["others"]
+        if by == "今天":
+            return f"{owner}今天还有{others}项其他承诺到期{more}"
+        return f"截至{by}，{owner}还有{others}项其他承诺到期{more}"
     if code == "short_window":
         return (f"提醒客户的时间很紧：{w.day(reason['made_at'])}做出承诺，"
                 f"{w.day(reason['due_at'])}到期")
     if code == "moved":
         return f"到期日已经改过一次，原定{w.day(reason['from'])}"
     return ""
+
+
+def _zh_on(day: str) -> str:
+    """'于11月13日（周五）' before a verb; a relative day (今天, 前天) stands alone."""
+    return f"于{day}" if day[:1].isdigit() else day
 
 
 def _assume_zh(rate: float, w: _Words) -> str:
