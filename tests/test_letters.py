@@ -277,10 +277,12 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
      ("sv", "Sjuk", "Förseningen beror på sjukdom."),
      ("sv", "väntar på juristerna", "Vi väntar på juristerna. Ungefär 60 %"),
      ("sv", "vi underskattade importen", "\n\nVi underskattade importen.\n\n"),
-     ("zh", "项目成员生病", "此次延期是由于项目成员生病。目前工作已完成约60%。"),
-     ("zh", "生病", "此次延期是由于项目人员生病。"),
-     ("zh", "等待法务审核。", "此次延期是由于等待法务审核。"),
-     ("zh", "我们低估了工作量", "\n\n我们低估了工作量。\n\n")],
+     ("zh", "项目成员生病", "此次延期是因为项目成员生病。目前工作已完成约60%。"),
+     ("zh", "生病", "此次延期是因为项目人员生病。"),
+     ("zh", "等待法务审核。", "此次延期是因为我们仍在等待法务审核。"),
+     ("zh", "还在等贵方确认素材", "此次延期是因为我们仍在等贵方确认素材。"),
+     ("zh", "我们低估了工作量", "\n\n此次延期是因为我们低估了工作量。目前工作已完成约60%。"),
+     ("zh", "数据晚到了两天，退货部分还需核实", "\n\n数据晚到了两天，退货部分还需核实。\n\n")],
 )
 def test_a_reason_of_any_shape_reads_as_a_native_writer_would_put_it(
     locale: str, reason: str, said: str
