@@ -399,6 +399,26 @@ def test_swedish_letters_say_ni_to_the_client() -> None:
         assert not re.search(r"\b(du|dig|din|ditt|dina)\b", text), kind
 
 
+@pytest.mark.parametrize(("kind", "field"), [("promise_confirmation", "due_at"),
+                                             ("request_acknowledgement", "reply_by")])
+def test_a_chinese_deadline_at_the_end_of_a_day_is_never_read_as_the_day_before(
+        kind: str, field: str) -> None:
+    """"20日前" reads as "by the 19th": "前" only follows a clock time."""
+    context = sample_context(kind, "zh")
+    end_of_day = datetime(2026, 11, 21, 0, 0, tzinfo=zone(context["timezone"]))
+    if field == "due_at":
+        context["promise"] = {**context["promise"], "due_at": end_of_day}
+    else:
+        context["reply_by"] = end_of_day
+    message = render(kind, "zh", context)
+
+    for shown in (message.subject, message.text):
+        assert "11月20日（周五）" in shown and "11月20日（周五）前" not in shown
+    if kind == "promise_confirmation":
+        timed = render(kind, "zh", sample_context(kind, "zh")).text
+        assert "11月20日（周五）17:00前交付给贵方" in timed
+
+
 @pytest.mark.parametrize(("locale", "late", "early"), [
     ("en", "isn't ready yet, and I'm sorry you didn't hear this from us sooner", "ahead of"),
     ("sv", "är tyvärr inte klar ännu", "redan nu"),
