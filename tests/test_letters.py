@@ -277,10 +277,12 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
      ("sv", "Sjuk", "Förseningen beror på sjukdom."),
      ("sv", "väntar på juristerna", "Vi väntar på juristerna. Ungefär 60 %"),
      ("sv", "vi underskattade importen", "\n\nVi underskattade importen.\n\n"),
-     ("zh", "项目成员生病", "此次延期是由于项目成员生病。目前工作已完成约60%。"),
-     ("zh", "生病", "此次延期是由于项目人员生病。"),
-     ("zh", "等待法务审核。", "此次延期是由于等待法务审核。"),
-     ("zh", "我们低估了工作量", "\n\n我们低估了工作量。\n\n")],
+     ("zh", "项目成员生病", "此次延期是因为项目成员生病。目前工作已完成约60%。"),
+     ("zh", "生病", "此次延期是因为项目人员生病。"),
+     ("zh", "等待法务审核。", "此次延期是因为我们仍在等待法务审核。"),
+     ("zh", "还在等贵方确认素材", "此次延期是因为我们仍在等贵方确认素材。"),
+     ("zh", "我们低估了工作量", "\n\n此次延期是因为我们低估了工作量。目前工作已完成约60%。"),
+     ("zh", "数据晚到了两天，退货部分还需核实", "\n\n数据晚到了两天，退货部分还需核实。\n\n")],
 )
 def test_a_reason_of_any_shape_reads_as_a_native_writer_would_put_it(
     locale: str, reason: str, said: str
@@ -395,6 +397,26 @@ def test_swedish_letters_say_ni_to_the_client() -> None:
         text = render(kind, "sv", sample_context(kind, "sv")).text
 
         assert not re.search(r"\b(du|dig|din|ditt|dina)\b", text), kind
+
+
+@pytest.mark.parametrize(("kind", "field"), [("promise_confirmation", "due_at"),
+                                             ("request_acknowledgement", "reply_by")])
+def test_a_chinese_deadline_at_the_end_of_a_day_is_never_read_as_the_day_before(
+        kind: str, field: str) -> None:
+    """"20日前" reads as "by the 19th": "前" only follows a clock time."""
+    context = sample_context(kind, "zh")
+    end_of_day = datetime(2026, 11, 21, 0, 0, tzinfo=zone(context["timezone"]))
+    if field == "due_at":
+        context["promise"] = {**context["promise"], "due_at": end_of_day}
+    else:
+        context["reply_by"] = end_of_day
+    message = render(kind, "zh", context)
+
+    for shown in (message.subject, message.text):
+        assert "11月20日（周五）" in shown and "11月20日（周五）前" not in shown
+    if kind == "promise_confirmation":
+        timed = render(kind, "zh", sample_context(kind, "zh")).text
+        assert "11月20日（周五）17:00前交付给贵方" in timed
 
 
 @pytest.mark.parametrize(("locale", "late", "early"), [

@@ -13,9 +13,12 @@ on its own terms:
   it inside a sentence made for it ("The delay is due to illness."). A bare state word the
   locale knows ("sick", "sjuk") becomes its noun first ("illness", "sjukdom").
 
-Chinese sets any clause after 由于, so only a sentence with its own subject or punctuation
-stands alone there. The word lists are short on purpose: they catch what people type, and
-anything else falls back to the frame that is right most often for its length.
+Chinese sets any single clause after 是因为, its own subject included ("此次延期是因为我们
+低估了工作量"): one clause standing alone as a paragraph reads curt. Waiting typed without a
+subject ("等待法务审核") is an activity the letter gives "我们仍在"; only text with inner
+punctuation, or a long clause closed with a stop, stands alone. The word lists are short on
+purpose: they catch what people type, and anything else falls back to the frame that is right
+most often for its length.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ _SUBJECTS = {
     "en": {"we", "i", "they", "it", "there", "he", "she", "we've", "we're", "i've", "i'm",
            "it's", "they've", "they're", "there's", "we'd", "i'd", "nobody", "everyone"},
     "sv": {"vi", "jag", "de", "det", "han", "hon", "man", "ingen", "alla"},
-    "zh": {"我们", "我方", "我", "他们", "对方", "团队"},
 }
 # Finite verbs that turn "the data arrived late" into a sentence rather than a named cause.
 _FINITE = {
@@ -65,6 +67,9 @@ _STATES = {
     # "由于生病" leaves a Chinese reader asking whose illness; the cause names the team's side.
     "zh": {"生病": "项目人员生病", "病了": "项目人员生病", "病假": "项目人员休病假"},
 }
+# Waiting a Chinese owner types without a subject, and the "still" words it may start with.
+_ZH_WAITING = ("等待", "等候", "等着")
+_ZH_ONGOING = ("正在", "还在", "仍在", "在")
 
 
 class Cause(NamedTuple):
@@ -103,11 +108,22 @@ def _is_finite(word: str, index: int, locale: str) -> bool:
     return locale == "sv" and index >= 1 and word.endswith("ades")
 
 
+def _zh_waiting(bare: str) -> str | None:
+    """"等待法务审核" and "在等法务" as the waiting itself, for the letter to give a subject."""
+    for ongoing in _ZH_ONGOING:
+        if bare.startswith(ongoing + "等"):
+            return bare[len(ongoing):]
+    return bare if bare.startswith(_ZH_WAITING) else None
+
+
 def _shape(bare: str, locale: str) -> Cause:
     if locale == "zh":
         if bare in _STATES["zh"]:
             return Cause("cause", _STATES["zh"][bare])
-        if bare.startswith(tuple(_SUBJECTS["zh"])) or re.search("[，。；！？,;]", bare):
+        waiting = _zh_waiting(bare)
+        if waiting:
+            return Cause("doing", waiting)
+        if re.search("[，。；！？,;]", bare):
             return Cause("sentence", _finish(bare, locale))
         return Cause("cause", bare)
     folded = _words(bare)
