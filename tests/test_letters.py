@@ -272,7 +272,11 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
      ("en", "Waiting for legal.", "We've been held up waiting for legal. About 60%"),
      ("en", "we underestimated the import", "\n\nWe underestimated the import.\n\n"),
      ("en", "the vendor shipped the wrong files", "\n\nThe vendor shipped the wrong files.\n"),
-     ("en", "IT outage", "The delay is due to IT outage."),
+     ("en", "IT outage", "The delay is due to an IT outage."),
+     ("en", "server outage", "The delay is due to a server outage."),
+     ("en", "bug in the export", "The delay is due to a bug in the export."),
+     ("en", "staffing problems", "The delay is due to staffing problems."),
+     ("en", "awaiting approval", "We've been held up awaiting approval."),
      ("sv", "sjukdom i teamet", "Förseningen beror på sjukdom i teamet. Ungefär 60 %"),
      ("sv", "Sjuk", "Förseningen beror på sjukdom."),
      ("sv", "väntar på juristerna", "Vi väntar på juristerna. Ungefär 60 %"),
@@ -371,7 +375,7 @@ def test_a_credit_reads_the_same_in_the_letter_and_on_the_web(locale: str, amoun
 
 @pytest.mark.parametrize(
     ("locale", "subject"),
-    [("en", "An error on our side in “Q3 performance report”, and how we're putting it right"),
+    [("en", "Our mistake with “Q3 performance report”, and how we're putting it right"),
      ("sv", "Ett fel från vår sida i ”Kvartalsrapport Q3” och hur vi rättar det"),
      ("zh", "关于“第三季度业绩报告”中我方差错的说明及处理方案")],
 )
@@ -420,7 +424,7 @@ def test_a_chinese_deadline_at_the_end_of_a_day_is_never_read_as_the_day_before(
 
 
 @pytest.mark.parametrize(("locale", "late", "early"), [
-    ("en", "isn't ready yet, and I'm sorry you didn't hear this from us sooner", "ahead of"),
+    ("en", "and that you're only hearing about it now", "ahead of"),
     ("sv", "är tyvärr inte klar ännu", "redan nu"),
     ("zh", "目前尚未完成，未能及早告知，敬请谅解", "提前告知"),
 ])
@@ -433,6 +437,58 @@ def test_a_delay_letter_drafted_on_or_after_the_due_day_never_claims_to_be_early
         assert late in text and early not in text
     ahead = render("delay_notice", locale, {**sample, "now": due - timedelta(days=2)}).text
     assert early in ahead and late not in ahead
+
+
+def test_an_english_delay_letter_drafted_late_apologises_once_and_says_today_on_the_day() -> None:
+    sample = sample_context("delay_notice", "en")
+    due = sample["promise"]["due_at"]
+
+    on_the_day = render("delay_notice", "en", {**sample, "now": due - timedelta(hours=2)}).text
+    after = render("delay_notice", "en", {**sample, "now": due + timedelta(days=1)}).text
+
+    assert "due today, won't be ready in time" in on_the_day
+    assert "due Friday, November 20, isn't ready yet" in after
+    assert on_the_day.count("sorry") == after.count("sorry") == 1
+
+
+def test_an_english_letter_names_a_deadline_on_the_readers_own_day_as_today() -> None:
+    sample = sample_context("request_acknowledgement", "en")
+    tonight = sample["now"].replace(hour=23, minute=59)
+
+    message = render("request_acknowledgement", "en", {**sample, "reply_by": tonight})
+
+    assert message.subject.endswith("we'll reply today")
+    assert "I'll get back to you by end of day today," in message.text
+    assert "Wednesday" not in message.subject + message.text
+
+
+def test_an_english_credit_never_cuts_a_pending_fix_off_from_its_promise_to_write_again() -> None:
+    sample = sample_context("mistake_remediation", "en")
+    pending = {**sample, "mistake": {**sample["mistake"], "fixed": False,
+                                     "fix_due_at": sample["now"] + timedelta(days=2)}}
+
+    text = render("mistake_remediation", "en", pending).text
+
+    assert "I'll write again as soon as it is.\n\nWe'll issue a credit note" in text
+
+
+def test_english_confirmation_sets_the_scope_apart_as_written_not_in_quotes() -> None:
+    sample = sample_context("promise_confirmation", "en")
+
+    text = render("promise_confirmation", "en", sample).text
+
+    assert "your own notes:\n\nCovers July to September" in text and "Q4”" not in text
+
+
+def test_english_subjects_shorten_a_long_title_but_the_letter_keeps_it_whole() -> None:
+    title = ("Comprehensive analysis of warehouse throughput, returns handling and carrier "
+             "performance across all twelve regional depots for the 2026 planning cycle")
+    for kind in ("delay_notice", "promise_confirmation"):
+        sample = sample_context(kind, "en")
+        message = render(kind, "en", {**sample, "promise": {**sample["promise"], "title": title}})
+
+        assert "returns…”" in message.subject and "planning cycle" not in message.subject
+        assert title in message.text
 
 
 def test_the_delay_letter_has_no_label_colon_fragments() -> None:

@@ -11,7 +11,8 @@ on its own terms:
   letter supplies the subject ("We've been held up waiting for legal.", "Vi väntar på …").
 - `cause`: a thing that caused the delay ("illness", "a supplier outage"): the letter names
   it inside a sentence made for it ("The delay is due to illness."). A bare state word the
-  locale knows ("sick", "sjuk") becomes its noun first ("illness", "sjukdom").
+  locale knows ("sick", "sjuk") becomes its noun first ("illness", "sjukdom"), and a bare
+  English noun that counts gets its article ("server outage" → "a server outage").
 
 Chinese sets any single clause after 是因为, its own subject included ("此次延期是因为我们
 低估了工作量"): one clause standing alone as a paragraph reads curt. Waiting typed without a
@@ -55,12 +56,27 @@ _SV_SUBJECTLESS = {"väntar", "väntade", "saknar", "saknade", "behöver", "beh�
 _EN_DOING_NEXT = {"for", "on", "to", "the", "a", "an", "our", "their", "your", "his", "her",
                   "its", "this", "that", "these", "those", "back", "up", "out", "with", "in",
                   "through", "over", "around", "about", "until", "till", "all", "some"}
+# English words that open an activity whatever follows: "awaiting approval".
+_EN_DOING_FIRST = {"waiting", "awaiting"}
+# English nouns a cause is often typed as, bare, that a sentence needs with "a": "server
+# outage" → "a server outage", "bug in the export" → "a bug in the export".
+_EN_COUNTABLE = {"emergency", "outage", "shortage", "change", "bug", "problem", "issue",
+                 "delay", "failure", "crash", "error", "mistake", "conflict", "breakdown",
+                 "incident", "accident", "glitch", "setback", "complication", "injury",
+                 "bereavement", "strike", "blocker", "hold-up", "holdup", "dependency"}
+# Words after which an English noun is no longer bare: "our server outage", "the bug".
+_EN_DETERMINERS = {"a", "an", "the", "our", "their", "your", "his", "her", "its", "this",
+                   "that", "these", "those", "some", "another", "one", "any", "every", "each",
+                   "my", "no"}
+_EN_PREPOSITIONS = {"in", "on", "at", "of", "for", "from", "with", "to", "during", "after",
+                    "before", "by", "between", "within", "affecting"}
 # A bare state someone types for a cause, as the noun the letter can name.
 _STATES = {
     "en": {"sick": "illness", "ill": "illness", "unwell": "illness", "off sick": "illness",
            "out sick": "illness", "understaffed": "a staff shortage",
            "short-staffed": "a staff shortage", "short staffed": "a staff shortage",
-           "overloaded": "a heavy workload", "swamped": "a heavy workload"},
+           "overloaded": "a heavy workload", "swamped": "a heavy workload",
+           "holidays": "the holidays", "flu": "the flu"},
     "sv": {"sjuk": "sjukdom", "sjuka": "sjukdom", "sjukskriven": "sjukdom",
            "sjukskrivna": "sjukdom", "underbemannade": "personalbrist",
            "underbemannat": "personalbrist", "överbelastade": "hög arbetsbelastning"},
@@ -97,6 +113,24 @@ def _capital(text: str) -> str:
 
 def _finish(text: str, locale: str) -> str:
     return text + ("。" if locale == "zh" else ".")
+
+
+def _with_article(bare: str) -> str:
+    """"server outage" → "a server outage", "IT outage" → "an IT outage": an English singular
+    noun that can be counted, typed without its article, gets one; "staffing problems",
+    "illness" and "our outage" stay as they are."""
+    folded = _words(bare)
+    if folded[0] in _EN_DETERMINERS or folded[0].isdigit():
+        return bare
+    head = next((folded[index - 1] for index, word in enumerate(folded)
+                 if index and word in _EN_PREPOSITIONS), folded[-1])
+    if head not in _EN_COUNTABLE:
+        return bare
+    first = bare.split()[0]
+    vowel = (first[0] in "AEFHILMNORSX" if first.isupper() and len(first) > 1
+             else first[0].lower() in "aeiou" and not first.lower().startswith(
+                 ("uni", "use", "usu", "eu", "one")))
+    return ("an " if vowel else "a ") + bare
 
 
 def _is_finite(word: str, index: int, locale: str) -> bool:
@@ -137,12 +171,16 @@ def _shape(bare: str, locale: str) -> Cause:
         return Cause("sentence", _finish(_capital(bare), locale))
     if locale == "sv" and folded[0] in _SV_SUBJECTLESS:
         return Cause("doing", lower_first(bare))
-    if (locale == "en" and len(folded) > 1 and folded[0].endswith("ing")
-            and len(folded[0]) > 4 and folded[1] in _EN_DOING_NEXT):
+    if locale == "en" and len(folded) > 1 and (
+            folded[0] in _EN_DOING_FIRST
+            or (folded[0].endswith("ing") and len(folded[0]) > 4
+                and folded[1] in _EN_DOING_NEXT)):
         return Cause("doing", lower_first(bare))
     if len(folded) > 6:
         # Many words and no verb we know: most likely a sentence written without its stop.
         return Cause("sentence", _finish(_capital(bare), locale))
+    if locale == "en":
+        return Cause("cause", _with_article(lower_first(bare)))
     return Cause("cause", lower_first(bare))
 
 
