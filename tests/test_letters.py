@@ -277,6 +277,7 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
      ("sv", "Sjuk", "Förseningen beror på sjukdom."),
      ("sv", "väntar på juristerna", "Vi väntar på juristerna. Ungefär 60 %"),
      ("sv", "vi underskattade importen", "\n\nVi underskattade importen.\n\n"),
+     ("sv", "leverantören skickade fel filer", "\n\nLeverantören skickade fel filer.\n\n"),
      ("zh", "项目成员生病", "此次延期是由于项目成员生病。目前工作已完成约60%。"),
      ("zh", "生病", "此次延期是由于项目人员生病。"),
      ("zh", "等待法务审核。", "此次延期是由于等待法务审核。"),

@@ -42,7 +42,11 @@ _FINITE = {
            "slipped", "stalled", "needed"},
     "sv": {"är", "var", "har", "hade", "blev", "kom", "tog", "gick", "låg", "kan", "kunde",
            "ska", "skulle", "måste", "behöver", "behövde", "saknas", "saknades", "fattas",
-           "dröjer", "dröjde", "tar", "krånglar", "krånglade", "strular", "strulade"},
+           "dröjer", "dröjde", "tar", "krånglar", "krånglade", "strular", "strulade",
+           # past tenses owners type after a named subject ("leverantören skickade fel filer")
+           "skickade", "levererade", "glömde", "kraschade", "kraschar", "fungerade",
+           "fungerar", "funkade", "funkar", "hände", "dök", "föll", "bröt", "försvann",
+           "räckte", "stämde", "visade", "upptäckte", "slutade", "ringde", "svarade"},
 }
 # Verbs a Swedish owner starts with when they leave out "vi": "väntar på juristerna".
 _SV_SUBJECTLESS = {"väntar", "väntade", "saknar", "saknade", "behöver", "behövde", "har",
