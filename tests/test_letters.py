@@ -309,6 +309,19 @@ def test_when_the_client_holds_up_the_work_the_letter_asks_and_makes_the_date_de
     assert asks in text and conditional in text
 
 
+@pytest.mark.parametrize(("waiting", "asks"), [
+    ("ert godkännande av utkastet", "fortfarande ert godkännande av utkastet, helst"),
+    ("filerna från er leverantör", "fortfarande filerna från er leverantör, helst"),
+    ("oktobers returdata", "fortfarande oktobers returdata från er, helst"),
+])
+def test_a_swedish_letter_says_from_you_only_where_the_owner_did_not(
+    waiting: str, asks: str
+) -> None:
+    context = {**sample_context("delay_notice", "sv"), "waiting_for": waiting}
+
+    assert asks in render("delay_notice", "sv", context).text
+
+
 @pytest.mark.parametrize(
     ("locale", "fixed", "says", "never"),
     [("en", None, "working on correcting the error", "have corrected"),
@@ -400,7 +413,7 @@ def test_swedish_letters_say_ni_to_the_client() -> None:
 
 @pytest.mark.parametrize(("locale", "late", "early"), [
     ("en", "isn't ready yet, and I'm sorry you didn't hear this from us sooner", "ahead of"),
-    ("sv", "är tyvärr inte klar ännu", "redan nu"),
+    ("sv", "Vi är tyvärr inte klara med", "redan nu"),
     ("zh", "目前尚未完成，未能及早告知，敬请谅解", "提前告知"),
 ])
 def test_a_delay_letter_drafted_on_or_after_the_due_day_never_claims_to_be_early(
@@ -412,6 +425,35 @@ def test_a_delay_letter_drafted_on_or_after_the_due_day_never_claims_to_be_early
         assert late in text and early not in text
     ahead = render("delay_notice", locale, {**sample, "now": due - timedelta(days=2)}).text
     assert early in ahead and late not in ahead
+
+
+def test_a_swedish_late_letter_drafted_on_the_due_day_says_it_was_due_today() -> None:
+    sample = sample_context("delay_notice", "sv")
+    due = sample["promise"]["due_at"]
+
+    on_the_day = render("delay_notice", "sv", {**sample, "now": due - timedelta(hours=2)}).text
+    after = render("delay_notice", "sv", {**sample, "now": due + timedelta(days=1)}).text
+
+    assert "som skulle levereras i dag," in on_the_day
+    assert "som skulle levereras fredag 20 november," in after
+
+
+@pytest.mark.parametrize("kind", ["request_acknowledgement", "promise_confirmation"])
+def test_a_swedish_quote_that_ends_in_a_question_mark_takes_no_full_stop_after_it(
+    kind: str,
+) -> None:
+    asked = "Går det att flytta lanseringen till vecka 3?"
+    context = sample_context(kind, "sv")
+    if kind == "request_acknowledgement":
+        context["request"] = {**context["request"], "summary": asked}
+    else:
+        context["details"] = asked
+
+    asking = render(kind, "sv", context).text
+    stating = render(kind, "sv", sample_context(kind, "sv")).text
+
+    assert "vecka 3?”" in asking and "?”." not in asking
+    assert re.search(r"(Q4|leveransprecision)”\.\s", stating), stating
 
 
 def test_the_delay_letter_has_no_label_colon_fragments() -> None:
