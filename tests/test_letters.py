@@ -275,6 +275,7 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
      ("en", "IT outage", "The delay is due to IT outage."),
      ("sv", "sjukdom i teamet", "Förseningen beror på sjukdom i teamet. Ungefär 60 %"),
      ("sv", "Sjuk", "Förseningen beror på sjukdom."),
+     ("sv", "IT-haveri", "Förseningen beror på ett IT-haveri. Ungefär 60 %"),
      ("sv", "väntar på juristerna", "Vi väntar på juristerna. Ungefär 60 %"),
      ("sv", "vi underskattade importen", "\n\nVi underskattade importen.\n\n"),
      ("sv", "leverantören skickade fel filer", "\n\nLeverantören skickade fel filer.\n\n"),

@@ -65,7 +65,11 @@ _STATES = {
            "overloaded": "a heavy workload", "swamped": "a heavy workload"},
     "sv": {"sjuk": "sjukdom", "sjuka": "sjukdom", "sjukskriven": "sjukdom",
            "sjukskrivna": "sjukdom", "underbemannade": "personalbrist",
-           "underbemannat": "personalbrist", "överbelastade": "hög arbetsbelastning"},
+           "underbemannat": "personalbrist", "överbelastade": "hög arbetsbelastning",
+           # a single event needs its article: "beror på ett IT-haveri", not "på IT-haveri"
+           "it-haveri": "ett IT-haveri", "serverhaveri": "ett serverhaveri",
+           "datorhaveri": "ett datorhaveri", "driftstopp": "ett driftstopp",
+           "strömavbrott": "ett strömavbrott"},
     # "由于生病" leaves a Chinese reader asking whose illness; the cause names the team's side.
     "zh": {"生病": "项目人员生病", "病了": "项目人员生病", "病假": "项目人员休病假"},
 }
