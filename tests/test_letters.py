@@ -279,8 +279,10 @@ def test_without_a_reason_the_letter_states_what_is_known_not_a_vague_excuse() -
      ("en", "awaiting approval", "We've been held up awaiting approval."),
      ("sv", "sjukdom i teamet", "Förseningen beror på sjukdom i teamet. Ungefär 60 %"),
      ("sv", "Sjuk", "Förseningen beror på sjukdom."),
+     ("sv", "IT-haveri", "Förseningen beror på ett IT-haveri. Ungefär 60 %"),
      ("sv", "väntar på juristerna", "Vi väntar på juristerna. Ungefär 60 %"),
      ("sv", "vi underskattade importen", "\n\nVi underskattade importen.\n\n"),
+     ("sv", "leverantören skickade fel filer", "\n\nLeverantören skickade fel filer.\n\n"),
      ("zh", "项目成员生病", "此次延期是因为项目成员生病。目前工作已完成约60%。"),
      ("zh", "生病", "此次延期是因为项目人员生病。"),
      ("zh", "等待法务审核。", "此次延期是因为我们仍在等待法务审核。"),
@@ -312,6 +314,19 @@ def test_when_the_client_holds_up_the_work_the_letter_asks_and_makes_the_date_de
     text = render("delay_notice", locale, context).text
 
     assert asks in text and conditional in text
+
+
+@pytest.mark.parametrize(("waiting", "asks"), [
+    ("ert godkännande av utkastet", "fortfarande ert godkännande av utkastet, helst"),
+    ("filerna från er leverantör", "fortfarande filerna från er leverantör, helst"),
+    ("oktobers returdata", "fortfarande oktobers returdata från er, helst"),
+])
+def test_a_swedish_letter_says_from_you_only_where_the_owner_did_not(
+    waiting: str, asks: str
+) -> None:
+    context = {**sample_context("delay_notice", "sv"), "waiting_for": waiting}
+
+    assert asks in render("delay_notice", "sv", context).text
 
 
 @pytest.mark.parametrize(
@@ -425,7 +440,7 @@ def test_a_chinese_deadline_at_the_end_of_a_day_is_never_read_as_the_day_before(
 
 @pytest.mark.parametrize(("locale", "late", "early"), [
     ("en", "and that you're only hearing about it now", "ahead of"),
-    ("sv", "är tyvärr inte klar ännu", "redan nu"),
+    ("sv", "Vi är tyvärr inte klara med", "redan nu"),
     ("zh", "目前尚未完成，未能及早告知，敬请谅解", "提前告知"),
 ])
 def test_a_delay_letter_drafted_on_or_after_the_due_day_never_claims_to_be_early(
@@ -489,6 +504,35 @@ def test_english_subjects_shorten_a_long_title_but_the_letter_keeps_it_whole() -
 
         assert "returns…”" in message.subject and "planning cycle" not in message.subject
         assert title in message.text
+
+
+def test_a_swedish_late_letter_drafted_on_the_due_day_says_it_was_due_today() -> None:
+    sample = sample_context("delay_notice", "sv")
+    due = sample["promise"]["due_at"]
+
+    on_the_day = render("delay_notice", "sv", {**sample, "now": due - timedelta(hours=2)}).text
+    after = render("delay_notice", "sv", {**sample, "now": due + timedelta(days=1)}).text
+
+    assert "som skulle levereras i dag," in on_the_day
+    assert "som skulle levereras fredag 20 november," in after
+
+
+@pytest.mark.parametrize("kind", ["request_acknowledgement", "promise_confirmation"])
+def test_a_swedish_quote_that_ends_in_a_question_mark_takes_no_full_stop_after_it(
+    kind: str,
+) -> None:
+    asked = "Går det att flytta lanseringen till vecka 3?"
+    context = sample_context(kind, "sv")
+    if kind == "request_acknowledgement":
+        context["request"] = {**context["request"], "summary": asked}
+    else:
+        context["details"] = asked
+
+    asking = render(kind, "sv", context).text
+    stating = render(kind, "sv", sample_context(kind, "sv")).text
+
+    assert "vecka 3?”" in asking and "?”." not in asking
+    assert re.search(r"(Q4|leveransprecision)”\.\s", stating), stating
 
 
 def test_the_delay_letter_has_no_label_colon_fragments() -> None:

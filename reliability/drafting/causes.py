@@ -45,7 +45,11 @@ _FINITE = {
            "slipped", "stalled", "needed"},
     "sv": {"är", "var", "har", "hade", "blev", "kom", "tog", "gick", "låg", "kan", "kunde",
            "ska", "skulle", "måste", "behöver", "behövde", "saknas", "saknades", "fattas",
-           "dröjer", "dröjde", "tar", "krånglar", "krånglade", "strular", "strulade"},
+           "dröjer", "dröjde", "tar", "krånglar", "krånglade", "strular", "strulade",
+           # past tenses owners type after a named subject ("leverantören skickade fel filer")
+           "skickade", "levererade", "glömde", "kraschade", "kraschar", "fungerade",
+           "fungerar", "funkade", "funkar", "hände", "dök", "föll", "bröt", "försvann",
+           "räckte", "stämde", "visade", "upptäckte", "slutade", "ringde", "svarade"},
 }
 # Verbs a Swedish owner starts with when they leave out "vi": "väntar på juristerna".
 _SV_SUBJECTLESS = {"väntar", "väntade", "saknar", "saknade", "behöver", "behövde", "har",
@@ -79,7 +83,11 @@ _STATES = {
            "holidays": "the holidays", "flu": "the flu"},
     "sv": {"sjuk": "sjukdom", "sjuka": "sjukdom", "sjukskriven": "sjukdom",
            "sjukskrivna": "sjukdom", "underbemannade": "personalbrist",
-           "underbemannat": "personalbrist", "överbelastade": "hög arbetsbelastning"},
+           "underbemannat": "personalbrist", "överbelastade": "hög arbetsbelastning",
+           # a single event needs its article: "beror på ett IT-haveri", not "på IT-haveri"
+           "it-haveri": "ett IT-haveri", "serverhaveri": "ett serverhaveri",
+           "datorhaveri": "ett datorhaveri", "driftstopp": "ett driftstopp",
+           "strömavbrott": "ett strömavbrott"},
     # "由于生病" leaves a Chinese reader asking whose illness; the cause names the team's side.
     "zh": {"生病": "项目人员生病", "病了": "项目人员生病", "病假": "项目人员休病假"},
 }
