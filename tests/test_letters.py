@@ -60,7 +60,7 @@ MISFIT = {"en": re.compile(r"due to (sick|ill\b|we\b|waiting|[A-Z][a-z])"),
 # Quote marks a title may bring and none of which may reach a letter unconverted.
 STRAY_MARKS = re.compile(r'["「」«»]|[“”]《[^》]*》[”“]')
 # Credits in a currency other than the client's own: each must read as Babel's locale has it.
-CREDITS = {"en": ("EUR", "€200.00"), "sv": ("USD", "200\xa0US$"), "zh": ("USD", "US$200.00")}
+CREDITS = {"en": ("EUR", "€200.00"), "sv": ("USD", "200\xa0USD"), "zh": ("USD", "US$200.00")}
 # Times a deadline may fall on: the end of a day must never read as a clock time.
 DUE_TIMES = [(17, 0), (12, 0), (0, 0), (23, 59)]
 MIDNIGHT_CLOCK = re.compile(r"12:00 AM|11:59 PM|kl\. 00\.00|kl\. 23\.59|）00:00|）23:59")
@@ -381,7 +381,7 @@ def test_a_credit_says_how_the_money_comes_back_and_what_it_is_for(
 
 @pytest.mark.parametrize(
     ("locale", "amount"),
-    [("en", "$200.00"), ("sv", "200\xa0US$"), ("zh", "US$200.00")],
+    [("en", "$200.00"), ("sv", "200\xa0USD"), ("zh", "US$200.00")],
 )
 def test_a_credit_reads_the_same_in_the_letter_and_on_the_web(locale: str, amount: str) -> None:
     assert money_text(200.0, "usd", locale) == amount

@@ -233,7 +233,10 @@ def money_text(amount: Decimal | float | int, currency: str, locale: str) -> str
     """An amount in its currency, written the locale's way: the one formatter the letters and
     the web share, so a credit reads the same wherever the owner and the client see it."""
     value = Decimal(str(amount))
-    text = format_currency(value, currency.upper(), locale=locale)
+    code = currency.upper()
+    # Swedish invoices write a foreign amount with its code ("200 USD"), not Babel's "US$".
+    pattern = "#,##0.00\u00a0¤¤" if locale == "sv" and code != "SEK" else None
+    text = format_currency(value, code, format=pattern, locale=locale)
     if locale == "sv" and value == value.to_integral_value():
         # Swedish writes a whole amount without öre: "1 250 kr", not "1 250,00 kr".
         text = text.replace(",00\u00a0", "\u00a0")
