@@ -572,13 +572,70 @@ def test_an_admin_makes_read_and_write_service_tokens_lists_and_revokes_them(
     assert write.get("/api/at-risk").status_code == 401
 
 
-def test_a_service_token_never_outlives_its_admin(app: FastAPI, agency: Ledger) -> None:
+def _second_admin(agency: Ledger) -> TestClient:
+    agency.add_member(email="frank@example.com", name="Frank", role="admin", now=WEDNESDAY_10,
+                      actor="test")
+    return as_(app_for(agency), agency, "frank@example.com")
+
+
+def _erin_id(agency: Ledger) -> int:
+    with Session(agency.engine) as session:
+        return session.exec(select(Member.id).where(Member.email == "erin@example.com")).one()
+
+
+@pytest.mark.parametrize("how", ["role", "edit", "remove"])
+def test_demoting_or_removing_an_admin_revokes_their_service_tokens_for_good(
+    app: FastAPI, agency: Ledger, how: str
+) -> None:
+    frank = _second_admin(agency)
     erin = as_(app, agency, "erin@example.com")
     token = erin.post("/api/tokens", json={"name": "CRM sync", "scope": "write"}).json()
+    franks = frank.post("/api/tokens", json={"name": "Wall", "scope": "read"}).json()
     service = TestClient(app, headers={"Authorization": f"Bearer {token['token']}"})
     assert service.get("/api/promises").status_code == 200
-    agency.change_role("erin@example.com", "manager", now=WEDNESDAY_10, actor="test")
+    if how == "role":
+        agency.change_role("erin@example.com", "manager", now=WEDNESDAY_10, actor="test")
+    elif how == "edit":
+        assert frank.patch(f"/api/members/{_erin_id(agency)}",
+                           json={"role": "member"}).status_code == 200
+    else:
+        assert frank.post(f"/api/members/{_erin_id(agency)}/remove").status_code == 200
     assert service.get("/api/promises").status_code == 401
+    listed = {t["name"]: t["revoked_at"] for t in frank.get("/api/tokens").json()}
+    assert listed["CRM sync"] is not None and listed["Wall"] is None  # Frank's still work
+    with Session(agency.engine) as session:
+        [revoked] = session.exec(select(Event).where(Event.kind == "service_token.revoked")).all()
+    assert revoked.payload["token_id"] == token["id"] and "its admin" in revoked.payload["reason"]
+    if how != "remove":  # made an admin again, Erin's old token stays revoked
+        agency.change_role("erin@example.com", "admin", now=WEDNESDAY_10, actor="test")
+        assert service.get("/api/promises").status_code == 401
+    assert TestClient(app, headers={"Authorization": f"Bearer {franks['token']}"}).get(
+        "/api/promises").status_code == 200
+
+
+def test_the_last_admin_cannot_demote_or_remove_themselves(app: FastAPI, agency: Ledger,
+                                                           cli: Cli) -> None:
+    erin, erin_id = as_(app, agency, "erin@example.com"), _erin_id(agency)
+    token = erin.post("/api/tokens", json={"name": "CRM sync", "scope": "write"}).json()
+    for refused in (erin.patch(f"/api/members/{erin_id}", json={"role": "manager"}),
+                    erin.post(f"/api/members/{erin_id}/remove")):
+        assert refused.status_code == 422
+        assert error_of(refused) == {
+            "code": "invalid", "message": "erin@example.com is the team's last admin",
+            "field": "role" if refused.request.method == "PATCH" else "email",
+            "hint": "make someone else an admin first"}
+    for command in (("member", "role", "erin@example.com", "member"),
+                    ("member", "remove", "erin@example.com")):
+        result = cli(*command)
+        assert result.exit_code != 0 and "erin@example.com is the team's last admin" in (
+            result.stderr)
+    with Session(agency.engine) as session:
+        erin_now = session.get(Member, erin_id)
+        assert erin_now is not None and erin_now.role == "admin" and erin_now.removed_at is None
+    assert TestClient(app, headers={"Authorization": f"Bearer {token['token']}"}).get(
+        "/api/promises").status_code == 200
+    _second_admin(agency)  # with another admin, Erin may step down
+    assert erin.patch(f"/api/members/{erin_id}", json={"role": "manager"}).status_code == 200
 
 
 def test_only_an_admin_makes_or_lists_service_tokens(app: FastAPI, agency: Ledger) -> None:
