@@ -79,7 +79,7 @@ def owner_for(scope: Scope, owner: Member, what: str) -> Member:
     """A member the scope may make a promise, a reply or a mistake theirs: a member
     themselves, a manager anyone below them, an admin anyone (and the operator)."""
     if not scope.covers(owner.id):
-        raise _not_an_owner(owner.email, what)
+        raise not_an_owner(owner.email, what)
     return owner
 
 
@@ -91,7 +91,7 @@ def owner_named(session: Session, scope: Scope, email: str, what: str, *,
     found = _by_email(session, email, "owner")
     if scope.owner_ids is not None and (
             found is None or found.removed_at is not None or not scope.covers(found.id)):
-        raise _not_an_owner(email.strip().lower(), what)
+        raise not_an_owner(email.strip().lower(), what)
     return _known(found, email, "owner", current=current)
 
 
@@ -115,7 +115,8 @@ def _known(member: Member | None, email: str, field: str, *, current: bool) -> M
     return member
 
 
-def _not_an_owner(email: str, what: str) -> NotFound:
+def not_an_owner(email: str, what: str) -> NotFound:
+    """The one refusal for an owner the actor may not name, whoever or whatever they are."""
     return NotFound(f"{email} is not someone you can {what} for", field="owner",
                     hint="choose yourself or someone who reports to you; their manager or an "
                          "admin can do it for them")

@@ -240,6 +240,23 @@ def test_pasted_notes_list_findings_and_store_only_what_is_logged(
     assert f'href="/promises/{promise.id}"' in listed
 
 
+def test_a_finding_in_notes_is_logged_only_for_someone_the_viewer_may_log_for(
+        app: FastAPI, agency: Ledger) -> None:
+    carol = signed_in(app, agency, "carol@example.com")  # a manager, but not Alice's
+    promises = count(agency, Promise)
+    page = review_page(carol, NOTES, client="Acme", author="bob@example.com")
+    refused = decide(carol, page, 0, "log", title="Send the revised deck",
+                     owner="alice@example.com", client="Acme", due="2026-11-20 17:00")
+    assert refused.status_code == 400
+    assert field_errors(refused.text) == {"f0-owner": (
+        "alice@example.com is not someone you can log a promise for: choose yourself or "
+        "someone who reports to you; their manager or an admin can do it for them")}
+    assert count(agency, Promise) == promises
+    mine = decide(carol, page, 0, "log", title="Send the revised deck",
+                  owner="carol@example.com", client="Acme", due="2026-11-20 17:00")
+    assert mine.status_code == 303 and count(agency, Promise) == promises + 1
+
+
 def test_a_clients_request_in_notes_is_acknowledged_with_a_receipt_draft(
         app: FastAPI, agency: Ledger) -> None:
     alice = signed_in(app, agency, "alice@example.com")

@@ -486,7 +486,7 @@ def parse_promise(request: Request, body: ParseIn, once: Once = Depends(reading)
                                                             now=now)
         owner = body.owner or (None if once.viewer.service_token else once.viewer.member.email)
         made = capture.forecast(ledger, client_name=client_name, owner_email=owner,
-                                due_at=due_at, now=now)
+                                due_at=due_at, now=now, actor=once.viewer.acting)
         client = ledger.client_named(client_name)
         return ParseOut(title=title, client=client.name,
                         due_at=iso(due_at, client.timezone) or "",
@@ -498,8 +498,8 @@ def parse_promise(request: Request, body: ParseIn, once: Once = Depends(reading)
 
 @router.post("/promises", response_model=PromiseCreated, status_code=201)
 def log_promise(request: Request, body: PromiseIn, once: Once = Depends(writing)) -> Response:
-    """Log a promise: one line in `text`, or `title`, `client` and `due`. Anyone on the team
-    may log a promise for any current member, as in Slack."""
+    """Log a promise: one line in `text`, or `title`, `client` and `due`, for yourself or (a
+    manager) anyone below you, or (an admin) anyone: `access.owner_named`, as everywhere."""
 
     def run() -> PromiseCreated:
         ledger, now, viewer = ledger_of(request), _now(request), once.viewer
@@ -517,12 +517,13 @@ def log_promise(request: Request, body: PromiseIn, once: Once = Depends(writing)
             title, client_name, due_at = capture.understand(ledger, line, client=body.client,
                                                             due=body.due, now=now)
         suggested = (capture.forecast(ledger, client_name=client_name, owner_email=owner,
-                                      due_at=due_at, now=now).suggested_due_at
+                                      due_at=due_at, now=now,
+                                      actor=viewer.acting).suggested_due_at
                      if body.use_suggested_date else None)
         view, made = capture.log_promise(
             ledger, title=title, client_name=client_name, owner_email=owner,
             due_at=suggested or due_at, asked_due_at=due_at if suggested else None, now=now,
-            actor=viewer.actor, source=Source.api, raw_text=body.text)
+            actor=viewer.acting, source=Source.api, raw_text=body.text)
         tz = view.client.timezone
         return PromiseCreated(promise=_promise(request, view.promise.id or 0, viewer,
                                                made_for_colleague=True),
@@ -599,7 +600,8 @@ def move_promise(request: Request, promise_id: RowId, body: MoveIn,
 @router.post("/requests", response_model=RequestOut, status_code=201)
 def acknowledge_request(request: Request, body: RequestIn,
                         once: Once = Depends(writing)) -> Response:
-    """A client asked for something: a promise to reply by a date, and a receipt draft."""
+    """A client asked for something: a promise to reply by a date, and a receipt draft (for
+    whom, as for logging a promise)."""
 
     def run() -> RequestOut:
         ledger, now = ledger_of(request), _now(request)
@@ -608,7 +610,7 @@ def acknowledge_request(request: Request, body: RequestIn,
             summary=body.request, client_name=body.client,
             owner_email=_owner(once.viewer, body.owner),
             reply_by=_resolve(body.reply_by, calendar, now, "reply_by"), now=now,
-            actor=once.viewer.actor, source=Source.api)
+            actor=once.viewer.acting, source=Source.api)
         return RequestOut(promise=_promise(request, view.promise.id or 0, once.viewer,
                                            made_for_colleague=True),
                           draft_id=notice.id if notice else None)
