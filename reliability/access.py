@@ -174,11 +174,13 @@ def check_admin(scope: Scope, what: str) -> None:
 def check_admins_remain(session: Session, member: Member, field: str) -> None:
     """An admin may lose the role, or leave, only while another current admin remains: the
     last one going would leave nobody to add members, change roles or manage tokens and
-    webhooks from the pages, the API or Slack."""
-    others = session.exec(select(Member.id).where(
-        Member.role == Role.admin, col(Member.removed_at).is_(None),
-        Member.id != member.id)).first()
-    if others is None:
+    webhooks from the pages, the API or Slack. The current admins' rows are locked until the
+    change commits, so two admins stepping down at once cannot both pass (PostgreSQL; SQLite
+    has one writer at a time)."""
+    admins = session.exec(select(Member.id).where(
+        Member.role == Role.admin, col(Member.removed_at).is_(None))
+        .order_by(col(Member.id)).with_for_update()).all()
+    if not set(admins) - {member.id}:
         raise UserError(f"{member.email} is the team's last admin", field=field,
                         hint="make someone else an admin first")
 

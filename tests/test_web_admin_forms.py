@@ -137,6 +137,22 @@ def test_members_pages_are_an_admins_only(app: FastAPI, agency: Ledger) -> None:
         ["member.role_changed", "member.removed", "member.edited"])) == 0
 
 
+def test_the_last_admin_is_told_why_they_cannot_step_down_on_their_page(
+        app: FastAPI, agency: Ledger) -> None:
+    erin = signed_in(app, agency, "erin@example.com")
+    page = f"/members/{member_id(agency, 'erin@example.com')}"
+    demoted = post(erin, page, f"{page}/role", role="member")
+    assert demoted.status_code == 400
+    assert field_errors(demoted.text) == {"role": "erin@example.com is the team's last admin: "
+                                                  "make someone else an admin first"}
+    removed = post(erin, page, f"{page}/remove")
+    assert removed.status_code == 400
+    assert flash(removed.text)[0] == ("erin@example.com is the team's last admin: make someone "
+                                      "else an admin first")
+    assert count(agency, Event, col(Event.kind).in_(
+        ["member.role_changed", "member.removed"])) == 0
+
+
 def test_an_admin_adds_a_member_sets_role_and_language_and_signs_them_out(
         app: FastAPI, agency: Ledger) -> None:
     erin = signed_in(app, agency, "erin@example.com")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from reliability import capture, drafts, ratings, service_tokens
-from reliability.access import EVERYONE, Forbidden, NotFound
+from reliability.access import Forbidden, NotFound
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.deadlines import DeadlineError, resolve_due
 from reliability.errors import UserError
@@ -394,19 +394,15 @@ def _resolve(phrase: str, calendar: BusinessCalendar, now: datetime, field: str)
         return resolve_due(phrase, now=now, calendar=calendar)
 
 
-def _row(request: Request, promise_id: int, viewer: Viewer, *,
-         made_for_colleague: bool = False) -> queries.PromiseRow:
-    """The promise as the API lists it; one just made for a colleague outside the viewer's
-    scope is shown to the one who made it."""
-    scope = EVERYONE if made_for_colleague else viewer.scope
-    return ledger_of(request).read(queries.promise_page, scope, promise_id, _now(request)).row
+def _row(request: Request, promise_id: int, viewer: Viewer) -> queries.PromiseRow:
+    """The promise as the API lists it, in the viewer's scope (a promise they just logged is
+    theirs or their team's: `access.owner_named`)."""
+    return ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
+                                   _now(request)).row
 
 
-def _promise(request: Request, promise_id: int, viewer: Viewer, *,
-             made_for_colleague: bool = False) -> PromiseOut:
-    return _promise_out(_row(request, promise_id, viewer,
-                             made_for_colleague=made_for_colleague),
-                        _Reader.of(request, viewer))
+def _promise(request: Request, promise_id: int, viewer: Viewer) -> PromiseOut:
+    return _promise_out(_row(request, promise_id, viewer), _Reader.of(request, viewer))
 
 
 def _forecast(request: Request, viewer: Viewer, made: CaptureForecast,
@@ -525,8 +521,7 @@ def log_promise(request: Request, body: PromiseIn, once: Once = Depends(writing)
             due_at=suggested or due_at, asked_due_at=due_at if suggested else None, now=now,
             actor=viewer.acting, source=Source.api, raw_text=body.text)
         tz = view.client.timezone
-        return PromiseCreated(promise=_promise(request, view.promise.id or 0, viewer,
-                                               made_for_colleague=True),
+        return PromiseCreated(promise=_promise(request, view.promise.id or 0, viewer),
                               forecast=_forecast(request, viewer, made, tz),
                               asked_due_at=iso(due_at, tz) if suggested else None)
 
@@ -611,8 +606,7 @@ def acknowledge_request(request: Request, body: RequestIn,
             owner_email=_owner(once.viewer, body.owner),
             reply_by=_resolve(body.reply_by, calendar, now, "reply_by"), now=now,
             actor=once.viewer.acting, source=Source.api)
-        return RequestOut(promise=_promise(request, view.promise.id or 0, once.viewer,
-                                           made_for_colleague=True),
+        return RequestOut(promise=_promise(request, view.promise.id or 0, once.viewer),
                           draft_id=notice.id if notice else None)
 
     return once.run(run, 201)
