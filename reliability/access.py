@@ -77,12 +77,49 @@ def actor_of(actor: str | Actor) -> Actor:
 
 def owner_for(scope: Scope, owner: Member, what: str) -> Member:
     """A member the scope may make a promise, a reply or a mistake theirs: a member
-    themselves, a manager anyone below them, an admin anyone."""
+    themselves, a manager anyone below them, an admin anyone (and the operator)."""
     if not scope.covers(owner.id):
-        raise Forbidden(f"you cannot {what} for {owner.name}", field="owner",
-                        hint="choose yourself or someone who reports to you; their manager "
-                             "or an admin can log it for them")
+        raise not_an_owner(owner.email, what)
     return owner
+
+
+def owner_named(session: Session, scope: Scope, email: str, what: str, *,
+                current: bool = True) -> Member:
+    """The member `email` names, if the scope may `what` for them (`owner_for`). To a member
+    or manager, someone outside their team and someone not on the team (or removed) get the
+    same refusal, so naming an owner tells nobody who is a member."""
+    found = _by_email(session, email, "owner")
+    if scope.owner_ids is not None and (
+            found is None or found.removed_at is not None or not scope.covers(found.id)):
+        raise not_an_owner(email.strip().lower(), what)
+    return _known(found, email, "owner", current=current)
+
+
+def member_named(session: Session, email: str, field: str, *, current: bool) -> Member:
+    """The member with this email (any case); a removed one too unless `current`."""
+    return _known(_by_email(session, email, field), email, field, current=current)
+
+
+def _by_email(session: Session, email: str, field: str) -> Member | None:
+    limits.text(email, "email address", field)
+    return session.exec(select(Member).where(Member.email == email.strip().lower())).first()
+
+
+def _known(member: Member | None, email: str, field: str, *, current: bool) -> Member:
+    if member is None:
+        raise UserError(f"unknown member {email!r}", field=field,
+                        hint="an admin adds them as a member first")
+    if current and member.removed_at is not None:
+        raise UserError(f"{member.email} was removed from the team", field=field,
+                        hint="choose a current member")
+    return member
+
+
+def not_an_owner(email: str, what: str) -> NotFound:
+    """The one refusal for an owner the actor may not name, whoever or whatever they are."""
+    return NotFound(f"{email} is not someone you can {what} for", field="owner",
+                    hint="choose yourself or someone who reports to you; their manager or an "
+                         "admin can do it for them")
 
 
 def scope_of(session: Session, member: Member) -> Scope:
@@ -132,6 +169,20 @@ def check_admin(scope: Scope, what: str) -> None:
     """Who is on the team, and with what role, is an admin's to change (and the operator's)."""
     if scope.member is not None and scope.member.role != Role.admin:
         raise Forbidden(f"only an admin can {what}", hint="ask an admin to make the change")
+
+
+def check_admins_remain(session: Session, member: Member, field: str) -> None:
+    """An admin may lose the role, or leave, only while another current admin remains: the
+    last one going would leave nobody to add members, change roles or manage tokens and
+    webhooks from the pages, the API or Slack. The current admins' rows are locked until the
+    change commits, so two admins stepping down at once cannot both pass (PostgreSQL; SQLite
+    has one writer at a time)."""
+    admins = session.exec(select(Member.id).where(
+        Member.role == Role.admin, col(Member.removed_at).is_(None))
+        .order_by(col(Member.id)).with_for_update()).all()
+    if not set(admins) - {member.id}:
+        raise UserError(f"{member.email} is the team's last admin", field=field,
+                        hint="make someone else an admin first")
 
 
 def require_manager(session: Session, actor: Actor, what: str) -> None:
@@ -184,13 +235,12 @@ def notice_for(session: Session, scope: Scope, notice_id: int) -> tuple[Notice, 
 
 
 def promise_for(session: Session, scope: Scope, promise_id: int) -> Promise:
-    """A promise the scope may change: its owner, their managers or an admin."""
+    """A promise the scope may change: its owner, their managers or an admin. One refusal for
+    "not there" and "not yours" alike, naming nobody, so ids of others' promises reveal
+    neither that they exist nor whose they are."""
     promise = session.get(Promise, limits.identifier(promise_id, "promise", "promise"))
-    if promise is None:
-        raise NotFound(f"there is no promise #{promise_id}", field="promise",
-                        hint="the list of promises shows the ones that exist")
-    if not scope.covers(promise.owner_id):
-        owner = session.get(Member, promise.owner_id)
-        raise NotFound(f"#{promise_id} is {owner.name if owner else 'someone else'}'s promise",
-                       field="promise", hint="only they, their managers or an admin can change it")
+    if promise is None or not scope.covers(promise.owner_id):
+        raise NotFound(f"there is no promise #{promise_id} that you can change",
+                       field="promise",
+                       hint="the list of promises shows the ones you can change")
     return promise

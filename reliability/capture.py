@@ -16,7 +16,7 @@ from babel.numbers import format_percent
 from sqlmodel import Session, col, select
 
 from reliability import phrases
-from reliability.access import Actor
+from reliability.access import Actor, actor_of, owner_named, scope_for
 from reliability.calendar import BusinessCalendar
 from reliability.commitments import Finding, Person, detect
 from reliability.deadlines import MONTH_NAMES, WEEKDAY_NAMES, resolve, resolve_due
@@ -36,13 +36,17 @@ _DAY = {"sv": "EEE d MMM", "zh": "M月d日（E）"}
 
 
 def forecast(ledger: Ledger, *, client_name: str, owner_email: str | None, due_at: datetime,
-             now: datetime) -> CaptureForecast:
+             now: datetime, actor: str | Actor) -> CaptureForecast:
     """The forecast for a promise that `owner_email` would make to the client at `now`
-    (`owner_email` None: someone not a member yet, a Slack user before their first promise)."""
+    (`owner_email` None: someone not a member yet, a Slack user before their first promise).
+    It reads the owner's record, so `actor` must be one who may log a promise for them
+    (`access.owner_named`): to anyone else an owner outside their team and someone not on
+    the team get the same refusal."""
     with ledger.session() as session:
         client = ledger.find_client(session, client_name)
         ledger.check_due(due_at, now, ledger.calendar_for(client))
-        owner = ledger.find_member(session, owner_email) if owner_email else None
+        owner = (owner_named(session, scope_for(session, actor_of(actor)), owner_email,
+                             "log a promise", current=False) if owner_email else None)
         return _forecast(ledger, session, client, owner, due_at, now)
 
 
@@ -119,7 +123,7 @@ def log_promise(ledger: Ledger, *, title: str, client_name: str, owner_email: st
     took the later date the echo offered, `asked_due_at` is the date they first asked for:
     the forecast recorded is the one for that ask, the one they were shown."""
     made = forecast(ledger, client_name=client_name, owner_email=owner_email,
-                    due_at=asked_due_at or due_at, now=now)
+                    due_at=asked_due_at or due_at, now=now, actor=actor)
     view = ledger.add_promise(title=title, client_name=client_name, owner_email=owner_email,
                               due_at=due_at, now=now, actor=actor, source=source,
                               raw_text=raw_text, forecast=made, asked_due_at=asked_due_at)

@@ -308,7 +308,8 @@ def promise_add(
     title, client_name, due_at = capture.understand(ledger, text, client=client, due=due,
                                                     now=runtime.now)
     suggested = (capture.forecast(ledger, client_name=client_name, owner_email=owner,
-                                  due_at=due_at, now=runtime.now).suggested_due_at
+                                  due_at=due_at, now=runtime.now,
+                                  actor=runtime.actor).suggested_due_at
                  if due_suggested else None)
     view, made = capture.log_promise(
         ledger, title=title, client_name=client_name, owner_email=owner,

@@ -23,7 +23,9 @@ from reliability.access import (
     Actor,
     NotFound,
     actor_of,
-    owner_for,
+    check_admins_remain,
+    member_named,
+    owner_named,
     promise_for,
     require_admin,
     require_manager,
@@ -48,6 +50,7 @@ from reliability.models import (
     Promise,
     PromiseStatus,
     Role,
+    ServiceToken,
     Source,
 )
 from reliability.promises import ListFilter, PromiseView, promise_views, promise_views_in_batches
@@ -226,14 +229,7 @@ class Ledger:
 
     @staticmethod
     def find_member(session: Session, email: str, field: str = "owner") -> Member:
-        limits.text(email, "email address", field)
-        member = session.exec(
-            select(Member).where(Member.email == email.strip().lower())
-        ).first()
-        if member is None:
-            raise UserError(f"unknown member {email!r}", field=field,
-                            hint="an admin adds them as a member first")
-        return member
+        return member_named(session, email, field, current=False)
 
     @staticmethod
     def find_promise(session: Session, promise_id: int) -> Promise:
@@ -401,6 +397,8 @@ class Ledger:
             member = self.find_current_member(session, email, "email")
             changed = {key: [getattr(member, key), value] for key, value in values.items()
                        if getattr(member, key) != value}
+            revoked = (self._leaves_admin(session, member, changed["role"][1], field="role",
+                                          now=now, actor=label) if "role" in changed else [])
             for key, (_, value) in changed.items():
                 setattr(member, key, value)
             if boss_email is not None:
@@ -422,7 +420,8 @@ class Ledger:
                     session.add(promise)
             session.add(member)
             self.record(session, now=now, actor=label, kind="member.edited",
-                        member_id=member.id, email=member.email, changes=changed)
+                        member_id=member.id, email=member.email, changes=changed,
+                        **({"tokens_revoked": revoked} if revoked else {}))
             return member, changed
 
     def _manager_for(self, session: Session, member: Member, boss_email: str) -> int | None:
@@ -530,11 +529,14 @@ class Ledger:
             if member.role == new_role:
                 raise UserError(f"{member.email} is already {new_role}", field="role",
                                 hint="choose another role")
+            revoked = self._leaves_admin(session, member, new_role, field="role", now=now,
+                                         actor=label)
             previous, member.role = member.role, new_role
             self.end_sessions(member)
             session.add(member)
             self.record(session, now=now, actor=label, kind="member.role_changed",
-                        member_id=member.id, previous=previous, role=new_role)
+                        member_id=member.id, previous=previous, role=new_role,
+                        tokens_revoked=revoked)
             return member
 
     def remove_member(self, email: str, *, now: datetime, actor: str | Actor) -> Member:
@@ -553,6 +555,8 @@ class Ledger:
                 raise UserError(f"{member.email} still owns {len(open_ids)} open promise(s) "
                                 f"({listed})", field="email",
                                 hint="complete or cancel them first")
+            revoked = self._leaves_admin(session, member, None, field="email", now=now,
+                                         actor=label)
             reports = session.exec(select(Member).where(Member.manager_id == member.id)).all()
             for report in reports:
                 report.manager_id = None
@@ -566,16 +570,32 @@ class Ledger:
             session.add(member)
             self.record(session, now=now, actor=label, kind="member.removed",
                         member_id=member.id, email=member.email, role=previous_role,
-                        reports=[report.email for report in reports])
+                        reports=[report.email for report in reports], tokens_revoked=revoked)
             return member
+
+    def _leaves_admin(self, session: Session, member: Member, new_role: str | None, *,
+                      field: str, now: datetime, actor: str) -> list[int]:
+        """An admin becoming `new_role` (None: leaving the team) stops being one for good:
+        the team must keep another admin (`access.check_admins_remain`), and the service
+        tokens they made are revoked in this transaction, each with its event, so that
+        making them an admin again does not bring the tokens back. Returns their ids."""
+        if member.role != Role.admin or new_role == Role.admin:
+            return []
+        check_admins_remain(session, member, field)
+        tokens = session.exec(select(ServiceToken).where(
+            ServiceToken.created_by_id == member.id, col(ServiceToken.revoked_at).is_(None))
+            .order_by(col(ServiceToken.id))).all()
+        why = "its admin left the team" if new_role is None else f"its admin became {new_role}"
+        for token in tokens:
+            token.revoked_at = now
+            session.add(token)
+            self.record(session, now=now, actor=actor, kind="service_token.revoked",
+                        token_id=token.id, name=token.name, reason=why)
+        return [token.id or 0 for token in tokens]
 
     @classmethod
     def find_current_member(cls, session: Session, email: str, field: str = "owner") -> Member:
-        member = cls.find_member(session, email, field)
-        if member.removed_at is not None:
-            raise UserError(f"{member.email} was removed from the team", field=field,
-                            hint="choose a current member")
-        return member
+        return member_named(session, email, field, current=True)
 
     def client_named(self, name: str) -> Client:
         """The client of that name (any case), or a UserError that lists the known ones."""
@@ -684,8 +704,7 @@ class Ledger:
         limits.optional_text(raw_text, "promise text", "text")
         _choice(source, Source, "source", "source")
         client = self.find_client(session, client_name)
-        owner = owner_for(scope_for(session, by), self.find_current_member(session, owner_email),
-                          "log a promise")
+        owner = owner_named(session, scope_for(session, by), owner_email, "log a promise")
         self.check_due(due_at, now, self.calendar_for(client))
         promise = Promise(title=title, client_id=client.id, owner_id=owner.id, made_at=now,
                           due_at=due_at, original_due_at=due_at, source=source,

@@ -17,7 +17,7 @@ from babel.numbers import get_currency_precision
 from sqlmodel import Session, col, select
 
 from reliability import compose, limits, notices
-from reliability.access import Actor, actor_of, owner_for, promise_for, scope_for
+from reliability.access import Actor, actor_of, owner_for, owner_named, promise_for, scope_for
 from reliability.drafting.contexts import CREDIT_BASES, CREDIT_METHODS
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -122,15 +122,14 @@ def log_mistake(
         if promise is not None and promise.client_id != client.id:
             raise UserError(f"promise #{promise_id} is not {client.name}'s", field="promise")
         if owner_email:
-            owner = ledger.find_member(session, owner_email)
+            owner = owner_named(session, scope, owner_email, "log a mistake", current=False)
         elif promise is not None:
             found = session.get(Member, promise.owner_id)
             assert found is not None
-            owner = found
+            owner = owner_for(scope, found, "log a mistake")
         else:
             raise UserError("say who owns the mistake", field="owner",
                             hint="give their email, or the promise it concerns")
-        owner_for(scope, owner, "log a mistake")
         calendar = ledger.calendar_for(client)
         window_start = now - timedelta(days=settings.policy.mistake_repeat_window_days)
         earlier = list(session.exec(

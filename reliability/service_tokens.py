@@ -2,9 +2,10 @@
 
 A service token acts as the admin who made it, never as more: its power is that admin's
 scope as it stands at each request (`access.scope_of`), narrowed to the token's own scope
-(read, or read and write). It stops working when it is revoked, or when its maker is
-removed or is no longer an admin, so an integration never outlives the authority behind
-it. Only a hash of the token is kept; the token itself is shown once.
+(read, or read and write). It stops working when it is revoked; demoting or removing its
+maker revokes it for good, in the same transaction (`Ledger._leaves_admin`), so an
+integration never outlives the authority behind it and making them an admin again does
+not revive it. Only a hash of the token is kept; the token itself is shown once.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 from babel.numbers import format_percent
 
 from reliability import capture, compose, drafts, limits, phrases, slack_views, suggestions
-from reliability.access import Actor
+from reliability.access import Actor, owner_for, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.commitments import FindingKind
 from reliability.deadlines import DeadlineError, Resolution, echo, resolve, resolve_due
@@ -137,6 +137,8 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, by_user_id: str
             raise UserError(say(locale, "not_member", user=by_user_id), field="owner")
         return _newcomer_echo(ledger, text, owner_user_id=owner_user_id, now=now,
                               secret=secret, locale=locale)
+    if owner_user_id != by_user_id:
+        _may_log_for(ledger, owner_user_id, by_user_id)
     clients = ledger.clients()
     names = [client.name for client in clients]
     named = _named_client(text, clients)
@@ -168,6 +170,16 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, by_user_id: str
         ledger, proposal, calendar, now=now, secret=secret, locale=locale,
         ambiguous=say(locale, "ambiguous", matched=found.matched, alternatives=alternatives)
         if found.ambiguous else None)
+
+
+def _may_log_for(ledger: Ledger, owner_user_id: str, by_user_id: str) -> None:
+    """A colleague named as owner must be one the member may log for (`access.owner_for`),
+    refused before the echo shows their record; one not linked to Slack yet has no record
+    to show, and **Looks right** checks them once they are."""
+    by, owner = ledger.member_by_slack_id(by_user_id), ledger.member_by_slack_id(owner_user_id)
+    if by is not None and owner is not None:
+        ledger.read(lambda session: owner_for(scope_for(session, actor_of(by)), owner,
+                                              "log a promise"))
 
 
 def _newcomer_echo(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
@@ -204,13 +216,16 @@ def _known(names: list[str], locale: str) -> str:
 
 def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,
              now: datetime, secret: str, locale: str, ambiguous: str | None = None) -> Reply:
-    """The echo with the forecast at capture, offering the likely day when it is later."""
+    """The echo with the forecast at capture, offering the likely day when it is later. It
+    reads the owner's record as the owner's own: the sealed proposal exists only once
+    `understand` let its author name them (`_may_log_for`); Looks right checks again."""
     assert proposal.client is not None
     owner = None if proposal.newcomer else ledger.member_by_slack_id(proposal.owner_user_id)
     made = (capture.rough_guess(ledger, due_at=proposal.due, now=now) if proposal.newcomer
             else capture.forecast(ledger, client_name=proposal.client,
                                   owner_email=owner.email if owner else None,
-                                  due_at=proposal.due, now=now))
+                                  due_at=proposal.due, now=now,
+                                  actor=actor_of(owner) if owner else OFFERED_BY))
     later = made.suggested_due_at
     suggested = (capture.day(later, calendar, locale), _sealed(replace(
         proposal, due_at=later.isoformat(), asked_due_at=proposal.due_at), secret, locale)
@@ -238,7 +253,7 @@ def confirm(ledger: Ledger, proposal: Proposal, *, owner: Member, by: Member,
         raise UserError(say(locale, "add_client_first"))
     view, _ = capture.log_promise(
         ledger, title=proposal.title, client_name=proposal.client, owner_email=owner.email,
-        due_at=proposal.due, asked_due_at=proposal.asked, now=now, actor=actor_of(by).label,
+        due_at=proposal.due, asked_due_at=proposal.asked, now=now, actor=actor_of(by),
         source=Source.slack, raw_text=proposal.text)
     calendar = ledger.calendar_for(view.client)
     who = say(locale, "you") if owner.id == by.id else f"<@{owner.slack_user_id}>"
@@ -683,7 +698,7 @@ def log_from_form(ledger: Ledger, member: Member, values: dict[str, str | None],
                             client_name=client, due_at=due)
     view, _ = capture.log_promise(ledger, title=title, client_name=client,
                                   owner_email=member.email, due_at=due, now=now,
-                                  actor=actor_of(member).label, source=Source.slack_shortcut,
+                                  actor=actor_of(member), source=Source.slack_shortcut,
                                   raw_text=str(meta.get("text") or "") or None)
     return _logged(ledger, view, member, None)
 

@@ -179,7 +179,7 @@ def accept(ledger: Ledger, suggestion_id: int, *, actor: Actor, now: datetime,
         raise UserError("when is it due? the sentence named no date", field="due",
                         hint="give a date such as 'Friday' or '2026-12-04 17:00'")
     made = (capture.forecast(ledger, client_name=client, owner_email=member.email,
-                             due_at=due, now=now)
+                             due_at=due, now=now, actor=actor)
             if row.kind == FindingKind.commitment and due is not None else None)
     with ledger.transaction() as session:
         _decide(session, row, SuggestionStatus.accepted, actor, now)

@@ -263,7 +263,8 @@ def check_url(url: str, settings: Settings) -> str:
         except (OSError, UnicodeError) as exc:
             refusal = f"its host {host!r} could not be resolved ({exc})"
         else:
-            refusal = addresses_refusal(host, found, settings.webhooks)
+            refusal = addresses_refusal(host, [str(info[4][0]) for info in found],
+                                        settings.webhooks)
     if refusal is not None:
         raise UserError(f"{url!r} cannot receive events: {refusal}", field="url", hint=hint)
     return url

@@ -117,7 +117,7 @@ def made_event(ledger: Ledger, promise_id: int) -> dict:
 def test_the_forecast_is_read_from_the_ledger_as_the_scan_reads_it(agency: Ledger) -> None:
     past_promises(agency, late=4, on_time=1)
     made = capture.forecast(agency, client_name="Acme", owner_email="alice@example.com",
-                            due_at=FRIDAY_5PM, now=MONDAY_9)
+                            due_at=FRIDAY_5PM, now=MONDAY_9, actor="t")
     assert made.evidence == "owner"
     assert (made.reason["code"], made.reason["late"], made.reason["count"]) == (
         "track_record", 4, 5)
@@ -127,7 +127,7 @@ def test_the_forecast_is_read_from_the_ledger_as_the_scan_reads_it(agency: Ledge
 def test_taking_the_likely_day_stores_it_with_the_date_first_asked(agency: Ledger) -> None:
     past_promises(agency, late=4, on_time=1)
     offer = capture.forecast(agency, client_name="Acme", owner_email="alice@example.com",
-                             due_at=FRIDAY_5PM, now=MONDAY_9).suggested_due_at
+                             due_at=FRIDAY_5PM, now=MONDAY_9, actor="t").suggested_due_at
     assert offer is not None
     view, made = capture.log_promise(
         agency, title="Q3 report", client_name="Acme", owner_email="alice@example.com",
@@ -154,7 +154,7 @@ def test_keeping_the_date_asked_records_the_offer_that_was_declined(agency: Ledg
 def test_the_ledger_says_how_often_a_later_date_was_taken_and_kept(agency: Ledger) -> None:
     past_promises(agency, late=4, on_time=1)
     offer = capture.forecast(agency, client_name="Acme", owner_email="alice@example.com",
-                             due_at=FRIDAY_5PM, now=MONDAY_9).suggested_due_at
+                             due_at=FRIDAY_5PM, now=MONDAY_9, actor="t").suggested_due_at
     assert offer is not None
     taken, _ = capture.log_promise(
         agency, title="Q3 report", client_name="Acme", owner_email="alice@example.com",
@@ -220,7 +220,7 @@ def test_due_suggested_keeps_the_ask_when_nothing_later_is_likely(agency: Ledger
 
 def test_a_forecast_for_someone_not_yet_a_member_is_a_rough_guess(agency: Ledger) -> None:
     made = capture.forecast(agency, client_name="Acme", owner_email=None, due_at=FRIDAY_5PM,
-                            now=MONDAY_9)
+                            now=MONDAY_9, actor="t")
     assert made.suggested_due_at is None
     assert capture.describe(made, owner_name=capture.NEWCOMER, calendar=ACME,
                             now=MONDAY_9)[1].startswith(

@@ -171,8 +171,8 @@ def test_the_installed_command_runs_end_to_end_in_a_real_process(
     assert json.loads(added.stdout)["due_at"] == "2026-11-27T17:00:00-05:00"
     refused = run("promise", "done", "7")
     assert refused.returncode == 2
-    assert refused.stderr.strip() == ("error: there is no promise #7: the list of promises "
-                                      "shows the ones that exist")
+    assert refused.stderr.strip() == ("error: there is no promise #7 that you can change: the "
+                                      "list of promises shows the ones you can change")
 
 
 def test_a_bad_config_file_names_the_key_and_exits_2(tmp_path: Path) -> None:

@@ -2,13 +2,16 @@
 CLI's `client edit` and `member edit`."""
 
 import json
+import threading
+import time
 
 import pytest
+import sqlalchemy as sa
 from conftest import Cli
 from scenarios import START
 from sqlmodel import Session, select
 
-from reliability.access import Actor, Forbidden
+from reliability.access import Actor, Forbidden, check_admins_remain
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.models import Event, Member
@@ -119,3 +122,40 @@ def test_client_edit_and_member_edit_on_the_command_line(cli: Cli) -> None:
         ("alice@example.com", "zh", "bob@example.com"), ("bob@example.com", "sv", None)]
     bad = cli("member", "edit", "alice@example.com", "--locale", "fr")
     assert bad.exit_code == 2 and "unknown locale 'fr'" in bad.stderr
+
+
+def test_two_admins_stepping_down_at_once_leave_the_team_one_admin(agency: Ledger,
+                                                                    database_url: str) -> None:
+    """Erin's demotion holds the admins' rows until it commits; Frank's, meanwhile, waits
+    for them and then finds himself the last admin."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the two cannot overlap")
+    for email, name in (("erin@example.com", "Erin"), ("frank@example.com", "Frank")):
+        agency.add_member(email=email, name=name, role="admin", now=START, actor="t")
+    outcome: dict[str, str] = {}
+
+    def frank_steps_down() -> None:
+        try:
+            agency.change_role("frank@example.com", "member", now=START, actor="t")
+            outcome["frank"] = "demoted"
+        except UserError as exc:
+            outcome["frank"] = exc.message
+
+    with agency.transaction() as session:
+        erin = agency.find_current_member(session, "erin@example.com")
+        check_admins_remain(session, erin, "role")
+        frank = threading.Thread(target=frank_steps_down)
+        frank.start()
+        deadline = time.monotonic() + 30
+        with agency.engine.connect() as watcher:  # until Frank's transaction waits on a lock
+            while not watcher.execute(sa.text(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                    "and datname = current_database()")).scalar():
+                assert time.monotonic() < deadline and frank.is_alive(), outcome
+                watcher.rollback()  # a fresh snapshot of the server's activity next time
+                frank.join(timeout=0.05)
+        erin.role = "member"
+        session.add(erin)
+    frank.join(timeout=30)
+    assert outcome == {"frank": "frank@example.com is the team's last admin"}
+    assert member(agency, "frank@example.com").role == "admin"

@@ -216,14 +216,19 @@ def test_looks_right_logs_the_promise_for_the_caller_created_from_their_slack_pr
         "Nora New", "UNEW", "Europe/Stockholm", "slack")
 
 
-def test_a_mentioned_colleague_owns_the_promise(slack: SlackWorkspace, agency: Ledger,
-                                                api: SlackApi) -> None:
-    echo = slack.answer("<@UBOB|bob> Q3 report for Acme by Friday")
-    assert "<@UBOB>" in shown(echo)
-    _, url = slack.click("promise_confirm", button(echo, "promise_confirm"))
+def test_a_manager_may_name_a_report_as_owner_but_not_the_other_way_round(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi) -> None:
+    agency.link_slack_user(email="bob@example.com", slack_user_id="UBOB", name="Bob",
+                           timezone=None, now=MONDAY_10, actor="t")
+    refused = slack.answer("<@UBOB|bob> Q3 report for Acme by Friday")  # Alice names Bob
+    assert "bob@example.com is not someone you can log a promise for" in shown(refused)
+    assert "promise_confirm" not in str(refused)  # no echo of Bob's record, no button
+    echo = slack.answer("<@UALICE|alice> Q3 report for Acme by Friday", user="UBOB")
+    assert "<@UALICE>" in shown(echo)
+    _, url = slack.click("promise_confirm", button(echo, "promise_confirm"), user="UBOB")
     api.replies(url)
     [promise] = promises(agency)
-    assert promise.owner_id == member(agency, "bob@example.com").id
+    assert promise.owner_id == member(agency, "alice@example.com").id
 
 
 def test_a_confirm_button_with_changed_facts_is_refused(slack: SlackWorkspace, agency: Ledger,
@@ -386,7 +391,9 @@ def test_nobody_but_the_owner_their_manager_or_an_admin_may_change_a_promise(
                       now=MONDAY_10, actor="t")
     promise_id = q3_report(agency)
     _, url = slack.command(f"done {promise_id}", user="UNEW")
-    assert "Alice's promise" in shown(api.replies(url)[0])
+    refusal = shown(api.replies(url)[0])
+    assert f"there is no promise #{promise_id} that you can change" in refusal
+    assert "Alice" not in refusal
     assert promises(agency)[0].status == "open"
 
 

@@ -106,8 +106,11 @@ def test_notes_in_english_swedish_and_chinese_log_one_promise_and_drop_another(
                       timezone="Europe/Stockholm", country="SE", now=start, actor="t")
     ledger.add_client(name="华信", email="zhang@huaxin.example", locale="zh",
                       timezone="Asia/Shanghai", country="CN", now=start, actor="t")
-    ledger.add_member(email="erik@example.com", name="Erik Lind", now=start, actor="t")
-    ledger.add_member(email="liwei@example.com", name="李伟", now=start, actor="t")
+    # Bob logs what the notes say his reports promised (a manager logs for their reports).
+    ledger.add_member(email="erik@example.com", name="Erik Lind", now=start, actor="t",
+                      manager_email="bob@example.com")
+    ledger.add_member(email="liwei@example.com", name="李伟", now=start, actor="t",
+                      manager_email="bob@example.com")
     page = phone_page(browser, server, ledger, "bob@example.com")
     logged = []
     for language, (client, author, notes) in NOTES.items():

@@ -137,6 +137,22 @@ def test_members_pages_are_an_admins_only(app: FastAPI, agency: Ledger) -> None:
         ["member.role_changed", "member.removed", "member.edited"])) == 0
 
 
+def test_the_last_admin_is_told_why_they_cannot_step_down_on_their_page(
+        app: FastAPI, agency: Ledger) -> None:
+    erin = signed_in(app, agency, "erin@example.com")
+    page = f"/members/{member_id(agency, 'erin@example.com')}"
+    demoted = post(erin, page, f"{page}/role", role="member")
+    assert demoted.status_code == 400
+    assert field_errors(demoted.text) == {"role": "erin@example.com is the team's last admin: "
+                                                  "make someone else an admin first"}
+    removed = post(erin, page, f"{page}/remove")
+    assert removed.status_code == 400
+    assert flash(removed.text)[0] == ("erin@example.com is the team's last admin: make someone "
+                                      "else an admin first")
+    assert count(agency, Event, col(Event.kind).in_(
+        ["member.role_changed", "member.removed"])) == 0
+
+
 def test_an_admin_adds_a_member_sets_role_and_language_and_signs_them_out(
         app: FastAPI, agency: Ledger) -> None:
     erin = signed_in(app, agency, "erin@example.com")
@@ -238,6 +254,23 @@ def test_pasted_notes_list_findings_and_store_only_what_is_logged(
     listed = bob.get(back.headers["location"]).text
     assert "That finding was already decided: here is the list as it stands." in flash(listed)
     assert f'href="/promises/{promise.id}"' in listed
+
+
+def test_a_finding_in_notes_is_logged_only_for_someone_the_viewer_may_log_for(
+        app: FastAPI, agency: Ledger) -> None:
+    carol = signed_in(app, agency, "carol@example.com")  # a manager, but not Alice's
+    promises = count(agency, Promise)
+    page = review_page(carol, NOTES, client="Acme", author="bob@example.com")
+    refused = decide(carol, page, 0, "log", title="Send the revised deck",
+                     owner="alice@example.com", client="Acme", due="2026-11-20 17:00")
+    assert refused.status_code == 400
+    assert field_errors(refused.text) == {"f0-owner": (
+        "alice@example.com is not someone you can log a promise for: choose yourself or "
+        "someone who reports to you; their manager or an admin can do it for them")}
+    assert count(agency, Promise) == promises
+    mine = decide(carol, page, 0, "log", title="Send the revised deck",
+                  owner="carol@example.com", client="Acme", due="2026-11-20 17:00")
+    assert mine.status_code == 303 and count(agency, Promise) == promises + 1
 
 
 def test_a_clients_request_in_notes_is_acknowledged_with_a_receipt_draft(

@@ -4,6 +4,7 @@ are emailed."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -29,6 +30,8 @@ from web_helpers import app_for, csrf_of, signed_in
 
 from reliability import notices, webhooks
 from reliability.access import Actor
+from reliability.channels import DeliveryError, OutgoingMessage, SendResult
+from reliability.channels.webhook import WebhookChannel, address_refusal
 from reliability.config import Settings
 from reliability.errors import UserError
 from reliability.ledger import Ledger
@@ -433,3 +436,99 @@ def test_each_admin_is_told_of_a_switched_off_endpoint_in_their_own_language(
     assert told["dana@example.com"].text.startswith(
         f"Hi Dana,\n\nWe stopped sending events to {url}")
     assert told["chen@example.com"].text.startswith(f"陈梅，您好！\n\n我们已停止向 {url} 发送事件")
+
+
+# -- where a delivery connects ----------------------------------------------------------
+
+
+class Resolver:
+    """A DNS server's answers for one name, one list per lookup (the last repeats): a
+    rebinding attacker's server answers a checked address first and another one after."""
+
+    def __init__(self, name: str, *answers: list[str]) -> None:
+        self.name, self.answers, self.asked = name, list(answers), 0
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        if host != self.name:
+            raise OSError(f"no such host {host!r}")
+        self.asked += 1
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def deliver_once(settings: Settings, url: str, resolver: Resolver,
+                 receiver: Receiver) -> SendResult:
+    """One event through the webhook channel, as the outbox sends it."""
+    channel = WebhookChannel(settings.webhooks, receiver.client_context(), resolver)
+    message = OutgoingMessage(idempotency_key="k", recipient=url, subject="",
+                              text=json.dumps({"id": "evt_1", "type": "promise.created"}),
+                              signing_key="whsec_test")
+
+    async def run() -> SendResult:
+        async with channel:
+            commit = await channel.prepare(message)
+            assert callable(commit)
+            return await commit()
+
+    return asyncio.run(run())
+
+
+def test_a_delivery_connects_to_the_address_it_checked_under_the_hosts_own_name(
+    open_settings: Settings
+) -> None:
+    """The name is looked up once; the connection goes to that checked address, never to a
+    second answer, with the host's name in the Host header and TLS (SNI, certificate)."""
+    with webhook_receiver(tls_for="hooks.rebind.test") as receiver:
+        resolver = Resolver("hooks.rebind.test", ["127.0.0.1"], ["192.0.2.1"])
+        sent = deliver_once(open_settings, receiver.url, resolver, receiver)
+        [request] = receiver.requests
+    assert sent.provider_id == "HTTP 200"
+    assert resolver.asked == 1
+    assert request.headers["Host"] == f"hooks.rebind.test:{receiver.port}"
+    assert verify_signature("whsec_test", request.headers["Reliability-Signature"],
+                            request.body)
+
+
+def test_a_pinned_delivery_still_verifies_the_certificate_for_the_hosts_name(
+    open_settings: Settings
+) -> None:
+    with webhook_receiver(tls_for="someone-else.test") as receiver:
+        url = f"https://hooks.rebind.test:{receiver.port}/hook"
+        with pytest.raises(DeliveryError, match="could not connect") as failed:
+            deliver_once(open_settings, url, Resolver("hooks.rebind.test", ["127.0.0.1"]),
+                         receiver)
+        assert receiver.requests == []
+    assert "certificate" in str(failed.value).lower()
+
+
+def test_a_host_resolving_to_an_ipv6_address_that_carries_a_private_ipv4_one_is_refused(
+    open_settings: Settings
+) -> None:
+    open_settings.webhooks.allow_private_addresses = False
+    with webhook_receiver(tls_for="hooks.rebind.test") as receiver:
+        for address, inner in [("64:ff9b::a9fe:a9fe", "169.254.169.254 is a link-local"),
+                               ("2002:a00:1::1", "10.0.0.1 is a private"),
+                               ("::ffff:127.0.0.1", "127.0.0.1 is a loopback"),
+                               ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "10.0.0.1 is a private")]:
+            with pytest.raises(DeliveryError, match=f"carries {inner} address"):
+                deliver_once(open_settings, receiver.url,
+                             Resolver("hooks.rebind.test", [address]), receiver)
+        assert receiver.requests == []
+
+
+@pytest.mark.parametrize(("address", "refusal"), [
+    ("64:ff9b::a00:1", "64:ff9b::a00:1 carries 10.0.0.1 is a private address"),
+    ("64:ff9b::7f00:1", "64:ff9b::7f00:1 carries 127.0.0.1 is a loopback address"),
+    ("64:ff9b:1::a00:1", "64:ff9b:1::a00:1 is a local NAT64 address"),
+    ("2002:a9fe:a9fe::1", "2002:a9fe:a9fe::1 carries 169.254.169.254 is a link-local address"),
+    ("::ffff:10.1.2.3", "::ffff:a01:203 carries 10.1.2.3 is a private address"),
+    ("::10.0.0.1", "::a00:1 carries 10.0.0.1 is a private address"),
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe",
+     "2001:0:4136:e378:8000:63bf:f5ff:fffe carries 10.0.0.1 is a private address"),
+    ("64:ff9b::5db8:d70e", None),  # NAT64 of a public address
+    ("2002:5db8:d70e::1", None),  # 6to4 of a public address
+    ("::ffff:93.184.215.14", None),
+    ("2606:2800:220:1:248:1893:25c8:1946", None),
+])
+def test_an_ipv6_address_is_judged_by_the_ipv4_address_it_carries(address: str,
+                                                                  refusal: str | None) -> None:
+    assert address_refusal(address, allow_private=False) == refusal

@@ -5,6 +5,14 @@ sending and that exact body (`Reliability-Signature: t=<unix>,v1=<hex>`), as Str
 does, so a receiver can refuse a replay and a body changed on the way. Any 2xx answer
 means delivered; anything else, or no answer, is a failure the outbox retries. Redirects
 are not followed: the endpoint's registered URL is the only place an event goes.
+
+The host is resolved once per delivery, every address it resolves to is checked, and the
+request connects to a checked address itself, with the URL's host in the Host header and
+as the TLS server name (SNI and certificate verification). httpx never resolves the name
+again, so a DNS answer that changes between the check and the connection (DNS rebinding)
+cannot send an event inside the network. Connections are not kept alive: a pooled one,
+keyed by address, could otherwise carry another host's request under the first one's
+certificate.
 """
 
 from __future__ import annotations
@@ -17,10 +25,10 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,13 +49,50 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+# NAT64 (RFC 6052's well-known prefix; RFC 8215's local-use one, whose embedding varies).
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the operating system's resolver gives for `host`, in its order."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries and would reach: IPv4-mapped, IPv4-compatible,
+    6to4, Teredo (its client) and NAT64."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def address_refusal(address: str, *, allow_private: bool) -> str | None:
     """Why an IP address is no place to send events to, or None when it is fine: private,
     loopback, link-local (cloud metadata), multicast and reserved ranges are inside
-    someone's network, and reaching them from the worker is how SSRF works."""
+    someone's network, and reaching them from the worker is how SSRF works. An IPv6 address
+    that carries an IPv4 one is judged by that IPv4 address too (a NAT64 or 6to4 gateway
+    would take the request there)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in LOCAL_NAT64:
+            return f"{ip} is a local NAT64 address"
+        inner = embedded_ipv4(ip)
+        refusal = address_refusal(str(inner), allow_private=allow_private) if inner else None
+        if refusal is not None:
+            return f"{ip} carries {refusal}"
+        if ip.ipv4_mapped is not None:
+            return None  # it is that IPv4 address, judged just now
     if ip.is_global:
         return None
     if allow_private and (ip.is_private or ip.is_loopback) and not ip.is_link_local:
@@ -70,24 +115,27 @@ def url_refusal(url: str, settings: WebhookSettings) -> str | None:
     return None
 
 
-async def resolve_refusal(url: str, settings: WebhookSettings) -> str | None:
-    """Why the addresses `url`'s host resolves to may not receive events, else None."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+async def checked_addresses(url: str, settings: WebhookSettings,
+                            resolver: Resolver) -> list[str] | str:
+    """The addresses `url`'s host resolves to, resolved once here, when every one of them
+    may receive events; else why not."""
+    target = httpx.URL(url)
+    host = target.raw_host.decode("ascii")
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80),
-            type=socket.SOCK_STREAM)
+        addresses = await resolver(host, target.port or (443 if target.scheme == "https"
+                                                          else 80))
     except (OSError, UnicodeError) as exc:
         return f"its host {host!r} could not be resolved ({exc})"
-    return addresses_refusal(host, infos, settings)
+    if not addresses:
+        return f"its host {host!r} resolves to no address"
+    return addresses_refusal(host, addresses, settings) or addresses
 
 
-def addresses_refusal(host: str, infos: Sequence[tuple[Any, ...]],
+def addresses_refusal(host: str, addresses: Sequence[str],
                       settings: WebhookSettings) -> str | None:
-    """Why any of the addresses a host resolved to (getaddrinfo's answer) is refused."""
-    for info in infos:
-        refusal = address_refusal(str(info[4][0]), allow_private=settings.allow_private_addresses)
+    """Why any of the addresses a host resolved to is refused."""
+    for address in addresses:
+        refusal = address_refusal(address, allow_private=settings.allow_private_addresses)
         if refusal is not None:
             return f"its host {host!r} resolves to {refusal}"
     return None
@@ -99,9 +147,11 @@ class WebhookChannel:
     # with the same event id, which receivers use to drop the repeat.
     finds_sent: ClassVar[bool] = False
 
-    def __init__(self, settings: WebhookSettings, tls_context: ssl.SSLContext | None) -> None:
+    def __init__(self, settings: WebhookSettings, tls_context: ssl.SSLContext | None,
+                 resolver: Resolver = system_resolver) -> None:
         self.settings = settings
         self.tls_context = tls_context
+        self.resolver = resolver
         self._client: httpx.AsyncClient | None = None
 
     @classmethod
@@ -111,7 +161,8 @@ class WebhookChannel:
     async def __aenter__(self) -> Self:
         self._client = httpx.AsyncClient(
             timeout=self.settings.timeout_seconds, follow_redirects=False, trust_env=False,
-            verify=self.tls_context if self.tls_context is not None else True)
+            verify=self.tls_context if self.tls_context is not None else True,
+            limits=httpx.Limits(max_keepalive_connections=0))
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -127,9 +178,11 @@ class WebhookChannel:
                                 "(give it one with `reliability webhook rotate-secret`)",
                                 permanent=True)
         url = message.recipient
-        refusal = url_refusal(url, self.settings) or await resolve_refusal(url, self.settings)
-        if refusal is not None:
-            raise DeliveryError(f"{url} cannot receive events: {refusal}", permanent=False)
+        checked = url_refusal(url, self.settings) or await checked_addresses(
+            url, self.settings, self.resolver)
+        if isinstance(checked, str):
+            raise DeliveryError(f"{url} cannot receive events: {checked}", permanent=False)
+        target = httpx.URL(url)
         body = message.text.encode()
         event = json.loads(body)
         client = self._client
@@ -146,7 +199,7 @@ class WebhookChannel:
             }
             started = time.perf_counter()
             try:
-                response = await client.post(url, content=body, headers=headers)
+                response = await _post_pinned(client, target, checked, body, headers)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise DeliveryError(f"could not connect to {url} ({exc})",
                                     permanent=False) from None
@@ -160,6 +213,25 @@ class WebhookChannel:
                                 retry_after=_retry_after(response))
 
         return commit
+
+
+async def _post_pinned(client: httpx.AsyncClient, target: httpx.URL, addresses: list[str],
+                       body: bytes, headers: dict[str, str]) -> httpx.Response:
+    """POST to the checked addresses in turn until one takes the connection, each under the
+    URL's own host name (Host header, SNI, certificate)."""
+    pinned = {**headers, "Host": target.netloc.decode("ascii")}
+    server_name = target.raw_host.decode("ascii")
+
+    async def post(address: str) -> httpx.Response:
+        return await client.post(target.copy_with(host=address), content=body,
+                                 headers=pinned, extensions={"sni_hostname": server_name})
+
+    for address in addresses[:-1]:
+        try:
+            return await post(address)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            continue
+    return await post(addresses[-1])
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from reliability import capture, idempotency
-from reliability.access import Actor, Forbidden, NotFound
+from reliability.access import Actor, Forbidden, NotFound, not_an_owner
 from reliability.deadlines import DeadlineError, resolve_due
 from reliability.drafting.contexts import CREDIT_BASES, CREDIT_METHODS
 from reliability.errors import UserError
@@ -75,7 +75,9 @@ def _errors(exc: UserError | DeadlineError, fields: Mapping[str, str], deadline_
 
 
 def _refused(request: Request, viewer: Viewer, exc: UserError) -> HTMLResponse:
-    return render(request, "error.html", viewer, status_code=403, message=str(exc))
+    """404 for what is not there or not the viewer's (the two look alike), as in the API."""
+    return render(request, "error.html", viewer,
+                  status_code=404 if isinstance(exc, NotFound) else 403, message=str(exc))
 
 
 def _done(request: Request, path: str, message: str) -> Response:
@@ -127,9 +129,8 @@ async def log_echo(request: Request, viewer: Viewer = Depends(page_viewer)) -> H
     ledger, now = ledger_of(request), _now(request)
     owner = next((m for m in _owners(ledger, viewer) if m.email == form["owner"]), None)
     if owner is None:
-        return _log_page(request, viewer, form, {"owner": (
-            f"you cannot log a promise for {form['owner']}: choose yourself or someone who "
-            "reports to you")})
+        return _log_page(request, viewer, form, _errors(
+            not_an_owner(form["owner"], "log a promise"), LOG_FIELDS, "text", "text"))
     try:
         if not form["text"].strip():
             raise UserError("say what was promised, for which client and by when",
@@ -137,7 +138,7 @@ async def log_echo(request: Request, viewer: Viewer = Depends(page_viewer)) -> H
         title, client_name, due_at = capture.understand(ledger, form["text"], client=None,
                                                         due=None, now=now)
         made = capture.forecast(ledger, client_name=client_name, owner_email=owner.email,
-                                due_at=due_at, now=now)
+                                due_at=due_at, now=now, actor=Actor.of(viewer.member))
     except (UserError, DeadlineError) as exc:
         return _log_page(request, viewer, form, _errors(exc, LOG_FIELDS, "text", "text"))
     client = ledger.client_named(client_name)

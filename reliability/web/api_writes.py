@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from reliability import capture, drafts, ratings, service_tokens
-from reliability.access import EVERYONE, Forbidden, NotFound
+from reliability.access import Forbidden, NotFound
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.deadlines import DeadlineError, resolve_due
 from reliability.errors import UserError
@@ -394,19 +394,15 @@ def _resolve(phrase: str, calendar: BusinessCalendar, now: datetime, field: str)
         return resolve_due(phrase, now=now, calendar=calendar)
 
 
-def _row(request: Request, promise_id: int, viewer: Viewer, *,
-         made_for_colleague: bool = False) -> queries.PromiseRow:
-    """The promise as the API lists it; one just made for a colleague outside the viewer's
-    scope is shown to the one who made it."""
-    scope = EVERYONE if made_for_colleague else viewer.scope
-    return ledger_of(request).read(queries.promise_page, scope, promise_id, _now(request)).row
+def _row(request: Request, promise_id: int, viewer: Viewer) -> queries.PromiseRow:
+    """The promise as the API lists it, in the viewer's scope (a promise they just logged is
+    theirs or their team's: `access.owner_named`)."""
+    return ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
+                                   _now(request)).row
 
 
-def _promise(request: Request, promise_id: int, viewer: Viewer, *,
-             made_for_colleague: bool = False) -> PromiseOut:
-    return _promise_out(_row(request, promise_id, viewer,
-                             made_for_colleague=made_for_colleague),
-                        _Reader.of(request, viewer))
+def _promise(request: Request, promise_id: int, viewer: Viewer) -> PromiseOut:
+    return _promise_out(_row(request, promise_id, viewer), _Reader.of(request, viewer))
 
 
 def _forecast(request: Request, viewer: Viewer, made: CaptureForecast,
@@ -486,7 +482,7 @@ def parse_promise(request: Request, body: ParseIn, once: Once = Depends(reading)
                                                             now=now)
         owner = body.owner or (None if once.viewer.service_token else once.viewer.member.email)
         made = capture.forecast(ledger, client_name=client_name, owner_email=owner,
-                                due_at=due_at, now=now)
+                                due_at=due_at, now=now, actor=once.viewer.acting)
         client = ledger.client_named(client_name)
         return ParseOut(title=title, client=client.name,
                         due_at=iso(due_at, client.timezone) or "",
@@ -498,8 +494,8 @@ def parse_promise(request: Request, body: ParseIn, once: Once = Depends(reading)
 
 @router.post("/promises", response_model=PromiseCreated, status_code=201)
 def log_promise(request: Request, body: PromiseIn, once: Once = Depends(writing)) -> Response:
-    """Log a promise: one line in `text`, or `title`, `client` and `due`. Anyone on the team
-    may log a promise for any current member, as in Slack."""
+    """Log a promise: one line in `text`, or `title`, `client` and `due`, for yourself or (a
+    manager) anyone below you, or (an admin) anyone: `access.owner_named`, as everywhere."""
 
     def run() -> PromiseCreated:
         ledger, now, viewer = ledger_of(request), _now(request), once.viewer
@@ -517,15 +513,15 @@ def log_promise(request: Request, body: PromiseIn, once: Once = Depends(writing)
             title, client_name, due_at = capture.understand(ledger, line, client=body.client,
                                                             due=body.due, now=now)
         suggested = (capture.forecast(ledger, client_name=client_name, owner_email=owner,
-                                      due_at=due_at, now=now).suggested_due_at
+                                      due_at=due_at, now=now,
+                                      actor=viewer.acting).suggested_due_at
                      if body.use_suggested_date else None)
         view, made = capture.log_promise(
             ledger, title=title, client_name=client_name, owner_email=owner,
             due_at=suggested or due_at, asked_due_at=due_at if suggested else None, now=now,
-            actor=viewer.actor, source=Source.api, raw_text=body.text)
+            actor=viewer.acting, source=Source.api, raw_text=body.text)
         tz = view.client.timezone
-        return PromiseCreated(promise=_promise(request, view.promise.id or 0, viewer,
-                                               made_for_colleague=True),
+        return PromiseCreated(promise=_promise(request, view.promise.id or 0, viewer),
                               forecast=_forecast(request, viewer, made, tz),
                               asked_due_at=iso(due_at, tz) if suggested else None)
 
@@ -599,7 +595,8 @@ def move_promise(request: Request, promise_id: RowId, body: MoveIn,
 @router.post("/requests", response_model=RequestOut, status_code=201)
 def acknowledge_request(request: Request, body: RequestIn,
                         once: Once = Depends(writing)) -> Response:
-    """A client asked for something: a promise to reply by a date, and a receipt draft."""
+    """A client asked for something: a promise to reply by a date, and a receipt draft (for
+    whom, as for logging a promise)."""
 
     def run() -> RequestOut:
         ledger, now = ledger_of(request), _now(request)
@@ -608,9 +605,8 @@ def acknowledge_request(request: Request, body: RequestIn,
             summary=body.request, client_name=body.client,
             owner_email=_owner(once.viewer, body.owner),
             reply_by=_resolve(body.reply_by, calendar, now, "reply_by"), now=now,
-            actor=once.viewer.actor, source=Source.api)
-        return RequestOut(promise=_promise(request, view.promise.id or 0, once.viewer,
-                                           made_for_colleague=True),
+            actor=once.viewer.acting, source=Source.api)
+        return RequestOut(promise=_promise(request, view.promise.id or 0, once.viewer),
                           draft_id=notice.id if notice else None)
 
     return once.run(run, 201)

@@ -257,10 +257,10 @@ def _log(ledger: Ledger, item: Item, viewer: Viewer, now: datetime) -> int:
     if item.kind == FindingKind.request:
         view, _ = ledger.acknowledge_request(
             summary=item.title, client_name=item.client, owner_email=item.owner,
-            reply_by=due_at, now=now, actor=viewer.actor, source=Source.notes)
+            reply_by=due_at, now=now, actor=viewer.acting, source=Source.notes)
     else:
         view, _ = capture.log_promise(
             ledger, title=item.title, client_name=item.client, owner_email=item.owner,
-            due_at=due_at, now=now, actor=viewer.actor, source=Source.notes,
+            due_at=due_at, now=now, actor=viewer.acting, source=Source.notes,
             raw_text=item.sentence)
     return view.promise.id or 0

@@ -2,16 +2,20 @@
 
 It records every request as it arrived (headers and raw body) and answers each with the
 next status of a script (then 200), so tests can make an endpoint fail, recover, or hold a
-request open while a worker is killed.
+request open while a worker is killed. With `tls_for`, it speaks HTTPS with a certificate
+for that host name from a throw-away authority (trustme), `ca`, which a test trusts.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import trustme
 
 
 @dataclass
@@ -29,6 +33,15 @@ class Receiver:
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    ca: trustme.CA | None = None
+    port: int = 0
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client's TLS settings that trust this receiver's authority and nothing else."""
+        assert self.ca is not None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies name and chain
+        self.ca.configure_trust(context)
+        return context
 
     def __post_init__(self) -> None:
         self.release.set()
@@ -40,7 +53,8 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver(answers: list[int] | None = None) -> Iterator[Receiver]:
+def webhook_receiver(answers: list[int] | None = None, *,
+                     tls_for: str | None = None) -> Iterator[Receiver]:
     receiver: Receiver | None = None
 
     class Handler(BaseHTTPRequestHandler):
@@ -59,8 +73,16 @@ def webhook_receiver(answers: list[int] | None = None) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    receiver = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook",
-                        list(answers or []))
+    port = server.server_address[1]
+    ca = None
+    if tls_for is not None:
+        ca = trustme.CA()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(tls_for).configure_cert(context)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    receiver = Receiver(f"https://{tls_for}:{port}/hook" if tls_for
+                        else f"http://127.0.0.1:{port}/hook", list(answers or []), ca=ca,
+                        port=port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
