@@ -15,8 +15,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from operator import itemgetter
 from statistics import NormalDist, median
+from typing import NamedTuple
 
 from reliability.calendar import BusinessCalendar
 from reliability.vocabulary import CheckInStatus
@@ -67,13 +69,27 @@ class PastPromise:
         return self.done_at is None or self.done_at > self.due_at
 
 
+class Measure(NamedTuple):
+    """What one finished promise says in one calendar: actual over planned time, clipped
+    (None when the promise gives no usable scale), and the business hours it was delivered
+    late by (None unless delivered late)."""
+
+    ratio: float | None
+    late_by: float | None
+    late: bool
+    broken: bool
+
+
+def measure(promise: PastPromise, calendar: BusinessCalendar) -> Measure:
+    ratio, late_by = _measure(promise, calendar)
+    return Measure(ratio, late_by, promise.late, promise.done_at is None)
+
+
 @functools.lru_cache(maxsize=MEASURED_CACHE)
 def _measure(promise: PastPromise,
              calendar: BusinessCalendar) -> tuple[float | None, float | None]:
-    """Actual over planned time, clipped (None when the promise gives no usable scale), and
-    the business hours it was delivered late by (None unless delivered late). Memoised: a
-    worker measures the same finished promises on every tick, and a history only ever
-    gains new ones."""
+    """Memoised: a worker measures the same finished promises on every tick, and a history
+    only ever gains new ones."""
     late_by = None
     if promise.done_at is not None and promise.done_at > promise.due_at:
         late_by = calendar.business_hours(promise.due_at, promise.done_at)
@@ -151,24 +167,22 @@ class Record:
     @classmethod
     def of(cls, history: Iterable[PastPromise], calendar: BusinessCalendar) -> Record:
         recent = sorted(history, key=lambda promise: promise.due_at, reverse=True)
-        ratios: list[float] = []
-        used: list[PastPromise] = []
-        lateness: list[float] = []
-        for promise in recent:
-            ratio, late_by = _measure(promise, calendar)
-            if ratio is not None:
-                ratios.append(ratio)
-                used.append(promise)
-                if late_by is not None:
-                    lateness.append(late_by)
-            if len(used) == MAX_SAMPLES:
-                break
+        return cls.of_measures((measure(promise, calendar) for promise in recent),
+                               calendar.hours_per_day)
+
+    @classmethod
+    def of_measures(cls, measures: Iterable[Measure], hours_per_day: float) -> Record:
+        """From measurements newest first: the first MAX_SAMPLES usable ones. A caller that
+        keeps its measurements (the backtest) builds a record without measuring again."""
+        used = list(islice((m for m in measures if m.ratio is not None), MAX_SAMPLES))
+        ratios = [m.ratio for m in used if m.ratio is not None]
+        lateness = [m.late_by for m in used if m.late_by is not None]
         return cls(
             size=len(used),
-            late=sum(promise.late for promise in used),
-            broken=sum(promise.done_at is None for promise in used),
+            late=sum(m.late for m in used),
+            broken=sum(m.broken for m in used),
             median_lateness_hours=median(lateness) if lateness else None,
-            hours_per_day=calendar.hours_per_day,
+            hours_per_day=hours_per_day,
             distribution=Distribution.of(ratios),
         )
 
