@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -372,41 +373,28 @@ class _Tracking:
     done: bool = False
 
 
-class _Finished:
-    """A finished promise in the histories, with its measurement in each calendar it has
-    been read in: measured once, not on every record rebuilt from it."""
-
-    __slots__ = ("measures", "past")
-
-    def __init__(self, past: PastPromise) -> None:
-        self.past = past
-        self.measures: dict[str, Measure] = {}
-
-    def measure(self, calendar: BusinessCalendar, key: str) -> Measure:
-        found = self.measures.get(key)
-        if found is None:
-            found = self.measures[key] = measure(self.past, calendar)
-        return found
-
-
 class _Histories:
-    """Finished promises known so far: per owner and for the team, with Records cached until a
-    new finish arrives (the business-hour arithmetic is the expensive part)."""
+    """Finished promises known so far: per owner and for the team, each measured once in each
+    calendar it is read in, with Records cached until a new finish arrives (the
+    business-hour arithmetic is the expensive part)."""
 
     def __init__(self) -> None:
-        self.owner: dict[str, deque[_Finished]] = defaultdict(
+        self.owner: dict[str, deque[PastPromise]] = defaultdict(
             lambda: deque(maxlen=HISTORY_PER_OWNER))
-        self.team: deque[_Finished] = deque(maxlen=TEAM_HISTORY)
+        self.team: deque[PastPromise] = deque(maxlen=TEAM_HISTORY)
         self.owner_done: dict[str, int] = defaultdict(int)
         self.owner_late: dict[str, int] = defaultdict(int)
         self.team_done = 0
         self.team_late = 0
         self.records: dict[tuple[str, str], tuple[int, Record]] = {}
+        # Per (owner or "" for the team, calendar): how many finishes have been measured,
+        # and the measurements of the history's promises, in the history's order.
+        self.measured: dict[tuple[str, str], tuple[int, deque[Measure]]] = {}
 
     def add(self, row: Row, *, effort: bool) -> None:
-        finished = _Finished(row.past(effort=effort))
-        self.owner[row.owner].append(finished)
-        self.team.append(finished)
+        past = row.past(effort=effort)
+        self.owner[row.owner].append(past)
+        self.team.append(past)
         self.owner_done[row.owner] += 1
         self.team_done += 1
         self.owner_late[row.owner] += row.late
@@ -414,21 +402,31 @@ class _Histories:
 
     def record(self, owner: str | None, calendar: BusinessCalendar) -> Record:
         """The scanner's view: the latest finishes (by due time), measured in `calendar`."""
-        zone = f"{calendar.timezone}|{calendar.country}"
-        key = (owner or "", zone)
+        key = (owner or "", f"{calendar.timezone}|{calendar.country}")
         version = self.owner_done[owner] if owner is not None else self.team_done
         cached = self.records.get(key)
         if cached is None or cached[0] != version:
             history = self.owner[owner] if owner is not None else self.team
+            measures = self._measures(key, history, version, calendar)
             # A record is the same whatever the order of the samples it keeps: only a
             # history longer than a record needs sorting to choose the latest.
-            recent: Iterable[_Finished] = (
-                sorted(history, key=lambda done: done.past.due_at, reverse=True)
-                if len(history) > MAX_SAMPLES else history)
-            cached = (version, Record.of_measures(
-                (done.measure(calendar, zone) for done in recent), calendar.hours_per_day))
+            recent: Iterable[Measure] = measures if len(history) <= MAX_SAMPLES else (
+                measured for _, measured in sorted(
+                    zip(history, measures, strict=True),
+                    key=lambda pair: pair[0].due_at, reverse=True))
+            cached = (version, Record.of_measures(recent, calendar.hours_per_day))
             self.records[key] = cached
         return cached[1]
+
+    def _measures(self, key: tuple[str, str], history: deque[PastPromise], version: int,
+                  calendar: BusinessCalendar) -> deque[Measure]:
+        """`history` measured in `calendar`: only the finishes since the last call are."""
+        seen, measures = self.measured.get(key, (0, deque(maxlen=history.maxlen)))
+        fresh = min(version - seen, len(history))
+        measures.extend(measure(past, calendar)
+                        for past in list(islice(reversed(history), fresh))[::-1])
+        self.measured[key] = (version, measures)
+        return measures
 
     def team_rate(self) -> float:
         return self.team_late / self.team_done if self.team_done else PRIOR.share_late()
@@ -469,8 +467,11 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
     # Events in time order. A row's finish and mornings are queued once it is made, each
     # morning once the one before it has passed, so the queue holds the open promises' next
     # events and the makings still to come, never every morning of the history.
-    events: list[tuple[datetime, int, int]] = [
-        (row.made_at, MADE, index) for index, row in enumerate(rows)]
+    # Each event is keyed by its moment in UTC (moments in one zone compare without asking
+    # the zone for offsets) and carries the moment as the promise's calendar gives it.
+    events: list[tuple[datetime, int, int, datetime]] = [
+        (row.made_at.astimezone(UTC), MADE, index, row.made_at)
+        for index, row in enumerate(rows)]
     heapq.heapify(events)
     known = _Histories()
     open_by_owner: dict[str, dict[int, OpenLoad]] = defaultdict(dict)
@@ -479,14 +480,14 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
     passed = 0
     step = max(total // 200, 1)
     while events:
-        moment, kind, index = heapq.heappop(events)
+        _, kind, index, moment = heapq.heappop(events)
         track = tracking[index]
         row = track.row
         if kind == ASSESS:
             assessments += _look(track, index, moment, known, open_by_owner[row.owner],
                                  policy)
             if not track.done and moment != track.evaluate_at:
-                heapq.heappush(events, (_next_morning(row, moment), ASSESS, index))
+                _queue(events, _next_morning(row, moment), ASSESS, index)
             continue
         if progress is not None and passed % step == 0:
             progress(passed, total)
@@ -501,10 +502,9 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
             # A promise never delivered leaves the owner's load at its due: by then the team
             # would have cancelled or renegotiated it. It never enters the history (as in a
             # scan).
-            heapq.heappush(events, (row.done_at or row.due_at, FINISHED, index))
+            _queue(events, row.done_at or row.due_at, FINISHED, index)
             if track.evaluate_at is not None:
-                heapq.heappush(events, (row.calendar.next_business_morning(row.made_at),
-                                        ASSESS, index))
+                _queue(events, row.calendar.next_business_morning(row.made_at), ASSESS, index)
         else:
             open_by_owner[row.owner].pop(index, None)
             track.done = True
@@ -515,6 +515,11 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
         progress(total, total)
     return _score(rows, tracking, history.problems, lead_business_days, end_of_history,
                   assessments)
+
+
+def _queue(events: list[tuple[datetime, int, int, datetime]], moment: datetime, kind: int,
+           index: int) -> None:
+    heapq.heappush(events, (moment.astimezone(UTC), kind, index, moment))
 
 
 def _capture(track: _Tracking, index: int, known: _Histories,

@@ -407,7 +407,8 @@ def forecast_at_capture(
 
 def _crowding(cal: BusinessCalendar, due_at: datetime, open_load: Sequence[OpenLoad]) -> int:
     """Other open promises competing for the same hours: those due by the end of the due day."""
-    window_ends = cal.end_of(cal.local(due_at).date())
+    # In UTC, moments stored in UTC compare without asking a zone for their offsets.
+    window_ends = cal.end_of(cal.local(due_at).date()).astimezone(UTC)
     return sum(load.due_at <= window_ends for load in open_load)
 
 
