@@ -24,13 +24,13 @@ from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.errors import UserError
 from reliability.forecast import (
     HISTORY_PER_OWNER,
-    MAX_SAMPLES,
     MIN_OWNER_SAMPLES,
     PRIOR,
     TEAM_HISTORY,
     Measure,
     PastPromise,
     Record,
+    RunningRecord,
     measure,
 )
 from reliability.risk import Chance, OpenLoad, Policy, PromiseFacts, chance
@@ -387,9 +387,12 @@ class _Histories:
         self.team_done = 0
         self.team_late = 0
         self.records: dict[tuple[str, str], tuple[int, Record]] = {}
-        # Per (owner or "" for the team, calendar): how many finishes have been measured,
-        # and the measurements of the history's promises, in the history's order.
-        self.measured: dict[tuple[str, str], tuple[int, deque[Measure]]] = {}
+        # Per calendar: how many of the team's finishes have been measured, and the
+        # measurements of the team's history, in its order.
+        self.measured: dict[str, tuple[int, deque[Measure]]] = {}
+        # Per owner and calendar: how many of the owner's finishes it has seen, and the
+        # owner's record, kept up to date.
+        self.running: dict[tuple[str, str], tuple[int, RunningRecord]] = {}
 
     def add(self, row: Row, *, effort: bool) -> None:
         past = row.past(effort=effort)
@@ -400,33 +403,34 @@ class _Histories:
         self.owner_late[row.owner] += row.late
         self.team_late += row.late
 
-    def record(self, owner: str | None, calendar: BusinessCalendar) -> Record:
-        """The scanner's view: the latest finishes (by due time), measured in `calendar`."""
-        key = (owner or "", f"{calendar.timezone}|{calendar.country}")
-        version = self.owner_done[owner] if owner is not None else self.team_done
-        cached = self.records.get(key)
-        if cached is None or cached[0] != version:
-            history = self.owner[owner] if owner is not None else self.team
-            measures = self._measures(key, history, version, calendar)
-            # A record is the same whatever the order of the samples it keeps: only a
-            # history longer than a record needs sorting to choose the latest.
-            recent: Iterable[Measure] = measures if len(history) <= MAX_SAMPLES else (
-                measured for _, measured in sorted(
-                    zip(history, measures, strict=True),
-                    key=lambda pair: pair[0].due_at, reverse=True))
-            cached = (version, Record.of_measures(recent, calendar.hours_per_day))
-            self.records[key] = cached
-        return cached[1]
+    def record(self, owner: str, calendar: BusinessCalendar) -> Record:
+        """The scanner's view of the owner: their latest finishes, measured in `calendar`."""
+        key = (owner, f"{calendar.timezone}|{calendar.country}")
+        history, version = self.owner[owner], self.owner_done[owner]
+        seen, running = self.running.get(key) or (0, RunningRecord(calendar.hours_per_day,
+                                                                    HISTORY_PER_OWNER))
+        if seen != version:
+            for past in _newest(history, version - seen):
+                running.add(measure(past, calendar))
+            self.running[key] = (version, running)
+        return running.record()
 
-    def _measures(self, key: tuple[str, str], history: deque[PastPromise], version: int,
-                  calendar: BusinessCalendar) -> deque[Measure]:
-        """`history` measured in `calendar`: only the finishes since the last call are."""
-        seen, measures = self.measured.get(key, (0, deque(maxlen=history.maxlen)))
-        fresh = min(version - seen, len(history))
-        measures.extend(measure(past, calendar)
-                        for past in list(islice(reversed(history), fresh))[::-1])
-        self.measured[key] = (version, measures)
-        return measures
+    def team_record(self, calendar: BusinessCalendar) -> Record:
+        """The scanner's view of the team: the latest finishes by due time, measured in
+        `calendar`, cached until a new finish arrives."""
+        zone = f"{calendar.timezone}|{calendar.country}"
+        cached = self.records.get(("", zone))
+        if cached is None or cached[0] != self.team_done:
+            seen, measures = self.measured.get(zone, (0, deque(maxlen=TEAM_HISTORY)))
+            measures.extend(measure(past, calendar)
+                            for past in _newest(self.team, self.team_done - seen))
+            self.measured[zone] = (self.team_done, measures)
+            latest = sorted(zip(self.team, measures, strict=True),
+                            key=lambda pair: pair[0].due_at, reverse=True)
+            cached = (self.team_done, Record.of_measures(
+                (measured for _, measured in latest), calendar.hours_per_day))
+            self.records[("", zone)] = cached
+        return cached[1]
 
     def team_rate(self) -> float:
         return self.team_late / self.team_done if self.team_done else PRIOR.share_late()
@@ -434,6 +438,11 @@ class _Histories:
     def owner_rate(self, owner: str) -> float:
         done = self.owner_done[owner]
         return self.owner_late[owner] / done if done else self.team_rate()
+
+
+def _newest(history: deque[PastPromise], count: int) -> list[PastPromise]:
+    """The last `count` finishes of `history` (all of it if it holds fewer), oldest first."""
+    return list(islice(reversed(history), min(count, len(history))))[::-1]
 
 
 def _evaluation_morning(row: Row, lead: int) -> datetime | None:
@@ -539,7 +548,7 @@ def _chance(track: _Tracking, index: int, now: datetime, known: _Histories,
     assert track.facts is not None  # only open promises are looked at
     owner_record = known.record(row.owner, row.calendar)
     team_record: Record | Sequence[PastPromise] = (
-        () if owner_record.size >= MIN_OWNER_SAMPLES else known.record(None, row.calendar))
+        () if owner_record.size >= MIN_OWNER_SAMPLES else known.team_record(row.calendar))
     return chance(
         track.facts, now=now, calendar=row.calendar, owner_history=owner_record,
         team_history=team_record,

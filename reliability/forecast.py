@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -188,6 +189,59 @@ class Record:
             hours_per_day=hours_per_day,
             distribution=Distribution.of(ratios),
         )
+
+
+class RunningRecord:
+    """The Record of a sliding window of the latest finishes (oldest first), kept up to date
+    one finish at a time. A replay asks for an owner's record after every finish, and
+    rebuilding it from the whole window each time cost more than the assessments it served.
+    The window is at most MAX_SAMPLES long, so every usable measurement in it counts and the
+    record is `Record.of_measures` over the window, whatever its order."""
+
+    def __init__(self, hours_per_day: float, window: int = MAX_SAMPLES) -> None:
+        if window > MAX_SAMPLES:
+            raise ValueError(f"a running record holds at most {MAX_SAMPLES} finishes")
+        self.hours_per_day = hours_per_day
+        self.window: deque[Measure] = deque()
+        self.size = window
+        self.ratios: list[float] = []  # sorted, as are the hours late
+        self.lateness: list[float] = []
+        self.late = 0
+        self.broken = 0
+        self.current: Record | None = None
+
+    def add(self, measured: Measure) -> None:
+        if len(self.window) == self.size:
+            self._count(self.window.popleft(), -1)
+        self.window.append(measured)
+        self._count(measured, 1)
+        self.current = None
+
+    def _count(self, measured: Measure, sign: int) -> None:
+        if measured.ratio is None:
+            return
+        self.late += sign * measured.late
+        self.broken += sign * measured.broken
+        for values, value in ((self.ratios, measured.ratio),
+                              (self.lateness, measured.late_by)):
+            if value is None:
+                continue
+            if sign > 0:
+                bisect.insort(values, value)
+            else:
+                del values[bisect.bisect_left(values, value)]
+
+    def record(self) -> Record:
+        if self.current is None:
+            self.current = Record(
+                size=len(self.ratios),
+                late=self.late,
+                broken=self.broken,
+                median_lateness_hours=median(self.lateness) if self.lateness else None,
+                hours_per_day=self.hours_per_day,
+                distribution=Distribution.of(self.ratios),
+            )
+        return self.current
 
 
 @dataclass(frozen=True)
