@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -373,31 +374,47 @@ class _Tracking:
     done: bool = False
 
 
+class _Finished:
+    """A finished promise in the histories, with what it measures in each calendar it has
+    been read in: measured once, for its owner's record and the team's alike."""
+
+    __slots__ = ("due_at", "measures", "past")
+
+    def __init__(self, past: PastPromise) -> None:
+        self.past = past
+        self.due_at = past.due_at
+        self.measures: dict[str, Measure] = {}
+
+    def measure(self, calendar: BusinessCalendar, zone: str) -> Measure:
+        found = self.measures.get(zone)
+        if found is None:
+            found = self.measures[zone] = measure(self.past, calendar)
+        return found
+
+
 class _Histories:
     """Finished promises known so far: per owner and for the team, each measured once in each
-    calendar it is read in, with Records cached until a new finish arrives (the
-    business-hour arithmetic is the expensive part)."""
+    calendar it is read in (the business-hour arithmetic is the expensive part), with the
+    owners' records kept up to date and the team's cached until a new finish arrives."""
 
     def __init__(self) -> None:
-        self.owner: dict[str, deque[PastPromise]] = defaultdict(
+        self.owner: dict[str, deque[_Finished]] = defaultdict(
             lambda: deque(maxlen=HISTORY_PER_OWNER))
-        self.team: deque[PastPromise] = deque(maxlen=TEAM_HISTORY)
+        self.team: deque[_Finished] = deque(maxlen=TEAM_HISTORY)
         self.owner_done: dict[str, int] = defaultdict(int)
         self.owner_late: dict[str, int] = defaultdict(int)
         self.team_done = 0
         self.team_late = 0
-        self.records: dict[tuple[str, str], tuple[int, Record]] = {}
-        # Per calendar: how many of the team's finishes have been measured, and the
-        # measurements of the team's history, in its order.
-        self.measured: dict[str, tuple[int, deque[Measure]]] = {}
-        # Per owner and calendar: how many of the owner's finishes it has seen, and the
-        # owner's record, kept up to date.
+        # Per calendar: the team's record and how many finishes it had seen.
+        self.team_records: dict[str, tuple[int, Record]] = {}
+        # Per owner and calendar: the owner's record, kept up to date, and how many of the
+        # owner's finishes it has seen.
         self.running: dict[tuple[str, str], tuple[int, RunningRecord]] = {}
 
     def add(self, row: Row, *, effort: bool) -> None:
-        past = row.past(effort=effort)
-        self.owner[row.owner].append(past)
-        self.team.append(past)
+        finished = _Finished(row.past(effort=effort))
+        self.owner[row.owner].append(finished)
+        self.team.append(finished)
         self.owner_done[row.owner] += 1
         self.team_done += 1
         self.owner_late[row.owner] += row.late
@@ -405,31 +422,27 @@ class _Histories:
 
     def record(self, owner: str, calendar: BusinessCalendar) -> Record:
         """The scanner's view of the owner: their latest finishes, measured in `calendar`."""
-        key = (owner, f"{calendar.timezone}|{calendar.country}")
+        zone = f"{calendar.timezone}|{calendar.country}"
         history, version = self.owner[owner], self.owner_done[owner]
-        seen, running = self.running.get(key) or (0, RunningRecord(calendar.hours_per_day,
-                                                                    HISTORY_PER_OWNER))
+        seen, running = self.running.get((owner, zone)) or (
+            0, RunningRecord(calendar.hours_per_day, HISTORY_PER_OWNER))
         if seen != version:
-            for past in _newest(history, version - seen):
-                running.add(measure(past, calendar))
-            self.running[key] = (version, running)
+            for finished in _newest(history, version - seen):
+                running.add(finished.measure(calendar, zone))
+            self.running[(owner, zone)] = (version, running)
         return running.record()
 
     def team_record(self, calendar: BusinessCalendar) -> Record:
         """The scanner's view of the team: the latest finishes by due time, measured in
-        `calendar`, cached until a new finish arrives."""
+        `calendar` (only as many as the record keeps), cached until a new finish arrives."""
         zone = f"{calendar.timezone}|{calendar.country}"
-        cached = self.records.get(("", zone))
+        cached = self.team_records.get(zone)
         if cached is None or cached[0] != self.team_done:
-            seen, measures = self.measured.get(zone, (0, deque(maxlen=TEAM_HISTORY)))
-            measures.extend(measure(past, calendar)
-                            for past in _newest(self.team, self.team_done - seen))
-            self.measured[zone] = (self.team_done, measures)
-            latest = sorted(zip(self.team, measures, strict=True),
-                            key=lambda pair: pair[0].due_at, reverse=True)
+            latest = sorted(self.team, key=attrgetter("due_at"), reverse=True)
             cached = (self.team_done, Record.of_measures(
-                (measured for _, measured in latest), calendar.hours_per_day))
-            self.records[("", zone)] = cached
+                (finished.measure(calendar, zone) for finished in latest),
+                calendar.hours_per_day))
+            self.team_records[zone] = cached
         return cached[1]
 
     def team_rate(self) -> float:
@@ -440,7 +453,7 @@ class _Histories:
         return self.owner_late[owner] / done if done else self.team_rate()
 
 
-def _newest(history: deque[PastPromise], count: int) -> list[PastPromise]:
+def _newest(history: deque[_Finished], count: int) -> list[_Finished]:
     """The last `count` finishes of `history` (all of it if it holds fewer), oldest first."""
     return list(islice(reversed(history), min(count, len(history))))[::-1]
 
