@@ -16,6 +16,8 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,16 @@ from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.errors import UserError
 from reliability.forecast import (
     HISTORY_PER_OWNER,
-    MAX_SAMPLES,
     MIN_OWNER_SAMPLES,
     PRIOR,
     TEAM_HISTORY,
+    Measure,
     PastPromise,
     Record,
+    RunningRecord,
+    measure,
 )
-from reliability.risk import OpenLoad, Policy, PromiseFacts, RiskAssessment, assess
+from reliability.risk import Chance, OpenLoad, Policy, PromiseFacts, chance
 
 REQUIRED = ("id", "owner", "client", "made_at", "due_at", "done_at")
 OPTIONAL = ("estimate_hours", "actual_hours", "country", "timezone")
@@ -356,12 +360,13 @@ def _fmt(value: float | None) -> str:
 # -- replay -----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tracking:
     """What the replay learns about one promise."""
 
     row: Row
     evaluate_at: datetime | None  # the business morning N business days before the due
+    facts: PromiseFacts | None = None  # while it is open
     flagged: dict[str, datetime] = field(default_factory=dict)
     p: dict[str, float] = field(default_factory=dict)  # at the evaluation morning
     alarm: dict[str, bool] = field(default_factory=dict)  # flagged at the evaluation morning
@@ -369,39 +374,75 @@ class _Tracking:
     done: bool = False
 
 
+class _Finished:
+    """A finished promise in the histories, with what it measures in each calendar it has
+    been read in: measured once, for its owner's record and the team's alike."""
+
+    __slots__ = ("due_at", "measures", "past")
+
+    def __init__(self, past: PastPromise) -> None:
+        self.past = past
+        self.due_at = past.due_at
+        self.measures: dict[str, Measure] = {}
+
+    def measure(self, calendar: BusinessCalendar, zone: str) -> Measure:
+        found = self.measures.get(zone)
+        if found is None:
+            found = self.measures[zone] = measure(self.past, calendar)
+        return found
+
+
 class _Histories:
-    """Finished promises known so far: per owner and for the team, with Records cached until a
-    new finish arrives (the business-hour arithmetic is the expensive part)."""
+    """Finished promises known so far: per owner and for the team, each measured once in each
+    calendar it is read in (the business-hour arithmetic is the expensive part), with the
+    owners' records kept up to date and the team's cached until a new finish arrives."""
 
     def __init__(self) -> None:
-        self.owner: dict[str, deque[PastPromise]] = defaultdict(
+        self.owner: dict[str, deque[_Finished]] = defaultdict(
             lambda: deque(maxlen=HISTORY_PER_OWNER))
-        self.team: deque[PastPromise] = deque(maxlen=TEAM_HISTORY)
+        self.team: deque[_Finished] = deque(maxlen=TEAM_HISTORY)
         self.owner_done: dict[str, int] = defaultdict(int)
         self.owner_late: dict[str, int] = defaultdict(int)
         self.team_done = 0
         self.team_late = 0
-        self.records: dict[tuple[str, str], tuple[int, Record]] = {}
+        # Per calendar: the team's record and how many finishes it had seen.
+        self.team_records: dict[str, tuple[int, Record]] = {}
+        # Per owner and calendar: the owner's record, kept up to date, and how many of the
+        # owner's finishes it has seen.
+        self.running: dict[tuple[str, str], tuple[int, RunningRecord]] = {}
 
     def add(self, row: Row, *, effort: bool) -> None:
-        past = row.past(effort=effort)
-        self.owner[row.owner].append(past)
-        self.team.append(past)
+        finished = _Finished(row.past(effort=effort))
+        self.owner[row.owner].append(finished)
+        self.team.append(finished)
         self.owner_done[row.owner] += 1
         self.team_done += 1
         self.owner_late[row.owner] += row.late
         self.team_late += row.late
 
-    def record(self, owner: str | None, calendar: BusinessCalendar) -> Record:
-        """The scanner's view: the latest finishes (by done time), measured in `calendar`."""
-        key = (owner or "", f"{calendar.timezone}|{calendar.country}")
-        version = self.owner_done[owner] if owner is not None else self.team_done
-        cached = self.records.get(key)
-        if cached is None or cached[0] != version:
-            history = self.owner[owner] if owner is not None else self.team
-            recent = heapq.nlargest(2 * MAX_SAMPLES, history, key=lambda p: p.due_at)
-            cached = (version, Record.of(recent, calendar))
-            self.records[key] = cached
+    def record(self, owner: str, calendar: BusinessCalendar) -> Record:
+        """The scanner's view of the owner: their latest finishes, measured in `calendar`."""
+        zone = f"{calendar.timezone}|{calendar.country}"
+        history, version = self.owner[owner], self.owner_done[owner]
+        seen, running = self.running.get((owner, zone)) or (
+            0, RunningRecord(calendar.hours_per_day, HISTORY_PER_OWNER))
+        if seen != version:
+            for finished in _newest(history, version - seen):
+                running.add(finished.measure(calendar, zone))
+            self.running[(owner, zone)] = (version, running)
+        return running.record()
+
+    def team_record(self, calendar: BusinessCalendar) -> Record:
+        """The scanner's view of the team: the latest finishes by due time, measured in
+        `calendar` (only as many as the record keeps), cached until a new finish arrives."""
+        zone = f"{calendar.timezone}|{calendar.country}"
+        cached = self.team_records.get(zone)
+        if cached is None or cached[0] != self.team_done:
+            latest = sorted(self.team, key=attrgetter("due_at"), reverse=True)
+            cached = (self.team_done, Record.of_measures(
+                (finished.measure(calendar, zone) for finished in latest),
+                calendar.hours_per_day))
+            self.team_records[zone] = cached
         return cached[1]
 
     def team_rate(self) -> float:
@@ -412,17 +453,22 @@ class _Histories:
         return self.owner_late[owner] / done if done else self.team_rate()
 
 
-def _mornings(row: Row, lead: int) -> tuple[list[datetime], datetime | None]:
-    """The business mornings the scanner would look at the promise, up to the one N business
-    days before its due; none when it was made after that morning."""
+def _newest(history: deque[_Finished], count: int) -> list[_Finished]:
+    """The last `count` finishes of `history` (all of it if it holds fewer), oldest first."""
+    return list(islice(reversed(history), min(count, len(history))))[::-1]
+
+
+def _evaluation_morning(row: Row, lead: int) -> datetime | None:
+    """The business morning N business days before the due, when the promise is scored;
+    None when it was made after that morning."""
     cal = row.calendar
     evaluate_at = cal.start_of(cal.add_business_days(cal.local(row.due_at).date(), -lead))
-    mornings = []
-    morning = cal.next_business_morning(row.made_at)
-    while morning <= evaluate_at:
-        mornings.append(morning)
-        morning = cal.start_of(cal.next_business_day(cal.local(morning).date()))
-    return mornings, (evaluate_at if mornings else None)
+    return evaluate_at if cal.next_business_morning(row.made_at) <= evaluate_at else None
+
+
+def _next_morning(row: Row, morning: datetime) -> datetime:
+    cal = row.calendar
+    return cal.start_of(cal.next_business_day(cal.local(morning).date()))
 
 
 MADE, ASSESS, FINISHED = 0, 1, 2  # at the same moment: made first, finished after the look
@@ -433,77 +479,99 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
     """Replay every row; score the model and both baselines when each promise was made and N
     business days before its due. With `effort`, past overruns are read from the effort
     columns where a row has them (docs/risk-model.md says why dates are the default).
-    `progress(done, total)` hears how far the replay is, about 200 times in all."""
+    `progress(done, total)` hears how many of the rows' makings and finishes the replay has
+    passed, about 200 times in all."""
     policy = policy or Policy(notice_lead_business_days=lead_business_days)
     rows = history.rows
     end_of_history = max((moment for row in rows for moment in (row.made_at, row.done_at)
                           if moment is not None), default=None)
-    tracking = []
-    events: list[tuple[datetime, int, int]] = []
-    for index, row in enumerate(rows):
-        mornings, evaluate_at = _mornings(row, lead_business_days)
-        tracking.append(_Tracking(row, evaluate_at))
-        events.append((row.made_at, MADE, index))
-        # A promise never delivered leaves the owner's load at its due: by then the team
-        # would have cancelled or renegotiated it. It never enters the history (as in a scan).
-        events.append((row.done_at or row.due_at, FINISHED, index))
-        events += [(morning, ASSESS, index) for morning in mornings]
-    events.sort()
-
+    tracking = [_Tracking(row, _evaluation_morning(row, lead_business_days)) for row in rows]
+    # Events in time order. A row's finish and mornings are queued once it is made, each
+    # morning once the one before it has passed, so the queue holds the open promises' next
+    # events and the makings still to come, never every morning of the history.
+    # Each event is keyed by its moment in UTC (moments in one zone compare without asking
+    # the zone for offsets) and carries the moment as the promise's calendar gives it.
+    events: list[tuple[datetime, int, int, datetime]] = [
+        (row.made_at.astimezone(UTC), MADE, index, row.made_at)
+        for index, row in enumerate(rows)]
+    heapq.heapify(events)
     known = _Histories()
-    open_by_owner: dict[str, dict[int, datetime]] = defaultdict(dict)
+    open_by_owner: dict[str, dict[int, OpenLoad]] = defaultdict(dict)
     assessments = 0
-    step = max(len(events) // 200, 1)
-    for position, (moment, kind, index) in enumerate(events):
-        if progress is not None and position % step == 0:
-            progress(position, len(events))
+    total = 2 * len(rows)
+    passed = 0
+    step = max(total // 200, 1)
+    while events:
+        _, kind, index, moment = heapq.heappop(events)
         track = tracking[index]
         row = track.row
+        if kind == ASSESS:
+            assessments += _look(track, index, moment, known, open_by_owner[row.owner],
+                                 policy)
+            if not track.done and moment != track.evaluate_at:
+                _queue(events, _next_morning(row, moment), ASSESS, index)
+            continue
+        if progress is not None and passed % step == 0:
+            progress(passed, total)
+        passed += 1
         if kind == MADE:
-            open_by_owner[row.owner][index] = row.due_at
+            open_by_owner[row.owner][index] = OpenLoad(row.due_at)
+            track.facts = PromiseFacts(id=index, title=row.id, owner=row.owner,
+                                       owner_name=row.owner, made_at=row.made_at,
+                                       due_at=row.due_at, original_due_at=row.due_at)
             _capture(track, index, known, open_by_owner[row.owner], policy)
             assessments += 1
-        elif kind == FINISHED:
+            # A promise never delivered leaves the owner's load at its due: by then the team
+            # would have cancelled or renegotiated it. It never enters the history (as in a
+            # scan).
+            _queue(events, row.done_at or row.due_at, FINISHED, index)
+            if track.evaluate_at is not None:
+                _queue(events, row.calendar.next_business_morning(row.made_at), ASSESS, index)
+        else:
             open_by_owner[row.owner].pop(index, None)
             track.done = True
+            track.facts = None
             if row.done_at is not None:
                 known.add(row, effort=effort)
-        else:
-            assessments += _look(track, index, moment, known, open_by_owner[row.owner], policy)
     if progress is not None:
-        progress(len(events), len(events))
+        progress(total, total)
     return _score(rows, tracking, history.problems, lead_business_days, end_of_history,
                   assessments)
 
 
+def _queue(events: list[tuple[datetime, int, int, datetime]], moment: datetime, kind: int,
+           index: int) -> None:
+    heapq.heappush(events, (moment.astimezone(UTC), kind, index, moment))
+
+
 def _capture(track: _Tracking, index: int, known: _Histories,
-             open_load: dict[int, datetime], policy: Policy) -> None:
+             open_load: dict[int, OpenLoad], policy: Policy) -> None:
     """The forecast shown when the promise is made, next to both baselines at that moment."""
     row = track.row
     track.at_capture["owner_rate"] = known.owner_rate(row.owner)
     track.at_capture["calendar"] = known.team_rate()
-    track.at_capture["model"] = _assess(track, index, row.made_at, known, open_load,
+    track.at_capture["model"] = _chance(track, index, row.made_at, known, open_load,
                                         policy).p_late
 
 
-def _assess(track: _Tracking, index: int, now: datetime, known: _Histories,
-            open_load: dict[int, datetime], policy: Policy) -> RiskAssessment:
+def _chance(track: _Tracking, index: int, now: datetime, known: _Histories,
+            open_load: dict[int, OpenLoad], policy: Policy) -> Chance:
+    """The risk engine's level and p_late, the part of an assessment the backtest scores."""
     row = track.row
+    assert track.facts is not None  # only open promises are looked at
     owner_record = known.record(row.owner, row.calendar)
     team_record: Record | Sequence[PastPromise] = (
-        () if owner_record.size >= MIN_OWNER_SAMPLES else known.record(None, row.calendar))
-    return assess(
-        PromiseFacts(id=index, title=row.id, owner=row.owner, owner_name=row.owner,
-                     made_at=row.made_at, due_at=row.due_at, original_due_at=row.due_at),
-        now=now, calendar=row.calendar, owner_history=owner_record,
+        () if owner_record.size >= MIN_OWNER_SAMPLES else known.team_record(row.calendar))
+    return chance(
+        track.facts, now=now, calendar=row.calendar, owner_history=owner_record,
         team_history=team_record,
-        open_load=[OpenLoad(due) for other, due in open_load.items() if other != index],
+        open_load=[load for other, load in open_load.items() if other != index],
         policy=policy,
     )
 
 
 def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
-          open_load: dict[int, datetime], policy: Policy) -> int:
+          open_load: dict[int, OpenLoad], policy: Policy) -> int:
     """One business morning's look at one open promise; returns the assessments made."""
     row = track.row
     if track.done:
@@ -520,7 +588,7 @@ def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
         track.flagged.setdefault("calendar", now)
     if "model" in track.flagged and not evaluating:
         return 0  # already warned in time; only the score at N days ahead remains
-    result = _assess(track, index, now, known, open_load, policy)
+    result = _chance(track, index, now, known, open_load, policy)
     if result.level == "at_risk":
         track.flagged.setdefault("model", now)
     if evaluating:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import holidays
 
 WEEKEND = frozenset({5, 6})
+ONE_DAY = timedelta(days=1)
 MAX_SEARCH_DAYS = 3660  # ten years without a business day means a misconfigured calendar
 
 
@@ -115,7 +116,7 @@ class BusinessCalendar:
     def tz(self) -> zoneinfo.ZoneInfo:
         return zone(self.timezone)
 
-    @property
+    @functools.cached_property
     def hours_per_day(self) -> float:
         return _hours(self.start_of_day, self.end_of_day)
 
@@ -272,13 +273,13 @@ class BusinessCalendar:
         if end < start:
             return -self.business_hours(end, start)
         first, last = self.local(start), self.local(end)
-        if first.date() == last.date():
-            return self._open_hours(first.date(), first.time(), last.time())
-        middle = self.count_business_days(first.date() + timedelta(days=1),
-                                          last.date() - timedelta(days=1))
-        return (self._open_hours(first.date(), first.time(), self.end_of_day)
-                + middle * _hours(self.start_of_day, self.end_of_day)
-                + self._open_hours(last.date(), self.start_of_day, last.time()))
+        first_day, last_day = first.date(), last.date()
+        if first_day == last_day:
+            return self._open_hours(first_day, first.time(), last.time())
+        middle = self.count_business_days(first_day + ONE_DAY, last_day - ONE_DAY)
+        return (self._open_hours(first_day, first.time(), self.end_of_day)
+                + middle * self.hours_per_day
+                + self._open_hours(last_day, self.start_of_day, last.time()))
 
     def _open_hours(self, day: date, low: time, high: time) -> float:
         if not self.is_business_day(day):

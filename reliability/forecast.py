@@ -12,11 +12,14 @@ from __future__ import annotations
 import bisect
 import functools
 import math
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from operator import itemgetter
 from statistics import NormalDist, median
+from typing import NamedTuple
 
 from reliability.calendar import BusinessCalendar
 from reliability.vocabulary import CheckInStatus
@@ -67,13 +70,27 @@ class PastPromise:
         return self.done_at is None or self.done_at > self.due_at
 
 
+class Measure(NamedTuple):
+    """What one finished promise says in one calendar: actual over planned time, clipped
+    (None when the promise gives no usable scale), and the business hours it was delivered
+    late by (None unless delivered late)."""
+
+    ratio: float | None
+    late_by: float | None
+    late: bool
+    broken: bool
+
+
+def measure(promise: PastPromise, calendar: BusinessCalendar) -> Measure:
+    ratio, late_by = _measure(promise, calendar)
+    return Measure(ratio, late_by, promise.late, promise.done_at is None)
+
+
 @functools.lru_cache(maxsize=MEASURED_CACHE)
 def _measure(promise: PastPromise,
              calendar: BusinessCalendar) -> tuple[float | None, float | None]:
-    """Actual over planned time, clipped (None when the promise gives no usable scale), and
-    the business hours it was delivered late by (None unless delivered late). Memoised: a
-    worker measures the same finished promises on every tick, and a history only ever
-    gains new ones."""
+    """Memoised: a worker measures the same finished promises on every tick, and a history
+    only ever gains new ones."""
     late_by = None
     if promise.done_at is not None and promise.done_at > promise.due_at:
         late_by = calendar.business_hours(promise.due_at, promise.done_at)
@@ -102,8 +119,11 @@ class Distribution:
     def of(cls, ratios: Iterable[float], *, prior_weight: float = PRIOR_WEIGHT) -> Distribution:
         """History mixed with a little prior, so no evidence is ever taken as certainty."""
         share = prior_weight / len(PRIOR_RATIOS)
-        points = [(ratio, 1.0) for ratio in ratios] + [(ratio, share) for ratio in PRIOR_RATIOS]
-        return cls(tuple(sorted(points)))
+        # Two sorted runs (floats sort faster than pairs), merged by one more sort.
+        points = [(ratio, 1.0) for ratio in sorted(ratios)]
+        points += [(ratio, share) for ratio in PRIOR_RATIOS]
+        points.sort()
+        return cls(tuple(points))
 
     def share_late(self) -> float:
         """P(ratio > 1): how often a promise from this history overruns, before any news."""
@@ -111,11 +131,11 @@ class Distribution:
 
     @functools.cached_property
     def ratios(self) -> tuple[float, ...]:
-        return tuple(ratio for ratio, _ in self.points)
+        return tuple(map(itemgetter(0), self.points))
 
     @functools.cached_property
     def weights(self) -> tuple[float, ...]:
-        return tuple(weight for _, weight in self.points)
+        return tuple(map(itemgetter(1), self.points))
 
     @functools.cached_property
     def total(self) -> float:
@@ -151,26 +171,77 @@ class Record:
     @classmethod
     def of(cls, history: Iterable[PastPromise], calendar: BusinessCalendar) -> Record:
         recent = sorted(history, key=lambda promise: promise.due_at, reverse=True)
-        ratios: list[float] = []
-        used: list[PastPromise] = []
-        lateness: list[float] = []
-        for promise in recent:
-            ratio, late_by = _measure(promise, calendar)
-            if ratio is not None:
-                ratios.append(ratio)
-                used.append(promise)
-                if late_by is not None:
-                    lateness.append(late_by)
-            if len(used) == MAX_SAMPLES:
-                break
+        return cls.of_measures((measure(promise, calendar) for promise in recent),
+                               calendar.hours_per_day)
+
+    @classmethod
+    def of_measures(cls, measures: Iterable[Measure], hours_per_day: float) -> Record:
+        """From measurements newest first: the first MAX_SAMPLES usable ones. A caller that
+        keeps its measurements (the backtest) builds a record without measuring again."""
+        used = list(islice((m for m in measures if m.ratio is not None), MAX_SAMPLES))
+        ratios, late_by, late, broken = zip(*used, strict=True) if used else ((), (), (), ())
+        lateness = [hours for hours in late_by if hours is not None]
         return cls(
             size=len(used),
-            late=sum(promise.late for promise in used),
-            broken=sum(promise.done_at is None for promise in used),
+            late=sum(late),
+            broken=sum(broken),
             median_lateness_hours=median(lateness) if lateness else None,
-            hours_per_day=calendar.hours_per_day,
+            hours_per_day=hours_per_day,
             distribution=Distribution.of(ratios),
         )
+
+
+class RunningRecord:
+    """The Record of a sliding window of the latest finishes (oldest first), kept up to date
+    one finish at a time. A replay asks for an owner's record after every finish, and
+    rebuilding it from the whole window each time cost more than the assessments it served.
+    The window is at most MAX_SAMPLES long, so every usable measurement in it counts and the
+    record is `Record.of_measures` over the window, whatever its order."""
+
+    def __init__(self, hours_per_day: float, window: int = MAX_SAMPLES) -> None:
+        if window > MAX_SAMPLES:
+            raise ValueError(f"a running record holds at most {MAX_SAMPLES} finishes")
+        self.hours_per_day = hours_per_day
+        self.window: deque[Measure] = deque()
+        self.size = window
+        self.ratios: list[float] = []  # sorted, as are the hours late
+        self.lateness: list[float] = []
+        self.late = 0
+        self.broken = 0
+        self.current: Record | None = None
+
+    def add(self, measured: Measure) -> None:
+        if len(self.window) == self.size:
+            self._count(self.window.popleft(), -1)
+        self.window.append(measured)
+        self._count(measured, 1)
+        self.current = None
+
+    def _count(self, measured: Measure, sign: int) -> None:
+        if measured.ratio is None:
+            return
+        self.late += sign * measured.late
+        self.broken += sign * measured.broken
+        for values, value in ((self.ratios, measured.ratio),
+                              (self.lateness, measured.late_by)):
+            if value is None:
+                continue
+            if sign > 0:
+                bisect.insort(values, value)
+            else:
+                del values[bisect.bisect_left(values, value)]
+
+    def record(self) -> Record:
+        if self.current is None:
+            self.current = Record(
+                size=len(self.ratios),
+                late=self.late,
+                broken=self.broken,
+                median_lateness_hours=median(self.lateness) if self.lateness else None,
+                hours_per_day=self.hours_per_day,
+                distribution=Distribution.of(self.ratios),
+            )
+        return self.current
 
 
 @dataclass(frozen=True)
@@ -247,7 +318,7 @@ def outlook(
             for r, w in distribution.points
         ]
     finishes.sort()
-    masses = [w for _, w in finishes]
+    masses = list(map(itemgetter(1), finishes))
     mass = sum(masses)
     late = bisect.bisect_right(finishes, planned, key=itemgetter(0))
     p_model = sum(masses[late:]) / mass if mass else 1.0

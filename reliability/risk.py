@@ -20,6 +20,7 @@ from reliability.forecast import (
     STATUS_LIKELIHOOD,
     UNANSWERED_LIKELIHOOD,
     Distribution,
+    Outlook,
     PastPromise,
     Progress,
     Record,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CaptureForecast",
+    "Chance",
     "CheckInFact",
     "OpenLoad",
     "PastPromise",
@@ -42,6 +44,7 @@ __all__ = [
     "Record",
     "RiskAssessment",
     "assess",
+    "chance",
     "forecast_at_capture",
 ]
 
@@ -131,7 +134,22 @@ class RiskAssessment:
         }
 
 
-def assess(
+@dataclass(frozen=True)
+class Chance:
+    """How likely a promise is to slip as of `now` and why: the part of an assessment that a
+    backtest scores. `assess` adds the dates and the next action to it."""
+
+    level: str
+    p_late: float
+    reasons: tuple[dict[str, Any], ...]
+    evidence: Evidence
+    latest: CheckInFact | None  # the owner's latest check-in by `now`
+    view: Outlook | None  # None once the owner reported it done
+    elapsed: float  # business hours since the promise was made
+    answer_due: datetime | None  # when silence to a check-in request starts to count
+
+
+def chance(
     promise: PromiseFacts,
     *,
     now: datetime,
@@ -140,25 +158,22 @@ def assess(
     team_history: Record | Sequence[PastPromise],
     open_load: Sequence[OpenLoad],
     policy: Policy,
-) -> RiskAssessment:
-    """How likely `promise` is to slip as of `now`, why, and what to do next.
-
-    Pass `Record`s built once per scan rather than raw histories when assessing many promises."""
+) -> Chance:
+    """The level and p_late of `promise` as of `now`, with the reasons behind them."""
     cal = calendar
-    notice_by = cal.notice_by(promise.due_at, policy.notice_lead_business_days)
     checkins = sorted((c for c in promise.checkins if c.at <= now), key=lambda c: c.at)
     latest = checkins[-1] if checkins else None
     name = promise.owner_name or promise.owner
     if latest is not None and latest.status == CheckInStatus.done:
-        return RiskAssessment(
+        return Chance(
             level=CheckInStatus.done,
             p_late=0.0,
             reasons=({"code": "reported_done", "owner": name, "at": _iso(latest.at)},),
-            notice_by=notice_by,
-            next_action=NextAction.none,
-            forecast_done_at=latest.at,
-            next_check_at=None,
             evidence=Evidence.owner,
+            latest=latest,
+            view=None,
+            elapsed=0.0,
+            answer_due=None,
         )
 
     reasons: list[dict[str, Any]] = []
@@ -175,14 +190,10 @@ def assess(
         likelihoods.append(STATUS_LIKELIHOOD[said.status] ** weight)
         reasons.append(_status_reason(cal, name, said, now))
 
-    requested = promise.checkin_requested_at
-    answer_due = None
-    if requested is not None and requested <= now and not any(c.at >= requested for c in checkins):
-        # Silence only says something once the owner has had until the next business morning.
-        answer_due = cal.next_business_morning(requested)
-        if now >= answer_due:
-            likelihoods.append(UNANSWERED_LIKELIHOOD)
-            reasons.append({"code": "no_answer", "asked_at": _iso(requested)})
+    answer_due = _answer_due(promise, cal, now, checkins)
+    if answer_due is not None and now >= answer_due:
+        likelihoods.append(UNANSWERED_LIKELIHOOD)
+        reasons.append({"code": "no_answer", "asked_at": _iso(promise.checkin_requested_at)})
 
     planned = cal.business_hours(promise.made_at, promise.due_at)
     elapsed = max(cal.business_hours(promise.made_at, now), 0.0)
@@ -231,7 +242,50 @@ def assess(
         level = RiskLevel.watch
     else:
         level = RiskLevel.on_track
+    return Chance(level=level, p_late=p_late, reasons=tuple(reasons), evidence=evidence,
+                  latest=latest, view=view, elapsed=elapsed, answer_due=answer_due)
 
+
+def _answer_due(promise: PromiseFacts, cal: BusinessCalendar, now: datetime,
+                checkins: Sequence[CheckInFact]) -> datetime | None:
+    """When an unanswered check-in request starts to count: silence only says something once
+    the owner has had until the next business morning. None when nothing waits for an answer."""
+    requested = promise.checkin_requested_at
+    if requested is None or requested > now or any(c.at >= requested for c in checkins):
+        return None
+    return cal.next_business_morning(requested)
+
+
+def assess(
+    promise: PromiseFacts,
+    *,
+    now: datetime,
+    calendar: BusinessCalendar,
+    owner_history: Record | Sequence[PastPromise],
+    team_history: Record | Sequence[PastPromise],
+    open_load: Sequence[OpenLoad],
+    policy: Policy,
+) -> RiskAssessment:
+    """How likely `promise` is to slip as of `now`, why, and what to do next.
+
+    Pass `Record`s built once per scan rather than raw histories when assessing many promises."""
+    cal = calendar
+    notice_by = cal.notice_by(promise.due_at, policy.notice_lead_business_days)
+    odds = chance(promise, now=now, calendar=cal, owner_history=owner_history,
+                  team_history=team_history, open_load=open_load, policy=policy)
+    view, latest = odds.view, odds.latest
+    if view is None:  # the owner reported it done
+        assert latest is not None
+        return RiskAssessment(
+            level=odds.level,
+            p_late=odds.p_late,
+            reasons=odds.reasons,
+            notice_by=notice_by,
+            next_action=NextAction.none,
+            forecast_done_at=latest.at,
+            next_check_at=None,
+            evidence=odds.evidence,
+        )
     escalate_from = cal.add_business_hours(notice_by, -policy.escalate_business_hours_before_notice)
     checkins_open = cal.start_of(
         cal.add_business_days(cal.local(promise.due_at).date(), -policy.checkin_lead_business_days)
@@ -240,20 +294,22 @@ def assess(
         promise, now=now, calendar=cal, checkins_open=checkins_open, latest=latest
     )
     return RiskAssessment(
-        level=level,
-        p_late=p_late,
-        reasons=tuple(reasons),
+        level=odds.level,
+        p_late=odds.p_late,
+        reasons=odds.reasons,
         notice_by=notice_by,
         next_action=_next_action(
-            promise, level=level, now=now, escalate_from=escalate_from, ask_checkin=ask_checkin
+            promise, level=odds.level, now=now, escalate_from=escalate_from,
+            ask_checkin=ask_checkin
         ),
         ask_checkin=ask_checkin,
-        forecast_done_at=_forecast_day(cal, view.finish_hours(p_late), promise, now, elapsed),
+        forecast_done_at=_forecast_day(cal, view.finish_hours(odds.p_late), promise, now,
+                                       odds.elapsed),
         next_check_at=min(
             moment
             for moment in (
                 checkins_open,
-                answer_due,
+                odds.answer_due,
                 escalate_from,
                 notice_by,
                 promise.due_at,
@@ -261,7 +317,7 @@ def assess(
             )
             if moment is not None and moment > now
         ),
-        evidence=evidence,
+        evidence=odds.evidence,
     )
 
 
@@ -351,7 +407,8 @@ def forecast_at_capture(
 
 def _crowding(cal: BusinessCalendar, due_at: datetime, open_load: Sequence[OpenLoad]) -> int:
     """Other open promises competing for the same hours: those due by the end of the due day."""
-    window_ends = cal.end_of(cal.local(due_at).date())
+    # In UTC, moments stored in UTC compare without asking a zone for their offsets.
+    window_ends = cal.end_of(cal.local(due_at).date()).astimezone(UTC)
     return sum(load.due_at <= window_ends for load in open_load)
 
 

@@ -6,6 +6,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reliability.calendar import BusinessCalendar
 from reliability.forecast import (
@@ -16,7 +18,9 @@ from reliability.forecast import (
     PastPromise,
     Progress,
     Record,
+    RunningRecord,
     adjusted,
+    measure,
     outlook,
 )
 
@@ -151,3 +155,27 @@ def test_a_delivery_after_hours_on_the_due_day_still_counts_as_late() -> None:
     record = Record.of([evening], ACME)
     assert record.late == 1
     assert max(ratio for ratio, weight in record.distribution.points if weight == 1) > 1
+
+
+finished_promise = st.builds(
+    lambda start, planned, delay, broken: PastPromise(
+        owner="ann", made_at=ny(2) + timedelta(hours=start),
+        due_at=ny(2) + timedelta(hours=start + planned),
+        done_at=None if broken else ny(2) + timedelta(hours=start + planned + delay)),
+    start=st.integers(0, 24 * 60), planned=st.integers(1, 24 * 15),
+    delay=st.integers(-24 * 10, 24 * 20), broken=st.booleans())
+
+
+@settings(max_examples=60, deadline=None)
+@given(history=st.lists(finished_promise, max_size=40), window=st.integers(1, 12))
+def test_a_running_record_equals_the_record_rebuilt_from_its_window_after_every_finish(
+        history: list[PastPromise], window: int) -> None:
+    running = RunningRecord(ACME.hours_per_day, window)
+    for seen, promise in enumerate(history, start=1):
+        running.add(measure(promise, ACME))
+        assert running.record() == Record.of(history[max(seen - window, 0):seen], ACME)
+
+
+def test_a_running_record_is_never_wider_than_a_record() -> None:
+    with pytest.raises(ValueError, match="at most"):
+        RunningRecord(ACME.hours_per_day, MAX_SAMPLES + 1)
