@@ -150,11 +150,13 @@ def _among(column: Any, ids: Sequence[int]) -> Any:
 
 
 def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None) -> Any:
+    """Promises of these owners and clients. Clients are few to a figure (a client page):
+    their promises are reached through the indexes that lead with the client and a date."""
     query = query.where(col(Promise.internal).is_(False))
     if owner_ids is not None:
         query = query.where(_among(Promise.owner_id, owner_ids))
     if client_ids is not None:
-        query = query.where(_among(Promise.client_id, client_ids))
+        query = query.where(col(Promise.client_id).in_(list(client_ids)))
     return query
 
 
@@ -442,6 +444,16 @@ class _Counts:
                 self.answered += request.answered
         return self
 
+    def merge(self, other: _Counts) -> None:
+        for name in ("made", "due", "slipped", "told_in_time", "renegotiations", "mistakes",
+                     "repeats", "answered", "decided"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for outcome, number in other.outcomes.items():
+            self.outcomes[outcome] += number
+        for currency, amount in other.credits.items():
+            self.credits[currency] += amount
+        self.leads += other.leads
+
     def stats(self) -> Stats:
         outcomes = self.outcomes
         return Stats(
@@ -661,30 +673,46 @@ def _told_rows(session: Session, settings: Settings, *, start: datetime, end: da
     return rows
 
 
+class Figures:
+    """The counts of each window per owner and client (see `figures`), folded into the
+    figures of any grouping without reading again."""
+
+    def __init__(self, session: Session, counts: dict[Hashable, dict[tuple[int, int], _Counts]]):
+        self.session, self.counts = session, counts
+
+    def of(self, key: Hashable, by: str | None = None) -> dict[str, Stats]:
+        """The window's figures per group: owner email, manager email for a team, client
+        name; `EVERYONE` without `by`. Groups with nothing in the window are left out."""
+        name = _group_names(self.session, by)
+        groups: dict[str, _Counts] = defaultdict(_Counts)
+        for (owner_id, client_id), counted in self.counts[key].items():
+            groups[name(owner_id, client_id)].merge(counted)
+        return {group: groups[group].stats() for group in sorted(groups)}
+
+
 def figures(session: Session, settings: Settings, windows: dict[Hashable, Window], *,
-            by: str | None, owner_ids: Sequence[int] | None = None,
-            client_ids: Sequence[int] | None = None) -> dict[Hashable, dict[str, Stats]]:
-    """The figures of each window per group (owner email, manager email for a team, client
-    name; `EVERYONE` without `by`), for the promises of these owners and clients.
+            owner_ids: Sequence[int] | None = None,
+            client_ids: Sequence[int] | None = None) -> Figures:
+    """The figures of each window for the promises of these owners and clients.
 
     One statement counts, per window, owner and client, the promises made, the
     renegotiations and the promises due by outcome; a promise whose client was told of its
     slip (a few in a hundred), the mistakes and the check-in requests are read once for all
     windows and judged here (their figures count business days on the client's calendar).
-    So the time and memory follow the windows' promises in the database and the groups in
-    Python, never a row per promise. Every figure of the ledger but the report's weeks
-    (`History`) comes from here: `/reliability`, `/api/metrics`, `report`, `client trust`,
-    the client page and the digest."""
+    So the time and memory follow the windows' promises in the database and the owners and
+    clients in Python, never a row per promise. Every figure of the ledger but the report's
+    weeks (`History`) comes from here: `/reliability`, `/api/metrics`, `report`,
+    `client trust`, the client page and the digest."""
+    counts: dict[Hashable, dict[tuple[int, int], _Counts]] = {
+        key: defaultdict(_Counts) for key in windows}
     if not windows:
-        return {}
-    name = _group_names(session, by)
-    counts: dict[Hashable, dict[str, _Counts]] = {key: defaultdict(_Counts) for key in windows}
+        return Figures(session, counts)
     keys = list(windows)
     statement = union_all(*(branch for index, key in enumerate(keys)
                             for branch in _counted(index, windows[key], owner_ids, client_ids)))
     for index, kind, owner_id, client_id, outcome, slipped, number in session.execute(
             statement).all():
-        bucket = counts[keys[index]][name(owner_id, client_id)]
+        bucket = counts[keys[index]][owner_id, client_id]
         if kind == _MADE:
             bucket.made += number
         elif kind == _RENEGOTIATED:
@@ -694,9 +722,9 @@ def figures(session: Session, settings: Settings, windows: dict[Hashable, Window
             if outcome:
                 bucket.outcomes[_OUTCOMES[outcome]] += number
             bucket.slipped += number * slipped
-    start = min(window.start for window in windows.values())
-    end = max(window.end for window in windows.values())
-    rows = _told_rows(session, settings, start=start, end=end,
+    rows = _told_rows(session, settings,
+                      start=min(window.start for window in windows.values()),
+                      end=max(window.end for window in windows.values()),
                       told_by=max(window.as_of for window in windows.values()),
                       owner_ids=owner_ids, client_ids=client_ids)
     for key, window in windows.items():
@@ -705,11 +733,10 @@ def figures(session: Session, settings: Settings, windows: dict[Hashable, Window
                            if row.told_at is not None and row.told_at <= window.as_of],
                       mistakes=rows.mistakes, requests=rows.requests)
         facts = _facts(heard, settings, start=window.start, end=window.end, now=window.as_of)
-        for group, part in _split(facts, lambda who, at: (name(who.owner_id,
-                                                               who.client_id),)).items():
-            counts[key][str(group)].add(part)
-    return {key: {group: per_group[group].stats() for group in sorted(per_group)}
-            for key, per_group in counts.items()}
+        for (owner_id, client_id), part in _split(
+                facts, lambda who, at: ((who.owner_id, who.client_id),)).items():
+            counts[key][owner_id, client_id].add(part)  # type: ignore[misc]
+    return Figures(session, counts)
 
 
 def stats(
@@ -724,8 +751,8 @@ def stats(
 ) -> Stats:
     """The figures for promises of these owners and clients over [start, end), judged as of
     `now` (default: `end`; a promise still open and not yet due is not counted as broken)."""
-    return figures(session, settings, {EVERYONE: Window(start, end, now)}, by=None,
-                   owner_ids=owner_ids, client_ids=client_ids)[EVERYONE].get(EVERYONE, NO_STATS)
+    return figures(session, settings, {EVERYONE: Window(start, end, now)}, owner_ids=owner_ids,
+                   client_ids=client_ids).of(EVERYONE).get(EVERYONE, NO_STATS)
 
 
 def _group_names(session: Session, by: str | None) -> Callable[[int, int], str]:
@@ -756,8 +783,8 @@ def stats_by(
     client_ids: Sequence[int] | None = None,
 ) -> dict[str, Stats]:
     """The figures per owner, team (a manager and their reports) or client over one range."""
-    return figures(session, settings, {by: Window(start, end, now)}, by=by,
-                   owner_ids=owner_ids, client_ids=client_ids)[by]
+    return figures(session, settings, {by: Window(start, end, now)}, owner_ids=owner_ids,
+                   client_ids=client_ids).of(by, by)
 
 
 def iso_week(moment: datetime, timezone: str) -> str:
@@ -802,7 +829,7 @@ def report_figures(
 ) -> tuple[Stats, dict[str, Stats], list[dict[str, Any]]]:
     """The ledger report's total and groups (counted in SQL) and weeks (each on its client's
     calendar, from one read of the range)."""
-    window = {"range": Window(start, end, now)}
-    total = figures(session, settings, window, by=None)["range"].get(EVERYONE, NO_STATS)
-    groups = figures(session, settings, window, by=by)["range"]
-    return total, groups, History(session, settings, start=start, end=end).weekly(by=by, now=now)
+    counted = figures(session, settings, {"range": Window(start, end, now)})
+    total = counted.of("range").get(EVERYONE, NO_STATS)
+    weeks = History(session, settings, start=start, end=end).weekly(by=by, now=now)
+    return total, counted.of("range", by), weeks

@@ -126,13 +126,14 @@ def trust_view(session: Session, settings: Settings, *, now: datetime,
         ).all()
     }
     # The shown range and the three the stage rules compare, counted in one statement.
-    per_client = figures(session, settings, {
+    counted = figures(session, settings, {
         "shown": Window(start, now), "recent": Window(now - RECENT, now),
         "trend_now": Window(now - TREND, now),
         "trend_before": Window(now - 2 * TREND, now - TREND, now),
-    }, by="client")
-    shown, recent = per_client["shown"], per_client["recent"]
-    trend_now, trend_before = per_client["trend_now"], per_client["trend_before"]
+    })
+    shown, recent = counted.of("shown", "client"), counted.of("recent", "client")
+    trend_now, trend_before = counted.of("trend_now", "client"), counted.of("trend_before",
+                                                                           "client")
     said = ratings(session)
 
     view = []

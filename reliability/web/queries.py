@@ -398,8 +398,9 @@ def client_page(session: Session, settings: Settings, scope: Scope, client_id: i
     latest = rating_rows(session, client_id, limit=1).items
     return ClientPage(client, stats, latest[0] if latest else None,
                       rating_rows(session, client_id, after=ratings_after, limit=limit),
-                      _rows_page(session, scope, now, Promise.client_id == client_id,
-                                 after=after, limit=limit))
+                      _rows_page(session, scope, now,
+                                 *ListFilter.of(client_id=client_id).conditions,
+                                 after=after, limit=limit, by_owner_index=False))
 
 
 @dataclass(frozen=True)
@@ -421,14 +422,15 @@ def reliability_figures(session: Session, settings: Settings, scope: Scope,
     since = now - timedelta(days=days)
     starts = [calendar.at(monday - timedelta(weeks=back), datetime.min.time())
               for back in range(weeks - 1, -1, -1)]
-    history = metrics.History(session, settings, start=min(starts[0], since), end=now,
+    windows = {index: metrics.Window(start, min(start + timedelta(weeks=1), now))
+               for index, start in enumerate(starts)}
+    counted = metrics.figures(session, settings, {**windows, "days": metrics.Window(since, now)},
                               owner_ids=owners)
-    weekly = [(f"W{start.isocalendar().week}",
-               history.stats(start=start, end=min(start + timedelta(weeks=1), now)).on_time_rate)
-              for start in starts]
-    total = history.stats(start=since)
-    per_owner = history.stats_by(by="owner", start=since)
-    per_client = history.stats_by(by="client", start=since)
+    weekly = [(f"W{window.start.isocalendar().week}",
+               counted.of(index).get(metrics.EVERYONE, metrics.NO_STATS).on_time_rate)
+              for index, window in windows.items()]
+    total = counted.of("days").get(metrics.EVERYONE, metrics.NO_STATS)
+    per_owner, per_client = counted.of("days", "owner"), counted.of("days", "client")
     by_owner = [(m.name, s.on_time_rate, s.due) for m in members_in_scope(session, scope)
                 if (s := per_owner.get(m.email, metrics.NO_STATS)).due]
     by_client = [(c.name, s.on_time_rate, s.due) for c in clients(session)
