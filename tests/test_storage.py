@@ -90,6 +90,20 @@ def test_postgresql_options_given_in_the_url_are_kept_beside_utc(engine: Engine)
         with_options.dispose()
 
 
+def test_postgresql_compiles_no_plan_with_jit_unless_the_options_ask(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL connection options")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+    url = engine.url.update_query_dict({"options": "-c jit=on"})
+    asked = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with asked.connect() as connection:
+            assert connection.exec_driver_sql("SHOW jit").scalar() == "on"
+    finally:
+        asked.dispose()
+
+
 def test_moments_come_back_in_utc_even_from_a_session_in_another_zone(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite keeps no zone")
