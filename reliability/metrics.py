@@ -673,6 +673,19 @@ def _told_rows(session: Session, settings: Settings, *, start: datetime, end: da
     return rows
 
 
+def _count(bucket: _Counts, kind: int, outcome: int, slipped: int, number: int) -> None:
+    """Add one row of `_counted` to its owner's and client's counts."""
+    if kind == _MADE:
+        bucket.made += number
+    elif kind == _RENEGOTIATED:
+        bucket.renegotiations += number
+    else:
+        bucket.due += number
+        if outcome:
+            bucket.outcomes[_OUTCOMES[outcome]] += number
+        bucket.slipped += number * slipped
+
+
 class Figures:
     """The counts of each window per owner and client (see `figures`), folded into the
     figures of any grouping without reading again."""
@@ -707,21 +720,19 @@ def figures(session: Session, settings: Settings, windows: dict[Hashable, Window
         key: defaultdict(_Counts) for key in windows}
     if not windows:
         return Figures(session, counts)
-    keys = list(windows)
-    statement = union_all(*(branch for index, key in enumerate(keys)
-                            for branch in _counted(index, windows[key], owner_ids, client_ids)))
+    # A window asked for under two names (the trust view's shown range and trend) is
+    # counted once.
+    distinct = list(dict.fromkeys((w.start, w.end, w.as_of) for w in windows.values()))
+    statement = union_all(*(branch for index, (start, end, now) in enumerate(distinct)
+                            for branch in _counted(index, Window(start, end, now), owner_ids,
+                                                   client_ids)))
+    named: dict[int, list[Hashable]] = defaultdict(list)
+    for key, window in windows.items():
+        named[distinct.index((window.start, window.end, window.as_of))].append(key)
     for index, kind, owner_id, client_id, outcome, slipped, number in session.execute(
             statement).all():
-        bucket = counts[keys[index]][owner_id, client_id]
-        if kind == _MADE:
-            bucket.made += number
-        elif kind == _RENEGOTIATED:
-            bucket.renegotiations += number
-        else:
-            bucket.due += number
-            if outcome:
-                bucket.outcomes[_OUTCOMES[outcome]] += number
-            bucket.slipped += number * slipped
+        for key in named[index]:
+            _count(counts[key][owner_id, client_id], kind, outcome, slipped, number)
     rows = _told_rows(session, settings,
                       start=min(window.start for window in windows.values()),
                       end=max(window.end for window in windows.values()),
