@@ -444,16 +444,6 @@ class _Counts:
                 self.answered += request.answered
         return self
 
-    def merge(self, other: _Counts) -> None:
-        for name in ("made", "due", "slipped", "told_in_time", "renegotiations", "mistakes",
-                     "repeats", "answered", "decided"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for outcome, number in other.outcomes.items():
-            self.outcomes[outcome] += number
-        for currency, amount in other.credits.items():
-            self.credits[currency] += amount
-        self.leads += other.leads
-
     def stats(self) -> Stats:
         outcomes = self.outcomes
         return Stats(
@@ -687,19 +677,23 @@ def _count(bucket: _Counts, kind: int, outcome: int, slipped: int, number: int) 
 
 
 class Figures:
-    """The counts of each window per owner and client (see `figures`), folded into the
-    figures of any grouping without reading again."""
+    """The counts of each window per owner and client and its facts judged in Python (see
+    `figures`), folded into the figures of any grouping without reading again."""
 
-    def __init__(self, session: Session, counts: dict[Hashable, dict[tuple[int, int], _Counts]]):
-        self.session, self.counts = session, counts
+    def __init__(self, session: Session, counted: dict[Hashable, list[tuple[int, ...]]],
+                 judged: dict[Hashable, _Facts]) -> None:
+        self.session, self.counted, self.judged = session, counted, judged
 
     def of(self, key: Hashable, by: str | None = None) -> dict[str, Stats]:
         """The window's figures per group: owner email, manager email for a team, client
         name; `EVERYONE` without `by`. Groups with nothing in the window are left out."""
         name = _group_names(self.session, by)
         groups: dict[str, _Counts] = defaultdict(_Counts)
-        for (owner_id, client_id), counted in self.counts[key].items():
-            groups[name(owner_id, client_id)].merge(counted)
+        for kind, owner_id, client_id, outcome, slipped, number in self.counted[key]:
+            _count(groups[name(owner_id, client_id)], kind, outcome, slipped, number)
+        for group, part in _split(self.judged[key], lambda who, at: (
+                name(who.owner_id, who.client_id),)).items():
+            groups[str(group)].add(part)
         return {group: groups[group].stats() for group in sorted(groups)}
 
 
@@ -716,10 +710,9 @@ def figures(session: Session, settings: Settings, windows: dict[Hashable, Window
     clients in Python, never a row per promise. Every figure of the ledger but the report's
     weeks (`History`) comes from here: `/reliability`, `/api/metrics`, `report`,
     `client trust`, the client page and the digest."""
-    counts: dict[Hashable, dict[tuple[int, int], _Counts]] = {
-        key: defaultdict(_Counts) for key in windows}
+    counted: dict[Hashable, list[tuple[int, ...]]] = {key: [] for key in windows}
     if not windows:
-        return Figures(session, counts)
+        return Figures(session, counted, {})
     # A window asked for under two names (the trust view's shown range and trend) is
     # counted once.
     distinct = list(dict.fromkeys((w.start, w.end, w.as_of) for w in windows.values()))
@@ -732,22 +725,19 @@ def figures(session: Session, settings: Settings, windows: dict[Hashable, Window
     for index, kind, owner_id, client_id, outcome, slipped, number in session.execute(
             statement).all():
         for key in named[index]:
-            _count(counts[key][owner_id, client_id], kind, outcome, slipped, number)
+            counted[key].append((kind, owner_id, client_id, outcome, slipped, number))
     rows = _told_rows(session, settings,
                       start=min(window.start for window in windows.values()),
                       end=max(window.end for window in windows.values()),
                       told_by=max(window.as_of for window in windows.values()),
                       owner_ids=owner_ids, client_ids=client_ids)
-    for key, window in windows.items():
-        # A promise told of after this window's moment was counted in SQL as not told.
-        heard = _Rows(due=[row for row in rows.due
-                           if row.told_at is not None and row.told_at <= window.as_of],
-                      mistakes=rows.mistakes, requests=rows.requests)
-        facts = _facts(heard, settings, start=window.start, end=window.end, now=window.as_of)
-        for (owner_id, client_id), part in _split(
-                facts, lambda who, at: ((who.owner_id, who.client_id),)).items():
-            counts[key][owner_id, client_id].add(part)  # type: ignore[misc]
-    return Figures(session, counts)
+    # A promise told of after a window's moment was counted in SQL as not told.
+    return Figures(session, counted, {
+        key: _facts(_Rows(due=[row for row in rows.due
+                               if row.told_at is not None and row.told_at <= window.as_of],
+                          mistakes=rows.mistakes, requests=rows.requests),
+                    settings, start=window.start, end=window.end, now=window.as_of)
+        for key, window in windows.items()})
 
 
 def stats(
