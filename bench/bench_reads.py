@@ -273,8 +273,11 @@ def measure(url: str, stored: int, repeat: int, only: list[str]) -> list[Timing]
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
     else:  # the build's log folded in now, so the writer's first commits do not pay for it
-        with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
     settings = Settings()
     settings.database.url = url
     with LockWatch(make_engine(url)) as watch:
