@@ -2,6 +2,7 @@
 
     python bench/bench_reads.py [--sizes 10000 200000 1000000] [--backends sqlite postgresql]
                                 [--repeat 5] [--only reliability /api/metrics ...]
+                                [--keep DIR]
 
 A size is the promises stored: always the same 10,000 recent ones (made in the last 60 days,
 with renegotiations, delay notices and check-ins), plus old finished ones (made 100 to 800
@@ -9,17 +10,24 @@ days ago) up to the size. PostgreSQL is reached at $RELIABILITY_TEST_POSTGRES_UR
 local test server); the benchmark creates and drops its own databases there. For each read it
 prints the median and p95 of --repeat timed runs, the bytes returned, the peak of Python
 allocations (tracemalloc, in a first run that also warms up) and the median's ratio to the
-smallest size's.
+smallest size's. While the reads run, a writer thread commits a small write every half second
+on its own connection (as the server's scan and digest jobs do): the benchmark reports how
+long a write waited at most and whether "database is locked" appeared in any log record or
+write. With --keep, the SQLite files stay in DIR (and the PostgreSQL databases are
+named by their size and kept) and a later run with the same --keep reads them again instead
+of building them: one build serves a before and an after run (the schema is upgraded first).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import random
 import statistics
 import tempfile
+import threading
 import time
 import tracemalloc
 import uuid
@@ -140,6 +148,54 @@ class Timing:
         return ordered[math.ceil(0.95 * len(ordered)) - 1]
 
 
+LOCKED = "database is locked"
+
+
+class LockWatch(logging.Handler):
+    """A writer committing beside the reads, and every log record that says the database
+    was locked: reads that held SQLite's write lock would keep the writer waiting."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__()
+        self.engine, self.stop = engine, threading.Event()
+        self.writes, self.locked, self.longest = 0, 0, 0.0
+        self.thread = threading.Thread(target=self.write, daemon=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage() + (logging.Formatter().formatException(record.exc_info)
+                                      if record.exc_info else "")
+        if LOCKED in text:
+            self.locked += 1
+
+    def write(self) -> None:
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_writer (at TEXT)")
+        while not self.stop.wait(0.5):
+            started = time.perf_counter()
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(sa.text("INSERT INTO bench_writer (at) VALUES (:at)"),
+                                       {"at": datetime.now(UTC).isoformat()})
+                self.writes += 1
+            except sa.exc.OperationalError as error:
+                self.locked += LOCKED in str(error)
+            self.longest = max(self.longest, time.perf_counter() - started)
+
+    def __enter__(self) -> LockWatch:
+        logging.getLogger().addHandler(self)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        logging.getLogger().removeHandler(self)
+
+    def summary(self) -> str:
+        return (f"writer: {self.writes} writes, longest wait {self.longest:.2f} s; "
+                f"'{LOCKED}': {'yes, ' + str(self.locked) + ' times' if self.locked else 'no'}")
+
+
 def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int]]]:
     """(read, viewer, run): each run returns the bytes the reader received."""
     web = TestClient(create_app(ledger, clock=lambda: NOW))
@@ -178,13 +234,14 @@ def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int
             return str(response.json()["next"])
 
         for path in ("/reliability", "/board", "/promises", "/promises?status=done",
+                     f"/promises/{own}",
                      "/drafts", "/mistakes", "/clients", "/clients/1", "/api/metrics",
                      "/api/promises", "/api/promises?status=open",
                      "/api/promises?status=done&limit=500", "/api/at-risk", "/api/drafts",
                      "/api/drafts?status=sent", "/api/mistakes", "/api/clients/1/promises",
                      "/api/clients/1/ratings", f"/api/promises/{own}/events", "/api/digest",
                      f"/calendar/{feed}.ics", f"/calendar/{feed}/team.ics"):
-            name = path.replace(feed, "<token>").replace(f"/promises/{own}/", "/promises/<own>/")
+            name = path.replace(feed, "<token>").replace(f"/promises/{own}", "/promises/<own>")
             yield name, viewer, get(path)
         for path in ("/api/promises", "/api/drafts?status=sent",
                      "/api/clients/1/promises?limit=5"):
@@ -206,14 +263,35 @@ def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], int
 def measure(url: str, stored: int, repeat: int, only: list[str]) -> list[Timing]:
     engine = make_engine(url)
     upgrade(engine)
-    seed(engine, stored)
+    with Session(engine) as session:
+        seeded = session.exec(sa.select(sa.func.count()).select_from(Promise)).one()[0]
+    if seeded not in (0, stored):
+        raise SystemExit(f"{url} holds {seeded:,} promises, not 0 or {stored:,}")
+    if not seeded:
+        seed(engine, stored)
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")
+    else:  # the build's log folded in now, so the writer's first commits do not pay for it
+        raw = engine.raw_connection()  # outside any transaction, as a checkpoint must be
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
     settings = Settings()
     settings.database.url = url
+    with LockWatch(make_engine(url)) as watch:
+        timings = _time_reads(url, Ledger(engine, settings), stored, repeat, only)
+    print(f"  {watch.summary()}", flush=True)
+    watch.engine.dispose()
+    engine.dispose()
+    return timings
+
+
+def _time_reads(url: str, ledger: Ledger, stored: int, repeat: int,
+                only: list[str]) -> list[Timing]:
     timings = []
-    for read, viewer, run in reads(url, Ledger(engine, settings)):
+    for read, viewer, run in reads(url, ledger):
         if only and not any(part in read for part in only):
             continue
         tracemalloc.start()
@@ -227,27 +305,40 @@ def measure(url: str, stored: int, repeat: int, only: list[str]) -> list[Timing]
             runs.append(time.perf_counter() - started)
         timings.append(Timing(read, viewer, stored, runs, size, peak))
         print(f"  {read} ({viewer}, {stored:,}): {statistics.median(runs):.3f} s", flush=True)
-    engine.dispose()
     return timings
 
 
 @contextmanager
-def database(backend: str, folder: Path, stored: int) -> Iterator[str]:
+def database(backend: str, folder: Path, stored: int, *, keep: bool) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{folder / f'reads-{stored}.db'}"
         return
     base = os.environ.get("RELIABILITY_TEST_POSTGRES_URL",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    name = f"bench_reads_{stored}_{uuid.uuid4().hex[:6]}"
+    name = f"bench_reads_{stored}_keep" if keep else f"bench_reads_{stored}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": name}).first()
+        if not exists:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
         yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        if not keep:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@contextmanager
+def kept_or_temporary(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        yield Path(folder)
 
 
 def main() -> None:
@@ -258,16 +349,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=[],
                         help="time only the reads whose name contains one of these")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the databases (SQLite files in this folder) and reuse them")
     args = parser.parse_args()
     if min(args.sizes) < RECENT:
         parser.error(f"every size holds the {RECENT:,} recent promises: give {RECENT} or more")
     rows = []
     for backend in args.backends:
         by_size: dict[int, list[Timing]] = {}
-        with tempfile.TemporaryDirectory() as folder:
+        with kept_or_temporary(args.keep) as folder:
             for stored in sorted(args.sizes):
                 print(f"{backend}, {stored:,} promises", flush=True)
-                with database(backend, Path(folder), stored) as url:
+                with database(backend, folder, stored, keep=args.keep is not None) as url:
                     by_size[stored] = measure(url, stored, args.repeat, args.only)
         smallest = {(t.read, t.viewer): t.median for t in by_size[min(by_size)]}
         for stored, timings in by_size.items():

@@ -258,16 +258,17 @@ def _reliability(session: Session, settings: Settings, scope: Scope, cal: Busine
     last_day = this_start.astimezone(cal.tz).date() - timedelta(days=1)
     last_start = month_start(cal, last_day)
     owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
-    history = metrics.History(session, settings, start=last_start, end=now, owner_ids=owners)
+    counted = metrics.figures(session, settings, {
+        "this": metrics.Window(this_start, now), "last": metrics.Window(last_start, this_start),
+    }, owner_ids=owners)
 
-    def month(start: datetime, end: datetime) -> MonthStats:
-        stats = history.stats(start=start, end=end)
+    def month(key: str) -> MonthStats:
+        stats = counted.of(key).get(metrics.EVERYONE, metrics.NO_STATS)
         return MonthStats(promises_due=stats.due, on_time_rate=stats.on_time_rate,
                           proactive_notice_rate=stats.proactive_notice_rate,
                           median_notice_lead_days=stats.median_notice_lead_days)
 
-    return ReliabilityView(this_month=month(this_start, now),
-                           last_month=month(last_start, this_start))
+    return ReliabilityView(this_month=month("this"), last_month=month("last"))
 
 
 # -- queueing ---------------------------------------------------------------------------

@@ -183,7 +183,10 @@ class Ledger:
                 raise
 
     def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        """A session for reads (lookups, sign-ins, pages, digests, figures). On SQLite it
+        begins a deferred transaction (`db.read_session`) and never takes the write lock, so
+        a long read keeps no writer waiting; commands write through `transaction()`."""
+        return read_session(self.engine)
 
     def read(self, query: Callable[Concatenate[Session, P], T], *args: P.args,
              **kwargs: P.kwargs) -> T:

@@ -1,8 +1,10 @@
 """The reliability ledger in numbers: who keeps promises, which clients hear about slips early.
 
-Every figure is defined in docs/ledger.md. The rows of a range are read in a handful of
-queries (never one per promise) into plain facts; grouping by owner, team, client or week is
-then arithmetic over those facts, so a weekly report costs the same queries as one total.
+Every figure is defined in docs/ledger.md. `figures` counts them in SQL, per owner and client
+and per range, in one statement over the ranges' date indexes; only the promises whose client
+was told of a slip (their notice lead is counted in the client's business days), the mistakes
+and the check-in requests are read as rows and judged here. `History` reads every row of a
+range and judges it here: the report's weeks, on each client's own calendar, come from it.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, or_, union
+import sqlalchemy as sa
+from sqlalchemy import and_, exists, func, literal_column, or_, union, union_all
 from sqlmodel import Session, col, select
 
 from reliability.calendar import BusinessCalendar, zone
@@ -147,17 +150,32 @@ def _among(column: Any, ids: Sequence[int]) -> Any:
 
 
 def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None) -> Any:
+    """Promises of these owners and clients. Clients are few to a figure (a client page):
+    their promises are reached through the indexes that lead with the client and a date."""
     query = query.where(col(Promise.internal).is_(False))
     if owner_ids is not None:
         query = query.where(_among(Promise.owner_id, owner_ids))
     if client_ids is not None:
-        query = query.where(_among(Promise.client_id, client_ids))
+        query = query.where(col(Promise.client_id).in_(list(client_ids)))
     return query
 
 
 # What judging a promise reads: loading whole Promise objects took twice the time.
 _PROMISE = (Promise.id, Promise.owner_id, Promise.client_id, Promise.made_at, Promise.due_at,
             Promise.original_due_at, Promise.done_at, Promise.cancelled_at)
+
+
+class _PromiseRow(NamedTuple):
+    """A row of _PROMISE's columns."""
+
+    id: int
+    owner_id: int
+    client_id: int
+    made_at: datetime
+    due_at: datetime
+    original_due_at: datetime
+    done_at: datetime | None
+    cancelled_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -263,26 +281,31 @@ def _read(
             rows.due.append(_DueRow(promise, who, calendars(timezone, country),
                                     told.get(promise.id or 0), told_due.get(promise.id or 0)))
 
-    mistake_query = (
-        select(Mistake, Client.timezone)
-        .join(Client, col(Mistake.client_id) == Client.id)
-        .where(_in(Mistake.created_at, start, end))
-    )
-    if owner_ids is not None:
-        mistake_query = mistake_query.where(_among(Mistake.owner_id, owner_ids))
-    if client_ids is not None:
-        mistake_query = mistake_query.where(_among(Mistake.client_id, client_ids))
-    for mistake, timezone in session.exec(mistake_query).all():
-        credit = None
-        if mistake.credit_amount is not None and mistake.credit_currency:
-            credit = (mistake.credit_currency.upper(), float(mistake.credit_amount))
-        rows.mistakes.append(_MistakeFact(_Who(mistake.owner_id, mistake.client_id, timezone),
-                                          mistake.created_at, mistake.repeat_of_id is not None,
-                                          credit))
-
+    rows.mistakes = _mistakes(session, start=start, end=end, owner_ids=owner_ids,
+                              client_ids=client_ids)
     rows.requests = _requests(session, calendars, start=start, end=end,
                               owner_ids=owner_ids, client_ids=client_ids)
     return rows
+
+
+def _mistakes(session: Session, *, start: datetime, end: datetime,
+              owner_ids: Sequence[int] | None,
+              client_ids: Sequence[int] | None) -> list[_MistakeFact]:
+    query = (select(Mistake, Client.timezone)
+             .join(Client, col(Mistake.client_id) == Client.id)
+             .where(_in(Mistake.created_at, start, end)))
+    if owner_ids is not None:
+        query = query.where(_among(Mistake.owner_id, owner_ids))
+    if client_ids is not None:
+        query = query.where(_among(Mistake.client_id, client_ids))
+    facts = []
+    for mistake, timezone in session.exec(query).all():
+        credit = None
+        if mistake.credit_amount is not None and mistake.credit_currency:
+            credit = (mistake.credit_currency.upper(), float(mistake.credit_amount))
+        facts.append(_MistakeFact(_Who(mistake.owner_id, mistake.client_id, timezone),
+                                  mistake.created_at, mistake.repeat_of_id is not None, credit))
+    return facts
 
 
 def _facts(rows: _Rows, settings: Settings, *, start: datetime, end: datetime,
@@ -380,35 +403,70 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+@dataclass
+class _Counts:
+    """The figures of one group being added up: from facts judged here, or from counts
+    made in SQL (`figures`); `stats` is the one place the figures are computed from them."""
+
+    made: int = 0
+    due: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    slipped: int = 0
+    told_in_time: int = 0
+    leads: list[int] = field(default_factory=list)
+    renegotiations: int = 0
+    mistakes: int = 0
+    repeats: int = 0
+    credits: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    answered: int = 0
+    decided: int = 0
+
+    def add(self, facts: _Facts) -> _Counts:
+        self.made += len(facts.made)
+        self.due += len(facts.due)
+        for item in facts.due:
+            if item.outcome is not None:
+                self.outcomes[item.outcome] += 1
+            if item.slipped:
+                self.slipped += 1
+                self.told_in_time += item.told_in_time
+                if item.notice_lead_days is not None:
+                    self.leads.append(item.notice_lead_days)
+        self.renegotiations += len(facts.renegotiations)
+        self.mistakes += len(facts.mistakes)
+        for mistake in facts.mistakes:
+            self.repeats += mistake.repeat
+            if mistake.credit is not None:
+                self.credits[mistake.credit[0]] += mistake.credit[1]
+        for request in facts.requests:
+            if request.answered is not None:
+                self.decided += 1
+                self.answered += request.answered
+        return self
+
+    def stats(self) -> Stats:
+        outcomes = self.outcomes
+        return Stats(
+            made=self.made,
+            due=self.due,
+            kept_on_time=outcomes["kept_on_time"],
+            kept_after_notice=outcomes["kept_after_notice"],
+            late_without_notice=outcomes["late_without_notice"],
+            broken=outcomes["broken"],
+            on_time_rate=_rate(outcomes["kept_on_time"], sum(outcomes.values())),
+            proactive_notice_rate=_rate(self.told_in_time, self.slipped),
+            median_notice_lead_days=float(median(self.leads)) if self.leads else None,
+            renegotiations=self.renegotiations,
+            mistakes=self.mistakes,
+            repeats=self.repeats,
+            credits={currency: round(amount, 2)
+                     for currency, amount in sorted(self.credits.items())},
+            checkin_answer_rate=_rate(self.answered, self.decided),
+        )
+
+
 def _tally(facts: _Facts) -> Stats:
-    outcomes = defaultdict(int)
-    for item in facts.due:
-        if item.outcome is not None:
-            outcomes[item.outcome] += 1
-    settled = sum(outcomes.values())
-    slips = [item for item in facts.due if item.slipped]
-    leads = [item.notice_lead_days for item in slips if item.notice_lead_days is not None]
-    credits: dict[str, float] = defaultdict(float)
-    for mistake in facts.mistakes:
-        if mistake.credit is not None:
-            credits[mistake.credit[0]] += mistake.credit[1]
-    decided = [request.answered for request in facts.requests if request.answered is not None]
-    return Stats(
-        made=len(facts.made),
-        due=len(facts.due),
-        kept_on_time=outcomes["kept_on_time"],
-        kept_after_notice=outcomes["kept_after_notice"],
-        late_without_notice=outcomes["late_without_notice"],
-        broken=outcomes["broken"],
-        on_time_rate=_rate(outcomes["kept_on_time"], settled),
-        proactive_notice_rate=_rate(sum(item.told_in_time for item in slips), len(slips)),
-        median_notice_lead_days=float(median(leads)) if leads else None,
-        renegotiations=len(facts.renegotiations),
-        mistakes=len(facts.mistakes),
-        repeats=sum(mistake.repeat for mistake in facts.mistakes),
-        credits={currency: round(amount, 2) for currency, amount in sorted(credits.items())},
-        checkin_answer_rate=_rate(sum(decided), len(decided)),
-    )
+    return _Counts().add(facts).stats()
 
 
 NO_STATS = _tally(_Facts())
@@ -465,7 +523,8 @@ class History:
                  end: datetime | None = None, now: datetime | None = None) -> dict[str, Stats]:
         """The figures per owner (email), team (manager's email) or client (name)."""
         name = _group_names(self.session, by)
-        buckets = _split(self.facts(start, end, now), lambda who, at: (name(who),))
+        buckets = _split(self.facts(start, end, now),
+                         lambda who, at: (name(who.owner_id, who.client_id),))
         return {str(group): _tally(buckets[group]) for group in sorted(buckets, key=str)}
 
     def weekly(self, *, by: str | None, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -473,7 +532,8 @@ class History:
         active in it, so a chart has no holes."""
         name = _group_names(self.session, by)
         buckets = _split(self.facts(None, None, now),
-                         lambda who, at: ((name(who), iso_week(at, who.timezone)),))
+                         lambda who, at: ((name(who.owner_id, who.client_id),
+                                           iso_week(at, who.timezone)),))
         labels = weeks(self.start, self.end)
         seen = {week for _, week in buckets}  # type: ignore[misc]
         labels += sorted(seen - set(labels))
@@ -485,6 +545,199 @@ class History:
             for group in groups
             for week in sorted(labels)
         ]
+
+
+# -- figures counted in SQL -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A range whose figures are asked, judged as of `now` (default: its end)."""
+
+    start: datetime
+    end: datetime
+    now: datetime | None = None
+
+    @property
+    def as_of(self) -> datetime:
+        return self.now or self.end
+
+
+# What an outcome counted in SQL is called; 0 is a promise not yet settled.
+_OUTCOMES = {1: "kept_on_time", 2: "late_without_notice", 3: "broken"}
+_DUE, _MADE, _RENEGOTIATED = 0, 1, 2
+
+
+def _told_by(now: datetime) -> Any:
+    """The client heard of a slip by `now`: a renegotiation they were told about, or a delay
+    notice that reached them. Such a promise is judged in Python (`_judge`): its notice lead
+    is counted in the client's business days."""
+    return or_(
+        exists().where(DueChange.promise_id == Promise.id, col(DueChange.client_told).is_(True),
+                       func.coalesce(DueChange.client_told_at, DueChange.changed_at) <= now),
+        exists().where(Notice.promise_id == Promise.id, Notice.kind == NoticeKind.delay_notice,
+                       Notice.status == NoticeStatus.sent, col(Notice.sent_at) <= now))
+
+
+def _untold_outcome(now: datetime) -> tuple[Any, Any]:
+    """`_judge` of a promise the client was not told about, as SQL: (outcome, slipped)."""
+    cancelled = and_(col(Promise.cancelled_at).is_not(None), col(Promise.cancelled_at) <= now)
+    done = and_(col(Promise.done_at).is_not(None), col(Promise.done_at) <= now)
+    on_time = and_(done, col(Promise.done_at) <= col(Promise.original_due_at))
+    one = literal_column("1")
+    outcome = sa.case((cancelled, literal_column("3")), (on_time, one),
+                      (done, literal_column("2")), (col(Promise.due_at) < now,
+                                                    literal_column("3")),
+                      else_=literal_column("0"))
+    slipped = sa.case((cancelled, literal_column("0")), (on_time, literal_column("0")),
+                      (or_(col(Promise.original_due_at) < now,
+                           col(Promise.due_at) > col(Promise.original_due_at)), one),
+                      else_=literal_column("0"))
+    return outcome, slipped
+
+
+def _counted(index: int, window: Window, owner_ids: Sequence[int] | None,
+             client_ids: Sequence[int] | None) -> list[Any]:
+    """The window's counts per owner and client: promises due and not told about, by
+    outcome; promises made; renegotiations. Each reads the window through its date's index."""
+    number = literal_column(str(index))
+    outcome, slipped = _untold_outcome(window.as_of)
+    due = _scope(select(col(Promise.owner_id).label("owner_id"),
+                        col(Promise.client_id).label("client_id"), outcome.label("outcome"),
+                        slipped.label("slipped"))
+                 .where(_in(Promise.original_due_at, window.start, window.end),
+                        ~_told_by(window.as_of)), owner_ids, client_ids).subquery()
+    made = _scope(select(col(Promise.owner_id).label("owner_id"),
+                         col(Promise.client_id).label("client_id"))
+                  .where(_in(Promise.made_at, window.start, window.end)),
+                  owner_ids, client_ids).subquery()
+    renegotiated = _scope(select(col(Promise.owner_id).label("owner_id"),
+                                 col(Promise.client_id).label("client_id"))
+                          .join(DueChange, col(DueChange.promise_id) == Promise.id)
+                          .where(_in(DueChange.changed_at, window.start, window.end)),
+                          owner_ids, client_ids).subquery()
+    zero = literal_column("0")
+    return [
+        select(number, literal_column(str(_DUE)), due.c.owner_id, due.c.client_id,
+               due.c.outcome, due.c.slipped, func.count())
+        .group_by(due.c.owner_id, due.c.client_id, due.c.outcome, due.c.slipped),
+        *(select(number, literal_column(str(kind)), rows.c.owner_id, rows.c.client_id, zero,
+                 zero, func.count()).group_by(rows.c.owner_id, rows.c.client_id)
+          for kind, rows in ((_MADE, made), (_RENEGOTIATED, renegotiated))),
+    ]
+
+
+def _told_rows(session: Session, settings: Settings, *, start: datetime, end: datetime,
+               told_by: datetime, owner_ids: Sequence[int] | None,
+               client_ids: Sequence[int] | None) -> _Rows:
+    """What `figures` judges in Python over [start, end): the promises due in it whose client
+    was told of a slip by `told_by` (each with when they first heard and the latest date they
+    were told, in one statement), its mistakes and its check-in requests."""
+    calendars = _Calendars(settings)
+    told = (DueChange.promise_id == Promise.id, col(DueChange.client_told).is_(True))
+    noticed = (Notice.promise_id == Promise.id, Notice.kind == NoticeKind.delay_notice,
+               Notice.status == NoticeStatus.sent, col(Notice.sent_at).is_not(None))
+    columns = (
+        select(func.min(func.coalesce(DueChange.client_told_at, DueChange.changed_at)))
+        .where(*told).scalar_subquery(),
+        select(func.max(DueChange.new_due_at)).where(*told).scalar_subquery(),
+        select(func.min(Notice.sent_at)).where(*noticed).scalar_subquery(),
+        select(func.max(Notice.proposed_due_at)).where(*noticed).scalar_subquery(),
+    )
+    rows = _Rows()
+    for *promise, timezone, country, changed_at, changed_due, sent_at, proposed in session.exec(
+        _scope(select(*_PROMISE, Client.timezone, Client.country, *columns)
+               .join(Client, col(Promise.client_id) == Client.id)
+               .where(_in(Promise.original_due_at, start, end), _told_by(told_by)),
+               owner_ids, client_ids)).all():
+        heard = [moment for moment in (changed_at, sent_at) if moment is not None]
+        dates = [moment for moment in (changed_due, proposed) if moment is not None]
+        view = _PromiseRow(*promise)
+        rows.due.append(_DueRow(view, _Who(view.owner_id, view.client_id, timezone),
+                                calendars(timezone, country), min(heard) if heard else None,
+                                max(dates) if dates else None))
+    rows.mistakes = _mistakes(session, start=start, end=end, owner_ids=owner_ids,
+                              client_ids=client_ids)
+    rows.requests = _requests(session, calendars, start=start, end=end,
+                              owner_ids=owner_ids, client_ids=client_ids)
+    return rows
+
+
+def _count(bucket: _Counts, kind: int, outcome: int, slipped: int, number: int) -> None:
+    """Add one row of `_counted` to its owner's and client's counts."""
+    if kind == _MADE:
+        bucket.made += number
+    elif kind == _RENEGOTIATED:
+        bucket.renegotiations += number
+    else:
+        bucket.due += number
+        if outcome:
+            bucket.outcomes[_OUTCOMES[outcome]] += number
+        bucket.slipped += number * slipped
+
+
+class Figures:
+    """The counts of each window per owner and client and its facts judged in Python (see
+    `figures`), folded into the figures of any grouping without reading again."""
+
+    def __init__(self, session: Session, counted: dict[Hashable, list[tuple[int, ...]]],
+                 judged: dict[Hashable, _Facts]) -> None:
+        self.session, self.counted, self.judged = session, counted, judged
+
+    def of(self, key: Hashable, by: str | None = None) -> dict[str, Stats]:
+        """The window's figures per group: owner email, manager email for a team, client
+        name; `EVERYONE` without `by`. Groups with nothing in the window are left out."""
+        name = _group_names(self.session, by)
+        groups: dict[str, _Counts] = defaultdict(_Counts)
+        for kind, owner_id, client_id, outcome, slipped, number in self.counted[key]:
+            _count(groups[name(owner_id, client_id)], kind, outcome, slipped, number)
+        for group, part in _split(self.judged[key], lambda who, at: (
+                name(who.owner_id, who.client_id),)).items():
+            groups[str(group)].add(part)
+        return {group: groups[group].stats() for group in sorted(groups)}
+
+
+def figures(session: Session, settings: Settings, windows: dict[Hashable, Window], *,
+            owner_ids: Sequence[int] | None = None,
+            client_ids: Sequence[int] | None = None) -> Figures:
+    """The figures of each window for the promises of these owners and clients.
+
+    One statement counts, per window, owner and client, the promises made, the
+    renegotiations and the promises due by outcome; a promise whose client was told of its
+    slip (a few in a hundred), the mistakes and the check-in requests are read once for all
+    windows and judged here (their figures count business days on the client's calendar).
+    So the time and memory follow the windows' promises in the database and the owners and
+    clients in Python, never a row per promise. Every figure of the ledger but the report's
+    weeks (`History`) comes from here: `/reliability`, `/api/metrics`, `report`,
+    `client trust`, the client page and the digest."""
+    counted: dict[Hashable, list[tuple[int, ...]]] = {key: [] for key in windows}
+    if not windows:
+        return Figures(session, counted, {})
+    # A window asked for under two names (the trust view's shown range and trend) is
+    # counted once.
+    distinct = list(dict.fromkeys((w.start, w.end, w.as_of) for w in windows.values()))
+    statement = union_all(*(branch for index, (start, end, now) in enumerate(distinct)
+                            for branch in _counted(index, Window(start, end, now), owner_ids,
+                                                   client_ids)))
+    named: dict[int, list[Hashable]] = defaultdict(list)
+    for key, window in windows.items():
+        named[distinct.index((window.start, window.end, window.as_of))].append(key)
+    for index, kind, owner_id, client_id, outcome, slipped, number in session.execute(
+            statement).all():
+        for key in named[index]:
+            counted[key].append((kind, owner_id, client_id, outcome, slipped, number))
+    rows = _told_rows(session, settings,
+                      start=min(window.start for window in windows.values()),
+                      end=max(window.end for window in windows.values()),
+                      told_by=max(window.as_of for window in windows.values()),
+                      owner_ids=owner_ids, client_ids=client_ids)
+    # A promise told of after a window's moment was counted in SQL as not told.
+    return Figures(session, counted, {
+        key: _facts(_Rows(due=[row for row in rows.due
+                               if row.told_at is not None and row.told_at <= window.as_of],
+                          mistakes=rows.mistakes, requests=rows.requests),
+                    settings, start=window.start, end=window.end, now=window.as_of)
+        for key, window in windows.items()})
 
 
 def stats(
@@ -499,23 +752,24 @@ def stats(
 ) -> Stats:
     """The figures for promises of these owners and clients over [start, end), judged as of
     `now` (default: `end`; a promise still open and not yet due is not counted as broken)."""
-    return History(session, settings, start=start, end=end, owner_ids=owner_ids,
-                   client_ids=client_ids).stats(now=now)
+    return figures(session, settings, {EVERYONE: Window(start, end, now)}, owner_ids=owner_ids,
+                   client_ids=client_ids).of(EVERYONE).get(EVERYONE, NO_STATS)
 
 
-def _group_names(session: Session, by: str | None) -> Callable[[_Who], str]:
-    """How a fact is labelled in a report: owner email, manager email (team) or client name."""
+def _group_names(session: Session, by: str | None) -> Callable[[int, int], str]:
+    """How an owner's promise to a client is labelled in a report: owner email, manager
+    email (team) or client name."""
     if by is None:
-        return lambda who: EVERYONE
+        return lambda owner_id, client_id: EVERYONE
     if by not in GROUPINGS:
         raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
     if by == "client":
         names = dict(session.exec(select(Client.id, Client.name)).all())
-        return lambda who: names[who.client_id]
+        return lambda owner_id, client_id: names[client_id]
     members = {member.id: member for member in session.exec(select(Member)).all()}
     if by == "owner":
-        return lambda who: members[who.owner_id].email
-    return lambda who: members[members[who.owner_id].manager_id or who.owner_id].email
+        return lambda owner_id, client_id: members[owner_id].email
+    return lambda owner_id, client_id: members[members[owner_id].manager_id or owner_id].email
 
 
 def stats_by(
@@ -530,8 +784,8 @@ def stats_by(
     client_ids: Sequence[int] | None = None,
 ) -> dict[str, Stats]:
     """The figures per owner, team (a manager and their reports) or client over one range."""
-    return History(session, settings, start=start, end=end, owner_ids=owner_ids,
-                   client_ids=client_ids).stats_by(by=by, now=now)
+    return figures(session, settings, {by: Window(start, end, now)}, owner_ids=owner_ids,
+                   client_ids=client_ids).of(by, by)
 
 
 def iso_week(moment: datetime, timezone: str) -> str:
@@ -574,6 +828,9 @@ def report_figures(
     by: str | None,
     now: datetime,
 ) -> tuple[Stats, dict[str, Stats], list[dict[str, Any]]]:
-    """The ledger report's total, groups and weeks, from one read of the range."""
-    history = History(session, settings, start=start, end=end)
-    return history.stats(now=now), history.stats_by(by=by, now=now), history.weekly(by=by, now=now)
+    """The ledger report's total and groups (counted in SQL) and weeks (each on its client's
+    calendar, from one read of the range)."""
+    counted = figures(session, settings, {"range": Window(start, end, now)})
+    total = counted.of("range").get(EVERYONE, NO_STATS)
+    weeks = History(session, settings, start=start, end=end).weekly(by=by, now=now)
+    return total, counted.of("range", by), weeks

@@ -175,6 +175,11 @@ class Promise(SQLModel, table=True):
         sa.Index("ix_promise_status_next_check_at", "status", "next_check_at"),
         sa.Index("ix_promise_status_done_at", "status", "done_at"),
         sa.Index("ix_promise_client_history", "client_id", "internal", "made_at"),
+        # Lists soonest due first: the open promises, and one client's promises.
+        sa.Index("ix_promise_status_due_at", "status", "due_at"),
+        sa.Index("ix_promise_client_due_at", "client_id", "due_at"),
+        # A client's figures: its promises first due in a range (the client page).
+        sa.Index("ix_promise_client_original_due_at", "client_id", "original_due_at"),
     )
     # The ledger's figures read a range by the day a promise was made or first due
     # (metrics.History), so their cost follows the range, not the years stored; the trust

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from reliability.access import EVERYONE, Scope
 from reliability.models import Client, Member, Promise, PromiseStatus, RiskLevel
@@ -24,14 +24,10 @@ class PromiseView:
     owner: Member
 
 
-# Soonest due first: the due-date index gives this order without sorting.
+# Soonest due first: the due-date indexes (all promises, open ones, a client's) give this
+# order without sorting.
 BY_DUE = (Key(col(Promise.due_at), lambda v: v.promise.due_at, datetime),
           Key(col(Promise.id), lambda v: v.promise.id))
-# The same order, written so no planner walks the due-date index for it: open promises are
-# the newest few, and a walk from the oldest due date would pass every finished one first.
-BY_DUE_SORTED = (Key(func.coalesce(col(Promise.due_at), col(Promise.due_at)),
-                     lambda v: v.promise.due_at, datetime),
-                 Key(col(Promise.id), lambda v: v.promise.id))
 
 
 def is_overdue(promise: Promise, now: datetime) -> bool:
@@ -73,12 +69,11 @@ def promise_views_page(session: Session, *conditions: Any, scope: Scope = EVERYO
 class ListFilter:
     """A list's filters, written so the database walks the index of the list's order.
 
-    Open promises are the few: they are found by the status index and sorted (in an order
-    no index offers, so no planner walks past every finished promise's due date to reach
-    them). Any other list walks the due-date index from the cursor and filters as it goes
-    (finished promises are most of the history), so owner, client and other statuses never
-    lead the index: one that led with them would sort a client's or a team's whole history
-    for each page."""
+    Open promises are read from `(status, due_at)` and one client's from `(client_id,
+    due_at)`, from the cursor, in the list's order. Any other list walks the due-date index
+    from the cursor and filters as it goes (finished promises are most of the history), so
+    owners and the other statuses never lead the index: one that led with them would sort a
+    team's whole history for each page."""
 
     conditions: tuple[Any, ...]
     by_owner_index: bool
@@ -93,12 +88,10 @@ class ListFilter:
         elif status:
             conditions.append(col(Promise.status).concat("") == status)
         if client_id:
-            conditions.append(col(Promise.client_id) + 0 == client_id)
+            conditions.append(col(Promise.client_id) == client_id)
         if owner_id:
             conditions.append(col(Promise.owner_id) + 0 == owner_id)
-        if status == PromiseStatus.open:
-            return cls(tuple(conditions), by_owner_index=True, order=BY_DUE_SORTED)
-        return cls(tuple(conditions), by_owner_index=False)
+        return cls(tuple(conditions), by_owner_index=status == PromiseStatus.open)
 
 
 def promise_views_in_batches(session: Session, where: ListFilter, *, scope: Scope = EVERYONE,

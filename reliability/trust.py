@@ -7,16 +7,15 @@ pure so they can be read and tested on their own.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, func
 from sqlmodel import Session, col, select
 
 from reliability.config import Settings
-from reliability.metrics import NO_STATS, History, Stats
+from reliability.metrics import NO_STATS, Stats, Window, figures
 from reliability.models import Client, Promise
 from reliability.ratings import RatingSummary, ratings
 from reliability.records import iso
@@ -113,24 +112,28 @@ def trust_view(session: Session, settings: Settings, *, now: datetime,
             .group_by(col(Promise.client_id))
         ).all()
     }
-    months: dict[int, set[int]] = defaultdict(set)
-    for client_id, made_at in session.exec(
-        select(Promise.client_id, Promise.made_at)
-        .where(col(Promise.internal).is_(False), Promise.made_at > now - WINDOW * REGULAR_WINDOWS,
-               Promise.made_at <= now)
-    ).all():
-        months[client_id].add(int((now - made_at) / WINDOW))
-
-    # One read covers the shown range and the three the stage rules compare.
-    history = History(session, settings, start=min(start, now - 2 * TREND), end=now)
-
-    def per_client(begin: datetime, end: datetime) -> dict[str, Stats]:
-        return history.stats_by(by="client", start=begin, end=end, now=now)
-
-    shown = per_client(start, now)
-    recent = per_client(now - RECENT, now)
-    trend_now = per_client(now - TREND, now)
-    trend_before = per_client(now - 2 * TREND, now - TREND)
+    # Whether each client had a promise made in each of the last three 30-day windows.
+    months = {
+        client_id: tuple(bool(count) for count in counts)
+        for client_id, *counts in session.exec(
+            select(Promise.client_id, *(
+                func.sum(case((and_(col(Promise.made_at) > now - WINDOW * (back + 1),
+                                    col(Promise.made_at) <= now - WINDOW * back), 1), else_=0))
+                for back in range(REGULAR_WINDOWS)))
+            .where(col(Promise.internal).is_(False),
+                   Promise.made_at > now - WINDOW * REGULAR_WINDOWS, Promise.made_at <= now)
+            .group_by(col(Promise.client_id))
+        ).all()
+    }
+    # The shown range and the three the stage rules compare, counted in one statement.
+    counted = figures(session, settings, {
+        "shown": Window(start, now), "recent": Window(now - RECENT, now),
+        "trend_now": Window(now - TREND, now),
+        "trend_before": Window(now - 2 * TREND, now - TREND, now),
+    })
+    shown, recent = counted.of("shown", "client"), counted.of("recent", "client")
+    trend_now, trend_before = counted.of("trend_now", "client"), counted.of("trend_before",
+                                                                           "client")
     said = ratings(session)
 
     view = []
@@ -140,8 +143,7 @@ def trust_view(session: Session, settings: Settings, *, now: datetime,
         activity = Activity(
             promises=count,
             last_made_at=last,
-            active_months=tuple(index in months[client.id or 0]
-                                for index in range(REGULAR_WINDOWS)),
+            active_months=months.get(client.id or 0, (False,) * REGULAR_WINDOWS),
             recent=recent.get(client.name, NO_STATS),
             trend_now=trend_now.get(client.name, NO_STATS),
             trend_before=trend_before.get(client.name, NO_STATS),

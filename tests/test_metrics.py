@@ -30,6 +30,7 @@ from reliability.models import (
     Promise,
 )
 from reliability.outbox import Outbox
+from reliability.trust import Activity, stage, trust_view
 
 MADE = at("2026-11-09T09:00-05:00")
 WEEK_START = at("2026-11-16T00:00-05:00")
@@ -359,3 +360,80 @@ def test_one_read_gives_each_week_owner_and_client_the_figures_of_a_read_of_its_
                         owner_ids=[ids["alice@example.com"]], client_ids=[ids[name]])
 
     check()
+
+
+# -- counted in SQL, judged in Python: the figures `figures` counts (and `client trust` shows)
+# equal those of every promise judged one by one (`History`), on random histories ---------
+
+GROUPINGS = (None, "owner", "team", "client")
+
+
+def test_figures_counted_in_sql_equal_each_promise_judged_in_python(ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    ledger.add_client(name="Hooli", email="gavin@hooli.example", timezone="Europe/Stockholm",
+                      country="SE", now=MADE, actor="t")
+    with ledger.session() as session:
+        ids = {**{c.name: c.id or 0 for c in session.exec(select(Client)).all()},
+               **{m.email: m.id or 0 for m in session.exec(select(Member)).all()}}
+
+    @hypothesis.settings(max_examples=15, deadline=None)
+    @given(st.lists(RANDOM_PROMISE, max_size=8),
+           st.lists(st.integers(0, 24 * 7 * RANDOM_WEEKS - 1), min_size=3, max_size=3),
+           st.integers(0, 24 * 7 * (RANDOM_WEEKS + 6)))
+    def check(promises: list[dict], cuts: list[int], hours: int) -> None:
+        with ledger.transaction() as session:
+            for drawn in promises:
+                _insert_random_promise(session, ids, drawn)
+        # judged as of a moment inside the range too: a promise moved before its first date
+        first, as_of, last = (RANDOM_START + timedelta(hours=cut) for cut in sorted(cuts))
+        now = RANDOM_START + timedelta(hours=hours)
+        windows = {
+            "part": metrics.Window(first, last + timedelta(hours=1), as_of),
+            "week": metrics.Window(first, first + timedelta(weeks=1)),
+            **{name: metrics.Window(start, end, now) for name, (start, end) in {
+                "shown": (now - timedelta(days=90), now), "recent": (now - timedelta(days=30), now),
+                "before": (now - timedelta(days=180), now - timedelta(days=90))}.items()},
+        }
+        span = (min(w.start for w in windows.values()), max(w.end for w in windows.values()))
+        with ledger.session() as session:
+            for owners in (None, [ids["alice@example.com"]]):
+                counted = metrics.figures(session, ledger.settings, windows, owner_ids=owners)
+                judged = metrics.History(session, ledger.settings, start=span[0], end=span[1],
+                                         owner_ids=owners)
+                for key, window in windows.items():
+                    for by in GROUPINGS:
+                        assert counted.of(key, by) == judged.stats_by(
+                            by=by, start=window.start, end=window.end, now=window.as_of)
+            view = {row.client.name: (row.stage, row.stats)
+                    for row in trust_view(session, ledger.settings, now=now)}
+            assert view == trust_judged_in_python(session, ledger.settings, now)
+
+    check()
+
+
+def trust_judged_in_python(session: Session, settings: Settings, now) -> dict:
+    """Each client's stage and figures, from its promises loaded and judged one by one."""
+    history = metrics.History(session, settings, start=now - timedelta(days=180), end=now)
+
+    def of(start, end):
+        return history.stats_by(by="client", start=start, end=end, now=now)
+
+    made: dict[int, list] = {}
+    for row in session.exec(select(Promise).where(Promise.made_at <= now)).all():
+        made.setdefault(row.client_id, []).append(row.made_at)
+    month = timedelta(days=30)
+    expected = {}
+    for client in session.exec(select(Client)).all():
+        moments = made.get(client.id, [])
+        activity = Activity(
+            promises=len(moments), last_made_at=max(moments, default=None),
+            active_months=tuple(any(now - month * (back + 1) < moment <= now - month * back
+                                    for moment in moments) for back in range(3)),
+            recent=of(now - month, now).get(client.name, metrics.NO_STATS),
+            trend_now=of(now - 3 * month, now).get(client.name, metrics.NO_STATS),
+            trend_before=of(now - 6 * month, now - 3 * month).get(client.name,
+                                                                  metrics.NO_STATS),
+            latest_rating=None)
+        expected[client.name] = (stage(activity, now=now)[0],
+                                 of(now - 3 * month, now).get(client.name, metrics.NO_STATS))
+    return expected

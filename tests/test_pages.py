@@ -207,3 +207,25 @@ def test_each_promise_reads_in_batches_what_the_whole_list_holds(agency: Ledger)
         (v.client.name, v.owner.email) for v in whole]
     open_ones = [v.promise.id for v in agency.each_promise(status="open", batch=5)]
     assert open_ones == [v.promise.id for v in agency.promises(status="open")]
+
+
+def test_a_long_timeline_comes_in_pages_each_entry_once_in_order(
+        app: FastAPI, agency: Ledger) -> None:
+    with Session(agency.engine) as session:
+        q3 = session.exec(select(Promise.id).where(Promise.title == "Q3 report")).one()
+    for hour in range(70):  # 70 check-ins: 70 events and 70 rows beside them
+        agency.check_in(q3, status="on_track", progress=hour, now=MONDAY + timedelta(hours=hour),
+                        actor="alice@example.com")
+    bob = api_as(app, agency, "bob@example.com")
+    pages, next_path = [], f"/api/promises/{q3}"
+    while next_path:
+        body = bob.get(next_path).json()
+        pages.append(body["timeline"])
+        next_path = body["next"]
+    checkins = [entry["title"] for page in pages for entry in page
+                if entry["title"].startswith("Check-in: on track (")]
+    assert len(pages) == 2
+    assert checkins == [f"Check-in: on track ({hour}%)" for hour in range(70)]
+    assert [e["at"] for e in pages[0] + pages[1]] == sorted(e["at"] for e in pages[0] + pages[1])
+    page = signed_in(app, agency, "bob@example.com").get(f"/promises/{q3}")
+    assert "Later entries" in page.text and "(0%)" in page.text and "(69%)" not in page.text

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
+from reliability.access import Actor
 from reliability.db import (
     _alembic_config,
     among,
@@ -20,7 +21,11 @@ from reliability.db import (
     read_session,
     upgrade,
 )
+from reliability.digest import digest_for
+from reliability.ledger import Ledger
+from reliability.members import issue_personal_token
 from reliability.models import Client, Event, Notice
+from reliability.signins import by_token
 
 
 def test_the_migrated_schema_matches_the_models(engine: Engine) -> None:
@@ -83,6 +88,20 @@ def test_postgresql_options_given_in_the_url_are_kept_beside_utc(engine: Engine)
             assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "UTC"
     finally:
         with_options.dispose()
+
+
+def test_postgresql_compiles_no_plan_with_jit_unless_the_options_ask(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL connection options")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+    url = engine.url.update_query_dict({"options": "-c jit=on"})
+    asked = make_engine(url.render_as_string(hide_password=False))
+    try:
+        with asked.connect() as connection:
+            assert connection.exec_driver_sql("SHOW jit").scalar() == "on"
+    finally:
+        asked.dispose()
 
 
 def test_moments_come_back_in_utc_even_from_a_session_in_another_zone(engine: Engine) -> None:
@@ -284,3 +303,34 @@ def test_english_risk_sentences_stored_before_reason_codes_are_cleared_for_reass
         reasons = connection.execute(sa.text("SELECT reasons FROM assessment")).scalar_one()
     assert promise.risk_reasons is None and promise.next_check_at.startswith(moment)
     assert reasons == "[]"
+
+
+def test_a_digest_and_a_sign_in_read_without_keeping_a_writer_waiting_on_sqlite(
+        agency: Ledger) -> None:
+    if agency.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never hold writers off")
+    writer = sqlite3.connect(str(agency.engine.url.database), timeout=0.2,
+                             isolation_level=None)
+    refused: list[str] = []
+
+    def write_beside(*_: object) -> None:
+        """After each statement the read makes, a writer commits (as the scan would)."""
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE client SET name = name")
+            writer.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            refused.append(str(error))
+
+    now = datetime(2026, 11, 18, 14, tzinfo=UTC)
+    token = issue_personal_token(agency, "bob@example.com", now=now, actor="t")
+    sa.event.listen(agency.engine, "after_cursor_execute", write_beside)
+    try:
+        digest = digest_for(agency, Actor("cli:test"), "bob@example.com", now=now)
+        signed_in = by_token(agency, token)
+    finally:
+        sa.event.remove(agency.engine, "after_cursor_execute", write_beside)
+        writer.close()
+    assert refused == []
+    assert digest["reliability"] is not None
+    assert signed_in is not None and signed_in.member.email == "bob@example.com"

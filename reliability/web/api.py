@@ -114,6 +114,8 @@ class PromiseDetailOut(BaseModel):
     promise: PromiseOut
     timeline: list[TimelineOut]
     notices: list[NoticeOut]
+    next: str | None = Field(description="the timeline's next page (its next 50 events and "
+                                         "what happened between them), or null on the last")
 
 
 class PageOut(BaseModel, Generic[Item]):
@@ -296,11 +298,11 @@ def list_mistakes(request: Request, client_id: FilterId = None, limit: Limit = D
 
 
 @router.get("/promises/{promise_id}", response_model=PromiseDetailOut)
-def promise_detail(request: Request, promise_id: RowId,
+def promise_detail(request: Request, promise_id: RowId, after: After = None,
                    viewer: Viewer = Depends(api_viewer)) -> PromiseDetailOut:
-    """One promise with its timeline: events, check-ins, assessments and messages."""
+    """One promise with a page of its timeline: events, check-ins, assessments and messages."""
     page = ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
-                 _now(request))
+                                   _now(request), after=after)
     tz = page.row.client.timezone
     reader = _Reader.of(request, viewer)
     return PromiseDetailOut(
@@ -308,7 +310,8 @@ def promise_detail(request: Request, promise_id: RowId,
         timeline=[TimelineOut(at=iso(e.at, tz) or "", kind=e.kind, title=e.title,
                               detail=e.detail, reasons=reader.reasons(e.reasons))
                   for e in page.timeline],
-        notices=[_notice_out(queries.NoticeRow(n, page.row.client)) for n in page.notices])
+        notices=[_notice_out(queries.NoticeRow(n, page.row.client)) for n in page.notices],
+        next=_next(request, page.after))
 
 
 @router.get("/promises/{promise_id}/events", response_model=PageOut[EventOut])

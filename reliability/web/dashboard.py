@@ -78,11 +78,12 @@ def promise_list(request: Request, status: str = "open", client: FilterId = None
 
 
 @router.get("/promises/{promise_id}", response_class=HTMLResponse)
-def promise_page(request: Request, promise_id: RowId,
+def promise_page(request: Request, promise_id: RowId, after: After = None,
                  viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     page = ledger_of(request).read(queries.promise_page, viewer.scope, promise_id,
-                 now_of(request))
-    return render(request, "promise.html", viewer, p=page, page="promises")
+                                   now_of(request), after=after)
+    return render(request, "promise.html", viewer, p=page, page="promises",
+                  next=next_page(request, page.after))
 
 
 @router.get("/drafts", response_class=HTMLResponse)

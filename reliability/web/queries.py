@@ -33,7 +33,7 @@ from reliability.models import (
     RiskLevel,
 )
 from reliability.notices import UNSENT, reader_time
-from reliability.paging import MAX_LIMIT, Key, Page, cursor, page
+from reliability.paging import MAX_LIMIT, Key, Page, after_condition, cursor, ordered, page
 from reliability.promises import (
     ListFilter,
     PromiseView,
@@ -92,8 +92,7 @@ class PromisePage:
     row: PromiseRow
     timeline: list[TimelineEntry]
     notices: list[Notice]
-    checkins: list[CheckIn]
-    due_changes: list[DueChange]
+    after: str | None  # the cursor of the timeline's next page
 
 
 def _row(view: PromiseView, now: datetime) -> PromiseRow:
@@ -205,30 +204,49 @@ def promise_list(session: Session, scope: Scope, now: datetime, *, status: str |
                       order=where.order, by_owner_index=where.by_owner_index)
 
 
-def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime) -> PromisePage:
+def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime, *,
+                 after: str | None = None, limit: int = 50) -> PromisePage:
+    """A promise and one page of its timeline, oldest first. The page is a page of its
+    events (`promise_events`, the list that grows with every action); check-ins, assessments
+    and messages join the page whose span of time holds them: from its first event (the
+    beginning, on the first page) to the next page's first event."""
     found = _rows(session, scope, now, Promise.id == promise_id)
     if not found:
         raise NotFound(f"there is no promise #{promise_id} you can see")
     [row] = _with_context(session, found)
-    events = session.exec(select(Event).where(Event.promise_id == promise_id)
-                          .order_by(col(Event.at), col(Event.id))).all()
-    checkins = list(session.exec(select(CheckIn).where(CheckIn.promise_id == promise_id)
-                                 .order_by(col(CheckIn.at))).all())
-    assessments = session.exec(select(Assessment).where(Assessment.promise_id == promise_id)
+    events = promise_events(session, scope, promise_id, after=after, limit=limit)
+    start = events.items[0].at if after and events.items else None
+    end = None if events.after is None else session.exec(
+        select(Event.at).where(Event.promise_id == promise_id,
+                               after_condition(EVENTS_IN_ORDER, events.after))
+        .order_by(*ordered(EVENTS_IN_ORDER)).limit(1)).one()
+
+    def within(column: Any) -> list[Any]:
+        return [*([col(column) >= start] if start else []), *([col(column) < end] if end else [])]
+
+    checkins = session.exec(select(CheckIn).where(CheckIn.promise_id == promise_id,
+                                                  *within(CheckIn.at))
+                            .order_by(col(CheckIn.at))).all()
+    assessments = session.exec(select(Assessment).where(Assessment.promise_id == promise_id,
+                                                        *within(Assessment.at))
                                .order_by(col(Assessment.at), col(Assessment.id))).all()
+    previous = None if start is None else session.exec(
+        select(Assessment.level).where(Assessment.promise_id == promise_id,
+                                       col(Assessment.at) < start)
+        .order_by(col(Assessment.at).desc(), col(Assessment.id).desc()).limit(1)).first()
     notice_rows = [n for n, _ in session.exec(
-        notices_in_scope(scope).where(Notice.promise_id == promise_id)
+        notices_in_scope(scope).where(Notice.promise_id == promise_id,
+                                      *within(Notice.created_at))
         .order_by(col(Notice.created_at), col(Notice.id))).all()]
-    shown_ids = {n.id for n in notice_rows}
-    changes = list(session.exec(select(DueChange).where(DueChange.promise_id == promise_id)
-                                .order_by(col(DueChange.changed_at))).all())
+    mentioned = {(e.payload or {}).get("notice_id") for e in events.items} - {None}
+    shown_ids = {n.id for n, _ in session.exec(
+        notices_in_scope(scope).where(col(Notice.id).in_(mentioned))).all()} if mentioned else set()
     timeline = [TimelineEntry(e.at, e.kind, _event_title(e),
                               _event_detail(e, row.client.timezone))
-                for e in events if e.kind not in SHOWN_AS_ROWS and _shown(e, shown_ids)]
+                for e in events.items if e.kind not in SHOWN_AS_ROWS and _shown(e, shown_ids)]
     timeline += [TimelineEntry(c.at, "checkin", f"Check-in: {c.status.replace('_', ' ')}"
                                + (f" ({c.progress}%)" if c.progress is not None else ""), c.note)
                  for c in checkins]
-    previous = None
     for assessment in assessments:
         if assessment.level != previous:
             timeline.append(TimelineEntry(
@@ -240,7 +258,7 @@ def promise_page(session: Session, scope: Scope, promise_id: int, now: datetime)
                                f"{n.kind.replace('_', ' ').capitalize()} made ({n.status})",
                                n.subject) for n in notice_rows]
     timeline.sort(key=lambda entry: entry.at)
-    return PromisePage(row, timeline, notice_rows, checkins, changes)
+    return PromisePage(row, timeline, notice_rows, events.after)
 
 
 def _shown(event: Event, notice_ids: set[int | None]) -> bool:
@@ -398,8 +416,9 @@ def client_page(session: Session, settings: Settings, scope: Scope, client_id: i
     latest = rating_rows(session, client_id, limit=1).items
     return ClientPage(client, stats, latest[0] if latest else None,
                       rating_rows(session, client_id, after=ratings_after, limit=limit),
-                      _rows_page(session, scope, now, Promise.client_id == client_id,
-                                 after=after, limit=limit))
+                      _rows_page(session, scope, now,
+                                 *ListFilter.of(client_id=client_id).conditions,
+                                 after=after, limit=limit, by_owner_index=False))
 
 
 @dataclass(frozen=True)
@@ -421,14 +440,15 @@ def reliability_figures(session: Session, settings: Settings, scope: Scope,
     since = now - timedelta(days=days)
     starts = [calendar.at(monday - timedelta(weeks=back), datetime.min.time())
               for back in range(weeks - 1, -1, -1)]
-    history = metrics.History(session, settings, start=min(starts[0], since), end=now,
+    windows = {index: metrics.Window(start, min(start + timedelta(weeks=1), now))
+               for index, start in enumerate(starts)}
+    counted = metrics.figures(session, settings, {**windows, "days": metrics.Window(since, now)},
                               owner_ids=owners)
-    weekly = [(f"W{start.isocalendar().week}",
-               history.stats(start=start, end=min(start + timedelta(weeks=1), now)).on_time_rate)
-              for start in starts]
-    total = history.stats(start=since)
-    per_owner = history.stats_by(by="owner", start=since)
-    per_client = history.stats_by(by="client", start=since)
+    weekly = [(f"W{window.start.isocalendar().week}",
+               counted.of(index).get(metrics.EVERYONE, metrics.NO_STATS).on_time_rate)
+              for index, window in windows.items()]
+    total = counted.of("days").get(metrics.EVERYONE, metrics.NO_STATS)
+    per_owner, per_client = counted.of("days", "owner"), counted.of("days", "client")
     by_owner = [(m.name, s.on_time_rate, s.due) for m in members_in_scope(session, scope)
                 if (s := per_owner.get(m.email, metrics.NO_STATS)).due]
     by_client = [(c.name, s.on_time_rate, s.due) for c in clients(session)
