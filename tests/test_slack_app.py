@@ -359,7 +359,7 @@ def test_a_member_linked_from_slack_reads_in_their_slack_language(
     _, url = slack.command(f"status {promise_id} at-risk 40% data saknas", user="UKARIN")
 
     said = shown(api.replies(url)[0])
-    assert (f"Avstämning för #{promise_id} *Q3 report*: riskerar att bli sent, 40\u00a0% klart."
+    assert (f"Avstämning för #{promise_id} *Q3 report*: i riskzonen, 40\u00a0% klart."
             in said), said
     assert member(agency, "karin@example.com").locale == "sv"
 
