@@ -390,8 +390,8 @@ _SV: dict[str, str] = {
     "mail_title": "Vad: ”{title}”",
     "commitment_undated_mail": "Logga löftet till {client}? Inget datum nämns: sidan "
                                "bakom länken frågar efter ett.",
-    "mail_links": "Båda länkarna öppnar en sida där du bekräftar. De fungerar en gång, i "
-                  "{days} dagar.",
+    "mail_links": "Båda länkarna öppnar en sida där du bekräftar. Varje länk kan användas "
+                  "en gång och gäller i {days} dagar.",
     "mail_subject_commitment": "Logga löftet? ”{title}”",
     "mail_subject_request": "{client} bad om ”{title}”: logga det?",
     "from_email": "Från ett mejl: ”{sentence}”",
