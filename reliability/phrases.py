@@ -45,6 +45,7 @@ _EN: dict[str, str] = {
     "cancelled": "Cancelled: nothing was logged.",
     # What went wrong, and what would work.
     "none_yet": "none yet",
+    "list_separator": ", ",
     "which_client": "Which client is *{title}* for? Name one in the line, e.g. "
                     "`/promise {title} for Acme {matched}` (known clients: {known}).",
     "which_client_newcomer": "Which client is *{title}* for? Name it in the line, e.g. "
@@ -234,6 +235,7 @@ _SV: dict[str, str] = {
     "add_client": "Lägg till {name} som kund",
     "cancelled": "Avbrutet: inget har loggats.",
     "none_yet": "inga ännu",
+    "list_separator": ", ",
     "which_client": "Vilken kund gäller *{title}*? Skriv kundens namn på raden, t.ex. "
                     "`/promise {title} till Acme {matched}` (kunder: {known}).",
     "which_client_newcomer": "Vilken kund gäller *{title}*? Skriv kundens namn på raden, "
@@ -246,13 +248,13 @@ _SV: dict[str, str] = {
     "too_long": "Raden är för lång för ett löfte: håll den till en mening, t.ex. "
                 "`/promise Q3-rapport till Acme senast fredag`.",
     "add_client_first": "Lägg till kunden först.",
-    "not_our_client": "{client} är inte kund hos teamet: någon i teamet lägger till kunden "
-                      "först, sedan loggar du löftet igen.",
+    "not_our_client": "{client} är inte en av teamets kunder: be någon i teamet lägga till "
+                      "kunden och logga sedan löftet igen.",
     "mistake_client": "Börja med kundens namn, t.ex. `/promise mistake Acme fel i formeln; "
                       "förebygg: …` (kunder: {known}).",
     "mistake_what": "Skriv vad som gick fel för {client}, sedan `; förebygg:` och vad som ska "
-                    "förhindra det.",
-    "watch_which": "Vilken kund är den här kanalen med? Skriv `/promise bevaka Acme` "
+                    "förhindra att det händer igen.",
+    "watch_which": "Vilken kund gäller den här kanalen? Skriv `/promise bevaka Acme` "
                    "(kunder: {known}).",
     "say_what": "Skriv vad som är lovat.",
     "name_client": "Ange kunden.",
@@ -266,7 +268,7 @@ _SV: dict[str, str] = {
     "usage_done": "`/promise done 42`",
     "usage_status": "`/promise status 42 at-risk väntar på data` (on-track, at-risk, "
                     "blocked eller done; andel klart i % och en kommentar kan läggas till)",
-    "usage_move": "`/promise move 42 till måndag eftersom datan kom sent`",
+    "usage_move": "`/promise move 42 till måndag eftersom underlaget kom sent`",
     "usage_mistake": "`/promise mistake Acme fel i formeln i rapporten; förebygg: en "
                      "andra person granskar ändrade formler`",
     "help": "*/promise* loggar och följer upp de löften du ger kunder.\n"
@@ -291,7 +293,7 @@ _SV: dict[str, str] = {
             "`by Friday`, `周五前`, `om 3 arbetsdagar`, `5 dec kl. 15`.",
     "help_hint": "`/promise hjälp` visar allt jag kan göra.",
     "note_status": "Jag kunde inte läsa avstämningen. Skriv den som {usage_status}.",
-    "note_percent": "{percent} % är mer än klart: ange 0 till 100 %.",
+    "note_percent": "Andelen klart kan vara 0–100 %, inte {percent} %.",
     "note_move_when": "Skriv det nya datumet och varför, t.ex. {usage_move}.",
     "note_move_why": "Skriv varför datumet flyttas, t.ex. {usage_move}.",
     "note_mistake": "Ett misstag behöver kunden, vad som gick fel och vad som ska förhindra "
@@ -305,7 +307,7 @@ _SV: dict[str, str] = {
                    "`/promise lista` visar dina egna löften.",
     "list_line": "#{id} *{title}* · {client} · leverans {due} · {level}",
     "level_on_track": ":large_green_circle: enligt plan",
-    "level_watch": ":large_yellow_circle: bevakas",
+    "level_watch": ":large_yellow_circle: håll koll",
     "level_at_risk": ":large_orange_circle: i riskzonen",
     "level_overdue": ":red_circle: försenat",
     "logged_promise": ":white_check_mark: Loggat #{id}: *{title}* till {client}, leverans "
@@ -316,8 +318,8 @@ _SV: dict[str, str] = {
     "moved": "#{id} *{title}* är flyttat till {due} (var {was}). Se till att {client} får "
              "veta det.",
     "mistake_logged": "Misstag #{id} är loggat för {client}.",
-    "mistake_drafted": "Ett utkast till ursäkt till {client} är skrivet (#{id}) och väntar "
-                       "på ditt godkännande.",
+    "mistake_drafted": "En ursäkt till {client} ligger som utkast (#{id}) och väntar på "
+                       "ditt godkännande.",
     "mistake_prevention": "Det förebyggande steget #{id} ska vara klart {due}.",
     "mistake_repeat": ":warning: Det här har hänt förut ({count} gånger nu): din chef har "
                       "fått veta det.",
@@ -362,8 +364,8 @@ _SV: dict[str, str] = {
     "approved": ":white_check_mark: Godkänt: det skickas vid nästa utskick.",
     "draft_cancelled": ":wastebasket: Behövs inte: det skickas inte.",
     "snoozed": ":zzz: Jag påminner dig igen {until}.",
-    "checkin_on_track": "går enligt plan", "checkin_at_risk": "riskerar att bli sent",
-    "checkin_blocked": "står still", "checkin_done": "klart",
+    "checkin_on_track": "enligt plan", "checkin_at_risk": "i riskzonen",
+    "checkin_blocked": "har fastnat", "checkin_done": "klart",
     "checkin_said": "Du svarade *{status}* {when}.", "checkin_noted": "Lägg till en kommentar",
     "checkin_recorded": "Avstämning sparad: {status}",
     "checkin_reply": "Avstämning för #{id} *{title}*: {status}{progress}.",
@@ -371,13 +373,13 @@ _SV: dict[str, str] = {
     "commitment": "Logga löftet till {client} med leverans {due}?",
     "commitment_undated": "Logga löftet till {client}? Inget datum nämns: välj *Ändra*.",
     "request": "{client} bad om *{title}*. Logga ett löfte att svara senast {due} och "
-               "skriva ett utkast till bekräftelse?",
+               "förbereda en mottagningsbekräftelse?",
     "request_undated": "{client} bad om *{title}*. Logga ett löfte att svara före nästa "
-                       "arbetsdags slut och skriva ett utkast till bekräftelse?",
+                       "arbetsdags slut och förbereda en mottagningsbekräftelse?",
     "log": "Logga", "change": "Ändra", "decline": "Inget löfte",
     "logged": ":white_check_mark: Loggat #{id}: *{title}* till {client}, leverans {due}.",
-    "drafted": "Bekräftelsen till {client} är skriven (#{id}) och väntar på ditt "
-               "godkännande.",
+    "drafted": "Mottagningsbekräftelsen till {client} ligger som utkast (#{id}) och väntar "
+               "på ditt godkännande.",
     "declined": "Noterat: inget löfte. Jag föreslår inte *{title}* för dig igen.",
     "form_title": "Logga ett löfte", "form_submit": "Logga", "form_cancel": "Avbryt",
     "form_what": "Vad som är lovat", "form_client": "Till vilken kund",
@@ -388,8 +390,8 @@ _SV: dict[str, str] = {
     "mail_title": "Vad: ”{title}”",
     "commitment_undated_mail": "Logga löftet till {client}? Inget datum nämns: sidan "
                                "bakom länken frågar efter ett.",
-    "mail_links": "Båda länkarna öppnar en sida där du bekräftar. De fungerar en gång, i "
-                  "{days} dagar.",
+    "mail_links": "Båda länkarna öppnar en sida där du bekräftar. Varje länk kan användas "
+                  "en gång och gäller i {days} dagar.",
     "mail_subject_commitment": "Logga löftet? ”{title}”",
     "mail_subject_request": "{client} bad om ”{title}”: logga det?",
     "from_email": "Från ett mejl: ”{sentence}”",
@@ -407,7 +409,7 @@ _ZH: dict[str, str] = {
     "cancel": "取消",
     "ambiguous": "“{matched}”也可能指{alternatives}；如果是，请点*修改日期*。",
     "forecast_chance": "{chance}（延误概率{percent}）：{reason}。",
-    "forecast_likely": "{who}很可能在{day}前完成（类似承诺中有80%如此）。",
+    "forecast_likely": "{who}很可能在{day}前完成（80%的类似承诺都在这个时间之前完成）。",
     "chance_0": "几乎肯定能按时完成",
     "chance_1": "很可能按时完成",
     "chance_2": "按时与否难以判断",
@@ -420,6 +422,7 @@ _ZH: dict[str, str] = {
     "add_client": "添加客户{name}",
     "cancelled": "已取消，未记录任何内容。",
     "none_yet": "暂无",
+    "list_separator": "、",
     "which_client": "*{title}*是给哪位客户的？请在命令中写明客户，例如 "
                     "`/promise {title} 给 Acme {matched}`（已有客户：{known}）。",
     "which_client_newcomer": "*{title}*是给哪位客户的？请在命令中写明客户，例如 "
@@ -435,7 +438,7 @@ _ZH: dict[str, str] = {
     "mistake_client": "请以客户名称开头，例如 `/promise mistake Acme 公式错误；预防：…`"
                       "（已有客户：{known}）。",
     "mistake_what": "请写明{client}这边出了什么问题，再写 `；预防：` 和预防措施。",
-    "watch_which": "这个频道是和哪位客户的？请输入 `/promise 关注 Acme`（已有客户：{known}）。",
+    "watch_which": "这个频道对应哪位客户？请输入 `/promise 关注 Acme`（已有客户：{known}）。",
     "say_what": "请写明承诺的内容。",
     "name_client": "请填写客户。",
     "no_email": "在Slack中看不到<@{user}>的邮箱，无法确定是哪位团队成员。请管理员运行 "
@@ -482,7 +485,7 @@ _ZH: dict[str, str] = {
     "level_at_risk": ":large_orange_circle: 有风险",
     "level_overdue": ":red_circle: 已逾期",
     "logged_promise": ":white_check_mark: 已记录 #{id}：{client}的*{title}*，{due}截止，"
-                      "负责人：{who}。到期前我会来问进度。",
+                      "负责人：{who}。截止前我会来询问进度。",
     "you": "您",
     "done": ":tada: #{id} {client}的*{title}*已完成{late}。",
     "done_late": "（已过截止时间，计为延误）",
@@ -501,7 +504,7 @@ _ZH: dict[str, str] = {
     "unwatch_none": "这个频道没有被关注，未做任何更改。",
     "unwatched": "已停止为*{client}*关注这个频道，不再读取其中的消息。",
     "date_title": "修改日期", "date_submit": "使用此日期",
-    "date_current": "*{title}*，当前{due}截止", "date_when": "截止时间？",
+    "date_current": "*{title}*，当前{due}截止", "date_when": "什么时候截止？",
     "date_example": "下周二15:00、12月5日、3个工作日内",
     "client_title": "新客户", "client_submit": "添加客户",
     "client_name": "客户名称", "client_email": "客户接收消息的邮箱",
@@ -523,7 +526,7 @@ _ZH: dict[str, str] = {
     "kind_delay_notice": "延期通知",
     "kind_mistake_remediation": "差错说明",
     "kind_promise_confirmation": "承诺确认",
-    "kind_request_acknowledgement": "请求回复",
+    "kind_request_acknowledgement": "确认回复",
     "send": "发送", "edit": "编辑", "snooze": "稍后提醒", "not_needed": "不需要",
     "approved": ":white_check_mark: 已批准，将在下一轮发送。",
     "draft_cancelled": ":wastebasket: 不需要，不会发送。",
@@ -536,9 +539,10 @@ _ZH: dict[str, str] = {
     "checkin_progress": "，已完成{percent}",
     "commitment": "要记录这项对{client}的承诺吗？{due}截止。",
     "commitment_undated": "要记录这项对{client}的承诺吗？原话没有提到日期，请点*修改*补上。",
-    "request": "{client}提出请求：*{title}*。要记下在{due}前答复，并起草一封确认回复吗？",
-    "request_undated": "{client}提出请求：*{title}*。要记下在下一个工作日结束前答复，"
-                       "并起草一封确认回复吗？",
+    "request": "{client}提出请求：*{title}*。要记录一项承诺，在{due}前答复，并起草一封"
+               "确认回复吗？",
+    "request_undated": "{client}提出请求：*{title}*。要记录一项承诺，在下一个工作日结束前"
+                       "答复，并起草一封确认回复吗？",
     "log": "记录", "change": "修改", "decline": "不是承诺",
     "logged": ":white_check_mark: 已记录 #{id}：{client}的*{title}*，{due}截止。",
     "drafted": "给{client}的确认回复已起草（#{id}），待您批准。",

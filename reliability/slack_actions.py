@@ -164,8 +164,8 @@ def understand(ledger: Ledger, text: str, *, owner_user_id: str, by_user_id: str
         found = resolve(text, now=now, calendar=calendar, client_names=names)
     proposal = Proposal(title=found.title, client=client.name, due_at=found.due_at.isoformat(),
                         owner_user_id=owner_user_id, text=text)
-    alternatives = ", ".join(due_text(moment, calendar, now, locale)
-                             for moment in found.alternatives)
+    alternatives = say(locale, "list_separator").join(
+        due_text(moment, calendar, now, locale) for moment in found.alternatives)
     return _preview(
         ledger, proposal, calendar, now=now, secret=secret, locale=locale,
         ambiguous=say(locale, "ambiguous", matched=found.matched, alternatives=alternatives)
@@ -210,8 +210,8 @@ def _with_title(found: Resolution, ledger: Ledger, calendar: BusinessCalendar, n
 
 
 def _known(names: list[str], locale: str) -> str:
-    """The first clients' names, for an error that asks which one."""
-    return ", ".join(names[:10]) if names else say(locale, "none_yet")
+    """The first clients' names, for an error that asks which one (Chinese lists with 、)."""
+    return say(locale, "list_separator").join(names[:10]) if names else say(locale, "none_yet")
 
 
 def _preview(ledger: Ledger, proposal: Proposal, calendar: BusinessCalendar, *,

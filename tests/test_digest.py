@@ -65,7 +65,7 @@ def test_bobs_wednesday_digest_lists_alices_q3_report_at_risk_with_the_draft_to_
 
 @pytest.mark.parametrize(
     ("locale", "greeting", "said"),
-    [("sv", "Hej Sara,", "Alice sa i går att det riskerar att bli sent: ”Waiting on "
+    [("sv", "Hej Sara,", "Alice sa i går att det ligger i riskzonen: ”Waiting on "
                          "the ad account data”."),
      ("zh", "Sara Lind，您好！",
       "Alice昨天报告有延误风险：“Waiting on the ad account data”")],

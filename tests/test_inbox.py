@@ -617,7 +617,7 @@ def test_a_refused_login_names_the_user_never_the_password(
      ["Hej Karin!", "I ett mejl hittade vi: ”I'll send the revised deck",
       "Logga löftet till Acme med leverans tors 19 nov. kl. 17.00?",
       "Vad: ”Send the revised deck”", "Logga: http", "Inget löfte: http",
-      "De fungerar en gång, i 14 dagar."]),
+      "Varje länk kan användas en gång och gäller i 14 dagar."]),
     ("zh", "陈梅", "要记录这项承诺吗？“Send the revised deck”",
      ["陈梅，您好！", "我们在一封邮件中看到：“I'll send the revised deck",
       "要记录这项对Acme的承诺吗？11月19日（周四）17:00截止。", "内容：“Send the revised deck”",

@@ -24,6 +24,7 @@ from reliability.drafting.reasons import reason_texts
 from reliability.drafting.rendering import money_text, quote_title, render, zone_label
 from reliability.drafting.samples import sample_context
 from reliability.models import Client, Member, Mistake
+from reliability.phrases import say
 
 CLIENT_KINDS = ("delay_notice", "mistake_remediation", "promise_confirmation",
                 "request_acknowledgement")
@@ -830,7 +831,7 @@ def test_a_title_keeps_its_own_marks_and_gets_one_pair_of_the_locales_quotes(
      ("zh", "delay_notice", 23, 59, "新的交付时间为11月24日（周二）。"),
      ("en", "checkin_request", 0, 0, "is due by end of day ET on Monday, November 23."),
      ("sv", "checkin_request", 0, 0, "ska levereras måndag 23 november svensk tid."),
-     ("zh", "checkin_request", 0, 0, "将于11月23日（周一，北京时间）到期")],
+     ("zh", "checkin_request", 0, 0, "截止时间为11月23日（周一，北京时间），")],
 )
 def test_a_deadline_at_the_end_of_a_day_is_said_as_the_locale_says_it(
     locale: str, kind: str, hour: int, minute: int, said: str
@@ -852,3 +853,22 @@ def test_english_says_noon_and_swedish_whole_amounts_have_no_ore() -> None:
     assert "by noon on Tuesday, November 24" in render("delay_notice", "en", context).text
     assert money_text(Decimal("1250"), "SEK", "sv") == "1\xa0250\xa0kr"
     assert money_text(Decimal("1250.50"), "SEK", "sv") == "1\xa0250,50\xa0kr"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_check_in_buttons_use_the_words_of_the_reply_after_a_click(locale: str) -> None:
+    message = render("checkin_request", locale, sample_context("checkin_request", locale))
+    [buttons] = [block["elements"] for block in message.blocks if block["type"] == "actions"]
+
+    assert {b["action_id"]: b["text"]["text"].casefold() for b in buttons} == {
+        b["action_id"]: say(locale, b["action_id"]).casefold() for b in buttons}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_digest_promises_reasons_sit_indented_under_it_in_plain_text(locale: str) -> None:
+    context = sample_context("digest", locale)
+    text = render("digest", locale, context).text
+    first = context["at_risk"][0]["reasons"][0].rstrip("。.")
+
+    [line] = [line for line in text.splitlines() if first in line]
+    assert line.startswith("  " + first), line

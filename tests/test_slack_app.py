@@ -364,7 +364,7 @@ def test_a_member_linked_from_slack_reads_in_their_slack_language(
     _, url = slack.command(f"status {promise_id} at-risk 40% data saknas", user="UKARIN")
 
     said = shown(api.replies(url)[0])
-    assert (f"Avstämning för #{promise_id} *Q3 report*: riskerar att bli sent, 40\u00a0% klart."
+    assert (f"Avstämning för #{promise_id} *Q3 report*: i riskzonen, 40\u00a0% klart."
             in said), said
     assert member(agency, "karin@example.com").locale == "sv"
 
@@ -705,13 +705,15 @@ def test_a_member_reads_the_echo_and_its_buttons_in_their_language(
 @pytest.mark.parametrize(("locale", "expected", "later"), [
     ("sv", ["Vilken kund gäller *Q3 report*?", "`/promise hjälp` visar allt jag kan göra."],
      "Börja med kundens namn, t.ex. `/promise mistake Acme fel i formeln; förebygg: …` "
-     "(kunder: Acme)."),
+     "(kunder: Acme, Ozone)."),
     ("zh", ["*Q3 report*是给哪位客户的？", "`/promise 帮助` 可查看全部用法。"],
-     "请以客户名称开头，例如 `/promise mistake Acme 公式错误；预防：…`（已有客户：Acme）。"),
+     "请以客户名称开头，例如 `/promise mistake Acme 公式错误；预防：…`（已有客户：Acme、Ozone）。"),
 ])
 def test_a_member_is_told_what_went_wrong_in_their_language(
         slack: SlackWorkspace, agency: Ledger, api: SlackApi, locale: str,
         expected: list[str], later: str) -> None:
+    """Known clients are listed the reader's way: 'Acme, Ozone', 'Acme、Ozone'."""
+    agency.add_client(name="Ozone", email="hi@ozone.example", now=MONDAY_10, actor="t")
     user = reader(agency, api, locale)
     words = shown(slack.answer("Q3 report by Friday", user=user))
     assert all(line in words for line in expected), words

@@ -31,7 +31,7 @@ _NUMBER_WORDS: dict[str, tuple[str, ...]] = {
 _STATUS: dict[str, dict[str, str]] = {
     "en": {CheckInStatus.at_risk: "at risk", CheckInStatus.blocked: "blocked",
            CheckInStatus.on_track: "on track"},
-    "sv": {CheckInStatus.at_risk: "riskerar att bli sent", CheckInStatus.blocked: "står still",
+    "sv": {CheckInStatus.at_risk: "ligger i riskzonen", CheckInStatus.blocked: "har fastnat",
            CheckInStatus.on_track: "går enligt plan"},
     "zh": {CheckInStatus.at_risk: "有延误风险", CheckInStatus.blocked: "受阻",
            CheckInStatus.on_track: "进展正常"},
@@ -236,7 +236,7 @@ def _sv(reason: Reason, w: _Words) -> str:
                 "bedöma, så vi utgår från teamets historik")
     if code == "little_history":
         team = (", och inte teamet heller" if reason["count"] == 0
-                else ", och teamet för få")
+                else ", och teamet har också för få")
         return (f"{_history_sv(owner, reason['count'], w)}{team}; "
                 f"{_assume_sv(reason['slip_rate'], w)}")
     if code == "rough_guess":
@@ -284,6 +284,9 @@ def _assume_sv(rate: float, w: _Words) -> str:
 def _track_sv(reason: Reason, whose: str, w: _Words) -> str:
     size, late = reason["count"], reason["late"]
     if size == 1:
+        if late and reason.get("median_late_hours") is not None:
+            span = w.span(reason["median_late_hours"], reason["hours_per_day"])
+            return f"{whose[0].upper()}{whose[1:]} enda registrerade löfte blev {span} försenat"
         text = f"{whose[0].upper()}{whose[1:]} enda registrerade löfte " + (
             "blev försenat" if late else "hölls i tid")
     elif late == 0:
@@ -307,7 +310,7 @@ def _zh(reason: Reason, w: _Words) -> str:
     if code == "reported_done":
         return f"{owner}已于{w.when(reason['at'])}报告完成"
     if code == "past_due":
-        return f"已于{w.when(reason['due_at'])}到期，尚未报告完成"
+        return f"已于{w.when(reason['due_at'])}截止，尚未报告完成"
     if code == "reported_status":
         text = f"{owner}{_zh_on(w.day(reason['at']))}报告{_STATUS['zh'][reason['status']]}"
         if reason.get("days_ago"):
@@ -318,7 +321,7 @@ def _zh(reason: Reason, w: _Words) -> str:
     if code == "progress":
         # The report's moment leads, so its weekday's brackets never sit inside others.
         return (f"{w.when(reason['at'])}报告已完成{reason['done']}%，"
-                f"剩余时间{reason['time_left']}%")
+                f"当时还剩{reason['time_left']}%的时间")
     if code == "track_record":
         whose = "团队" if reason["whose"] == "team" else owner
         track = _track_zh(reason, whose, w)
@@ -334,14 +337,13 @@ def _zh(reason: Reason, w: _Words) -> str:
     if code == "crowded":
         more = "，比平时多" if reason.get("unusual") else ""
         by, others = w.day(reason["by"]), reason["others"]
-        if by == "今天":
-            return f"{owner}今天还有{others}项其他承诺到期{more}"
-        return f"截至{by}，{owner}还有{others}项其他承诺到期{more}"
+        when = "今天" if by == "今天" else f"{'在' if by[:1].isdigit() else ''}{by}前"
+        return f"{owner}{when}还有另外{others}项承诺要交付{more}"
     if code == "short_window":
         return (f"提醒客户的时间很紧：{w.day(reason['made_at'])}做出承诺，"
-                f"{w.day(reason['due_at'])}到期")
+                f"{w.day(reason['due_at'])}截止")
     if code == "moved":
-        return f"到期日已经改过一次，原定{w.day(reason['from'])}"
+        return f"截止日期已经改过一次，原定{w.day(reason['from'])}"
     return ""
 
 
@@ -360,6 +362,9 @@ def _assume_zh(rate: float, w: _Words) -> str:
 def _track_zh(reason: Reason, whose: str, w: _Words) -> str:
     size, late = reason["count"], reason["late"]
     if size == 1:
+        if late and reason.get("median_late_hours") is not None:
+            return (f"{whose}唯一一项有记录的承诺晚了"
+                    + w.span(reason["median_late_hours"], reason["hours_per_day"]))
         text = f"{whose}唯一一项有记录的承诺" + ("延误了" if late else "按时完成")
     elif late == 0:
         return f"{whose}最近{size}项承诺全部按时完成"
