@@ -75,11 +75,20 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-def _truncate_all(url: str) -> None:
+def _empty_all(url: str) -> None:
+    """Every table empty and every id counting from 1 again, as after TRUNCATE ... RESTART
+    IDENTITY; DELETE is used because TRUNCATE makes new files for all 20 tables and their
+    indexes (about 0.5 s a test, a third of the suite). The replica role turns off the
+    triggers (the event log's append-only guard, the foreign keys) for this one cleaning
+    transaction only, as TRUNCATE would pass them by."""
     engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as connection:
-        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        for table in SQLModel.metadata.sorted_tables:
+            connection.exec_driver_sql(f'DELETE FROM "{table.name}"')
+        connection.exec_driver_sql(
+            "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), 1, false)"
+            " FROM pg_sequences WHERE schemaname = current_schema()")
     engine.dispose()
 
 
@@ -93,7 +102,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         url = request.getfixturevalue("postgres_url")
         yield url
-        _truncate_all(url)
+        _empty_all(url)
 
 
 @pytest.fixture

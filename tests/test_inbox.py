@@ -537,9 +537,12 @@ def test_the_loop_reads_mail_as_it_arrives_and_stops_cleanly_on_ctrl_c(
                 "RELIABILITY_INBOX__PASSWORD": "imap-test-password",
                 "RELIABILITY_INBOX__FOLDER": folder})
     dovecot.append(folder, eml("plain_request.eml"))
+    # Ctrl-C as from a terminal, also when pytest itself runs with SIGINT ignored (started in
+    # the background by a script), which the worker would otherwise inherit.
     worker = subprocess.Popen([sys.executable, "-m", "reliability", "inbox", "--imap", "--loop",
                                "--every", "5"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert "plain-request-1@acme.example: offered" in line_with(worker, "offered")
         dovecot.append(folder, eml("multipart_sent.eml"))  # read in the next round

@@ -1,6 +1,9 @@
 """The dashboard and API through FastAPI's test client: sign-in, scope, CSRF, feeds, metrics."""
 
+import gc
 import re
+import threading
+import weakref
 
 import pytest
 from conftest import Cli
@@ -64,6 +67,23 @@ def test_every_api_call_needs_a_token(app: FastAPI, agency: Ledger) -> None:
     assert client.get("/api/at-risk", headers={"Authorization": "Bearer rel_forged"}
                       ).status_code == 401
     assert delay_draft(agency).status == "draft"
+
+
+def test_an_app_no_longer_served_is_freed_with_its_ledger(agency: Ledger) -> None:
+    """A process that builds apps one after another (a test run, a reload) keeps none of
+    the old ones, nor their connection pools, alive."""
+    running = set(threading.enumerate())
+    app = app_for(agency)
+    bearer = {"Authorization": f"Bearer {token_for(agency, 'bob@example.com')}"}
+    with TestClient(app) as client:
+        for path in API:
+            assert client.get(path, headers=bearer).status_code == 200, path
+    for worker in set(threading.enumerate()) - running:
+        worker.join(10)  # the client's threads end with it; until then one holds its request
+    freed = weakref.ref(app)
+    del app, client
+    gc.collect()
+    assert freed() is None
 
 
 def test_health_and_metrics_are_open(app: FastAPI) -> None:

@@ -80,9 +80,12 @@ def create_app(ledger: Ledger, *, clock: Callable[[], datetime] = _utc_now) -> F
     def healthz() -> str:
         return "ok"
 
+    # The app comes from the request, not from this closure: FastAPI caches endpoints by
+    # identity (4,096 of them), and a closure over `app` kept every app ever built alive,
+    # with its ledger and connection pool.
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi(viewer: Viewer = Depends(api_viewer)) -> JSONResponse:
-        return JSONResponse(app.openapi())
+    def openapi(request: Request, viewer: Viewer = Depends(api_viewer)) -> JSONResponse:
+        return JSONResponse(request.app.openapi())
 
     @app.exception_handler(SignInRequired)
     def _sign_in(request: Request, exc: SignInRequired) -> Response:

@@ -128,6 +128,8 @@ ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# A refused login is answered at once (the default waits 2 s against guessing).
+auth_failure_delay = 0
 mail_location = maildir:{root}/mail/%u
 first_valid_uid = 0
 default_internal_user = {internal}
