@@ -524,6 +524,11 @@ def test_a_host_resolving_to_an_ipv6_address_that_carries_a_private_ipv4_one_is_
     ("::10.0.0.1", "::a00:1 carries 10.0.0.1 is a private address"),
     ("2001:0:4136:e378:8000:63bf:f5ff:fffe",
      "2001:0:4136:e378:8000:63bf:f5ff:fffe carries 10.0.0.1 is a private address"),
+    ("::ffff:0:7f00:1", "::ffff:0:7f00:1 carries 127.0.0.1 is a loopback address"),
+    ("fec0::1", "fec0::1 is a private address"),
+    ("ff0e::1", "ff0e::1 is not a public address"),
+    ("224.0.0.1", "224.0.0.1 is not a public address"),
+    ("fd00:ec2::254", "fd00:ec2::254 is a cloud metadata address"),
     ("64:ff9b::5db8:d70e", None),  # NAT64 of a public address
     ("2002:5db8:d70e::1", None),  # 6to4 of a public address
     ("::ffff:93.184.215.14", None),
@@ -532,3 +537,11 @@ def test_a_host_resolving_to_an_ipv6_address_that_carries_a_private_ipv4_one_is_
 def test_an_ipv6_address_is_judged_by_the_ipv4_address_it_carries(address: str,
                                                                   refusal: str | None) -> None:
     assert address_refusal(address, allow_private=False) == refusal
+
+
+@pytest.mark.parametrize("address", ["fd00:ec2::254", "169.254.169.254", "::ffff:a9fe:a9fe",
+                                     "64:ff9b::a9fe:a9fe"])
+def test_the_cloud_metadata_service_is_refused_even_where_private_addresses_are_allowed(
+        address: str) -> None:
+    assert address_refusal(address, allow_private=True) is not None
+    assert address_refusal("fd00::1", allow_private=True) is None

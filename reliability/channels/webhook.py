@@ -53,6 +53,10 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
+# AWS's IPv6 instance metadata: a private (fc00::/7) address, refused even where private
+# ones are allowed, as 169.254.169.254 is by being link-local.
+METADATA = frozenset({ipaddress.IPv6Address("fd00:ec2::254")})
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -72,7 +76,7 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]
-    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+    if ip in NAT64 or ip in IPV4_TRANSLATED or (ip in IPV4_COMPATIBLE and int(ip) > 1):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -84,6 +88,8 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
     that carries an IPv4 one is judged by that IPv4 address too (a NAT64 or 6to4 gateway
     would take the request there)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip in METADATA:
+        return f"{ip} is a cloud metadata address"
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in LOCAL_NAT64:
             return f"{ip} is a local NAT64 address"
@@ -93,12 +99,15 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
             return f"{ip} carries {refusal}"
         if ip.ipv4_mapped is not None:
             return None  # it is that IPv4 address, judged just now
-    if ip.is_global:
+    # Site-local IPv6 (fec0::/10) is private and multicast no receiver, though this
+    # Python's `is_global` says otherwise.
+    private = ip.is_private or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+    if ip.is_global and not private and not ip.is_multicast:
         return None
-    if allow_private and (ip.is_private or ip.is_loopback) and not ip.is_link_local:
+    if allow_private and (private or ip.is_loopback) and not ip.is_link_local:
         return None
     what = ("a link-local address" if ip.is_link_local else "a loopback address"
-            if ip.is_loopback else "a private address" if ip.is_private else
+            if ip.is_loopback else "a private address" if private else
             "not a public address")
     return f"{ip} is {what}"
 
