@@ -46,6 +46,10 @@ from reliability.slack_app import Listeners, listeners_for
 
 log = logging.getLogger(__name__)
 SOCKET = "echo.sock"
+# The longest line the child reads: a command from a request of at most slack_http's
+# MAX_BODY (1 MiB) is at most six times that as JSON (a control character becomes \u0001).
+# A stream's default (64 kB) is less than a /promise of 14,000 Chinese characters.
+LINE_LIMIT = 8 * 1024 * 1024
 
 
 class Child:
@@ -57,8 +61,10 @@ class Child:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(self.path)
         listener.listen(64)
+        # -P: `-m` would otherwise put the working folder first on the module path.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "reliability.slack_echo", str(listener.fileno()), self.path],
+            [sys.executable, "-P", "-m", "reliability.slack_echo", str(listener.fileno()),
+             self.path],
             stdin=subprocess.PIPE, pass_fds=(listener.fileno(),))
         listener.close()  # the child holds it now
 
@@ -146,17 +152,30 @@ def _ledger(settings_line: bytes) -> Ledger:
 
 async def _connection(one_at_a_time: asyncio.Lock, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:
-    settings_line = (await reader.readline()).strip()
-    while line := await reader.readline():
+    """Echo each line in turn; a line that cannot be read or echoed costs that echo only,
+    never the connection and the echoes queued behind it."""
+    try:
+        settings_line = (await reader.readline()).strip()
+        while line := await _line(reader):
+            try:
+                message = json.loads(line)
+                now = datetime.fromisoformat(message["now"])
+                async with one_at_a_time:
+                    await echo(listeners_for(_ledger(settings_line), lambda now=now: now),
+                               message["command"])
+            except Exception:
+                log.exception("an echo for Slack failed")
+    finally:
+        writer.close()
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """The next line; one longer than LINE_LIMIT is skipped with a log line."""
+    while True:
         try:
-            message = json.loads(line)
-            now = datetime.fromisoformat(message["now"])
-            async with one_at_a_time:
-                await echo(listeners_for(_ledger(settings_line), lambda now=now: now),
-                           message["command"])
-        except Exception:
-            log.exception("an echo for Slack failed")
-    writer.close()
+            return await reader.readline()
+        except ValueError:
+            log.warning("an echo for Slack was longer than %d bytes; skipped", LINE_LIMIT)
 
 
 async def echo(listeners: Listeners, command: dict[str, Any]) -> None:
@@ -190,7 +209,8 @@ async def _serve(fileno: int) -> None:
     """Echo what every connection sends, one echo at a time, until the server is gone."""
     loop = asyncio.get_running_loop()
     server = await asyncio.start_unix_server(
-        functools.partial(_connection, asyncio.Lock()), sock=socket.socket(fileno=fileno))
+        functools.partial(_connection, asyncio.Lock()), sock=socket.socket(fileno=fileno),
+        limit=LINE_LIMIT)
     ended = loop.create_future()
 
     def watch_server() -> None:

@@ -7,8 +7,10 @@ import hashlib
 import hmac
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import httpx
@@ -342,3 +344,35 @@ def test_a_draft_posted_to_a_clients_channel_carries_no_mention_or_link(
     assert "Q3 report" in post["text"] and "&lt;!channel&gt;" in post["text"]
     for raw in RAW:
         assert raw not in post["text"] and raw not in str(post.get("blocks"))
+
+
+def test_a_promise_too_long_to_echo_is_refused_and_the_next_one_is_echoed(
+        slack: SlackWorkspace, api: SlackApi, logged: pytest.LogCaptureFixture) -> None:
+    """A line of 14,000 Chinese characters is 90 kB once JSON-escaped for the echo process,
+    more than a stream reads as one line by default: that echo is answered (too long), and
+    the connection to the echo process, with every echo queued behind it, goes on."""
+    huge, url = slack.command("为Acme准备第三季度报告" * 2000 + " 周五前")
+    assert huge.status_code == 200
+    echo = slack.answer("Q3 report for Acme by Friday")
+    assert "*Q3 report* for *Acme*" in shown(echo)
+    [refused] = api.replies(url)
+    assert "characters long: keep it to" in shown(refused)
+    no_traceback_and_no_body(logged)
+
+
+def test_the_echo_process_runs_no_module_from_the_servers_working_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m` puts the working folder first on the module path: a server started in a
+    folder others can write to would otherwise run their `aiohttp.py` in its echo process,
+    with the settings' secrets one socket line away."""
+    planted = tmp_path / "aiohttp.py"
+    planted.write_text("open(__file__ + '.ran', 'w').close()\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    started = slack_echo.Child()
+    try:
+        assert started.process.stdin is not None
+        started.process.stdin.close()  # the server is gone: the child leaves once it has begun
+        started.process.wait(60)
+    finally:
+        shutil.rmtree(started.folder, ignore_errors=True)
+    assert not (tmp_path / "aiohttp.py.ran").exists()
