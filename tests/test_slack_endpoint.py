@@ -376,3 +376,16 @@ def test_the_echo_process_runs_no_module_from_the_servers_working_folder(
     finally:
         shutil.rmtree(started.folder, ignore_errors=True)
     assert not (tmp_path / "aiohttp.py.ran").exists()
+
+
+def test_a_command_from_a_channel_named_payload_is_read_as_the_form_it_is(
+        slack: SlackWorkspace, api: SlackApi) -> None:
+    """Bolt reads any form holding the word "payload" as an interaction's payload and would
+    find nothing in it (404): it is handed the request the endpoint checked instead."""
+    url = api.response_url("payload")
+    body = command_body("watch Acme", user="UALICE", response_url=url).replace(
+        "channel_name=general", "channel_name=payload-team")
+    response = slack.http.post(slack.url, content=body.encode(), headers=signed_headers(body))
+    assert response.status_code == 200, response.text
+    [reply] = api.replies(url)
+    assert "Watching this channel for promises to *Acme*" in shown(reply)
