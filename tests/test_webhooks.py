@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -545,3 +546,31 @@ def test_the_cloud_metadata_service_is_refused_even_where_private_addresses_are_
         address: str) -> None:
     assert address_refusal(address, allow_private=True) is not None
     assert address_refusal("fd00::1", allow_private=True) is None
+
+
+def test_a_receiver_answering_with_an_endless_body_is_delivered_without_reading_it(
+    open_settings: Settings
+) -> None:
+    """The status is the answer: a receiver that streams a body without end cannot fill the
+    worker's memory."""
+    with webhook_receiver(tls_for="hooks.rebind.test") as receiver:
+        receiver.endless_body = 256 * 1024 * 1024
+        sent = deliver_once(open_settings, receiver.url,
+                            Resolver("hooks.rebind.test", ["127.0.0.1"]), receiver)
+    assert sent.provider_id == "HTTP 200"
+    assert receiver.sent < 16 * 1024 * 1024
+
+
+def test_a_receiver_dripping_its_answer_is_given_up_on_after_the_timeout(
+    open_settings: Settings
+) -> None:
+    """Each byte within the read timeout is not an answer within `timeout_seconds`: a
+    receiver cannot hold a worker by answering a byte at a time."""
+    open_settings.webhooks.timeout_seconds = 1
+    with webhook_receiver(tls_for="hooks.rebind.test") as receiver:
+        receiver.drip = 0.2  # the whole answer would take about 25 seconds
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="gave no answer"):
+            deliver_once(open_settings, receiver.url,
+                         Resolver("hooks.rebind.test", ["127.0.0.1"]), receiver)
+        assert time.monotonic() - started < 5

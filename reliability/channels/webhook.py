@@ -208,7 +208,8 @@ class WebhookChannel:
             }
             started = time.perf_counter()
             try:
-                response = await _post_pinned(client, target, checked, body, headers)
+                response = await _post_pinned(client, target, checked, body, headers,
+                                              self.settings.timeout_seconds)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise DeliveryError(f"could not connect to {url} ({exc})",
                                     permanent=False) from None
@@ -225,15 +226,26 @@ class WebhookChannel:
 
 
 async def _post_pinned(client: httpx.AsyncClient, target: httpx.URL, addresses: list[str],
-                       body: bytes, headers: dict[str, str]) -> httpx.Response:
+                       body: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
     """POST to the checked addresses in turn until one takes the connection, each under the
-    URL's own host name (Host header, SNI, certificate)."""
+    URL's own host name (Host header, SNI, certificate). The status and headers are the
+    answer: the body is never read (one without end cannot fill the worker's memory), and
+    they must come within twice `timeout` (each byte within `timeout` of the last is not
+    enough: a receiver dripping its answer would hold the worker)."""
     pinned = {**headers, "Host": target.netloc.decode("ascii")}
     server_name = target.raw_host.decode("ascii")
 
     async def post(address: str) -> httpx.Response:
-        return await client.post(target.copy_with(host=address), content=body,
-                                 headers=pinned, extensions={"sni_hostname": server_name})
+        request = client.build_request("POST", target.copy_with(host=address), content=body,
+                                       headers=pinned, extensions={"sni_hostname": server_name})
+        try:
+            async with asyncio.timeout(2 * timeout):
+                response = await client.send(request, stream=True)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no whole answer within {2 * timeout:g} s",
+                                    request=request) from None
+        await response.aclose()
+        return response
 
     for address in addresses[:-1]:
         try:
