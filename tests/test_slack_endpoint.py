@@ -389,3 +389,17 @@ def test_a_command_from_a_channel_named_payload_is_read_as_the_form_it_is(
     assert response.status_code == 200, response.text
     [reply] = api.replies(url)
     assert "Watching this channel for promises to *Acme*" in shown(reply)
+
+
+def test_a_client_named_with_a_link_is_listed_as_typed_in_a_colleagues_reply(
+        slack: SlackWorkspace, agency: Ledger) -> None:
+    """Any member may add a client from Slack: its name, listed to a colleague who asks
+    which client or says what went wrong, is text, never a link or an @channel (a user's
+    mention in an answer only its reader sees notifies nobody)."""
+    agency.add_client(name=INJECTED, email="ops@evil.example", now=at("2026-11-16T09:00Z"),
+                      actor="t")
+    for command in ("mistake", "watch nobody we know", f"mistake {INJECTED}"):
+        reply = slack.answer(command)
+        for raw in ("<!channel>", "<https://evil.example|click>"):
+            assert raw not in str(reply), (command, reply)
+    assert "&lt;https://evil.example|click&gt;" in shown(slack.answer("watch nobody we know"))
