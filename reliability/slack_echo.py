@@ -50,6 +50,10 @@ SOCKET = "echo.sock"
 # MAX_BODY (1 MiB) is at most six times that as JSON (a control character becomes \u0001).
 # A stream's default (64 kB) is less than a /promise of 14,000 Chinese characters.
 LINE_LIMIT = 8 * 1024 * 1024
+# Echoes waiting for the child, in bytes: at idle priority it may get no CPU for as long as
+# the server is busy, and a burst beyond this is dropped (one log line each), not held in
+# the server's memory.
+MAX_BEHIND = 64 * 1024 * 1024
 
 
 class Child:
@@ -104,9 +108,15 @@ class Echoes:
     def send(self, command: dict[str, Any], now: datetime) -> None:
         """Queue the echo of `command` as it reads at `now` (in the event loop)."""
         line = json.dumps({"command": command, "now": now.isoformat()}).encode() + b"\n"
-        if self._connected():
-            assert self.writer is not None
-            self.writer.write(line)
+        writer = self.writer if self._connected() else None
+        behind = sum(map(len, self.waiting)) + (
+            writer.transport.get_write_buffer_size() if writer is not None else 0)
+        if behind + len(line) > MAX_BEHIND:
+            log.warning("the Slack echo process is %d bytes behind; an echo was dropped",
+                        behind)
+            return
+        if writer is not None:
+            writer.write(line)
             return
         self.waiting.append(line)
         if self.connecting is None or self.connecting.done():

@@ -3,11 +3,14 @@ work, bad requests get one clear answer, and nothing Slack-formatted leaks into 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -403,3 +406,27 @@ def test_a_client_named_with_a_link_is_listed_as_typed_in_a_colleagues_reply(
         for raw in ("<!channel>", "<https://evil.example|click>"):
             assert raw not in str(reply), (command, reply)
     assert "&lt;https://evil.example|click&gt;" in shown(slack.answer("watch nobody we know"))
+
+
+def test_echoes_the_echo_process_cannot_take_are_dropped_not_held_in_memory(
+        agency: Ledger, caplog: pytest.LogCaptureFixture) -> None:
+    """At idle priority the echo process may get no CPU while the server is busy: what it is
+    behind stays within 64 MiB, and each echo beyond is dropped with a log line."""
+    echoes = slack_echo.Echoes(agency.settings)
+    padded = {"command": "/promise", "text": "", "user_id": "UALICE", "pad": "x" * 1_000_000}
+    stopped = slack_echo.child().process
+    os.kill(stopped.pid, signal.SIGSTOP)
+
+    async def flood() -> int:
+        for _ in range(100):
+            echoes.send(padded, at("2026-11-16T09:00Z"))
+            await asyncio.sleep(0.001)  # the connection opens meanwhile
+        assert echoes.writer is not None
+        return echoes.writer.transport.get_write_buffer_size() + sum(map(len, echoes.waiting))
+
+    try:
+        behind = asyncio.run(flood())
+    finally:
+        os.kill(stopped.pid, signal.SIGCONT)
+    assert behind <= 64 * 1024 * 1024  # slack_echo.MAX_BEHIND
+    assert "an echo was dropped" in caplog.text
