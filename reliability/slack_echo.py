@@ -1,10 +1,10 @@
 """The echo of a `/promise`, composed away from the acks Slack waits 3 seconds for.
 
-The server hands each command to a child process (`python -m reliability.slack_echo`) that
+The server hands each command to a child process (`python -P -m reliability.slack_echo`) that
 runs at idle priority: while the server has acks to answer the CPU is theirs, and the echoes
 queue up behind each other and follow in the pauses. The hand-off costs the server one line
 written to a local socket and nothing else: no thread wakes, nothing is pickled per command,
-and the write never blocks (asyncio buffers it if the child is behind).
+and the write never blocks (asyncio buffers it if the child is behind, up to `MAX_BEHIND`).
 
 - The child listens on a socket in a directory only this user can open (mode 0700), created
   by the server before the child starts, so a command written while the child still boots
