@@ -232,7 +232,7 @@ CLAUSE = {
     "sv": r"\s*[,;]?\s+(?:och|men|samt)\s+|\s*;\s*",
     "zh": r"[，,；;]",
 }
-MENTION = re.compile(r"<@(\w+)(?:\|[^>]*)?>")
+MENTION = re.compile(r"<@(\w+)(?:\|[^<>]*)?>")  # no `<` inside: linear on unclosed ones
 LEADING_FILLER = re.compile(
     r"^(?:ok(?:ay)?|sure(?: thing)?|noted|got it|perfect|great|thanks|thank you|absolutely|"
     r"sounds good|happy to(?: help)?|no problem|will do|yes|uppfattat|tack|absolut|okej|"
@@ -452,7 +452,7 @@ def _named_subjects(members: Sequence[Person]) -> list[tuple[Person, str]]:
         names = {person.name, person.name.split()[0]} if person.name.strip() else set()
         words = [re.escape(n) for n in sorted(names, key=len, reverse=True)]
         if person.slack_user_id:
-            words.insert(0, rf"<@{re.escape(person.slack_user_id)}(?:\|[^>]*)?>")
+            words.insert(0, rf"<@{re.escape(person.slack_user_id)}(?:\|[^<>]*)?>")
         if words:
             # no boundary after a Chinese name: "李伟周五前…" runs straight on
             named.append((person, rf"(?<![\w])(?:{'|'.join(words)})(?![A-Za-z])(?:'s|’s)?"))

@@ -28,7 +28,7 @@ from reliability import capture, compose, limits, notices, phrases, suggestions
 from reliability.channels.imap import Mailbox, MailboxError
 from reliability.channels.listener import MailListener
 from reliability.commitments import Finding, FindingKind
-from reliability.drafting.rendering import QUOTES
+from reliability.drafting.rendering import QUOTES, mrkdwn
 from reliability.errors import UserError
 from reliability.ledger import Ledger
 from reliability.mail import Mail, message_key, parse
@@ -283,13 +283,17 @@ def _confirm(ledger: Ledger, session: Session, offer: suggestions.Offer, member:
     if not slack and key == "commitment_undated":
         key = "commitment_undated_mail"  # a mail has no Change button; the page asks
     due = phrases.when(offer.due_at, calendar.timezone, locale) if offer.due_at else ""
-    question = said[key].format(client=offer.client or "?", due=due, title=offer.title)
+    # What the mail says is someone else's text: in Slack's mrkdwn it is shown, never a
+    # link, a mention or an @channel.
+    shown = mrkdwn if slack else str
+    question = said[key].format(client=shown(offer.client or "?"), due=due,
+                                title=shown(offer.title))
     if not request:
-        question += "\n" + said["mail_title"].format(title=offer.title)
+        question += "\n" + said["mail_title"].format(title=shown(offer.title))
     subject = said["mail_subject_request" if request else "mail_subject_commitment"].format(
         client=offer.client or "?", title=offer.title)
     if slack:
-        text = f"{question}\n{said['from_email'].format(sentence=offer.sentence)}\n"
+        text = f"{question}\n{said['from_email'].format(sentence=mrkdwn(offer.sentence))}\n"
     else:
         greeting = said["mail_greeting"].format(
             name=compose.member_greeting_name(ledger.settings, member))
@@ -321,7 +325,8 @@ def _blocks(question: str, offer: suggestions.Offer, link: str,
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": question}},
         {"type": "context", "elements": [
-            {"type": "mrkdwn", "text": said["from_email"].format(sentence=offer.sentence[:2800])}]},
+            {"type": "mrkdwn", "text": said["from_email"].format(
+                sentence=mrkdwn(offer.sentence[:2800]))}]},
         {"type": "actions", "elements": [
             {"type": "button", "action_id": "suggestion_link_log", "style": "primary",
              "text": {"type": "plain_text", "text": said["log"]}, "url": f"{link}?answer=log"},

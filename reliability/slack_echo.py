@@ -1,10 +1,10 @@
 """The echo of a `/promise`, composed away from the acks Slack waits 3 seconds for.
 
-The server hands each command to a child process (`python -m reliability.slack_echo`) that
+The server hands each command to a child process (`python -P -m reliability.slack_echo`) that
 runs at idle priority: while the server has acks to answer the CPU is theirs, and the echoes
 queue up behind each other and follow in the pauses. The hand-off costs the server one line
 written to a local socket and nothing else: no thread wakes, nothing is pickled per command,
-and the write never blocks (asyncio buffers it if the child is behind).
+and the write never blocks (asyncio buffers it if the child is behind, up to `MAX_BEHIND`).
 
 - The child listens on a socket in a directory only this user can open (mode 0700), created
   by the server before the child starts, so a command written while the child still boots
@@ -46,6 +46,14 @@ from reliability.slack_app import Listeners, listeners_for
 
 log = logging.getLogger(__name__)
 SOCKET = "echo.sock"
+# The longest line the child reads: a command from a request of at most slack_http's
+# MAX_BODY (1 MiB) is at most six times that as JSON (a control character becomes \u0001).
+# A stream's default (64 kB) is less than a /promise of 14,000 Chinese characters.
+LINE_LIMIT = 8 * 1024 * 1024
+# Echoes waiting for the child, in bytes: at idle priority it may get no CPU for as long as
+# the server is busy, and a burst beyond this is dropped (one log line each), not held in
+# the server's memory.
+MAX_BEHIND = 64 * 1024 * 1024
 
 
 class Child:
@@ -57,8 +65,10 @@ class Child:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(self.path)
         listener.listen(64)
+        # -P: `-m` would otherwise put the working folder first on the module path.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "reliability.slack_echo", str(listener.fileno()), self.path],
+            [sys.executable, "-P", "-m", "reliability.slack_echo", str(listener.fileno()),
+             self.path],
             stdin=subprocess.PIPE, pass_fds=(listener.fileno(),))
         listener.close()  # the child holds it now
 
@@ -98,9 +108,15 @@ class Echoes:
     def send(self, command: dict[str, Any], now: datetime) -> None:
         """Queue the echo of `command` as it reads at `now` (in the event loop)."""
         line = json.dumps({"command": command, "now": now.isoformat()}).encode() + b"\n"
-        if self._connected():
-            assert self.writer is not None
-            self.writer.write(line)
+        writer = self.writer if self._connected() else None
+        behind = sum(map(len, self.waiting)) + (
+            writer.transport.get_write_buffer_size() if writer is not None else 0)
+        if behind + len(line) > MAX_BEHIND:
+            log.warning("the Slack echo process is %d bytes behind; an echo was dropped",
+                        behind)
+            return
+        if writer is not None:
+            writer.write(line)
             return
         self.waiting.append(line)
         if self.connecting is None or self.connecting.done():
@@ -146,17 +162,30 @@ def _ledger(settings_line: bytes) -> Ledger:
 
 async def _connection(one_at_a_time: asyncio.Lock, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:
-    settings_line = (await reader.readline()).strip()
-    while line := await reader.readline():
+    """Echo each line in turn; a line that cannot be read or echoed costs that echo only,
+    never the connection and the echoes queued behind it."""
+    try:
+        settings_line = (await reader.readline()).strip()
+        while line := await _line(reader):
+            try:
+                message = json.loads(line)
+                now = datetime.fromisoformat(message["now"])
+                async with one_at_a_time:
+                    await echo(listeners_for(_ledger(settings_line), lambda now=now: now),
+                               message["command"])
+            except Exception:
+                log.exception("an echo for Slack failed")
+    finally:
+        writer.close()
+
+
+async def _line(reader: asyncio.StreamReader) -> bytes:
+    """The next line; one longer than LINE_LIMIT is skipped with a log line."""
+    while True:
         try:
-            message = json.loads(line)
-            now = datetime.fromisoformat(message["now"])
-            async with one_at_a_time:
-                await echo(listeners_for(_ledger(settings_line), lambda now=now: now),
-                           message["command"])
-        except Exception:
-            log.exception("an echo for Slack failed")
-    writer.close()
+            return await reader.readline()
+        except ValueError:
+            log.warning("an echo for Slack was longer than %d bytes; skipped", LINE_LIMIT)
 
 
 async def echo(listeners: Listeners, command: dict[str, Any]) -> None:
@@ -190,7 +219,8 @@ async def _serve(fileno: int) -> None:
     """Echo what every connection sends, one echo at a time, until the server is gone."""
     loop = asyncio.get_running_loop()
     server = await asyncio.start_unix_server(
-        functools.partial(_connection, asyncio.Lock()), sock=socket.socket(fileno=fileno))
+        functools.partial(_connection, asyncio.Lock()), sock=socket.socket(fileno=fileno),
+        limit=LINE_LIMIT)
     ended = loop.create_future()
 
     def watch_server() -> None:

@@ -7,6 +7,7 @@ workspace. Action ids here are the ones `reliability.slack_app` listens for.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -58,8 +59,14 @@ def text_reply(text: str) -> Reply:
 
 
 def failure(text: str) -> Reply:
-    """What could not be done and why; it never replaces the message the person acted on."""
-    return Reply(text, [section(text)], failed=True)
+    """What could not be done and why; it never replaces the message the person acted on.
+    Its words may carry what others typed (the known clients' names, a member added one), so
+    only the mentions of Slack users by id, which the app writes itself, stay live."""
+    shown = _MENTION.sub(r"<@\1>", slack_text(text))
+    return Reply(shown, [section(shown)], failed=True)
+
+
+_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
 
 
 # -- /promise -----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Promises made in passing: which sentences become suggestions, with what owner and due date."""
 
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -73,6 +74,15 @@ def test_a_chinese_commitment_is_titled_by_what_is_handed_over() -> None:
 def test_a_named_or_mentioned_member_owns_the_promise(text: str, owner: str) -> None:
     [finding] = found(text)
     assert (finding.kind, finding.owner) == ("commitment", owner)
+
+
+@pytest.mark.parametrize("member", [True, False])
+def test_a_mail_line_of_unclosed_mentions_is_read_in_linear_time(member: bool) -> None:
+    """Whoever writes as a client is read by the inbox: 40 kB of `<@a|` took seconds to read
+    (each scanned to the end of the line), and a 10 MB mail would hold the inbox for hours."""
+    started = time.perf_counter()
+    found("Could you send the report by Friday " + "<@a|" * 10_000 + "?", member=member)
+    assert time.perf_counter() - started < 1
 
 
 @pytest.mark.parametrize("text", [

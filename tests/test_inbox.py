@@ -636,3 +636,27 @@ def test_a_mailed_offer_greets_the_member_by_first_name_in_their_language(
     assert (asked.channel, asked.locale) == ("email", locale)
     assert asked.subject == subject
     assert all(line in asked.text for line in expected), asked.text
+
+
+def test_a_clients_mail_cannot_put_a_mention_or_a_link_in_the_members_slack_dm(
+        agency: Ledger) -> None:
+    """The sentence, title and client come from someone else's mail: in the member's DM they
+    are shown as typed, never as a link, a mention or an @channel Slack would act on."""
+    agency.add_member(email="erik@example.com", name="Erik", slack_user_id="UERIK",
+                      timezone="America/New_York", now=START, actor="t")
+    raw = eml("plain_request.eml").replace(b"alice@example.com", b"erik@example.com").replace(
+        b"send the invoice copies",
+        b"send <https://evil.example/login|the invoice copies> to <!channel> & <@UBOSS>")
+    with slack_api() as api:
+        api.add_user("UERIK", "Erik", email="erik@example.com")
+        agency.settings.slack = api.settings()
+        [offer] = inbox.receive(agency, raw, now=MONDAY).offers
+        assert Outbox(agency).deliver(MONDAY).sent
+        [dm] = api.posted("DERIK")
+    assert "<https://evil.example/login|" in offer.sentence
+    shown = [dm["text"], dm["blocks"][0]["text"]["text"],
+             dm["blocks"][1]["elements"][0]["text"]]
+    for text in shown:
+        assert "<" not in text and ">" not in text, text
+    assert "&lt;https://evil.example/login|the invoice copies&gt;" in shown[2]
+    assert "&lt;!channel&gt; &amp; &lt;@UBOSS&gt;" in shown[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -52,6 +53,15 @@ from reliability.web.app import create_app
 ])
 def test_a_promise_line_is_read_as_the_person_meant(text: str, expected: object) -> None:
     assert parse(text) == expected
+
+
+@pytest.mark.parametrize("opening", ["<@U1|", "<#", "<!a|", "<a|"])
+def test_a_line_of_unclosed_slack_sequences_is_read_in_linear_time(opening: str) -> None:
+    """The ack reads the line in the server's event loop: 40 kB of sequences Slack never
+    leaves open took seconds each (every `<` scanned to the end), holding every request."""
+    started = time.perf_counter()
+    parse(opening * 8000 + "Q3 report for Acme by Friday")
+    assert time.perf_counter() - started < 1
 
 
 @pytest.mark.parametrize("locale", ["en", "sv", "zh"])

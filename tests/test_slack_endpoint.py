@@ -3,12 +3,17 @@ work, bad requests get one clear answer, and nothing Slack-formatted leaks into 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import os
+import shutil
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
 import httpx
@@ -342,3 +347,86 @@ def test_a_draft_posted_to_a_clients_channel_carries_no_mention_or_link(
     assert "Q3 report" in post["text"] and "&lt;!channel&gt;" in post["text"]
     for raw in RAW:
         assert raw not in post["text"] and raw not in str(post.get("blocks"))
+
+
+def test_a_promise_too_long_to_echo_is_refused_and_the_next_one_is_echoed(
+        slack: SlackWorkspace, api: SlackApi, logged: pytest.LogCaptureFixture) -> None:
+    """A line of 14,000 Chinese characters is 90 kB once JSON-escaped for the echo process,
+    more than a stream reads as one line by default: that echo is answered (too long), and
+    the connection to the echo process, with every echo queued behind it, goes on."""
+    huge, url = slack.command("为Acme准备第三季度报告" * 2000 + " 周五前")
+    assert huge.status_code == 200
+    echo = slack.answer("Q3 report for Acme by Friday")
+    assert "*Q3 report* for *Acme*" in shown(echo)
+    [refused] = api.replies(url)
+    assert "characters long: keep it to" in shown(refused)
+    no_traceback_and_no_body(logged)
+
+
+def test_the_echo_process_runs_no_module_from_the_servers_working_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m` puts the working folder first on the module path: a server started in a
+    folder others can write to would otherwise run their `aiohttp.py` in its echo process,
+    with the settings' secrets one socket line away."""
+    planted = tmp_path / "aiohttp.py"
+    planted.write_text("open(__file__ + '.ran', 'w').close()\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    started = slack_echo.Child()
+    try:
+        assert started.process.stdin is not None
+        started.process.stdin.close()  # the server is gone: the child leaves once it has begun
+        started.process.wait(60)
+    finally:
+        shutil.rmtree(started.folder, ignore_errors=True)
+    assert not (tmp_path / "aiohttp.py.ran").exists()
+
+
+def test_a_command_from_a_channel_named_payload_is_read_as_the_form_it_is(
+        slack: SlackWorkspace, api: SlackApi) -> None:
+    """Bolt reads any form holding the word "payload" as an interaction's payload and would
+    find nothing in it (404): it is handed the request the endpoint checked instead."""
+    url = api.response_url("payload")
+    body = command_body("watch Acme", user="UALICE", response_url=url).replace(
+        "channel_name=general", "channel_name=payload-team")
+    response = slack.http.post(slack.url, content=body.encode(), headers=signed_headers(body))
+    assert response.status_code == 200, response.text
+    [reply] = api.replies(url)
+    assert "Watching this channel for promises to *Acme*" in shown(reply)
+
+
+def test_a_client_named_with_a_link_is_listed_as_typed_in_a_colleagues_reply(
+        slack: SlackWorkspace, agency: Ledger) -> None:
+    """Any member may add a client from Slack: its name, listed to a colleague who asks
+    which client or says what went wrong, is text, never a link or an @channel (a user's
+    mention in an answer only its reader sees notifies nobody)."""
+    agency.add_client(name=INJECTED, email="ops@evil.example", now=at("2026-11-16T09:00Z"),
+                      actor="t")
+    for command in ("mistake", "watch nobody we know", f"mistake {INJECTED}"):
+        reply = slack.answer(command)
+        for raw in ("<!channel>", "<https://evil.example|click>"):
+            assert raw not in str(reply), (command, reply)
+    assert "&lt;https://evil.example|click&gt;" in shown(slack.answer("watch nobody we know"))
+
+
+def test_echoes_the_echo_process_cannot_take_are_dropped_not_held_in_memory(
+        agency: Ledger, caplog: pytest.LogCaptureFixture) -> None:
+    """At idle priority the echo process may get no CPU while the server is busy: what it is
+    behind stays within 64 MiB, and each echo beyond is dropped with a log line."""
+    echoes = slack_echo.Echoes(agency.settings)
+    padded = {"command": "/promise", "text": "", "user_id": "UALICE", "pad": "x" * 1_000_000}
+    stopped = slack_echo.child().process
+    os.kill(stopped.pid, signal.SIGSTOP)
+
+    async def flood() -> int:
+        for _ in range(100):
+            echoes.send(padded, at("2026-11-16T09:00Z"))
+            await asyncio.sleep(0.001)  # the connection opens meanwhile
+        assert echoes.writer is not None
+        return echoes.writer.transport.get_write_buffer_size() + sum(map(len, echoes.waiting))
+
+    try:
+        behind = asyncio.run(flood())
+    finally:
+        os.kill(stopped.pid, signal.SIGCONT)
+    assert behind <= 64 * 1024 * 1024  # slack_echo.MAX_BEHIND
+    assert "an echo was dropped" in caplog.text

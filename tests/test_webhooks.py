@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -524,6 +525,11 @@ def test_a_host_resolving_to_an_ipv6_address_that_carries_a_private_ipv4_one_is_
     ("::10.0.0.1", "::a00:1 carries 10.0.0.1 is a private address"),
     ("2001:0:4136:e378:8000:63bf:f5ff:fffe",
      "2001:0:4136:e378:8000:63bf:f5ff:fffe carries 10.0.0.1 is a private address"),
+    ("::ffff:0:7f00:1", "::ffff:0:7f00:1 carries 127.0.0.1 is a loopback address"),
+    ("fec0::1", "fec0::1 is a private address"),
+    ("ff0e::1", "ff0e::1 is not a public address"),
+    ("224.0.0.1", "224.0.0.1 is not a public address"),
+    ("fd00:ec2::254", "fd00:ec2::254 is a cloud metadata address"),
     ("64:ff9b::5db8:d70e", None),  # NAT64 of a public address
     ("2002:5db8:d70e::1", None),  # 6to4 of a public address
     ("::ffff:93.184.215.14", None),
@@ -532,3 +538,39 @@ def test_a_host_resolving_to_an_ipv6_address_that_carries_a_private_ipv4_one_is_
 def test_an_ipv6_address_is_judged_by_the_ipv4_address_it_carries(address: str,
                                                                   refusal: str | None) -> None:
     assert address_refusal(address, allow_private=False) == refusal
+
+
+@pytest.mark.parametrize("address", ["fd00:ec2::254", "169.254.169.254", "::ffff:a9fe:a9fe",
+                                     "64:ff9b::a9fe:a9fe"])
+def test_the_cloud_metadata_service_is_refused_even_where_private_addresses_are_allowed(
+        address: str) -> None:
+    assert address_refusal(address, allow_private=True) is not None
+    assert address_refusal("fd00::1", allow_private=True) is None
+
+
+def test_a_receiver_answering_with_an_endless_body_is_delivered_without_reading_it(
+    open_settings: Settings
+) -> None:
+    """The status is the answer: a receiver that streams a body without end cannot fill the
+    worker's memory."""
+    with webhook_receiver(tls_for="hooks.rebind.test") as receiver:
+        receiver.endless_body = 256 * 1024 * 1024
+        sent = deliver_once(open_settings, receiver.url,
+                            Resolver("hooks.rebind.test", ["127.0.0.1"]), receiver)
+    assert sent.provider_id == "HTTP 200"
+    assert receiver.sent < 16 * 1024 * 1024
+
+
+def test_a_receiver_dripping_its_answer_is_given_up_on_after_the_timeout(
+    open_settings: Settings
+) -> None:
+    """Each byte within the read timeout is not an answer within `timeout_seconds`: a
+    receiver cannot hold a worker by answering a byte at a time."""
+    open_settings.webhooks.timeout_seconds = 1
+    with webhook_receiver(tls_for="hooks.rebind.test") as receiver:
+        receiver.drip = 0.2  # the whole answer would take about 25 seconds
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="gave no answer"):
+            deliver_once(open_settings, receiver.url,
+                         Resolver("hooks.rebind.test", ["127.0.0.1"]), receiver)
+        assert time.monotonic() - started < 5

@@ -53,6 +53,10 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
+# AWS's IPv6 instance metadata: a private (fc00::/7) address, refused even where private
+# ones are allowed, as 169.254.169.254 is by being link-local.
+METADATA = frozenset({ipaddress.IPv6Address("fd00:ec2::254")})
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -72,7 +76,7 @@ def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]
-    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+    if ip in NAT64 or ip in IPV4_TRANSLATED or (ip in IPV4_COMPATIBLE and int(ip) > 1):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -84,6 +88,8 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
     that carries an IPv4 one is judged by that IPv4 address too (a NAT64 or 6to4 gateway
     would take the request there)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip in METADATA:
+        return f"{ip} is a cloud metadata address"
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in LOCAL_NAT64:
             return f"{ip} is a local NAT64 address"
@@ -93,12 +99,15 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
             return f"{ip} carries {refusal}"
         if ip.ipv4_mapped is not None:
             return None  # it is that IPv4 address, judged just now
-    if ip.is_global:
+    # Site-local IPv6 (fec0::/10) is private and multicast no receiver, though this
+    # Python's `is_global` says otherwise.
+    private = ip.is_private or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+    if ip.is_global and not private and not ip.is_multicast:
         return None
-    if allow_private and (ip.is_private or ip.is_loopback) and not ip.is_link_local:
+    if allow_private and (private or ip.is_loopback) and not ip.is_link_local:
         return None
     what = ("a link-local address" if ip.is_link_local else "a loopback address"
-            if ip.is_loopback else "a private address" if ip.is_private else
+            if ip.is_loopback else "a private address" if private else
             "not a public address")
     return f"{ip} is {what}"
 
@@ -199,7 +208,8 @@ class WebhookChannel:
             }
             started = time.perf_counter()
             try:
-                response = await _post_pinned(client, target, checked, body, headers)
+                response = await _post_pinned(client, target, checked, body, headers,
+                                              self.settings.timeout_seconds)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 raise DeliveryError(f"could not connect to {url} ({exc})",
                                     permanent=False) from None
@@ -216,15 +226,26 @@ class WebhookChannel:
 
 
 async def _post_pinned(client: httpx.AsyncClient, target: httpx.URL, addresses: list[str],
-                       body: bytes, headers: dict[str, str]) -> httpx.Response:
+                       body: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
     """POST to the checked addresses in turn until one takes the connection, each under the
-    URL's own host name (Host header, SNI, certificate)."""
+    URL's own host name (Host header, SNI, certificate). The status and headers are the
+    answer: the body is never read (one without end cannot fill the worker's memory), and
+    they must come within twice `timeout` (each byte within `timeout` of the last is not
+    enough: a receiver dripping its answer would hold the worker)."""
     pinned = {**headers, "Host": target.netloc.decode("ascii")}
     server_name = target.raw_host.decode("ascii")
 
     async def post(address: str) -> httpx.Response:
-        return await client.post(target.copy_with(host=address), content=body,
-                                 headers=pinned, extensions={"sni_hostname": server_name})
+        request = client.build_request("POST", target.copy_with(host=address), content=body,
+                                       headers=pinned, extensions={"sni_hostname": server_name})
+        try:
+            async with asyncio.timeout(2 * timeout):
+                response = await client.send(request, stream=True)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no whole answer within {2 * timeout:g} s",
+                                    request=request) from None
+        await response.aclose()
+        return response
 
     for address in addresses[:-1]:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,11 @@ class Receiver:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ca: trustme.CA | None = None
     port: int = 0
+    # A hostile receiver: after its status, a body of this many bytes (no length given), or
+    # its headers one byte every `drip` seconds; `sent` counts what left it.
+    endless_body: int = 0
+    drip: float = 0
+    sent: int = 0
 
     def client_context(self) -> ssl.SSLContext:
         """A client's TLS settings that trust this receiver's authority and nothing else."""
@@ -64,9 +70,32 @@ def webhook_receiver(answers: list[int] | None = None, *,
             status = receiver.take(Received(dict(self.headers.items()), body))
             receiver.arrived.set()
             receiver.release.wait(timeout=60)
+            if receiver.drip:
+                self._drip(status)
+                return
             self.send_response(status)
-            self.send_header("Content-Length", "0")
+            if not receiver.endless_body:  # else the body runs until the connection closes
+                self.send_header("Content-Length", "0")
             self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                while receiver.sent < receiver.endless_body:
+                    self.wfile.write(chunk)
+                    receiver.sent += len(chunk)
+            except OSError:
+                return  # the client stopped reading and closed the connection
+
+        def _drip(self, status: int) -> None:
+            assert receiver is not None
+            head = f"HTTP/1.1 {status} OK\r\nX-Slow: {'y' * 100}\r\n\r\n".encode()
+            try:
+                for byte in head:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    receiver.sent += 1
+                    time.sleep(receiver.drip)
+            except OSError:
+                return
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the test reads what arrived from `requests`."""
