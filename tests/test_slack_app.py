@@ -221,7 +221,8 @@ def test_a_manager_may_name_a_report_as_owner_but_not_the_other_way_round(
     agency.link_slack_user(email="bob@example.com", slack_user_id="UBOB", name="Bob",
                            timezone=None, now=MONDAY_10, actor="t")
     refused = slack.answer("<@UBOB|bob> Q3 report for Acme by Friday")  # Alice names Bob
-    assert "bob@example.com is not someone you can log a promise for" in shown(refused)
+    assert "<@UBOB> is not someone you can log a promise for" in shown(refused)
+    assert "bob@example.com" not in str(refused)  # the refusal tells no email
     assert "promise_confirm" not in str(refused)  # no echo of Bob's record, no button
     echo = slack.answer("<@UALICE|alice> Q3 report for Acme by Friday", user="UBOB")
     assert "<@UALICE>" in shown(echo)
