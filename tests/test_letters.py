@@ -872,3 +872,35 @@ def test_a_digest_promises_reasons_sit_indented_under_it_in_plain_text(locale: s
 
     [line] = [line for line in text.splitlines() if first in line]
     assert line.startswith("  " + first), line
+
+
+@pytest.mark.parametrize(("locale", "subject_end", "said"), [
+    ("sv", "svar senast i dag", "jag återkommer senast i dag,"),
+    ("zh", "最晚今天答复", "最晚将于今天答复您"),
+])
+def test_a_deadline_on_the_readers_own_day_is_today_in_swedish_and_chinese_too(
+        locale: str, subject_end: str, said: str) -> None:
+    sample = sample_context("request_acknowledgement", locale)
+    tonight = sample["now"].replace(hour=23, minute=59)
+
+    message = render("request_acknowledgement", locale, {**sample, "reply_by": tonight})
+
+    assert message.subject.endswith(subject_end)
+    assert said in message.text
+    assert tonight.strftime("%-d") + (" november" if locale == "sv" else "日") not in (
+        message.subject + message.text.split("\n\n", 2)[2])
+
+
+@pytest.mark.parametrize(("locale", "limit"), [("sv", 60), ("zh", 30)])
+def test_swedish_and_chinese_subjects_shorten_a_long_title_but_the_letter_keeps_it_whole(
+        locale: str, limit: int) -> None:
+    title = ("Webbplatslansering: vårkampanjens landningssidor, mallar för produktsidor och "
+             "omgjort kassaflöde, fas 2 av 3" if locale == "sv" else
+             "华东物流有限公司官方网站全面改版项目第二阶段：首页、产品页与结算流程重新设计及配套的用户体验测试与数据分析报告")
+    for kind in ("delay_notice", "promise_confirmation"):
+        sample = sample_context(kind, locale)
+        message = render(kind, locale, {**sample, "promise": {**sample["promise"], "title": title}})
+
+        assert "…" in message.subject and title not in message.subject
+        assert len(message.subject) <= limit + 45
+        assert title in message.text
