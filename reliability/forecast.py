@@ -14,10 +14,10 @@ import functools
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from operator import itemgetter
+from operator import and_, gt, itemgetter, le, sub
 from statistics import NormalDist, median
 from typing import NamedTuple
 
@@ -141,6 +141,22 @@ class Distribution:
     def total(self) -> float:
         return sum(self.weights)
 
+    @functools.cached_property
+    def orderly(self) -> bool:
+        """Whether scaled ratios keep their order in floating point: all finite, positive
+        ones between 1e-200 and 1e200, and no ratio within a billionth of a larger one that
+        weighs less (rounding could make their finish times tie, and ties sort by weight).
+        Only a history ratio next to a prior one can be that close; the 20,000-row backtest
+        never met one, so its looks all took the fast path in `Outlook`."""
+        ratios, weights = self.ratios, self.weights
+        if not all(map(math.isfinite, ratios)):
+            return False
+        positive = ratios[bisect.bisect_right(ratios, 0.0):]
+        if positive and not (positive[0] >= 1e-200 and positive[-1] <= 1e200):
+            return False
+        near = map(le, map(sub, ratios[1:], ratios), map((1e-9).__mul__, ratios[1:]))
+        return not any(map(and_, near, map(gt, weights, weights[1:])))
+
 
 def _prior_ratios() -> tuple[float, ...]:
     """Evenly spaced quantiles of a lognormal: a fixed, reproducible stand-in for history."""
@@ -256,11 +272,79 @@ class Progress:
 
 @dataclass(frozen=True)
 class Outlook:
-    """When the open promise may finish: business hours after it was made, with weights."""
+    """When the open promise may finish: business hours after it was made, with weights.
 
+    Without news each historical ratio r is a total duration r·planned; those that would have
+    finished by now are excluded. A progress report re-anchors every ratio to the work still
+    left at the report. Both are mixed by the report's freshness. The finishes are listed only
+    when a date is asked for: a backtest scores the chance alone, millions of times."""
+
+    distribution: Distribution
     planned: float
-    finishes: tuple[tuple[float, float], ...]
-    p_model: float
+    elapsed: float
+    load: float
+    progress: Progress | None = None
+    p_model: float = field(init=False)  # the weight of the finishes after the planned time
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "p_model", self._p_model())
+
+    @functools.cached_property
+    def finishes(self) -> tuple[tuple[float, float], ...]:
+        """(hours, weight) pairs, sorted."""
+        planned, elapsed, load, progress = self.planned, self.elapsed, self.load, self.progress
+        distribution = self.distribution
+        history_weight = 1.0 - (progress.weight if progress else 0.0)
+        ratios, weights = distribution.ratios, distribution.weights
+        finishes: list[tuple[float, float]] = []
+        # Ratios are sorted, so the durations that would have ended by now are a prefix.
+        first = bisect.bisect_right(ratios, elapsed, key=lambda r: r * planned)
+        survivor_total = sum(weights[first:])
+        if survivor_total > 0 and history_weight > 0:
+            scale = history_weight / survivor_total
+            finishes += [(elapsed + load * (r * planned - elapsed), w * scale)
+                         for r, w in zip(ratios[first:], weights[first:], strict=True)]
+        if progress is not None and progress.weight > 0:
+            left = 1.0 - min(max(progress.done, 0.0), 0.95)
+            scale = progress.weight / distribution.total
+            finishes += [
+                (max(progress.elapsed + load * left * r * planned, elapsed), w * scale)
+                for r, w in distribution.points
+            ]
+        finishes.sort()
+        return tuple(finishes)
+
+    def _p_model(self) -> float:
+        if self.progress is None and self._orderly():
+            return self._p_without_news()
+        finishes = self.finishes
+        masses = list(map(itemgetter(1), finishes))
+        mass = sum(masses)
+        late = bisect.bisect_right(finishes, self.planned, key=itemgetter(0))
+        return sum(masses[late:]) / mass if mass else 1.0
+
+    def _orderly(self) -> bool:
+        """Whether finish times without news grow with the ratio and cannot tie for ratios
+        that differ: no less than 1 of load and of planned hours, sizes well inside floating
+        point's range, an orderly distribution (all 68,967 looks of the 20,000-row backtest)."""
+        return (self.elapsed >= 0.0 and self.load >= 1.0 and self.planned >= MIN_PLANNED_HOURS
+                and self.planned * self.load < 1e50 and self.distribution.orderly)
+
+    def _p_without_news(self) -> float:
+        """`p_model` without listing the finishes. With no progress report they are the
+        surviving ratios in order (see `_orderly`), so the late ones are a suffix found by
+        bisection: the same sums in the same order as `finishes` gives, the same float."""
+        planned, elapsed, load = self.planned, self.elapsed, self.load
+        ratios, weights = self.distribution.ratios, self.distribution.weights
+        first = bisect.bisect_right(ratios, elapsed, key=lambda r: r * planned)
+        survivor_total = sum(weights[first:])
+        if not survivor_total > 0:
+            return 1.0
+        masses = list(map((1.0 / survivor_total).__mul__, weights[first:]))
+        mass = sum(masses)
+        late = bisect.bisect_right(ratios, planned, lo=first,
+                                   key=lambda r: elapsed + load * (r * planned - elapsed))
+        return sum(masses[late - first:]) / mass if mass else 1.0
 
     def finish_hours(self, p_late: float, quantile: float = FORECAST_QUANTILE) -> float | None:
         """The `quantile` of the finish time once the late side is reweighted to carry
@@ -293,37 +377,9 @@ def outlook(
     progress: Progress | None = None,
     other_open: int = 0,
 ) -> Outlook:
-    """Finish times for an open promise, from history conditioned on what is known now.
-
-    Without news each historical ratio r is a total duration r·planned; those that would have
-    finished by now are excluded. A progress report re-anchors every ratio to the work still
-    left at the report. Both are mixed by the report's freshness."""
-    planned = max(planned, MIN_PLANNED_HOURS)
-    load = load_factor(other_open)
-    history_weight = 1.0 - (progress.weight if progress else 0.0)
-    ratios, weights = distribution.ratios, distribution.weights
-    finishes: list[tuple[float, float]] = []
-    # Ratios are sorted, so the durations that would have ended by now are a prefix.
-    first = bisect.bisect_right(ratios, elapsed, key=lambda r: r * planned)
-    survivor_total = sum(weights[first:])
-    if survivor_total > 0 and history_weight > 0:
-        scale = history_weight / survivor_total
-        finishes += [(elapsed + load * (r * planned - elapsed), w * scale)
-                     for r, w in zip(ratios[first:], weights[first:], strict=True)]
-    if progress is not None and progress.weight > 0:
-        left = 1.0 - min(max(progress.done, 0.0), 0.95)
-        scale = progress.weight / distribution.total
-        finishes += [
-            (max(progress.elapsed + load * left * r * planned, elapsed), w * scale)
-            for r, w in distribution.points
-        ]
-    finishes.sort()
-    masses = list(map(itemgetter(1), finishes))
-    mass = sum(masses)
-    late = bisect.bisect_right(finishes, planned, key=itemgetter(0))
-    p_model = sum(masses[late:]) / mass if mass else 1.0
-    return Outlook(planned=planned, finishes=tuple(finishes), p_model=p_model)
-
+    """Finish times for an open promise, from history conditioned on what is known now."""
+    return Outlook(distribution, planned=max(planned, MIN_PLANNED_HOURS), elapsed=elapsed,
+                   load=load_factor(other_open), progress=progress)
 
 
 def adjusted(p: float, likelihoods: Sequence[float]) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from reliability.calendar import BusinessCalendar
 from reliability.forecast import (
     MAX_SAMPLES,
     PRIOR,
+    PRIOR_RATIOS,
     USUAL_LOAD,
     Distribution,
     PastPromise,
@@ -179,3 +181,36 @@ def test_a_running_record_equals_the_record_rebuilt_from_its_window_after_every_
 def test_a_running_record_is_never_wider_than_a_record() -> None:
     with pytest.raises(ValueError, match="at most"):
         RunningRecord(ACME.hours_per_day, MAX_SAMPLES + 1)
+
+
+ratio = st.floats(0.05, 4.0)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> Distribution:
+    """Ratios as measured, some repeated and some a rounding step below another or below one
+    of the prior's (their finishes could tie once scaled, and sort by weight), mixed with the
+    prior at its usual or an unusual weight."""
+    ratios = draw(st.lists(ratio, max_size=30))
+    ratios += draw(st.lists(st.sampled_from(ratios), max_size=5)) if ratios else []
+    near = draw(st.lists(st.sampled_from(ratios + list(PRIOR_RATIOS)), max_size=20))
+    ratios += [math.nextafter(r, 0.0) for r in near]
+    return Distribution.of(ratios, prior_weight=draw(st.sampled_from([1.0, 0.0, 3.0])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=histories(), planned=st.floats(0.0, 200.0) | st.integers(1, 80).map(float),
+       elapsed=st.just(0.0) | st.floats(0.0, 400.0),
+       other_open=st.integers(0, 20))
+def test_the_slip_chance_without_news_is_the_late_share_of_the_listed_finishes(
+        history: Distribution, planned: float, elapsed: float, other_open: int) -> None:
+    view = outlook(history, planned=planned, elapsed=elapsed, other_open=other_open)
+    masses = [weight for _, weight in view.finishes]
+    late = [weight for hours, weight in view.finishes if hours > view.planned]
+    assert view.p_model == (sum(late) / sum(masses) if sum(masses) else 1.0)
+
+
+def test_only_a_ratio_a_rounding_step_below_a_lighter_one_makes_a_distribution_disorderly(
+) -> None:
+    assert Distribution.of([0.5, 1.2, 1.2, math.nextafter(1.2, 2.0)]).orderly
+    assert not Distribution.of([0.5, math.nextafter(PRIOR_RATIOS[3], 0.0)]).orderly
