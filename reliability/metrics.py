@@ -149,14 +149,19 @@ def _among(column: Any, ids: Sequence[int]) -> Any:
     return (col(column) + 0).in_(list(ids))
 
 
-def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None) -> Any:
+def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None, *,
+           by_client: bool = True) -> Any:
     """Promises of these owners and clients. Clients are few to a figure (a client page):
-    their promises are reached through the indexes that lead with the client and a date."""
+    their promises are reached through the indexes that lead with the client and a promise's
+    date; a query whose date is another table's (`by_client=False`: renegotiations, found by
+    when they were made) filters the client as it goes, or it would read the client's whole
+    history to find the promises renegotiated in the range."""
     query = query.where(col(Promise.internal).is_(False))
     if owner_ids is not None:
         query = query.where(_among(Promise.owner_id, owner_ids))
     if client_ids is not None:
-        query = query.where(col(Promise.client_id).in_(list(client_ids)))
+        query = query.where(col(Promise.client_id).in_(list(client_ids)) if by_client
+                            else _among(Promise.client_id, client_ids))
     return query
 
 
@@ -615,7 +620,7 @@ def _counted(index: int, window: Window, owner_ids: Sequence[int] | None,
                                  col(Promise.client_id).label("client_id"))
                           .join(DueChange, col(DueChange.promise_id) == Promise.id)
                           .where(_in(DueChange.changed_at, window.start, window.end)),
-                          owner_ids, client_ids).subquery()
+                          owner_ids, client_ids, by_client=False).subquery()
     zero = literal_column("0")
     return [
         select(number, literal_column(str(_DUE)), due.c.owner_id, due.c.client_id,

@@ -396,10 +396,13 @@ def test_figures_counted_in_sql_equal_each_promise_judged_in_python(ledger: Ledg
         }
         span = (min(w.start for w in windows.values()), max(w.end for w in windows.values()))
         with ledger.session() as session:
-            for owners in (None, [ids["alice@example.com"]]):
-                counted = metrics.figures(session, ledger.settings, windows, owner_ids=owners)
+            # a client page's figures too: its renegotiations are found by their date
+            for owners, clients in ((None, None), ([ids["alice@example.com"]], None),
+                                    ([ids["alice@example.com"]], [ids["Hooli"]])):
+                counted = metrics.figures(session, ledger.settings, windows, owner_ids=owners,
+                                          client_ids=clients)
                 judged = metrics.History(session, ledger.settings, start=span[0], end=span[1],
-                                         owner_ids=owners)
+                                         owner_ids=owners, client_ids=clients)
                 for key, window in windows.items():
                     for by in GROUPINGS:
                         assert counted.of(key, by) == judged.stats_by(
