@@ -2,7 +2,7 @@
 
     python bench/bench_reads.py [--sizes 10000 200000 1000000] [--backends sqlite postgresql]
                                 [--repeat 5] [--only reliability /api/metrics ...]
-                                [--keep DIR] [--full]
+                                [--keep DIR] [--full] [--interleave]
 
 A size is the promises stored: always the same 10,000 recent ones (made in the last 60 days,
 with renegotiations, delay notices and check-ins; the same rows at every size), plus old
@@ -20,6 +20,10 @@ all-time fields (`promises_ever`, `first_promise_at`) count every promise ever m
 are set aside too and the benchmark says so. The lists sorted soonest due first over every
 status (`/api/promises`, a client's promises) show the oldest promises first, so their rows
 differ by design and are not compared.
+
+With --interleave, each read is timed at every size in turn, round after round, so a change
+in the load of a shared machine falls on every size alike (the export is left out: it writes
+the whole ledger, its memory is bench_export.py's).
 
 With --full, every size is a busy team's real history instead: all its promises made over the
 last two years (730 days), recent work growing with the size (about 1,400 promises made a day
@@ -53,7 +57,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -330,8 +334,8 @@ def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], Rec
         yield "export", "admin", export, None
 
 
-def measure(url: str, stored: int, repeat: int, only: list[str], *,
-            full: bool) -> list[Timing]:
+def prepared(url: str, stored: int, *, full: bool) -> Ledger:
+    """The database at `url` upgraded, holding `stored` promises (built if empty)."""
     engine = make_engine(url)
     upgrade(engine)
     with Session(engine) as session:
@@ -351,12 +355,59 @@ def measure(url: str, stored: int, repeat: int, only: list[str], *,
             raw.close()
     settings = Settings()
     settings.database.url = url
+    return Ledger(engine, settings)
+
+
+def measure(url: str, stored: int, repeat: int, only: list[str], *,
+            full: bool) -> list[Timing]:
+    ledger = prepared(url, stored, full=full)
     with LockWatch(make_engine(url)) as watch:
-        timings = _time_reads(url, Ledger(engine, settings), stored, repeat, only)
+        timings = _time_reads(url, ledger, stored, repeat, only)
     print(f"  {watch.summary()}", flush=True)
     watch.engine.dispose()
-    engine.dispose()
+    ledger.engine.dispose()
     return timings
+
+
+def interleaved(urls: dict[int, str], repeat: int, only: list[str], *,
+                full: bool) -> dict[int, list[Timing]]:
+    """Each read timed at every size in turn, round after round (the export aside): on a
+    shared machine a change of load then falls on every size alike, so the ratios hold."""
+    ledgers = {stored: prepared(url, stored, full=full) for stored, url in urls.items()}
+    readers = {stored: [(read, viewer, run, shown)
+                        for read, viewer, run, shown in reads(urls[stored], ledger)
+                        if read != "export" and (not only or any(p in read for p in only))]
+               for stored, ledger in ledgers.items()}
+    by_size: dict[int, list[Timing]] = {stored: [] for stored in urls}
+    with ExitStack() as stack:
+        watches = {stored: stack.enter_context(LockWatch(make_engine(url)))
+                   for stored, url in urls.items()}
+        for position in range(len(readers[min(urls)])):
+            firsts = {}
+            for stored in urls:
+                tracemalloc.start()
+                got = readers[stored][position][2]()
+                firsts[stored] = (got, tracemalloc.get_traced_memory()[1])
+                tracemalloc.stop()
+            runs: dict[int, list[float]] = {stored: [] for stored in urls}
+            for _ in range(repeat):
+                for stored in urls:
+                    started = time.perf_counter()
+                    readers[stored][position][2]()
+                    runs[stored].append(time.perf_counter() - started)
+            for stored in urls:
+                read, viewer, _, shown = readers[stored][position]
+                got, peak = firsts[stored]
+                by_size[stored].append(Timing(
+                    read, viewer, stored, runs[stored],
+                    len(got) if isinstance(got, bytes) else got, peak,
+                    shown(got) if shown and isinstance(got, bytes) else None))
+            print(f"  {read} ({viewer}): " + ", ".join(
+                f"{statistics.median(runs[stored]):.3f} s at {stored:,}" for stored in urls),
+                flush=True)
+    for stored, watch in watches.items():
+        print(f"  {stored:,}: {watch.summary()}", flush=True)
+    return by_size
 
 
 def _time_reads(url: str, ledger: Ledger, stored: int, repeat: int,
@@ -446,6 +497,8 @@ def main() -> None:
                         help="time only the reads whose name contains one of these")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the databases (SQLite files in this folder) and reuse them")
+    parser.add_argument("--interleave", action="store_true",
+                        help="time each read at every size in turn (the export aside)")
     parser.add_argument("--full", action="store_true",
                         help="every size a busy team's two years, not 10,000 recent + old")
     args = parser.parse_args()
@@ -454,13 +507,17 @@ def main() -> None:
     rows = []
     for backend in args.backends:
         by_size: dict[int, list[Timing]] = {}
-        with kept_or_temporary(args.keep) as folder:
-            for stored in sorted(args.sizes):
+        with kept_or_temporary(args.keep) as folder, ExitStack() as stack:
+            urls = {stored: stack.enter_context(database(
+                backend, folder, stored, keep=args.keep is not None, full=args.full))
+                for stored in sorted(args.sizes)}
+            if args.interleave:
+                print(f"{backend}, interleaved: {', '.join(f'{n:,}' for n in urls)} promises",
+                      flush=True)
+                by_size = interleaved(urls, args.repeat, args.only, full=args.full)
+            for stored, url in urls.items() if not args.interleave else ():
                 print(f"{backend}, {stored:,} promises", flush=True)
-                with database(backend, folder, stored, keep=args.keep is not None,
-                              full=args.full) as url:
-                    by_size[stored] = measure(url, stored, args.repeat, args.only,
-                                              full=args.full)
+                by_size[stored] = measure(url, stored, args.repeat, args.only, full=args.full)
         if not args.full:
             same_content(backend, by_size)
         smallest = {(t.read, t.viewer): t.median for t in by_size[min(by_size)]}
