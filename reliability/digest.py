@@ -207,7 +207,8 @@ def _unanswered_checkins(session: Session, settings: Settings, scope: Scope,
             .where(Notice.kind == NoticeKind.checkin_request, col(Notice.status).in_(ASKED),
                    col(Notice.created_at) >= since, Promise.status == PromiseStatus.open,
                    scope.where(Promise.owner_id))
-            .order_by(col(Notice.created_at))).all():
+            # the request's id breaks ties, so check-ins asked at one moment keep one order
+            .order_by(col(Notice.created_at), col(Notice.id))).all():
         asked[promise_id or 0] = sent_at or created_at
     if not asked:
         return []

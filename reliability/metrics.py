@@ -149,14 +149,23 @@ def _among(column: Any, ids: Sequence[int]) -> Any:
     return (col(column) + 0).in_(list(ids))
 
 
-def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None) -> Any:
-    """Promises of these owners and clients. Clients are few to a figure (a client page):
-    their promises are reached through the indexes that lead with the client and a date."""
+def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int] | None, *,
+           promise_dated: bool = True) -> Any:
+    """Promises of these owners and clients. When the range is on a date of the promise
+    (`promise_dated`: made, first due) a team's or a client's promises are reached through
+    the indexes that lead with the owner or client and that date (migrations 0019, 0020), so
+    a manager reads their team's promises in the range, not everyone's. When it is on another
+    table's date (renegotiations, check-in requests) the owners and clients are filtered as
+    rows come (`_among`): through an index that leads with them, the planner would read their
+    whole history to find the few rows of the range."""
+    def among(column: Any, ids: Sequence[int]) -> Any:
+        return col(column).in_(list(ids)) if promise_dated else _among(column, ids)
+
     query = query.where(col(Promise.internal).is_(False))
     if owner_ids is not None:
-        query = query.where(_among(Promise.owner_id, owner_ids))
+        query = query.where(among(Promise.owner_id, owner_ids))
     if client_ids is not None:
-        query = query.where(col(Promise.client_id).in_(list(client_ids)))
+        query = query.where(among(Promise.client_id, client_ids))
     return query
 
 
@@ -245,7 +254,7 @@ def _read(
         .join(Promise, col(DueChange.promise_id) == Promise.id)
         .join(Client, col(Promise.client_id) == Client.id)
         .where(col(DueChange.id).in_(wanted)),
-        owner_ids, client_ids)).all()
+        owner_ids, client_ids, promise_dated=False)).all()
     for change, owner_id, client_id, timezone, original_due in changes:
         if start <= change.changed_at < end:
             rows.renegotiations.append(_Moment(_Who(owner_id, client_id, timezone),
@@ -377,13 +386,13 @@ def _requests(session: Session, calendars: _Calendars, *, start: datetime, end: 
         .join(Promise, col(Notice.promise_id) == Promise.id)
         .join(Client, col(Promise.client_id) == Client.id)
         .where(Notice.kind == NoticeKind.checkin_request, _in(Notice.created_at, start, end)),
-        owner_ids, client_ids)).all()
+        owner_ids, client_ids, promise_dated=False)).all()
     if not rows:
         return []
     asked = _scope(
         select(Notice.promise_id).join(Promise, col(Notice.promise_id) == Promise.id)
         .where(Notice.kind == NoticeKind.checkin_request, _in(Notice.created_at, start, end)),
-        owner_ids, client_ids)
+        owner_ids, client_ids, promise_dated=False)
     answers: dict[int, list[datetime]] = defaultdict(list)
     for promise_id, at in session.exec(
         select(CheckIn.promise_id, CheckIn.at)
@@ -615,7 +624,7 @@ def _counted(index: int, window: Window, owner_ids: Sequence[int] | None,
                                  col(Promise.client_id).label("client_id"))
                           .join(DueChange, col(DueChange.promise_id) == Promise.id)
                           .where(_in(DueChange.changed_at, window.start, window.end)),
-                          owner_ids, client_ids).subquery()
+                          owner_ids, client_ids, promise_dated=False).subquery()
     zero = literal_column("0")
     return [
         select(number, literal_column(str(_DUE)), due.c.owner_id, due.c.client_id,

@@ -180,6 +180,9 @@ class Promise(SQLModel, table=True):
         sa.Index("ix_promise_client_due_at", "client_id", "due_at"),
         # A client's figures: its promises first due in a range (the client page).
         sa.Index("ix_promise_client_original_due_at", "client_id", "original_due_at"),
+        # A team's figures: its promises made or first due in a range (a manager's).
+        sa.Index("ix_promise_owner_made_at", "owner_id", "made_at"),
+        sa.Index("ix_promise_owner_original_due_at", "owner_id", "original_due_at"),
     )
     # The ledger's figures read a range by the day a promise was made or first due
     # (metrics.History), so their cost follows the range, not the years stored; the trust
