@@ -37,6 +37,7 @@ from reliability.config import Settings
 from reliability.db import read_session
 from reliability.errors import UserError
 from reliability.models import (
+    Address,
     CheckIn,
     CheckInStatus,
     Client,
@@ -109,8 +110,8 @@ def _text(value: str, what: str, field: str) -> str:
 
 
 # What `Ledger.edit_client` may change, in the order forms and `client edit` show them.
-CLIENT_FIELDS = ("name", "contact_name", "greeting", "email", "locale", "timezone", "country",
-                 "channel", "slack_channel", "auto_send", "confirm_promises")
+CLIENT_FIELDS = ("name", "contact_name", "greeting", "email", "locale", "address", "timezone",
+                 "country", "channel", "slack_channel", "auto_send", "confirm_promises")
 
 
 def _optional(value: str | None, what: str, field: str) -> str | None:
@@ -126,6 +127,7 @@ def _client_values(**given: Any) -> dict[str, Any]:
         "greeting": lambda v: _optional(v, "greeting", "greeting"),
         "email": normalise_email,
         "locale": lambda v: _choice(v, Locale, "locale", "locale"),
+        "address": lambda v: _choice(v, Address, "address", "address"),
         "timezone": _timezone,
         "country": lambda v: _country(v.strip() or None if isinstance(v, str) else v),
         "channel": lambda v: _choice(v, DeliveryChannel, "channel", "channel"),
@@ -262,6 +264,7 @@ class Ledger:
         contact_name: str | None = None,
         greeting: str | None = None,
         locale: str = Locale.en,
+        address: str = Address.ni,
         timezone: str | None = None,
         country: str | None = None,
         channel: str = DeliveryChannel.email,
@@ -271,7 +274,8 @@ class Ledger:
     ) -> Client:
         values = _client_values(
             name=name, email=email, contact_name=contact_name, greeting=greeting,
-            locale=locale, timezone=timezone or self.settings.calendar.default_timezone,
+            locale=locale, address=address,
+            timezone=timezone or self.settings.calendar.default_timezone,
             country=country if country is not None else self.settings.calendar.default_country,
             channel=channel, slack_channel=slack_channel, auto_send=auto_send,
             confirm_promises=confirm_promises)

@@ -31,6 +31,7 @@ def client_record(client: Client) -> dict[str, Any]:
         "email": client.email,
         "slack_channel": client.slack_channel,
         "locale": client.locale,
+        "address": client.address,
         "timezone": client.timezone,
         "country": client.country,
         "channel": client.channel,

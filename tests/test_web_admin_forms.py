@@ -93,6 +93,26 @@ def test_any_member_adds_a_client_but_only_managers_and_admins_edit_one(
     assert count(agency, Event, Event.kind == "client.edited") == 1
 
 
+def test_a_manager_sets_a_swedish_client_to_du_on_the_client_form(
+        app: FastAPI, agency: Ledger) -> None:
+    bob = signed_in(app, agency, "bob@example.com")
+    added = post(bob, "/clients/new", "/clients/new", **CLIENT)
+    assert added.status_code == 303 and agency.client_named("Globex").address == "ni"
+    globex_id = agency.client_named("Globex").id
+    form = bob.get(f"/clients/{globex_id}/edit").text
+    assert '<option value="du"' in form and "Swedish letters address them as" in form
+
+    edited = post(bob, f"/clients/{globex_id}/edit", f"/clients/{globex_id}/edit",
+                  **CLIENT, address="du")
+    assert flash(bob.get(edited.headers["location"]).text) == ["Saved Globex: address."]
+    assert agency.client_named("Globex").address == "du"
+    refused = post(bob, f"/clients/{globex_id}/edit", f"/clients/{globex_id}/edit",
+                   **CLIENT, address="vi")
+    assert refused.status_code == 400
+    assert field_errors(refused.text) == {"address": "unknown address 'vi': use one of ni, du"}
+    assert agency.client_named("Globex").address == "du"
+
+
 def test_a_bad_client_field_is_named_under_it_and_the_input_is_kept(
         app: FastAPI, agency: Ledger) -> None:
     erin = signed_in(app, agency, "erin@example.com")

@@ -25,7 +25,7 @@ from reliability.access import (
 )
 from reliability.errors import UserError
 from reliability.ledger import CLIENT_FIELDS, Ledger
-from reliability.models import Client, DeliveryChannel, Locale, Member, Role
+from reliability.models import Address, Client, DeliveryChannel, Locale, Member, Role
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer
 from reliability.web.dashboard import now_of
 from reliability.web.pages import TEMPLATES, flash, render
@@ -84,20 +84,29 @@ def _client_form(request: Request, viewer: Viewer, *, values: dict[str, Any],
                   **choices(ledger_of(request)))
 
 
+def _client_fields(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The client form's fields; a form posted without `address` (one made before it
+    existed) keeps the client's, or the default ni for a new client."""
+    values: dict[str, Any] = _text_fields(form, tuple(k for k in CLIENT_FIELDS
+                                                      if k not in CLIENT_FLAGS))
+    values.update({flag: flag in form for flag in CLIENT_FLAGS})
+    if not values["address"]:
+        del values["address"]
+    return values
+
+
 @router.get("/clients/new", response_class=HTMLResponse)
 def new_client(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     settings = ledger_of(request).settings.calendar
     return _client_form(request, viewer, values={
-        "locale": Locale.en, "channel": DeliveryChannel.email,
+        "locale": Locale.en, "address": Address.ni, "channel": DeliveryChannel.email,
         "timezone": settings.default_timezone, "country": settings.default_country or ""})
 
 
 @router.post("/clients/new", dependencies=[Depends(check_form_csrf)])
 async def add_client(request: Request, viewer: Viewer = Depends(page_viewer)) -> Response:
     form = await request.form()
-    values: dict[str, Any] = _text_fields(form, tuple(k for k in CLIENT_FIELDS
-                                                      if k not in CLIENT_FLAGS))
-    values.update({flag: flag in form for flag in CLIENT_FLAGS})
+    values = _client_fields(form)
     try:
         client = ledger_of(request).add_client(now=now_of(request), actor=viewer.actor, **values)
     except UserError as exc:
@@ -121,9 +130,7 @@ async def edit_client(request: Request, client_id: RowId,
                       viewer: Viewer = Depends(page_viewer)) -> Response:
     ledger = ledger_of(request)
     form = await request.form()
-    values: dict[str, Any] = _text_fields(form, tuple(k for k in CLIENT_FIELDS
-                                                      if k not in CLIENT_FLAGS))
-    values.update({flag: flag in form for flag in CLIENT_FLAGS})
+    values = _client_fields(form)
     try:
         client, changed = ledger.edit_client(client_id, now=now_of(request),
                                              actor=Actor.of(viewer.member), **values)
