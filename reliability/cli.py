@@ -245,6 +245,9 @@ def member_edit(
     country: Annotated[str | None, typer.Option(
         help='ISO country for public holidays ("" for none).')] = None,
     digest_channel: Annotated[str | None, typer.Option(help="email | slack")] = None,
+    signature: Annotated[str | None, typer.Option(
+        help='Lines that close their client letters; \\n starts a new line, e.g. '
+             '"Priya Raman\\nAccount Director" ("" for their name and the team\'s).')] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a member's details (the role has `member role`); only the options given
@@ -252,7 +255,9 @@ def member_edit(
     runtime = runtime_of(ctx)
     member, changed = runtime.ledger.edit_member(
         email, name=name, manager_email=manager, locale=locale, timezone=timezone,
-        country=country, digest_channel=digest_channel, now=runtime.now, actor=runtime.actor)
+        country=country, digest_channel=digest_channel,
+        signature=signature.replace("\\n", "\n") if signature is not None else None,
+        now=runtime.now, actor=runtime.actor)
     boss = next((b for m, b in runtime.ledger.members() if m.id == member.id), None)
     emit(as_json, member_record(member, boss), f"{member.email}: " + _changes(changed))
 

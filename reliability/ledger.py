@@ -143,6 +143,24 @@ def _member_locale(value: str | None) -> str | None:
     return _choice(value.strip(), Locale, "locale", "locale") if value and value.strip() else None
 
 
+SIGNATURE_LINES = 4
+SIGNATURE_CHARS = 400
+
+
+def _signature(value: str) -> str | None:
+    """A member's own sign-off for client letters: up to four lines of up to 400 characters
+    in all, each line trimmed and blank ones dropped; empty means none (name and team)."""
+    lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
+    if len(lines) > SIGNATURE_LINES:
+        raise UserError(f"a signature has at most {SIGNATURE_LINES} lines", field="signature",
+                        hint="e.g. your name, your title and the team's name")
+    cleaned = "\n".join(lines)
+    if len(cleaned) > SIGNATURE_CHARS:
+        raise UserError(f"a signature has at most {SIGNATURE_CHARS} characters",
+                        field="signature", hint="keep it to a name, a title and a team")
+    return cleaned or None
+
+
 def _reachable(client: Client) -> None:
     if client.channel == DeliveryChannel.slack and not client.slack_channel:
         raise UserError("a client reached by Slack needs a Slack channel",
@@ -376,14 +394,18 @@ class Ledger:
                     locale: str | None = None, timezone: str | None = None,
                     country: str | None = None,
                     digest_channel: str | None = None,
-                    role: str | None = None) -> tuple[Member, dict[str, list[Any]]]:
-        """Change a member's name, manager, language, calendar, digest channel or role
-        (admins only), all or nothing. None keeps a field; an empty `manager_email` means no
-        manager, an empty `locale` the team's default, an empty `country` no public
-        holidays; a new role ends their sessions, as `change_role` does. Returns the member
-        and what changed (field: [before, after])."""
+                    role: str | None = None,
+                    signature: str | None = None) -> tuple[Member, dict[str, list[Any]]]:
+        """Change a member's name, manager, language, calendar, digest channel, role or
+        signature (admins only; a member may change their own signature alone), all or
+        nothing. None keeps a field; an empty `manager_email` means no manager, an empty
+        `locale` the team's default, an empty `country` no public holidays, an empty
+        `signature` their name and the team's; a new role ends their sessions, as
+        `change_role` does. Returns the member and what changed (field: [before, after])."""
         by, label = _who(actor)
         values: dict[str, Any] = {}
+        if signature is not None:
+            values["signature"] = _signature(signature)
         if role is not None:
             values["role"] = _choice(role, Role, "role", "role")
         if name is not None:
@@ -399,8 +421,12 @@ class Ledger:
                                                "digest channel", "digest_channel")
         boss_email = (normalise_email(manager_email, "manager") if manager_email
                       else manager_email)
+        only_signature = set(values) == {"signature"} and manager_email is None
         with self.transaction() as session:
-            require_admin(session, by, "change a member's details")
+            me = session.get(Member, by.member_id) if by.member_id is not None else None
+            if not (only_signature and me is not None
+                    and me.email == normalise_email(email, "email")):
+                require_admin(session, by, "change a member's details")
             member = self.find_current_member(session, email, "email")
             changed = {key: [getattr(member, key), value] for key, value in values.items()
                        if getattr(member, key) != value}

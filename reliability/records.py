@@ -51,6 +51,7 @@ def member_record(member: Member, manager: Member | None = None) -> dict[str, An
         "locale": member.locale,
         "manager": manager.email if manager else None,
         "role": member.role,
+        "signature": member.signature,
     }
 
 

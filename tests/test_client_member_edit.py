@@ -102,6 +102,29 @@ def test_only_an_admin_edits_members_and_a_manager_loop_is_refused(agency: Ledge
     assert again.locale is None and nothing == {"locale": ["zh", None]}
 
 
+def test_a_member_sets_their_own_signature_but_only_an_admin_sets_anothers(
+        agency: Ledger) -> None:
+    alice = as_member(agency, "alice@example.com")
+    mine, changed = agency.edit_member(
+        "alice@example.com", signature="  Alice Ng\n\nAccount Director, Northwind  ",
+        now=START, actor=alice)
+    assert mine.signature == "Alice Ng\nAccount Director, Northwind"
+    assert changed == {"signature": [None, "Alice Ng\nAccount Director, Northwind"]}
+    with pytest.raises(Forbidden, match="only an admin"):
+        agency.edit_member("bob@example.com", signature="Not Bob", now=START, actor=alice)
+    with pytest.raises(Forbidden, match="only an admin"):
+        agency.edit_member("alice@example.com", signature="Alice", locale="sv", now=START,
+                           actor=alice)
+    with pytest.raises(UserError) as refused:
+        agency.edit_member("alice@example.com", signature="a\nb\nc\nd\ne", now=START,
+                           actor=alice)
+    assert refused.value.field == "signature"
+    assert str(refused.value).startswith("a signature has at most 4 lines")
+    assert member(agency, "bob@example.com").signature is None
+    cleared, _ = agency.edit_member("alice@example.com", signature="", now=START, actor=alice)
+    assert cleared.signature is None and member(agency, "alice@example.com").locale is None
+
+
 def test_role_removal_and_adding_are_an_admins(agency: Ledger) -> None:
     bob = as_member(agency, "bob@example.com")
     for act in (lambda: agency.change_role("alice@example.com", "admin", now=START, actor=bob),
@@ -138,6 +161,18 @@ def test_client_edit_and_member_edit_on_the_command_line(cli: Cli) -> None:
         ("alice@example.com", "zh", "bob@example.com"), ("bob@example.com", "sv", None)]
     bad = cli("member", "edit", "alice@example.com", "--locale", "fr")
     assert bad.exit_code == 2 and "unknown locale 'fr'" in bad.stderr
+
+
+def test_a_members_signature_is_set_on_the_command_line_one_line_at_a_time(cli: Cli) -> None:
+    assert cli("init").exit_code == 0
+    assert cli("member", "add", "priya@example.com", "--name", "Priya Raman").exit_code == 0
+    signed = cli("member", "edit", "priya@example.com", "--signature",
+                 "Priya Raman\\nAccount Director, Northwind Analytics", "--json")
+    assert signed.exit_code == 0, signed.stderr
+    assert json.loads(signed.stdout)["signature"] == (
+        "Priya Raman\nAccount Director, Northwind Analytics")
+    long = cli("member", "edit", "priya@example.com", "--signature", "x" * 401)
+    assert long.exit_code == 2 and "at most 400 characters" in long.stderr
 
 
 def test_how_a_swedish_letter_addresses_a_client_is_set_on_the_command_line(cli: Cli) -> None:

@@ -602,6 +602,31 @@ def _delay_context(client: Client, settings: Settings | None = None) -> dict[str
                                 interim=None, now=sample["now"])
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_letter_from_a_member_with_a_signature_ends_with_it_everywhere(locale: str) -> None:
+    client = Client(name=COMPANY, name_key="acme", email="ops@acme.example", locale=locale,
+                    timezone="Europe/Stockholm", contact_name="Karin Lind")
+    owner = Member(name="Priya Raman", email="priya@example.com", timezone="Europe/Stockholm",
+                   signature="Priya Raman\nAccount Director, Northwind & <Analytics>")
+    sample = sample_context("delay_notice", locale)
+    promise = compose.Promise(id=42, title="Q3 report", client_id=1, owner_id=1,
+                              due_at=sample["promise"]["due_at"],
+                              original_due_at=sample["promise"]["due_at"],
+                              made_at=sample["now"], raw_text="Q3 report")
+    context = compose.delay_notice(Settings(team={"name": TEAM}), promise=promise,
+                                   client=client, owner=owner, new_due_at=sample["new_due_at"],
+                                   reason=None, interim=None, now=sample["now"])
+    message = render("delay_notice", locale, context)
+
+    assert message.text.strip().splitlines()[-2:] == [
+        "Priya Raman", "Account Director, Northwind & <Analytics>"]
+    assert TEAM not in message.text
+    assert ("<br>Priya Raman<br>Account Director, Northwind &amp; &lt;Analytics&gt;</p>"
+            in message.html)
+    assert message.blocks is not None and message.blocks[-1]["elements"][0]["text"] == (
+        "Priya Raman · Account Director, Northwind &amp; &lt;Analytics&gt;")
+
+
 def test_one_instant_reads_in_each_readers_own_zone_in_the_same_process() -> None:
     instant = datetime(2026, 11, 24, 22, tzinfo=zone("UTC"))
     new_york = {**sample_context("delay_notice", "en"), "new_due_at": instant}
