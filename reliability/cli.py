@@ -113,6 +113,8 @@ def client_add(
         help='How letters greet them, e.g. "Dr Reed" or 王经理 (default: the first name).')]
     = None,
     locale: Annotated[str, typer.Option(help="en | zh | sv")] = "en",
+    address: Annotated[str, typer.Option(
+        help="ni | du: how a Swedish letter addresses them.")] = "ni",
     timezone: Annotated[str | None, typer.Option(help="IANA zone, e.g. America/New_York.")] = None,
     country: Annotated[str | None, typer.Option(help="ISO country for public holidays.")] = None,
     channel: Annotated[str, typer.Option(help="email | slack")] = "email",
@@ -127,7 +129,7 @@ def client_add(
     runtime = runtime_of(ctx)
     client = runtime.ledger.add_client(
         name=name, email=email, contact_name=contact_name, greeting=greeting, locale=locale,
-        timezone=timezone,
+        address=address, timezone=timezone,
         country=country, channel=channel, slack_channel=slack_channel, auto_send=auto_send,
         confirm_promises=confirm_promises, now=runtime.now, actor=runtime.actor,
     )
@@ -146,6 +148,8 @@ def client_edit(
     greeting: Annotated[str | None, typer.Option(
         help='How letters greet them ("" to derive it from the contact).')] = None,
     locale: Annotated[str | None, typer.Option(help="en | zh | sv")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="ni | du: how a Swedish letter addresses them.")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone.")] = None,
     country: Annotated[str | None, typer.Option(
         help='ISO country for public holidays ("" for none).')] = None,
@@ -165,8 +169,8 @@ def client_edit(
     found, changed = ledger.edit_client(
         ledger.client_named(client).id or 0, now=runtime.now, actor=runtime.actor, name=name,
         email=email, contact_name=contact_name, greeting=greeting, locale=locale,
-        timezone=timezone, country=country, channel=channel, slack_channel=slack_channel,
-        auto_send=auto_send, confirm_promises=confirm_promises)
+        address=address, timezone=timezone, country=country, channel=channel,
+        slack_channel=slack_channel, auto_send=auto_send, confirm_promises=confirm_promises)
     emit(as_json, client_record(found),
          f"client #{found.id} {found.name}: " + _changes(changed))
 
@@ -241,6 +245,9 @@ def member_edit(
     country: Annotated[str | None, typer.Option(
         help='ISO country for public holidays ("" for none).')] = None,
     digest_channel: Annotated[str | None, typer.Option(help="email | slack")] = None,
+    signature: Annotated[str | None, typer.Option(
+        help='Lines that close their client letters; \\n starts a new line, e.g. '
+             '"Priya Raman\\nAccount Director" ("" for their name and the team\'s).')] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Change a member's details (the role has `member role`); only the options given
@@ -248,7 +255,9 @@ def member_edit(
     runtime = runtime_of(ctx)
     member, changed = runtime.ledger.edit_member(
         email, name=name, manager_email=manager, locale=locale, timezone=timezone,
-        country=country, digest_channel=digest_channel, now=runtime.now, actor=runtime.actor)
+        country=country, digest_channel=digest_channel,
+        signature=signature.replace("\\n", "\n") if signature is not None else None,
+        now=runtime.now, actor=runtime.actor)
     boss = next((b for m, b in runtime.ledger.members() if m.id == member.id), None)
     emit(as_json, member_record(member, boss), f"{member.email}: " + _changes(changed))
 

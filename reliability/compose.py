@@ -87,6 +87,20 @@ def client_greeting_name(client: Client) -> str | None:
     return contact if client.locale == "zh" else contact.split()[0]
 
 
+def letter_context(settings: Settings, *, client: Client, owner: Member,
+                   now: datetime) -> dict[str, Any]:
+    """What every client letter knows besides `base_context`: how a Swedish letter addresses
+    the client (ni or du) and the owner's own signature, which replaces their name and the
+    team's name under the closing when they have set one."""
+    signature = (owner.signature or "").strip()
+    return {
+        **base_context(settings, timezone=client.timezone, now=now,
+                       recipient=client_greeting_name(client), sender=owner.name),
+        "address": client.address,
+        "signature_lines": signature.splitlines() if signature else None,
+    }
+
+
 def delay_notice(settings: Settings, *, promise: Promise, client: Client, owner: Member,
                  new_due_at: datetime, reason: str | None, interim: str | None,
                  now: datetime, progress: float | None = None,
@@ -94,8 +108,7 @@ def delay_notice(settings: Settings, *, promise: Promise, client: Client, owner:
     """A delay notice's context; `reason` is client-facing text only, never a team note.
     Without one the letter states what is known (what is late, how far along, the new date)."""
     return {
-        **base_context(settings, timezone=client.timezone, now=now,
-                recipient=client_greeting_name(client), sender=owner.name),
+        **letter_context(settings, client=client, owner=owner, now=now),
         "promise": promise_view(settings, promise, client, owner),
         "reason": reason.strip() if reason and reason.strip() else None,
         "new_due_at": new_due_at,
@@ -108,8 +121,7 @@ def delay_notice(settings: Settings, *, promise: Promise, client: Client, owner:
 def promise_confirmation(settings: Settings, *, promise: Promise, client: Client,
                          owner: Member, now: datetime) -> dict[str, Any]:
     return {
-        **base_context(settings, timezone=client.timezone, now=now,
-                recipient=client_greeting_name(client), sender=owner.name),
+        **letter_context(settings, client=client, owner=owner, now=now),
         "promise": promise_view(settings, promise, client, owner),
         "details": None,
     }
@@ -172,8 +184,7 @@ def mistake_remediation(settings: Settings, *, mistake: Mistake, client: Client,
                   "currency": mistake.credit_currency,
                   "method": mistake.credit_method, "basis": mistake.credit_basis}
     return {
-        **base_context(settings, timezone=client.timezone, now=now,
-                recipient=client_greeting_name(client), sender=owner.name),
+        **letter_context(settings, client=client, owner=owner, now=now),
         "mistake": {
             "about": about,
             "summary": mistake.summary,
@@ -190,8 +201,7 @@ def request_acknowledgement(settings: Settings, *, summary: str, received_at: da
                             reply_by: datetime, client: Client, owner: Member,
                             now: datetime) -> dict[str, Any]:
     return {
-        **base_context(settings, timezone=client.timezone, now=now,
-                recipient=client_greeting_name(client), sender=owner.name),
+        **letter_context(settings, client=client, owner=owner, now=now),
         "request": {"summary": summary, "received_at": received_at},
         "reply_by": reply_by,
     }

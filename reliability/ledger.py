@@ -37,6 +37,7 @@ from reliability.config import Settings
 from reliability.db import read_session
 from reliability.errors import UserError
 from reliability.models import (
+    Address,
     CheckIn,
     CheckInStatus,
     Client,
@@ -109,8 +110,8 @@ def _text(value: str, what: str, field: str) -> str:
 
 
 # What `Ledger.edit_client` may change, in the order forms and `client edit` show them.
-CLIENT_FIELDS = ("name", "contact_name", "greeting", "email", "locale", "timezone", "country",
-                 "channel", "slack_channel", "auto_send", "confirm_promises")
+CLIENT_FIELDS = ("name", "contact_name", "greeting", "email", "locale", "address", "timezone",
+                 "country", "channel", "slack_channel", "auto_send", "confirm_promises")
 
 
 def _optional(value: str | None, what: str, field: str) -> str | None:
@@ -126,6 +127,7 @@ def _client_values(**given: Any) -> dict[str, Any]:
         "greeting": lambda v: _optional(v, "greeting", "greeting"),
         "email": normalise_email,
         "locale": lambda v: _choice(v, Locale, "locale", "locale"),
+        "address": lambda v: _choice(v, Address, "address", "address"),
         "timezone": _timezone,
         "country": lambda v: _country(v.strip() or None if isinstance(v, str) else v),
         "channel": lambda v: _choice(v, DeliveryChannel, "channel", "channel"),
@@ -139,6 +141,24 @@ def _client_values(**given: Any) -> dict[str, Any]:
 def _member_locale(value: str | None) -> str | None:
     """A member's language; empty or None reads the team's default."""
     return _choice(value.strip(), Locale, "locale", "locale") if value and value.strip() else None
+
+
+SIGNATURE_LINES = 4
+SIGNATURE_CHARS = 400
+
+
+def _signature(value: str) -> str | None:
+    """A member's own sign-off for client letters: up to four lines of up to 400 characters
+    in all, each line trimmed and blank ones dropped; empty means none (name and team)."""
+    lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
+    if len(lines) > SIGNATURE_LINES:
+        raise UserError(f"a signature has at most {SIGNATURE_LINES} lines", field="signature",
+                        hint="e.g. your name, your title and the team's name")
+    cleaned = "\n".join(lines)
+    if len(cleaned) > SIGNATURE_CHARS:
+        raise UserError(f"a signature has at most {SIGNATURE_CHARS} characters",
+                        field="signature", hint="keep it to a name, a title and a team")
+    return cleaned or None
 
 
 def _reachable(client: Client) -> None:
@@ -262,6 +282,7 @@ class Ledger:
         contact_name: str | None = None,
         greeting: str | None = None,
         locale: str = Locale.en,
+        address: str = Address.ni,
         timezone: str | None = None,
         country: str | None = None,
         channel: str = DeliveryChannel.email,
@@ -271,7 +292,8 @@ class Ledger:
     ) -> Client:
         values = _client_values(
             name=name, email=email, contact_name=contact_name, greeting=greeting,
-            locale=locale, timezone=timezone or self.settings.calendar.default_timezone,
+            locale=locale, address=address,
+            timezone=timezone or self.settings.calendar.default_timezone,
             country=country if country is not None else self.settings.calendar.default_country,
             channel=channel, slack_channel=slack_channel, auto_send=auto_send,
             confirm_promises=confirm_promises)
@@ -372,14 +394,18 @@ class Ledger:
                     locale: str | None = None, timezone: str | None = None,
                     country: str | None = None,
                     digest_channel: str | None = None,
-                    role: str | None = None) -> tuple[Member, dict[str, list[Any]]]:
-        """Change a member's name, manager, language, calendar, digest channel or role
-        (admins only), all or nothing. None keeps a field; an empty `manager_email` means no
-        manager, an empty `locale` the team's default, an empty `country` no public
-        holidays; a new role ends their sessions, as `change_role` does. Returns the member
-        and what changed (field: [before, after])."""
+                    role: str | None = None,
+                    signature: str | None = None) -> tuple[Member, dict[str, list[Any]]]:
+        """Change a member's name, manager, language, calendar, digest channel, role or
+        signature (admins only; a member may change their own signature alone), all or
+        nothing. None keeps a field; an empty `manager_email` means no manager, an empty
+        `locale` the team's default, an empty `country` no public holidays, an empty
+        `signature` their name and the team's; a new role ends their sessions, as
+        `change_role` does. Returns the member and what changed (field: [before, after])."""
         by, label = _who(actor)
         values: dict[str, Any] = {}
+        if signature is not None:
+            values["signature"] = _signature(signature)
         if role is not None:
             values["role"] = _choice(role, Role, "role", "role")
         if name is not None:
@@ -395,8 +421,12 @@ class Ledger:
                                                "digest channel", "digest_channel")
         boss_email = (normalise_email(manager_email, "manager") if manager_email
                       else manager_email)
+        only_signature = set(values) == {"signature"} and manager_email is None
         with self.transaction() as session:
-            require_admin(session, by, "change a member's details")
+            me = session.get(Member, by.member_id) if by.member_id is not None else None
+            if not (only_signature and me is not None
+                    and me.email == normalise_email(email, "email")):
+                require_admin(session, by, "change a member's details")
             member = self.find_current_member(session, email, "email")
             changed = {key: [getattr(member, key), value] for key, value in values.items()
                        if getattr(member, key) != value}

@@ -11,8 +11,8 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 # Each `X as X` re-exports a word the tables do not name, for the modules that read both.
 from reliability.vocabulary import CLIENT_KINDS as CLIENT_KINDS
-from reliability.vocabulary import CheckInStatus as CheckInStatus
 from reliability.vocabulary import (
+    Address,
     DeliveryChannel,
     Locale,
     NoticeStatus,
@@ -23,6 +23,7 @@ from reliability.vocabulary import (
     SuggestionStatus,
     TokenScope,
 )
+from reliability.vocabulary import CheckInStatus as CheckInStatus
 from reliability.vocabulary import NoticeKind as NoticeKind
 from reliability.vocabulary import RiskLevel as RiskLevel
 
@@ -91,6 +92,8 @@ class Client(SQLModel, table=True):
     email: str = Field(max_length=320)
     slack_channel: str | None = Field(default=None, max_length=64)
     locale: str = Field(default=Locale.en, max_length=8)
+    # How a Swedish letter addresses them: "ni" (er, ert, era) or "du" (dig, din, ditt).
+    address: str = Field(default=Address.ni, max_length=4)
     timezone: str = Field(max_length=64)
     country: str | None = Field(default=None, max_length=8)
     channel: str = Field(default=DeliveryChannel.email, max_length=16)
@@ -110,6 +113,8 @@ class Member(SQLModel, table=True):
     # pages); None: the team's default (`[team] locale`).
     locale: str | None = Field(default=None, max_length=8)
     manager_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    # The lines that close their client letters instead of their name and the team's name.
+    signature: str | None = Field(default=None, max_length=400)
     role: str = Field(default=Role.member, max_length=16)
     digest_channel: str = Field(default=DeliveryChannel.email, max_length=16)
     created_at: datetime = required_utc_field()

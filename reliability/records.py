@@ -31,6 +31,7 @@ def client_record(client: Client) -> dict[str, Any]:
         "email": client.email,
         "slack_channel": client.slack_channel,
         "locale": client.locale,
+        "address": client.address,
         "timezone": client.timezone,
         "country": client.country,
         "channel": client.channel,
@@ -50,6 +51,7 @@ def member_record(member: Member, manager: Member | None = None) -> dict[str, An
         "locale": member.locale,
         "manager": manager.email if manager else None,
         "role": member.role,
+        "signature": member.signature,
     }
 
 

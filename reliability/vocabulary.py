@@ -15,6 +15,13 @@ class Locale(StrEnum):
     sv = "sv"
 
 
+class Address(StrEnum):
+    """How a Swedish letter addresses the client: the polite plural ni, or the familiar du."""
+
+    ni = "ni"
+    du = "du"
+
+
 class DeliveryChannel(StrEnum):
     email = "email"
     slack = "slack"

@@ -394,6 +394,19 @@ def test_anyone_adds_a_client_and_managers_change_its_details(app: FastAPI,
         {"greeting": [None, "Hej Hank"], "country": ["SE", None]}]
 
 
+def test_a_client_added_or_changed_by_the_api_may_be_addressed_as_du(
+        app: FastAPI, agency: Ledger) -> None:
+    bob = as_(app, agency, "bob@example.com")
+    made = bob.post("/api/clients", json={"name": "Globex", "email": "hank@globex.example",
+                                          "locale": "sv", "address": "du"})
+    assert made.status_code == 201 and made.json()["address"] == "du"
+    back = bob.patch(f"/api/clients/{made.json()['id']}", json={"address": "ni"})
+    assert back.status_code == 200 and back.json()["address"] == "ni"
+    cleared = bob.patch(f"/api/clients/{made.json()['id']}", json={"address": None})
+    assert cleared.status_code == 422
+    assert agency.client_named("Globex").address == "ni"
+
+
 def test_a_client_rating_is_recorded(app: FastAPI, agency: Ledger) -> None:
     with Session(agency.engine) as session:
         acme = session.exec(select(Client)).one()

@@ -68,6 +68,22 @@ def test_a_client_edit_is_checked_like_a_new_client(agency: Ledger) -> None:
     assert agency.client_named("Acme").timezone == "America/New_York"
 
 
+def test_a_client_is_addressed_as_ni_until_set_to_du_and_nothing_else_is_taken(
+        agency: Ledger) -> None:
+    acme_id = agency.client_named("Acme").id or 0
+    assert agency.client_named("Acme").address == "ni"
+    with pytest.raises(UserError) as refused:
+        agency.edit_client(acme_id, now=START, actor="t", address="Du")
+    assert (refused.value.field, refused.value.hint) == ("address", "use one of ni, du")
+    with pytest.raises(UserError) as refused_new:
+        agency.add_client(name="Globex", email="hank@globex.example", address="ers",
+                          now=START, actor="t")
+    assert refused_new.value.field == "address"
+    client, changed = agency.edit_client(acme_id, now=START, actor="t", address="du")
+    assert client.address == "du" and changed == {"address": ["ni", "du"]}
+    assert agency.client_named("Acme").address == "du"
+
+
 def test_only_an_admin_edits_members_and_a_manager_loop_is_refused(agency: Ledger) -> None:
     agency.add_member(email="erin@example.com", name="Erin", role="admin", now=START, actor="t")
     with pytest.raises(Forbidden, match="only an admin"):
@@ -84,6 +100,29 @@ def test_only_an_admin_edits_members_and_a_manager_loop_is_refused(agency: Ledge
     assert events(agency, "member.edited")[0].payload["changes"]["locale"] == [None, "zh"]
     again, nothing = agency.edit_member("alice@example.com", locale="", now=START, actor="t")
     assert again.locale is None and nothing == {"locale": ["zh", None]}
+
+
+def test_a_member_sets_their_own_signature_but_only_an_admin_sets_anothers(
+        agency: Ledger) -> None:
+    alice = as_member(agency, "alice@example.com")
+    mine, changed = agency.edit_member(
+        "alice@example.com", signature="  Alice Ng\n\nAccount Director, Northwind  ",
+        now=START, actor=alice)
+    assert mine.signature == "Alice Ng\nAccount Director, Northwind"
+    assert changed == {"signature": [None, "Alice Ng\nAccount Director, Northwind"]}
+    with pytest.raises(Forbidden, match="only an admin"):
+        agency.edit_member("bob@example.com", signature="Not Bob", now=START, actor=alice)
+    with pytest.raises(Forbidden, match="only an admin"):
+        agency.edit_member("alice@example.com", signature="Alice", locale="sv", now=START,
+                           actor=alice)
+    with pytest.raises(UserError) as refused:
+        agency.edit_member("alice@example.com", signature="a\nb\nc\nd\ne", now=START,
+                           actor=alice)
+    assert refused.value.field == "signature"
+    assert str(refused.value).startswith("a signature has at most 4 lines")
+    assert member(agency, "bob@example.com").signature is None
+    cleared, _ = agency.edit_member("alice@example.com", signature="", now=START, actor=alice)
+    assert cleared.signature is None and member(agency, "alice@example.com").locale is None
 
 
 def test_role_removal_and_adding_are_an_admins(agency: Ledger) -> None:
@@ -122,6 +161,30 @@ def test_client_edit_and_member_edit_on_the_command_line(cli: Cli) -> None:
         ("alice@example.com", "zh", "bob@example.com"), ("bob@example.com", "sv", None)]
     bad = cli("member", "edit", "alice@example.com", "--locale", "fr")
     assert bad.exit_code == 2 and "unknown locale 'fr'" in bad.stderr
+
+
+def test_a_members_signature_is_set_on_the_command_line_one_line_at_a_time(cli: Cli) -> None:
+    assert cli("init").exit_code == 0
+    assert cli("member", "add", "priya@example.com", "--name", "Priya Raman").exit_code == 0
+    signed = cli("member", "edit", "priya@example.com", "--signature",
+                 "Priya Raman\\nAccount Director, Northwind Analytics", "--json")
+    assert signed.exit_code == 0, signed.stderr
+    assert json.loads(signed.stdout)["signature"] == (
+        "Priya Raman\nAccount Director, Northwind Analytics")
+    long = cli("member", "edit", "priya@example.com", "--signature", "x" * 401)
+    assert long.exit_code == 2 and "at most 400 characters" in long.stderr
+
+
+def test_how_a_swedish_letter_addresses_a_client_is_set_on_the_command_line(cli: Cli) -> None:
+    assert cli("init").exit_code == 0
+    added = cli("client", "add", "Volvo", "--email", "karin@volvo.example", "--locale", "sv",
+                "--address", "du", "--json")
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["address"] == "du"
+    back = cli("client", "edit", "Volvo", "--address", "ni")
+    assert back.stdout.strip() == "client #1 Volvo: address du -> ni"
+    bad = cli("client", "edit", "Volvo", "--address", "ers")
+    assert bad.exit_code == 2 and "unknown address 'ers'" in bad.stderr
 
 
 def test_two_admins_stepping_down_at_once_leave_the_team_one_admin(agency: Ledger,

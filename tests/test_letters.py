@@ -419,6 +419,54 @@ def test_swedish_letters_say_ni_to_the_client() -> None:
         assert not re.search(r"\b(du|dig|din|ditt|dina)\b", text), kind
 
 
+# What a client set to du reads where a ni-client reads ni, er, ert or era.
+DU_FORMS = {
+    "delay_notice": ["ställer till problem för dig", "vad du behöver få först"],
+    "mistake_remediation": ["får du gärna höra av dig direkt till mig"],
+    "promise_confirmation": ["du får ”Kvartalsrapport Q3”", "hör du det från mig"],
+    "request_acknowledgement": ["Tack för din förfrågan"],
+}
+NI_FORMS = re.compile(r"\b(ni|er|ert|era)\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("kind", CLIENT_KINDS)
+def test_swedish_letters_say_du_to_a_client_set_to_du_in_every_branch(kind: str) -> None:
+    for context in samples.variants(kind, "sv"):
+        # The sample's own texts (what the owner typed) say ni: the letter's words are tested.
+        context = {**context, "address": "du", "reason": None, "interim": None}
+        if kind == "mistake_remediation":
+            context["mistake"] = {**context["mistake"],
+                                  "summary": "Oktoberfakturan tog med timmar från fel projekt."}
+        message = render(kind, "sv", context)
+
+        assert not NI_FORMS.search(message.subject + message.text), NI_FORMS.search(
+            message.subject + message.text)
+    first = render(kind, "sv", {**samples.variants(kind, "sv")[0], "address": "du"})
+    for form in DU_FORMS[kind]:
+        assert form in first.text, (form, first.text)
+
+
+def test_a_swedish_request_to_a_du_client_is_theirs_from_the_subject_on() -> None:
+    context = {**sample_context("request_acknowledgement", "sv"), "address": "du"}
+
+    assert render("request_acknowledgement", "sv", context).subject.startswith("Din förfrågan ”")
+
+
+@pytest.mark.parametrize(("address", "waiting_for", "asked"), [
+    ("du", "exporten", "behöver vi fortfarande exporten från dig,"),
+    ("ni", "exporten", "behöver vi fortfarande exporten från er,"),
+    ("du", "ditt godkännande", "behöver vi fortfarande ditt godkännande,"),
+    ("du", "dina siffror för oktober", "behöver vi fortfarande dina siffror för oktober,"),
+    ("du", "filerna från din leverantör", "fortfarande filerna från din leverantör,"),
+])
+def test_what_a_swedish_client_must_send_is_from_them_once_in_their_form(
+        address: str, waiting_for: str, asked: str) -> None:
+    context = {**sample_context("delay_notice", "sv"), "address": address,
+               "waiting_for": waiting_for}
+
+    assert asked in render("delay_notice", "sv", context).text
+
+
 @pytest.mark.parametrize(("kind", "field"), [("promise_confirmation", "due_at"),
                                              ("request_acknowledgement", "reply_by")])
 def test_a_chinese_deadline_at_the_end_of_a_day_is_never_read_as_the_day_before(
@@ -552,6 +600,31 @@ def _delay_context(client: Client, settings: Settings | None = None) -> dict[str
     return compose.delay_notice(settings or Settings(), promise=promise, client=client,
                                 owner=owner, new_due_at=sample["new_due_at"], reason=None,
                                 interim=None, now=sample["now"])
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_letter_from_a_member_with_a_signature_ends_with_it_everywhere(locale: str) -> None:
+    client = Client(name=COMPANY, name_key="acme", email="ops@acme.example", locale=locale,
+                    timezone="Europe/Stockholm", contact_name="Karin Lind")
+    owner = Member(name="Priya Raman", email="priya@example.com", timezone="Europe/Stockholm",
+                   signature="Priya Raman\nAccount Director, Northwind & <Analytics>")
+    sample = sample_context("delay_notice", locale)
+    promise = compose.Promise(id=42, title="Q3 report", client_id=1, owner_id=1,
+                              due_at=sample["promise"]["due_at"],
+                              original_due_at=sample["promise"]["due_at"],
+                              made_at=sample["now"], raw_text="Q3 report")
+    context = compose.delay_notice(Settings(team={"name": TEAM}), promise=promise,
+                                   client=client, owner=owner, new_due_at=sample["new_due_at"],
+                                   reason=None, interim=None, now=sample["now"])
+    message = render("delay_notice", locale, context)
+
+    assert message.text.strip().splitlines()[-2:] == [
+        "Priya Raman", "Account Director, Northwind & <Analytics>"]
+    assert TEAM not in message.text
+    assert ("<br>Priya Raman<br>Account Director, Northwind &amp; &lt;Analytics&gt;</p>"
+            in message.html)
+    assert message.blocks is not None and message.blocks[-1]["elements"][0]["text"] == (
+        "Priya Raman · Account Director, Northwind &amp; &lt;Analytics&gt;")
 
 
 def test_one_instant_reads_in_each_readers_own_zone_in_the_same_process() -> None:

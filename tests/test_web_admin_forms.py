@@ -93,6 +93,26 @@ def test_any_member_adds_a_client_but_only_managers_and_admins_edit_one(
     assert count(agency, Event, Event.kind == "client.edited") == 1
 
 
+def test_a_manager_sets_a_swedish_client_to_du_on_the_client_form(
+        app: FastAPI, agency: Ledger) -> None:
+    bob = signed_in(app, agency, "bob@example.com")
+    added = post(bob, "/clients/new", "/clients/new", **CLIENT)
+    assert added.status_code == 303 and agency.client_named("Globex").address == "ni"
+    globex_id = agency.client_named("Globex").id
+    form = bob.get(f"/clients/{globex_id}/edit").text
+    assert '<option value="du"' in form and "Swedish letters address them as" in form
+
+    edited = post(bob, f"/clients/{globex_id}/edit", f"/clients/{globex_id}/edit",
+                  **CLIENT, address="du")
+    assert flash(bob.get(edited.headers["location"]).text) == ["Saved Globex: address."]
+    assert agency.client_named("Globex").address == "du"
+    refused = post(bob, f"/clients/{globex_id}/edit", f"/clients/{globex_id}/edit",
+                   **CLIENT, address="vi")
+    assert refused.status_code == 400
+    assert field_errors(refused.text) == {"address": "unknown address 'vi': use one of ni, du"}
+    assert agency.client_named("Globex").address == "du"
+
+
 def test_a_bad_client_field_is_named_under_it_and_the_input_is_kept(
         app: FastAPI, agency: Ledger) -> None:
     erin = signed_in(app, agency, "erin@example.com")
@@ -190,6 +210,34 @@ def test_an_admin_adds_a_member_sets_role_and_language_and_signs_them_out(
     assert frank_browser.get("/board", follow_redirects=False).status_code == 303
     assert post(erin, page, f"{page}/remove").status_code == 303
     assert "removed" in erin.get("/members").text
+
+
+def test_a_member_sets_their_own_signature_and_an_admin_sets_anyones(
+        app: FastAPI, agency: Ledger) -> None:
+    alice = signed_in(app, agency, "alice@example.com")
+    assert 'href="/signature"' in alice.get("/board").text
+    saved = post(alice, "/signature", "/signature",
+                 signature="Alice Ng\r\nAccount Director, Northwind Analytics")
+    assert saved.status_code == 303
+    page = alice.get("/signature").text
+    assert flash(page) == ["Your signature is saved."]
+    assert "Alice Ng\nAccount Director, Northwind Analytics</textarea>" in page
+    too_long = post(alice, "/signature", "/signature", signature="a\nb\nc\nd\ne")
+    assert too_long.status_code == 400
+    assert field_errors(too_long.text)["signature"].startswith("a signature has at most 4")
+    with Session(agency.engine) as session:
+        stored = session.exec(select(Member).where(Member.email == "alice@example.com")).one()
+    assert stored.signature == "Alice Ng\nAccount Director, Northwind Analytics"
+
+    erin = signed_in(app, agency, "erin@example.com")
+    bob = f"/members/{member_id(agency, 'bob@example.com')}"
+    assert post(erin, bob, f"{bob}/edit", name="Bob", manager="", locale="",
+                timezone="America/New_York", country="", digest_channel="email",
+                signature="Bob\nHead of Delivery").status_code == 303
+    assert "Saved Bob: signature." in flash(erin.get(bob).text)
+    with Session(agency.engine) as session:
+        bob_row = session.exec(select(Member).where(Member.email == "bob@example.com")).one()
+    assert bob_row.signature == "Bob\nHead of Delivery"
 
 
 def test_removing_a_member_with_open_promises_says_why_on_their_page(

@@ -56,6 +56,12 @@ class BaseContext(TypedDict):
     team_name: str  # the team's own name, second line of the signature
 
 
+class ClientLetterContext(BaseContext):
+    address: str  # how a Swedish letter addresses the client: "ni" or "du"
+    # The owner's own signature lines, which replace sender_name and team_name; None: those.
+    signature_lines: list[str] | None
+
+
 class PromiseItem(TypedDict):
     id: str
     title: str
@@ -65,7 +71,7 @@ class PromiseItem(TypedDict):
     url: str  # the promise's page in the web app (staff messages only)
 
 
-class DelayNoticeContext(BaseContext):
+class DelayNoticeContext(ClientLetterContext):
     promise: PromiseItem
     # Why, in the client's language and written for the client: sentences, or a few words
     # naming the cause ("illness"). None: the letter says only what is known.
@@ -95,12 +101,12 @@ class CreditView(TypedDict):
     basis: str | None  # "overcharge" (money back) or "goodwill" (on top); None: not said
 
 
-class MistakeRemediationContext(BaseContext):
+class MistakeRemediationContext(ClientLetterContext):
     mistake: MistakeView
     credit: CreditView | None  # only an approved credit
 
 
-class PromiseConfirmationContext(BaseContext):
+class PromiseConfirmationContext(ClientLetterContext):
     promise: PromiseItem
     details: str | None  # what exactly is included, if worth restating
 
@@ -110,7 +116,7 @@ class RequestView(TypedDict):
     received_at: datetime
 
 
-class RequestAcknowledgementContext(BaseContext):
+class RequestAcknowledgementContext(ClientLetterContext):
     request: RequestView
     reply_by: datetime
 

@@ -37,7 +37,7 @@ from reliability.drafting.contexts import (
     check_names,
 )
 from reliability.drafting.reasons import reason_texts
-from reliability.vocabulary import DeliveryChannel, NoticeKind
+from reliability.vocabulary import Address, DeliveryChannel, NoticeKind
 
 SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
 
@@ -56,6 +56,16 @@ def _words(locale: str) -> dict[str, Any]:
 
 def variants(kind: str, locale: str) -> list[dict[str, Any]]:
     """The sample context of `kind` first, then variants that take the other branches."""
+    found = _kind_variants(kind, locale)
+    if kind in STAFF_KINDS:
+        return found
+    # A client addressed as du, written by an owner who signs with their own lines.
+    words = _words(locale)
+    return [*found, {**found[0], "address": Address.du,
+                     "signature_lines": [words["owner"], "Account Director", words["team"]]}]
+
+
+def _kind_variants(kind: str, locale: str) -> list[dict[str, Any]]:
     check_names(kind, locale)
     words = _words(locale)
     tz = zone(words["timezone"])
@@ -86,6 +96,8 @@ def variants(kind: str, locale: str) -> list[dict[str, Any]]:
         "sender_name": "Reliability" if staff else words["owner"],
         "team_name": words["team"],
     }
+    if not staff:
+        base.update(address=Address.ni, signature_lines=None)
     report = promise(42, words["title"], 20)
     # Risk reasons as the scan stores them, worded by the one function every reader sees.
     reasons = reason_texts([

@@ -25,7 +25,7 @@ from reliability.access import (
 )
 from reliability.errors import UserError
 from reliability.ledger import CLIENT_FIELDS, Ledger
-from reliability.models import Client, DeliveryChannel, Locale, Member, Role
+from reliability.models import Address, Client, DeliveryChannel, Locale, Member, Role
 from reliability.web.auth import Viewer, check_form_csrf, ledger_of, page_viewer
 from reliability.web.dashboard import now_of
 from reliability.web.pages import TEMPLATES, flash, render
@@ -34,7 +34,8 @@ from reliability.web.queries import RowId
 router = APIRouter(include_in_schema=False)
 TEMPLATES.env.globals["manages_anyone"] = manages_anyone  # the client page's "Edit details"
 CLIENT_FLAGS = ("auto_send", "confirm_promises")
-MEMBER_FIELDS = ("name", "manager", "locale", "timezone", "country", "digest_channel")
+MEMBER_FIELDS = ("name", "manager", "locale", "timezone", "country", "digest_channel",
+                 "signature")
 LOCALE_NAMES = {Locale.en: "English", Locale.sv: "Svenska", Locale.zh: "中文"}
 ROLE_OPTIONS = [(Role.member, "Member: their own promises"),
                 (Role.manager, "Manager: theirs and their reports'"),
@@ -84,20 +85,29 @@ def _client_form(request: Request, viewer: Viewer, *, values: dict[str, Any],
                   **choices(ledger_of(request)))
 
 
+def _client_fields(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The client form's fields; a form posted without `address` (one made before it
+    existed) keeps the client's, or the default ni for a new client."""
+    values: dict[str, Any] = _text_fields(form, tuple(k for k in CLIENT_FIELDS
+                                                      if k not in CLIENT_FLAGS))
+    values.update({flag: flag in form for flag in CLIENT_FLAGS})
+    if not values["address"]:
+        del values["address"]
+    return values
+
+
 @router.get("/clients/new", response_class=HTMLResponse)
 def new_client(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
     settings = ledger_of(request).settings.calendar
     return _client_form(request, viewer, values={
-        "locale": Locale.en, "channel": DeliveryChannel.email,
+        "locale": Locale.en, "address": Address.ni, "channel": DeliveryChannel.email,
         "timezone": settings.default_timezone, "country": settings.default_country or ""})
 
 
 @router.post("/clients/new", dependencies=[Depends(check_form_csrf)])
 async def add_client(request: Request, viewer: Viewer = Depends(page_viewer)) -> Response:
     form = await request.form()
-    values: dict[str, Any] = _text_fields(form, tuple(k for k in CLIENT_FIELDS
-                                                      if k not in CLIENT_FLAGS))
-    values.update({flag: flag in form for flag in CLIENT_FLAGS})
+    values = _client_fields(form)
     try:
         client = ledger_of(request).add_client(now=now_of(request), actor=viewer.actor, **values)
     except UserError as exc:
@@ -121,9 +131,7 @@ async def edit_client(request: Request, client_id: RowId,
                       viewer: Viewer = Depends(page_viewer)) -> Response:
     ledger = ledger_of(request)
     form = await request.form()
-    values: dict[str, Any] = _text_fields(form, tuple(k for k in CLIENT_FIELDS
-                                                      if k not in CLIENT_FLAGS))
-    values.update({flag: flag in form for flag in CLIENT_FLAGS})
+    values = _client_fields(form)
     try:
         client, changed = ledger.edit_client(client_id, now=now_of(request),
                                              actor=Actor.of(viewer.member), **values)
@@ -173,7 +181,7 @@ def _member_page(request: Request, viewer: Viewer, member_id: int, *,
     values = {"name": member.name, "manager": boss.email if boss else "",
               "locale": member.locale or "", "timezone": member.timezone,
               "country": member.country or "", "digest_channel": member.digest_channel,
-              "role": member.role, **(typed or {})}
+              "role": member.role, "signature": member.signature or "", **(typed or {})}
     team = [m for m, _ in ledger.read(_team) if m.removed_at is None and m.id != member.id]
     return render(request, "member.html", viewer, page="members", member=member, boss=boss,
                   manager_options=_manager_options(team), values=values,
@@ -254,11 +262,40 @@ async def edit_member(request: Request, member_id: RowId,
         found, changed = ledger.edit_member(
             member.email, name=values["name"], manager_email=values["manager"],
             locale=values["locale"], timezone=values["timezone"], country=values["country"],
-            digest_channel=values["digest_channel"], now=now_of(request), actor=actor)
+            digest_channel=values["digest_channel"], signature=values["signature"],
+            now=now_of(request), actor=actor)
         return (f"Saved {found.name}: {changes_text(changed)}." if changed
                 else f"Nothing changed for {found.name}.")
 
     return await _member_action(request, viewer, member_id, MEMBER_FIELDS, act)
+
+
+def _signature_form(request: Request, viewer: Viewer, *, values: dict[str, str],
+                    errors: dict[str, str] | None = None,
+                    status_code: int = 200) -> HTMLResponse:
+    return render(request, "signature.html", viewer, page="signature", values=values,
+                  errors=errors or {}, status_code=status_code)
+
+
+@router.get("/signature", response_class=HTMLResponse)
+def signature_page(request: Request, viewer: Viewer = Depends(page_viewer)) -> HTMLResponse:
+    """Any member's own signature, the one member detail they change themselves."""
+    return _signature_form(request, viewer,
+                           values={"signature": viewer.member.signature or ""})
+
+
+@router.post("/signature", dependencies=[Depends(check_form_csrf)])
+async def set_signature(request: Request, viewer: Viewer = Depends(page_viewer)) -> Response:
+    values = _text_fields(await request.form(), ("signature",))
+    try:
+        _, changed = ledger_of(request).edit_member(
+            viewer.member.email, signature=values["signature"], now=now_of(request),
+            actor=Actor.of(viewer.member))
+    except UserError as exc:
+        return _signature_form(request, viewer, values=values, status_code=400,
+                               errors=field_errors(exc, ("signature",)))
+    return done(request, "/signature",
+                "Your signature is saved." if changed else "Your signature is unchanged.")
 
 
 @router.post("/members/{member_id}/role", dependencies=[Depends(check_form_csrf)])

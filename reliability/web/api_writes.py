@@ -46,6 +46,7 @@ router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 
 LocaleName = Literal["en", "sv", "zh"]
 ChannelName = Literal["email", "slack"]
+AddressName = Literal["ni", "du"]
 RoleName = Literal["member", "manager", "admin"]
 CheckInStatusName = Literal["on_track", "at_risk", "blocked", "done"]
 
@@ -244,6 +245,7 @@ class ClientIn(Strict):
     greeting: str | None = _text("greeting", default=None,
                                  description='how letters greet them, e.g. "Dr Reed"')
     locale: LocaleName = "en"
+    address: AddressName = Field("ni", description="how a Swedish letter addresses them")
     timezone: str | None = _text("timezone", default=None, examples=["America/New_York"])
     country: str | None = _text("country", default=None, description="ISO country code")
     channel: ChannelName = "email"
@@ -263,6 +265,7 @@ class ClientPatch(Strict):
     contact_name: str | None = _text("contact name", default=None)
     greeting: str | None = _text("greeting", default=None)
     locale: LocaleName | None = None
+    address: AddressName | None = None
     timezone: str | None = _text("timezone", default=None)
     country: str | None = _text("country", default=None)
     channel: ChannelName | None = None
@@ -279,6 +282,7 @@ class ClientOut(BaseModel):
     email: str
     slack_channel: str | None
     locale: str
+    address: str
     timezone: str
     country: str | None
     channel: str
@@ -428,6 +432,7 @@ def _client_out(client: Client) -> ClientOut:
     return ClientOut(id=client.id or 0, name=client.name, contact_name=client.contact_name,
                      greeting=client.greeting, email=client.email,
                      slack_channel=client.slack_channel, locale=client.locale,
+                     address=client.address,
                      timezone=client.timezone, country=client.country, channel=client.channel,
                      auto_send=client.auto_send, confirm_promises=client.confirm_promises)
 
@@ -447,8 +452,8 @@ def _token_out(listed: service_tokens.TokenListing) -> TokenOut:
 
 
 # Fields that always hold a value: `null` for one of these is refused, not stored.
-CLIENT_REQUIRED = frozenset({"name", "email", "locale", "timezone", "channel", "auto_send",
-                             "confirm_promises"})
+CLIENT_REQUIRED = frozenset({"name", "email", "locale", "address", "timezone", "channel",
+                             "auto_send", "confirm_promises"})
 MEMBER_REQUIRED = frozenset({"name", "role", "timezone", "digest_channel"})
 
 
