@@ -374,10 +374,11 @@ def promise_list(
     if as_json:
         emit_each(promise_record(v.promise, v.client, v.owner) for v in views)
         return
-    records = [promise_record(v.promise, v.client, v.owner) for v in views]
+    shown = list(views)  # a table needs every row's width before it prints one
+    records = [promise_record(v.promise, v.client, v.owner) for v in shown]
     rows = [[str(r["id"]), r["title"], r["client"], r["owner"],
              notices.reader_time(v.promise.due_at, v.client.timezone), r["status"]]
-            for r, v in zip(records, views, strict=True)]
+            for r, v in zip(records, shown, strict=True)]
     emit(as_json, records, table(rows, ["id", "title", "client", "owner", "due", "status"]))
 
 

@@ -274,6 +274,17 @@ def test_scan_words_each_reason_and_keeps_its_code_and_facts_in_json(team: Cli) 
     assert said.exit_code == 0 and "T22:00" not in said.stdout
 
 
+def test_promise_list_shows_every_promise_in_a_table(team: Cli) -> None:
+    add_q3(team)
+    team("promise", "add", "Deck", "--client", "Acme", "--owner", "alice@example.com",
+         "--due", "2026-12-04", as_of=AS_OF)
+    listed = team("promise", "list")
+    assert listed.exit_code == 0, listed.stderr
+    header, _rule, *rows = listed.stdout.splitlines()
+    assert header.split() == ["id", "title", "client", "owner", "due", "status"]
+    assert [row.split()[1] for row in rows] == ["Q3", "Deck"]
+
+
 def test_promise_list_json_is_written_as_it_is_read_and_reads_as_one_document(
         team: Cli) -> None:
     add_q3(team)
