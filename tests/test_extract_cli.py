@@ -116,9 +116,11 @@ def test_an_unknown_author_or_file_is_one_error_line(team: Cli, tmp_path: Path) 
     notes.write_text(NOTES["en"], encoding="utf-8")
     unknown = team("promise", "extract", str(notes), "--author", "nobody@example.com")
     missing = team("promise", "extract", str(tmp_path / "missing.txt"))
-    assert (unknown.exit_code, missing.exit_code) == (2, 2)
+    nul = team("promise", "extract", "a\x00b")
+    assert (unknown.exit_code, missing.exit_code, nul.exit_code) == (2, 2, 2)
     assert "unknown member 'nobody@example.com'" in unknown.stderr
     assert "cannot read" in missing.stderr
+    assert "a file name cannot contain a NUL character" in nul.stderr
 
 
 def test_notes_can_come_from_stdin(team: Cli, database_url: str) -> None:

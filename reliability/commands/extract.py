@@ -53,6 +53,9 @@ def _read(source: str) -> str:
                 data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise UserError(f"cannot read {source!r}: {exc.strerror}") from None
+    except ValueError:  # a NUL in the name, which no file system allows
+        raise UserError(f"cannot read {source!r}: a file name cannot contain a NUL character",
+                        hint="give the path of a notes or email file, or - for stdin") from None
     if len(data) > MAX_BYTES:
         raise UserError(f"{source!r} is over 1 MiB ({MAX_BYTES:,} bytes): extract from a "
                         "shorter part of it")
