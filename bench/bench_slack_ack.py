@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -143,7 +144,10 @@ def summary(name: str, timings: list[float]) -> tuple[str, float]:
 def sink() -> None:
     """Slack's side in a process of its own (its Web API and the response_urls), as Slack's
     servers are elsewhere: prints its address, then for each JSON list of response_url names
-    read from stdin waits for their posts and prints when each arrived."""
+    read from stdin waits for their posts and prints when each arrived. It runs at idle
+    priority: on Slack's own servers it would cost this machine nothing, so here it must not
+    take the CPU the acks being measured need (the minimal endpoint makes it no work at all)."""
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     with slack_api() as api:
         print(api.base_url, flush=True)
         for line in sys.stdin:
