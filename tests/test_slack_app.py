@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -484,6 +485,24 @@ def offered(slack: SlackWorkspace, agency: Ledger, api: SlackApi,
     Outbox(agency).deliver(WEDNESDAY_9)
     [message] = offers(api)
     return draft, message
+
+
+def test_two_workers_offer_each_draft_once_and_deliver_the_offer_once(
+        slack: SlackWorkspace, agency: Ledger, api: SlackApi, clock: Clock) -> None:
+    """The scheduler's draft offers run on every worker: the offer is an outbox message under
+    one key, so two workers at once queue it once and deliver it once."""
+    slack.command("list")
+    api.wait_until(lambda: member(agency, "alice@example.com").slack_user_id == "UALICE")
+    draft = wednesday_draft(agency)
+    clock.now = WEDNESDAY_9
+    with ThreadPoolExecutor(2) as workers:
+        offered = list(workers.map(lambda _: slack_app.offer_drafts(agency, now=WEDNESDAY_9),
+                                   range(2)))
+        list(workers.map(lambda name: Outbox(agency, worker=name).deliver(WEDNESDAY_9),
+                         ["worker-1", "worker-2"]))
+    assert sorted(offered, key=len) == [[], [draft.id]]
+    [message] = offers(api)
+    assert message["metadata"]["event_payload"]["idempotency_key"] == f"draft_offer:{draft.id}"
 
 
 def offers(api: SlackApi) -> list[dict[str, Any]]:
