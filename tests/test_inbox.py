@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from select import select as readable_within
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -241,16 +242,23 @@ def test_a_colleague_of_the_contact_is_the_client_by_domain_and_the_usual_owner_
     assert (offer.client, offer.member_email) == ("Acme", "alice@example.com")
 
 
-def test_a_member_in_slack_is_asked_by_a_dm_with_log_and_not_a_promise(agency: Ledger) -> None:
+def offered_to_erik_in_slack(agency: Ledger,
+                             raw: bytes) -> tuple[suggestions.Offer, dict[str, Any]]:
+    """Erik, a member linked to Slack, receives the offer `raw` makes: the offer and his DM."""
     agency.add_member(email="erik@example.com", name="Erik", slack_user_id="UERIK",
                       timezone="America/New_York", now=START, actor="t")
-    raw = eml("multipart_sent.eml").replace(b"alice@example.com", b"erik@example.com")
     with slack_api() as api:
         api.add_user("UERIK", "Erik", email="erik@example.com")
         agency.settings.slack = api.settings()
         [offer] = inbox.receive(agency, raw, now=MONDAY).offers
         assert Outbox(agency).deliver(MONDAY).sent
         [dm] = api.posted("DERIK")
+    return offer, dm
+
+
+def test_a_member_in_slack_is_asked_by_a_dm_with_log_and_not_a_promise(agency: Ledger) -> None:
+    raw = eml("multipart_sent.eml").replace(b"alice@example.com", b"erik@example.com")
+    offer, dm = offered_to_erik_in_slack(agency, raw)
     assert "Log this promise to Acme, due Thu 19 Nov" in dm["text"]
     buttons = dm["blocks"][-1]["elements"]
     assert [b["text"]["text"] for b in buttons] == ["Log", "Not a promise"]
@@ -642,17 +650,10 @@ def test_a_clients_mail_cannot_put_a_mention_or_a_link_in_the_members_slack_dm(
         agency: Ledger) -> None:
     """The sentence, title and client come from someone else's mail: in the member's DM they
     are shown as typed, never as a link, a mention or an @channel Slack would act on."""
-    agency.add_member(email="erik@example.com", name="Erik", slack_user_id="UERIK",
-                      timezone="America/New_York", now=START, actor="t")
     raw = eml("plain_request.eml").replace(b"alice@example.com", b"erik@example.com").replace(
         b"send the invoice copies",
         b"send <https://evil.example/login|the invoice copies> to <!channel> & <@UBOSS>")
-    with slack_api() as api:
-        api.add_user("UERIK", "Erik", email="erik@example.com")
-        agency.settings.slack = api.settings()
-        [offer] = inbox.receive(agency, raw, now=MONDAY).offers
-        assert Outbox(agency).deliver(MONDAY).sent
-        [dm] = api.posted("DERIK")
+    offer, dm = offered_to_erik_in_slack(agency, raw)
     assert "<https://evil.example/login|" in offer.sentence
     shown = [dm["text"], dm["blocks"][0]["text"]["text"],
              dm["blocks"][1]["elements"][0]["text"]]
