@@ -75,11 +75,12 @@ def actor_of(actor: str | Actor) -> Actor:
     return actor if isinstance(actor, Actor) else Actor(actor)
 
 
-def owner_for(scope: Scope, owner: Member, what: str) -> Member:
+def owner_for(scope: Scope, owner: Member, what: str, *, named: str | None = None) -> Member:
     """A member the scope may make a promise, a reply or a mistake theirs: a member
-    themselves, a manager anyone below them, an admin anyone (and the operator)."""
+    themselves, a manager anyone below them, an admin anyone (and the operator). A refusal
+    names them as the author did (`named`, e.g. a Slack mention), else by their email."""
     if not scope.covers(owner.id):
-        raise not_an_owner(owner.email, what)
+        raise not_an_owner(named or owner.email, what)
     return owner
 
 

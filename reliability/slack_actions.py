@@ -17,7 +17,7 @@ from typing import Any
 from babel.numbers import format_percent
 
 from reliability import capture, compose, drafts, limits, phrases, slack_views, suggestions
-from reliability.access import Actor, NotFound, not_an_owner, owner_for, scope_for
+from reliability.access import Actor, owner_for, scope_for
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.commitments import FindingKind
 from reliability.deadlines import DeadlineError, Resolution, echo, resolve, resolve_due
@@ -179,11 +179,8 @@ def _may_log_for(ledger: Ledger, owner_user_id: str, by_user_id: str) -> None:
     author did, by their Slack mention, never by their email."""
     by, owner = ledger.member_by_slack_id(by_user_id), ledger.member_by_slack_id(owner_user_id)
     if by is not None and owner is not None:
-        try:
-            ledger.read(lambda session: owner_for(scope_for(session, actor_of(by)), owner,
-                                                  "log a promise"))
-        except NotFound:
-            raise not_an_owner(f"<@{owner_user_id}>", "log a promise") from None
+        ledger.read(lambda session: owner_for(scope_for(session, actor_of(by)), owner,
+                                              "log a promise", named=f"<@{owner_user_id}>"))
 
 
 def _newcomer_echo(ledger: Ledger, text: str, *, owner_user_id: str, now: datetime,
