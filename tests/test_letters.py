@@ -977,3 +977,14 @@ def test_swedish_and_chinese_subjects_shorten_a_long_title_but_the_letter_keeps_
         assert "…" in message.subject and title not in message.subject
         assert len(message.subject) <= limit + 45
         assert title in message.text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_shortened_subject_ends_its_cut_title_without_a_stray_comma(locale: str) -> None:
+    title = ("Kvartalsgenomgång av returer, leveransprecision per depå, fraktkostnader och "
+             "prognos för nästa år")
+    sample = sample_context("delay_notice", locale)
+    message = render("delay_notice", locale, {**sample, "promise": {**sample["promise"],
+                                                                      "title": title}})
+    assert "…" in message.subject
+    assert not re.search(r"[,;:]…", message.subject), message.subject

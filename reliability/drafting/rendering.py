@@ -26,12 +26,15 @@ from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import (
     ChoiceLoader,
+    Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
     TemplateSyntaxError,
     pass_context,
+    pass_environment,
 )
+from jinja2.filters import do_truncate
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -251,6 +254,14 @@ def _money_filter(ctx: Context, amount: Decimal | float | int | None, currency: 
     return money_text(amount, currency, _locale(ctx))
 
 
+@pass_environment
+def _shorten_filter(env: Environment, text: str, limit: int) -> str:
+    """Jinja's `truncate` for a subject line, ending in "…" without the comma or colon it
+    cut after ("depå…", not "depå,…")."""
+    cut = do_truncate(env, text, limit, end="")
+    return text if cut == text else cut.rstrip(" ,;:-–—、，；：") + "…"
+
+
 def _without_full_stop(text: str) -> str:
     """A title's closing full stop dropped, so the sentence around it can end its own way
     ("Acme Inc." too: a stop inside the quotes would double the sentence's); an ellipsis
@@ -402,6 +413,7 @@ def _environment(overrides: Path | None) -> ImmutableSandboxedEnvironment:
         "clause": _clause_filter,
         "cause": _cause_filter,
         "list": _list_filter,
+        "shorten": _shorten_filter,
     }
     env.filters.update(filters)
     env.tests["fragment"] = _is_fragment
