@@ -780,8 +780,20 @@ def import_(
         help="An export: a JSON Lines file, a CSV folder or a CSV .zip.")],
 ) -> None:
     """Restore an export into an empty database made with `reliability init`."""
-    counts = exchange.import_from(runtime_of(ctx).ledger.engine, source)
+    runtime = runtime_of(ctx)
+    counts = exchange.import_from(runtime.ledger.engine, source)
+    runtime.ledger.recount(now=runtime.now, actor=runtime.actor)
     typer.echo(f"imported {counts.total} rows from {source} ({counts.summary()})")
+
+
+@app.command()
+def recount(ctx: typer.Context) -> None:
+    """Rebuild what the ledger's figures keep beside the events (when each client first heard
+    of a slip, answered check-in requests, each client's promises ever) from the events
+    themselves: after loading rows into the database by other means."""
+    runtime = runtime_of(ctx)
+    runtime.ledger.recount(now=runtime.now, actor=runtime.actor)
+    typer.echo("recounted: the figures' kept facts now match the events")
 
 
 def main() -> None:

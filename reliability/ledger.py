@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from reliability import compose, limits, notices, webhook_events
+from reliability import compose, limits, notices, rollups, webhook_events
 from reliability.access import (
     EVERYONE,
     Actor,
@@ -229,6 +229,13 @@ class Ledger:
         session.add(event)
         webhook_events.publish(session, event)
         return event
+
+    def recount(self, *, now: datetime, actor: str) -> None:
+        """Rebuild what the figures keep beside the events from the events themselves, after
+        rows were loaded in bulk (see `rollups`). The operator's alone: the CLI."""
+        with self.transaction() as session:
+            rollups.recount(session)
+            self.record(session, now=now, actor=actor, kind="ledger.recounted")
 
     def calendar_for(self, client: Client | None = None, owner: Member | None = None) -> (
         BusinessCalendar
@@ -749,7 +756,8 @@ class Ledger:
             promise.suggested_due_at = due_at if asked_due_at else forecast.suggested_due_at
             capture = {"forecast": forecast.to_json(),
                        "asked_due_at": asked_due_at.isoformat() if asked_due_at else None}
-        session.add(promise)
+        rollups.promise_made(client, promise)
+        session.add_all([promise, client])
         session.flush()
         self.record(session, now=now, actor=actor, kind="promise.made", promise_id=promise.id,
                     title=title, due_at=due_at.isoformat(), source=source, **capture)
@@ -826,6 +834,7 @@ class Ledger:
                 else None,
             )
             session.add(checkin)
+            rollups.checked_in(session, promise.id or 0, now)
             self.record(session, now=now, actor=actor, kind="promise.checked_in",
                         promise_id=promise.id, status=status, progress=checkin.progress,
                         note=checkin.note, client_reason=checkin.client_reason)
@@ -980,6 +989,8 @@ def move_promise(session: Session, promise: Promise, *, due_at: datetime, reason
     session.add(DueChange(promise_id=promise.id, old_due_at=old_due_at, new_due_at=due_at,
                           reason=reason, changed_by_id=None, changed_at=now,
                           client_told=client_told, client_told_at=now if client_told else None))
+    if client_told:
+        rollups.client_told(promise, at=now, new_due_at=due_at)
     promise.due_at = due_at
     promise.next_check_at = now
     session.add(promise)

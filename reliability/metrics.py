@@ -9,6 +9,7 @@ range and judges it here: the report's weeks, on each client's own calendar, com
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,20 +18,18 @@ from statistics import median
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy import and_, exists, func, literal_column, or_, union, union_all
+from sqlalchemy import and_, func, literal_column, or_, union_all
 from sqlmodel import Session, col, select
 
 from reliability.calendar import BusinessCalendar, zone
 from reliability.config import Settings
 from reliability.models import (
-    CheckIn,
     Client,
     DueChange,
     Member,
     Mistake,
     Notice,
     NoticeKind,
-    NoticeStatus,
     Promise,
 )
 
@@ -171,7 +170,8 @@ def _scope(query: Any, owner_ids: Sequence[int] | None, client_ids: Sequence[int
 
 # What judging a promise reads: loading whole Promise objects took twice the time.
 _PROMISE = (Promise.id, Promise.owner_id, Promise.client_id, Promise.made_at, Promise.due_at,
-            Promise.original_due_at, Promise.done_at, Promise.cancelled_at)
+            Promise.original_due_at, Promise.done_at, Promise.cancelled_at,
+            Promise.client_told_at, Promise.client_told_due_at)
 
 
 class _PromiseRow(NamedTuple):
@@ -185,17 +185,25 @@ class _PromiseRow(NamedTuple):
     original_due_at: datetime
     done_at: datetime | None
     cancelled_at: datetime | None
+    client_told_at: datetime | None  # when the client first heard of a slip (`rollups`)
+    client_told_due_at: datetime | None  # the latest date they were told
 
 
 @dataclass(frozen=True)
 class _DueRow:
     """A promise due in the range as read, before it is judged as of some moment."""
 
-    promise: Any  # a row of _PROMISE's columns
+    promise: _PromiseRow
     who: _Who
-    calendar: BusinessCalendar
-    told_at: datetime | None  # when the client first heard of a slip, however they heard
-    told_due: datetime | None  # the latest new date they were told
+    # Business days between the client first hearing of a slip and the original due, on
+    # the client's calendar: counted once here, whatever moments it is judged as of.
+    notice_lead: int | None
+
+    @classmethod
+    def of(cls, promise: _PromiseRow, who: _Who, calendar: BusinessCalendar) -> _DueRow:
+        told = promise.client_told_at
+        return cls(promise, who, None if told is None
+                   else calendar.business_days_between(told, promise.original_due_at))
 
 
 @dataclass(frozen=True)
@@ -203,7 +211,7 @@ class _RequestRow:
     who: _Who
     at: datetime
     answer_by: datetime  # the next business morning on the client's calendar
-    answers: tuple[datetime, ...]
+    answered_at: datetime | None  # the first check-in on its promise at or after `at`
 
 
 @dataclass
@@ -236,60 +244,23 @@ def _read(
         .join(Client, col(Promise.client_id) == Client.id)
         .where(or_(_in(Promise.made_at, start, end), _in(Promise.original_due_at, start, end))),
         owner_ids, client_ids)).all()
-
-    # When the client first heard, per promise due in the range: a renegotiation they were
-    # told about, or a delay notice that reached them (with or without a new date). One
-    # statement, two indexed branches: changes made in the range, and every change of a
-    # promise due in it.
-    told: dict[int, datetime] = {}
-    told_due: dict[int, datetime] = {}
-    wanted = union(
-        select(DueChange.id).where(_in(DueChange.changed_at, start, end)),
-        select(DueChange.id).join(Promise, col(DueChange.promise_id) == Promise.id)
-        .where(_in(Promise.original_due_at, start, end)),
-    )
-    changes = session.exec(_scope(
-        select(DueChange, Promise.owner_id, Promise.client_id, Client.timezone,
-               Promise.original_due_at)
-        .join(Promise, col(DueChange.promise_id) == Promise.id)
-        .join(Client, col(Promise.client_id) == Client.id)
-        .where(col(DueChange.id).in_(wanted)),
-        owner_ids, client_ids, promise_dated=False)).all()
-    for change, owner_id, client_id, timezone, original_due in changes:
-        if start <= change.changed_at < end:
-            rows.renegotiations.append(_Moment(_Who(owner_id, client_id, timezone),
-                                               change.changed_at))
-        if change.client_told and start <= original_due < end:
-            moment = change.client_told_at or change.changed_at
-            _earliest(told, change.promise_id, moment)
-            if change.promise_id not in told_due or told_due[change.promise_id] < change.new_due_at:
-                told_due[change.promise_id] = change.new_due_at
-    # The few notices of each promise due in the range, sorted here: filtered by kind or
-    # status in SQL, the planner would read every delay notice or sent message ever stored.
-    notices = session.exec(
-        select(Notice.promise_id, Notice.kind, Notice.status, Notice.sent_at,
-               Notice.proposed_due_at)
-        .where(col(Notice.promise_id).in_(_scope(
-            select(Promise.id).where(_in(Promise.original_due_at, start, end)),
-            owner_ids, client_ids)))).all()
-    for promise_id, kind, status, sent_at, proposed in notices:
-        if kind != NoticeKind.delay_notice or status != NoticeStatus.sent:
-            continue
-        if promise_id is not None and sent_at is not None:
-            _earliest(told, promise_id, sent_at)
-            if proposed is not None and (promise_id not in told_due
-                                         or told_due[promise_id] < proposed):
-                told_due[promise_id] = proposed
-
-    for promise in promises:
-        timezone, country = promise.timezone, promise.country
+    for *columns, timezone, country in promises:
+        promise = _PromiseRow(*columns)
         who = _Who(promise.owner_id, promise.client_id, timezone)
         if start <= promise.made_at < end:
             rows.made.append(_Moment(who, promise.made_at))
         if start <= promise.original_due_at < end:
-            rows.due.append(_DueRow(promise, who, calendars(timezone, country),
-                                    told.get(promise.id or 0), told_due.get(promise.id or 0)))
-
+            rows.due.append(_DueRow.of(promise, who, calendars(timezone, country)))
+    rows.due.sort(key=_due_at)
+    rows.made.sort(key=_at)
+    rows.renegotiations = sorted(
+        (_Moment(_Who(owner_id, client_id, timezone), changed_at)
+         for changed_at, owner_id, client_id, timezone in session.exec(_scope(
+             select(DueChange.changed_at, Promise.owner_id, Promise.client_id, Client.timezone)
+             .join(Promise, col(DueChange.promise_id) == Promise.id)
+             .join(Client, col(Promise.client_id) == Client.id)
+             .where(_in(DueChange.changed_at, start, end)),
+             owner_ids, client_ids, promise_dated=False)).all()), key=_at)
     rows.mistakes = _mistakes(session, start=start, end=end, owner_ids=owner_ids,
                               client_ids=client_ids)
     rows.requests = _requests(session, calendars, start=start, end=end,
@@ -314,49 +285,52 @@ def _mistakes(session: Session, *, start: datetime, end: datetime,
             credit = (mistake.credit_currency.upper(), float(mistake.credit_amount))
         facts.append(_MistakeFact(_Who(mistake.owner_id, mistake.client_id, timezone),
                                   mistake.created_at, mistake.repeat_of_id is not None, credit))
-    return facts
+    return sorted(facts, key=_at)
+
+
+def _at(item: _Moment | _MistakeFact | _RequestRow) -> datetime:
+    return item.at
+
+
+def _due_at(row: _DueRow) -> datetime:
+    return row.promise.original_due_at
+
+
+def _inside(items: list[Any], key: Callable[[Any], datetime], start: datetime,
+            end: datetime) -> list[Any]:
+    """The items of [start, end) among `items` sorted by `key`: a window's part of the rows
+    read for all windows costs its own rows, not all of them."""
+    return items[bisect_left(items, start, key=key):bisect_left(items, end, key=key)]
 
 
 def _facts(rows: _Rows, settings: Settings, *, start: datetime, end: datetime,
            now: datetime) -> _Facts:
     """The facts of [start, end), a part of the range `rows` were read for, as known at
     `now`: the same whether the rows were read for this range alone or for a wider one."""
-
-    def inside(moment: datetime) -> bool:
-        return start <= moment < end
-
     lead = settings.policy.notice_lead_business_days
     requests = []
-    for request in rows.requests:
-        if inside(request.at):
-            answered = any(request.at <= at <= request.answer_by and at <= now
-                           for at in request.answers)
-            requests.append(_Request(request.who, request.at, True if answered else (
-                None if now < request.answer_by else False)))
+    for request in _inside(rows.requests, _at, start, end):
+        answered = (request.answered_at is not None and request.answered_at <= now
+                    and request.answered_at <= request.answer_by)
+        requests.append(_Request(request.who, request.at, True if answered else (
+            None if now < request.answer_by else False)))
     return _Facts(
-        made=[moment for moment in rows.made if inside(moment.at)],
-        due=[_judge(row.promise, row.who, row.calendar, now=now, lead=lead,
-                    told_at=row.told_at, told_due=row.told_due)
-             for row in rows.due if inside(row.promise.original_due_at)],
-        renegotiations=[moment for moment in rows.renegotiations if inside(moment.at)],
-        mistakes=[mistake for mistake in rows.mistakes if inside(mistake.at)],
+        made=_inside(rows.made, _at, start, end),
+        due=[_judge(row, now=now, lead=lead) for row in _inside(rows.due, _due_at, start, end)],
+        renegotiations=_inside(rows.renegotiations, _at, start, end),
+        mistakes=_inside(rows.mistakes, _at, start, end),
         requests=requests,
     )
 
 
-def _earliest(moments: dict[int, datetime], key: int, moment: datetime) -> None:
-    if key not in moments or moment < moments[key]:
-        moments[key] = moment
-
-
-def _judge(promise: Any, who: _Who, calendar: BusinessCalendar, *, now: datetime,
-           lead: int, told_at: datetime | None, told_due: datetime | None) -> _Due:
+def _judge(row: _DueRow, *, now: datetime, lead: int) -> _Due:
     """The outcome of one promise against its original due date, as known at `now`."""
+    promise, who = row.promise, row.who
     original = promise.original_due_at
     done_at = promise.done_at if promise.done_at is not None and promise.done_at <= now else None
     cancelled = promise.cancelled_at is not None and promise.cancelled_at <= now
-    told_at = told_at if told_at is not None and told_at <= now else None
-    notice_lead = calendar.business_days_between(told_at, original) if told_at else None
+    told = promise.client_told_at is not None and promise.client_told_at <= now
+    notice_lead = row.notice_lead if told else None
     in_time = notice_lead is not None and notice_lead >= lead
     outcome: str | None
     if cancelled:
@@ -364,6 +338,7 @@ def _judge(promise: Any, who: _Who, calendar: BusinessCalendar, *, now: datetime
     elif done_at is not None and done_at <= original:
         outcome = "kept_on_time"
     elif done_at is not None:
+        told_due = promise.client_told_due_at
         kept_renegotiated = told_due is None or done_at <= told_due
         outcome = "kept_after_notice" if in_time and kept_renegotiated else "late_without_notice"
     elif now > promise.due_at:
@@ -371,7 +346,7 @@ def _judge(promise: Any, who: _Who, calendar: BusinessCalendar, *, now: datetime
     else:
         outcome = None
     slipped = not cancelled and outcome != "kept_on_time" and (
-        now > original or promise.due_at > original or told_at is not None)
+        now > original or promise.due_at > original or told)
     return _Due(who, original, outcome, slipped, notice_lead if slipped else None,
                 in_time and slipped)
 
@@ -379,30 +354,19 @@ def _judge(promise: Any, who: _Who, calendar: BusinessCalendar, *, now: datetime
 def _requests(session: Session, calendars: _Calendars, *, start: datetime, end: datetime,
               owner_ids: Sequence[int] | None,
               client_ids: Sequence[int] | None) -> list[_RequestRow]:
-    """Check-in requests made in the range, each with the check-ins that may answer it."""
+    """Check-in requests made in the range, each with its first answer (`rollups`)."""
     rows = session.exec(_scope(
-        select(Notice.promise_id, Notice.created_at, Promise.owner_id, Promise.client_id,
+        select(Notice.created_at, Notice.answered_at, Promise.owner_id, Promise.client_id,
                Client.timezone, Client.country)
         .join(Promise, col(Notice.promise_id) == Promise.id)
         .join(Client, col(Promise.client_id) == Client.id)
         .where(Notice.kind == NoticeKind.checkin_request, _in(Notice.created_at, start, end)),
         owner_ids, client_ids, promise_dated=False)).all()
-    if not rows:
-        return []
-    asked = _scope(
-        select(Notice.promise_id).join(Promise, col(Notice.promise_id) == Promise.id)
-        .where(Notice.kind == NoticeKind.checkin_request, _in(Notice.created_at, start, end)),
-        owner_ids, client_ids, promise_dated=False)
-    answers: dict[int, list[datetime]] = defaultdict(list)
-    for promise_id, at in session.exec(
-        select(CheckIn.promise_id, CheckIn.at)
-        .where(col(CheckIn.promise_id).in_(asked), CheckIn.at >= start)
-    ).all():
-        answers[promise_id].append(at)
-    return [_RequestRow(_Who(owner_id, client_id, timezone), created_at,
-                        calendars(timezone, country).next_business_morning(created_at),
-                        tuple(answers.get(promise_id or 0, ())))
-            for promise_id, created_at, owner_id, client_id, timezone, country in rows]
+    return sorted((_RequestRow(_Who(owner_id, client_id, timezone), created_at,
+                               calendars(timezone, country).next_business_morning(created_at),
+                               answered_at)
+                   for created_at, answered_at, owner_id, client_id, timezone, country in rows),
+                  key=_at)
 
 
 # -- arithmetic over facts -------------------------------------------------------------
@@ -561,16 +525,33 @@ class History:
 
 @dataclass(frozen=True)
 class Window:
-    """A range whose figures are asked, judged as of `now` (default: its end)."""
+    """A range whose figures are asked, judged as of `now` (default: its end), and the
+    groupings they are asked by (`Figures.of`): counted per owner or client only when asked,
+    since grouping a million-promise window's rows costs more than counting them."""
 
     start: datetime
     end: datetime
     now: datetime | None = None
+    by: tuple[str, ...] = ()
 
     @property
     def as_of(self) -> datetime:
         return self.now or self.end
 
+    @property
+    def counts(self) -> tuple[str, ...]:
+        """How its counts are grouped in SQL: per owner (for owners and teams), per client,
+        or not at all. Each is counted apart: grouping by owner and client at once makes
+        nearly a row per promise of a busy window, and every grouping is a sum of either."""
+        for name in self.by:
+            if name not in GROUPINGS:
+                raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {name!r}")
+        wanted = tuple(name for name in ("owner", "client")
+                       if name in self.by or (name == "owner" and "team" in self.by))
+        return wanted or (EVERYONE,)
+
+
+_COUNTS = (EVERYONE, "owner", "client")  # a window's groupings in SQL, numbered
 
 # What an outcome counted in SQL is called; 0 is a promise not yet settled.
 _OUTCOMES = {1: "kept_on_time", 2: "late_without_notice", 3: "broken"}
@@ -578,14 +559,9 @@ _DUE, _MADE, _RENEGOTIATED = 0, 1, 2
 
 
 def _told_by(now: datetime) -> Any:
-    """The client heard of a slip by `now`: a renegotiation they were told about, or a delay
-    notice that reached them. Such a promise is judged in Python (`_judge`): its notice lead
-    is counted in the client's business days."""
-    return or_(
-        exists().where(DueChange.promise_id == Promise.id, col(DueChange.client_told).is_(True),
-                       func.coalesce(DueChange.client_told_at, DueChange.changed_at) <= now),
-        exists().where(Notice.promise_id == Promise.id, Notice.kind == NoticeKind.delay_notice,
-                       Notice.status == NoticeStatus.sent, col(Notice.sent_at) <= now))
+    """The client heard of a slip by `now` (`rollups` keeps when): such a promise is judged
+    in Python (`_judge`), its notice lead being counted in the client's business days."""
+    return and_(col(Promise.client_told_at).is_not(None), col(Promise.client_told_at) <= now)
 
 
 def _untold_outcome(now: datetime) -> tuple[Any, Any]:
@@ -605,66 +581,52 @@ def _untold_outcome(now: datetime) -> tuple[Any, Any]:
     return outcome, slipped
 
 
-def _counted(index: int, window: Window, owner_ids: Sequence[int] | None,
+def _counted(index: int, counts: str, window: Window, owner_ids: Sequence[int] | None,
              client_ids: Sequence[int] | None) -> list[Any]:
-    """The window's counts per owner and client: promises due and not told about, by
-    outcome; promises made; renegotiations. Each reads the window through its date's index."""
-    number = literal_column(str(index))
+    """The window's counts, per owner, per client or in all (`counts`): promises due and
+    not told about, by outcome; promises made; renegotiations. Each reads the window
+    through its date's index; the first two from the index alone (migration 0022)."""
+    number = literal_column(str(index * 10 + _COUNTS.index(counts)))  # read by `figures`
+    zero = literal_column("0")
+    owner = col(Promise.owner_id) if counts == "owner" else zero
+    client = col(Promise.client_id) if counts == "client" else zero
+    keys = {"owner": [Promise.owner_id], "client": [Promise.client_id]}.get(counts, [])
     outcome, slipped = _untold_outcome(window.as_of)
-    due = _scope(select(col(Promise.owner_id).label("owner_id"),
-                        col(Promise.client_id).label("client_id"), outcome.label("outcome"),
-                        slipped.label("slipped"))
-                 .where(_in(Promise.original_due_at, window.start, window.end),
-                        ~_told_by(window.as_of)), owner_ids, client_ids).subquery()
-    made = _scope(select(col(Promise.owner_id).label("owner_id"),
-                         col(Promise.client_id).label("client_id"))
+    told = _told_by(window.as_of)
+    due = _scope(select(number, literal_column(str(_DUE)), owner, client, outcome, slipped,
+                        func.count())
+                 .where(_in(Promise.original_due_at, window.start, window.end), ~told),
+                 owner_ids, client_ids).group_by(*keys, outcome, slipped)
+    made = _scope(select(number, literal_column(str(_MADE)), owner, client, zero, zero,
+                         func.count())
                   .where(_in(Promise.made_at, window.start, window.end)),
-                  owner_ids, client_ids).subquery()
-    renegotiated = _scope(select(col(Promise.owner_id).label("owner_id"),
-                                 col(Promise.client_id).label("client_id"))
+                  owner_ids, client_ids).group_by(*keys)
+    renegotiated = _scope(select(number, literal_column(str(_RENEGOTIATED)), owner, client,
+                                 zero, zero, func.count())
+                          .select_from(Promise)
                           .join(DueChange, col(DueChange.promise_id) == Promise.id)
                           .where(_in(DueChange.changed_at, window.start, window.end)),
-                          owner_ids, client_ids, promise_dated=False).subquery()
-    zero = literal_column("0")
-    return [
-        select(number, literal_column(str(_DUE)), due.c.owner_id, due.c.client_id,
-               due.c.outcome, due.c.slipped, func.count())
-        .group_by(due.c.owner_id, due.c.client_id, due.c.outcome, due.c.slipped),
-        *(select(number, literal_column(str(kind)), rows.c.owner_id, rows.c.client_id, zero,
-                 zero, func.count()).group_by(rows.c.owner_id, rows.c.client_id)
-          for kind, rows in ((_MADE, made), (_RENEGOTIATED, renegotiated))),
-    ]
+                          owner_ids, client_ids, promise_dated=False).group_by(*keys)
+    return [due, made, renegotiated]
 
 
 def _told_rows(session: Session, settings: Settings, *, start: datetime, end: datetime,
                told_by: datetime, owner_ids: Sequence[int] | None,
                client_ids: Sequence[int] | None) -> _Rows:
     """What `figures` judges in Python over [start, end): the promises due in it whose client
-    was told of a slip by `told_by` (each with when they first heard and the latest date they
-    were told, in one statement), its mistakes and its check-in requests."""
+    was told of a slip by `told_by`, its mistakes and its check-in requests, each sorted by
+    the moment that puts it in a window."""
     calendars = _Calendars(settings)
-    told = (DueChange.promise_id == Promise.id, col(DueChange.client_told).is_(True))
-    noticed = (Notice.promise_id == Promise.id, Notice.kind == NoticeKind.delay_notice,
-               Notice.status == NoticeStatus.sent, col(Notice.sent_at).is_not(None))
-    columns = (
-        select(func.min(func.coalesce(DueChange.client_told_at, DueChange.changed_at)))
-        .where(*told).scalar_subquery(),
-        select(func.max(DueChange.new_due_at)).where(*told).scalar_subquery(),
-        select(func.min(Notice.sent_at)).where(*noticed).scalar_subquery(),
-        select(func.max(Notice.proposed_due_at)).where(*noticed).scalar_subquery(),
-    )
     rows = _Rows()
-    for *promise, timezone, country, changed_at, changed_due, sent_at, proposed in session.exec(
-        _scope(select(*_PROMISE, Client.timezone, Client.country, *columns)
+    for *columns, timezone, country in session.exec(
+        _scope(select(*_PROMISE, Client.timezone, Client.country)
                .join(Client, col(Promise.client_id) == Client.id)
                .where(_in(Promise.original_due_at, start, end), _told_by(told_by)),
                owner_ids, client_ids)).all():
-        heard = [moment for moment in (changed_at, sent_at) if moment is not None]
-        dates = [moment for moment in (changed_due, proposed) if moment is not None]
-        view = _PromiseRow(*promise)
-        rows.due.append(_DueRow(view, _Who(view.owner_id, view.client_id, timezone),
-                                calendars(timezone, country), min(heard) if heard else None,
-                                max(dates) if dates else None))
+        promise = _PromiseRow(*columns)
+        rows.due.append(_DueRow.of(promise, _Who(promise.owner_id, promise.client_id, timezone),
+                                   calendars(timezone, country)))
+    rows.due.sort(key=_due_at)
     rows.mistakes = _mistakes(session, start=start, end=end, owner_ids=owner_ids,
                               client_ids=client_ids)
     rows.requests = _requests(session, calendars, start=start, end=end,
@@ -686,23 +648,33 @@ def _count(bucket: _Counts, kind: int, outcome: int, slipped: int, number: int) 
 
 
 class Figures:
-    """The counts of each window per owner and client and its facts judged in Python (see
-    `figures`), folded into the figures of any grouping without reading again."""
+    """The counts of each window and its facts judged in Python (see `figures`), folded into
+    the figures of the groupings the window was asked by without reading again."""
 
-    def __init__(self, session: Session, counted: dict[Hashable, list[tuple[int, ...]]],
+    def __init__(self, session: Session, windows: dict[Hashable, Window],
+                 counted: dict[Hashable, dict[str, list[tuple[int, ...]]]],
                  judged: dict[Hashable, _Facts]) -> None:
-        self.session, self.counted, self.judged = session, counted, judged
+        self.session, self.windows = session, windows
+        self.counted, self.judged = counted, judged
 
     def of(self, key: Hashable, by: str | None = None) -> dict[str, Stats]:
         """The window's figures per group: owner email, manager email for a team, client
         name; `EVERYONE` without `by`. Groups with nothing in the window are left out."""
+        counts = self.windows[key].counts
+        if by is not None and by not in self.windows[key].by:
+            raise ValueError(f"window {key!r} was not counted by {by}")
+        grouped = "client" if by == "client" else "owner" if by is not None else counts[0]
         name = _group_names(self.session, by)
         groups: dict[str, _Counts] = defaultdict(_Counts)
-        for kind, owner_id, client_id, outcome, slipped, number in self.counted[key]:
+        for kind, owner_id, client_id, outcome, slipped, number in self.counted[key].get(
+                grouped, []):
             _count(groups[name(owner_id, client_id)], kind, outcome, slipped, number)
-        for group, part in _split(self.judged[key], lambda who, at: (
-                name(who.owner_id, who.client_id),)).items():
-            groups[str(group)].add(part)
+        judged = self.judged[key]
+        parts = ({EVERYONE: judged} if by is None else _split(judged, lambda who, at: (
+            name(who.owner_id, who.client_id),)))
+        for group, part in parts.items():
+            if part.due or part.requests or part.mistakes:
+                groups[str(group)].add(part)
         return {group: groups[group].stats() for group in sorted(groups)}
 
 
@@ -711,42 +683,58 @@ def figures(session: Session, settings: Settings, windows: dict[Hashable, Window
             client_ids: Sequence[int] | None = None) -> Figures:
     """The figures of each window for the promises of these owners and clients.
 
-    One statement counts, per window, owner and client, the promises made, the
-    renegotiations and the promises due by outcome; a promise whose client was told of its
-    slip (a few in a hundred), the mistakes and the check-in requests are read once for all
-    windows and judged here (their figures count business days on the client's calendar).
-    So the time and memory follow the windows' promises in the database and the owners and
-    clients in Python, never a row per promise. Every figure of the ledger but the report's
-    weeks (`History`) comes from here: `/reliability`, `/api/metrics`, `report`,
-    `client trust`, the client page and the digest."""
-    counted: dict[Hashable, list[tuple[int, ...]]] = {key: [] for key in windows}
+    One statement counts, per window (and per owner and client where the window is asked
+    by them), the promises made, the renegotiations and the promises due by outcome; a
+    promise whose client was told of its slip (a few in a hundred), the mistakes and the
+    check-in requests are read once for all windows and judged here (their figures count
+    business days on the client's calendar). So the time and memory follow the windows'
+    promises in the database and the owners and clients in Python, never a row per
+    promise. Every figure of the ledger but the report's weeks (`History`) comes from here:
+    `/reliability`, `/api/metrics`, `report`, `client trust`, the client page and the
+    digest."""
+    counted: dict[Hashable, dict[str, list[tuple[int, ...]]]] = {
+        key: defaultdict(list) for key in windows}
     if not windows:
-        return Figures(session, counted, {})
+        return Figures(session, windows, counted, {})
     # A window asked for under two names (the trust view's shown range and trend) is
-    # counted once.
-    distinct = list(dict.fromkeys((w.start, w.end, w.as_of) for w in windows.values()))
-    statement = union_all(*(branch for index, (start, end, now) in enumerate(distinct)
-                            for branch in _counted(index, Window(start, end, now), owner_ids,
-                                                   client_ids)))
+    # counted once, by every grouping either is asked by.
+    distinct: dict[tuple[datetime, datetime, datetime], set[str]] = defaultdict(set)
+    for window in windows.values():
+        distinct[(window.start, window.end, window.as_of)].update(window.counts)
+    spans = list(distinct)
+    statement = union_all(*(
+        branch for index, (start, end, now) in enumerate(spans)
+        for counts in sorted(distinct[start, end, now])
+        for branch in _counted(index, counts, Window(start, end, now), owner_ids, client_ids)))
     named: dict[int, list[Hashable]] = defaultdict(list)
     for key, window in windows.items():
-        named[distinct.index((window.start, window.end, window.as_of))].append(key)
-    for index, kind, owner_id, client_id, outcome, slipped, number in session.execute(
+        named[spans.index((window.start, window.end, window.as_of))].append(key)
+    for tag, kind, owner_id, client_id, outcome, slipped, number in session.execute(
             statement).all():
+        if not number:  # a window counted without grouping gives a row of zeros
+            continue
+        index, counts = divmod(int(tag), 10)
         for key in named[index]:
-            counted[key].append((kind, owner_id, client_id, outcome, slipped, number))
+            counted[key][_COUNTS[counts]].append(
+                (kind, owner_id, client_id, outcome, slipped, number))
     rows = _told_rows(session, settings,
                       start=min(window.start for window in windows.values()),
                       end=max(window.end for window in windows.values()),
                       told_by=max(window.as_of for window in windows.values()),
                       owner_ids=owner_ids, client_ids=client_ids)
     # A promise told of after a window's moment was counted in SQL as not told.
-    return Figures(session, counted, {
-        key: _facts(_Rows(due=[row for row in rows.due
-                               if row.told_at is not None and row.told_at <= window.as_of],
+    return Figures(session, windows, counted, {
+        key: _facts(_Rows(due=[row for row in _inside(rows.due, _due_at, window.start,
+                                                      window.end)
+                               if _told_by_then(row, window.as_of)],
                           mistakes=rows.mistakes, requests=rows.requests),
                     settings, start=window.start, end=window.end, now=window.as_of)
         for key, window in windows.items()})
+
+
+def _told_by_then(row: _DueRow, moment: datetime) -> bool:
+    told = row.promise.client_told_at
+    return told is not None and told <= moment
 
 
 def stats(
@@ -793,8 +781,8 @@ def stats_by(
     client_ids: Sequence[int] | None = None,
 ) -> dict[str, Stats]:
     """The figures per owner, team (a manager and their reports) or client over one range."""
-    return figures(session, settings, {by: Window(start, end, now)}, owner_ids=owner_ids,
-                   client_ids=client_ids).of(by, by)
+    return figures(session, settings, {by: Window(start, end, now, (by,) if by else ())},
+                   owner_ids=owner_ids, client_ids=client_ids).of(by, by)
 
 
 def iso_week(moment: datetime, timezone: str) -> str:
@@ -839,7 +827,8 @@ def report_figures(
 ) -> tuple[Stats, dict[str, Stats], list[dict[str, Any]]]:
     """The ledger report's total and groups (counted in SQL) and weeks (each on its client's
     calendar, from one read of the range)."""
-    counted = figures(session, settings, {"range": Window(start, end, now)})
+    counted = figures(session, settings, {"range": Window(start, end, now,
+                                                          (by,) if by else ())})
     total = counted.of("range").get(EVERYONE, NO_STATS)
     weeks = History(session, settings, start=start, end=end).weekly(by=by, now=now)
     return total, counted.of("range", by), weeks

@@ -100,6 +100,11 @@ class Client(SQLModel, table=True):
     auto_send: bool = False
     confirm_promises: bool = False
     created_at: datetime = required_utc_field()
+    # Every promise ever made to the client (internal ones aside), counted as each is made
+    # (`rollups`), so the trust view does not count a client's whole history on each read.
+    promises_made: int = 0
+    first_promise_at: datetime | None = utc_field(nullable=True)
+    last_promise_at: datetime | None = utc_field(nullable=True)
 
 
 class Member(SQLModel, table=True):
@@ -188,18 +193,21 @@ class Promise(SQLModel, table=True):
         # A team's figures: its promises made or first due in a range (a manager's).
         sa.Index("ix_promise_owner_made_at", "owner_id", "made_at"),
         sa.Index("ix_promise_owner_original_due_at", "owner_id", "original_due_at"),
+        # The ledger's figures count a range by the day a promise was first due or made
+        # (metrics.figures) from these alone, never reading the table: what an outcome
+        # needs is in the first, who made it in both.
+        sa.Index("ix_promise_original_due_figures", "original_due_at", "internal", "owner_id",
+                 "client_id", "done_at", "cancelled_at", "due_at", "client_told_at"),
+        sa.Index("ix_promise_made_figures", "made_at", "internal", "owner_id", "client_id"),
     )
-    # The ledger's figures read a range by the day a promise was made or first due
-    # (metrics.History), so their cost follows the range, not the years stored; the trust
-    # view's promises per client, first and last, come from this index alone.
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=500)
     client_id: int = Field(foreign_key="client.id")  # leads ix_promise_client_history
     owner_id: int = Field(foreign_key="member.id")  # leads two composite indexes
-    made_at: datetime = required_utc_field(index=True)
+    made_at: datetime = required_utc_field()
     due_at: datetime = required_utc_field(index=True)
-    original_due_at: datetime = required_utc_field(index=True)
+    original_due_at: datetime = required_utc_field()
     status: str = Field(default=PromiseStatus.open, max_length=16)  # indexed first in three
     done_at: datetime | None = utc_field(nullable=True)
     cancelled_at: datetime | None = utc_field(nullable=True)
@@ -226,6 +234,12 @@ class Promise(SQLModel, table=True):
     capture_p_late: float | None = None
     suggested_due_at: datetime | None = utc_field(nullable=True)
     asked_due_at: datetime | None = utc_field(nullable=True)
+    # Kept beside the events by `rollups`, in the transaction that records them: when the
+    # client first heard of a slip (a renegotiation they were told of, or a delay notice
+    # that reached them) and the latest date they were told. The figures then judge a
+    # promise from its own row.
+    client_told_at: datetime | None = utc_field(nullable=True)
+    client_told_due_at: datetime | None = utc_field(nullable=True)
 
 
 class CheckIn(SQLModel, table=True):
@@ -331,6 +345,9 @@ class Notice(SQLModel, table=True):
     sent_at: datetime | None = utc_field(nullable=True)
     provider_id: str | None = Field(default=None, max_length=300)
     last_error: str | None = None
+    # A check-in request's first check-in on its promise at or after it was made, kept by
+    # `rollups` as each check-in is recorded: the answer rate counts from this row alone.
+    answered_at: datetime | None = utc_field(nullable=True)
     cancel_reason: str | None = None
     # A webhook delivery's endpoint (kind `webhook`); None for every other message.
     webhook_endpoint_id: int | None = Field(default=None, foreign_key="webhook_endpoint.id",

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from reliability import compose, limits, webhook_events
+from reliability import compose, limits, rollups, webhook_events
 from reliability.calendar import zone
 from reliability.config import Settings
 from reliability.db import among, insert_rows
@@ -198,6 +198,8 @@ def store(session: Session, notice: Notice, *, now: datetime) -> Notice | None:
             session.flush()
     except IntegrityError:
         return None
+    if notice.kind == NoticeKind.checkin_request and notice.promise_id is not None:
+        rollups.requests_made(session, [notice.promise_id], now)
     record_event(session, notice, now=now, actor=notice.created_by, kind="notice.created",
                  status=notice.status, recipient=notice.recipient)
     return notice
@@ -227,6 +229,9 @@ def create_many(session: Session, settings: Settings, drafts: Sequence[Draft],
     id_of = dict(session.exec(select(Notice.idempotency_key, Notice.id)
                               .where(among(session, Notice.idempotency_key, fresh))).all())
     ids = [id_of[row["idempotency_key"]] for row in rows]
+    rollups.requests_made(session, [row["promise_id"] for row in rows
+                                    if row["kind"] == NoticeKind.checkin_request
+                                    and row["promise_id"] is not None], now)
     insert_rows(session, Event, [
         {"at": now, "actor": row["created_by"], "kind": "notice.created",
          "promise_id": row["promise_id"],

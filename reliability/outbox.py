@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
-from reliability import notices, webhooks
+from reliability import notices, rollups, webhooks
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
 from reliability.channels.registry import channel_for
 from reliability.db import on_postgresql
@@ -236,9 +236,14 @@ class Outbox:
             attempt.outcome, attempt.error = "superseded", result.reason
 
     def _apply_delay(self, session: Session, notice: Notice, now: datetime) -> None:
-        """A sent delay notice moves the promise to the date it proposed; the original stays."""
+        """A sent delay notice tells the client of the slip, and moves the promise to the date
+        it proposed; the original stays."""
         promise = session.get(Promise, notice.promise_id) if notice.promise_id else None
-        if promise is None or promise.status != PromiseStatus.open:
+        if promise is None:
+            return
+        rollups.client_told(promise, at=now, new_due_at=notice.proposed_due_at)
+        session.add(promise)
+        if promise.status != PromiseStatus.open:
             return
         new_due = notice.proposed_due_at
         if new_due is None or new_due == promise.due_at:

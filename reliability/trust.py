@@ -7,6 +7,7 @@ pure so they can be read and tested on their own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ REGULAR_WINDOWS = 3  # a promise in each of the last three months
 LOST_AFTER = timedelta(days=90)
 TREND = timedelta(days=90)  # on-time rate now against the 90 days before
 RECENT = timedelta(days=30)  # a slip without notice this recent puts a client on slipping
+BY_CLIENT = ("client",)  # the groupings its windows are counted by
 FALL = 0.15  # a drop in on-time rate that is more than noise...
 MIN_SETTLED = 3  # ...once each period has at least this many settled promises
 LOW_RATING = 3  # a latest overall rating of 3 or less
@@ -99,19 +101,30 @@ class ClientTrust:
         }
 
 
+def _made_by(session: Session, clients: Sequence[Client], now: datetime) -> dict[
+    int, tuple[int, datetime | None, datetime | None]
+]:
+    """Each client's promises ever made up to `now`, the first and the last: kept on the
+    client's row as each is made (`rollups`), so history costs nothing; a client with
+    promises made after `now` (a view as of a past moment) is counted from its index."""
+    later = set(session.exec(
+        select(Promise.client_id).where(col(Promise.internal).is_(False), Promise.made_at > now)
+        .distinct()).all())
+    totals = {client.id or 0: (client.promises_made, client.first_promise_at,
+                               client.last_promise_at) for client in clients}
+    for client_id in later:
+        count, first, last = session.exec(
+            select(func.count(), func.min(Promise.made_at), func.max(Promise.made_at))
+            .where(Promise.client_id == client_id, col(Promise.internal).is_(False),
+                   Promise.made_at <= now)).one()
+        totals[client_id] = (count, first, last)
+    return totals
+
+
 def trust_view(session: Session, settings: Settings, *, now: datetime,
                start: datetime | None = None) -> list[ClientTrust]:
     """Every client with its stage, its figures since `start` (default: 90 days) and ratings."""
     start = start or now - TREND
-    totals = {
-        client_id: (count, first, last)
-        for client_id, count, first, last in session.exec(
-            select(Promise.client_id, func.count(), func.min(Promise.made_at),
-                   func.max(Promise.made_at))
-            .where(col(Promise.internal).is_(False), Promise.made_at <= now)
-            .group_by(col(Promise.client_id))
-        ).all()
-    }
     # Whether each client had a promise made in each of the last three 30-day windows.
     months = {
         client_id: tuple(bool(count) for count in counts)
@@ -127,18 +140,21 @@ def trust_view(session: Session, settings: Settings, *, now: datetime,
     }
     # The shown range and the three the stage rules compare, counted in one statement.
     counted = figures(session, settings, {
-        "shown": Window(start, now), "recent": Window(now - RECENT, now),
-        "trend_now": Window(now - TREND, now),
-        "trend_before": Window(now - 2 * TREND, now - TREND, now),
+        "shown": Window(start, now, by=BY_CLIENT),
+        "recent": Window(now - RECENT, now, by=BY_CLIENT),
+        "trend_now": Window(now - TREND, now, by=BY_CLIENT),
+        "trend_before": Window(now - 2 * TREND, now - TREND, now, by=BY_CLIENT),
     })
     shown, recent = counted.of("shown", "client"), counted.of("recent", "client")
     trend_now, trend_before = counted.of("trend_now", "client"), counted.of("trend_before",
                                                                            "client")
     said = ratings(session)
 
+    clients = session.exec(select(Client).order_by(col(Client.name_key))).all()
+    totals = _made_by(session, clients, now)
     view = []
-    for client in session.exec(select(Client).order_by(col(Client.name_key))).all():
-        count, first, last = totals.get(client.id or 0, (0, None, None))
+    for client in clients:
+        count, first, last = totals[client.id or 0]
         summary = RatingSummary.of(said.get(client.id or 0, []))
         activity = Activity(
             promises=count,

@@ -234,7 +234,8 @@ def test_a_long_read_does_not_keep_a_writer_waiting_on_sqlite(engine: Engine) ->
 def test_the_ledger_range_indexes_come_and_go_with_their_migration(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'indexes.db'}")
     upgrade(engine)
-    ranges = {"ix_promise_made_at", "ix_promise_original_due_at", "ix_due_change_changed_at",
+    ranges = {"ix_promise_made_figures", "ix_promise_original_due_figures",
+              "ix_due_change_changed_at",
               "ix_notice_kind_created_at", "ix_promise_client_history"}
 
     def indexes() -> set[str]:

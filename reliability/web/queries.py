@@ -442,8 +442,9 @@ def reliability_figures(session: Session, settings: Settings, scope: Scope,
               for back in range(weeks - 1, -1, -1)]
     windows = {index: metrics.Window(start, min(start + timedelta(weeks=1), now))
                for index, start in enumerate(starts)}
-    counted = metrics.figures(session, settings, {**windows, "days": metrics.Window(since, now)},
-                              owner_ids=owners)
+    counted = metrics.figures(session, settings, {
+        **windows, "days": metrics.Window(since, now, by=("owner", "client"))},
+        owner_ids=owners)
     weekly = [(f"W{window.start.isocalendar().week}",
                counted.of(index).get(metrics.EVERYONE, metrics.NO_STATS).on_time_rate)
               for index, window in windows.items()]

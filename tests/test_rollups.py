@@ -1,0 +1,220 @@
+"""What the figures keep beside the events (reliability/rollups.py) equals what the events say.
+
+Random histories go through the service layer as people make them: promises made, due dates
+moved with or without telling the client, check-in requests, check-ins, delay notices sent
+through the outbox to a real SMTP server. Afterwards every kept fact must equal the same fact
+worked out here from the rows it summarises, and `reliability recount` must rebuild it from
+nothing.
+"""
+
+from datetime import datetime, timedelta
+
+import hypothesis
+import sqlalchemy as sa
+from conftest import Cli
+from hypothesis import given
+from hypothesis import strategies as st
+from scenarios import START, agency_with
+from servers.smtp import smtp_server
+from sqlmodel import Session, col, select
+
+from reliability import notices
+from reliability.config import Settings
+from reliability.ledger import Ledger
+from reliability.models import (
+    CheckIn,
+    Client,
+    DueChange,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    Promise,
+)
+from reliability.outbox import Outbox
+
+HOUR = timedelta(hours=1)
+BEGIN = START + timedelta(days=30)
+
+# Per promise: hours after BEGIN it is made, its length, and what happens to it, each at
+# hours after it was made.
+A_PROMISE = st.fixed_dictionaries({
+    "client": st.sampled_from(["Acme", "Hooli"]),
+    "made": st.integers(0, 24 * 10),
+    "length": st.integers(24, 24 * 10),
+    # (after, hours added, client told)
+    "moves": st.lists(st.tuples(st.integers(1, 24 * 9), st.integers(1, 24 * 5), st.booleans()),
+                      max_size=2),
+    "requests": st.lists(st.integers(0, 24 * 9), max_size=2),
+    "checkins": st.lists(st.integers(0, 24 * 9), max_size=2),
+    # (after, proposes a date)
+    "delay_notice": st.none() | st.tuples(st.integers(1, 24 * 9), st.booleans()),
+})
+
+
+def _steps(drawn: list[dict]) -> list[tuple[datetime, int, str, tuple]]:
+    """Every action of the history, in the order of time it happens at."""
+    steps = []
+    for index, promise in enumerate(drawn):
+        made = BEGIN + promise["made"] * HOUR
+        steps.append((made, index, "make", (promise["client"], made + promise["length"] * HOUR)))
+        for after, longer, told in promise["moves"]:
+            steps.append((made + after * HOUR, index, "move", (longer, told)))
+        for after in promise["requests"]:
+            steps.append((made + after * HOUR, index, "request", ()))
+        for after in promise["checkins"]:
+            steps.append((made + after * HOUR, index, "checkin", ()))
+        if promise["delay_notice"] is not None:
+            after, proposes = promise["delay_notice"]
+            steps.append((made + after * HOUR, index, "delay", (proposes,)))
+    return sorted(steps, key=lambda step: (step[0], step[1], step[2] != "make"))
+
+
+def _play(ledger: Ledger, outbox: Outbox, drawn: list[dict]) -> None:
+    ids: dict[int, int] = {}
+    for moment, index, action, args in _steps(drawn):
+        if action == "make":
+            client, due = args
+            ids[index] = ledger.add_promise(
+                title=f"Deliverable {index}", client_name=client,
+                owner_email="alice@example.com", due_at=due, now=moment,
+                actor="t").promise.id or 0
+            continue
+        promise_id = ids[index]
+        with ledger.session() as session:
+            promise = session.get(Promise, promise_id)
+            assert promise is not None
+            due_at = promise.due_at
+        if action == "move":
+            longer, told = args
+            ledger.move(promise_id, due_at=max(due_at, moment) + longer * HOUR, reason="scope",
+                        client_told=told, now=moment, actor="t")
+        elif action == "checkin":
+            ledger.check_in(promise_id, status="on_track", now=moment, actor="t")
+        elif action == "request":
+            with ledger.transaction() as session:
+                notices.store(session, _notice(NoticeKind.checkin_request, promise_id, moment,
+                                               NoticeStatus.sent, None), now=moment)
+        else:
+            proposed = max(due_at, moment) + 48 * HOUR if args[0] else None
+            with ledger.transaction() as session:
+                notices.store(session, _notice(NoticeKind.delay_notice, promise_id, moment,
+                                               NoticeStatus.queued, proposed), now=moment)
+            assert outbox.deliver(moment).sent
+
+
+def _notice(kind: str, promise_id: int, moment: datetime, status: str,
+            proposed: datetime | None) -> Notice:
+    return Notice(kind=kind, idempotency_key=f"{kind}:{promise_id}:{moment.isoformat()}",
+                  promise_id=promise_id, channel="email", recipient="dana@acme.example",
+                  locale="en", subject="About your report", text="t", status=status,
+                  created_by="t", created_at=moment, proposed_due_at=proposed,
+                  approved_at=moment, next_attempt_at=moment,
+                  sent_at=moment if status == NoticeStatus.sent else None)
+
+
+def _kept(session: Session) -> dict[str, dict]:
+    """Every kept fact, as stored."""
+    return {
+        "promises": {p.id: (p.client_told_at, p.client_told_due_at)
+                     for p in session.exec(select(Promise)).all()},
+        "requests": {n.id: n.answered_at for n in session.exec(
+            select(Notice).where(Notice.kind == NoticeKind.checkin_request)).all()},
+        "clients": {c.id: (c.promises_made, c.first_promise_at, c.last_promise_at)
+                    for c in session.exec(select(Client)).all()},
+    }
+
+
+def _from_the_events(session: Session) -> dict[str, dict]:
+    """The same facts worked out here, one row at a time, from the rows they summarise."""
+    heard: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    for change in session.exec(select(DueChange).where(col(DueChange.client_told))).all():
+        heard.setdefault(change.promise_id, []).append(
+            (change.client_told_at or change.changed_at, change.new_due_at))
+    for notice in session.exec(select(Notice).where(
+            Notice.kind == NoticeKind.delay_notice, Notice.status == NoticeStatus.sent)).all():
+        assert notice.promise_id is not None and notice.sent_at is not None
+        heard.setdefault(notice.promise_id, []).append((notice.sent_at, notice.proposed_due_at))
+    promises = session.exec(select(Promise)).all()
+    checkins = session.exec(select(CheckIn)).all()
+    requests = session.exec(select(Notice).where(
+        Notice.kind == NoticeKind.checkin_request)).all()
+    clients = session.exec(select(Client)).all()
+    made = {c.id: sorted(p.made_at for p in promises if p.client_id == c.id and not p.internal)
+            for c in clients}
+    return {
+        "promises": {p.id: (min((at for at, _ in heard.get(p.id or 0, [])), default=None),
+                            max((due for _, due in heard.get(p.id or 0, []) if due), default=None))
+                     for p in promises},
+        "requests": {n.id: min((c.at for c in checkins
+                                if c.promise_id == n.promise_id and c.at >= n.created_at),
+                               default=None) for n in requests},
+        "clients": {c.id: (len(made[c.id]), made[c.id][0] if made[c.id] else None,
+                           made[c.id][-1] if made[c.id] else None) for c in clients},
+    }
+
+
+def test_the_kept_facts_equal_the_events_on_random_histories(ledger: Ledger,
+                                                              settings: Settings) -> None:
+    agency_with(ledger, "en")
+    ledger.add_client(name="Hooli", email="gavin@hooli.example", timezone="Europe/Stockholm",
+                      country="SE", now=START, actor="t")
+    with smtp_server() as server:
+        settings.smtp = server.settings()
+        outbox = Outbox(ledger)
+
+        @hypothesis.settings(max_examples=12, deadline=None)
+        @given(st.lists(A_PROMISE, max_size=5))
+        def check(drawn: list[dict]) -> None:
+            _play(ledger, outbox, drawn)
+            with ledger.session() as session:
+                assert _kept(session) == _from_the_events(session)
+
+        check()
+    with ledger.session() as session:
+        assert any(told for told, _ in _kept(session)["promises"].values())
+        assert any(_kept(session)["requests"].values())
+
+
+def test_recount_rebuilds_every_kept_fact_from_the_events(ledger: Ledger, cli: Cli,
+                                                          settings: Settings) -> None:
+    agency_with(ledger, "en")
+    with smtp_server() as server:
+        settings.smtp = server.settings()
+        _play(ledger, Outbox(ledger), [
+            {"client": "Acme", "made": 0, "length": 72, "moves": [(5, 24, True)],
+             "requests": [10], "checkins": [12], "delay_notice": (20, True)},
+            {"client": "Acme", "made": 3, "length": 48, "moves": [(2, 10, False)],
+             "requests": [1], "checkins": [], "delay_notice": None},
+        ])
+    with ledger.session() as session:
+        right = _kept(session)
+    with ledger.transaction() as session:  # rows loaded by other means know none of it
+        session.execute(sa.update(Promise).values(client_told_at=None, client_told_due_at=None))
+        session.execute(sa.update(Notice).values(answered_at=None))
+        session.execute(sa.update(Client).values(promises_made=0, first_promise_at=None,
+                                                 last_promise_at=None))
+
+    result = cli("recount")
+
+    assert result.exit_code == 0, result.stderr
+    assert "recounted" in result.stdout
+    with ledger.session() as session:
+        assert _kept(session) == right == _from_the_events(session)
+        assert right["clients"][1][0] == 2
+
+
+def test_a_check_in_stamped_at_the_moment_a_request_is_made_answers_it(ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    promise_id = ledger.add_promise(title="Q3 report", client_name="Acme",
+                                    owner_email="alice@example.com", due_at=BEGIN + 72 * HOUR,
+                                    now=BEGIN, actor="t").promise.id or 0
+    moment = BEGIN + 5 * HOUR
+    ledger.check_in(promise_id, status="on_track", now=moment, actor="t")
+    with ledger.transaction() as session:
+        request = notices.store(session, _notice(NoticeKind.checkin_request, promise_id, moment,
+                                                 NoticeStatus.sent, None), now=moment)
+        assert request is not None
+
+    with ledger.session() as session:
+        assert _kept(session)["requests"] == {request.id: moment} == _from_the_events(
+            session)["requests"]
