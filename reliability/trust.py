@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import exists, func
 from sqlmodel import Session, col, select
 
 from reliability.config import Settings
@@ -125,17 +125,18 @@ def trust_view(session: Session, settings: Settings, *, now: datetime,
                start: datetime | None = None) -> list[ClientTrust]:
     """Every client with its stage, its figures since `start` (default: 90 days) and ratings."""
     start = start or now - TREND
-    # Whether each client had a promise made in each of the last three 30-day windows.
+    # Whether each client had a promise made in each of the last three 30-day windows: one
+    # look into each client's promises by date (ix_promise_client_history) per window,
+    # however many it made.
     months = {
-        client_id: tuple(bool(count) for count in counts)
-        for client_id, *counts in session.exec(
-            select(Promise.client_id, *(
-                func.sum(case((and_(col(Promise.made_at) > now - WINDOW * (back + 1),
-                                    col(Promise.made_at) <= now - WINDOW * back), 1), else_=0))
+        client_id: tuple(bool(made) for made in flags)
+        for client_id, *flags in session.exec(
+            select(Client.id, *(
+                exists().where(col(Promise.client_id) == Client.id,
+                               col(Promise.internal).is_(False),
+                               col(Promise.made_at) > now - WINDOW * (back + 1),
+                               col(Promise.made_at) <= now - WINDOW * back)
                 for back in range(REGULAR_WINDOWS)))
-            .where(col(Promise.internal).is_(False),
-                   Promise.made_at > now - WINDOW * REGULAR_WINDOWS, Promise.made_at <= now)
-            .group_by(col(Promise.client_id))
         ).all()
     }
     # The shown range and the three the stage rules compare, counted in one statement.
