@@ -11,8 +11,9 @@ records each event (reliability/rollups.py, rebuilt by `reliability recount`):
 - client.promises_made / first_promise_at / last_promise_at: the trust view's all-time
   counts.
 
-Two covering indexes replace the single-date ones on made_at and original_due_at, so a
-window is counted from the index alone. Existing rows are filled in here.
+Covering indexes replace the date indexes the figures read (everyone's made_at and
+original_due_at, a team's by owner, a client's), so a window is counted from the index
+alone. Existing rows are filled in here.
 
 Revision ID: 0022
 Revises: 0021
@@ -66,6 +67,26 @@ FILL = (
                               WHERE promise.client_id = client.id AND promise.internal = false)""",
 )
 
+_DUE = ["original_due_at", "internal", "owner_id", "client_id", "done_at", "cancelled_at",
+        "due_at", "client_told_at"]
+_MADE = ["made_at", "internal", "owner_id", "client_id"]
+COVERING = {
+    "ix_promise_original_due_figures": _DUE,
+    "ix_promise_made_figures": _MADE,
+    "ix_promise_owner_original_due_figures": ["owner_id", *(c for c in _DUE if c != "owner_id")],
+    "ix_promise_owner_made_figures": ["owner_id", *(c for c in _MADE if c != "owner_id")],
+    "ix_promise_client_original_due_figures": ["client_id",
+                                               *(c for c in _DUE if c != "client_id")],
+    "ix_promise_client_made_figures": ["client_id", *(c for c in _MADE if c != "client_id")],
+}
+REPLACED = {
+    "ix_promise_original_due_at": ["original_due_at"],
+    "ix_promise_made_at": ["made_at"],
+    "ix_promise_owner_original_due_at": ["owner_id", "original_due_at"],
+    "ix_promise_owner_made_at": ["owner_id", "made_at"],
+    "ix_promise_client_original_due_at": ["client_id", "original_due_at"],
+}
+
 
 def upgrade() -> None:
     op.add_column("promise", sa.Column("client_told_at", UTCDateTime(), nullable=True))
@@ -77,20 +98,17 @@ def upgrade() -> None:
     op.add_column("client", sa.Column("last_promise_at", UTCDateTime(), nullable=True))
     for statement in FILL:
         op.execute(statement)
-    op.drop_index("ix_promise_original_due_at", table_name="promise")
-    op.drop_index("ix_promise_made_at", table_name="promise")
-    op.create_index("ix_promise_original_due_figures", "promise",
-                    ["original_due_at", "internal", "owner_id", "client_id", "done_at",
-                     "cancelled_at", "due_at", "client_told_at"])
-    op.create_index("ix_promise_made_figures", "promise",
-                    ["made_at", "internal", "owner_id", "client_id"])
+    for name in REPLACED:
+        op.drop_index(name, table_name="promise")
+    for name, columns in COVERING.items():
+        op.create_index(name, "promise", columns)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_promise_made_figures", table_name="promise")
-    op.drop_index("ix_promise_original_due_figures", table_name="promise")
-    op.create_index("ix_promise_made_at", "promise", ["made_at"])
-    op.create_index("ix_promise_original_due_at", "promise", ["original_due_at"])
+    for name in COVERING:
+        op.drop_index(name, table_name="promise")
+    for name, columns in REPLACED.items():
+        op.create_index(name, "promise", columns)
     for table, column in (("client", "last_promise_at"), ("client", "first_promise_at"),
                           ("client", "promises_made"), ("notice", "answered_at"),
                           ("promise", "client_told_due_at"), ("promise", "client_told_at")):
