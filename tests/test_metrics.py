@@ -473,3 +473,17 @@ def trust_judged_in_python(session: Session, settings: Settings, now) -> dict:
         expected[client.name] = (stage(activity, now=now)[0],
                                  of(now - 3 * month, now).get(client.name, metrics.NO_STATS))
     return expected
+
+
+def test_a_window_is_only_asked_by_the_groupings_it_was_counted_by(ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    the_week_of_alice(ledger)
+    with ledger.session() as session:
+        counted = metrics.figures(session, ledger.settings, {
+            "total": metrics.Window(WEEK_START, WEEK_END),
+            "clients": metrics.Window(WEEK_START, WEEK_END, by=("client",))})
+
+        assert counted.of("total") == counted.of("clients")
+        assert set(counted.of("clients", "client")) == {"Acme"}
+        with pytest.raises(ValueError, match="not counted by owner"):
+            counted.of("total", "owner")
