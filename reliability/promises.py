@@ -31,8 +31,12 @@ BY_DUE = (Key(col(Promise.due_at), lambda v: v.promise.due_at, datetime),
 
 
 def is_overdue(promise: Promise, now: datetime) -> bool:
+    return overdue(promise.level, promise.due_at, now)
+
+
+def overdue(level: str, due_at: datetime, now: datetime) -> bool:
     """Past due, or marked overdue by the scan: every reader counts it the same way."""
-    return promise.level == RiskLevel.overdue or promise.due_at <= now
+    return level == RiskLevel.overdue or due_at <= now
 
 
 def _query(conditions: Sequence[Any], scope: Scope, *, by_owner_index: bool = True) -> Any:
