@@ -182,6 +182,9 @@ class Promise(SQLModel, table=True):
         sa.Index("ix_promise_client_history", "client_id", "internal", "made_at"),
         # Lists soonest due first: the open promises, and one client's promises.
         sa.Index("ix_promise_status_due_at", "status", "due_at"),
+        # The board's other ways in: open promises the scan raised, or could not assess.
+        sa.Index("ix_promise_status_level", "status", "level"),
+        sa.Index("ix_promise_status_assess_error", "status", "assess_error"),
         sa.Index("ix_promise_client_due_at", "client_id", "due_at"),
         # A client's figures: its promises first due in a range (the client page).
         sa.Index("ix_promise_client_original_due_at", "client_id", "original_due_at"),
@@ -200,7 +203,7 @@ class Promise(SQLModel, table=True):
     made_at: datetime = required_utc_field(index=True)
     due_at: datetime = required_utc_field(index=True)
     original_due_at: datetime = required_utc_field(index=True)
-    status: str = Field(default=PromiseStatus.open, max_length=16)  # indexed first in three
+    status: str = Field(default=PromiseStatus.open, max_length=16)  # indexed first in five
     done_at: datetime | None = utc_field(nullable=True)
     cancelled_at: datetime | None = utc_field(nullable=True)
     cancel_reason: str | None = None
