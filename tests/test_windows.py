@@ -134,3 +134,17 @@ def test_the_feed_is_rfc_5545_text_whatever_a_title_holds(team: Ledger) -> None:
     assert [str(event["DESCRIPTION"]).split("\n")[:2] for event in events] == [
         ["Owner: Alice", "Risk: on track"]] * len(titles)
     assert events[0].decoded("DTEND") == NOW + timedelta(days=1)
+
+
+def test_the_digest_lists_the_longest_waiting_check_ins_first_and_counts_the_rest(
+        team: Ledger) -> None:
+    friday = at("2026-11-20T17:00-05:00")
+    for days, title in ((2, "Asked Monday"), (4, "Asked last week"), (1, "Asked yesterday")):
+        asked(team, promise(team, title, friday), NOW - timedelta(days=days))
+    team.settings.digest.items_per_section = 2
+    with Session(team.engine) as session:
+        bob = session.exec(select(Member).where(Member.email == "bob@example.com")).one()
+        digest = build_digest(session, team.settings, bob, NOW)
+    assert [item["promise"]["title"] for item in digest["unanswered_checkins"]] == [
+        "Asked last week", "Asked Monday"]
+    assert digest["more"]["unanswered_checkins"] == {"count": 1, "url": None}

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Path, Query
-from sqlmodel import Session, and_, col, func, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from reliability import metrics
 from reliability.access import NotFound, Scope, notice_for, notices_in_scope
@@ -38,6 +38,7 @@ from reliability.promises import (
     ListFilter,
     PromiseView,
     is_overdue,
+    open_and_any,
     promise_views,
     promise_views_page,
 )
@@ -157,14 +158,9 @@ def _board_rank(now: datetime) -> Any:
 
 
 def _on_board(now: datetime) -> list[Any]:
-    """Open promises on the board, each way onto it a range of its own index: raised by the
-    scan (`status, level`), past due (`status, due_at`), not assessed (`status,
-    assess_error`). Open stays inside each branch, so the database reads those few ranges
-    and never every open promise."""
-    is_open = Promise.status == PromiseStatus.open
-    return [or_(and_(is_open, col(Promise.level).in_(BOARD_LEVELS)),
-                and_(is_open, col(Promise.due_at) <= now),
-                and_(is_open, col(Promise.assess_error).is_not(None)))]
+    """Open promises the scan raised, past due, or not assessed."""
+    return [open_and_any(col(Promise.level).in_(BOARD_LEVELS), col(Promise.due_at) <= now,
+                         col(Promise.assess_error).is_not(None))]
 
 
 @dataclass(frozen=True)
