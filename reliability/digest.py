@@ -328,13 +328,16 @@ def digest_key(manager: Member, day: date) -> str:
 
 
 def queue_digest(session: Session, settings: Settings, manager: Member, *, now: datetime,
-                 actor: str, quiet_day: str | None = None) -> Notice | None:
-    """Make today's digest for one manager; None when today's already exists.
+                 actor: str, quiet_day: str | None = None,
+                 context: DigestContext | None = None) -> Notice | None:
+    """Make today's digest for one manager (from `context` when it was built beforehand);
+    None when today's already exists.
 
     On a quiet day with `[digest] quiet_day = "nothing"` the row is still written, as a
     cancelled notice: today's decision is then made once, not again every minute."""
     day = calendar_for(settings, owner=manager).local(now).date()
-    context = build_digest(session, settings, manager, now)
+    if context is None:
+        context = build_digest(session, settings, manager, now)
     notice = notices.create(
         session, settings, kind=NoticeKind.digest, key=digest_key(manager, day),
         recipient=notices.member_recipient(settings, manager), context=dict(context), now=now,
@@ -358,12 +361,16 @@ class DigestNow:
 def digest_now(ledger: Ledger, manager_email: str, *, now: datetime, actor: str,
                send: bool = False) -> DigestNow:
     """Build one manager's digest; with `send`, queue today's (once a day, like the
-    scheduled one). For the operator at the CLI."""
-    with ledger.transaction() as session:
+    scheduled one). For the operator at the CLI. It is built in a read session: its
+    figures take seconds for a large team, and SQLite's write lock is only for the insert."""
+    with ledger.session() as session:
         manager = ledger.find_member(session, manager_email, "manager")
         context = build_digest(session, ledger.settings, manager, now)
-        queued = queue_digest(session, ledger.settings, manager, now=now,
-                              actor=actor) if send else None
+    queued = None
+    if send:
+        with ledger.transaction() as session:
+            queued = queue_digest(session, ledger.settings, manager, now=now, actor=actor,
+                                  context=context)
     day = calendar_for(ledger.settings, owner=manager).local(now).date()
     return DigestNow(manager, day, context, queued)
 
@@ -389,7 +396,11 @@ def digest_for(ledger: Ledger, actor: Actor, manager_email: str | None, *,
 
 def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:
     """Called every minute: queue each manager's digest once their digest time has come
-    on one of their business days. Returns the ids of the digests queued to send."""
+    on one of their business days. Returns the ids of the digests queued to send.
+
+    Each is built in a read session and stored in a short transaction: on SQLite a writer
+    holds the database's one write lock, and an admin's digest reads for seconds. Two
+    workers may both build one; the unique key keeps the first stored (`notices.create`)."""
     settings = ledger.settings
     with ledger.session() as session:
         managers = digest_recipients(session)
@@ -399,12 +410,14 @@ def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:
         local = cal.local(now)
         if not cal.is_business_day(local.date()) or local.time() < settings.digest.clock:
             continue
-        with ledger.transaction() as session:
+        with ledger.session() as session:
             key = digest_key(manager, local.date())
             if session.exec(select(Notice.id).where(Notice.idempotency_key == key)).first():
                 continue
+            context = build_digest(session, settings, manager, now)
+        with ledger.transaction() as session:
             notice = queue_digest(session, settings, manager, now=now, actor=ACTOR,
-                                  quiet_day=settings.digest.quiet_day)
+                                  quiet_day=settings.digest.quiet_day, context=context)
             if notice is not None and notice.status == NoticeStatus.queued:
                 queued.append(notice.id or 0)
     return queued

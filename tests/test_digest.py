@@ -1,14 +1,17 @@
 """The managers' daily digest: what needs a decision, what is at risk, once per business day."""
 
 import json
+import sqlite3
+from typing import Any
 
 import pytest
 from conftest import Cli
 from helpers import at
 from scenarios import START, agency_with, wednesday_draft
+from sqlalchemy import event
 from sqlmodel import Session, col, select, update
 
-from reliability.digest import build_digest, queue_due_digests, to_json
+from reliability.digest import build_digest, digest_now, queue_due_digests, to_json
 from reliability.drafting import rendering
 from reliability.ledger import Ledger
 from reliability.models import Member, Notice, Promise
@@ -265,3 +268,35 @@ def test_a_busy_digest_lists_the_worst_first_and_says_how_many_more_and_where(
         "Late 0", "Late 1", "Late 2", "Shaky 0", "Q3 report", "Shaky 1"]
     assert everything["more"]["at_risk"]["count"] == 0
     assert " more: http" not in rendering.render("digest", "en", dict(everything)).text
+
+
+def test_a_digest_is_built_without_keeping_a_writer_waiting_on_sqlite(
+    wednesday: Ledger,
+) -> None:
+    """An admin's digest reads for seconds at a large team: it is built in a read session
+    and only stored under SQLite's write lock, by the scheduler and by `digest --send`."""
+    if wednesday.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never hold writers off")
+    writer = sqlite3.connect(str(wednesday.engine.url.database), timeout=0.2,
+                             isolation_level=None)
+    wrote: list[bool] = []
+
+    def write_meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM mistake JOIN client" in statement:  # a section half-way through the build
+            try:
+                writer.execute("BEGIN IMMEDIATE")
+                writer.execute("UPDATE client SET name = name")
+                writer.execute("COMMIT")
+                wrote.append(True)
+            except sqlite3.OperationalError:
+                wrote.append(False)
+
+    event.listen(wednesday.engine, "before_cursor_execute", write_meanwhile)
+    try:
+        [queued] = queue_due_digests(wednesday, now=WEDNESDAY_9)
+        sent = digest_now(wednesday, "bob@example.com", now=WEDNESDAY_9, actor="t", send=True)
+    finally:
+        event.remove(wednesday.engine, "before_cursor_execute", write_meanwhile)
+        writer.close()
+    assert wrote and all(wrote)
+    assert sent.queued is None and [n.id for n in digests(wednesday)] == [queued]
