@@ -86,11 +86,13 @@ def promise_views_page(session: Session, *conditions: Any, scope: Scope = EVERYO
 class ListFilter:
     """A list's filters, written so the database walks the index of the list's order.
 
-    Open promises are read from `(status, due_at)` and one client's from `(client_id,
-    due_at)`, from the cursor, in the list's order. Any other list walks the due-date index
-    from the cursor and filters as it goes (finished promises are most of the history), so
-    owners and the other statuses never lead the index: one that led with them would sort a
-    team's whole history for each page."""
+    A status is read from `(status, due_at)` and one client's promises from `(client_id,
+    due_at)`, from the cursor, in the list's order; any other list walks the due-date index
+    from the cursor and filters as it goes. Owners never lead an index (`owner_id + 0`):
+    one that led with them would sort a team's whole history for each page. A status is
+    compared as it is: hidden in an expression (`status || ''`), PostgreSQL could not
+    estimate it, took 98% finished promises for 0.5%, and sorted a seq scan of the whole
+    table for a manager's page of 500 finished ones (0.2 s instead of 15 ms)."""
 
     conditions: tuple[Any, ...]
     by_owner_index: bool
@@ -100,10 +102,8 @@ class ListFilter:
     def of(cls, *, status: str | None = None, client_id: int | None = None,
            owner_id: int | None = None) -> ListFilter:
         conditions: list[Any] = []
-        if status == PromiseStatus.open:
+        if status:
             conditions.append(Promise.status == status)
-        elif status:
-            conditions.append(col(Promise.status).concat("") == status)
         if client_id:
             conditions.append(col(Promise.client_id) == client_id)
         if owner_id:
