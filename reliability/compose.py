@@ -23,12 +23,17 @@ TEAM_NAME_PLACEHOLDER = "[team name]"
 PRODUCT = "Reliability"
 
 
+def page_url(settings: Settings, path: str) -> str:
+    """A page of the web app, as links in messages and feeds name it."""
+    return f"{settings.web.base_url.rstrip('/')}{path}"
+
+
 def promise_url(settings: Settings, promise_id: int | None) -> str:
-    return f"{settings.web.base_url.rstrip('/')}/promises/{promise_id}"
+    return page_url(settings, f"/promises/{promise_id}")
 
 
 def notice_url(settings: Settings, notice_id: int | None) -> str:
-    return f"{settings.web.base_url.rstrip('/')}/drafts/{notice_id}"
+    return page_url(settings, f"/drafts/{notice_id}")
 
 
 def base_context(settings: Settings, *, timezone: str, now: datetime,

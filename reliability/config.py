@@ -87,6 +87,9 @@ class PolicySettings(Section):
 class DigestSettings(Section):
     time: str = "08:30"
     quiet_day: Literal["all_clear", "nothing"] = "all_clear"
+    # Each section lists at most this many, worst or soonest first, then says how many more
+    # and links the page that lists them all: a daily message a person reads, not a report.
+    items_per_section: int = Field(10, ge=1, le=500)
 
     @field_validator("time")
     @classmethod

@@ -11,12 +11,14 @@ so a worker back from downtime sends today's digest once and never yesterday's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, or_, select
 
 from reliability import compose, metrics, notices
 from reliability.access import (
@@ -32,10 +34,12 @@ from reliability.calendar import BusinessCalendar
 from reliability.config import Settings
 from reliability.db import among
 from reliability.drafting.contexts import (
+    Beyond,
     CheckinItem,
     DeadDeliveryItem,
     Decisions,
     DigestContext,
+    DigestMore,
     DraftItem,
     EscalationItem,
     MistakeItem,
@@ -63,7 +67,7 @@ from reliability.models import (
     RiskLevel,
     Role,
 )
-from reliability.promises import is_overdue, promise_views
+from reliability.promises import is_overdue, open_and_any, promise_query
 
 ACTOR = "rule:digest"
 DUE_SOON_BUSINESS_DAYS = 5
@@ -87,47 +91,76 @@ def digest_recipients(session: Session) -> list[Member]:
 
 def build_digest(session: Session, settings: Settings, manager: Member,
                  now: datetime) -> DigestContext:
-    """The digest's sections, in the order a manager acts on them."""
+    """The digest's sections, in the order a manager acts on them. Each lists its first
+    `[digest] items_per_section` (worst or soonest first) and counts the rest in SQL."""
     scope = scope_of(session, manager)
     cal = calendar_for(settings, owner=manager)
-    decisions = Decisions(drafts=_drafts(session, settings, scope),
-                          escalations=_escalations(session, settings, manager, cal, now),
-                          dead_deliveries=_dead(session, settings, scope))
-    at_risk = _at_risk(session, settings, scope, now, manager)
-    listed = {item["promise"]["id"] for item in at_risk}
-    due_soon = [p for p in _due_soon(session, settings, scope, cal, now) if p["id"] not in listed]
-    unanswered = _unanswered_checkins(session, settings, scope, now)
-    unassessed = _unassessed(session, settings, scope)
-    mistakes = _mistakes(session, scope, now)
-    quiet = not (decisions["drafts"] or decisions["escalations"]
-                 or decisions["dead_deliveries"] or at_risk or unanswered or unassessed
+    shown = settings.digest.items_per_section
+    drafts, more_drafts = _drafts(session, settings, scope, shown)
+    escalations, more_escalations = _escalations(session, settings, manager, cal, now, shown)
+    dead, more_dead = _dead(session, settings, scope, shown)
+    at_risk, more_at_risk = _at_risk(session, settings, scope, now, manager, shown)
+    due_soon, more_due_soon = _due_soon(session, settings, scope, cal, now, shown)
+    unanswered, more_unanswered = _unanswered_checkins(session, settings, scope, now, shown)
+    unassessed, more_unassessed = _unassessed(session, settings, scope, shown)
+    mistakes, more_mistakes = _mistakes(session, scope, now, shown)
+    quiet = not (drafts or escalations or dead or at_risk or unanswered or unassessed
                  or mistakes)
+
+    def beyond(count: int, page: str | None) -> Beyond:
+        return Beyond(count=count, url=compose.page_url(settings, page) if page else None)
+
     return DigestContext(
         **compose.base_context(settings, timezone=manager.timezone, now=now,
                                recipient=compose.member_greeting_name(settings, manager),
                                sender=compose.PRODUCT),
         all_clear=quiet,
-        decisions=decisions,
+        decisions=Decisions(drafts=drafts, escalations=escalations, dead_deliveries=dead),
         at_risk=at_risk,
         due_soon=due_soon,
         unanswered_checkins=unanswered,
         unassessed=unassessed,
         mistakes=mistakes,
+        more=DigestMore(drafts=beyond(more_drafts, "/drafts"),
+                        escalations=beyond(more_escalations, None),
+                        dead_deliveries=beyond(more_dead, "/drafts"),
+                        at_risk=beyond(more_at_risk, "/board"),
+                        due_soon=beyond(more_due_soon, "/promises"),
+                        unanswered_checkins=beyond(more_unanswered, None),
+                        unassessed=beyond(more_unassessed, "/board"),
+                        mistakes=beyond(more_mistakes, "/mistakes")),
         reliability=_reliability(session, settings, scope, cal, now),
     )
 
 
-def _promise_rows(session: Session, scope: Scope, *conditions: Any) -> list[
-        tuple[Promise, Client, Member]]:
-    """Open promises in scope, through the one promise query."""
-    return [(view.promise, view.client, view.owner) for view in promise_views(
-        session, Promise.status == PromiseStatus.open, *conditions, scope=scope)]
+def _first(session: Session, query: Any, shown: int, *,
+           count: Any = None) -> tuple[list[Any], int]:
+    """The first `shown` rows of `query` (ordered), and how many more it holds, counted by
+    `count` (by default, the query's rows) without loading them."""
+    rows = list(session.exec(query.limit(shown)).all())
+    if len(rows) < shown:
+        return rows, 0
+    if count is None:
+        count = select(func.count()).select_from(query.order_by(None).subquery())
+    return rows, session.exec(count).one() - len(rows)
 
 
-def _drafts(session: Session, settings: Settings, scope: Scope) -> list[DraftItem]:
-    rows = session.exec(notices_in_scope(scope).where(
+def _open_promises(session: Session, scope: Scope, shown: int, *conditions: Any,
+                   order: Sequence[Any] = ()) -> tuple[list[Any], int]:
+    """The first `shown` promises in scope meeting `conditions` (which say they are open),
+    in `order` then soonest due first, with client and owner; the rest counted from the
+    promise table alone."""
+    return _first(session, promise_query(conditions, scope).order_by(
+        *order, col(Promise.due_at), col(Promise.id)), shown,
+        count=select(func.count()).select_from(Promise).where(
+            scope.where(Promise.owner_id), *conditions))
+
+
+def _drafts(session: Session, settings: Settings, scope: Scope,
+            shown: int) -> tuple[list[DraftItem], int]:
+    rows, more = _first(session, notices_in_scope(scope).where(
         Notice.status == NoticeStatus.draft, col(Notice.kind).in_(sorted(CLIENT_KINDS)))
-        .order_by(col(Notice.created_at), col(Notice.id))).all()
+        .order_by(col(Notice.created_at), col(Notice.id)), shown)
     promise_ids = [n.promise_id for n, _ in rows if n.kind == NoticeKind.delay_notice]
     notice_by = _latest_notice_by(session, [p for p in promise_ids if p is not None])
     return [DraftItem(kind=notice.kind, subject=notice.subject,
@@ -135,7 +168,7 @@ def _drafts(session: Session, settings: Settings, scope: Scope) -> list[DraftIte
                       send_by=notice_by.get(notice.promise_id or 0)
                       if notice.kind == NoticeKind.delay_notice else None,
                       url=compose.notice_url(settings, notice.id))
-            for notice, client in rows]
+            for notice, client in rows], more
 
 
 def _latest_notice_by(session: Session, promise_ids: list[int]) -> dict[int, datetime]:
@@ -147,58 +180,67 @@ def _latest_notice_by(session: Session, promise_ids: list[int]) -> dict[int, dat
 
 
 def _escalations(session: Session, settings: Settings, manager: Member, cal: BusinessCalendar,
-                 now: datetime) -> list[EscalationItem]:
+                 now: datetime, shown: int) -> tuple[list[EscalationItem], int]:
     """Escalations addressed to this manager since the previous business day's digest."""
     today = cal.local(now).date()
     since = cal.at(cal.previous_business_day(today), settings.digest.clock)
-    rows = session.exec(select(Notice).where(
+    rows, more = _first(session, select(Notice).where(
         Notice.kind == NoticeKind.escalation, Notice.member_id == manager.id,
         col(Notice.created_at) >= since, Notice.status != NoticeStatus.cancelled)
-        .order_by(col(Notice.created_at), col(Notice.id))).all()
+        .order_by(col(Notice.created_at), col(Notice.id)), shown)
     return [EscalationItem(summary=notice.subject,
                            url=compose.promise_url(settings, notice.promise_id)
                            if notice.promise_id else compose.notice_url(settings, notice.id))
-            for notice in rows]
+            for notice in rows], more
 
 
-def _dead(session: Session, settings: Settings, scope: Scope) -> list[DeadDeliveryItem]:
-    rows = session.exec(notices_in_scope(scope).where(Notice.status == NoticeStatus.dead)
-                        .order_by(col(Notice.created_at), col(Notice.id))).all()
+def _dead(session: Session, settings: Settings, scope: Scope,
+          shown: int) -> tuple[list[DeadDeliveryItem], int]:
+    rows, more = _first(session, notices_in_scope(scope).where(
+        Notice.status == NoticeStatus.dead).order_by(col(Notice.created_at), col(Notice.id)),
+        shown)
     return [DeadDeliveryItem(subject=notice.subject, recipient=notice.recipient,
                              channel=notice.channel, error=notice.last_error or "unknown error",
                              url=compose.notice_url(settings, notice.id))
-            for notice, _ in rows]
+            for notice, _ in rows], more
 
 
 def _at_risk(session: Session, settings: Settings, scope: Scope, now: datetime,
-             reader: Member) -> list[RiskItem]:
-    """Promises at risk or overdue, their reasons in the reader's language and zone."""
+             reader: Member, shown: int) -> tuple[list[RiskItem], int]:
+    """Promises at risk or overdue, overdue first, then the likeliest late; their reasons in
+    the reader's language and zone."""
     locale = compose.member_locale(settings, reader)
-    rows = _promise_rows(session, scope, or_(
-        col(Promise.level).in_([RiskLevel.at_risk, RiskLevel.overdue]),
-        col(Promise.due_at) <= now))
-    items = [RiskItem(promise=compose.promise_view(settings, promise, client, owner),
-                      p_late=1.0 if is_overdue(promise, now) else promise.p_late or 0.0,
-                      reasons=reason_texts(promise.risk_reasons, locale,
-                                           timezone=reader.timezone, now=now),
-                      overdue=is_overdue(promise, now))
-             for promise, client, owner in rows]
-    return sorted(items, key=lambda item: (not item["overdue"], -item["p_late"]))
+    overdue_now = or_(Promise.level == RiskLevel.overdue, col(Promise.due_at) <= now)
+    at_risk_or_overdue = open_and_any(
+        col(Promise.level).in_([RiskLevel.at_risk, RiskLevel.overdue]), col(Promise.due_at) <= now)
+    rows, more = _open_promises(session, scope, shown, at_risk_or_overdue, order=(
+        sa.case((overdue_now, 0), else_=1),
+        sa.case((overdue_now, 1.0), else_=func.coalesce(Promise.p_late, 0.0)).desc()))
+    return [RiskItem(promise=compose.promise_view(settings, promise, client, owner),
+                     p_late=1.0 if is_overdue(promise, now) else promise.p_late or 0.0,
+                     reasons=reason_texts(promise.risk_reasons, locale,
+                                          timezone=reader.timezone, now=now),
+                     overdue=is_overdue(promise, now))
+            for promise, client, owner in rows], more
 
 
 def _due_soon(session: Session, settings: Settings, scope: Scope, cal: BusinessCalendar,
-              now: datetime) -> list[PromiseItem]:
+              now: datetime, shown: int) -> tuple[list[PromiseItem], int]:
+    """Open promises due in the next business days, those at risk aside (listed above)."""
     horizon = cal.end_of(cal.add_business_days(cal.local(now).date(), DUE_SOON_BUSINESS_DAYS))
-    rows = _promise_rows(session, scope, col(Promise.due_at) > now,
-                         col(Promise.due_at) <= horizon)
+    rows, more = _open_promises(
+        session, scope, shown, Promise.status == PromiseStatus.open, col(Promise.due_at) > now,
+        col(Promise.due_at) <= horizon,
+        col(Promise.level).not_in([RiskLevel.at_risk, RiskLevel.overdue]))
     return [compose.promise_view(settings, promise, client, owner)
-            for promise, client, owner in rows]
+            for promise, client, owner in rows], more
 
 
 def _unanswered_checkins(session: Session, settings: Settings, scope: Scope,
-                         now: datetime) -> list[CheckinItem]:
-    """Open promises asked for a check-in since the cutoff and not answered since: read from
-    the requests of those days (the kind-and-date index), not from every open promise."""
+                         now: datetime, shown: int) -> tuple[list[CheckinItem], int]:
+    """Open promises asked for a check-in since the cutoff and not answered since, longest
+    waiting first: read from the requests of those days (the kind-and-date index), not
+    from every open promise."""
     since = now - timedelta(days=CHECKIN_ANSWER_DAYS)
     asked: dict[int, datetime] = {}
     for promise_id, sent_at, created_at in session.exec(
@@ -211,42 +253,48 @@ def _unanswered_checkins(session: Session, settings: Settings, scope: Scope,
             .order_by(col(Notice.created_at), col(Notice.id))).all():
         asked[promise_id or 0] = sent_at or created_at
     if not asked:
-        return []
+        return [], 0
     answered: dict[int, datetime] = {}
     for promise_id, at in session.exec(
             select(CheckIn.promise_id, CheckIn.at)
             .where(among(session, CheckIn.promise_id, sorted(asked)), col(CheckIn.at) >= since)
             .order_by(col(CheckIn.at))).all():
         answered[promise_id] = at
-    waiting = [pid for pid, asked_at in asked.items()
-               if pid not in answered or answered[pid] < asked_at]
-    if not waiting:
-        return []
+    waiting = sorted(((asked_at, pid) for pid, asked_at in asked.items()
+                      if pid not in answered or answered[pid] < asked_at),
+                     key=lambda item: item[0])  # ties keep the order they were first asked in
+    listed = [pid for _, pid in waiting[:shown]]
+    if not listed:
+        return [], 0
     rows = {promise.id: (promise, client, owner) for promise, client, owner
-            in _promise_rows(session, scope, among(session, Promise.id, waiting))}
-    items = [CheckinItem(promise=compose.promise_view(settings, *rows[pid]),
-                         asked_at=asked[pid]) for pid in waiting]
-    return sorted(items, key=lambda item: item["asked_at"])
+            in session.exec(promise_query([among(session, Promise.id, listed)], scope)).all()}
+    return [CheckinItem(promise=compose.promise_view(settings, *rows[pid]),
+                        asked_at=asked[pid]) for pid in listed], len(waiting) - len(listed)
 
 
-def _unassessed(session: Session, settings: Settings, scope: Scope) -> list[UnassessedItem]:
-    rows = _promise_rows(session, scope, col(Promise.assess_error).is_not(None))
+def _unassessed(session: Session, settings: Settings, scope: Scope,
+                shown: int) -> tuple[list[UnassessedItem], int]:
+    """Open promises the scan set aside, by reason, then soonest due: the order of the
+    `(status, assess_error)` index, which holds them apart from every other open promise."""
+    rows, more = _open_promises(session, scope, shown, Promise.status == PromiseStatus.open,
+                                col(Promise.assess_error).is_not(None),
+                                order=(col(Promise.assess_error),))
     return [UnassessedItem(promise=compose.promise_view(settings, promise, client, owner),
                            reason=promise.assess_error or "")
-            for promise, client, owner in rows]
+            for promise, client, owner in rows], more
 
 
-def _mistakes(session: Session, scope: Scope, now: datetime) -> list[MistakeItem]:
-    rows = session.exec(
-        select(Mistake, Client, Member)
-        .join(Client, col(Mistake.client_id) == Client.id)
-        .join(Member, col(Mistake.owner_id) == Member.id)
-        .where(col(Mistake.created_at) >= now - timedelta(days=MISTAKE_DAYS),
-               col(Mistake.created_at) <= now, scope.where(Mistake.owner_id))
-        .order_by(col(Mistake.created_at))).all()
+def _mistakes(session: Session, scope: Scope, now: datetime,
+              shown: int) -> tuple[list[MistakeItem], int]:
+    rows, more = _first(session, select(Mistake, Client, Member)
+                        .join(Client, col(Mistake.client_id) == Client.id)
+                        .join(Member, col(Mistake.owner_id) == Member.id)
+                        .where(col(Mistake.created_at) >= now - timedelta(days=MISTAKE_DAYS),
+                               col(Mistake.created_at) <= now, scope.where(Mistake.owner_id))
+                        .order_by(col(Mistake.created_at), col(Mistake.id)), shown)
     return [MistakeItem(summary=mistake.summary, client_name=client.name, owner_name=owner.name,
                         occurred_at=mistake.created_at, repeat=mistake.repeat_of_id is not None)
-            for mistake, client, owner in rows]
+            for mistake, client, owner in rows], more
 
 
 def month_start(cal: BusinessCalendar, day: date) -> datetime:
@@ -280,13 +328,16 @@ def digest_key(manager: Member, day: date) -> str:
 
 
 def queue_digest(session: Session, settings: Settings, manager: Member, *, now: datetime,
-                 actor: str, quiet_day: str | None = None) -> Notice | None:
-    """Make today's digest for one manager; None when today's already exists.
+                 actor: str, quiet_day: str | None = None,
+                 context: DigestContext | None = None) -> Notice | None:
+    """Make today's digest for one manager (from `context` when it was built beforehand);
+    None when today's already exists.
 
     On a quiet day with `[digest] quiet_day = "nothing"` the row is still written, as a
     cancelled notice: today's decision is then made once, not again every minute."""
     day = calendar_for(settings, owner=manager).local(now).date()
-    context = build_digest(session, settings, manager, now)
+    if context is None:
+        context = build_digest(session, settings, manager, now)
     notice = notices.create(
         session, settings, kind=NoticeKind.digest, key=digest_key(manager, day),
         recipient=notices.member_recipient(settings, manager), context=dict(context), now=now,
@@ -310,12 +361,16 @@ class DigestNow:
 def digest_now(ledger: Ledger, manager_email: str, *, now: datetime, actor: str,
                send: bool = False) -> DigestNow:
     """Build one manager's digest; with `send`, queue today's (once a day, like the
-    scheduled one). For the operator at the CLI."""
-    with ledger.transaction() as session:
+    scheduled one). For the operator at the CLI. It is built in a read session: its
+    figures take seconds for a large team, and SQLite's write lock is only for the insert."""
+    with ledger.session() as session:
         manager = ledger.find_member(session, manager_email, "manager")
         context = build_digest(session, ledger.settings, manager, now)
-        queued = queue_digest(session, ledger.settings, manager, now=now,
-                              actor=actor) if send else None
+    queued = None
+    if send:
+        with ledger.transaction() as session:
+            queued = queue_digest(session, ledger.settings, manager, now=now, actor=actor,
+                                  context=context)
     day = calendar_for(ledger.settings, owner=manager).local(now).date()
     return DigestNow(manager, day, context, queued)
 
@@ -341,7 +396,11 @@ def digest_for(ledger: Ledger, actor: Actor, manager_email: str | None, *,
 
 def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:
     """Called every minute: queue each manager's digest once their digest time has come
-    on one of their business days. Returns the ids of the digests queued to send."""
+    on one of their business days. Returns the ids of the digests queued to send.
+
+    Each is built in a read session and stored in a short transaction: on SQLite a writer
+    holds the database's one write lock, and an admin's digest reads for seconds. Two
+    workers may both build one; the unique key keeps the first stored (`notices.create`)."""
     settings = ledger.settings
     with ledger.session() as session:
         managers = digest_recipients(session)
@@ -351,12 +410,14 @@ def queue_due_digests(ledger: Ledger, *, now: datetime) -> list[int]:
         local = cal.local(now)
         if not cal.is_business_day(local.date()) or local.time() < settings.digest.clock:
             continue
-        with ledger.transaction() as session:
+        with ledger.session() as session:
             key = digest_key(manager, local.date())
             if session.exec(select(Notice.id).where(Notice.idempotency_key == key)).first():
                 continue
+            context = build_digest(session, settings, manager, now)
+        with ledger.transaction() as session:
             notice = queue_digest(session, settings, manager, now=now, actor=ACTOR,
-                                  quiet_day=settings.digest.quiet_day)
+                                  quiet_day=settings.digest.quiet_day, context=context)
             if notice is not None and notice.status == NoticeStatus.queued:
                 queued.append(notice.id or 0)
     return queued

@@ -199,6 +199,9 @@ class Promise(SQLModel, table=True):
         sa.Index("ix_promise_client_history", "client_id", "internal", "made_at"),
         # Lists soonest due first: the open promises, and one client's promises.
         sa.Index("ix_promise_status_due_at", "status", "due_at"),
+        # The board's other ways in: open promises the scan raised, or could not assess.
+        sa.Index("ix_promise_status_level", "status", "level"),
+        sa.Index("ix_promise_status_assess_error", "status", "assess_error"),
         sa.Index("ix_promise_client_due_at", "client_id", "due_at"),
         # The ledger's figures count a range by the day a promise was first due or made
         # (metrics.figures) from these alone, never reading the table: everyone's, a team's
@@ -214,7 +217,7 @@ class Promise(SQLModel, table=True):
     made_at: datetime = required_utc_field()
     due_at: datetime = required_utc_field(index=True)
     original_due_at: datetime = required_utc_field()
-    status: str = Field(default=PromiseStatus.open, max_length=16)  # indexed first in three
+    status: str = Field(default=PromiseStatus.open, max_length=16)  # indexed first in five
     done_at: datetime | None = utc_field(nullable=True)
     cancelled_at: datetime | None = utc_field(nullable=True)
     cancel_reason: str | None = None

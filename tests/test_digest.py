@@ -1,17 +1,20 @@
 """The managers' daily digest: what needs a decision, what is at risk, once per business day."""
 
 import json
+import sqlite3
+from typing import Any
 
 import pytest
 from conftest import Cli
 from helpers import at
 from scenarios import START, agency_with, wednesday_draft
-from sqlmodel import Session, col, select
+from sqlalchemy import event
+from sqlmodel import Session, col, select, update
 
-from reliability.digest import build_digest, queue_due_digests
+from reliability.digest import build_digest, digest_now, queue_due_digests, to_json
 from reliability.drafting import rendering
 from reliability.ledger import Ledger
-from reliability.models import Member, Notice
+from reliability.models import Member, Notice, Promise
 
 WEDNESDAY_9 = at("2026-11-18T09:00-05:00")
 
@@ -217,3 +220,83 @@ def test_digest_for_an_unknown_manager_is_one_clear_error(cli: Cli, wednesday: L
     result = cli("digest", "--manager", "nobody@example.com")
     assert result.exit_code == 2
     assert "unknown member" in result.stderr
+
+
+def test_a_busy_digest_lists_the_worst_first_and_says_how_many_more_and_where(
+    wednesday: Ledger,
+) -> None:
+    """Each section lists `[digest] items_per_section` and counts the rest: a daily message
+    a person reads, with the page that lists them all."""
+    made = at("2026-11-09T09:00-05:00")
+    for index, due in enumerate(["2026-11-13T17:00-05:00", "2026-11-16T17:00-05:00",
+                                 "2026-11-17T17:00-05:00"]):
+        wednesday.add_promise(title=f"Late {index}", client_name="Acme",
+                              owner_email="alice@example.com", due_at=at(due), now=made,
+                              actor="t")
+    for index, p_late in enumerate([0.99, 0.01]):
+        view = wednesday.add_promise(title=f"Shaky {index}", client_name="Acme",
+                                     owner_email="alice@example.com",
+                                     due_at=at("2026-11-19T17:00-05:00"), now=made, actor="t")
+        with Session(wednesday.engine) as session:
+            session.exec(update(Promise).where(Promise.id == view.promise.id)
+                         .values(level="at_risk", p_late=p_late))
+            session.commit()
+    for day in (23, 19, 20, 24):
+        wednesday.add_promise(title=f"Soon {day}", client_name="Acme",
+                              owner_email="alice@example.com",
+                              due_at=at(f"2026-11-{day}T12:00-05:00"), now=made, actor="t")
+    wednesday.settings.digest.items_per_section = 2
+    with Session(wednesday.engine) as session:
+        bob = session.exec(select(Member).where(Member.email == "bob@example.com")).one()
+        context = build_digest(session, wednesday.settings, bob, WEDNESDAY_9)
+
+    assert [item["promise"]["title"] for item in context["at_risk"]] == ["Late 0", "Late 1"]
+    assert context["more"]["at_risk"] == {"count": 4, "url": "http://127.0.0.1:8000/board"}
+    # at risk, not due soon: the Q3 report and the shaky ones are not counted twice
+    assert [p["title"] for p in context["due_soon"]] == ["Soon 19", "Soon 20"]
+    assert context["more"]["due_soon"] == {"count": 2, "url": "http://127.0.0.1:8000/promises"}
+    assert context["more"]["drafts"]["count"] == 0
+    text = rendering.render("digest", "en", dict(context)).text
+    risk = text[text.index("AT RISK AND OVERDUE"):text.index("DUE IN THE NEXT")]
+    assert risk.rstrip().endswith("- and 4 more: http://127.0.0.1:8000/board")
+    assert "- and 2 more: http://127.0.0.1:8000/promises" in text
+    assert to_json(dict(context))["more"]["due_soon"]["count"] == 2
+    wednesday.settings.digest.items_per_section = 10
+    with Session(wednesday.engine) as session:
+        everything = build_digest(session, wednesday.settings, bob, WEDNESDAY_9)
+    assert [item["promise"]["title"] for item in everything["at_risk"]] == [
+        "Late 0", "Late 1", "Late 2", "Shaky 0", "Q3 report", "Shaky 1"]
+    assert everything["more"]["at_risk"]["count"] == 0
+    assert " more: http" not in rendering.render("digest", "en", dict(everything)).text
+
+
+def test_a_digest_is_built_without_keeping_a_writer_waiting_on_sqlite(
+    wednesday: Ledger,
+) -> None:
+    """An admin's digest reads for seconds at a large team: it is built in a read session
+    and only stored under SQLite's write lock, by the scheduler and by `digest --send`."""
+    if wednesday.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL readers never hold writers off")
+    writer = sqlite3.connect(str(wednesday.engine.url.database), timeout=0.2,
+                             isolation_level=None)
+    wrote: list[bool] = []
+
+    def write_meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM mistake JOIN client" in statement:  # a section half-way through the build
+            try:
+                writer.execute("BEGIN IMMEDIATE")
+                writer.execute("UPDATE client SET name = name")
+                writer.execute("COMMIT")
+                wrote.append(True)
+            except sqlite3.OperationalError:
+                wrote.append(False)
+
+    event.listen(wednesday.engine, "before_cursor_execute", write_meanwhile)
+    try:
+        [queued] = queue_due_digests(wednesday, now=WEDNESDAY_9)
+        sent = digest_now(wednesday, "bob@example.com", now=WEDNESDAY_9, actor="t", send=True)
+    finally:
+        event.remove(wednesday.engine, "before_cursor_execute", write_meanwhile)
+        writer.close()
+    assert wrote and all(wrote)
+    assert sent.queued is None and [n.id for n in digests(wednesday)] == [queued]

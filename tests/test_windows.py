@@ -110,3 +110,41 @@ def test_the_feed_holds_open_promises_due_from_30_days_back_to_a_year_ahead(
     assert feed_titles(team, "alice@example.com") == [
         "Due: Long overdue (Acme)", "Due: Overdue (Acme)", "Due: Next year (Acme)",
         "Due: After next year (Acme)"]
+
+
+def test_the_feed_is_rfc_5545_text_whatever_a_title_holds(team: Ledger) -> None:
+    """The feed is written as text, not built by the icalendar library: escapes, folding
+    at 75 octets (never inside a character or an escape) and CRLF, read back exactly."""
+    titles = ["Budget; v2, final \\ draft", "年度报告" * 30, "x" * 60 + "\\;,\\" * 20,
+              "Åsa's “quarterly” review, part 1/2"]
+    for days, title in enumerate(titles, start=1):
+        promise(team, title, NOW + timedelta(days=days))
+    with Session(team.engine) as session:
+        alice = session.exec(select(Member.id).where(Member.email == "alice@example.com")).one()
+    token = calendar_token(team, alice, now=START, actor="t")
+    body = TestClient(app_for(team, NOW)).get(f"/calendar/{token}.ics").content
+
+    assert body.endswith(b"\r\n") and b"\n" not in body.replace(b"\r\n", b"")
+    lines = body.split(b"\r\n")[:-1]
+    assert max(len(line) for line in lines) <= 75
+    unfolded = body.replace(b"\r\n ", b"").decode()  # every piece cut between characters
+    assert "SUMMARY:Due: Budget\\; v2\\, final \\\\ draft (Acme)" in unfolded
+    events = Calendar.from_ical(body).walk("VEVENT")
+    assert [str(event["SUMMARY"]) for event in events] == [f"Due: {t} (Acme)" for t in titles]
+    assert [str(event["DESCRIPTION"]).split("\n")[:2] for event in events] == [
+        ["Owner: Alice", "Risk: on track"]] * len(titles)
+    assert events[0].decoded("DTEND") == NOW + timedelta(days=1)
+
+
+def test_the_digest_lists_the_longest_waiting_check_ins_first_and_counts_the_rest(
+        team: Ledger) -> None:
+    friday = at("2026-11-20T17:00-05:00")
+    for days, title in ((2, "Asked Monday"), (4, "Asked last week"), (1, "Asked yesterday")):
+        asked(team, promise(team, title, friday), NOW - timedelta(days=days))
+    team.settings.digest.items_per_section = 2
+    with Session(team.engine) as session:
+        bob = session.exec(select(Member).where(Member.email == "bob@example.com")).one()
+        digest = build_digest(session, team.settings, bob, NOW)
+    assert [item["promise"]["title"] for item in digest["unanswered_checkins"]] == [
+        "Asked last week", "Asked Monday"]
+    assert digest["more"]["unanswered_checkins"] == {"count": 1, "url": None}

@@ -200,6 +200,24 @@ class MistakeItem(TypedDict):
     repeat: bool
 
 
+class Beyond(TypedDict):
+    """What a digest section holds beyond the items it lists."""
+
+    count: int  # how many more; 0 when it lists them all
+    url: str | None  # the page that lists them all; None where no page does
+
+
+class DigestMore(TypedDict):
+    drafts: Beyond
+    escalations: Beyond
+    dead_deliveries: Beyond
+    at_risk: Beyond
+    due_soon: Beyond
+    unanswered_checkins: Beyond
+    unassessed: Beyond
+    mistakes: Beyond
+
+
 class MonthStats(TypedDict):
     promises_due: int
     on_time_rate: float | None  # None when nothing was due
@@ -220,6 +238,9 @@ class DigestContext(BaseContext):
     unanswered_checkins: list[CheckinItem]
     unassessed: list[UnassessedItem]  # open promises the scan could not assess, and why
     mistakes: list[MistakeItem]  # this week
+    # Each list above holds at most `[digest] items_per_section`, worst or soonest first;
+    # what each section holds beyond them, and where to read it all.
+    more: DigestMore
     reliability: ReliabilityView | None
 
 

@@ -17,10 +17,12 @@ from reliability.drafting.contexts import (
     CREDIT_BASES,
     CREDIT_METHODS,
     STAFF_KINDS,
+    Beyond,
     CheckinItem,
     CreditView,
     DeadDeliveryItem,
     Decisions,
+    DigestMore,
     DisabledEndpoint,
     DraftItem,
     EscalationItem,
@@ -246,6 +248,7 @@ def _digest_samples(
                 repeat=True,
             ),
         ],
+        "more": _more(0),
         "reliability": ReliabilityView(
             this_month=MonthStats(
                 promises_due=23,
@@ -286,4 +289,16 @@ def _digest_samples(
         "mistakes": [],
         "reliability": first_month,
     }
-    return [full, quiet, {**quiet, "all_clear": True, "reliability": None}]
+    # A busy team's day: every section lists its first items and says how many more.
+    busy = {**full, "more": _more(1234)}
+    return [full, quiet, {**quiet, "all_clear": True, "reliability": None}, busy]
+
+
+def _more(count: int) -> DigestMore:
+    def beyond(page: str | None) -> Beyond:
+        return Beyond(count=count, url=f"https://reliability.example.com{page}" if page else None)
+
+    return DigestMore(drafts=beyond("/drafts"), escalations=beyond(None),
+                      dead_deliveries=beyond("/drafts"), at_risk=beyond("/board"),
+                      due_soon=beyond("/promises"), unanswered_checkins=beyond(None),
+                      unassessed=beyond("/board"), mistakes=beyond("/mistakes"))

@@ -38,6 +38,7 @@ from reliability.promises import (
     ListFilter,
     PromiseView,
     is_overdue,
+    open_and_any,
     promise_views,
     promise_views_page,
 )
@@ -157,9 +158,9 @@ def _board_rank(now: datetime) -> Any:
 
 
 def _on_board(now: datetime) -> list[Any]:
-    return [Promise.status == PromiseStatus.open,
-            or_(col(Promise.level).in_(BOARD_LEVELS), col(Promise.due_at) <= now,
-                col(Promise.assess_error).is_not(None))]
+    """Open promises the scan raised, past due, or not assessed."""
+    return [open_and_any(col(Promise.level).in_(BOARD_LEVELS), col(Promise.due_at) <= now,
+                         col(Promise.assess_error).is_not(None))]
 
 
 @dataclass(frozen=True)
