@@ -114,19 +114,21 @@ def _told_moments() -> sa.Subquery:
 
 def recount(session: Session, *, client_ids: Sequence[int] | None = None) -> None:
     """Rebuild every kept fact from the rows it summarises (all clients, or these)."""
-    told = _told_moments()
     promises = (sa.true() if client_ids is None
                 else col(Promise.client_id).in_(list(client_ids)))
     session.execute(sa.update(Promise).where(
         promises, sa.or_(col(Promise.client_told_at).is_not(None),
                          col(Promise.client_told_due_at).is_not(None)))
         .values(client_told_at=None, client_told_due_at=None))
-    session.execute(sa.update(Promise).where(
-        promises, col(Promise.id).in_(select(told.c.promise_id))).values(
-        client_told_at=select(func.min(told.c.at)).where(told.c.promise_id == Promise.id)
-        .scalar_subquery(),
-        client_told_due_at=select(func.max(told.c.new_due_at))
-        .where(told.c.promise_id == Promise.id).scalar_subquery()))
+    told = _told_moments()
+    heard = session.execute(
+        select(told.c.promise_id, func.min(told.c.at), func.max(told.c.new_due_at))
+        .join(Promise, col(Promise.id) == told.c.promise_id).where(promises)
+        .group_by(told.c.promise_id)).all()
+    if heard:  # one pass over the tellings, then the few promises they concern by id
+        session.execute(sa.update(Promise), [
+            {"id": promise_id, "client_told_at": at, "client_told_due_at": due}
+            for promise_id, at, due in heard])
     _answered(session, col(Notice.promise_id).in_(select(Promise.id).where(promises)))
     made = (col(Promise.client_id) == Client.id, col(Promise.internal).is_(False))
     session.execute(
