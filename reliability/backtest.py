@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from reliability.forecast import (
     MIN_OWNER_SAMPLES,
     PRIOR,
     TEAM_HISTORY,
+    LatestDueRecord,
     Measure,
     PastPromise,
     Record,
@@ -388,14 +388,14 @@ class _Finished:
     def measure(self, calendar: BusinessCalendar, zone: str) -> Measure:
         found = self.measures.get(zone)
         if found is None:
-            found = self.measures[zone] = measure(self.past, calendar)
+            found = self.measures[zone] = measure(self.past, calendar, remember=False)
         return found
 
 
 class _Histories:
     """Finished promises known so far: per owner and for the team, each measured once in each
     calendar it is read in (the business-hour arithmetic is the expensive part), with the
-    owners' records kept up to date and the team's cached until a new finish arrives."""
+    records kept up to date one finish at a time."""
 
     def __init__(self) -> None:
         self.owner: dict[str, deque[_Finished]] = defaultdict(
@@ -405,8 +405,8 @@ class _Histories:
         self.owner_late: dict[str, int] = defaultdict(int)
         self.team_done = 0
         self.team_late = 0
-        # Per calendar: the team's record and how many finishes it had seen.
-        self.team_records: dict[str, tuple[int, Record]] = {}
+        # Per calendar: the team's record, kept up to date, and how many finishes it has seen.
+        self.team_records: dict[str, tuple[int, LatestDueRecord]] = {}
         # Per owner and calendar: the owner's record, kept up to date, and how many of the
         # owner's finishes it has seen.
         self.running: dict[tuple[str, str], tuple[int, RunningRecord]] = {}
@@ -434,16 +434,15 @@ class _Histories:
 
     def team_record(self, calendar: BusinessCalendar) -> Record:
         """The scanner's view of the team: the latest finishes by due time, measured in
-        `calendar` (only as many as the record keeps), cached until a new finish arrives."""
+        `calendar`."""
         zone = f"{calendar.timezone}|{calendar.country}"
-        cached = self.team_records.get(zone)
-        if cached is None or cached[0] != self.team_done:
-            latest = sorted(self.team, key=attrgetter("due_at"), reverse=True)
-            cached = (self.team_done, Record.of_measures(
-                (finished.measure(calendar, zone) for finished in latest),
-                calendar.hours_per_day))
-            self.team_records[zone] = cached
-        return cached[1]
+        seen, running = self.team_records.get(zone) or (
+            0, LatestDueRecord(calendar.hours_per_day, TEAM_HISTORY))
+        if seen != self.team_done:
+            for finished in _newest(self.team, self.team_done - seen):
+                running.add(finished.due_at, finished.measure(calendar, zone))
+            self.team_records[zone] = (self.team_done, running)
+        return running.record()
 
     def team_rate(self) -> float:
         return self.team_late / self.team_done if self.team_done else PRIOR.share_late()
