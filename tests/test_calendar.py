@@ -1,6 +1,7 @@
 """The business calendar: business days, holidays, DST and the notice deadline."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 import pytest
 from helpers import at
@@ -221,3 +222,35 @@ def test_business_hours_agree_with_counting_open_minutes(calendar: BusinessCalen
                                                                                end))
     assert calendar.business_hours(end, start) == pytest.approx(-calendar.business_hours(start,
                                                                                           end))
+
+
+def _hours_by_counting(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
+    """Open hours as business_hours worked them out before it numbered the days: the days
+    between counted afresh every time."""
+    if end < start:
+        return -_hours_by_counting(calendar, end, start)
+    first, last = calendar.local(start), calendar.local(end)
+    if first.date() == last.date():
+        return calendar._open_hours(first.date(), first.time(), last.time())
+    middle = calendar.count_business_days(first.date() + timedelta(days=1),
+                                          last.date() - timedelta(days=1))
+    return (calendar._open_hours(first.date(), first.time(), calendar.end_of_day)
+            + middle * calendar.hours_per_day
+            + calendar._open_hours(last.date(), calendar.start_of_day, last.time()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(CALENDARS),
+       st.lists(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31),
+                             timezones=st.just(UTC)), min_size=2, max_size=8))
+def test_numbered_days_count_what_counting_them_afresh_counts(calendar: BusinessCalendar,
+                                                               moments: list[datetime]) -> None:
+    """Days are numbered from whichever one a calendar is first asked about, later or earlier
+    than the next: the hours and days between two moments come out the same to the bit."""
+    fresh = BusinessCalendar(calendar.timezone, calendar.country, closures=calendar.closures)
+    for start, end in pairwise(moments):
+        assert fresh.business_hours(start, end) == _hours_by_counting(calendar, start, end)
+        first, last = calendar.local(start).date(), calendar.local(end).date()
+        counted = (calendar.count_business_days(first + timedelta(days=1), last) if first <= last
+                   else -calendar.count_business_days(last + timedelta(days=1), first))
+        assert fresh.business_days_between(start, end) == counted
