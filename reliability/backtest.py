@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import gc
 import heapq
 import math
 from array import array
@@ -574,7 +575,28 @@ def run(history: History | HistoryFile, *, lead_business_days: int = 2,
     passed, about 200 times in all. Rows are read as the replay goes and each promise is
     forgotten once it is over (all but what its scores need), so memory follows the promises
     open at one time and the history's disorder, not its length."""
-    policy = policy or Policy(notice_lead_business_days=lead_business_days)
+    with _collector_paused():
+        return _replay(history, lead_business_days=lead_business_days,
+                       policy=policy or Policy(notice_lead_business_days=lead_business_days),
+                       effort=effort, progress=progress)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a replay: it makes millions of short-lived
+    objects and next to no reference cycles (a few hundred in 100,000 rows, freed after),
+    and the collector's passes over what is alive cost 100,000 rows 53 s instead of 38."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replay(history: History | HistoryFile, *, lead_business_days: int, policy: Policy,
+            effort: bool, progress: Callable[[int, int], None] | None) -> Result:
     survey = history.survey
     # Events in time order, the rows read as the replay reaches them. Rows come out of time
     # order by at most the survey's disorder, so once a row made more than that after the
