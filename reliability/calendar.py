@@ -18,6 +18,7 @@ import holidays
 WEEKEND = frozenset({5, 6})
 ONE_DAY = timedelta(days=1)
 MAX_SEARCH_DAYS = 3660  # ten years without a business day means a misconfigured calendar
+SPANS_KEPT = 4096  # pairs of clock times whose open hours a calendar remembers
 
 
 class CalendarError(ValueError):
@@ -303,7 +304,21 @@ class BusinessCalendar:
     def _open_hours(self, day: date, low: time, high: time) -> float:
         if not self.is_business_day(day):
             return 0.0
-        return max(_hours(max(low, self.start_of_day), min(high, self.end_of_day)), 0.0)
+        try:
+            return self._spans[low, high]
+        except KeyError:
+            if len(self._spans) >= SPANS_KEPT:
+                self._spans.clear()
+            hours = self._spans[low, high] = max(
+                _hours(max(low, self.start_of_day), min(high, self.end_of_day)), 0.0)
+            return hours
+
+    @functools.cached_property
+    def _spans(self) -> dict[tuple[time, time], float]:
+        """Open hours between two clock times of a business day, already worked out: the
+        times of makings, dues and mornings recur, and `business_hours` asks about two of
+        them each call."""
+        return {}
 
     def add_business_hours(self, moment: datetime, hours: float) -> datetime:
         """Move `moment` by working hours (negative goes back), counting only open time.
