@@ -122,11 +122,17 @@ class Distribution:
     @classmethod
     def of(cls, ratios: Iterable[float], *, prior_weight: float = PRIOR_WEIGHT) -> Distribution:
         """History mixed with a little prior, so no evidence is ever taken as certainty."""
-        share = prior_weight / len(PRIOR_RATIOS)
-        # Two sorted runs (floats sort faster than pairs), merged by one more sort.
-        points = [(ratio, 1.0) for ratio in sorted(ratios)]
-        points += [(ratio, share) for ratio in PRIOR_RATIOS]
-        points.sort()
+        # Floats sort faster than pairs: the history's points are made in order.
+        return cls.of_points([(ratio, 1.0) for ratio in sorted(ratios)],
+                             prior_weight=prior_weight)
+
+    @classmethod
+    def of_points(cls, history: Iterable[tuple[float, float]], *,
+                  prior_weight: float = PRIOR_WEIGHT) -> Distribution:
+        """`of` from the history's points, each a ratio and a weight of 1, made already (a
+        running record keeps them, rather than make a hundred pairs for every record)."""
+        points = [*history, *_prior_points(prior_weight)]
+        points.sort()  # two sorted runs, when the history comes in order: one merge
         return cls(tuple(points))
 
     def share_late(self) -> float:
@@ -190,6 +196,14 @@ def _prior_ratios() -> tuple[float, ...]:
 
 
 PRIOR_RATIOS = _prior_ratios()
+
+
+@functools.lru_cache(maxsize=8)
+def _prior_points(prior_weight: float) -> tuple[tuple[float, float], ...]:
+    """The prior's points at `prior_weight` in all: the same pairs for every distribution."""
+    share = prior_weight / len(PRIOR_RATIOS)
+    return tuple((ratio, share) for ratio in PRIOR_RATIOS)
+
 PRIOR = Distribution.of(())
 
 
@@ -238,8 +252,8 @@ class _Tally:
 
     def __init__(self, hours_per_day: float) -> None:
         self.hours_per_day = hours_per_day
-        self.ratios: list[float] = []  # sorted, as are the hours late
-        self.lateness: list[float] = []
+        self.points: list[tuple[float, float]] = []  # (ratio, 1.0), sorted
+        self.lateness: list[float] = []  # sorted
         self.late = 0
         self.broken = 0
         self.current: Record | None = None
@@ -251,11 +265,11 @@ class _Tally:
         self.late += sign * late
         self.broken += sign * broken
         if sign > 0:
-            bisect.insort(self.ratios, ratio)
+            bisect.insort(self.points, (ratio, 1.0))
             if late_by is not None:
                 bisect.insort(self.lateness, late_by)
         else:
-            del self.ratios[bisect.bisect_left(self.ratios, ratio)]
+            del self.points[bisect.bisect_left(self.points, (ratio, 1.0))]
             if late_by is not None:
                 del self.lateness[bisect.bisect_left(self.lateness, late_by)]
         self.current = None
@@ -263,12 +277,12 @@ class _Tally:
     def record(self) -> Record:
         if self.current is None:
             self.current = Record(
-                size=len(self.ratios),
+                size=len(self.points),
                 late=self.late,
                 broken=self.broken,
                 median_lateness_hours=median(self.lateness) if self.lateness else None,
                 hours_per_day=self.hours_per_day,
-                distribution=Distribution.of(self.ratios),
+                distribution=Distribution.of_points(self.points),
             )
         return self.current
 
