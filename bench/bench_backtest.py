@@ -11,6 +11,7 @@ import argparse
 import sys
 import tempfile
 import time
+from array import array
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -40,6 +41,8 @@ def main() -> None:
         read = _clocks()
         result = backtest.run(history, lead_business_days=args.lead, effort=args.effort)
         replayed = _clocks()
+        # The history is read once more, from the file it streams from, before that goes.
+        bound = oracle(history, truth, result.capture["owner_rate"].brier or 1.0)
 
     print(f"rows: {args.rows} (seed {args.seed}, {args.bad} spoiled on purpose)")
     print(f"wall: generate {generated[0] - started[0]:.1f}s, read {read[0] - generated[0]:.1f}s, "
@@ -58,7 +61,7 @@ def main() -> None:
         print(f"{point}: Brier {model.brier:.4f}, {_percent(gain)} than the better "
               f"baseline ({better:.4f}; goal 10%), calibration error {model.ece:.3f} "
               "(goal at most 0.05)")
-    print(oracle(history, truth, result.capture["owner_rate"].brier or 1.0))
+    print(bound)
 
 
 def _clocks() -> tuple[float, float]:
@@ -70,13 +73,14 @@ def _percent(gain: float) -> str:
     return f"{100 * abs(gain):.1f}% {'better' if gain >= 0 else 'worse'}"
 
 
-def oracle(history: backtest.History, truth: dict[str, float], owner_rate: float) -> str:
+def oracle(history: backtest.HistoryFile, truth: dict[str, float], owner_rate: float) -> str:
     """The bound at capture: the Brier score of the world's own chances (each owner's true
     habit, spread and load, which no history shows), on the rows the backtest scored."""
-    rows = history.rows
-    end = max(moment for row in rows for moment in (row.made_at, row.done_at) if moment)
-    scored = [row for row in rows if row.done_at is not None or row.due_at < end]
-    brier = sum((truth[row.id] - row.late) ** 2 for row in scored) / len(scored)
+    end = history.survey.end
+    assert end is not None
+    errors = array("d", ((truth[row.id] - row.late) ** 2 for row in history
+                         if row.done_at is not None or row.due_at < end))
+    brier = sum(errors) / len(errors)
     return (f"bound at capture: the generator's true chances score Brier {brier:.4f}, "
             f"{_percent(1 - brier / owner_rate)} than the owner rate "
             f"({owner_rate:.4f})")

@@ -4,22 +4,25 @@ A history (CSV) is replayed through the real risk engine business morning by bus
 morning, each assessment seeing only what was known then: the owner's and the team's promises
 finished before that morning (the same windows the scanner reads) and the owner's other open
 promises. No check-ins are simulated, so the scores are what the history alone is worth.
-Method and definitions: docs/ledger.md. Pure apart from `read_history`.
+Method and definitions: docs/ledger.md. Pure apart from reading the CSV (`read_history`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
+import gc
 import heapq
 import math
+from array import array
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
-from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from reliability.calendar import BusinessCalendar, CalendarError
 from reliability.errors import UserError
@@ -28,6 +31,7 @@ from reliability.forecast import (
     MIN_OWNER_SAMPLES,
     PRIOR,
     TEAM_HISTORY,
+    LatestDueRecord,
     Measure,
     PastPromise,
     Record,
@@ -77,10 +81,87 @@ class Problem:
     why: str
 
 
+class Survey:
+    """What the replay must know of a history's rows before it starts: how many there are,
+    when the history ends, and how far out of time order they come (how long before the
+    latest making read so far a row can have been made)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.end: datetime | None = None
+        self.latest_made: datetime | None = None
+        self.disorder = timedelta(0)
+
+    def add(self, row: Row) -> None:
+        self.count += 1
+        made = row.made_at.astimezone(UTC)
+        for moment in (made, row.done_at):
+            if moment is not None and (self.end is None or moment > self.end):
+                self.end = moment
+        if self.latest_made is None or made > self.latest_made:
+            self.latest_made = made
+        else:
+            self.disorder = max(self.disorder, self.latest_made - made)
+
+
 @dataclass(frozen=True)
 class History:
+    """A history held in memory: its readable rows in file order and the unreadable ones."""
+
     rows: tuple[Row, ...]
     problems: tuple[Problem, ...]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    @functools.cached_property
+    def survey(self) -> Survey:
+        survey = Survey()
+        for row in self.rows:
+            survey.add(row)
+        return survey
+
+
+class HistoryFile:
+    """A history read from its CSV file as the replay goes, never held whole: a first pass
+    checks every row (the unreadable ones and what is wrong with each, and the `Survey`),
+    and each iteration reads the readable rows again, in file order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.calendars = _Calendars()
+        self.survey = Survey()
+        problems: list[Problem] = []
+        with self._lines() as lines:
+            for found in _parsed(lines, self.calendars):
+                if isinstance(found, Problem):
+                    problems.append(found)
+                else:
+                    self.survey.add(found)
+        self.problems = tuple(problems)
+
+    def __iter__(self) -> Iterator[Row]:
+        unreadable = {problem.line for problem in self.problems}
+        count = 0
+        with self._lines() as lines:
+            for found in _parsed(lines, self.calendars, skip=unreadable):
+                if isinstance(found, Problem) or count == self.survey.count:
+                    raise UserError(f"{self.path} changed while it was read; read it again")
+                count += 1
+                yield found
+        if count != self.survey.count:
+            raise UserError(f"{self.path} changed while it was read; read it again")
+
+    @contextlib.contextmanager
+    def _lines(self) -> Iterator[TextIO]:
+        try:
+            with self.path.open(newline="", encoding="utf-8-sig") as handle:
+                yield handle
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{self.path} is not UTF-8 text: {exc.reason}") from None
+        except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB
+            raise UserError(f"{self.path} is not a CSV file that can be read ({exc}); export "
+                            "the history again as plain CSV") from None
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -127,6 +208,18 @@ def _hours(text: str | None, what: str) -> float | None:
 
 def parse_rows(lines: Iterable[str]) -> History:
     """Every readable row, and for every other one its line number and what is wrong."""
+    rows: list[Row] = []
+    problems: list[Problem] = []
+    for found in _parsed(lines, _Calendars()):
+        (problems if isinstance(found, Problem) else rows).append(found)
+    return History(tuple(rows), tuple(problems))
+
+
+def _parsed(lines: Iterable[str], calendars: _Calendars, *,
+            skip: Container[int] | None = None) -> Iterator[Row | Problem]:
+    """Each row in turn, read or with its line number and what is wrong. Lines in `skip`,
+    found unreadable before, are passed over, and ids are not checked again for repeats:
+    checking them holds every id read."""
     reader = csv.DictReader(lines)
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in header]
@@ -134,22 +227,21 @@ def parse_rows(lines: Iterable[str]) -> History:
         raise UserError(f"the CSV lacks the column(s) {', '.join(missing)}; it needs "
                         f"{', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)})")
     reader.fieldnames = header
-    calendars = _Calendars()
-    rows: list[Row] = []
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    line = 1
+    seen: dict[str, int] | None = {} if skip is None else None
     for record in reader:
         line = reader.line_num
+        if skip is not None and line in skip:
+            continue
         try:
             row = _row(record, line, calendars)
-            if row.id in seen:
-                raise ValueError(f"id {row.id!r} already used on line {seen[row.id]}")
-            seen[row.id] = line
-            rows.append(row)
+            if seen is not None:
+                if row.id in seen:
+                    raise ValueError(f"id {row.id!r} already used on line {seen[row.id]}")
+                seen[row.id] = line
         except (ValueError, CalendarError) as exc:
-            problems.append(Problem(line, str(exc)))
-    return History(tuple(rows), tuple(problems))
+            yield Problem(line, str(exc))
+        else:
+            yield row
 
 
 def _row(record: dict[str | Any, Any], line: int, calendars: _Calendars) -> Row:
@@ -176,15 +268,9 @@ def _row(record: dict[str | Any, Any], line: int, calendars: _Calendars) -> Row:
                actual_hours=_hours(values.get("actual_hours"), "actual_hours"))
 
 
-def read_history(path: Path) -> History:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return parse_rows(handle)
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path} is not UTF-8 text: {exc.reason}") from None
-    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB
-        raise UserError(f"{path} is not a CSV file that can be read ({exc}); export the "
-                        "history again as plain CSV") from None
+def read_history(path: Path) -> HistoryFile:
+    """The history in `path`, checked row by row and read again as the replay goes."""
+    return HistoryFile(path)
 
 
 # -- scores -----------------------------------------------------------------------------
@@ -364,6 +450,7 @@ def _fmt(value: float | None) -> str:
 class _Tracking:
     """What the replay learns about one promise."""
 
+    index: int  # its place among the readable rows
     row: Row
     evaluate_at: datetime | None  # the business morning N business days before the due
     facts: PromiseFacts | None = None  # while it is open
@@ -388,7 +475,7 @@ class _Finished:
     def measure(self, calendar: BusinessCalendar, zone: str) -> Measure:
         found = self.measures.get(zone)
         if found is None:
-            found = self.measures[zone] = measure(self.past, calendar)
+            found = self.measures[zone] = measure(self.past, calendar, remember=False)
         return found
 
 
@@ -405,8 +492,8 @@ class _Histories:
         self.owner_late: dict[str, int] = defaultdict(int)
         self.team_done = 0
         self.team_late = 0
-        # Per calendar: the team's record and how many finishes it had seen.
-        self.team_records: dict[str, tuple[int, Record]] = {}
+        # Per calendar: the team's record, kept up to date, and how many finishes it has seen.
+        self.team_records: dict[str, tuple[int, LatestDueRecord]] = {}
         # Per owner and calendar: the owner's record, kept up to date, and how many of the
         # owner's finishes it has seen.
         self.running: dict[tuple[str, str], tuple[int, RunningRecord]] = {}
@@ -434,16 +521,15 @@ class _Histories:
 
     def team_record(self, calendar: BusinessCalendar) -> Record:
         """The scanner's view of the team: the latest finishes by due time, measured in
-        `calendar` (only as many as the record keeps), cached until a new finish arrives."""
+        `calendar`."""
         zone = f"{calendar.timezone}|{calendar.country}"
-        cached = self.team_records.get(zone)
-        if cached is None or cached[0] != self.team_done:
-            latest = sorted(self.team, key=attrgetter("due_at"), reverse=True)
-            cached = (self.team_done, Record.of_measures(
-                (finished.measure(calendar, zone) for finished in latest),
-                calendar.hours_per_day))
-            self.team_records[zone] = cached
-        return cached[1]
+        seen, running = self.team_records.get(zone) or (
+            0, LatestDueRecord(calendar.hours_per_day, TEAM_HISTORY))
+        if seen != self.team_done:
+            for finished in _newest(self.team, self.team_done - seen):
+                running.add(finished.due_at, finished.measure(calendar, zone))
+            self.team_records[zone] = (self.team_done, running)
+        return running.record()
 
     def team_rate(self) -> float:
         return self.team_late / self.team_done if self.team_done else PRIOR.share_late()
@@ -474,42 +560,81 @@ def _next_morning(row: Row, morning: datetime) -> datetime:
 MADE, ASSESS, FINISHED = 0, 1, 2  # at the same moment: made first, finished after the look
 
 
-def run(history: History, *, lead_business_days: int = 2, policy: Policy | None = None,
-        effort: bool = False, progress: Callable[[int, int], None] | None = None) -> Result:
+# Moment in UTC, kind, row index (together unique, so the rest is never compared), moment
+# in the promise's calendar, and what the replay learns about the promise.
+Event = tuple[datetime, int, int, datetime, "_Tracking"]
+
+
+def run(history: History | HistoryFile, *, lead_business_days: int = 2,
+        policy: Policy | None = None, effort: bool = False,
+        progress: Callable[[int, int], None] | None = None) -> Result:
     """Replay every row; score the model and both baselines when each promise was made and N
     business days before its due. With `effort`, past overruns are read from the effort
     columns where a row has them (docs/risk-model.md says why dates are the default).
     `progress(done, total)` hears how many of the rows' makings and finishes the replay has
-    passed, about 200 times in all."""
-    policy = policy or Policy(notice_lead_business_days=lead_business_days)
-    rows = history.rows
-    end_of_history = max((moment for row in rows for moment in (row.made_at, row.done_at)
-                          if moment is not None), default=None)
-    tracking = [_Tracking(row, _evaluation_morning(row, lead_business_days)) for row in rows]
-    # Events in time order. A row's finish and mornings are queued once it is made, each
-    # morning once the one before it has passed, so the queue holds the open promises' next
-    # events and the makings still to come, never every morning of the history.
+    passed, about 200 times in all. Rows are read as the replay goes and each promise is
+    forgotten once it is over (all but what its scores need), so memory follows the promises
+    open at one time and the history's disorder, not its length."""
+    with _collector_paused():
+        return _replay(history, lead_business_days=lead_business_days,
+                       policy=policy or Policy(notice_lead_business_days=lead_business_days),
+                       effort=effort, progress=progress)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during a replay: it makes millions of short-lived
+    objects and next to no reference cycles (a few hundred in 100,000 rows, freed after),
+    and the collector's passes over what is alive cost 100,000 rows 53 s instead of 38."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _replay(history: History | HistoryFile, *, lead_business_days: int, policy: Policy,
+            effort: bool, progress: Callable[[int, int], None] | None) -> Result:
+    survey = history.survey
+    # Events in time order, the rows read as the replay reaches them. Rows come out of time
+    # order by at most the survey's disorder, so once a row made more than that after the
+    # next event has been read, no row still unread can come before that event. A row's
+    # finish and mornings are queued once it is made, each morning once the one before it
+    # has passed, so the queue holds the open promises' next events and the makings read
+    # ahead, never the whole history.
     # Each event is keyed by its moment in UTC (moments in one zone compare without asking
     # the zone for offsets) and carries the moment as the promise's calendar gives it.
-    events: list[tuple[datetime, int, int, datetime]] = [
-        (row.made_at.astimezone(UTC), MADE, index, row.made_at)
-        for index, row in enumerate(rows)]
-    heapq.heapify(events)
+    events: list[Event] = []
+    unread: Iterator[tuple[int, Row]] | None = enumerate(history)
+    latest_read: datetime | None = None
     known = _Histories()
     open_by_owner: dict[str, dict[int, OpenLoad]] = defaultdict(dict)
+    card = _Scorecard(survey.end)
     assessments = 0
-    total = 2 * len(rows)
+    total = 2 * survey.count
     passed = 0
     step = max(total // 200, 1)
-    while events:
-        _, kind, index, moment = heapq.heappop(events)
-        track = tracking[index]
+    while True:
+        while unread is not None and (latest_read is None or not events
+                                      or latest_read - survey.disorder <= events[0][0]):
+            index, row = next(unread, (-1, None))
+            if row is None:
+                unread = None
+                break
+            made = row.made_at.astimezone(UTC)
+            latest_read = made if latest_read is None else max(latest_read, made)
+            _queue(events, row.made_at, MADE,
+                   _Tracking(index, row, _evaluation_morning(row, lead_business_days)))
+        if not events:
+            break
+        _, kind, index, moment, track = heapq.heappop(events)
         row = track.row
         if kind == ASSESS:
-            assessments += _look(track, index, moment, known, open_by_owner[row.owner],
-                                 policy)
+            assessments += _look(track, moment, known, open_by_owner[row.owner], policy)
             if not track.done and moment != track.evaluate_at:
-                _queue(events, _next_morning(row, moment), ASSESS, index)
+                _queue(events, _next_morning(row, moment), ASSESS, track)
             continue
         if progress is not None and passed % step == 0:
             progress(passed, total)
@@ -519,42 +644,40 @@ def run(history: History, *, lead_business_days: int = 2, policy: Policy | None 
             track.facts = PromiseFacts(id=index, title=row.id, owner=row.owner,
                                        owner_name=row.owner, made_at=row.made_at,
                                        due_at=row.due_at, original_due_at=row.due_at)
-            _capture(track, index, known, open_by_owner[row.owner], policy)
+            _capture(track, known, open_by_owner[row.owner], policy)
             assessments += 1
             # A promise never delivered leaves the owner's load at its due: by then the team
             # would have cancelled or renegotiated it. It never enters the history (as in a
             # scan).
-            _queue(events, row.done_at or row.due_at, FINISHED, index)
+            _queue(events, row.done_at or row.due_at, FINISHED, track)
             if track.evaluate_at is not None:
-                _queue(events, row.calendar.next_business_morning(row.made_at), ASSESS, index)
+                _queue(events, row.calendar.next_business_morning(row.made_at), ASSESS, track)
         else:
             open_by_owner[row.owner].pop(index, None)
             track.done = True
             track.facts = None
             if row.done_at is not None:
                 known.add(row, effort=effort)
+            card.add(track, lead_business_days)
     if progress is not None:
         progress(total, total)
-    return _score(rows, tracking, history.problems, lead_business_days, end_of_history,
-                  assessments)
+    return card.result(lead_business_days, survey.count, history.problems, assessments)
 
 
-def _queue(events: list[tuple[datetime, int, int, datetime]], moment: datetime, kind: int,
-           index: int) -> None:
-    heapq.heappush(events, (moment.astimezone(UTC), kind, index, moment))
+def _queue(events: list[Event], moment: datetime, kind: int, track: _Tracking) -> None:
+    heapq.heappush(events, (moment.astimezone(UTC), kind, track.index, moment, track))
 
 
-def _capture(track: _Tracking, index: int, known: _Histories,
-             open_load: dict[int, OpenLoad], policy: Policy) -> None:
+def _capture(track: _Tracking, known: _Histories, open_load: dict[int, OpenLoad],
+             policy: Policy) -> None:
     """The forecast shown when the promise is made, next to both baselines at that moment."""
     row = track.row
     track.at_capture["owner_rate"] = known.owner_rate(row.owner)
     track.at_capture["calendar"] = known.team_rate()
-    track.at_capture["model"] = _chance(track, index, row.made_at, known, open_load,
-                                        policy).p_late
+    track.at_capture["model"] = _chance(track, row.made_at, known, open_load, policy).p_late
 
 
-def _chance(track: _Tracking, index: int, now: datetime, known: _Histories,
+def _chance(track: _Tracking, now: datetime, known: _Histories,
             open_load: dict[int, OpenLoad], policy: Policy) -> Chance:
     """The risk engine's level and p_late, the part of an assessment the backtest scores."""
     row = track.row
@@ -565,12 +688,12 @@ def _chance(track: _Tracking, index: int, now: datetime, known: _Histories,
     return chance(
         track.facts, now=now, calendar=row.calendar, owner_history=owner_record,
         team_history=team_record,
-        open_load=[load for other, load in open_load.items() if other != index],
+        open_load=[load for other, load in open_load.items() if other != track.index],
         policy=policy,
     )
 
 
-def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
+def _look(track: _Tracking, now: datetime, known: _Histories,
           open_load: dict[int, OpenLoad], policy: Policy) -> int:
     """One business morning's look at one open promise; returns the assessments made."""
     row = track.row
@@ -588,7 +711,7 @@ def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
         track.flagged.setdefault("calendar", now)
     if "model" in track.flagged and not evaluating:
         return 0  # already warned in time; only the score at N days ahead remains
-    result = _chance(track, index, now, known, open_load, policy)
+    result = _chance(track, now, known, open_load, policy)
     if result.level == "at_risk":
         track.flagged.setdefault("model", now)
     if evaluating:
@@ -597,42 +720,88 @@ def _look(track: _Tracking, index: int, now: datetime, known: _Histories,
     return 1
 
 
-def _score(rows: Sequence[Row], tracking: Sequence[_Tracking], problems: tuple[Problem, ...],
-           lead: int, end_of_history: datetime | None, assessments: int) -> Result:
-    resolved = [
-        track for track in tracking
-        if track.row.done_at is not None
-        or (end_of_history is not None and track.row.due_at < end_of_history)
-    ]
-    late = [track for track in resolved if track.row.late]
-    scores = {}
-    capture = {}
-    for method in METHODS:
-        evaluated = [track for track in resolved if method in track.p]
-        scores[method] = _scores(
-            [(track.p[method], track.row.late) for track in evaluated],
-            alarms=[track.alarm[method] for track in evaluated],
-            caught=sum(method in track.flagged for track in late), late=len(late))
-        # At capture each method flags what it thinks more likely late than not.
-        pairs = [(track.at_capture[method], track.row.late) for track in resolved]
-        capture[method] = _scores(pairs, alarms=[p >= FLAG_THRESHOLD for p, _ in pairs],
-                                  caught=sum(p >= FLAG_THRESHOLD for p, was in pairs if was),
-                                  late=len(late))
-    items = tuple(_late_item(track, lead) for track in sorted(
-        late, key=lambda track: (track.row.due_at, track.row.line)))
-    return Result(
-        lead_business_days=lead,
-        rows=len(rows),
-        problems=problems,
-        late=items,
-        scored=len(resolved),
-        unresolved=len(tracking) - len(resolved),
-        too_short=sum(track.evaluate_at is None for track in late),
-        short_notice=sum(track.evaluate_at is None for track in resolved),
-        assessments=assessments,
-        scores=scores,
-        capture=capture,
-    )
+class _Scorecard:
+    """What the scores need of each promise, taken when its replay is over so the replay can
+    forget it. Counts are kept as they come; the probabilities are kept in row order, the
+    order they are summed in (a float sum depends on its order), so a promise that finishes
+    before an earlier row's waits here until that one has finished too."""
+
+    def __init__(self, end_of_history: datetime | None) -> None:
+        self.end = end_of_history
+        self.waiting: dict[int, tuple[bool, tuple[float, ...], dict[str, tuple[float, bool]]]
+                           | None] = {}
+        self.next = 0  # the first row still awaited
+        self.capture = {method: array("d") for method in METHODS}
+        self.capture_late = bytearray()
+        # Per method, at the evaluation morning: p_late, whether it was late, the alarm.
+        self.evaluated = {method: (array("d"), bytearray(), bytearray()) for method in METHODS}
+        self.caught = dict.fromkeys(METHODS, 0)
+        self.late: list[LateItem] = []
+        self.scored = 0
+        self.too_short = 0
+        self.short_notice = 0
+
+    def add(self, track: _Tracking, lead: int) -> None:
+        row = track.row
+        resolved = row.done_at is not None or (self.end is not None and row.due_at < self.end)
+        found = None
+        if resolved:
+            late = row.late
+            self.scored += 1
+            self.short_notice += track.evaluate_at is None
+            if late:
+                self.late.append(_late_item(track, lead))
+                self.too_short += track.evaluate_at is None
+                for method in METHODS:
+                    self.caught[method] += method in track.flagged
+            found = (late, tuple(track.at_capture[method] for method in METHODS),
+                     {method: (track.p[method], track.alarm[method]) for method in track.p})
+        self.waiting[track.index] = found
+        while self.next in self.waiting:
+            outcome = self.waiting.pop(self.next)
+            self.next += 1
+            if outcome is not None:
+                self._keep(*outcome)
+
+    def _keep(self, late: bool, capture: tuple[float, ...],
+              evaluated: dict[str, tuple[float, bool]]) -> None:
+        self.capture_late.append(late)
+        for method, p in zip(METHODS, capture, strict=True):
+            self.capture[method].append(p)
+        for method, (p, alarm) in evaluated.items():
+            ps, lates, alarms = self.evaluated[method]
+            ps.append(p)
+            lates.append(late)
+            alarms.append(alarm)
+
+    def result(self, lead: int, rows: int, problems: tuple[Problem, ...],
+               assessments: int) -> Result:
+        scores = {}
+        capture = {}
+        late = len(self.late)
+        for method in METHODS:
+            ps, lates, alarms = self.evaluated[method]
+            scores[method] = _scores(list(zip(ps, map(bool, lates), strict=True)),
+                                     alarms=list(map(bool, alarms)),
+                                     caught=self.caught[method], late=late)
+            # At capture each method flags what it thinks more likely late than not.
+            pairs = list(zip(self.capture[method], map(bool, self.capture_late), strict=True))
+            capture[method] = _scores(pairs, alarms=[p >= FLAG_THRESHOLD for p, _ in pairs],
+                                      caught=sum(p >= FLAG_THRESHOLD for p, was in pairs if was),
+                                      late=late)
+        return Result(
+            lead_business_days=lead,
+            rows=rows,
+            problems=problems,
+            late=tuple(sorted(self.late, key=lambda item: (item.due_at, item.line))),
+            scored=self.scored,
+            unresolved=rows - self.scored,
+            too_short=self.too_short,
+            short_notice=self.short_notice,
+            assessments=assessments,
+            scores=scores,
+            capture=capture,
+        )
 
 
 def _scores(pairs: Sequence[tuple[float, bool]], *, alarms: Sequence[bool], caught: int,

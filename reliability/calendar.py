@@ -18,6 +18,7 @@ import holidays
 WEEKEND = frozenset({5, 6})
 ONE_DAY = timedelta(days=1)
 MAX_SEARCH_DAYS = 3660  # ten years without a business day means a misconfigured calendar
+SPANS_KEPT = 4096  # pairs of clock times whose open hours a calendar remembers
 
 
 class CalendarError(ValueError):
@@ -197,11 +198,8 @@ class BusinessCalendar:
     def business_days_between(self, start: datetime, end: datetime) -> int:
         """Business days after `start`'s local date up to and including `end`'s; negative if
         `end` comes first. Sending on Wednesday for a Friday due date gives 2."""
-        first, last = self.local(start).date(), self.local(end).date()
-        sign = 1
-        if last < first:
-            first, last, sign = last, first, -1
-        return sign * self.count_business_days(first + timedelta(days=1), last)
+        return self._days_through(self.local(end).date()) - self._days_through(
+            self.local(start).date())
 
     def business_days(self, start: date, end: date) -> list[date]:
         """The business days from `start` to `end`, both included."""
@@ -220,6 +218,28 @@ class BusinessCalendar:
         count = weeks * (7 - len(self.weekend)) + self._open_weekdays[start.weekday()][rest]
         closed = _closed_weekdays(self.country, self.closures, self.weekend, start.year, end.year)
         return count - (bisect.bisect_right(closed, end) - bisect.bisect_left(closed, start))
+
+    def _days_before(self, day: date) -> int:
+        """How many business days come before `day`, counted from the first day numbered
+        (any origin would do: only differences mean anything). Worked out once a day: a
+        replay counts the days between the same makings, dues and mornings over and over."""
+        try:
+            return self._numbers[day]
+        except KeyError:
+            origin = next(iter(self._numbers), day)
+            number = self._numbers[day] = (
+                self.count_business_days(origin, day - ONE_DAY) if day >= origin
+                else -self.count_business_days(day, origin - ONE_DAY))
+            return number
+
+    def _days_through(self, day: date) -> int:
+        """How many business days come before `day` or are `day`, from the same origin."""
+        return self._days_before(day) + self.is_business_day(day)
+
+    @functools.cached_property
+    def _numbers(self) -> dict[date, int]:
+        """`_days_before` answers; the first one is the origin's, 0."""
+        return {}
 
     # -- moments ------------------------------------------------------------------------
 
@@ -276,7 +296,7 @@ class BusinessCalendar:
         first_day, last_day = first.date(), last.date()
         if first_day == last_day:
             return self._open_hours(first_day, first.time(), last.time())
-        middle = self.count_business_days(first_day + ONE_DAY, last_day - ONE_DAY)
+        middle = self._days_before(last_day) - self._days_through(first_day)
         return (self._open_hours(first_day, first.time(), self.end_of_day)
                 + middle * self.hours_per_day
                 + self._open_hours(last_day, self.start_of_day, last.time()))
@@ -284,7 +304,21 @@ class BusinessCalendar:
     def _open_hours(self, day: date, low: time, high: time) -> float:
         if not self.is_business_day(day):
             return 0.0
-        return max(_hours(max(low, self.start_of_day), min(high, self.end_of_day)), 0.0)
+        try:
+            return self._spans[low, high]
+        except KeyError:
+            if len(self._spans) >= SPANS_KEPT:
+                self._spans.clear()
+            hours = self._spans[low, high] = max(
+                _hours(max(low, self.start_of_day), min(high, self.end_of_day)), 0.0)
+            return hours
+
+    @functools.cached_property
+    def _spans(self) -> dict[tuple[time, time], float]:
+        """Open hours between two clock times of a business day, already worked out: the
+        times of makings, dues and mornings recur, and `business_hours` asks about two of
+        them each call."""
+        return {}
 
     def add_business_hours(self, moment: datetime, hours: float) -> datetime:
         """Move `moment` by working hours (negative goes back), counting only open time.

@@ -3,8 +3,10 @@
 import csv
 import io
 import json
+import random
 import sys
-from datetime import date, time, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -166,6 +168,85 @@ def test_backtest_command_draws_no_progress_bar_off_a_terminal(cli: Cli, tmp_pat
 def test_backtest_command_refuses_a_missing_file(cli: Cli, tmp_path: Path) -> None:
     result = cli("backtest", str(tmp_path / "nope.csv"))
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def generated(rows: int, *, seed: int = 3, bad: int = 0) -> str:
+    buffer = io.StringIO()
+    write(buffer, rows, owners=6, seed=seed, bad=bad)
+    return buffer.getvalue()
+
+
+def apart(lines: list[str]) -> list[str]:
+    """The rows with every making and delivery a few microseconds apart from any other's,
+    so that no two events tie and the order of the rows in the file cannot matter."""
+    header = backtest.REQUIRED + backtest.OPTIONAL
+    moved = []
+    for number, values in enumerate(csv.DictReader(lines), start=1):
+        for name in ("made_at", "done_at"):
+            if values[name]:
+                moment = datetime.fromisoformat(values[name]) + timedelta(microseconds=number)
+                values[name] = moment.isoformat()
+        moved.append(",".join(values[name] for name in header))
+    return [",".join(header), *moved]
+
+
+def test_a_file_far_out_of_time_order_streams_to_the_scores_of_one_in_order(
+        tmp_path: Path) -> None:
+    """The replay reads ahead just far enough: rows shuffled over months score as they do
+    sorted by their making (to the last bits of a sum taken in another order)."""
+    header, *lines = apart(generated(600).splitlines())
+    made = {line: datetime.fromisoformat(line.split(",")[3]) for line in lines}
+    in_order, shuffled = tmp_path / "in_order.csv", tmp_path / "shuffled.csv"
+    in_order.write_text("\n".join([header, *sorted(lines, key=made.__getitem__)]) + "\n")
+    random.Random(5).shuffle(lines)
+    shuffled.write_text("\n".join([header, *lines]) + "\n")
+
+    expected = backtest.run(backtest.read_history(in_order))
+    history = backtest.read_history(shuffled)
+    assert history.survey.disorder > timedelta(days=100)
+    result = backtest.run(history)
+    assert result.assessments == expected.assessments > 600
+    assert ({(item.id, item.flagged_at, item.p_late) for item in result.late}
+            == {(item.id, item.flagged_at, item.p_late) for item in expected.late})
+    for moment in ("scores", "capture"):
+        for method, scores in getattr(result, moment).items():
+            other = getattr(expected, moment)[method]
+            assert (scores.flagged, scores.evaluated) == (other.flagged, other.evaluated)
+            assert scores.brier == pytest.approx(other.brier, abs=1e-12)
+
+
+class CountedHistory(backtest.History):
+    """A history that counts the rows the replay has taken from it."""
+
+    taken = 0
+
+    def __iter__(self) -> Iterator[backtest.Row]:
+        for row in self.rows:
+            self.taken += 1
+            yield row
+
+
+def test_the_replay_reads_a_history_in_time_order_as_it_goes() -> None:
+    parsed = backtest.parse_rows(io.StringIO(generated(600)))
+    history = CountedHistory(parsed.rows, parsed.problems)
+    taken_halfway: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if not taken_halfway and done >= total // 2:
+            taken_halfway.append(history.taken)
+
+    result = backtest.run(history, progress=progress)
+    assert result == backtest.run(parsed)
+    assert history.taken == 600 and taken_halfway[0] < 450
+
+
+def test_a_file_that_changes_during_the_replay_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join([HEADER, *two_owners(3)]) + "\n")
+    history = backtest.read_history(path)
+    path.write_text("\n".join([HEADER, *two_owners(4)]) + "\n")
+    with pytest.raises(UserError, match="changed while it was read"):
+        backtest.run(history)
 
 
 def test_generated_rows_are_all_readable_without_spoiling() -> None:

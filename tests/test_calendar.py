@@ -1,12 +1,14 @@
 """The business calendar: business days, holidays, DST and the notice deadline."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 import pytest
 from helpers import at
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reliability import calendar as calendar_module
 from reliability.calendar import BusinessCalendar, CalendarError, check_country
 
 NEW_YORK = BusinessCalendar("America/New_York", "US")
@@ -221,3 +223,57 @@ def test_business_hours_agree_with_counting_open_minutes(calendar: BusinessCalen
                                                                                end))
     assert calendar.business_hours(end, start) == pytest.approx(-calendar.business_hours(start,
                                                                                           end))
+
+
+def _open_hours(calendar: BusinessCalendar, day: date, low: time, high: time) -> float:
+    """A business day's open hours between two clock times, worked out afresh."""
+    if not calendar.is_business_day(day):
+        return 0.0
+    start, end = max(low, calendar.start_of_day), min(high, calendar.end_of_day)
+    seconds = ((end.hour - start.hour) * 3600 + (end.minute - start.minute) * 60
+               + (end.second - start.second) + (end.microsecond - start.microsecond) / 1e6)
+    return max(seconds / 3600, 0.0)
+
+
+def _hours_by_counting(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
+    """Open hours as business_hours worked them out before it remembered anything: the open
+    hours of the first and last day and the days between counted afresh every time."""
+    if end < start:
+        return -_hours_by_counting(calendar, end, start)
+    first, last = calendar.local(start), calendar.local(end)
+    if first.date() == last.date():
+        return _open_hours(calendar, first.date(), first.time(), last.time())
+    middle = calendar.count_business_days(first.date() + timedelta(days=1),
+                                          last.date() - timedelta(days=1))
+    return (_open_hours(calendar, first.date(), first.time(), calendar.end_of_day)
+            + middle * calendar.hours_per_day
+            + _open_hours(calendar, last.date(), calendar.start_of_day, last.time()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(CALENDARS),
+       st.lists(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31),
+                             timezones=st.just(UTC)), min_size=2, max_size=8))
+def test_numbered_days_count_what_counting_them_afresh_counts(calendar: BusinessCalendar,
+                                                               moments: list[datetime]) -> None:
+    """Days are numbered from whichever one a calendar is first asked about, later or earlier
+    than the next, and the open hours of clock times are remembered: the hours and days
+    between two moments come out the same to the bit."""
+    fresh = BusinessCalendar(calendar.timezone, calendar.country, closures=calendar.closures)
+    for start, end in pairwise(moments):
+        assert fresh.business_hours(start, end) == _hours_by_counting(calendar, start, end)
+        first, last = calendar.local(start).date(), calendar.local(end).date()
+        counted = (calendar.count_business_days(first + timedelta(days=1), last) if first <= last
+                   else -calendar.count_business_days(last + timedelta(days=1), first))
+        assert fresh.business_days_between(start, end) == counted
+
+
+def test_a_calendar_remembers_a_bounded_number_of_clock_spans_and_still_counts_right(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calendar_module, "SPANS_KEPT", 3)
+    fresh = BusinessCalendar("Europe/Stockholm", "SE")
+    start = at("2026-11-16T08:00+01:00")
+    for minutes in range(0, 60 * 24 * 5, 37):
+        end = start + timedelta(minutes=minutes, seconds=minutes % 7)
+        assert fresh.business_hours(start, end) == _hours_by_counting(STOCKHOLM, start, end)
+        assert len(fresh._spans) <= 3

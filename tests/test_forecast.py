@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,8 @@ from reliability.forecast import (
     PRIOR_RATIOS,
     USUAL_LOAD,
     Distribution,
+    LatestDueRecord,
+    Measure,
     PastPromise,
     Progress,
     Record,
@@ -178,6 +181,26 @@ def test_a_running_record_equals_the_record_rebuilt_from_its_window_after_every_
         assert running.record() == Record.of(history[max(seen - window, 0):seen], ACME)
 
 
+@settings(max_examples=40, deadline=None)
+@given(rng=st.randoms(use_true_random=False), window=st.integers(1, 2 * MAX_SAMPLES + 20),
+       finishes=st.integers(0, 3 * MAX_SAMPLES))
+def test_the_latest_due_record_equals_the_record_of_its_window_by_due_after_every_finish(
+        rng: random.Random, window: int, finishes: int) -> None:
+    """Past the MAX_SAMPLES border too, with dues that tie and measurements without a ratio."""
+    running = LatestDueRecord(ACME.hours_per_day, window)
+    history: list[tuple[datetime, Measure]] = []
+    for _ in range(finishes):
+        late_by = rng.choice([None, float(rng.randrange(1, 30))])
+        measured = Measure(ratio=rng.choice([None, 0.5, 1.0, round(rng.uniform(0.05, 4), 2)]),
+                           late_by=late_by, late=late_by is not None, broken=rng.random() < .1)
+        due = ny(2) + timedelta(hours=rng.randrange(60))
+        history.append((due, measured))
+        running.add(due, measured)
+        latest = sorted(history[-window:], key=lambda finish: finish[0], reverse=True)
+        assert running.record() == Record.of_measures(
+            (measured for _, measured in latest), ACME.hours_per_day)
+
+
 def test_a_running_record_is_never_wider_than_a_record() -> None:
     with pytest.raises(ValueError, match="at most"):
         RunningRecord(ACME.hours_per_day, MAX_SAMPLES + 1)
@@ -208,6 +231,21 @@ def test_the_slip_chance_without_news_is_the_late_share_of_the_listed_finishes(
     masses = [weight for _, weight in view.finishes]
     late = [weight for hours, weight in view.finishes if hours > view.planned]
     assert view.p_model == (sum(late) / sum(masses) if sum(masses) else 1.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=histories())
+def test_a_distribution_is_orderly_when_no_neighbouring_pair_could_tie_the_wrong_way(
+        history: Distribution) -> None:
+    """`orderly` looks only where the weight drops; every neighbouring pair says the same."""
+    ratios, weights = history.ratios, history.weights
+    pairs = zip(ratios, ratios[1:], weights, weights[1:], strict=False)
+    positive = [ratio for ratio in ratios if ratio > 0]
+    assert history.orderly == (
+        all(map(math.isfinite, ratios))
+        and (not positive or (positive[0] >= 1e-200 and positive[-1] <= 1e200))
+        and not any(high - low <= 1e-9 * high and heavy > light
+                    for low, high, heavy, light in pairs))
 
 
 def test_only_a_ratio_a_rounding_step_below_a_lighter_one_makes_a_distribution_disorderly(
