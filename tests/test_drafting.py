@@ -294,6 +294,16 @@ def test_quiet_day_digest_is_a_one_line_all_clear() -> None:
     assert message.subject.endswith("一切正常")
 
 
+def test_a_subject_folds_its_line_breaks_but_keeps_a_no_break_space(tmp_path: Path) -> None:
+    """Swedish writes 8 153 with a no-break space, which holds the number on one line."""
+    write(tmp_path, "digest/sv/subject.txt.j2",
+          "Daglig\n  sammanställning: {{ 8153|number }} beslut")
+
+    message = render("digest", "sv", sample_context("digest", "sv"), overrides=tmp_path)
+
+    assert message.subject == "Daglig sammanställning: 8\u00a0153 beslut"
+
+
 def test_override_folder_wins_and_missing_parts_fall_back_to_built_ins(tmp_path: Path) -> None:
     subject = write(tmp_path, "delay_notice/en/subject.txt.j2", "Heads-up: {{ promise.title }}")
 

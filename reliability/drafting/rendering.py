@@ -489,6 +489,11 @@ def _render_part(
         raise TemplateError(f"{type(exc).__name__}: {exc}", path, line) from None
 
 
+# What a subject folds into one space: line breaks and runs of spaces, never the no-break
+# space that holds "8 153" together in Swedish.
+_LINE_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def _tidy_text(text: str) -> str:
     lines = [line.rstrip() for line in text.strip().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
@@ -558,7 +563,7 @@ def render(
         path = _environment(folder).get_template(name).filename or name
         blocks = _parse_blocks(rendered_blocks, path)
     return RenderedMessage(
-        subject=" ".join(subject.split()),
+        subject=_LINE_SPACE.sub(" ", subject).strip(" "),
         text=_tidy_text(text),
         html=html.strip() + "\n" if html is not None else None,
         blocks=blocks,
