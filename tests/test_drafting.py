@@ -367,6 +367,43 @@ def test_overlong_slack_section_is_trimmed_to_what_slack_accepts() -> None:
     assert any(text.endswith("\n…") for text in texts)
 
 
+@pytest.mark.parametrize(("locale", "one", "many", "subject"), [
+    ("en", ["and 1 more draft to approve", "and 1 more alert sent to you since the last digest",
+            "and 1 more message that could not be delivered", "and 1 more"],
+     ["and 8,153 more drafts to approve", "and 8,153 more alerts sent to you since the last "
+      "digest", "and 8,153 more messages that could not be delivered", "and 8,153 more"],
+     "24,462 decisions today"),
+    ("sv", ["och 1 till att godkänna", "och ytterligare 1 varning till dig sedan förra "
+            "sammanställningen", "och 1 meddelande till som inte kunde levereras", "och 1 till"],
+     ["och 8\u00a0153 till att godkänna", "och ytterligare 8\u00a0153 varningar till dig sedan "
+      "förra sammanställningen", "och 8\u00a0153 meddelanden till som inte kunde levereras",
+      "och 8\u00a0153 till"],
+     "24\u00a0462 beslut i dag"),
+    ("zh", ["还有1份草稿待批准", "还有1条提醒已于上次简报后发给您", "还有1条消息未能送达",
+            "还有1项"],
+     ["还有8,153份草稿待批准", "还有8,153条提醒已于上次简报后发给您", "还有8,153条消息未能送达",
+      "还有8,153项"],
+     "今天有24,462项需要您决定"),
+])
+def test_a_busy_digest_says_how_many_more_in_the_readers_words_and_numbers(
+    locale: str, one: list[str], many: list[str], subject: str,
+) -> None:
+    """The three kinds that need a decision share one list, so each "more" line says what it
+    counts; every part says the same, with the locale's plural and thousands separator."""
+    context = sample_context("digest", locale)
+
+    for count, lines in ((1, one), (8153, many)):
+        more = {section: {"count": count, "url": "https://r.example/all"}
+                for section in context["more"]}
+        message = render("digest", locale, {**context, "more": more})
+        parts = [message.text, message.html or "", json.dumps(message.blocks, ensure_ascii=False)]
+        for line in lines:
+            assert all(line in part for part in parts)
+        if locale != "en":
+            assert not any(" more" in part for part in parts)
+    assert message.subject.endswith(subject)
+
+
 def test_unknown_kind_or_locale_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="delay_notice"):
         render("delay", "en", delay_notice())
