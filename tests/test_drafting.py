@@ -356,12 +356,33 @@ def test_check_reports_override_files_the_product_never_renders(tmp_path: Path) 
     assert [Path(problem.path).parts[-3] for problem in problems] == ["delay_notise"]
 
 
-def test_overlong_slack_section_is_trimmed_to_what_slack_accepts() -> None:
+def test_an_overlong_slack_section_goes_on_in_the_next_sections_keeping_every_line() -> None:
+    """Ten at-risk promises with their reasons pass Slack's 3,000 characters; cutting the
+    section would drop the last items and the line that says how many more."""
     context = sample_context("digest", "en")
     many = [context["due_soon"][0]] * 60
+    more = {**context["more"], "due_soon": {"count": 7, "url": "https://r.example/promises"}}
+
+    message = render("digest", "en", {**context, "due_soon": many, "more": more})
+
+    texts = [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
+    assert all(len(text) <= SLACK_SECTION_LIMIT for text in texts)
+    assert not any(text.endswith("…") for text in texts)
+    start = next(i for i, text in enumerate(texts) if text.startswith(":calendar:"))
+    end = next(i for i, text in enumerate(texts) if i > start and not text.startswith("• "))
+    due = texts[start:end]
+    assert len(due) > 1
+    assert sum(text.count("\n• ") + text.startswith("• ") for text in due) == 61
+    assert due[-1].endswith("\n• <https://r.example/promises|and 7 more>")
+
+
+def test_a_slack_message_past_50_blocks_has_its_long_sections_trimmed_instead() -> None:
+    context = sample_context("digest", "en")
+    many = [context["due_soon"][0]] * 1500
 
     message = render("digest", "en", {**context, "due_soon": many})
 
+    assert len(message.blocks) <= 50
     texts = [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
     assert all(len(text) <= SLACK_SECTION_LIMIT for text in texts)
     assert any(text.endswith("\n…") for text in texts)
