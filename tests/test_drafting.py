@@ -425,6 +425,24 @@ def test_a_busy_digest_says_how_many_more_in_the_readers_words_and_numbers(
     assert message.subject.endswith(subject)
 
 
+@pytest.mark.parametrize(("locale", "one_day", "none"), [
+    ("en", "ahead of the due date: *1* business day (1.5)", "ahead of the due date: *–* (1.5)"),
+    ("sv", "Besked i förväg, median: *1* arbetsdag (1,5)", "Besked i förväg, median: *–* (1,5)"),
+    ("zh", "（中位数）：*1*个工作日（1.5）", "（中位数）：*–*（1.5）"),
+])
+def test_the_slack_digest_says_one_business_day_and_no_unit_without_a_median(
+    locale: str, one_day: str, none: str,
+) -> None:
+    context = sample_context("digest", locale)
+    month = context["reliability"]["this_month"]
+
+    for median, said in ((1, one_day), (None, none)):
+        reliability = {**context["reliability"],
+                       "this_month": {**month, "median_notice_lead_days": median}}
+        message = render("digest", locale, {**context, "reliability": reliability})
+        assert said in json.dumps(message.blocks, ensure_ascii=False)
+
+
 def test_unknown_kind_or_locale_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="delay_notice"):
         render("delay", "en", delay_notice())
