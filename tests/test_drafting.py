@@ -294,6 +294,16 @@ def test_quiet_day_digest_is_a_one_line_all_clear() -> None:
     assert message.subject.endswith("一切正常")
 
 
+def test_a_subject_folds_its_line_breaks_but_keeps_a_no_break_space(tmp_path: Path) -> None:
+    """Swedish writes 8 153 with a no-break space, which holds the number on one line."""
+    write(tmp_path, "digest/sv/subject.txt.j2",
+          "Daglig\n  sammanställning: {{ 8153|number }} beslut")
+
+    message = render("digest", "sv", sample_context("digest", "sv"), overrides=tmp_path)
+
+    assert message.subject == "Daglig sammanställning: 8\u00a0153 beslut"
+
+
 def test_override_folder_wins_and_missing_parts_fall_back_to_built_ins(tmp_path: Path) -> None:
     subject = write(tmp_path, "delay_notice/en/subject.txt.j2", "Heads-up: {{ promise.title }}")
 
@@ -346,15 +356,91 @@ def test_check_reports_override_files_the_product_never_renders(tmp_path: Path) 
     assert [Path(problem.path).parts[-3] for problem in problems] == ["delay_notise"]
 
 
-def test_overlong_slack_section_is_trimmed_to_what_slack_accepts() -> None:
+def test_an_overlong_slack_section_goes_on_in_the_next_sections_keeping_every_line() -> None:
+    """Ten at-risk promises with their reasons pass Slack's 3,000 characters; cutting the
+    section would drop the last items and the line that says how many more."""
     context = sample_context("digest", "en")
     many = [context["due_soon"][0]] * 60
+    more = {**context["more"], "due_soon": {"count": 7, "url": "https://r.example/promises"}}
 
-    message = render("digest", "en", {**context, "due_soon": many})
+    message = render("digest", "en", {**context, "due_soon": many, "more": more})
 
     texts = [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
     assert all(len(text) <= SLACK_SECTION_LIMIT for text in texts)
+    assert not any(text.endswith("…") for text in texts)
+    start = next(i for i, text in enumerate(texts) if text.startswith(":calendar:"))
+    end = next(i for i, text in enumerate(texts) if i > start and not text.startswith("• "))
+    due = texts[start:end]
+    assert len(due) > 1
+    assert sum(text.count("\n• ") + text.startswith("• ") for text in due) == 61
+    assert due[-1].endswith("\n• <https://r.example/promises|and 7 more>")
+
+
+def test_a_slack_message_past_50_blocks_has_its_long_sections_trimmed_instead() -> None:
+    context = sample_context("digest", "en")
+    many = [context["due_soon"][0]] * 1500
+
+    message = render("digest", "en", {**context, "due_soon": many})
+
+    assert len(message.blocks) <= 50
+    texts = [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
+    assert all(len(text) <= SLACK_SECTION_LIMIT for text in texts)
     assert any(text.endswith("\n…") for text in texts)
+
+
+@pytest.mark.parametrize(("locale", "one", "many", "subject"), [
+    ("en", ["and 1 more draft to approve", "and 1 more alert sent to you since the last digest",
+            "and 1 more message that could not be delivered", "and 1 more"],
+     ["and 8,153 more drafts to approve", "and 8,153 more alerts sent to you since the last "
+      "digest", "and 8,153 more messages that could not be delivered", "and 8,153 more"],
+     "24,462 decisions today"),
+    ("sv", ["och 1 till att godkänna", "och ytterligare 1 varning till dig sedan förra "
+            "sammanställningen", "och 1 meddelande till som inte kunde levereras", "och 1 till"],
+     ["och 8\u00a0153 till att godkänna", "och ytterligare 8\u00a0153 varningar till dig sedan "
+      "förra sammanställningen", "och 8\u00a0153 meddelanden till som inte kunde levereras",
+      "och 8\u00a0153 till"],
+     "24\u00a0462 beslut i dag"),
+    ("zh", ["还有1份草稿待批准", "还有1条提醒已于上次简报后发给您", "还有1条消息未能送达",
+            "还有1项"],
+     ["还有8,153份草稿待批准", "还有8,153条提醒已于上次简报后发给您", "还有8,153条消息未能送达",
+      "还有8,153项"],
+     "今天有24,462项需要您决定"),
+])
+def test_a_busy_digest_says_how_many_more_in_the_readers_words_and_numbers(
+    locale: str, one: list[str], many: list[str], subject: str,
+) -> None:
+    """The three kinds that need a decision share one list, so each "more" line says what it
+    counts; every part says the same, with the locale's plural and thousands separator."""
+    context = sample_context("digest", locale)
+
+    for count, lines in ((1, one), (8153, many)):
+        more = {section: {"count": count, "url": "https://r.example/all"}
+                for section in context["more"]}
+        message = render("digest", locale, {**context, "more": more})
+        parts = [message.text, message.html or "", json.dumps(message.blocks, ensure_ascii=False)]
+        for line in lines:
+            assert all(line in part for part in parts)
+        if locale != "en":
+            assert not any(" more" in part for part in parts)
+    assert message.subject.endswith(subject)
+
+
+@pytest.mark.parametrize(("locale", "one_day", "none"), [
+    ("en", "ahead of the due date: *1* business day (1.5)", "ahead of the due date: *–* (1.5)"),
+    ("sv", "Besked i förväg, median: *1* arbetsdag (1,5)", "Besked i förväg, median: *–* (1,5)"),
+    ("zh", "（中位数）：*1*个工作日（1.5）", "（中位数）：*–*（1.5）"),
+])
+def test_the_slack_digest_says_one_business_day_and_no_unit_without_a_median(
+    locale: str, one_day: str, none: str,
+) -> None:
+    context = sample_context("digest", locale)
+    month = context["reliability"]["this_month"]
+
+    for median, said in ((1, one_day), (None, none)):
+        reliability = {**context["reliability"],
+                       "this_month": {**month, "median_notice_lead_days": median}}
+        message = render("digest", locale, {**context, "reliability": reliability})
+        assert said in json.dumps(message.blocks, ensure_ascii=False)
 
 
 def test_unknown_kind_or_locale_is_refused_with_the_choices() -> None:

@@ -58,6 +58,7 @@ CHANNEL_PARTS: dict[str, frozenset[str]] = {
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "templates"
 
 SLACK_SECTION_LIMIT = 3000
+SLACK_BLOCK_LIMIT = 50
 
 # Each locale's own way of writing a day and a time (see docs/templates.md, "Style").
 _DATE_PATTERNS = {"en": "EEEE, MMMM d", "sv": "EEEE d MMMM", "zh": "M月d日（E）"}
@@ -489,6 +490,11 @@ def _render_part(
         raise TemplateError(f"{type(exc).__name__}: {exc}", path, line) from None
 
 
+# What a subject folds into one space: line breaks and runs of spaces, never the no-break
+# space that holds "8 153" together in Swedish.
+_LINE_SPACE = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def _tidy_text(text: str) -> str:
     lines = [line.rstrip() for line in text.strip().splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
@@ -508,8 +514,12 @@ def _parse_blocks(rendered: str, path: str) -> list[dict[str, Any]]:
         isinstance(block, dict) and "type" in block for block in blocks
     ):
         raise TemplateError("blocks must be a JSON list of objects that each have a 'type'", path)
-    if len(blocks) > 50:
-        raise TemplateError(f"{len(blocks)} blocks; Slack accepts at most 50", path)
+    if len(blocks) > SLACK_BLOCK_LIMIT:
+        raise TemplateError(f"{len(blocks)} blocks; Slack accepts at most {SLACK_BLOCK_LIMIT}",
+                            path)
+    split = [part for block in blocks for part in _split_section(block)]
+    if len(split) <= SLACK_BLOCK_LIMIT:
+        return split
     for block in blocks:
         text = block.get("text")
         if isinstance(text, dict) and isinstance(text.get("text"), str):
@@ -517,8 +527,33 @@ def _parse_blocks(rendered: str, path: str) -> list[dict[str, Any]]:
     return blocks
 
 
+def _split_section(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """Slack rejects a section over 3,000 characters: a long one goes on in sections of its
+    own, split between lines (before a bullet where it can), so a busy digest keeps every
+    item it lists and the line that says how many more, as its email does."""
+    text = block.get("text")
+    if block.get("type") != "section" or not isinstance(text, dict) or not isinstance(
+            text.get("text"), str) or len(text["text"]) <= SLACK_SECTION_LIMIT:
+        return [block]
+    rest = text["text"]
+    parts: list[str] = []
+    while len(rest) > SLACK_SECTION_LIMIT:
+        cut = rest.rfind("\n•", 0, SLACK_SECTION_LIMIT)
+        if cut <= 0:
+            cut = rest.rfind("\n", 0, SLACK_SECTION_LIMIT)
+        if cut <= 0:
+            break
+        parts.append(rest[:cut])
+        rest = rest[cut + 1:]
+    parts.append(_fit_section(rest))
+    first = {**block, "text": {**text, "text": parts[0]}}
+    return [first, *({"type": "section", "text": {"type": text.get("type", "mrkdwn"),
+                                                  "text": part}} for part in parts[1:])]
+
+
 def _fit_section(text: str) -> str:
-    """Slack rejects a section over 3,000 characters; a long digest loses its last lines instead."""
+    """A section cut to what Slack accepts, losing its last lines: for a message that would
+    otherwise need more than Slack's 50 blocks, or a line too long to split."""
     if len(text) <= SLACK_SECTION_LIMIT:
         return text
     cut = text.rfind("\n", 0, SLACK_SECTION_LIMIT - 2)
@@ -558,7 +593,7 @@ def render(
         path = _environment(folder).get_template(name).filename or name
         blocks = _parse_blocks(rendered_blocks, path)
     return RenderedMessage(
-        subject=" ".join(subject.split()),
+        subject=_LINE_SPACE.sub(" ", subject).strip(" "),
         text=_tidy_text(text),
         html=html.strip() + "\n" if html is not None else None,
         blocks=blocks,
