@@ -107,9 +107,9 @@ def _made_by(session: Session, clients: Sequence[Client], now: datetime) -> dict
     """Each client's promises ever made up to `now`, the first and the last: kept on the
     client's row as each is made (`rollups`), so history costs nothing; a client with
     promises made after `now` (a view as of a past moment) is counted from its index."""
-    later = set(session.exec(
-        select(Promise.client_id).where(col(Promise.internal).is_(False), Promise.made_at > now)
-        .distinct()).all())
+    later = set(session.exec(select(Client.id).where(exists().where(
+        col(Promise.client_id) == Client.id, col(Promise.internal).is_(False),
+        col(Promise.made_at) > now))).all())
     totals = {client.id or 0: (client.promises_made, client.first_promise_at,
                                client.last_promise_at) for client in clients}
     for client_id in later:
