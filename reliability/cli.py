@@ -780,9 +780,7 @@ def import_(
         help="An export: a JSON Lines file, a CSV folder or a CSV .zip.")],
 ) -> None:
     """Restore an export into an empty database made with `reliability init`."""
-    runtime = runtime_of(ctx)
-    counts = exchange.import_from(runtime.ledger.engine, source)
-    runtime.ledger.recount(now=runtime.now, actor=runtime.actor)
+    counts = exchange.import_from(runtime_of(ctx).ledger.engine, source)
     typer.echo(f"imported {counts.total} rows from {source} ({counts.summary()})")
 
 
