@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from reliability import limits
+from reliability.db import locked
 from reliability.errors import UserError
 from reliability.models import Client, Member, Mistake, Notice, NoticeKind, Promise, Role
 
@@ -235,11 +236,14 @@ def notice_for(session: Session, scope: Scope, notice_id: int) -> tuple[Notice, 
     return notice, client
 
 
-def promise_for(session: Session, scope: Scope, promise_id: int) -> Promise:
+def promise_for(session: Session, scope: Scope, promise_id: int, *,
+                lock: bool = False) -> Promise:
     """A promise the scope may change: its owner, their managers or an admin. One refusal for
     "not there" and "not yours" alike, naming nobody, so ids of others' promises reveal
-    neither that they exist nor whose they are."""
-    promise = session.get(Promise, limits.identifier(promise_id, "promise", "promise"))
+    neither that they exist nor whose they are. With `lock`, for a command about to change
+    it, its row is read afresh and held until the transaction ends (`db.locked`)."""
+    key = limits.identifier(promise_id, "promise", "promise")
+    promise = locked(session, Promise, key) if lock else session.get(Promise, key)
     if promise is None or not scope.covers(promise.owner_id):
         raise NotFound(f"there is no promise #{promise_id} that you can change",
                        field="promise",

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -21,6 +21,7 @@ from sqlmodel import Session as ModelSession
 MIGRATIONS = Path(__file__).parent / "migrations"
 # A connection option: on SQLite, a transaction that only reads and takes no write lock.
 READ_ONLY = "reliability_read_only"
+T = TypeVar("T")
 
 
 class DatabaseError(Exception):
@@ -74,6 +75,17 @@ def read_session(engine: Engine) -> ModelSession:
 
 def on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def locked(session: Session, model: type[T], key: Any) -> T | None:
+    """The row, read afresh and locked until the transaction ends, for a writer that reads
+    what the row keeps (a count, the first moment, the due date), changes it and writes it
+    back. Under PostgreSQL's READ COMMITTED two such writers would both read the value as
+    it stood and the later commit would lose the other's change; locked, the second waits
+    and reads what the first wrote. FOR NO KEY UPDATE: rows that only refer to it are not
+    held up. SQLite has one writer at a time and no such clause. Read it before changing
+    it: what the session held is read again."""
+    return session.get(model, key, with_for_update={"key_share": True}, populate_existing=True)
 
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> sa.ColumnElement[bool]:

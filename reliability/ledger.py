@@ -756,8 +756,8 @@ class Ledger:
             promise.suggested_due_at = due_at if asked_due_at else forecast.suggested_due_at
             capture = {"forecast": forecast.to_json(),
                        "asked_due_at": asked_due_at.isoformat() if asked_due_at else None}
-        rollups.promise_made(client, promise)
-        session.add_all([promise, client])
+        rollups.promise_made(session, client, promise)
+        session.add(promise)
         session.flush()
         self.record(session, now=now, actor=actor, kind="promise.made", promise_id=promise.id,
                     title=title, due_at=due_at.isoformat(), source=source, **capture)
@@ -936,7 +936,7 @@ class Ledger:
     def _open_promise(self, session: Session, promise_id: int, verb: str, by: Actor) -> Promise:
         """An open promise that `by` may change: its owner, their managers, an admin or the
         operator."""
-        promise = promise_for(session, scope_for(session, by), promise_id)
+        promise = promise_for(session, scope_for(session, by), promise_id, lock=True)
         if promise.status != PromiseStatus.open:
             when = promise.done_at or promise.cancelled_at
             raise UserError(

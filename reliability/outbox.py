@@ -30,7 +30,7 @@ from sqlmodel import Session, col, or_, select
 from reliability import notices, rollups, webhooks
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
 from reliability.channels.registry import channel_for
-from reliability.db import on_postgresql
+from reliability.db import locked, on_postgresql
 from reliability.ledger import Ledger, move_promise
 from reliability.models import (
     Notice,
@@ -238,7 +238,7 @@ class Outbox:
     def _apply_delay(self, session: Session, notice: Notice, now: datetime) -> None:
         """A sent delay notice tells the client of the slip, and moves the promise to the date
         it proposed; the original stays."""
-        promise = session.get(Promise, notice.promise_id) if notice.promise_id else None
+        promise = locked(session, Promise, notice.promise_id) if notice.promise_id else None
         if promise is None:
             return
         rollups.client_told(promise, at=now, new_due_at=notice.proposed_due_at)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, literal_column, union_all
 from sqlmodel import Session, col, select
 
+from reliability.db import locked
 from reliability.models import (
     CheckIn,
     Client,
@@ -84,15 +85,19 @@ def requests_made(session: Session, promise_ids: Sequence[int], at: datetime) ->
             .values(answered_at=first))
 
 
-def promise_made(client: Client, promise: Promise) -> None:
-    """One more promise to the client (a mistake's internal prevention step is none)."""
+def promise_made(session: Session, client: Client, promise: Promise) -> None:
+    """One more promise to the client (a mistake's internal prevention step is none),
+    counted on the client's row read afresh and locked (`db.locked`): two promises made to
+    one client at once are both counted."""
     if promise.internal:
         return
+    locked(session, Client, client.id)  # the same object, read again under the lock
     client.promises_made += 1
     if client.first_promise_at is None or promise.made_at < client.first_promise_at:
         client.first_promise_at = promise.made_at
     if client.last_promise_at is None or promise.made_at > client.last_promise_at:
         client.last_promise_at = promise.made_at
+    session.add(client)
 
 
 # -- recount: the same facts from the rows they summarise ------------------------------

@@ -7,9 +7,13 @@ worked out here from the rows it summarises, and `reliability recount` must rebu
 nothing.
 """
 
+import importlib
+import threading
+import time
 from datetime import datetime, timedelta
 
 import hypothesis
+import pytest
 import sqlalchemy as sa
 from conftest import Cli
 from hypothesis import given
@@ -18,9 +22,10 @@ from scenarios import START, agency_with
 from servers.smtp import smtp_server
 from sqlmodel import Session, col, select
 
-from reliability import notices
+from reliability import notices, rollups
 from reliability.config import Settings
-from reliability.ledger import Ledger
+from reliability.ledger import Ledger, move_promise
+from reliability.mistakes import log_mistake
 from reliability.models import (
     CheckIn,
     Client,
@@ -218,3 +223,134 @@ def test_a_check_in_stamped_at_the_moment_a_request_is_made_answers_it(ledger: L
     with ledger.session() as session:
         assert _kept(session)["requests"] == {request.id: moment} == _from_the_events(
             session)["requests"]
+
+
+def _until_a_writer_waits_on_a_lock(ledger: Ledger, other: threading.Thread,
+                                    outcome: dict) -> None:
+    """Return once another transaction of this database waits on a row lock (`other`'s)."""
+    deadline = time.monotonic() + 30
+    with ledger.engine.connect() as watcher:
+        while not watcher.execute(sa.text(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                "and datname = current_database()")).scalar():
+            assert time.monotonic() < deadline and other.is_alive(), outcome
+            watcher.rollback()  # a fresh snapshot of the server's activity next time
+            other.join(timeout=0.05)
+
+
+def test_two_promises_made_at_once_to_one_client_are_both_counted(ledger: Ledger,
+                                                                   database_url: str) -> None:
+    """Each maker reads the client's count before the other commits; the second must not
+    write back the count it read."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the two cannot overlap")
+    agency_with(ledger, "en")
+    outcome: dict[str, str] = {}
+
+    def second() -> None:
+        ledger.add_promise(title="Second", client_name="Acme", owner_email="alice@example.com",
+                           due_at=BEGIN + 72 * HOUR, now=BEGIN + HOUR, actor="t")
+        outcome["second"] = "made"
+
+    with ledger.transaction() as session:
+        ledger.make_promise(session, title="First", client_name="Acme",
+                            owner_email="alice@example.com", due_at=BEGIN + 48 * HOUR,
+                            now=BEGIN, actor="t", source="cli", raw_text=None)
+        maker = threading.Thread(target=second)
+        maker.start()
+        _until_a_writer_waits_on_a_lock(ledger, maker, outcome)
+    maker.join(timeout=30)
+
+    assert outcome == {"second": "made"}
+    with ledger.session() as session:
+        assert _kept(session)["clients"] == _from_the_events(session)["clients"] == {
+            1: (2, BEGIN, BEGIN + HOUR)}
+
+
+def test_a_delay_notice_sent_while_the_date_is_moved_keeps_when_the_client_first_heard(
+        ledger: Ledger, settings: Settings, database_url: str) -> None:
+    """The outbox records a sent delay notice while a person's move, telling the client,
+    is not yet committed: the promise keeps the first moment the client heard and the
+    latest date either told them."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the two cannot overlap")
+    agency_with(ledger, "en")
+    promise_id = ledger.add_promise(title="Q3 report", client_name="Acme",
+                                    owner_email="alice@example.com", due_at=BEGIN + 72 * HOUR,
+                                    now=BEGIN, actor="t").promise.id or 0
+    moved, sent = BEGIN + 5 * HOUR, BEGIN + 6 * HOUR
+    with ledger.transaction() as session:
+        notices.store(session, _notice(NoticeKind.delay_notice, promise_id, sent,
+                                       NoticeStatus.queued, BEGIN + 120 * HOUR), now=sent)
+    outcome: dict[str, object] = {}
+    with smtp_server() as server:
+        settings.smtp = server.settings()
+        outbox = Outbox(ledger)
+
+        def deliver() -> None:
+            outcome["sent"] = outbox.deliver(sent).sent
+
+        with ledger.transaction() as session:
+            promise = session.get(Promise, promise_id)
+            assert promise is not None
+            move_promise(session, promise, due_at=BEGIN + 96 * HOUR, reason="scope",
+                         now=moved, actor="t", client_told=True)
+            session.flush()
+            delivery = threading.Thread(target=deliver)
+            delivery.start()
+            _until_a_writer_waits_on_a_lock(ledger, delivery, outcome)
+        delivery.join(timeout=30)
+
+    assert outcome["sent"]
+    with ledger.session() as session:
+        assert _kept(session)["promises"] == _from_the_events(session)["promises"] == {
+            promise_id: (moved, BEGIN + 120 * HOUR)}
+
+
+def test_the_migrations_backfill_gives_what_recount_and_the_events_give(
+        ledger: Ledger, settings: Settings) -> None:
+    """Migration 0022 fills the kept facts of a populated database with its own frozen SQL:
+    on either backend it must agree with `recount` and with the events, on the cases each
+    writes differently: a delay notice without a date (for a promise already done), a
+    renegotiation stored before its client_told_at was, a check-in at the very moment of a
+    request, a request never answered, a mistake's internal prevention step."""
+    agency_with(ledger, "en")
+    with smtp_server() as server:
+        settings.smtp = server.settings()
+        _play(ledger, Outbox(ledger), [
+            {"client": "Acme", "made": 0, "length": 72, "moves": [(5, 24, True)],
+             "requests": [10, 30], "checkins": [10], "delay_notice": (20, False)},
+            {"client": "Acme", "made": 3, "length": 48, "moves": [(2, 10, False)],
+             "requests": [1], "checkins": [], "delay_notice": None},
+        ])
+        done = ledger.add_promise(title="Delivered", client_name="Acme",
+                                  owner_email="alice@example.com", due_at=BEGIN + 72 * HOUR,
+                                  now=BEGIN, actor="t").promise.id or 0
+        with ledger.transaction() as session:
+            notices.store(session, _notice(NoticeKind.delay_notice, done, BEGIN + HOUR,
+                                           NoticeStatus.queued, None), now=BEGIN + HOUR)
+        ledger.complete(done, now=BEGIN + HOUR, actor="t")
+        assert Outbox(ledger).deliver(BEGIN + 2 * HOUR).sent
+    log_mistake(ledger, client_name="Acme", summary="Wrong figures", prevention="Two checks",
+                now=BEGIN + 2 * HOUR, actor="t", owner_email="alice@example.com")
+    with ledger.transaction() as session:  # a renegotiation told before client_told_at existed
+        session.add(DueChange(promise_id=done, old_due_at=BEGIN + 72 * HOUR,
+                              new_due_at=BEGIN + 80 * HOUR, reason="old row",
+                              changed_at=BEGIN + 30 * HOUR, client_told=True))
+    fill = importlib.import_module(
+        "reliability.migrations.versions.0022_figures_kept_beside_events").FILL
+    with ledger.transaction() as session:
+        session.execute(sa.update(Promise).values(client_told_at=None, client_told_due_at=None))
+        session.execute(sa.update(Notice).values(answered_at=None))
+        session.execute(sa.update(Client).values(promises_made=0, first_promise_at=None,
+                                                 last_promise_at=None))
+        for statement in fill:
+            session.execute(sa.text(statement))
+    with ledger.session() as session:
+        filled, events = _kept(session), _from_the_events(session)
+    with ledger.transaction() as session:
+        rollups.recount(session)
+    with ledger.session() as session:
+        assert filled == _kept(session) == events
+        assert events["promises"][done] == (BEGIN + 2 * HOUR, BEGIN + 80 * HOUR)
+        assert events["clients"][1][0] == 3
