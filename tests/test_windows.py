@@ -8,13 +8,13 @@ from fastapi.testclient import TestClient
 from helpers import at
 from icalendar import Calendar
 from scenarios import START, agency_with
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 from web_helpers import app_for
 
 from reliability.digest import build_digest
 from reliability.ledger import Ledger
 from reliability.members import calendar_token
-from reliability.models import CheckIn, Member, Notice
+from reliability.models import CheckIn, Member, Notice, Promise
 
 NOW = at("2026-11-18T10:00-05:00")
 
@@ -135,6 +135,32 @@ def test_the_feed_is_rfc_5545_text_whatever_a_title_holds(team: Ledger) -> None:
         ["Owner: Alice", "Risk: on track"]] * len(titles)
     assert events[0].decoded("DTEND") == NOW + timedelta(days=1)
 
+
+def test_a_title_with_unicode_line_separators_adds_no_line_to_the_feed(team: Ledger) -> None:
+    """The ledger folds a title's white space as it takes it, but a row restored by
+    `import` (or stored by an older version) may still hold U+2028, U+2029 or NEL, which a
+    reader splitting lines as Python's str.splitlines does would take for the end of the
+    line, and what follows for a property of its own: each is written as the escaped line
+    break it stands for."""
+    injected = "\nEND:VEVENT\nBEGIN:VEVENT\nSUMMARY:Free pizza\nURL:https://evil.example"
+    separators = ("\u2028", "\u2029", "\x85")
+    for days, separator in enumerate(separators, start=1):
+        promise_id = promise(team, "Q3 report", NOW + timedelta(days=days))
+        with Session(team.engine) as session:
+            session.execute(update(Promise).where(col(Promise.id) == promise_id).values(
+                title=f"Q3 report{injected.replace(chr(10), separator)}"))
+            session.commit()
+    with Session(team.engine) as session:
+        alice = session.exec(select(Member.id).where(Member.email == "alice@example.com")).one()
+    token = calendar_token(team, alice, now=START, actor="t")
+    body = TestClient(app_for(team, NOW)).get(f"/calendar/{token}.ics").content
+
+    lines = body.replace(b"\r\n ", b"").decode().splitlines()
+    assert [line for line in lines if line.startswith(("BEGIN:VEVENT", "URL:https://evil"))] == [
+        "BEGIN:VEVENT"] * len(separators)
+    events = Calendar.from_ical(body).walk("VEVENT")
+    assert [str(event["SUMMARY"]) for event in events] == [
+        f"Due: Q3 report{injected} (Acme)"] * len(separators)
 
 def test_the_digest_lists_the_longest_waiting_check_ins_first_and_counts_the_rest(
         team: Ledger) -> None:

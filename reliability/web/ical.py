@@ -32,8 +32,13 @@ EVENT_LENGTH = timedelta(minutes=30)
 # space, so each piece holds 74 and the space.
 FOLD_AT = 74
 # Control characters TEXT may not hold (RFC 5545 3.3.11, TSAFE-CHAR): inputs refuse them
-# (`limits`), so this only keeps an old row from breaking the whole calendar.
+# (`limits`), so this only keeps an old or imported row from breaking the whole calendar.
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Line breaks, written as TEXT's escaped one: CR, LF, and those a reader splitting lines as
+# Python's str.splitlines does would end a content line at (NEL, U+2028, U+2029), taking
+# what follows for a property of its own. The ledger folds them out of what it takes; a
+# restored row may still hold them.
+LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def _feed_owner(request: Request, token: str) -> tuple[Ledger, Member]:
@@ -85,11 +90,10 @@ def _feed(ledger: Ledger, member: Member, name: str, request: Request, *, team: 
 
 
 def _text(value: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11): backslash, semicolon and comma escaped, a line break
-    written as \\n."""
-    return (CONTROLS.sub(" ", value).replace("\\", "\\\\").replace(";", "\\;")
-            .replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
-            .replace("\r", "\\n"))
+    """A TEXT value (RFC 5545 3.3.11): backslash, semicolon and comma escaped, each line
+    break (`LINE_BREAKS`) written as \\n."""
+    return LINE_BREAKS.sub("\\\\n", CONTROLS.sub(" ", value).replace("\\", "\\\\")
+                           .replace(";", "\\;").replace(",", "\\,"))
 
 
 def _moment(value: datetime) -> bytes:
