@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+from reliability import rollups
 from reliability.db import READ_ONLY, head_revision, insert_rows, on_postgresql
 from reliability.errors import UserError
 from reliability.models import NoticeKind, UTCDateTime
@@ -397,7 +398,10 @@ def _open_export(path: Path) -> Iterator[_Source]:
 
 def import_from(engine: Engine, path: Path) -> Counts:
     """Restore an export into an empty database, ids kept, in one transaction: on any
-    problem nothing is written."""
+    problem nothing is written. What the figures keep beside the events is worked out again
+    from the rows restored (`rollups.recount`), in the same transaction and recording
+    nothing: an export made before they were kept (migration 0022) holds none of them, and
+    one written by hand or from a database loaded by other means may hold them wrong."""
     try:
         return _import(engine, path)
     except (UnicodeDecodeError, csv.Error, zipfile.BadZipFile) as error:
@@ -416,6 +420,7 @@ def _import(engine: Engine, path: Path) -> Counts:
                                 "(or comes twice)")
             counts[name] = _import_table(session, models[name], rows, source.reader,
                                          f"{path}: {name}")
+        rollups.recount(session)
         if on_postgresql(session):
             _reset_sequences(session, [models[name].__table__ for name in counts])
     return Counts(counts)
