@@ -91,9 +91,17 @@ class ImapServer:
             client.remove_flags(client.search(["ALL"]), flags, silent=True)
 
     def kick(self) -> None:
-        """Drop every connection of the test user, as a server restart or a network does."""
-        subprocess.run([DOVEADM, "-c", str(self.folder_root / "dovecot.conf"), "kick", USER],
-                       check=True, capture_output=True)
+        """Drop every connection of the test user, as a server restart or a network does.
+        `kick` only signals the connections' processes, so this returns once the server no
+        longer lists the user: a command sent earlier could still have been answered."""
+        config = str(self.folder_root / "dovecot.conf")
+        subprocess.run([DOVEADM, "-c", config, "kick", USER], check=True, capture_output=True)
+        for _ in range(1000):
+            listed = subprocess.run([DOVEADM, "-c", config, "who", "-1", USER],
+                                    capture_output=True, text=True).stdout
+            if USER not in listed:
+                return
+        raise AssertionError("the IMAP server still lists the kicked user's connection")
 
     def copy_all(self, source: str, target: str) -> None:
         """The messages again, under new UIDs: a folder rebuilt (a new UIDVALIDITY)."""
