@@ -3,11 +3,10 @@ CLI's `client edit` and `member edit`."""
 
 import json
 import threading
-import time
 
 import pytest
-import sqlalchemy as sa
 from conftest import Cli
+from helpers import until_a_writer_waits_on_a_lock
 from scenarios import START
 from sqlmodel import Session, select
 
@@ -209,14 +208,7 @@ def test_two_admins_stepping_down_at_once_leave_the_team_one_admin(agency: Ledge
         check_admins_remain(session, erin, "role")
         frank = threading.Thread(target=frank_steps_down)
         frank.start()
-        deadline = time.monotonic() + 30
-        with agency.engine.connect() as watcher:  # until Frank's transaction waits on a lock
-            while not watcher.execute(sa.text(
-                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-                    "and datname = current_database()")).scalar():
-                assert time.monotonic() < deadline and frank.is_alive(), outcome
-                watcher.rollback()  # a fresh snapshot of the server's activity next time
-                frank.join(timeout=0.05)
+        until_a_writer_waits_on_a_lock(agency.engine, frank, outcome)
         erin.role = "member"
         session.add(erin)
     frank.join(timeout=30)

@@ -9,13 +9,13 @@ nothing.
 
 import importlib
 import threading
-import time
 from datetime import datetime, timedelta
 
 import hypothesis
 import pytest
 import sqlalchemy as sa
 from conftest import Cli
+from helpers import until_a_writer_waits_on_a_lock
 from hypothesis import given
 from hypothesis import strategies as st
 from scenarios import START, agency_with
@@ -225,19 +225,6 @@ def test_a_check_in_stamped_at_the_moment_a_request_is_made_answers_it(ledger: L
             session)["requests"]
 
 
-def _until_a_writer_waits_on_a_lock(ledger: Ledger, other: threading.Thread,
-                                    outcome: dict) -> None:
-    """Return once another transaction of this database waits on a row lock (`other`'s)."""
-    deadline = time.monotonic() + 30
-    with ledger.engine.connect() as watcher:
-        while not watcher.execute(sa.text(
-                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-                "and datname = current_database()")).scalar():
-            assert time.monotonic() < deadline and other.is_alive(), outcome
-            watcher.rollback()  # a fresh snapshot of the server's activity next time
-            other.join(timeout=0.05)
-
-
 def test_two_promises_made_at_once_to_one_client_are_both_counted(ledger: Ledger,
                                                                    database_url: str) -> None:
     """Each maker reads the client's count before the other commits; the second must not
@@ -258,7 +245,7 @@ def test_two_promises_made_at_once_to_one_client_are_both_counted(ledger: Ledger
                             now=BEGIN, actor="t", source="cli", raw_text=None)
         maker = threading.Thread(target=second)
         maker.start()
-        _until_a_writer_waits_on_a_lock(ledger, maker, outcome)
+        until_a_writer_waits_on_a_lock(ledger.engine, maker, outcome)
     maker.join(timeout=30)
 
     assert outcome == {"second": "made"}
@@ -298,7 +285,7 @@ def test_a_delay_notice_sent_while_the_date_is_moved_keeps_when_the_client_first
             session.flush()
             delivery = threading.Thread(target=deliver)
             delivery.start()
-            _until_a_writer_waits_on_a_lock(ledger, delivery, outcome)
+            until_a_writer_waits_on_a_lock(ledger.engine, delivery, outcome)
         delivery.join(timeout=30)
 
     assert outcome["sent"]
