@@ -329,7 +329,7 @@ def _judge(row: _DueRow, *, now: datetime, lead: int) -> _Due:
     original = promise.original_due_at
     done_at = promise.done_at if promise.done_at is not None and promise.done_at <= now else None
     cancelled = promise.cancelled_at is not None and promise.cancelled_at <= now
-    told = promise.client_told_at is not None and promise.client_told_at <= now
+    told = _told_by_then(row, now)
     notice_lead = row.notice_lead if told else None
     in_time = notice_lead is not None and notice_lead >= lead
     outcome: str | None
@@ -733,6 +733,7 @@ def figures(session: Session, settings: Settings, windows: dict[Hashable, Window
 
 
 def _told_by_then(row: _DueRow, moment: datetime) -> bool:
+    """The client had heard of the slip by `moment` (`_told_by` in Python)."""
     told = row.promise.client_told_at
     return told is not None and told <= moment
 
