@@ -400,9 +400,9 @@ def test_a_slack_message_past_50_blocks_has_its_long_sections_trimmed_instead() 
       "förra sammanställningen", "och 8\u00a0153 meddelanden till som inte kunde levereras",
       "och 8\u00a0153 till"],
      "24\u00a0462 beslut i dag"),
-    ("zh", ["还有1份草稿待批准", "还有1条提醒已于上次简报后发给您", "还有1条消息未能送达",
+    ("zh", ["还有1份草稿待批准", "上次简报后还向您发送了1条提醒", "还有1条消息未能送达",
             "还有1项"],
-     ["还有8,153份草稿待批准", "还有8,153条提醒已于上次简报后发给您", "还有8,153条消息未能送达",
+     ["还有8,153份草稿待批准", "上次简报后还向您发送了8,153条提醒", "还有8,153条消息未能送达",
       "还有8,153项"],
      "今天有24,462项需要您决定"),
 ])
