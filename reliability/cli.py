@@ -16,7 +16,7 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from reliability import capture, compose, drafts, exchange, limits, notices
+from reliability import capture, compose, drafts, exchange, limits, notices, tallies
 from reliability.commands import digests, extract, inbox, reports, server, slack, tokens, webhooks
 from reliability.commands.runtime import (
     JsonOption,
@@ -97,6 +97,9 @@ def init(ctx: typer.Context) -> None:
     runtime = runtime_of(ctx)
     revision = upgrade(runtime.engine)
     url = sa.make_url(runtime.settings.database.url).render_as_string(hide_password=True)
+    if not runtime.ledger.read(tallies.complete):  # upgraded past 0024 with promises in it
+        runtime.ledger.recount(now=runtime.now, actor=runtime.actor)
+        typer.echo("counted the figures' tally from the ledger's rows")
     typer.echo(f"database ready: {url} (schema {revision})")
 
 
@@ -780,7 +783,9 @@ def import_(
         help="An export: a JSON Lines file, a CSV folder or a CSV .zip.")],
 ) -> None:
     """Restore an export into an empty database made with `reliability init`."""
-    counts = exchange.import_from(runtime_of(ctx).ledger.engine, source)
+    runtime = runtime_of(ctx)
+    counts = exchange.import_from(runtime.ledger.engine, runtime.ledger.settings, source,
+                                  now=runtime.now)
     typer.echo(f"imported {counts.total} rows from {source} ({counts.summary()})")
 
 

@@ -11,8 +11,9 @@ database holds:
   `'` off again. An empty cell is NULL (an empty text where a column cannot be NULL).
 
 Moments are ISO 8601 in UTC; list and object columns are JSON arrays and objects. Secrets
-never leave: every table is named in EXPORTED with the columns withheld from it, or in
-EXCLUDED with the reason; a table named in neither is refused rather than guessed at.
+never leave: every table is named in EXPORTED with the columns withheld from it, in EXCLUDED
+with the reason, or in DERIVED (worked out from the others again on import); a table named
+in none is refused rather than guessed at.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 from reliability import rollups
+from reliability.config import Settings
 from reliability.db import READ_ONLY, head_revision, insert_rows, on_postgresql
 from reliability.errors import UserError
 from reliability.models import NoticeKind, UTCDateTime
@@ -81,6 +83,12 @@ EXCLUDED: dict[str, str] = {
     "processed_mail": "which messages this installation's inbox has read (Message-IDs, no "
                       "words); the mailbox's own $Reliability marks go with the mailbox",
 }
+# Tables worked out from the others, counted again by the import (`rollups.recount`).
+DERIVED: dict[str, str] = {
+    "tally": "the figures summed per owner, client and day",
+    "tally_day": "what of each day's tally is final",
+    "tally_state": "whether the tally holds every day (an empty database's does)",
+}
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
@@ -105,11 +113,12 @@ class Counts:
 
 def exported_tables() -> list[sa.Table]:
     """The tables that leave, parents before the tables that refer to them."""
-    undecided = sorted(set(SQLModel.metadata.tables) - EXPORTED.keys() - EXCLUDED.keys())
+    undecided = sorted(set(SQLModel.metadata.tables) - EXPORTED.keys() - EXCLUDED.keys()
+                       - DERIVED.keys())
     if undecided:
         raise ExportPolicyError(
             f"no export decision for table(s) {', '.join(undecided)}: name each in "
-            "exchange.EXPORTED (with its secret columns) or exchange.EXCLUDED")
+            "exchange.EXPORTED (with its secret columns), exchange.EXCLUDED or exchange.DERIVED")
     return [table for table in SQLModel.metadata.sorted_tables if table.name in EXPORTED]
 
 
@@ -396,19 +405,19 @@ def _open_export(path: Path) -> Iterator[_Source]:
             yield _json_lines(handle, where)
 
 
-def import_from(engine: Engine, path: Path) -> Counts:
+def import_from(engine: Engine, settings: Settings, path: Path, *, now: datetime) -> Counts:
     """Restore an export into an empty database, ids kept, in one transaction: on any
     problem nothing is written. What the figures keep beside the events is worked out again
     from the rows restored (`rollups.recount`), in the same transaction and recording
     nothing: an export made before they were kept (migration 0022) holds none of them, and
     one written by hand or from a database loaded by other means may hold them wrong."""
     try:
-        return _import(engine, path)
+        return _import(engine, settings, path, now=now)
     except (UnicodeDecodeError, csv.Error, zipfile.BadZipFile) as error:
         raise UserError(f"{path} is not a readable reliability export: {error}") from None
 
 
-def _import(engine: Engine, path: Path) -> Counts:
+def _import(engine: Engine, settings: Settings, path: Path, *, now: datetime) -> Counts:
     counts: dict[str, int] = {}
     with _open_export(path) as source, Session(engine) as session, session.begin():
         _refuse_data(session)
@@ -420,7 +429,7 @@ def _import(engine: Engine, path: Path) -> Counts:
                                 "(or comes twice)")
             counts[name] = _import_table(session, models[name], rows, source.reader,
                                          f"{path}: {name}")
-        rollups.recount(session)
+        rollups.recount(session, settings, now=now)
         if on_postgresql(session):
             _reset_sequences(session, [models[name].__table__ for name in counts])
     return Counts(counts)
@@ -428,7 +437,8 @@ def _import(engine: Engine, path: Path) -> Counts:
 
 def _refuse_data(session: Session) -> None:
     held = [table.name for table in SQLModel.metadata.sorted_tables
-            if session.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()]
+            if table.name not in DERIVED
+            and session.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()]
     if held:
         raise UserError(
             f"the database already holds data ({', '.join(held)}): import only into an empty "

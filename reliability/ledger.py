@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from reliability import compose, limits, notices, rollups, webhook_events
+from reliability import compose, limits, notices, rollups, tallies, webhook_events
 from reliability.access import (
     EVERYONE,
     Actor,
@@ -197,6 +197,7 @@ class Ledger:
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
+                tallies.refresh(session, self.settings)
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -234,7 +235,7 @@ class Ledger:
         """Rebuild what the figures keep beside the events from the events themselves, after
         rows were loaded in bulk (see `rollups`). The operator's alone: the CLI."""
         with self.transaction() as session:
-            rollups.recount(session)
+            rollups.recount(session, self.settings, now=now)
             self.record(session, now=now, actor=actor, kind="ledger.recounted")
 
     def calendar_for(self, client: Client | None = None, owner: Member | None = None) -> (
@@ -788,6 +789,7 @@ class Ledger:
             promise.cancelled_at = now
             promise.cancel_reason = reason
             promise.next_check_at = None
+            tallies.finished(session, promise)
             notices.cancel_pending_for_promise(session, promise_id, now=now, actor=actor,
                                                reason="the promise was cancelled")
             session.add(promise)
@@ -950,6 +952,7 @@ class Ledger:
         promise.done_at = now
         promise.next_check_at = None
         session.add(promise)
+        tallies.finished(session, promise)
         notices.cancel_pending_for_promise(session, promise.id or 0, now=now, actor=actor,
                                            reason="the promise is done")
         self.record(session, now=now, actor=actor, kind="promise.done", promise_id=promise.id,
@@ -989,6 +992,8 @@ def move_promise(session: Session, promise: Promise, *, due_at: datetime, reason
     session.add(DueChange(promise_id=promise.id, old_due_at=old_due_at, new_due_at=due_at,
                           reason=reason, changed_by_id=None, changed_at=now,
                           client_told=client_told, client_told_at=now if client_told else None))
+    if not promise.internal:
+        tallies.touch(session, tallies.RENEGOTIATED, now)
     if client_told:
         rollups.client_told(promise, at=now, new_due_at=due_at)
     promise.due_at = due_at

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any, NamedTuple
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import and_, func, literal_column, or_, union_all
 from sqlmodel import Session, col, select
 
+from reliability import tallies
 from reliability.calendar import BusinessCalendar, zone
 from reliability.config import Settings
 from reliability.models import (
@@ -263,7 +264,7 @@ def _read(
              owner_ids, client_ids, promise_dated=False)).all()), key=_at)
     rows.mistakes = _mistakes(session, start=start, end=end, owner_ids=owner_ids,
                               client_ids=client_ids)
-    rows.requests = _requests(session, calendars, start=start, end=end,
+    rows.requests = _requests(session, calendars, ranges=[(start, end)],
                               owner_ids=owner_ids, client_ids=client_ids)
     return rows
 
@@ -351,16 +352,20 @@ def _judge(row: _DueRow, *, now: datetime, lead: int) -> _Due:
                 in_time and slipped)
 
 
-def _requests(session: Session, calendars: _Calendars, *, start: datetime, end: datetime,
-              owner_ids: Sequence[int] | None,
+def _requests(session: Session, calendars: _Calendars, *,
+              ranges: Sequence[tuple[datetime, datetime]], owner_ids: Sequence[int] | None,
               client_ids: Sequence[int] | None) -> list[_RequestRow]:
-    """Check-in requests made in the range, each with its first answer (`rollups`)."""
+    """Check-in requests made in these ranges, each with its first answer (`rollups`)."""
+    if not ranges:
+        return []
     rows = session.exec(_scope(
         select(Notice.created_at, Notice.answered_at, Promise.owner_id, Promise.client_id,
                Client.timezone, Client.country)
         .join(Promise, col(Notice.promise_id) == Promise.id)
         .join(Client, col(Promise.client_id) == Client.id)
-        .where(Notice.kind == NoticeKind.checkin_request, _in(Notice.created_at, start, end)),
+        # the kind in each range, so each is a range of the (kind, created_at) index
+        .where(or_(*(and_(Notice.kind == NoticeKind.checkin_request,
+                          _in(Notice.created_at, start, end)) for start, end in ranges))),
         owner_ids, client_ids, promise_dated=False)).all()
     return sorted((_RequestRow(_Who(owner_id, client_id, timezone), created_at,
                                calendars(timezone, country).next_business_morning(created_at),
@@ -610,27 +615,30 @@ def _counted(index: int, counts: str, window: Window, owner_ids: Sequence[int] |
     return [due, made, renegotiated]
 
 
-def _told_rows(session: Session, settings: Settings, *, start: datetime, end: datetime,
+def _told_rows(session: Session, settings: Settings, *,
+               ranges: Sequence[tuple[datetime, datetime]], span: tuple[datetime, datetime],
                told_by: datetime, owner_ids: Sequence[int] | None,
                client_ids: Sequence[int] | None) -> _Rows:
-    """What `figures` judges in Python over [start, end): the promises due in it whose client
-    was told of a slip by `told_by`, its mistakes and its check-in requests, each sorted by
-    the moment that puts it in a window."""
+    """What `figures` judges in Python: in `ranges` (what the tally does not hold) the
+    promises due whose client was told of a slip by `told_by` and the check-in requests, and
+    over the whole `span` the mistakes, each sorted by the moment that puts it in a window."""
     calendars = _Calendars(settings)
     rows = _Rows()
-    for *columns, timezone, country in session.exec(
-        _scope(select(*_PROMISE, Client.timezone, Client.country)
-               .join(Client, col(Promise.client_id) == Client.id)
-               .where(_in(Promise.original_due_at, start, end), _told_by(told_by)),
-               owner_ids, client_ids)).all():
-        promise = _PromiseRow(*columns)
-        rows.due.append(_DueRow.of(promise, _Who(promise.owner_id, promise.client_id, timezone),
-                                   calendars(timezone, country)))
+    if ranges:
+        for *columns, timezone, country in session.exec(
+            _scope(select(*_PROMISE, Client.timezone, Client.country)
+                   .join(Client, col(Promise.client_id) == Client.id)
+                   .where(or_(*(_in(Promise.original_due_at, start, end)
+                                for start, end in ranges)), _told_by(told_by)),
+                   owner_ids, client_ids)).all():
+            promise = _PromiseRow(*columns)
+            rows.due.append(_DueRow.of(promise, _Who(promise.owner_id, promise.client_id,
+                                                     timezone), calendars(timezone, country)))
     rows.due.sort(key=_due_at)
-    rows.mistakes = _mistakes(session, start=start, end=end, owner_ids=owner_ids,
+    rows.mistakes = _mistakes(session, start=span[0], end=span[1], owner_ids=owner_ids,
                               client_ids=client_ids)
-    rows.requests = _requests(session, calendars, start=start, end=end,
-                              owner_ids=owner_ids, client_ids=client_ids)
+    rows.requests = _requests(session, calendars, ranges=ranges, owner_ids=owner_ids,
+                              client_ids=client_ids)
     return rows
 
 
@@ -647,15 +655,43 @@ def _count(bucket: _Counts, kind: int, outcome: int, slipped: int, number: int) 
         bucket.slipped += number * slipped
 
 
+def _add_tallied(bucket: _Counts, kind: int, code: int, lead: int | None, kept: int,
+                 number: int, *, notice_lead: int) -> None:
+    """Add one row of the tally (final parts: `tallies`) to a group's counts, as `_judge`
+    would count each of its `number` things; told in time is today's policy's."""
+    if kind == tallies.MADE:
+        bucket.made += number
+    elif kind == tallies.RENEGOTIATED:
+        bucket.renegotiations += number
+    elif kind == tallies.REQUEST:
+        bucket.decided += number
+        bucket.answered += number if code == tallies.ANSWERED else 0
+    else:
+        bucket.due += number
+        if code == tallies.ON_TIME:
+            bucket.outcomes["kept_on_time"] += number
+        elif code == tallies.CANCELLED:
+            bucket.outcomes["broken"] += number
+        else:
+            in_time = lead is not None and lead >= notice_lead
+            bucket.outcomes["kept_after_notice" if in_time and kept
+                            else "late_without_notice"] += number
+            bucket.slipped += number
+            bucket.told_in_time += number if in_time else 0
+            if lead is not None:
+                bucket.leads.extend([lead] * number)
+
+
 class Figures:
-    """The counts of each window and its facts judged in Python (see `figures`), folded into
-    the figures of the groupings the window was asked by without reading again."""
+    """The counts of each window (from the rows and from the tally) and its facts judged in
+    Python (see `figures`), folded into the figures of the groupings the window was asked
+    by without reading again."""
 
     def __init__(self, session: Session, windows: dict[Hashable, Window],
                  counted: dict[Hashable, dict[str, list[tuple[int, ...]]]],
-                 judged: dict[Hashable, _Facts]) -> None:
+                 judged: dict[Hashable, _Facts], *, notice_lead: int) -> None:
         self.session, self.windows = session, windows
-        self.counted, self.judged = counted, judged
+        self.counted, self.judged, self.notice_lead = counted, judged, notice_lead
 
     def of(self, key: Hashable, by: str | None = None) -> dict[str, Stats]:
         """The window's figures per group: owner email, manager email for a team, client
@@ -666,9 +702,14 @@ class Figures:
         grouped = "client" if by == "client" else "owner" if by is not None else counts[0]
         name = _group_names(self.session, by)
         groups: dict[str, _Counts] = defaultdict(_Counts)
-        for kind, owner_id, client_id, outcome, slipped, number in self.counted[key].get(
-                grouped, []):
-            _count(groups[name(owner_id, client_id)], kind, outcome, slipped, number)
+        for row in self.counted[key].get(grouped, []):
+            if row[0] == _FROM_ROWS:
+                _, kind, owner_id, client_id, outcome, slipped, number = row
+                _count(groups[name(owner_id, client_id)], kind, outcome, slipped, number)
+            else:
+                _, group_id, kind, code, lead, kept, number = row
+                _add_tallied(groups[name(group_id, group_id)], kind, code, lead, kept,
+                             number, notice_lead=self.notice_lead)
         judged = self.judged[key]
         parts = ({EVERYONE: judged} if by is None else _split(judged, lambda who, at: (
             name(who.owner_id, who.client_id),)))
@@ -678,58 +719,159 @@ class Figures:
         return {group: groups[group].stats() for group in sorted(groups)}
 
 
+_FROM_ROWS, _FROM_TALLY = 0, 1  # how a row of `Figures.counted` was counted
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a window is counted: its days in the tally (`tallies.Sum` less its tag), and the
+    rest of its range from the rows."""
+
+    rows: tuple[tuple[datetime, datetime], ...]
+    tally: dict[str, tallies.Sum] = field(default_factory=dict)
+
+
+def _tally_of(counts: str, owner_ids: Sequence[int] | None,
+              client_ids: Sequence[int] | None) -> tallies.Sum | None:
+    """Which tally a grouping of a window's counts reads in this scope; None when neither
+    holds it (a team's promises to one client: the tally is per owner or per client)."""
+    if counts == EVERYONE and owner_ids is None:
+        ids = None if client_ids is None else tuple(client_ids)
+        return tallies.Sum(0, tallies.CLIENT, False, date.min, date.min, group_ids=ids)
+    if counts == EVERYONE and client_ids is None:
+        return tallies.Sum(0, tallies.OWNER, False, date.min, date.min,
+                           group_ids=tuple(owner_ids or ()))
+    if counts == "owner" and client_ids is None:
+        return tallies.Sum(0, tallies.OWNER, True, date.min, date.min,
+                           group_ids=None if owner_ids is None else tuple(owner_ids))
+    if counts == "client" and owner_ids is None:
+        return tallies.Sum(0, tallies.CLIENT, True, date.min, date.min,
+                           group_ids=None if client_ids is None else tuple(client_ids))
+    return None
+
+
+def _plans(session: Session, windows: dict[Hashable, Window], owner_ids: Sequence[int] | None,
+           client_ids: Sequence[int] | None) -> dict[Hashable, _Plan]:
+    """Each window's whole UTC days that are final as of its moment come from the tally;
+    its edges, the days not final yet and any window the tally cannot count, from the rows."""
+    days: dict[Hashable, tuple[date, date]] = {}
+    sums: dict[Hashable, dict[str, tallies.Sum]] = {}
+    for key, window in windows.items():
+        first = tallies.day_of(window.start - timedelta(microseconds=1)) + timedelta(days=1)
+        last = tallies.day_of(window.end)
+        read = {counts: _tally_of(counts, owner_ids, client_ids) for counts in window.counts}
+        if window.end <= window.as_of and first < last and all(
+                one is not None for one in read.values()):
+            days[key], sums[key] = (first, last), {  # type: ignore[misc]
+                counts: one for counts, one in read.items() if one is not None}
+    unsettled = tallies.unsettled(
+        session, min(first for first, _ in days.values()), max(last for _, last in days.values()),
+        min(windows[key].as_of for key in days)) if days else None
+    plans = {}
+    for key, window in windows.items():
+        if key not in days or unsettled is None:
+            plans[key] = _Plan(((window.start, window.end),))
+            continue
+        first, last = days[key]
+        skip = tuple(sorted(day for day, final in unsettled.items() if first <= day < last
+                            and (final is None or final > window.as_of)))
+        parts = sorted([(window.start, tallies.start_of(first)),
+                        (tallies.start_of(last), window.end),
+                        *((tallies.start_of(day), tallies.start_of(day + timedelta(days=1)))
+                          for day in skip)])
+        plans[key] = _Plan(_merged(part for part in parts if part[0] < part[1]), {
+            counts: replace(one, first=first, last=last, skip=skip)
+            for counts, one in sums[key].items()})
+    return plans
+
+
+def _merged(ranges: Iterable[tuple[datetime, datetime]]) -> tuple[tuple[datetime, datetime], ...]:
+    """The same moments as fewer ranges: overlapping and touching ranges joined."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
 def figures(session: Session, settings: Settings, windows: dict[Hashable, Window], *,
             owner_ids: Sequence[int] | None = None,
             client_ids: Sequence[int] | None = None) -> Figures:
     """The figures of each window for the promises of these owners and clients.
 
-    One statement counts, per window (and per owner and client where the window is asked
-    by them), the promises made, the renegotiations and the promises due by outcome; a
-    promise whose client was told of its slip (a few in a hundred), the mistakes and the
-    check-in requests are read once for all windows and judged here (their figures count
-    business days on the client's calendar). So the time and memory follow the windows'
-    promises in the database and the owners and clients in Python, never a row per
-    promise. Every figure of the ledger but the report's weeks (`History`) comes from here:
+    A window's whole UTC days that are final by its moment are summed from the tally
+    (`tallies`: a handful of rows per owner or client and day). The rest (its edges, a day
+    with a promise still open or a request still awaiting its answer deadline, a window the
+    tally cannot count) is counted from the rows: one statement counts, per part (and per
+    owner and client where the window is asked by them), the promises made, the
+    renegotiations and the promises due by outcome; a promise whose client was told of its
+    slip, the check-in requests and every mistake are read once for all windows and judged
+    here (their figures count business days on the client's calendar). So the time follows
+    the days and the owners and clients, never a row per promise of the tallied days. Every
+    figure of the ledger but the report's weeks (`History`) comes from here:
     `/reliability`, `/api/metrics`, `report`, `client trust`, the client page and the
     digest."""
+    notice_lead = settings.policy.notice_lead_business_days
     counted: dict[Hashable, dict[str, list[tuple[int, ...]]]] = {
         key: defaultdict(list) for key in windows}
     if not windows:
-        return Figures(session, windows, counted, {})
-    # A window asked for under two names (the trust view's shown range and trend) is
-    # counted once, by every grouping either is asked by.
+        return Figures(session, windows, counted, {}, notice_lead=notice_lead)
+    plans = _plans(session, windows, owner_ids, client_ids)
+    # A part asked under two names (the trust view's shown range and trend) is counted
+    # once, by every grouping either is asked by.
     distinct: dict[tuple[datetime, datetime, datetime], set[str]] = defaultdict(set)
-    for window in windows.values():
-        distinct[(window.start, window.end, window.as_of)].update(window.counts)
-    spans = list(distinct)
-    statement = union_all(*(
-        branch for index, (start, end, now) in enumerate(spans)
-        for counts in sorted(distinct[start, end, now])
-        for branch in _counted(index, counts, Window(start, end, now), owner_ids, client_ids)))
-    named: dict[int, list[Hashable]] = defaultdict(list)
+    named: dict[tuple[datetime, datetime, datetime], list[Hashable]] = defaultdict(list)
     for key, window in windows.items():
-        named[spans.index((window.start, window.end, window.as_of))].append(key)
-    for tag, kind, owner_id, client_id, outcome, slipped, number in session.execute(
-            statement).all():
-        if not number:  # a window counted without grouping gives a row of zeros
-            continue
-        index, counts = divmod(int(tag), 10)
-        for key in named[index]:
-            counted[key][_COUNTS[counts]].append(
-                (kind, owner_id, client_id, outcome, slipped, number))
+        for start, end in plans[key].rows:
+            distinct[(start, end, window.as_of)].update(window.counts)
+            named[(start, end, window.as_of)].append(key)
+    spans = list(distinct)
+    if spans:
+        statement = union_all(*(
+            branch for index, (start, end, now) in enumerate(spans)
+            for counts in sorted(distinct[start, end, now])
+            for branch in _counted(index, counts, Window(start, end, now), owner_ids,
+                                   client_ids)))
+        for tag, kind, owner_id, client_id, outcome, slipped, number in session.execute(
+                statement).all():
+            if not number:  # a part counted without grouping gives a row of zeros
+                continue
+            index, counts = divmod(int(tag), 10)
+            for key in named[spans[index]]:
+                counted[key][_COUNTS[counts]].append(
+                    (_FROM_ROWS, kind, owner_id, client_id, outcome, slipped, number))
+    sums = [(key, counts, replace(one, tag=number)) for number, (key, counts, one) in enumerate(
+        (key, counts, one) for key in windows for counts, one in plans[key].tally.items())]
+    for tag, *row in tallies.summed(session, [one for _, _, one in sums]):
+        key, counts, _ = sums[int(tag)]
+        counted[key][counts].append((_FROM_TALLY, *row))
     rows = _told_rows(session, settings,
-                      start=min(window.start for window in windows.values()),
-                      end=max(window.end for window in windows.values()),
+                      ranges=_merged(part for plan in plans.values() for part in plan.rows),
+                      span=(min(window.start for window in windows.values()),
+                            max(window.end for window in windows.values())),
                       told_by=max(window.as_of for window in windows.values()),
                       owner_ids=owner_ids, client_ids=client_ids)
-    # A promise told of after a window's moment was counted in SQL as not told.
     return Figures(session, windows, counted, {
-        key: _facts(_Rows(due=[row for row in _inside(rows.due, _due_at, window.start,
-                                                      window.end)
-                               if _told_by_then(row, window.as_of)],
-                          mistakes=rows.mistakes, requests=rows.requests),
-                    settings, start=window.start, end=window.end, now=window.as_of)
-        for key, window in windows.items()})
+        key: _judged(rows, settings, window, plans[key].rows)
+        for key, window in windows.items()}, notice_lead=notice_lead)
+
+
+def _judged(rows: _Rows, settings: Settings, window: Window,
+            parts: Sequence[tuple[datetime, datetime]]) -> _Facts:
+    """The window's facts judged in Python: in its parts counted from the rows, the
+    promises whose client was told by its moment (one told later was counted in SQL as not
+    told) and the check-in requests; over its whole range, the mistakes."""
+    facts = _Facts(mistakes=_inside(rows.mistakes, _at, window.start, window.end))
+    for start, end in parts:
+        part = _facts(_Rows(due=[row for row in _inside(rows.due, _due_at, start, end)
+                                 if _told_by_then(row, window.as_of)],
+                            requests=rows.requests),
+                      settings, start=start, end=end, now=window.as_of)
+        facts.due += part.due
+        facts.requests += part.requests
+    return facts
 
 
 def _told_by_then(row: _DueRow, moment: datetime) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -528,3 +528,58 @@ class ProcessedMail(SQLModel, table=True):
     outcome: str = Field(max_length=32)  # offered, nothing found, no client, too large, ...
     offers: int = 0
     processed_at: datetime = required_utc_field()
+
+
+# -- the figures summed ahead (reliability/tallies.py) ------------------------------------
+
+# Everything a tally row is counted by but its number: a range of days is summed from these
+# columns alone, everyone's by day first, one owner's or client's by its id first.
+_TALLY_COLUMNS = ("kind", "code", "lead", "kept", "number")
+
+
+class Tally(SQLModel, table=True):
+    """How many things of one kind one owner's (grouping 0) or one client's (grouping 1)
+    promises counted on one UTC day, with the same final part in the figures: a promise
+    made, a renegotiation, a promise first due that day and finished (its outcome `code`,
+    the business days' notice the client had and whether the new date was kept), a
+    check-in request (answered in time or not). Rebuilt day by day from the rows whenever a
+    command changes one (`tallies`)."""
+
+    __table_args__ = (
+        sa.Index("ix_tally_days", "grouping", "day", "group_id", *_TALLY_COLUMNS),
+        sa.Index("ix_tally_group_days", "grouping", "group_id", "day", *_TALLY_COLUMNS),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    grouping: int
+    group_id: int
+    day: date
+    kind: int
+    code: int = 0
+    lead: int | None = None
+    kept: int = 0
+    number: int = 0
+
+
+class TallyDay(SQLModel, table=True):
+    """One UTC day of one kind of tally: how many of its promises are still open (they have
+    no final part yet) and the moment from which every counted part holds (the last
+    finish, notice or check-in request's answer deadline). A figure as of a moment sums the
+    tally of a day only when nothing of the day is open and every part held by then."""
+
+    __tablename__ = "tally_day"
+
+    day: date = Field(primary_key=True)
+    kind: int = Field(primary_key=True)
+    open: int = 0
+    settles_by: datetime | None = utc_field(nullable=True)
+
+
+class TallyState(SQLModel, table=True):
+    """One row once the tally holds every day of the ledger (`reliability recount`): until
+    then every figure is counted from the rows."""
+
+    __tablename__ = "tally_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    counted_at: datetime = required_utc_field()

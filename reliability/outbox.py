@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
-from reliability import notices, rollups, webhooks
+from reliability import notices, rollups, tallies, webhooks
 from reliability.channels import DeliveryError, OutgoingMessage, SendResult, send_all
 from reliability.channels.registry import channel_for
 from reliability.db import locked, on_postgresql
@@ -244,6 +244,7 @@ class Outbox:
         rollups.client_told(promise, at=now, new_due_at=notice.proposed_due_at)
         session.add(promise)
         if promise.status != PromiseStatus.open:
+            tallies.finished(session, promise)  # the client heard of it once it was over
             return
         new_due = notice.proposed_due_at
         if new_due is None or new_due == promise.due_at:

@@ -27,6 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy import func, literal_column, union_all
 from sqlmodel import Session, col, select
 
+from reliability import tallies
+from reliability.config import Settings
 from reliability.db import locked
 from reliability.models import (
     CheckIn,
@@ -60,12 +62,12 @@ def _answered(session: Session, requests: sa.ColumnElement[bool]) -> None:
 def checked_in(session: Session, promise_id: int, at: datetime) -> None:
     """A check-in at `at` answers the promise's requests made at or before it that no
     earlier check-in answered."""
-    session.execute(
-        sa.update(Notice)
-        .where(col(Notice.promise_id) == promise_id, Notice.kind == NoticeKind.checkin_request,
-               col(Notice.created_at) <= at,
-               sa.or_(col(Notice.answered_at).is_(None), col(Notice.answered_at) > at))
-        .values(answered_at=at))
+    answered = (col(Notice.promise_id) == promise_id, Notice.kind == NoticeKind.checkin_request,
+                col(Notice.created_at) <= at,
+                sa.or_(col(Notice.answered_at).is_(None), col(Notice.answered_at) > at))
+    for created_at in session.exec(select(Notice.created_at).where(*answered)).all():
+        tallies.touch(session, tallies.REQUEST, created_at)
+    session.execute(sa.update(Notice).where(*answered).values(answered_at=at))
 
 
 def requests_made(session: Session, promise_ids: Sequence[int], at: datetime) -> None:
@@ -74,6 +76,7 @@ def requests_made(session: Session, promise_ids: Sequence[int], at: datetime) ->
     this is one indexed read."""
     if not promise_ids:
         return
+    tallies.touch(session, tallies.REQUEST, at)
     for promise_id, first in session.execute(
             select(CheckIn.promise_id, func.min(CheckIn.at))
             .where(col(CheckIn.promise_id).in_(sorted(set(promise_ids))), col(CheckIn.at) >= at)
@@ -91,6 +94,8 @@ def promise_made(session: Session, client: Client, promise: Promise) -> None:
     one client at once are both counted."""
     if promise.internal:
         return
+    tallies.touch(session, tallies.MADE, promise.made_at)
+    tallies.touch(session, tallies.DUE, promise.original_due_at)
     locked(session, Client, client.id)  # the same object, read again under the lock
     client.promises_made += 1
     if client.first_promise_at is None or promise.made_at < client.first_promise_at:
@@ -117,28 +122,25 @@ def _told_moments() -> sa.Subquery:
     ).subquery("told")
 
 
-def recount(session: Session, *, client_ids: Sequence[int] | None = None) -> None:
-    """Rebuild every kept fact from the rows it summarises (all clients, or these)."""
-    promises = (sa.true() if client_ids is None
-                else col(Promise.client_id).in_(list(client_ids)))
+def recount(session: Session, settings: Settings, *, now: datetime) -> None:
+    """Rebuild every kept fact from the rows it summarises, then the tally (`tallies`)
+    from them."""
     session.execute(sa.update(Promise).where(
-        promises, sa.or_(col(Promise.client_told_at).is_not(None),
-                         col(Promise.client_told_due_at).is_not(None)))
+        sa.or_(col(Promise.client_told_at).is_not(None),
+               col(Promise.client_told_due_at).is_not(None)))
         .values(client_told_at=None, client_told_due_at=None))
     told = _told_moments()
     heard = session.execute(
         select(told.c.promise_id, func.min(told.c.at), func.max(told.c.new_due_at))
-        .join(Promise, col(Promise.id) == told.c.promise_id).where(promises)
         .group_by(told.c.promise_id)).all()
     if heard:  # one pass over the tellings, then the few promises they concern by id
         session.execute(sa.update(Promise), [
             {"id": promise_id, "client_told_at": at, "client_told_due_at": due}
             for promise_id, at, due in heard])
-    _answered(session, col(Notice.promise_id).in_(select(Promise.id).where(promises)))
+    _answered(session, col(Notice.promise_id).is_not(None))
     made = (col(Promise.client_id) == Client.id, col(Promise.internal).is_(False))
     session.execute(
         sa.update(Client)
-        .where(sa.true() if client_ids is None else col(Client.id).in_(list(client_ids)))
         .values(promises_made=func.coalesce(
                     select(func.count()).select_from(Promise).where(*made).scalar_subquery(),
                     literal_column("0")),
@@ -146,3 +148,4 @@ def recount(session: Session, *, client_ids: Sequence[int] | None = None) -> Non
                 .scalar_subquery(),
                 last_promise_at=select(func.max(Promise.made_at)).where(*made)
                 .scalar_subquery()))
+    tallies.recount(session, settings, now=now)

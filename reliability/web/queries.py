@@ -434,14 +434,16 @@ def reliability_figures(session: Session, settings: Settings, scope: Scope,
                         calendar: BusinessCalendar, now: datetime, *, weeks: int,
                         days: int) -> ReliabilityFigures:
     """The on-time rate per week of the last `weeks`, and per owner and per client over
-    the last `days`, in scope."""
+    the last `days`, in scope. Each week's promises are judged as they stand now (a promise
+    due that week and delivered late the next counts late, not broken), so a past week's
+    figure is summed from the tally (`tallies`) rather than counted promise by promise."""
     today = calendar.local(now).date()
     monday = today - timedelta(days=today.weekday())
     owners = None if scope.owner_ids is None else sorted(scope.owner_ids)
     since = now - timedelta(days=days)
     starts = [calendar.at(monday - timedelta(weeks=back), datetime.min.time())
               for back in range(weeks - 1, -1, -1)]
-    windows = {index: metrics.Window(start, min(start + timedelta(weeks=1), now))
+    windows = {index: metrics.Window(start, min(start + timedelta(weeks=1), now), now)
                for index, start in enumerate(starts)}
     counted = metrics.figures(session, settings, {
         **windows, "days": metrics.Window(since, now, by=("owner", "client"))},

@@ -1,0 +1,305 @@
+"""The ledger's figures summed ahead, per owner, per client and per UTC day.
+
+A figure over months counts each promise of the months (`metrics.figures`): at a busy
+team's million promises an admin's 90 days are about 126,000 of them. But most of what a
+day counts is final. A promise made or renegotiated is counted in the day it happened; a
+promise first due that day and finished (done or cancelled) has an outcome that no later
+moment changes once it finished and the client last heard of it; a check-in request is
+answered in time or not once its answer deadline (the next business morning) has passed.
+The tally keeps how many of each such part each owner's and each client's promises counted
+per day (`Tally`), and per day how many promises are still open and from when every part
+holds (`TallyDay`). A figure as of a moment sums the tally of the days that are final by
+then and counts the rest (the edges of its range, a day with an open promise, the last
+day or two) from the rows, as before (docs/ledger.md).
+
+The tally of a day is never adjusted by a difference: whenever a command changes one of its
+rows (`touch`), the day is counted again from its rows before the transaction commits
+(`refresh`), under the day's row lock, so two writers of one day take turns and a
+renegotiation, a finish or a notice changes exactly what a count from nothing would give.
+`recount` counts every day (after `import`, a bulk load or this migration); a property test
+checks that the tally kept by the commands equals it.
+
+The parts hold what is final, never what depends on the moment asked: whether a told
+promise was told *in time* is compared with today's `[policy]` when read. Its notice lead
+and a request's answer deadline are counted on the client's calendar when the day is
+counted: a client's calendar changed later applies to the days counted after (`recount`
+applies it to all).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from reliability.calendar import BusinessCalendar
+from reliability.config import Settings
+from reliability.db import insert_rows, locked, on_postgresql
+from reliability.models import (
+    Client,
+    DueChange,
+    Notice,
+    NoticeKind,
+    Promise,
+    PromiseStatus,
+    Tally,
+    TallyDay,
+    TallyState,
+)
+
+OWNER, CLIENT = 0, 1  # Tally.grouping
+DUE, MADE, RENEGOTIATED, REQUEST = 0, 1, 2, 3  # Tally.kind
+KINDS = (DUE, MADE, RENEGOTIATED, REQUEST)
+ON_TIME, LATE, CANCELLED = 1, 2, 3  # a finished promise's Tally.code
+ANSWERED = 1  # a check-in request's Tally.code when answered in time
+_TOUCHED = "tally_days"  # in Session.info: the (kind, day) a command changed
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One thing's final part in the figures, as a tally row counts it."""
+
+    kind: int
+    code: int = 0
+    lead: int | None = None  # business days' notice of a late promise the client was told of
+    kept: int = 0
+
+
+def finished_part(status: str, done_at: datetime | None, cancelled_at: datetime | None,
+                  original_due_at: datetime, told_at: datetime | None,
+                  told_due_at: datetime | None,
+                  calendar: BusinessCalendar) -> tuple[Part, datetime] | None:
+    """A finished promise's outcome and notice, and the moment from which they hold (it
+    finished and the client had last heard of it): `metrics._judge` as of any later moment.
+    None for a promise still open."""
+    if status == PromiseStatus.cancelled and cancelled_at is not None:
+        finished, code = cancelled_at, CANCELLED
+    elif status == PromiseStatus.done and done_at is not None:
+        finished, code = done_at, ON_TIME if done_at <= original_due_at else LATE
+    else:
+        return None
+    lead, kept = None, 0
+    if code == LATE and told_at is not None:
+        lead = calendar.business_days_between(told_at, original_due_at)
+        kept = int(told_due_at is None or done_at is None or done_at <= told_due_at)
+    return Part(DUE, code, lead, kept), max(finished, told_at or finished)
+
+
+# -- keeping the tally in each command's transaction ----------------------------------------
+
+
+def touch(session: Session, kind: int, moment: datetime) -> None:
+    """A command changed a row that the tally of `moment`'s day of `kind` counts: that day
+    is counted again before the transaction commits (`refresh`)."""
+    session.info.setdefault(_TOUCHED, set()).add((kind, day_of(moment)))
+
+
+def finished(session: Session, promise: Promise) -> None:
+    """A promise finished, or its client heard of a slip: its first due day counts again."""
+    if not promise.internal:
+        touch(session, DUE, promise.original_due_at)
+
+
+def refresh(session: Session, settings: Settings) -> None:
+    """Count again every day the transaction's commands touched, each under its row lock,
+    in one order (kind, day) so that two writers never wait on each other's days."""
+    touched = sorted(session.info.pop(_TOUCHED, ()))
+    if not touched or not complete(session):
+        return
+    for kind, day in touched:
+        _lock(session, kind, day)
+        _count(session, settings, kind, start_of(day), start_of(day + timedelta(days=1)))
+
+
+def complete(session: Session) -> bool:
+    """Whether the tally holds every day (a ledger upgraded with promises in it is counted
+    from the rows until `recount`)."""
+    return session.exec(select(TallyState.id).limit(1)).first() is not None
+
+
+def recount(session: Session, settings: Settings, *, now: datetime) -> None:
+    """Count every day again from the rows: after an import or a bulk load, or to apply a
+    changed calendar to the days counted before."""
+    session.info.pop(_TOUCHED, None)
+    session.execute(sa.delete(Tally))
+    session.execute(sa.delete(TallyDay))
+    session.execute(sa.delete(TallyState))
+    for kind in KINDS:
+        _count(session, settings, kind, None, None)
+    session.add(TallyState(id=1, counted_at=now))
+    session.flush()
+
+
+def _lock(session: Session, kind: int, day: date) -> None:
+    """The day's row, made if missing and locked until the transaction ends (`db.locked`)."""
+    dialect = postgresql if on_postgresql(session) else sqlite
+    session.execute(dialect.insert(TallyDay).values(day=day, kind=kind, open=0)
+                    .on_conflict_do_nothing())
+    locked(session, TallyDay, (day, kind))
+
+
+def _count(session: Session, settings: Settings, kind: int, start: datetime | None,
+           end: datetime | None) -> None:
+    """Count the days of [start, end) (every day: None) of `kind` from their rows, and
+    write their tally and their days in place of what was there."""
+    counts: Counter[tuple[int, int, date, Part]] = Counter()
+    days: dict[date, list[Any]] = defaultdict(lambda: [0, None])  # open, settles_by
+    for owner_id, client_id, day, part, holds_from in _parts(session, settings, kind, start,
+                                                             end):
+        if part is None:
+            days[day][0] += 1
+        else:
+            counts[OWNER, owner_id, day, part] += 1
+            counts[CLIENT, client_id, day, part] += 1
+        if holds_from is not None and (days[day][1] is None or holds_from > days[day][1]):
+            days[day][1] = holds_from
+    if start is not None and end is not None:
+        day = day_of(start)
+        session.execute(sa.delete(Tally).where(col(Tally.kind) == kind, col(Tally.day) == day))
+        session.execute(sa.update(TallyDay).where(col(TallyDay.kind) == kind,
+                                                  col(TallyDay.day) == day)
+                        .values(open=days[day][0], settles_by=days[day][1]))
+    else:
+        insert_rows(session, TallyDay, [
+            {"day": day, "kind": kind, "open": open_, "settles_by": settles_by}
+            for day, (open_, settles_by) in sorted(days.items())])
+    insert_rows(session, Tally, [
+        {"grouping": grouping, "group_id": group_id, "day": day, "kind": part.kind,
+         "code": part.code, "lead": part.lead, "kept": part.kept, "number": number}
+        for (grouping, group_id, day, part), number in counts.items()])
+
+
+def _parts(session: Session, settings: Settings, kind: int, start: datetime | None,
+           end: datetime | None) -> Iterator[tuple[int, int, date, Part | None,
+                                                   datetime | None]]:
+    """(owner, client, day, final part or None while open, from when it holds) for each
+    thing of `kind` in [start, end), internal promises aside."""
+    calendars: dict[tuple[str, str | None], BusinessCalendar] = {}
+
+    def calendar(timezone: str, country: str | None) -> BusinessCalendar:
+        if (timezone, country) not in calendars:
+            calendars[timezone, country] = settings.calendar.calendar(timezone, country)
+        return calendars[timezone, country]
+
+    def within(column: Any) -> list[Any]:
+        return [] if start is None or end is None else [col(column) >= start,
+                                                        col(column) < end]
+
+    outside = col(Promise.internal).is_(False)
+    if kind == DUE:
+        query = (select(Promise.owner_id, Promise.client_id, Promise.status, Promise.done_at,
+                        Promise.cancelled_at, Promise.original_due_at, Promise.client_told_at,
+                        Promise.client_told_due_at, Client.timezone, Client.country)
+                 .join(Client, col(Promise.client_id) == Client.id)
+                 .where(outside, *within(Promise.original_due_at)))
+        for (owner_id, client_id, status, done_at, cancelled_at, original, told_at, told_due,
+             timezone, country) in _stream(session, query):
+            final = finished_part(status, done_at, cancelled_at, original, told_at, told_due,
+                                  calendar(timezone, country))
+            yield (owner_id, client_id, day_of(original), *(final or (None, None)))
+    elif kind == MADE:
+        for owner_id, client_id, made_at in _stream(session, select(
+                Promise.owner_id, Promise.client_id, Promise.made_at)
+                .where(outside, *within(Promise.made_at))):
+            yield owner_id, client_id, day_of(made_at), Part(MADE), made_at
+    elif kind == RENEGOTIATED:
+        for owner_id, client_id, changed_at in _stream(session, select(
+                Promise.owner_id, Promise.client_id, DueChange.changed_at)
+                .join(Promise, col(DueChange.promise_id) == Promise.id)
+                .where(outside, *within(DueChange.changed_at))):
+            yield owner_id, client_id, day_of(changed_at), Part(RENEGOTIATED), changed_at
+    else:
+        for owner_id, client_id, created_at, answered_at, timezone, country in _stream(
+                session, select(Promise.owner_id, Promise.client_id, Notice.created_at,
+                                Notice.answered_at, Client.timezone, Client.country)
+                .join(Promise, col(Notice.promise_id) == Promise.id)
+                .join(Client, col(Promise.client_id) == Client.id)
+                .where(Notice.kind == NoticeKind.checkin_request, outside,
+                       *within(Notice.created_at))):
+            answer_by = calendar(timezone, country).next_business_morning(created_at)
+            answered = answered_at is not None and answered_at <= answer_by
+            yield (owner_id, client_id, day_of(created_at),
+                   Part(REQUEST, ANSWERED if answered else 0), answer_by)
+
+
+def _stream(session: Session, query: Any) -> Iterable[Any]:
+    """The rows in batches: a recount of a million promises holds a batch, not all."""
+    return session.execute(query.execution_options(yield_per=10_000))
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def unsettled(session: Session, first: date, last: date,
+              as_of: datetime) -> dict[date, datetime | None] | None:
+    """The days of [first, last) whose tally is not yet final as of `as_of` or earlier: for
+    each, the moment from which it is (None while a promise of it is open). A day not
+    listed is final at any moment from `as_of` on. None while the tally is not complete:
+    asked in the same statement, the state's row is the one without a day."""
+    rows = session.exec(sa.union_all(
+        select(TallyDay.day, TallyDay.open, TallyDay.settles_by)
+        .where(col(TallyDay.day) >= first, col(TallyDay.day) < last,
+               sa.or_(col(TallyDay.open) > 0, col(TallyDay.settles_by) > as_of)),
+        select(sa.null(), sa.literal_column("0"), TallyState.counted_at))).all()
+    if all(day is not None for day, _, _ in rows):
+        return None
+    final: dict[date, datetime | None] = {}
+    for day, open_, settles_by in rows:
+        if day is None:
+            continue
+        moment = None if open_ else settles_by
+        if day in final:
+            earlier = final[day]
+            moment = None if earlier is None or moment is None else max(earlier, moment)
+        final[day] = moment
+    return final
+
+
+@dataclass(frozen=True)
+class Sum:
+    """What one window reads from the tally: the days [first, last) but `skip`, of one
+    grouping (OWNER or CLIENT), per group or summed, of these groups or all."""
+
+    tag: int
+    grouping: int
+    per_group: bool
+    first: date
+    last: date
+    skip: tuple[date, ...] = ()
+    group_ids: tuple[int, ...] | None = None
+
+
+def summed(session: Session, sums: Iterable[Sum]) -> list[tuple[int, ...]]:
+    """(tag, group id or 0, kind, code, lead, kept, number) for each sum, in one statement
+    over the covering indexes: a day is a handful of rows per owner or client."""
+    branches = []
+    for one in sums:
+        group = col(Tally.group_id) if one.per_group else sa.literal_column("0")
+        query = select(sa.literal_column(str(one.tag)), group, Tally.kind, Tally.code,
+                       Tally.lead, Tally.kept, sa.func.sum(Tally.number)).where(
+            col(Tally.grouping) == one.grouping, col(Tally.day) >= one.first,
+            col(Tally.day) < one.last)
+        if one.skip:
+            query = query.where(col(Tally.day).not_in(list(one.skip)))
+        if one.group_ids is not None:
+            query = query.where(col(Tally.group_id).in_(list(one.group_ids)))
+        branches.append(query.group_by(*([col(Tally.group_id)] if one.per_group else []),
+                                       col(Tally.kind), col(Tally.code), col(Tally.lead),
+                                       col(Tally.kept)))
+    if not branches:
+        return []
+    return [tuple(row) for row in session.execute(sa.union_all(*branches)).all()]
