@@ -69,6 +69,7 @@ from typer.testing import CliRunner
 
 from reliability import tallies
 from reliability.cli import app as cli_app
+from reliability.commands.server import settle_the_heap
 from reliability.config import Settings
 from reliability.db import insert_rows, make_engine, upgrade
 from reliability.ledger import Ledger
@@ -272,6 +273,7 @@ Received = bytes | int
 def reads(url: str, ledger: Ledger) -> Iterator[tuple[str, str, Callable[[], Received], Shown]]:
     """(read, viewer, run, shown): each run returns what the reader received."""
     web = TestClient(create_app(ledger, clock=lambda: NOW))
+    settle_the_heap()  # as `reliability serve` does once the app is built
     runner = CliRunner()
 
     def cli(*args: str) -> Callable[[], bytes]:

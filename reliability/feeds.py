@@ -31,6 +31,17 @@ class DueDate:
 
 
 @dataclass(frozen=True)
+class Feed:
+    """The due dates a feed shows, soonest first, from `start` to `end`, and how many more
+    the window holds beyond `[web] feed_max_events`."""
+
+    dates: list[DueDate]
+    more: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
 class Gauges:
     """Open promises by risk level and messages by state, as counted now."""
 
@@ -44,30 +55,36 @@ def feed_owner(ledger: Ledger, token: str) -> Member | None:
         return member_by_calendar_token(session, token)
 
 
-def due_dates(ledger: Ledger, member: Member, now: datetime, *, team: bool) -> list[DueDate]:
+def due_dates(ledger: Ledger, member: Member, now: datetime, *, team: bool) -> Feed:
     """The member's open promises (with `team`, also those of everyone below them) due in
-    the feeds' window around `now`, read from the due-date index."""
+    the feeds' window around `now`, soonest first and at most `[web] feed_max_events`, read
+    from the due-date index."""
     web = ledger.settings.web
     return ledger.read(_due_dates, member, now, team=team,
                        start=now - timedelta(days=web.feed_days_back),
-                       end=now + timedelta(days=web.feed_days_ahead))
+                       end=now + timedelta(days=web.feed_days_ahead), limit=web.feed_max_events)
 
 
 def _due_dates(session: Session, member: Member, now: datetime, *, team: bool,
-               start: datetime, end: datetime) -> list[DueDate]:
+               start: datetime, end: datetime, limit: int) -> Feed:
     scope = scope_of(session, member) if team else Scope(member, frozenset({member.id or 0}))
+    window = (scope.where(Promise.owner_id), Promise.status == PromiseStatus.open,
+              col(Promise.due_at) >= start, col(Promise.due_at) <= end)
     # The connection, not the session: plain rows, without the ORM's work per row.
     rows = session.connection().execute(
         select(Promise.id, Promise.title, Client.name, Member.name, Promise.due_at,
                Promise.level, Promise.p_late)
         .join(Client, col(Promise.client_id) == Client.id)
         .join(Member, col(Promise.owner_id) == Member.id)
-        .where(scope.where(Promise.owner_id), Promise.status == PromiseStatus.open,
-               col(Promise.due_at) >= start, col(Promise.due_at) <= end)
-        .order_by(col(Promise.due_at), col(Promise.id))).all()
-    return [DueDate(promise_id, title, client, owner, due_at,
-                    RiskLevel.overdue if overdue(level, due_at, now) else level, p_late)
-            for promise_id, title, client, owner, due_at, level, p_late in rows]
+        .where(*window).order_by(col(Promise.due_at), col(Promise.id)).limit(limit + 1)).all()
+    more = 0
+    if len(rows) > limit:  # counted from the index only when the feed is full
+        counted = session.exec(select(func.count()).select_from(Promise).where(*window)).one()
+        more, rows = counted - limit, rows[:limit]
+    return Feed([DueDate(promise_id, title, client, owner, due_at,
+                         RiskLevel.overdue if overdue(level, due_at, now) else level, p_late)
+                 for promise_id, title, client, owner, due_at, level, p_late in rows],
+                more, start, end)
 
 
 def gauges(ledger: Ledger) -> Gauges:

@@ -625,12 +625,13 @@ def _told_rows(session: Session, settings: Settings, *,
     calendars = _Calendars(settings)
     rows = _Rows()
     if ranges:
-        for *columns, timezone, country in session.exec(
+        # A statement per range, each through the index of the scope and that range: with
+        # the ranges ORed SQLite reads the scope's owners' whole history instead.
+        for *columns, timezone, country in session.execute(union_all(*(
             _scope(select(*_PROMISE, Client.timezone, Client.country)
                    .join(Client, col(Promise.client_id) == Client.id)
-                   .where(or_(*(_in(Promise.original_due_at, start, end)
-                                for start, end in ranges)), _told_by(told_by)),
-                   owner_ids, client_ids)).all():
+                   .where(_in(Promise.original_due_at, start, end), _told_by(told_by)),
+                   owner_ids, client_ids) for start, end in ranges))).all():
             promise = _PromiseRow(*columns)
             rows.due.append(_DueRow.of(promise, _Who(promise.owner_id, promise.client_id,
                                                      timezone), calendars(timezone, country)))
@@ -707,8 +708,8 @@ class Figures:
                 _, kind, owner_id, client_id, outcome, slipped, number = row
                 _count(groups[name(owner_id, client_id)], kind, outcome, slipped, number)
             else:
-                _, group_id, kind, code, lead, kept, number = row
-                _add_tallied(groups[name(group_id, group_id)], kind, code, lead, kept,
+                _, owner_id, client_id, kind, code, lead, kept, number = row
+                _add_tallied(groups[name(owner_id, client_id)], kind, code, lead, kept,
                              number, notice_lead=self.notice_lead)
         judged = self.judged[key]
         parts = ({EVERYONE: judged} if by is None else _split(judged, lambda who, at: (
@@ -732,38 +733,36 @@ class _Plan:
 
 
 def _tally_of(counts: str, owner_ids: Sequence[int] | None,
-              client_ids: Sequence[int] | None) -> tallies.Sum | None:
-    """Which tally a grouping of a window's counts reads in this scope; None when neither
-    holds it (a team's promises to one client: the tally is per owner or per client)."""
-    if counts == EVERYONE and owner_ids is None:
-        ids = None if client_ids is None else tuple(client_ids)
-        return tallies.Sum(0, tallies.CLIENT, False, date.min, date.min, group_ids=ids)
-    if counts == EVERYONE and client_ids is None:
-        return tallies.Sum(0, tallies.OWNER, False, date.min, date.min,
-                           group_ids=tuple(owner_ids or ()))
-    if counts == "owner" and client_ids is None:
-        return tallies.Sum(0, tallies.OWNER, True, date.min, date.min,
-                           group_ids=None if owner_ids is None else tuple(owner_ids))
-    if counts == "client" and owner_ids is None:
-        return tallies.Sum(0, tallies.CLIENT, True, date.min, date.min,
-                           group_ids=None if client_ids is None else tuple(client_ids))
-    return None
+              client_ids: Sequence[int] | None) -> tallies.Sum:
+    """Which tally a grouping of a window's counts reads in this scope: everyone's from the
+    clients' (the fewest rows), an owner's or a client's from its own, and a team's per
+    client or a client's per owner from the tally of each owner's promises to each client."""
+    by = None if counts == EVERYONE else counts
+    owners = None if owner_ids is None else tuple(owner_ids)
+    clients = None if client_ids is None else tuple(client_ids)
+    if owners is None and by != "owner":
+        grouping = tallies.CLIENT
+    elif clients is None and by != "client":
+        grouping = tallies.OWNER
+    else:
+        grouping = tallies.PAIR
+    return tallies.Sum(0, grouping, by, date.min, date.min, owner_ids=owners,
+                       client_ids=clients)
 
 
 def _plans(session: Session, windows: dict[Hashable, Window], owner_ids: Sequence[int] | None,
            client_ids: Sequence[int] | None) -> dict[Hashable, _Plan]:
     """Each window's whole UTC days that are final as of its moment come from the tally;
-    its edges, the days not final yet and any window the tally cannot count, from the rows."""
+    its edges, the days not final yet and a window judged before its end, from the rows."""
     days: dict[Hashable, tuple[date, date]] = {}
     sums: dict[Hashable, dict[str, tallies.Sum]] = {}
     for key, window in windows.items():
         first = tallies.day_of(window.start - timedelta(microseconds=1)) + timedelta(days=1)
         last = tallies.day_of(window.end)
-        read = {counts: _tally_of(counts, owner_ids, client_ids) for counts in window.counts}
-        if window.end <= window.as_of and first < last and all(
-                one is not None for one in read.values()):
-            days[key], sums[key] = (first, last), {  # type: ignore[misc]
-                counts: one for counts, one in read.items() if one is not None}
+        if window.end <= window.as_of and first < last:
+            days[key] = (first, last)
+            sums[key] = {counts: _tally_of(counts, owner_ids, client_ids)
+                         for counts in window.counts}
     unsettled = tallies.unsettled(
         session, min(first for first, _ in days.values()), max(last for _, last in days.values()),
         min(windows[key].as_of for key in days)) if days else None

@@ -533,26 +533,31 @@ class ProcessedMail(SQLModel, table=True):
 # -- the figures summed ahead (reliability/tallies.py) ------------------------------------
 
 # Everything a tally row is counted by but its number: a range of days is summed from these
-# columns alone, everyone's by day first, one owner's or client's by its id first.
+# columns alone, everyone's by day first, some owners' or clients' by their ids first.
 _TALLY_COLUMNS = ("kind", "code", "lead", "kept", "number")
 
 
 class Tally(SQLModel, table=True):
-    """How many things of one kind one owner's (grouping 0) or one client's (grouping 1)
-    promises counted on one UTC day, with the same final part in the figures: a promise
+    """How many things of one kind one owner's (grouping 0), one client's (grouping 1) or one
+    owner's to one client (grouping 2: a team's figures for a client) promises counted on
+    one UTC day, with the same final part in the figures: a promise
     made, a renegotiation, a promise first due that day and finished (its outcome `code`,
     the business days' notice the client had and whether the new date was kept), a
     check-in request (answered in time or not). Rebuilt day by day from the rows whenever a
     command changes one (`tallies`)."""
 
     __table_args__ = (
-        sa.Index("ix_tally_days", "grouping", "day", "group_id", *_TALLY_COLUMNS),
-        sa.Index("ix_tally_group_days", "grouping", "group_id", "day", *_TALLY_COLUMNS),
+        sa.Index("ix_tally_days", "grouping", "day", "owner_id", "client_id", *_TALLY_COLUMNS),
+        sa.Index("ix_tally_owner_days", "grouping", "owner_id", "day", "client_id",
+                 *_TALLY_COLUMNS),
+        sa.Index("ix_tally_client_days", "grouping", "client_id", "day", "owner_id",
+                 *_TALLY_COLUMNS),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     grouping: int
-    group_id: int
+    owner_id: int = 0  # 0 in a client's tally
+    client_id: int = 0  # 0 in an owner's tally
     day: date
     kind: int
     code: int = 0

@@ -53,7 +53,7 @@ from reliability.models import (
     TallyState,
 )
 
-OWNER, CLIENT = 0, 1  # Tally.grouping
+OWNER, CLIENT, PAIR = 0, 1, 2  # Tally.grouping: an owner's, a client's, an owner's to a client
 DUE, MADE, RENEGOTIATED, REQUEST = 0, 1, 2, 3  # Tally.kind
 KINDS = (DUE, MADE, RENEGOTIATED, REQUEST)
 ON_TIME, LATE, CANCELLED = 1, 2, 3  # a finished promise's Tally.code
@@ -156,15 +156,16 @@ def _count(session: Session, settings: Settings, kind: int, start: datetime | No
            end: datetime | None) -> None:
     """Count the days of [start, end) (every day: None) of `kind` from their rows, and
     write their tally and their days in place of what was there."""
-    counts: Counter[tuple[int, int, date, Part]] = Counter()
+    counts: Counter[tuple[int, int, int, date, Part]] = Counter()
     days: dict[date, list[Any]] = defaultdict(lambda: [0, None])  # open, settles_by
     for owner_id, client_id, day, part, holds_from in _parts(session, settings, kind, start,
                                                              end):
         if part is None:
             days[day][0] += 1
         else:
-            counts[OWNER, owner_id, day, part] += 1
-            counts[CLIENT, client_id, day, part] += 1
+            counts[OWNER, owner_id, 0, day, part] += 1
+            counts[CLIENT, 0, client_id, day, part] += 1
+            counts[PAIR, owner_id, client_id, day, part] += 1
         if holds_from is not None and (days[day][1] is None or holds_from > days[day][1]):
             days[day][1] = holds_from
     if start is not None and end is not None:
@@ -178,9 +179,10 @@ def _count(session: Session, settings: Settings, kind: int, start: datetime | No
             {"day": day, "kind": kind, "open": open_, "settles_by": settles_by}
             for day, (open_, settles_by) in sorted(days.items())])
     insert_rows(session, Tally, [
-        {"grouping": grouping, "group_id": group_id, "day": day, "kind": part.kind,
-         "code": part.code, "lead": part.lead, "kept": part.kept, "number": number}
-        for (grouping, group_id, day, part), number in counts.items()])
+        {"grouping": grouping, "owner_id": owner_id, "client_id": client_id, "day": day,
+         "kind": part.kind, "code": part.code, "lead": part.lead, "kept": part.kept,
+         "number": number}
+        for (grouping, owner_id, client_id, day, part), number in counts.items()])
 
 
 def _parts(session: Session, settings: Settings, kind: int, start: datetime | None,
@@ -271,35 +273,44 @@ def unsettled(session: Session, first: date, last: date,
 
 @dataclass(frozen=True)
 class Sum:
-    """What one window reads from the tally: the days [first, last) but `skip`, of one
-    grouping (OWNER or CLIENT), per group or summed, of these groups or all."""
+    """What one window reads from the tally: the days [first, last) but `skip` of one
+    grouping, per owner, per client or summed (`by`), of these owners and clients or all."""
 
     tag: int
     grouping: int
-    per_group: bool
+    by: str | None  # "owner", "client" or None
     first: date
     last: date
     skip: tuple[date, ...] = ()
-    group_ids: tuple[int, ...] | None = None
+    owner_ids: tuple[int, ...] | None = None
+    client_ids: tuple[int, ...] | None = None
 
 
-def summed(session: Session, sums: Iterable[Sum]) -> list[tuple[int, ...]]:
-    """(tag, group id or 0, kind, code, lead, kept, number) for each sum, in one statement
-    over the covering indexes: a day is a handful of rows per owner or client."""
+def summed(session: Session, sums: Iterable[Sum]) -> list[tuple[Any, ...]]:
+    """(tag, owner id or 0, client id or 0, kind, code, lead, kept, number) for each sum, in
+    one statement over the covering indexes: a day is a handful of rows per owner or client."""
     branches = []
     for one in sums:
-        group = col(Tally.group_id) if one.per_group else sa.literal_column("0")
-        query = select(sa.literal_column(str(one.tag)), group, Tally.kind, Tally.code,
+        # A team's per client is grouped by `client_id + 0`: grouped by the column, SQLite
+        # reads every owner's pairs in the client index's order instead of the team's.
+        owners_first = one.grouping == PAIR and one.owner_ids is not None
+        keys = {"owner": [col(Tally.owner_id)],
+                "client": [col(Tally.client_id) + 0 if owners_first
+                           else col(Tally.client_id)]}.get(one.by or "", [])
+        owner = keys[0] if one.by == "owner" else sa.literal_column("0")
+        client = keys[0] if one.by == "client" else sa.literal_column("0")
+        query = select(sa.literal_column(str(one.tag)), owner, client, Tally.kind, Tally.code,
                        Tally.lead, Tally.kept, sa.func.sum(Tally.number)).where(
             col(Tally.grouping) == one.grouping, col(Tally.day) >= one.first,
             col(Tally.day) < one.last)
         if one.skip:
             query = query.where(col(Tally.day).not_in(list(one.skip)))
-        if one.group_ids is not None:
-            query = query.where(col(Tally.group_id).in_(list(one.group_ids)))
-        branches.append(query.group_by(*([col(Tally.group_id)] if one.per_group else []),
-                                       col(Tally.kind), col(Tally.code), col(Tally.lead),
-                                       col(Tally.kept)))
+        if one.owner_ids is not None:
+            query = query.where(col(Tally.owner_id).in_(list(one.owner_ids)))
+        if one.client_ids is not None:
+            query = query.where(col(Tally.client_id).in_(list(one.client_ids)))
+        branches.append(query.group_by(*keys, col(Tally.kind), col(Tally.code),
+                                       col(Tally.lead), col(Tally.kept)))
     if not branches:
         return []
     return [tuple(row) for row in session.execute(sa.union_all(*branches)).all()]

@@ -145,7 +145,7 @@ def _tally(session: Session) -> tuple[Counter, dict]:
     last row changed says nothing: nothing open, nothing held)."""
     counts: Counter = Counter()
     for row in session.exec(select(Tally)).all():
-        counts[row.grouping, row.group_id, row.day, row.kind, row.code, row.lead,
+        counts[row.grouping, row.owner_id, row.client_id, row.day, row.kind, row.code, row.lead,
                row.kept] += row.number
     days = {(day.day, day.kind): (day.open, day.settles_by)
             for day in session.exec(select(TallyDay)).all()
@@ -219,7 +219,7 @@ def test_the_kept_facts_equal_the_events_on_random_histories(ledger: Ledger,
     with ledger.session() as session:
         assert any(told for told, _ in _kept(session)["promises"].values())
         assert any(_kept(session)["requests"].values())
-        kinds = {key[3] for key in _tally(session)[0]}
+        kinds = {key[4] for key in _tally(session)[0]}
         assert {tallies.DUE, tallies.MADE, tallies.RENEGOTIATED, tallies.REQUEST} <= kinds
 
 

@@ -112,6 +112,23 @@ def test_the_feed_holds_open_promises_due_from_30_days_back_to_a_year_ahead(
         "Due: After next year (Acme)"]
 
 
+def test_a_full_feed_holds_the_soonest_due_and_says_how_many_more_wait(team: Ledger) -> None:
+    for title, days in (("Third", 9), ("First", -2), ("Second", 4)):
+        promise(team, title, NOW + timedelta(days=days), made=NOW - timedelta(days=5))
+    team.settings.web.feed_max_events = 2
+    assert feed_titles(team, "alice@example.com") == ["Due: First (Acme)",
+                                                      "Due: Second (Acme)"]
+    token = next(iter(team.read(lambda session: session.exec(
+        select(Member.calendar_token).where(Member.email == "alice@example.com")).all())))
+    feed = Calendar.from_ical(TestClient(app_for(team, NOW)).get(
+        f"/calendar/{token}.ics").content)
+    assert str(feed["X-WR-CALDESC"]) == (
+        "Open promises due from 19 Oct 2026 to 18 Nov 2027 (UTC): the 2 soonest due of 3. "
+        "All of them: http://127.0.0.1:8000/promises")
+    team.settings.web.feed_max_events = 3
+    assert len(feed_titles(team, "alice@example.com")) == 3
+
+
 def test_the_feed_is_rfc_5545_text_whatever_a_title_holds(team: Ledger) -> None:
     """The feed is written as text, not built by the icalendar library: escapes, folding
     at 75 octets (never inside a character or an escape) and CRLF, read back exactly."""

@@ -4,6 +4,7 @@ the web app, the Slack app and the scheduler together."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,16 @@ def _offer_drafts(ledger: Ledger, *, now: datetime) -> list[int]:
     from reliability.slack_app import offer_drafts
 
     return offer_drafts(ledger, now=now)
+
+
+def settle_the_heap() -> None:
+    """What a long-running process has loaded by the time it serves (modules, templates,
+    calendars, phrase tables) lives as long as it does: frozen, the collector's full passes
+    skip it. Walking it paused every other page 0.15 s at a busy team's million promises
+    (bench/bench_reads.py: the admin's /reliability p95 0.32 s against a median of 0.17 s;
+    frozen, 0.18 s)."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(
@@ -61,10 +72,11 @@ def serve(
     if socket_mode:
         threading.Thread(target=slack_app.run_socket_mode, args=(ledger,), name="slack-socket-mode",
                          daemon=True).start()
+    app = create_app(ledger)
+    settle_the_heap()
     typer.echo(f"serving on http://{settings.web.host}:{settings.web.port}", err=True)
     try:
-        uvicorn.run(create_app(ledger), host=settings.web.host, port=settings.web.port,
-                    log_level="info")
+        uvicorn.run(app, host=settings.web.host, port=settings.web.port, log_level="info")
     finally:
         scheduler.shutdown(wait=False)
 
@@ -76,6 +88,7 @@ def worker(ctx: typer.Context) -> None:
     runtime = runtime_of(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     scheduler = build(runtime.ledger, background=False, offer_drafts=_offer_drafts)
+    settle_the_heap()
     typer.echo("worker running: scan, digests and delivery (Ctrl-C to stop)", err=True)
     try:
         scheduler.start()

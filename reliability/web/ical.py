@@ -67,9 +67,15 @@ def _feed(ledger: Ledger, member: Member, name: str, request: Request, *, team: 
     now = request.app.state.clock()
     host = _text(ledger.settings.web.base_url.split("//")[-1].split("/")[0])
     stamp = b"DTSTAMP:" + _moment(now)
+    feed = feeds.due_dates(ledger, member, now, team=team)
+    # Without commas or semicolons: some readers show this property's TEXT escapes as typed.
+    about = (f"Open promises due from {feed.start:%d %b %Y} to {feed.end:%d %b %Y} (UTC)"
+             + (f": the {len(feed.dates)} soonest due of {len(feed.dates) + feed.more}. "
+                f"All of them: {ledger.settings.web.base_url.rstrip('/')}/promises"
+                if feed.more else ""))
     lines = [b"BEGIN:VCALENDAR", b"VERSION:2.0", b"PRODID:-//reliability//due dates//EN",
-             _line(f"X-WR-CALNAME:{_text(name)}")]
-    for due in feeds.due_dates(ledger, member, now, team=team):
+             _line(f"X-WR-CALNAME:{_text(name)}"), _line(f"X-WR-CALDESC:{_text(about)}")]
+    for due in feed.dates:
         url = compose.promise_url(ledger.settings, due.promise_id)
         risk = due.level.replace("_", " ")
         if due.p_late is not None:

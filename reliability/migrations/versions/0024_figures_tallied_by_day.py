@@ -3,9 +3,9 @@
 At a full million promises an admin's 90-day figures read about 126,000 promises and
 judged about 24,000 rows in Python (told promises, check-in requests): a second for
 `/reliability`. The tally keeps each day's final parts (promises made, renegotiations,
-promises finished by outcome and notice, check-in requests answered or not) per owner and
-per client, rebuilt day by day in the transaction of the command that changes one
-(reliability/tallies.py), so a figure sums days, not promises.
+promises finished by outcome and notice, check-in requests answered or not) per owner, per
+client and per owner and client, rebuilt day by day in the transaction of the command that
+changes one (reliability/tallies.py), so a figure sums days, not promises.
 
 A ledger with promises in it is counted from the rows until `reliability recount` (which
 `reliability init` runs after this upgrade) fills the tally: what a told promise's notice
@@ -37,7 +37,8 @@ def upgrade() -> None:
         "tally",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("grouping", sa.Integer(), nullable=False),
-        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kind", sa.Integer(), nullable=False),
         sa.Column("code", sa.Integer(), nullable=False),
@@ -45,8 +46,12 @@ def upgrade() -> None:
         sa.Column("kept", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
     )
-    op.create_index("ix_tally_days", "tally", ["grouping", "day", "group_id", *_COLUMNS])
-    op.create_index("ix_tally_group_days", "tally", ["grouping", "group_id", "day", *_COLUMNS])
+    op.create_index("ix_tally_days", "tally",
+                    ["grouping", "day", "owner_id", "client_id", *_COLUMNS])
+    op.create_index("ix_tally_owner_days", "tally",
+                    ["grouping", "owner_id", "day", "client_id", *_COLUMNS])
+    op.create_index("ix_tally_client_days", "tally",
+                    ["grouping", "client_id", "day", "owner_id", *_COLUMNS])
     op.create_table(
         "tally_day",
         sa.Column("day", sa.Date(), primary_key=True),
@@ -66,6 +71,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("tally_state")
     op.drop_table("tally_day")
-    op.drop_index("ix_tally_group_days", table_name="tally")
-    op.drop_index("ix_tally_days", table_name="tally")
+    for name in ("ix_tally_client_days", "ix_tally_owner_days", "ix_tally_days"):
+        op.drop_index(name, table_name="tally")
     op.drop_table("tally")
