@@ -836,7 +836,7 @@ class Ledger:
                 else None,
             )
             session.add(checkin)
-            rollups.checked_in(session, promise.id or 0, now)
+            rollups.checked_in(session, promise, now)
             self.record(session, now=now, actor=actor, kind="promise.checked_in",
                         promise_id=promise.id, status=status, progress=checkin.progress,
                         note=checkin.note, client_reason=checkin.client_reason)
@@ -993,7 +993,7 @@ def move_promise(session: Session, promise: Promise, *, due_at: datetime, reason
                           reason=reason, changed_by_id=None, changed_at=now,
                           client_told=client_told, client_told_at=now if client_told else None))
     if not promise.internal:
-        tallies.touch(session, tallies.RENEGOTIATED, now)
+        tallies.touch(session, tallies.RENEGOTIATED, now, promise.owner_id, promise.client_id)
     if client_told:
         rollups.client_told(promise, at=now, new_due_at=due_at)
     promise.due_at = due_at

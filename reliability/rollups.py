@@ -59,15 +59,24 @@ def _answered(session: Session, requests: sa.ColumnElement[bool]) -> None:
                        col(CheckIn.at) >= Notice.created_at).scalar_subquery()))
 
 
-def checked_in(session: Session, promise_id: int, at: datetime) -> None:
+def checked_in(session: Session, promise: Promise, at: datetime) -> None:
     """A check-in at `at` answers the promise's requests made at or before it that no
-    earlier check-in answered."""
-    answered = (col(Notice.promise_id) == promise_id, Notice.kind == NoticeKind.checkin_request,
-                col(Notice.created_at) <= at,
-                sa.or_(col(Notice.answered_at).is_(None), col(Notice.answered_at) > at))
-    for created_at in session.exec(select(Notice.created_at).where(*answered)).all():
-        tallies.touch(session, tallies.REQUEST, created_at)
-    session.execute(sa.update(Notice).where(*answered).values(answered_at=at))
+    earlier check-in answered. The promise's notices are found by its id and sorted out
+    here: asked with the kind and moment too, SQLite walked every request made before `at`
+    through the (kind, created_at) index (0.17 s a check-in at a million promises)."""
+    answered = [(notice_id, created_at) for notice_id, kind, created_at, answered_at in
+                session.exec(select(Notice.id, Notice.kind, Notice.created_at,
+                                    Notice.answered_at)
+                             .where(col(Notice.promise_id) == promise.id)).all()
+                if kind == NoticeKind.checkin_request and created_at <= at
+                and (answered_at is None or answered_at > at)]
+    if not answered:
+        return
+    for _, created_at in answered:
+        tallies.touch(session, tallies.REQUEST, created_at, promise.owner_id, promise.client_id)
+    session.execute(sa.update(Notice).where(col(Notice.id).in_([notice_id for notice_id, _
+                                                                in answered]))
+                    .values(answered_at=at))
 
 
 def requests_made(session: Session, promise_ids: Sequence[int], at: datetime) -> None:
@@ -76,7 +85,9 @@ def requests_made(session: Session, promise_ids: Sequence[int], at: datetime) ->
     this is one indexed read."""
     if not promise_ids:
         return
-    tallies.touch(session, tallies.REQUEST, at)
+    for owner_id, client_id in session.exec(select(Promise.owner_id, Promise.client_id).where(
+            col(Promise.id).in_(sorted(set(promise_ids))))).all():
+        tallies.touch(session, tallies.REQUEST, at, owner_id, client_id)
     for promise_id, first in session.execute(
             select(CheckIn.promise_id, func.min(CheckIn.at))
             .where(col(CheckIn.promise_id).in_(sorted(set(promise_ids))), col(CheckIn.at) >= at)
@@ -94,8 +105,8 @@ def promise_made(session: Session, client: Client, promise: Promise) -> None:
     one client at once are both counted."""
     if promise.internal:
         return
-    tallies.touch(session, tallies.MADE, promise.made_at)
-    tallies.touch(session, tallies.DUE, promise.original_due_at)
+    for kind, moment in ((tallies.MADE, promise.made_at), (tallies.DUE, promise.original_due_at)):
+        tallies.touch(session, kind, moment, promise.owner_id, promise.client_id)
     locked(session, Client, client.id)  # the same object, read again under the lock
     client.promises_made += 1
     if client.first_promise_at is None or promise.made_at < client.first_promise_at:

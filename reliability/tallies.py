@@ -47,7 +47,6 @@ from reliability.models import (
     Notice,
     NoticeKind,
     Promise,
-    PromiseStatus,
     Tally,
     TallyDay,
     TallyState,
@@ -79,50 +78,56 @@ class Part:
     kept: int = 0
 
 
-def finished_part(status: str, done_at: datetime | None, cancelled_at: datetime | None,
+def finished_part(done_at: datetime | None, cancelled_at: datetime | None,
                   original_due_at: datetime, told_at: datetime | None,
-                  told_due_at: datetime | None,
-                  calendar: BusinessCalendar) -> tuple[Part, datetime] | None:
-    """A finished promise's outcome and notice, and the moment from which they hold (it
-    finished and the client had last heard of it): `metrics._judge` as of any later moment.
-    None for a promise still open."""
-    if status == PromiseStatus.cancelled and cancelled_at is not None:
-        finished, code = cancelled_at, CANCELLED
-    elif status == PromiseStatus.done and done_at is not None:
-        finished, code = done_at, ON_TIME if done_at <= original_due_at else LATE
+                  told_due_at: datetime | None, calendar: BusinessCalendar) -> Part | None:
+    """A finished promise's outcome and notice: `metrics._judge` as of any moment after it
+    finished and its client last heard of it (`_DAY_STATE` says from when). None while it is
+    open."""
+    if cancelled_at is not None:
+        code = CANCELLED
+    elif done_at is not None:
+        code = ON_TIME if done_at <= original_due_at else LATE
     else:
         return None
     lead, kept = None, 0
     if code == LATE and told_at is not None:
         lead = calendar.business_days_between(told_at, original_due_at)
         kept = int(told_due_at is None or done_at is None or done_at <= told_due_at)
-    return Part(DUE, code, lead, kept), max(finished, told_at or finished)
+    return Part(DUE, code, lead, kept)
 
 
 # -- keeping the tally in each command's transaction ----------------------------------------
 
 
-def touch(session: Session, kind: int, moment: datetime) -> None:
-    """A command changed a row that the tally of `moment`'s day of `kind` counts: that day
-    is counted again before the transaction commits (`refresh`)."""
-    session.info.setdefault(_TOUCHED, set()).add((kind, day_of(moment)))
+def touch(session: Session, kind: int, moment: datetime, owner_id: int,
+          client_id: int) -> None:
+    """A command changed a row of this owner's promises to this client that the tally of
+    `moment`'s day of `kind` counts: that day is counted again for them before the
+    transaction commits (`refresh`)."""
+    touched: dict[tuple[int, date], set[tuple[int, int]]] = session.info.setdefault(
+        _TOUCHED, defaultdict(set))
+    touched[kind, day_of(moment)].add((owner_id, client_id))
 
 
 def finished(session: Session, promise: Promise) -> None:
     """A promise finished, or its client heard of a slip: its first due day counts again."""
     if not promise.internal:
-        touch(session, DUE, promise.original_due_at)
+        touch(session, DUE, promise.original_due_at, promise.owner_id, promise.client_id)
 
 
 def refresh(session: Session, settings: Settings) -> None:
     """Count again every day the transaction's commands touched, each under its row lock,
-    in one order (kind, day) so that two writers never wait on each other's days."""
-    touched = sorted(session.info.pop(_TOUCHED, ()))
+    in one order (kind, day) so that two writers never wait on each other's days: the tally
+    of the owners and clients touched from their rows of the day, and what of the day is
+    open and from when it holds (`_DAY_STATE`) from all of them."""
+    touched = session.info.pop(_TOUCHED, {})
     if not touched or not complete(session):
         return
-    for kind, day in touched:
+    for (kind, day), pairs in sorted(touched.items()):
         _lock(session, kind, day)
-        _count(session, settings, kind, start_of(day), start_of(day + timedelta(days=1)))
+        _count(session, settings, kind, start_of(day), start_of(day + timedelta(days=1)),
+               owners={owner for owner, _ in pairs}, clients={client for _, client in pairs})
 
 
 def complete(session: Session) -> bool:
@@ -153,31 +158,47 @@ def _lock(session: Session, kind: int, day: date) -> None:
 
 
 def _count(session: Session, settings: Settings, kind: int, start: datetime | None,
-           end: datetime | None) -> None:
+           end: datetime | None, *, owners: set[int] | None = None,
+           clients: set[int] | None = None) -> None:
     """Count the days of [start, end) (every day: None) of `kind` from their rows, and
-    write their tally and their days in place of what was there."""
+    write their days and the tally of these owners, these clients and each of these owners'
+    promises to each of these clients (all: None) in place of what was there."""
     counts: Counter[tuple[int, int, int, date, Part]] = Counter()
-    days: dict[date, list[Any]] = defaultdict(lambda: [0, None])  # open, settles_by
-    for owner_id, client_id, day, part, holds_from in _parts(session, settings, kind, start,
-                                                             end):
+    answer_by: dict[date, datetime] = {}  # a day's latest check-in request deadline
+    days: set[date] = set()
+    for owner_id, client_id, day, part, deadline in _parts(session, settings, kind, start, end,
+                                                           owners=owners, clients=clients):
+        days.add(day)
+        if deadline is not None and (day not in answer_by or deadline > answer_by[day]):
+            answer_by[day] = deadline
         if part is None:
-            days[day][0] += 1
-        else:
+            continue
+        owner = owners is None or owner_id in owners
+        client = clients is None or client_id in clients
+        if owner:
             counts[OWNER, owner_id, 0, day, part] += 1
+        if client:
             counts[CLIENT, 0, client_id, day, part] += 1
+        if owner and client:
             counts[PAIR, owner_id, client_id, day, part] += 1
-        if holds_from is not None and (days[day][1] is None or holds_from > days[day][1]):
-            days[day][1] = holds_from
-    if start is not None and end is not None:
+    if start is not None and owners is not None and clients is not None:
         day = day_of(start)
-        session.execute(sa.delete(Tally).where(col(Tally.kind) == kind, col(Tally.day) == day))
+        ours = {"owner": col(Tally.owner_id).in_(sorted(owners)),
+                "client": col(Tally.client_id).in_(sorted(clients))}
+        session.execute(sa.delete(Tally).where(  # each through an index that leads with it
+            sa.or_(sa.and_(col(Tally.grouping) == OWNER, ours["owner"]),
+                   sa.and_(col(Tally.grouping) == CLIENT, ours["client"]),
+                   sa.and_(col(Tally.grouping) == PAIR, ours["owner"], ours["client"])),
+            col(Tally.day) == day, col(Tally.kind) == kind))
+        open_, settles_by = _day_state(session, kind, day, answer_by.get(day))
         session.execute(sa.update(TallyDay).where(col(TallyDay.kind) == kind,
                                                   col(TallyDay.day) == day)
-                        .values(open=days[day][0], settles_by=days[day][1]))
+                        .values(open=open_, settles_by=settles_by))
     else:
         insert_rows(session, TallyDay, [
-            {"day": day, "kind": kind, "open": open_, "settles_by": settles_by}
-            for day, (open_, settles_by) in sorted(days.items())])
+            {"day": day, "kind": kind, **dict(zip(("open", "settles_by"), _day_state(
+                session, kind, day, answer_by.get(day)), strict=True))}
+            for day in sorted(days)])
     insert_rows(session, Tally, [
         {"grouping": grouping, "owner_id": owner_id, "client_id": client_id, "day": day,
          "kind": part.kind, "code": part.code, "lead": part.lead, "kept": part.kept,
@@ -185,11 +206,44 @@ def _count(session: Session, settings: Settings, kind: int, start: datetime | No
         for (grouping, owner_id, client_id, day, part), number in counts.items()])
 
 
+def _day_state(session: Session, kind: int, day: date,
+               answer_by: datetime | None) -> tuple[int, datetime | None]:
+    """(how many of the day's promises are open, the moment from which every part of the
+    day holds): for a promise due that day, its finish or, if later, when its client last
+    heard of it; for a check-in request its answer deadline (`answer_by`, the day's latest);
+    for what was made or renegotiated, the moment it happened. Counted in SQL over the
+    day's index range, so a command's refresh never reads the whole day's rows."""
+    if kind == REQUEST:
+        return 0, answer_by
+    start, end = start_of(day), start_of(day + timedelta(days=1))
+    outside = col(Promise.internal).is_(False)
+    if kind == DUE:
+        finished = sa.or_(col(Promise.done_at).is_not(None),
+                          col(Promise.cancelled_at).is_not(None))
+        open_, ended, heard = session.execute(
+            select(sa.func.count(sa.case((~finished, 1))),
+                   sa.func.max(sa.func.coalesce(Promise.cancelled_at, Promise.done_at)),
+                   sa.func.max(sa.case((finished, col(Promise.client_told_at)))))
+            .where(outside, col(Promise.original_due_at) >= start,
+                   col(Promise.original_due_at) < end)).one()
+        moments = [moment for moment in (ended, heard) if moment is not None]
+        return open_, max(moments, default=None)
+    query = (select(sa.func.max(Promise.made_at)).where(
+        outside, col(Promise.made_at) >= start, col(Promise.made_at) < end)
+        if kind == MADE else
+        select(sa.func.max(DueChange.changed_at))
+        .join(Promise, col(DueChange.promise_id) == Promise.id)
+        .where(outside, col(DueChange.changed_at) >= start, col(DueChange.changed_at) < end))
+    return 0, session.execute(query).scalar_one()
+
+
 def _parts(session: Session, settings: Settings, kind: int, start: datetime | None,
-           end: datetime | None) -> Iterator[tuple[int, int, date, Part | None,
-                                                   datetime | None]]:
-    """(owner, client, day, final part or None while open, from when it holds) for each
-    thing of `kind` in [start, end), internal promises aside."""
+           end: datetime | None, *, owners: set[int] | None,
+           clients: set[int] | None) -> Iterator[tuple[int, int, date, Part | None,
+                                                        datetime | None]]:
+    """(owner, client, day, final part or None while open, a request's answer deadline)
+    for each thing of `kind` in [start, end), internal promises aside: of these owners' or
+    clients' promises, and every request (a day's deadline is its latest)."""
     calendars: dict[tuple[str, str | None], BusinessCalendar] = {}
 
     def calendar(timezone: str, country: str | None) -> BusinessCalendar:
@@ -198,40 +252,46 @@ def _parts(session: Session, settings: Settings, kind: int, start: datetime | No
         return calendars[timezone, country]
 
     def within(column: Any) -> list[Any]:
-        return [] if start is None or end is None else [col(column) >= start,
-                                                        col(column) < end]
+        theirs = ([] if owners is None or clients is None else
+                  [sa.or_(col(Promise.owner_id).in_(sorted(owners)),
+                          col(Promise.client_id).in_(sorted(clients)))])
+        return theirs + ([] if start is None or end is None
+                         else [col(column) >= start, col(column) < end])
 
     outside = col(Promise.internal).is_(False)
     if kind == DUE:
-        query = (select(Promise.owner_id, Promise.client_id, Promise.status, Promise.done_at,
+        query = (select(Promise.owner_id, Promise.client_id, Promise.done_at,
                         Promise.cancelled_at, Promise.original_due_at, Promise.client_told_at,
                         Promise.client_told_due_at, Client.timezone, Client.country)
                  .join(Client, col(Promise.client_id) == Client.id)
                  .where(outside, *within(Promise.original_due_at)))
-        for (owner_id, client_id, status, done_at, cancelled_at, original, told_at, told_due,
+        for (owner_id, client_id, done_at, cancelled_at, original, told_at, told_due,
              timezone, country) in _stream(session, query):
-            final = finished_part(status, done_at, cancelled_at, original, told_at, told_due,
-                                  calendar(timezone, country))
-            yield (owner_id, client_id, day_of(original), *(final or (None, None)))
+            yield (owner_id, client_id, day_of(original),
+                   finished_part(done_at, cancelled_at, original, told_at, told_due,
+                                 calendar(timezone, country)), None)
     elif kind == MADE:
         for owner_id, client_id, made_at in _stream(session, select(
                 Promise.owner_id, Promise.client_id, Promise.made_at)
                 .where(outside, *within(Promise.made_at))):
-            yield owner_id, client_id, day_of(made_at), Part(MADE), made_at
+            yield owner_id, client_id, day_of(made_at), Part(MADE), None
     elif kind == RENEGOTIATED:
         for owner_id, client_id, changed_at in _stream(session, select(
                 Promise.owner_id, Promise.client_id, DueChange.changed_at)
                 .join(Promise, col(DueChange.promise_id) == Promise.id)
                 .where(outside, *within(DueChange.changed_at))):
-            yield owner_id, client_id, day_of(changed_at), Part(RENEGOTIATED), changed_at
+            yield owner_id, client_id, day_of(changed_at), Part(RENEGOTIATED), None
     else:
+        requests = (select(Promise.owner_id, Promise.client_id, Notice.created_at,
+                           Notice.answered_at, Client.timezone, Client.country)
+                    .join(Promise, col(Notice.promise_id) == Promise.id)
+                    .join(Client, col(Promise.client_id) == Client.id)
+                    .where(Notice.kind == NoticeKind.checkin_request, outside))
+        if start is not None and end is not None:
+            requests = requests.where(col(Notice.created_at) >= start,
+                                      col(Notice.created_at) < end)
         for owner_id, client_id, created_at, answered_at, timezone, country in _stream(
-                session, select(Promise.owner_id, Promise.client_id, Notice.created_at,
-                                Notice.answered_at, Client.timezone, Client.country)
-                .join(Promise, col(Notice.promise_id) == Promise.id)
-                .join(Client, col(Promise.client_id) == Client.id)
-                .where(Notice.kind == NoticeKind.checkin_request, outside,
-                       *within(Notice.created_at))):
+                session, requests):
             answer_by = calendar(timezone, country).next_business_morning(created_at)
             answered = answered_at is not None and answered_at <= answer_by
             yield (owner_id, client_id, day_of(created_at),
