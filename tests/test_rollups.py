@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import hypothesis
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from conftest import Cli
 from helpers import until_a_writer_waits_on_a_lock
 from hypothesis import given
@@ -24,8 +25,9 @@ from scenarios import START, agency_with
 from servers.smtp import smtp_server
 from sqlmodel import Session, col, select
 
-from reliability import notices, rollups, tallies
+from reliability import metrics, notices, rollups, tallies
 from reliability.config import Settings
+from reliability.db import _alembic_config, head_revision, upgrade
 from reliability.ledger import Ledger, move_promise
 from reliability.mistakes import log_mistake
 from reliability.models import (
@@ -384,3 +386,53 @@ def test_the_migrations_backfill_gives_what_recount_and_the_events_give(
         assert filled == _kept(session) == events
         assert events["promises"][done] == (BEGIN + 2 * HOUR, BEGIN + 80 * HOUR)
         assert events["clients"][1][0] == 3
+
+
+def test_a_ledger_upgraded_with_promises_counts_from_its_rows_until_init_counts_its_tally(
+        ledger: Ledger, cli: Cli, settings: Settings) -> None:
+    """Migration 0024 cannot work out a told promise's notice lead (the business calendar is
+    Python's): a ledger with promises in it is counted from the rows, correctly, until
+    `reliability init` (or `recount`) counts the tally."""
+    agency_with(ledger, "en")
+    with smtp_server() as server:
+        settings.smtp = server.settings()
+        _play(ledger, Outbox(ledger), [
+            {"client": "Acme", "made": 0, "length": 72, "moves": [(5, 24, True)],
+             "requests": [10], "checkins": [12], "delay_notice": None,
+             "finish": (120, "complete")},
+            {"client": "Acme", "made": 3, "length": 48, "moves": [], "requests": [1],
+             "checkins": [], "delay_notice": None, "finish": (20, "cancel")},
+            {"client": "Acme", "made": 4, "length": 30, "moves": [], "requests": [],
+             "checkins": [], "delay_notice": None, "finish": (25, "checkin_done")},
+        ])
+    now = BEGIN + timedelta(days=20)
+    window = {"month": metrics.Window(BEGIN - timedelta(days=3), now, by=("owner", "client"))}
+
+    def figures() -> tuple[dict, dict]:
+        with ledger.session() as session:
+            counted = metrics.figures(session, ledger.settings, window)
+            return counted.of("month", "owner"), counted.of("month", "client")
+
+    with ledger.session() as session:
+        judged = metrics.History(session, ledger.settings, start=BEGIN - timedelta(days=3),
+                                 end=now)
+        expected = (judged.stats_by(by="owner", now=now), judged.stats_by(by="client", now=now))
+    assert figures() == expected
+    with ledger.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0023")
+    assert upgrade(ledger.engine) == head_revision()
+    with ledger.session() as session:
+        assert not tallies.complete(session)
+        assert session.exec(select(Tally)).first() is None
+    assert figures() == expected  # from the rows
+
+    result = cli("init")
+
+    assert result.exit_code == 0, result.stderr
+    assert "counted the figures' tally" in result.stdout
+    with ledger.session() as session:
+        assert tallies.complete(session)
+        assert {key[4] for key in _tally(session)[0]} == {
+            tallies.DUE, tallies.MADE, tallies.RENEGOTIATED, tallies.REQUEST}
+    assert figures() == expected
+    assert "counted the figures' tally" not in cli("init").stdout
