@@ -6,16 +6,17 @@ day counts is final. A promise made or renegotiated is counted in the day it hap
 promise first due that day and finished (done or cancelled) has an outcome that no later
 moment changes once it finished and the client last heard of it; a check-in request is
 answered in time or not once its answer deadline (the next business morning) has passed.
-The tally keeps how many of each such part each owner's and each client's promises counted
-per day (`Tally`), and per day how many promises are still open and from when every part
-holds (`TallyDay`). A figure as of a moment sums the tally of the days that are final by
-then and counts the rest (the edges of its range, a day with an open promise, the last
-day or two) from the rows, as before (docs/ledger.md).
+The tally keeps how many of each such part each owner's, each client's and each owner's to
+each client promises counted per day (`Tally`), and per day how many promises are still open
+and from when every part holds (`TallyDay`). A figure as of a moment sums the tally of the
+days that are final by then and counts the rest (the edges of its range, a day with an open
+promise, the last day or two) from the rows, as before (docs/ledger.md).
 
 The tally of a day is never adjusted by a difference: whenever a command changes one of its
-rows (`touch`), the day is counted again from its rows before the transaction commits
-(`refresh`), under the day's row lock, so two writers of one day take turns and a
-renegotiation, a finish or a notice changes exactly what a count from nothing would give.
+rows (`touch`), the day's tally of that owner, that client and that pair is counted again
+from their rows before the transaction commits (`refresh`), under the day's row lock, so two
+writers of one day take turns and a renegotiation, a finish or a notice changes exactly what
+a count from nothing would give.
 `recount` counts every day (after `import`, a bulk load or this migration); a property test
 checks that the tally kept by the commands equals it.
 
@@ -57,7 +58,7 @@ DUE, MADE, RENEGOTIATED, REQUEST = 0, 1, 2, 3  # Tally.kind
 KINDS = (DUE, MADE, RENEGOTIATED, REQUEST)
 ON_TIME, LATE, CANCELLED = 1, 2, 3  # a finished promise's Tally.code
 ANSWERED = 1  # a check-in request's Tally.code when answered in time
-_TOUCHED = "tally_days"  # in Session.info: the (kind, day) a command changed
+_TOUCHED = "tally_days"  # in Session.info: (kind, day) -> the (owner, client) pairs changed
 
 
 def day_of(moment: datetime) -> date:
