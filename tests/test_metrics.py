@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from reliability import metrics, notices, rollups
+from reliability.access import Scope
 from reliability.config import Settings
 from reliability.ledger import Ledger
 from reliability.mistakes import Credit, log_mistake
@@ -31,6 +32,7 @@ from reliability.models import (
 )
 from reliability.outbox import Outbox
 from reliability.trust import Activity, stage, trust_view
+from reliability.web import queries
 
 MADE = at("2026-11-09T09:00-05:00")
 WEEK_START = at("2026-11-16T00:00-05:00")
@@ -95,6 +97,23 @@ def test_each_promise_lands_in_exactly_one_outcome(ledger: Ledger) -> None:
     assert week.proactive_notice_rate == pytest.approx(1 / 5)
     assert week.median_notice_lead_days == 1.0  # told 2 and 0 business days ahead
     assert week.renegotiations == 3
+
+
+def test_the_dashboard_shows_each_past_week_as_its_promises_stand_today(ledger: Ledger) -> None:
+    agency_with(ledger, "en")
+    the_week_of_alice(ledger)
+    today = at("2026-12-09T12:00-05:00")  # the quietly moved promise is now past its date
+    calendar = ledger.settings.calendar.calendar("America/New_York", "US")
+
+    figures = ledger.read(queries.reliability_figures, ledger.settings, Scope(None, None),
+                          calendar, today, weeks=4, days=90)
+
+    as_it_stands = week_stats(ledger)  # judged the Tuesday after: the moved one in flight
+    with ledger.session() as session:
+        today_stats = metrics.stats(session, ledger.settings, start=WEEK_START, end=WEEK_END,
+                                    now=today)
+    assert dict(figures.weeks)["W47"] == today_stats.on_time_rate == pytest.approx(1 / 7)
+    assert as_it_stands.on_time_rate == pytest.approx(1 / 6)
 
 
 def test_a_promise_still_in_flight_is_not_counted_broken(ledger: Ledger) -> None:
