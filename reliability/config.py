@@ -151,7 +151,7 @@ class WebSettings(Section):
     # The calendar feeds' window: open promises due this many days back to this many ahead.
     feed_days_back: int = Field(30, ge=0, le=3650)
     feed_days_ahead: int = Field(365, ge=1, le=36500)
-    # ... and at most this many of them, the soonest due first.
+    # ... and at most this many of them, those due nearest to now.
     feed_max_events: int = Field(2000, ge=1, le=100000)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -33,7 +34,7 @@ class DueDate:
 @dataclass(frozen=True)
 class Feed:
     """The due dates a feed shows, soonest first, from `start` to `end`, and how many more
-    the window holds beyond `[web] feed_max_events`."""
+    the window holds beyond `[web] feed_max_events` (those furthest from now)."""
 
     dates: list[DueDate]
     more: int
@@ -57,8 +58,9 @@ def feed_owner(ledger: Ledger, token: str) -> Member | None:
 
 def due_dates(ledger: Ledger, member: Member, now: datetime, *, team: bool) -> Feed:
     """The member's open promises (with `team`, also those of everyone below them) due in
-    the feeds' window around `now`, soonest first and at most `[web] feed_max_events`, read
-    from the due-date index."""
+    the feeds' window around `now`, soonest first; at most `[web] feed_max_events`, those
+    due nearest to now (what is coming, and what has just been missed), read from the
+    due-date index."""
     web = ledger.settings.web
     return ledger.read(_due_dates, member, now, team=team,
                        start=now - timedelta(days=web.feed_days_back),
@@ -70,17 +72,28 @@ def _due_dates(session: Session, member: Member, now: datetime, *, team: bool,
     scope = scope_of(session, member) if team else Scope(member, frozenset({member.id or 0}))
     window = (scope.where(Promise.owner_id), Promise.status == PromiseStatus.open,
               col(Promise.due_at) >= start, col(Promise.due_at) <= end)
-    # The connection, not the session: plain rows, without the ORM's work per row.
-    rows = session.connection().execute(
-        select(Promise.id, Promise.title, Client.name, Member.name, Promise.due_at,
-               Promise.level, Promise.p_late)
-        .join(Client, col(Promise.client_id) == Client.id)
-        .join(Member, col(Promise.owner_id) == Member.id)
-        .where(*window).order_by(col(Promise.due_at), col(Promise.id)).limit(limit + 1)).all()
+    shown = (Promise.id, Promise.title, Client.name, Member.name, Promise.due_at,
+             Promise.level, Promise.p_late)
+
+    def side(*where: Any, later: bool) -> list[Any]:
+        """Up to `limit` + 1 of one side of now, nearest first. The connection, not the
+        session: plain rows, without the ORM's work per row."""
+        order = (col(Promise.due_at), col(Promise.id)) if later else (
+            col(Promise.due_at).desc(), col(Promise.id).desc())
+        return list(session.connection().execute(
+            select(*shown).join(Client, col(Promise.client_id) == Client.id)
+            .join(Member, col(Promise.owner_id) == Member.id)
+            .where(*window, *where).order_by(*order).limit(limit + 1)).all())
+
+    coming = side(col(Promise.due_at) >= now, later=True)
+    missed = side(col(Promise.due_at) < now, later=False)
+    rows = sorted(coming + missed, key=lambda row: (abs(row.due_at - now), row.id))
     more = 0
     if len(rows) > limit:  # counted from the index only when the feed is full
         counted = session.exec(select(func.count()).select_from(Promise).where(*window)).one()
-        more, rows = counted - limit, rows[:limit]
+        rows = rows[:limit]
+        more = max(0, counted - limit)  # a promise finished between the two reads
+    rows.sort(key=lambda row: (row.due_at, row.id))
     return Feed([DueDate(promise_id, title, client, owner, due_at,
                          RiskLevel.overdue if overdue(level, due_at, now) else level, p_late)
                  for promise_id, title, client, owner, due_at, level, p_late in rows],

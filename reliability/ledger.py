@@ -349,6 +349,8 @@ class Ledger:
                         Promise.status == PromiseStatus.open)).all():
                     promise.next_check_at = now
                     session.add(promise)
+                session.flush()
+                tallies.calendar_changed(session, client.id or 0)
             session.add(client)
             self.record(session, now=now, actor=label, kind="client.edited",
                         client_id=client.id, name=client.name, changes=changed)

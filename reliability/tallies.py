@@ -23,8 +23,8 @@ checks that the tally kept by the commands equals it.
 The parts hold what is final, never what depends on the moment asked: whether a told
 promise was told *in time* is compared with today's `[policy]` when read. Its notice lead
 and a request's answer deadline are counted on the client's calendar when the day is
-counted: a client's calendar changed later applies to the days counted after (`recount`
-applies it to all).
+counted: a client's new timezone or country counts its days again (`calendar_changed`); new
+`[calendar]` settings reach the days counted before through `recount`.
 """
 
 from __future__ import annotations
@@ -117,16 +117,36 @@ def finished(session: Session, promise: Promise) -> None:
         touch(session, DUE, promise.original_due_at, promise.owner_id, promise.client_id)
 
 
+def calendar_changed(session: Session, client_id: int) -> None:
+    """A client's timezone or country changed: the days that hold what was counted on its
+    calendar (a late promise's notice lead, a check-in request's answer deadline) are counted
+    again on the new one."""
+    outside = col(Promise.internal).is_(False)
+    for due_at, owner_id in session.exec(select(Promise.original_due_at, Promise.owner_id).where(
+            col(Promise.client_id) == client_id, outside,
+            col(Promise.client_told_at).is_not(None), col(Promise.done_at).is_not(None))).all():
+        touch(session, DUE, due_at, owner_id, client_id)
+    for created_at, owner_id in session.exec(
+            select(Notice.created_at, Promise.owner_id)
+            .join(Promise, col(Notice.promise_id) == Promise.id)
+            .where(col(Promise.client_id) == client_id, outside,
+                   Notice.kind == NoticeKind.checkin_request)).all():
+        touch(session, REQUEST, created_at, owner_id, client_id)
+
+
 def refresh(session: Session, settings: Settings) -> None:
     """Count again every day the transaction's commands touched, each under its row lock,
     in one order (kind, day) so that two writers never wait on each other's days: the tally
     of the owners and clients touched from their rows of the day, and what of the day is
     open and from when it holds (`_DAY_STATE`) from all of them."""
-    touched = session.info.pop(_TOUCHED, {})
-    if not touched or not complete(session):
-        return
-    for (kind, day), pairs in sorted(touched.items()):
+    touched = sorted(session.info.pop(_TOUCHED, {}).items())
+    for (kind, day), _ in touched:
         _lock(session, kind, day)
+    # Asked once the days are held: a recount running (it holds every day, `recount`) has
+    # committed by then, so a change it did not see is counted here, not lost.
+    if not complete(session):
+        return
+    for (kind, day), pairs in touched:
         _count(session, settings, kind, start_of(day), start_of(day + timedelta(days=1)),
                owners={owner for owner, _ in pairs}, clients={client for _, client in pairs})
 
@@ -141,6 +161,10 @@ def recount(session: Session, settings: Settings, *, now: datetime) -> None:
     """Count every day again from the rows: after an import or a bulk load, or to apply a
     changed calendar to the days counted before."""
     session.info.pop(_TOUCHED, None)
+    if on_postgresql(session):
+        # Every day held until the recount commits: a command of the meantime waits at its
+        # first day (`refresh`), then counts its days again on what the recount wrote.
+        session.execute(sa.text("LOCK TABLE tally_day IN EXCLUSIVE MODE"))
     session.execute(sa.delete(Tally))
     session.execute(sa.delete(TallyDay))
     session.execute(sa.delete(TallyState))

@@ -286,11 +286,10 @@ def test_migration_0024_on_a_populated_ledger(ledger: Ledger, settings: Settings
     assert "counted the figures' tally" not in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="a tally day keeps the calendar it was counted on "
-                   "(docs/ledger.md): a client's new timezone reaches it only by recount")
 def test_a_client_s_new_timezone_reaches_its_tallied_days(ledger: Ledger) -> None:
-    """The answer deadline of a request is counted on the client's calendar; after the
-    client's timezone changes, History judges on the new one, the tally on the old."""
+    """The answer deadline of a request is counted on the client's calendar: when the
+    client's timezone changes, its tallied days are counted again on the new one, as
+    History judges them."""
     from helpers import at
     agency_with(ledger, "en")
     promise_id = ledger.add_promise(title="Q", client_name="Acme",

@@ -112,9 +112,10 @@ def test_the_feed_holds_open_promises_due_from_30_days_back_to_a_year_ahead(
         "Due: After next year (Acme)"]
 
 
-def test_a_full_feed_holds_the_soonest_due_and_says_how_many_more_wait(team: Ledger) -> None:
-    for title, days in (("Third", 9), ("First", -2), ("Second", 4)):
-        promise(team, title, NOW + timedelta(days=days), made=NOW - timedelta(days=5))
+def test_a_full_feed_holds_the_promises_due_nearest_to_now_and_says_how_many_more_wait(
+        team: Ledger) -> None:
+    for title, days in (("Third", 9), ("Missed long ago", -20), ("First", -2), ("Second", 4)):
+        promise(team, title, NOW + timedelta(days=days), made=NOW - timedelta(days=25))
     team.settings.web.feed_max_events = 2
     assert feed_titles(team, "alice@example.com") == ["Due: First (Acme)",
                                                       "Due: Second (Acme)"]
@@ -123,10 +124,11 @@ def test_a_full_feed_holds_the_soonest_due_and_says_how_many_more_wait(team: Led
     feed = Calendar.from_ical(TestClient(app_for(team, NOW)).get(
         f"/calendar/{token}.ics").content)
     assert str(feed["X-WR-CALDESC"]) == (
-        "Open promises due from 19 Oct 2026 to 18 Nov 2027 (UTC): the 2 soonest due of 3. "
-        "All of them: http://127.0.0.1:8000/promises")
+        "Open promises due from 19 Oct 2026 to 18 Nov 2027 (UTC): the 2 due nearest to now of "
+        "4. All of them: http://127.0.0.1:8000/promises")
     team.settings.web.feed_max_events = 3
-    assert len(feed_titles(team, "alice@example.com")) == 3
+    assert feed_titles(team, "alice@example.com") == [
+        "Due: First (Acme)", "Due: Second (Acme)", "Due: Third (Acme)"]
 
 
 def test_the_feed_is_rfc_5545_text_whatever_a_title_holds(team: Ledger) -> None:

@@ -70,7 +70,7 @@ def _feed(ledger: Ledger, member: Member, name: str, request: Request, *, team: 
     feed = feeds.due_dates(ledger, member, now, team=team)
     # Without commas or semicolons: some readers show this property's TEXT escapes as typed.
     about = (f"Open promises due from {feed.start:%d %b %Y} to {feed.end:%d %b %Y} (UTC)"
-             + (f": the {len(feed.dates)} soonest due of {len(feed.dates) + feed.more}. "
+             + (f": the {len(feed.dates)} due nearest to now of {len(feed.dates) + feed.more}. "
                 f"All of them: {ledger.settings.web.base_url.rstrip('/')}/promises"
                 if feed.more else ""))
     lines = [b"BEGIN:VCALENDAR", b"VERSION:2.0", b"PRODID:-//reliability//due dates//EN",
