@@ -277,9 +277,13 @@ def _parts(session: Session, settings: Settings, kind: int, start: datetime | No
         return calendars[timezone, country]
 
     def within(column: Any) -> list[Any]:
-        theirs = ([] if owners is None or clients is None else
-                  [sa.or_(col(Promise.owner_id).in_(sorted(owners)),
-                          col(Promise.client_id).in_(sorted(clients)))])
+        """In [start, end) on `column`, of these owners' or clients' promises. On another
+        table's date they are written `+ 0`, so the planner takes that date's index, not
+        the owner's or client's whole history (as `metrics._among`)."""
+        own = column.class_ is Promise
+        theirs = ([] if owners is None or clients is None else [sa.or_(*(
+            (col(key) if own else col(key) + 0).in_(sorted(ids))
+            for key, ids in ((Promise.owner_id, owners), (Promise.client_id, clients))))])
         return theirs + ([] if start is None or end is None
                          else [col(column) >= start, col(column) < end])
 
