@@ -794,7 +794,8 @@ def recount(ctx: typer.Context) -> None:
     """Rebuild what the ledger's figures keep beside the events (when each client first heard
     of a slip, answered check-in requests, each client's promises ever) and the tally of each
     day's final figures from the events themselves: after loading rows into the database by
-    other means, or to apply a client's changed calendar to past days."""
+    other means, or to apply changed calendar settings (business hours, closures) to past
+    days; a client's new timezone or country is applied by `client edit` itself."""
     runtime = runtime_of(ctx)
     runtime.ledger.recount(now=runtime.now, actor=runtime.actor)
     typer.echo("recounted: the figures' kept facts and tally now match the events")
