@@ -79,7 +79,7 @@ def _due_dates(session: Session, member: Member, now: datetime, *, team: bool,
         """Up to `limit` + 1 of one side of now, nearest first. The connection, not the
         session: plain rows, without the ORM's work per row."""
         order = (col(Promise.due_at), col(Promise.id)) if later else (
-            col(Promise.due_at).desc(), col(Promise.id).desc())
+            col(Promise.due_at).desc(), col(Promise.id))  # ties: the first made, as below
         return list(session.connection().execute(
             select(*shown).join(Client, col(Promise.client_id) == Client.id)
             .join(Member, col(Promise.owner_id) == Member.id)
