@@ -757,8 +757,7 @@ def _plans(session: Session, windows: dict[Hashable, Window], owner_ids: Sequenc
     days: dict[Hashable, tuple[date, date]] = {}
     sums: dict[Hashable, dict[str, tallies.Sum]] = {}
     for key, window in windows.items():
-        first = tallies.day_of(window.start - timedelta(microseconds=1)) + timedelta(days=1)
-        last = tallies.day_of(window.end)
+        first, last = tallies.whole_days(window.start, window.end)
         if window.end <= window.as_of and first < last:
             days[key] = (first, last)
             sums[key] = {counts: _tally_of(counts, owner_ids, client_ids)
@@ -776,8 +775,7 @@ def _plans(session: Session, windows: dict[Hashable, Window], owner_ids: Sequenc
                             and (final is None or final > window.as_of)))
         parts = sorted([(window.start, tallies.start_of(first)),
                         (tallies.start_of(last), window.end),
-                        *((tallies.start_of(day), tallies.start_of(day + timedelta(days=1)))
-                          for day in skip)])
+                        *(tallies.moments_of(day) for day in skip)])
         plans[key] = _Plan(_merged(part for part in parts if part[0] < part[1]), {
             counts: replace(one, first=first, last=last, skip=skip)
             for counts, one in sums[key].items()})

@@ -69,6 +69,23 @@ def start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def moments_of(day: date) -> tuple[datetime, datetime]:
+    """The UTC day as the range [start, end) of its moments (the last day of the calendar
+    ends at its last moment)."""
+    end = (start_of(day + timedelta(days=1)) if day < date.max
+           else datetime.max.replace(tzinfo=UTC))
+    return start_of(day), end
+
+
+def whole_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The UTC days [first, last) that lie whole within [start, end) (none: first >= last),
+    at the ends of the calendar too (a report from 0001-01-01)."""
+    first = day_of(start)
+    if start != start_of(first):
+        first = first + timedelta(days=1) if first < date.max else first
+    return first, day_of(end)
+
+
 @dataclass(frozen=True)
 class Part:
     """One thing's final part in the figures, as a tally row counts it."""
@@ -147,7 +164,7 @@ def refresh(session: Session, settings: Settings) -> None:
     if not complete(session):
         return
     for (kind, day), pairs in touched:
-        _count(session, settings, kind, start_of(day), start_of(day + timedelta(days=1)),
+        _count(session, settings, kind, *moments_of(day),
                owners={owner for owner, _ in pairs}, clients={client for _, client in pairs})
 
 
@@ -240,7 +257,7 @@ def _day_state(session: Session, kind: int, day: date,
     day's index range, so a command's refresh never reads the whole day's rows."""
     if kind == REQUEST:
         return 0, answer_by
-    start, end = start_of(day), start_of(day + timedelta(days=1))
+    start, end = moments_of(day)
     outside = col(Promise.internal).is_(False)
     if kind == DUE:
         finished = sa.or_(col(Promise.done_at).is_not(None),

@@ -141,3 +141,15 @@ def test_client_trust_json_on_the_command_line(cli: Cli, ledger: Ledger) -> None
     assert document["Globex"]["stats"]["kept_on_time"] == 1
     assert document["Acme"]["promises_ever"] == 0
     assert document["Acme"]["ratings"]["latest_overall"] is None
+
+
+def test_client_trust_from_the_first_day_of_the_calendar_counts_every_day(cli: Cli,
+                                                                          ledger: Ledger) -> None:
+    """A range starting on 0001-01-01 has no whole UTC day before its first (the tally's
+    days, `tallies.whole_days`): found by the CLI fuzz test as an internal error."""
+    agency(ledger)
+    promise(ledger, "Globex", 12)
+    result = cli("client", "trust", "--from", "0001-01-01", "--json", as_of=NOW.isoformat())
+    assert result.exit_code == 0, result.stderr
+    document = {row["client"]: row for row in json.loads(result.stdout)}
+    assert document["Globex"]["stats"]["kept_on_time"] == 1
