@@ -100,7 +100,7 @@ def finished_part(done_at: datetime | None, cancelled_at: datetime | None,
                   original_due_at: datetime, told_at: datetime | None,
                   told_due_at: datetime | None, calendar: BusinessCalendar) -> Part | None:
     """A finished promise's outcome and notice: `metrics._judge` as of any moment after it
-    finished and its client last heard of it (`_DAY_STATE` says from when). None while it is
+    finished and its client last heard of it (`_day_state` says from when). None while it is
     open."""
     if cancelled_at is not None:
         code = CANCELLED
