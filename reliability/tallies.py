@@ -155,7 +155,7 @@ def refresh(session: Session, settings: Settings) -> None:
     """Count again every day the transaction's commands touched, each under its row lock,
     in one order (kind, day) so that two writers never wait on each other's days: the tally
     of the owners and clients touched from their rows of the day, and what of the day is
-    open and from when it holds (`_DAY_STATE`) from all of them."""
+    open and from when it holds (`_day_state`) from all of them."""
     touched = sorted(session.info.pop(_TOUCHED, {}).items())
     for (kind, day), _ in touched:
         _lock(session, kind, day)

@@ -10,7 +10,6 @@ commands kept day by day must equal the tally counted from nothing (`tallies.rec
 
 import importlib
 import threading
-from collections import Counter
 from datetime import datetime, timedelta
 
 import hypothesis
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from alembic import command
 from conftest import Cli
 from helpers import until_a_writer_waits_on_a_lock
+from histories import HOUR, notice, play, recounted_equals_kept, tally_rows
 from hypothesis import given
 from hypothesis import strategies as st
 from scenarios import START, agency_with
@@ -39,12 +39,9 @@ from reliability.models import (
     NoticeStatus,
     Promise,
     Tally,
-    TallyDay,
 )
 from reliability.outbox import Outbox
 
-HOUR = timedelta(hours=1)
-FINISHES = ("complete", "checkin_done", "cancel")
 BEGIN = START + timedelta(days=30)
 
 # Per promise: hours after BEGIN it is made, its length, and what happens to it, each at
@@ -67,94 +64,6 @@ A_PROMISE = st.fixed_dictionaries({
 })
 
 
-def _steps(drawn: list[dict]) -> list[tuple[datetime, int, str, tuple]]:
-    """Every action of the history, in the order of time it happens at."""
-    steps = []
-    for index, promise in enumerate(drawn):
-        made = BEGIN + promise["made"] * HOUR
-        steps.append((made, index, "make", (promise["client"], made + promise["length"] * HOUR)))
-        for after, longer, told in promise["moves"]:
-            steps.append((made + after * HOUR, index, "move", (longer, told)))
-        for after in promise["requests"]:
-            steps.append((made + after * HOUR, index, "request", ()))
-        for after in promise["checkins"]:
-            steps.append((made + after * HOUR, index, "checkin", ()))
-        if promise["delay_notice"] is not None:
-            after, proposes = promise["delay_notice"]
-            steps.append((made + after * HOUR, index, "delay", (proposes,)))
-        if promise.get("finish") is not None:
-            after, how = promise["finish"]
-            steps.append((made + after * HOUR, index, how, ()))
-    return sorted(steps, key=lambda step: (step[0], step[1], step[2] != "make"))
-
-
-def _play(ledger: Ledger, outbox: Outbox, drawn: list[dict]) -> None:
-    ids: dict[int, int] = {}
-    finished: set[int] = set()
-    for moment, index, action, args in _steps(drawn):
-        if index in finished and action in ("move", "checkin", *FINISHES):
-            continue
-        if action == "make":
-            client, due = args
-            ids[index] = ledger.add_promise(
-                title=f"Deliverable {index}", client_name=client,
-                owner_email="alice@example.com", due_at=due, now=moment,
-                actor="t").promise.id or 0
-            continue
-        promise_id = ids[index]
-        with ledger.session() as session:
-            promise = session.get(Promise, promise_id)
-            assert promise is not None
-            due_at = promise.due_at
-        if action in FINISHES:
-            finished.add(index)
-            if action == "complete":
-                ledger.complete(promise_id, now=moment, actor="t")
-            elif action == "checkin_done":
-                ledger.check_in(promise_id, status="done", now=moment, actor="t")
-            else:
-                ledger.cancel(promise_id, reason="no longer wanted", now=moment, actor="t")
-        elif action == "move":
-            longer, told = args
-            ledger.move(promise_id, due_at=max(due_at, moment) + longer * HOUR, reason="scope",
-                        client_told=told, now=moment, actor="t")
-        elif action == "checkin":
-            ledger.check_in(promise_id, status="on_track", now=moment, actor="t")
-        elif action == "request":
-            with ledger.transaction() as session:
-                notices.store(session, _notice(NoticeKind.checkin_request, promise_id, moment,
-                                               NoticeStatus.sent, None), now=moment)
-        else:
-            proposed = max(due_at, moment) + 48 * HOUR if args[0] else None
-            with ledger.transaction() as session:
-                notices.store(session, _notice(NoticeKind.delay_notice, promise_id, moment,
-                                               NoticeStatus.queued, proposed), now=moment)
-            assert outbox.deliver(moment).sent
-
-
-def _notice(kind: str, promise_id: int, moment: datetime, status: str,
-            proposed: datetime | None) -> Notice:
-    return Notice(kind=kind, idempotency_key=f"{kind}:{promise_id}:{moment.isoformat()}",
-                  promise_id=promise_id, channel="email", recipient="dana@acme.example",
-                  locale="en", subject="About your report", text="t", status=status,
-                  created_by="t", created_at=moment, proposed_due_at=proposed,
-                  approved_at=moment, next_attempt_at=moment,
-                  sent_at=moment if status == NoticeStatus.sent else None)
-
-
-def _tally(session: Session) -> tuple[Counter, dict]:
-    """The tally's counts and its days that say anything (a day counted again after its
-    last row changed says nothing: nothing open, nothing held)."""
-    counts: Counter = Counter()
-    for row in session.exec(select(Tally)).all():
-        counts[row.grouping, row.owner_id, row.client_id, row.day, row.kind, row.code, row.lead,
-               row.kept] += row.number
-    days = {(day.day, day.kind): (day.open, day.settles_by)
-            for day in session.exec(select(TallyDay)).all()
-            if day.open or day.settles_by is not None}
-    return +counts, days
-
-
 def _kept(session: Session) -> dict[str, dict]:
     """Every kept fact, as stored."""
     return {
@@ -173,10 +82,10 @@ def _from_the_events(session: Session) -> dict[str, dict]:
     for change in session.exec(select(DueChange).where(col(DueChange.client_told))).all():
         heard.setdefault(change.promise_id, []).append(
             (change.client_told_at or change.changed_at, change.new_due_at))
-    for notice in session.exec(select(Notice).where(
+    for sent in session.exec(select(Notice).where(
             Notice.kind == NoticeKind.delay_notice, Notice.status == NoticeStatus.sent)).all():
-        assert notice.promise_id is not None and notice.sent_at is not None
-        heard.setdefault(notice.promise_id, []).append((notice.sent_at, notice.proposed_due_at))
+        assert sent.promise_id is not None and sent.sent_at is not None
+        heard.setdefault(sent.promise_id, []).append((sent.sent_at, sent.proposed_due_at))
     promises = session.exec(select(Promise)).all()
     checkins = session.exec(select(CheckIn)).all()
     requests = session.exec(select(Notice).where(
@@ -208,20 +117,16 @@ def test_the_kept_facts_equal_the_events_on_random_histories(ledger: Ledger,
         @hypothesis.settings(max_examples=12, deadline=None)
         @given(st.lists(A_PROMISE, max_size=5))
         def check(drawn: list[dict]) -> None:
-            _play(ledger, outbox, drawn)
+            play(ledger, outbox, drawn, BEGIN)
             with ledger.session() as session:
                 assert _kept(session) == _from_the_events(session)
-                kept_by_the_commands = _tally(session)
-            with ledger.transaction() as session:
-                tallies.recount(session, ledger.settings, now=BEGIN)
-            with ledger.session() as session:
-                assert kept_by_the_commands == _tally(session)
+            recounted_equals_kept(ledger, BEGIN)
 
         check()
     with ledger.session() as session:
         assert any(told for told, _ in _kept(session)["promises"].values())
         assert any(_kept(session)["requests"].values())
-        kinds = {key[4] for key in _tally(session)[0]}
+        kinds = {key[4] for key in tally_rows(session)[0]}
         assert {tallies.DUE, tallies.MADE, tallies.RENEGOTIATED, tallies.REQUEST} <= kinds
 
 
@@ -230,12 +135,12 @@ def test_recount_rebuilds_every_kept_fact_from_the_events(ledger: Ledger, cli: C
     agency_with(ledger, "en")
     with smtp_server() as server:
         settings.smtp = server.settings()
-        _play(ledger, Outbox(ledger), [
+        play(ledger, Outbox(ledger), [
             {"client": "Acme", "made": 0, "length": 72, "moves": [(5, 24, True)],
              "requests": [10], "checkins": [12], "delay_notice": (20, True)},
             {"client": "Acme", "made": 3, "length": 48, "moves": [(2, 10, False)],
              "requests": [1], "checkins": [], "delay_notice": None},
-        ])
+        ], BEGIN)
     with ledger.session() as session:
         right = _kept(session)
     with ledger.transaction() as session:  # rows loaded by other means know none of it
@@ -261,7 +166,7 @@ def test_a_check_in_stamped_at_the_moment_a_request_is_made_answers_it(ledger: L
     moment = BEGIN + 5 * HOUR
     ledger.check_in(promise_id, status="on_track", now=moment, actor="t")
     with ledger.transaction() as session:
-        request = notices.store(session, _notice(NoticeKind.checkin_request, promise_id, moment,
+        request = notices.store(session, notice(NoticeKind.checkin_request, promise_id, moment,
                                                  NoticeStatus.sent, None), now=moment)
         assert request is not None
 
@@ -312,7 +217,7 @@ def test_a_delay_notice_sent_while_the_date_is_moved_keeps_when_the_client_first
                                     now=BEGIN, actor="t").promise.id or 0
     moved, sent = BEGIN + 5 * HOUR, BEGIN + 6 * HOUR
     with ledger.transaction() as session:
-        notices.store(session, _notice(NoticeKind.delay_notice, promise_id, sent,
+        notices.store(session, notice(NoticeKind.delay_notice, promise_id, sent,
                                        NoticeStatus.queued, BEGIN + 120 * HOUR), now=sent)
     outcome: dict[str, object] = {}
     with smtp_server() as server:
@@ -349,17 +254,17 @@ def test_the_migrations_backfill_gives_what_recount_and_the_events_give(
     agency_with(ledger, "en")
     with smtp_server() as server:
         settings.smtp = server.settings()
-        _play(ledger, Outbox(ledger), [
+        play(ledger, Outbox(ledger), [
             {"client": "Acme", "made": 0, "length": 72, "moves": [(5, 24, True)],
              "requests": [10, 30], "checkins": [10], "delay_notice": (20, False)},
             {"client": "Acme", "made": 3, "length": 48, "moves": [(2, 10, False)],
              "requests": [1], "checkins": [], "delay_notice": None},
-        ])
+        ], BEGIN)
         done = ledger.add_promise(title="Delivered", client_name="Acme",
                                   owner_email="alice@example.com", due_at=BEGIN + 72 * HOUR,
                                   now=BEGIN, actor="t").promise.id or 0
         with ledger.transaction() as session:
-            notices.store(session, _notice(NoticeKind.delay_notice, done, BEGIN + HOUR,
+            notices.store(session, notice(NoticeKind.delay_notice, done, BEGIN + HOUR,
                                            NoticeStatus.queued, None), now=BEGIN + HOUR)
         ledger.complete(done, now=BEGIN + HOUR, actor="t")
         assert Outbox(ledger).deliver(BEGIN + 2 * HOUR).sent
@@ -396,7 +301,7 @@ def test_a_ledger_upgraded_with_promises_counts_from_its_rows_until_init_counts_
     agency_with(ledger, "en")
     with smtp_server() as server:
         settings.smtp = server.settings()
-        _play(ledger, Outbox(ledger), [
+        play(ledger, Outbox(ledger), [
             {"client": "Acme", "made": 0, "length": 72, "moves": [(5, 24, True)],
              "requests": [10], "checkins": [12], "delay_notice": None,
              "finish": (120, "complete")},
@@ -404,7 +309,7 @@ def test_a_ledger_upgraded_with_promises_counts_from_its_rows_until_init_counts_
              "checkins": [], "delay_notice": None, "finish": (20, "cancel")},
             {"client": "Acme", "made": 4, "length": 30, "moves": [], "requests": [],
              "checkins": [], "delay_notice": None, "finish": (25, "checkin_done")},
-        ])
+        ], BEGIN)
     now = BEGIN + timedelta(days=20)
     window = {"month": metrics.Window(BEGIN - timedelta(days=3), now, by=("owner", "client"))}
 
@@ -432,7 +337,7 @@ def test_a_ledger_upgraded_with_promises_counts_from_its_rows_until_init_counts_
     assert "counted the figures' tally" in result.stdout
     with ledger.session() as session:
         assert tallies.complete(session)
-        assert {key[4] for key in _tally(session)[0]} == {
+        assert {key[4] for key in tally_rows(session)[0]} == {
             tallies.DUE, tallies.MADE, tallies.RENEGOTIATED, tallies.REQUEST}
     assert figures() == expected
     assert "counted the figures' tally" not in cli("init").stdout

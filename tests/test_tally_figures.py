@@ -9,21 +9,19 @@ from datetime import UTC, datetime, timedelta
 
 import hypothesis
 import pytest
+from histories import HOUR, notice, play, recounted_equals_kept
 from hypothesis import given
 from hypothesis import strategies as st
 from scenarios import START, agency_with
 from servers.smtp import smtp_server
 from sqlmodel import select
-from test_rollups import _notice
 
 from reliability import metrics, notices
 from reliability.config import Settings
 from reliability.ledger import Ledger
-from reliability.mistakes import log_mistake
 from reliability.models import Client, Member, NoticeKind, NoticeStatus, Promise
 from reliability.outbox import Outbox
 
-HOUR = timedelta(hours=1)
 BEGIN = datetime(2026, 10, 5, 0, 0, tzinfo=UTC)
 
 A_PROMISE = st.fixed_dictionaries({
@@ -40,87 +38,6 @@ A_PROMISE = st.fixed_dictionaries({
                                     st.sampled_from(["complete", "checkin_done", "cancel"])),
     "mistake": st.none() | st.integers(0, 24 * 5),
 })
-
-
-def _steps(drawn, shuffle):
-    steps = []
-    for index, promise in enumerate(drawn):
-        made = BEGIN + promise["made"] * HOUR
-        steps.append((made, index, "make", (promise, made + promise["length"] * HOUR)))
-        for after, longer, told in promise["moves"]:
-            steps.append((made + after * HOUR, index, "move", (longer, told)))
-        for after in promise["requests"]:
-            steps.append((made + after * HOUR, index, "request", ()))
-        for after in promise["checkins"]:
-            steps.append((made + after * HOUR, index, "checkin", ()))
-        if promise["delay_notice"] is not None:
-            after, proposes = promise["delay_notice"]
-            steps.append((made + after * HOUR, index, "delay", (proposes,)))
-        if promise["finish"] is not None:
-            after, how = promise["finish"]
-            steps.append((made + after * HOUR, index, how, ()))
-        if promise["mistake"] is not None:
-            steps.append((made + promise["mistake"] * HOUR, index, "mistake", ()))
-    steps.sort(key=lambda step: (step[0], step[1], step[2] != "make"))
-    if shuffle:  # time travel: what happened later is written first, makes first
-        makes = [s for s in steps if s[2] == "make"]
-        rest = [s for s in steps if s[2] != "make"]
-        shuffle.shuffle(rest)
-        steps = makes + rest
-    return steps
-
-
-def _play(ledger, outbox, drawn, shuffle):
-    ids = {}
-    for moment, index, action, args in _steps(drawn, shuffle):
-        if action == "make":
-            promise, due = args
-            ids[index] = ledger.add_promise(
-                title=f"D{index}", client_name=promise["client"],
-                owner_email=promise["owner"], due_at=due, now=moment,
-                actor="t").promise.id or 0
-            continue
-        promise_id = ids[index]
-        with ledger.session() as session:
-            row = session.get(Promise, promise_id)
-            due_at = row.due_at
-            open_ = row.status == "open"
-        if action in ("move", "checkin", "complete", "checkin_done", "cancel") and not open_:
-            continue
-        try:
-            if action == "complete":
-                ledger.complete(promise_id, now=moment, actor="t")
-            elif action == "checkin_done":
-                ledger.check_in(promise_id, status="done", now=moment, actor="t")
-            elif action == "cancel":
-                ledger.cancel(promise_id, reason="no", now=moment, actor="t")
-            elif action == "move":
-                longer, told = args
-                ledger.move(promise_id, due_at=max(due_at, moment) + longer * HOUR,
-                            reason="scope", client_told=told, now=moment, actor="t")
-            elif action == "checkin":
-                ledger.check_in(promise_id, status="on_track", now=moment, actor="t")
-            elif action == "request":
-                with ledger.transaction() as session:
-                    notices.store(session, _notice(NoticeKind.checkin_request, promise_id,
-                                                   moment, NoticeStatus.sent, None), now=moment)
-            elif action == "mistake":
-                with ledger.session() as session:
-                    client = session.get(Client, session.get(Promise, promise_id).client_id)
-                    name = client.name
-                log_mistake(ledger, client_name=name, summary="oops", prevention="check",
-                            category="typo", severity="minor", owner_email="alice@example.com",
-                            now=moment, actor="t")
-            else:
-                proposed = max(due_at, moment) + 48 * HOUR if args[0] else None
-                with ledger.transaction() as session:
-                    notices.store(session, _notice(NoticeKind.delay_notice, promise_id, moment,
-                                                   NoticeStatus.queued, proposed), now=moment)
-                outbox.deliver(moment)
-        except Exception as error:  # a due date in the past after time travel, etc.
-            if "UserError" not in type(error).__name__:
-                raise
-    return ids
 
 
 WINDOW = st.tuples(st.integers(-48, 24 * 30), st.booleans(), st.integers(1, 24 * 20),
@@ -157,7 +74,7 @@ def test_figures_from_the_commands_tally_equal_history(ledger: Ledger,
                st.none() | st.integers(0, 2 ** 30))
         def check(drawn, windows, seed) -> None:
             shuffle = None if seed is None else random.Random(seed)
-            _play(ledger, outbox, drawn, shuffle)
+            play(ledger, outbox, drawn, BEGIN, shuffle=shuffle)
             ws = {i: _window(*w) for i, w in enumerate(windows)}
             span = (min(w.start for w in ws.values()), max(w.end for w in ws.values()))
             with ledger.session() as session:
@@ -175,19 +92,6 @@ def test_figures_from_the_commands_tally_equal_history(ledger: Ledger,
                                 key, window, by, owners, clients)
 
         check()
-
-
-def _tally_rows(session):
-    from collections import Counter
-
-    from reliability.models import Tally, TallyDay
-    counts = Counter()
-    for row in session.exec(select(Tally)).all():
-        counts[row.grouping, row.owner_id, row.client_id, row.day, row.kind, row.code,
-               row.lead, row.kept] += row.number
-    days = {(d.day, d.kind): (d.open, d.settles_by) for d in session.exec(select(TallyDay)).all()
-            if d.open or d.settles_by is not None}
-    return +counts, days
 
 
 def test_two_promises_due_one_day_finished_at_once_are_both_tallied(
@@ -222,12 +126,7 @@ def test_two_promises_due_one_day_finished_at_once_are_both_tallied(
         until_a_writer_waits_on_a_lock(ledger.engine, thread, outcome)
     thread.join(timeout=30)
     assert outcome == {"second": "cancelled"}
-    with ledger.session() as session:
-        kept = _tally_rows(session)
-    with ledger.transaction() as session:
-        tallies.recount(session, ledger.settings, now=BEGIN)
-    with ledger.session() as session:
-        assert kept == _tally_rows(session)
+    recounted_equals_kept(ledger, BEGIN)
 
 
 def test_migration_0024_on_a_populated_ledger(ledger: Ledger, settings: Settings, cli) -> None:
@@ -249,7 +148,7 @@ def test_migration_0024_on_a_populated_ledger(ledger: Ledger, settings: Settings
          "requests": [], "checkins": [], "delay_notice": None, "finish": (20, "complete"),
          "mistake": None},
     ]
-    _play(ledger, None, drawn, None)
+    play(ledger, None, drawn, BEGIN)
     windows = {"w": metrics.Window(BEGIN, BEGIN + timedelta(days=10),
                                    BEGIN + timedelta(days=20), ("owner", "team", "client")),
                "v": metrics.Window(BEGIN + timedelta(hours=7), BEGIN + timedelta(days=6))}
@@ -273,10 +172,10 @@ def test_migration_0024_on_a_populated_ledger(ledger: Ledger, settings: Settings
     assert not ledger.read(tallies.complete)
     assert figures() == before
     # a command on the upgraded ledger before its recount keeps nothing and breaks nothing
-    _play(ledger, None, [{"owner": "alice@example.com", "client": "Hooli", "made": 100,
+    play(ledger, None, [{"owner": "alice@example.com", "client": "Hooli", "made": 100,
                           "length": 30, "moves": [], "requests": [2], "checkins": [],
                           "delay_notice": None, "finish": (5, "complete"), "mistake": None}],
-          None)
+         BEGIN)
     after = figures()
     result = cli("init")
     assert "counted the figures' tally" in result.stdout, result.stdout
@@ -298,7 +197,7 @@ def test_a_client_s_new_timezone_reaches_its_tallied_days(ledger: Ledger) -> Non
                                     now=at("2026-10-08T09:00-04:00"), actor="t").promise.id
     asked = at("2026-10-16T20:00-04:00")  # Friday evening in New York
     with ledger.transaction() as session:
-        notices.store(session, _notice(NoticeKind.checkin_request, promise_id, asked,
+        notices.store(session, notice(NoticeKind.checkin_request, promise_id, asked,
                                        NoticeStatus.sent, None), now=asked)
     ledger.check_in(promise_id, status="on_track", now=at("2026-10-19T08:30-04:00"), actor="t")
     ledger.edit_client(1, timezone="Asia/Shanghai", now=at("2026-10-20T09:00-04:00"),

@@ -2,22 +2,13 @@
 
 from datetime import timedelta
 
+from histories import HOUR, notice, recounted_equals_kept
 from scenarios import START, agency_with
-from test_rollups import _notice
-from test_tally_figures import BEGIN, HOUR, _tally_rows
+from test_tally_figures import BEGIN
 
-from reliability import notices, tallies
+from reliability import notices
 from reliability.ledger import Ledger
 from reliability.models import NoticeKind, NoticeStatus, Promise
-
-
-def _recounted_equals_kept(ledger: Ledger) -> None:
-    with ledger.session() as session:
-        kept = _tally_rows(session)
-    with ledger.transaction() as session:
-        tallies.recount(session, ledger.settings, now=BEGIN)
-    with ledger.session() as session:
-        assert kept == _tally_rows(session)
 
 
 def test_one_transaction_touching_two_pairs_of_one_day(ledger: Ledger) -> None:
@@ -35,16 +26,16 @@ def test_one_transaction_touching_two_pairs_of_one_day(ledger: Ledger) -> None:
         for key in (("alice@example.com", "Acme"), ("bob@example.com", "Hooli")):
             ledger._mark_done(session, session.get(Promise, ids[key]), now=BEGIN + HOUR,
                               actor="t")
-    _recounted_equals_kept(ledger)
+    recounted_equals_kept(ledger, BEGIN)
     # requests for several promises in one transaction (as the scan stores them)
     with ledger.transaction() as session:
         for key in (("alice@example.com", "Hooli"), ("bob@example.com", "Acme")):
-            notices.store(session, _notice(NoticeKind.checkin_request, ids[key],
+            notices.store(session, notice(NoticeKind.checkin_request, ids[key],
                                            BEGIN + 2 * HOUR, NoticeStatus.sent, None),
                           now=BEGIN + 2 * HOUR)
-    _recounted_equals_kept(ledger)
+    recounted_equals_kept(ledger, BEGIN)
     ledger.edit_client(1, timezone="Asia/Shanghai", now=BEGIN + timedelta(days=1), actor="t")
-    _recounted_equals_kept(ledger)
+    recounted_equals_kept(ledger, BEGIN)
 
 
 def _recount_beside(ledger: Ledger, database_url: str, command) -> dict:
@@ -83,15 +74,15 @@ def test_a_command_beside_a_recount_counts_its_days_after_it(ledger: Ledger,
     outcome = _recount_beside(ledger, database_url,
                               lambda: ledger.complete(ids[0], now=BEGIN + 2 * HOUR, actor="t"))
     assert outcome == {"done": True}
-    _recounted_equals_kept(ledger)
+    recounted_equals_kept(ledger, BEGIN)
     # a told promise (its row is updated by the recount before the tally is locked)
     outcome = _recount_beside(ledger, database_url,
                               lambda: ledger.complete(ids[1], now=BEGIN + 40 * HOUR, actor="t"))
     assert outcome == {"done": True}
-    _recounted_equals_kept(ledger)
+    recounted_equals_kept(ledger, BEGIN)
     # a new promise: the client's row is updated by the recount
     outcome = _recount_beside(ledger, database_url, lambda: ledger.add_promise(
         title="new", client_name="Acme", owner_email="bob@example.com", due_at=due,
         now=BEGIN + 3 * HOUR, actor="t"))
     assert outcome == {"done": True}
-    _recounted_equals_kept(ledger)
+    recounted_equals_kept(ledger, BEGIN)
