@@ -1,9 +1,10 @@
 """The reliability ledger in numbers: who keeps promises, which clients hear about slips early.
 
-Every figure is defined in docs/ledger.md. `figures` counts them in SQL, per owner and client
-and per range, in one statement over the ranges' date indexes; only the promises whose client
-was told of a slip (their notice lead is counted in the client's business days), the mistakes
-and the check-in requests are read as rows and judged here. `History` reads every row of a
+Every figure is defined in docs/ledger.md. `figures` sums a range's whole days that are final
+from the tally (`tallies`) and counts the rest in SQL, per owner and client and per range, in
+one statement over the ranges' date indexes; of that rest, only the promises whose client was
+told of a slip (their notice lead is counted in the client's business days), the mistakes and
+the check-in requests are read as rows and judged here. `History` reads every row of a
 range and judges it here: the report's weeks, on each client's own calendar, come from it.
 """
 
