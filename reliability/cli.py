@@ -99,7 +99,8 @@ def init(ctx: typer.Context) -> None:
     url = sa.make_url(runtime.settings.database.url).render_as_string(hide_password=True)
     if not runtime.ledger.read(tallies.complete):  # upgraded past 0024 with promises in it
         runtime.ledger.recount(now=runtime.now, actor=runtime.actor)
-        typer.echo("counted the figures' tally from the ledger's rows")
+        typer.echo("rebuilt the stored reliability figures from existing promises "
+                   "(a one-time step after this upgrade)")
     typer.echo(f"database ready: {url} (schema {revision})")
 
 
@@ -791,14 +792,17 @@ def import_(
 
 @app.command()
 def recount(ctx: typer.Context) -> None:
-    """Rebuild what the ledger's figures keep beside the events (when each client first heard
-    of a slip, answered check-in requests, each client's promises ever) and the tally of each
-    day's final figures from the events themselves: after loading rows into the database by
-    other means, or to apply changed calendar settings (business hours, closures) to past
-    days; a client's new timezone or country is applied by `client edit` itself."""
+    """Rebuild the stored figures from the event history.
+
+    Recomputes the daily totals behind the on-time and notice figures, and the facts kept
+    alongside them (when each client first heard of a slip, which check-in requests were
+    answered, how many promises each client has had). Run it after loading rows into the
+    database by other means, or after changing calendar settings (business hours, closures)
+    so that past days are counted with them. A client's new time zone or country needs no
+    recount: `client edit` applies it."""
     runtime = runtime_of(ctx)
     runtime.ledger.recount(now=runtime.now, actor=runtime.actor)
-    typer.echo("recounted: the figures' kept facts and tally now match the events")
+    typer.echo("recount done: stored figures rebuilt from the event history")
 
 
 def main() -> None:

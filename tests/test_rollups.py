@@ -152,7 +152,7 @@ def test_recount_rebuilds_every_kept_fact_from_the_events(ledger: Ledger, cli: C
     result = cli("recount")
 
     assert result.exit_code == 0, result.stderr
-    assert "recounted" in result.stdout
+    assert "recount done" in result.stdout
     with ledger.session() as session:
         assert _kept(session) == right == _from_the_events(session)
         assert right["clients"][1][0] == 2
@@ -334,10 +334,10 @@ def test_a_ledger_upgraded_with_promises_counts_from_its_rows_until_init_counts_
     result = cli("init")
 
     assert result.exit_code == 0, result.stderr
-    assert "counted the figures' tally" in result.stdout
+    assert "rebuilt the stored reliability figures" in result.stdout
     with ledger.session() as session:
         assert tallies.complete(session)
         assert {key[4] for key in tally_rows(session)[0]} == {
             tallies.DUE, tallies.MADE, tallies.RENEGOTIATED, tallies.REQUEST}
     assert figures() == expected
-    assert "counted the figures' tally" not in cli("init").stdout
+    assert "rebuilt the stored reliability figures" not in cli("init").stdout

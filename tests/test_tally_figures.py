@@ -178,11 +178,11 @@ def test_migration_0024_on_a_populated_ledger(ledger: Ledger, settings: Settings
          BEGIN)
     after = figures()
     result = cli("init")
-    assert "counted the figures' tally" in result.stdout, result.stdout
+    assert "rebuilt the stored reliability figures" in result.stdout, result.stdout
     assert ledger.read(tallies.complete)
     assert figures() == after
     result = cli("init")
-    assert "counted the figures' tally" not in result.stdout
+    assert "rebuilt the stored reliability figures" not in result.stdout
 
 
 def test_a_client_s_new_timezone_reaches_its_tallied_days(ledger: Ledger) -> None:

@@ -124,8 +124,14 @@ def test_a_full_feed_holds_the_promises_due_nearest_to_now_and_says_how_many_mor
     feed = Calendar.from_ical(TestClient(app_for(team, NOW)).get(
         f"/calendar/{token}.ics").content)
     assert str(feed["X-WR-CALDESC"]) == (
-        "Open promises due from 19 Oct 2026 to 18 Nov 2027 (UTC): the 2 due nearest to now of "
-        "4. All of them: http://127.0.0.1:8000/promises")
+        "Open promises due 19 Oct 2026 – 18 Nov 2027 (UTC). Showing the 2 of 4 due closest to "
+        "today. See all at http://127.0.0.1:8000/promises")
+    team.settings.web.feed_max_events = 1
+    feed = Calendar.from_ical(TestClient(app_for(team, NOW)).get(
+        f"/calendar/{token}.ics").content)
+    assert str(feed["X-WR-CALDESC"]).endswith(
+        "(UTC). Showing only the one due closest to today (4 in all). "
+        "See all at http://127.0.0.1:8000/promises")
     team.settings.web.feed_max_events = 3
     assert feed_titles(team, "alice@example.com") == [
         "Due: First (Acme)", "Due: Second (Acme)", "Due: Third (Acme)"]

@@ -69,10 +69,12 @@ def _feed(ledger: Ledger, member: Member, name: str, request: Request, *, team: 
     stamp = b"DTSTAMP:" + _moment(now)
     feed = feeds.due_dates(ledger, member, now, team=team)
     # Without commas or semicolons: some readers show this property's TEXT escapes as typed.
-    about = (f"Open promises due from {feed.start:%d %b %Y} to {feed.end:%d %b %Y} (UTC)"
-             + (f": the {len(feed.dates)} due nearest to now of {len(feed.dates) + feed.more}. "
-                f"All of them: {ledger.settings.web.base_url.rstrip('/')}/promises"
-                if feed.more else ""))
+    about = f"Open promises due {_day(feed.start)} – {_day(feed.end)} (UTC)"
+    if feed.more:
+        shown, total = len(feed.dates), len(feed.dates) + feed.more
+        about += (f". Showing only the one due closest to today ({total} in all)" if shown == 1
+                  else f". Showing the {shown} of {total} due closest to today")
+        about += f". See all at {ledger.settings.web.base_url.rstrip('/')}/promises"
     lines = [b"BEGIN:VCALENDAR", b"VERSION:2.0", b"PRODID:-//reliability//due dates//EN",
              _line(f"X-WR-CALNAME:{_text(name)}"), _line(f"X-WR-CALDESC:{_text(about)}")]
     for due in feed.dates:
@@ -93,6 +95,11 @@ def _feed(ledger: Ledger, member: Member, name: str, request: Request, *, team: 
                   b"END:VEVENT")
     lines.append(b"END:VCALENDAR")
     return b"\r\n".join(lines) + b"\r\n"
+
+
+def _day(moment: datetime) -> str:
+    """19 Oct 2026: the day as people write it, without a leading zero."""
+    return f"{moment.day} {moment:%b %Y}"
 
 
 def _text(value: str) -> str:

@@ -434,7 +434,7 @@ def reliability_figures(session: Session, settings: Settings, scope: Scope,
                         calendar: BusinessCalendar, now: datetime, *, weeks: int,
                         days: int) -> ReliabilityFigures:
     """The on-time rate per week of the last `weeks`, and per owner and per client over
-    the last `days`, in scope. Each week's promises are judged as they stand now (a promise
+    the last `days`, in scope. Each week's promises are judged as they stand today (a promise
     due that week and delivered late the next counts late, not broken), so a past week's
     figure is summed from the tally (`tallies`) rather than counted promise by promise."""
     today = calendar.local(now).date()
